@@ -1,0 +1,140 @@
+// RFC 6750 §2 token extraction: the Authorization header, and other transports only when opted in.
+
+import { InvalidRequestError } from './errors.js'
+
+/** Where a token may come from besides the `Authorization` header. All off by default. */
+export interface TokenLocations {
+  /**
+   * Read `?access_token=` (RFC 6750 §2.3). Off by default: URLs end up in logs and browser
+   * history. `true` uses the name `access_token`; a string names another parameter.
+   */
+  query?: boolean | string
+  /** Read `access_token` from a parsed `application/x-www-form-urlencoded` body (RFC 6750 §2.2). */
+  formBody?: boolean
+  /** Read the token from this cookie (for browser apps that keep it in an HttpOnly cookie). */
+  cookie?: string
+}
+
+/** What a request offers to the extractor; the Express glue builds it, tests can too. */
+export interface TokenCarrier {
+  /** Every `Authorization` field value received (Node's `headersDistinct.authorization`). */
+  authorization: readonly string[] | undefined
+  query?: unknown
+  formBody?: unknown
+  cookieHeader?: string | undefined
+}
+
+/** Resolved extraction rules, built once by {@link createTokenExtractor}. */
+export type TokenExtractor = (carrier: TokenCarrier) => string | undefined
+
+// RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; b64token = 1*( ALPHA / DIGIT / "-" / "." /
+// "_" / "~" / "+" / "/" ) *"="
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/
+// RFC 9110 §5.6.2 token characters: what an auth-scheme is made of.
+const AUTH_SCHEME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+/
+// Three base64url segments: a JWT sent with no scheme or under a made-up one (`JWT …`, `Token …`).
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
+// Schemes of other authentication methods: the request carries no bearer credentials (RFC 6750
+// §3), another middleware may handle them, so they are neither parsed nor refused.
+const OTHER_METHODS = new Set([
+  'basic',
+  'digest',
+  'dpop',
+  'negotiate',
+  'ntlm',
+  'hoba',
+  'mutual',
+  'scram-sha-1',
+  'scram-sha-256',
+  'vapid',
+  'aws4-hmac-sha256',
+  'apikey',
+])
+
+const MALFORMED = 'malformed Authorization header'
+
+/**
+ * Reads the bearer token of one `Authorization` field value.
+ *
+ * @returns the token, or `undefined` when the header is empty or names another authentication
+ *   method (`Basic`, `DPoP`…).
+ * @throws {InvalidRequestError} `ERR_AUTH_INVALID_REQUEST` for a Bearer header without a valid
+ *   token (`Bearer`, `Bearer:x`, `Bearer a b`, `Bearer a, Basic b`), and for a JWT sent without the
+ *   Bearer scheme (a misconfigured client is told so rather than treated as anonymous).
+ */
+export function parseAuthorization(value: string): string | undefined {
+  const header = value.trim()
+  if (header === '') return undefined
+  const scheme = AUTH_SCHEME.exec(header)?.[0]
+  if (scheme === undefined) throw new InvalidRequestError(MALFORMED)
+  const rest = header.slice(scheme.length)
+  const lower = scheme.toLowerCase()
+  if (lower !== 'bearer') {
+    if (OTHER_METHODS.has(lower)) return undefined
+    if (JWT_SHAPE.test(scheme) || JWT_SHAPE.test(rest.trim())) {
+      throw new InvalidRequestError('the Authorization header must use the Bearer scheme')
+    }
+    return undefined
+  }
+  // One or more spaces, then exactly one b64token (a second credential or a tab is malformed).
+  if (rest.charCodeAt(0) !== 0x20) throw new InvalidRequestError(MALFORMED)
+  const token = rest.trimStart()
+  if (token === '' || !B64TOKEN.test(token)) throw new InvalidRequestError(MALFORMED)
+  return token
+}
+
+/**
+ * Builds the extractor for a set of opted-in locations. RFC 6750 §2 allows one method per
+ * request: a token found in two places is `invalid_request`.
+ */
+export function createTokenExtractor(locations: TokenLocations = {}): TokenExtractor {
+  const queryName = locations.query === true ? 'access_token' : locations.query || undefined
+  const formBody = locations.formBody === true
+  const cookieName = locations.cookie
+  return function extractToken(carrier) {
+    const values = carrier.authorization
+    // Node keeps only the first of two Authorization headers in req.headers (RFC 9110 allows one).
+    if (values !== undefined && values.length > 1) {
+      throw new InvalidRequestError('more than one Authorization header')
+    }
+    let token = values?.[0] === undefined ? undefined : parseAuthorization(values[0])
+    if (queryName !== undefined) token = pickOne(token, fieldOf(carrier.query, queryName))
+    if (formBody) token = pickOne(token, fieldOf(carrier.formBody, 'access_token'))
+    if (cookieName !== undefined) {
+      token = pickOne(token, cookieValue(carrier.cookieHeader, cookieName))
+    }
+    return token
+  }
+}
+
+function pickOne(current: string | undefined, found: string | undefined): string | undefined {
+  if (found === undefined) return current
+  if (current !== undefined)
+    throw new InvalidRequestError('more than one method used to send a token')
+  return found
+}
+
+function fieldOf(source: unknown, name: string): string | undefined {
+  if (typeof source !== 'object' || source === null || !Object.hasOwn(source, name))
+    return undefined
+  const value: unknown = (source as Record<string, unknown>)[name]
+  if (typeof value !== 'string' || !B64TOKEN.test(value)) {
+    throw new InvalidRequestError(`malformed ${name} parameter`)
+  }
+  return value
+}
+
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined
+  let found: string | undefined
+  for (const pair of header.split(';')) {
+    const eq = pair.indexOf('=')
+    if (eq === -1 || pair.slice(0, eq).trim() !== name) continue
+    const value = pair.slice(eq + 1).trim()
+    if (found !== undefined || !B64TOKEN.test(value)) {
+      throw new InvalidRequestError(`malformed ${name} cookie`)
+    }
+    found = value
+  }
+  return found
+}

@@ -1,0 +1,224 @@
+// The one error hierarchy of oidc-guard: stable codes, the HTTP status and the RFC 6750 challenge.
+
+/** Codes of tokens that fail a check. Every one answers 401 `invalid_token`. */
+export type InvalidTokenCode =
+  | 'ERR_AUTH_TOKEN_MALFORMED'
+  | 'ERR_AUTH_TOKEN_TOO_LARGE'
+  | 'ERR_AUTH_ALG_NOT_ALLOWED'
+  | 'ERR_AUTH_HEADER_INVALID'
+  | 'ERR_AUTH_KEY_NOT_FOUND'
+  | 'ERR_AUTH_SIGNATURE_INVALID'
+  | 'ERR_AUTH_TOKEN_EXPIRED'
+  | 'ERR_AUTH_TOKEN_NOT_YET_VALID'
+  | 'ERR_AUTH_TOKEN_TOO_OLD'
+  | 'ERR_AUTH_CLAIM_INVALID'
+  | 'ERR_AUTH_ISSUER_UNKNOWN'
+  | 'ERR_AUTH_ISSUER_MISMATCH'
+  | 'ERR_AUTH_AUDIENCE_MISMATCH'
+  | 'ERR_AUTH_TOKEN_TYPE_INVALID'
+  | 'ERR_AUTH_TOKEN_REJECTED'
+
+/** Codes of a dependency that cannot answer. Every one answers 503 `temporarily_unavailable`. */
+export type UnavailableCode = 'ERR_AUTH_KEYS_UNAVAILABLE' | 'ERR_AUTH_SOURCE_UNAVAILABLE'
+
+/** Every code an {@link AuthError} can carry; stable across releases (see docs/errors.md). */
+export type AuthErrorCode =
+  | 'ERR_AUTH_INVALID_REQUEST'
+  | 'ERR_AUTH_CREDENTIALS_REQUIRED'
+  | InvalidTokenCode
+  | 'ERR_AUTH_INSUFFICIENT_SCOPE'
+  | 'ERR_AUTH_FORBIDDEN'
+  | UnavailableCode
+  | 'ERR_AUTH_CONFIG'
+
+/** The `error` member of the JSON body (RFC 6750 §3.1 codes plus our own for 401/403/503). */
+export type OAuthErrorName =
+  | 'invalid_request'
+  | 'unauthorized'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'forbidden'
+  | 'temporarily_unavailable'
+  | 'server_error'
+
+/**
+ * Base of every error oidc-guard throws. Each carries a stable `code`, the HTTP `status` to
+ * answer with and the `headers` of that answer, so even Express's default error handler replies
+ * correctly. `description` is a fixed text: it never contains the token, a key id or a stack.
+ */
+export abstract class AuthError extends Error {
+  abstract readonly code: AuthErrorCode
+  abstract readonly status: number
+  abstract readonly error: OAuthErrorName
+  /** Whether the response carries a `Bearer` challenge (RFC 6750 §3: 401, and 400/403 with a code). */
+  abstract readonly challenges: boolean
+  readonly description: string
+
+  constructor(description: string, options?: { cause?: unknown }) {
+    super(description, options)
+    this.description = description
+  }
+
+  override get name(): string {
+    return this.constructor.name
+  }
+
+  /** Response headers for this error, with no realm (the middleware adds its realm). */
+  get headers(): Record<string, string> {
+    return responseHeaders(this, undefined, undefined)
+  }
+
+  /** The JSON body of the response. */
+  toJSON(): { error: OAuthErrorName; error_description: string } {
+    return { error: this.error, error_description: this.description }
+  }
+}
+
+/** 400: the `Authorization` header (or another opted-in transport) is malformed or repeated. */
+export class InvalidRequestError extends AuthError {
+  readonly code = 'ERR_AUTH_INVALID_REQUEST'
+  readonly status = 400
+  readonly error = 'invalid_request'
+  readonly challenges = true
+}
+
+/** 401 with a bare challenge: the route needs a token and the request carried none. */
+export class CredentialsRequiredError extends AuthError {
+  readonly code = 'ERR_AUTH_CREDENTIALS_REQUIRED'
+  readonly status = 401
+  readonly error = 'unauthorized'
+  readonly challenges = true
+
+  constructor(description = 'authentication required') {
+    super(description)
+  }
+}
+
+/** 401 `invalid_token`: the token failed a check; `code` says which one. */
+export class InvalidTokenError extends AuthError {
+  readonly code: InvalidTokenCode
+  readonly status = 401
+  readonly error = 'invalid_token'
+  readonly challenges = true
+
+  constructor(code: InvalidTokenCode, description: string, options?: { cause?: unknown }) {
+    super(description, options)
+    this.code = code
+  }
+}
+
+/** 403 `insufficient_scope`: a valid token without a scope the route requires (RFC 6750 §3.1). */
+export class InsufficientScopeError extends AuthError {
+  readonly code = 'ERR_AUTH_INSUFFICIENT_SCOPE'
+  readonly status = 403
+  readonly error = 'insufficient_scope'
+  readonly challenges = true
+  /** The scopes the route requires, sent back in the challenge's `scope` attribute. */
+  readonly scopes: readonly string[]
+
+  constructor(scopes: readonly string[], description = 'the token lacks a required scope') {
+    super(description)
+    this.scopes = scopes
+  }
+}
+
+/** 403 `forbidden`: a valid user without a required group, role or permission. */
+export class ForbiddenError extends AuthError {
+  readonly code = 'ERR_AUTH_FORBIDDEN'
+  readonly status = 403
+  readonly error = 'forbidden'
+  readonly challenges = false
+
+  constructor(description = 'access denied') {
+    super(description)
+  }
+}
+
+/** 503 `temporarily_unavailable`: keys or an authorization source could not be had; retry later. */
+export class UnavailableError extends AuthError {
+  readonly code: UnavailableCode
+  readonly status = 503
+  readonly error = 'temporarily_unavailable'
+  readonly challenges = false
+  readonly retryAfterSec: number
+
+  constructor(
+    code: UnavailableCode,
+    description: string,
+    options?: { cause?: unknown; retryAfterSec?: number },
+  ) {
+    super(description, options)
+    this.code = code
+    this.retryAfterSec = options?.retryAfterSec ?? 5
+  }
+}
+
+/**
+ * Invalid configuration, thrown at construction (never per request). `problems` lists every
+ * problem found, each naming the option (and its environment variable) and what to change.
+ */
+export class ConfigError extends AuthError {
+  readonly code = 'ERR_AUTH_CONFIG'
+  readonly status = 500
+  readonly error = 'server_error'
+  readonly challenges = false
+  readonly problems: readonly string[]
+
+  constructor(problems: readonly string[]) {
+    super(
+      problems.length === 1
+        ? `oidc-guard: ${problems[0]}`
+        : `oidc-guard: ${problems.length} configuration problems:\n- ${problems.join('\n- ')}`,
+    )
+    this.problems = problems
+  }
+}
+
+/** Type guard for errors of this library. */
+export function isAuthError(value: unknown): value is AuthError {
+  return value instanceof AuthError
+}
+
+// RFC 6750 §3: attribute values are quoted strings of %x20-21 / %x23-5B / %x5D-7E only.
+const UNSAFE_CHALLENGE_CHARS = /[^\x20\x21\x23-\x5b\x5d-\x7e]/g
+
+function quoted(value: string): string {
+  return `"${value.replace(UNSAFE_CHALLENGE_CHARS, '')}"`
+}
+
+/**
+ * The `WWW-Authenticate` value for an error: `Bearer realm="…"` alone when credentials were
+ * missing (RFC 6750 §3: no error code), otherwise with `error`, `error_description` and `scope`.
+ */
+export function bearerChallenge(
+  error: AuthError,
+  realm: string | undefined,
+  extra: string | undefined,
+): string {
+  const params: string[] = []
+  if (realm !== undefined) params.push(`realm=${quoted(realm)}`)
+  if (!(error instanceof CredentialsRequiredError)) {
+    params.push(`error=${quoted(error.error)}`, `error_description=${quoted(error.description)}`)
+  }
+  if (error instanceof InsufficientScopeError && error.scopes.length > 0) {
+    params.push(`scope=${quoted(error.scopes.join(' '))}`)
+  }
+  if (extra !== undefined) params.push(extra)
+  return params.length === 0 ? 'Bearer' : `Bearer ${params.join(', ')}`
+}
+
+/**
+ * Headers for the response to `error`: the challenge where RFC 6750 wants one, `Retry-After` on
+ * 503. `extraChallenge` is a pre-formatted attribute appended to the challenge (for example
+ * `resource_metadata="…"`).
+ */
+export function responseHeaders(
+  error: AuthError,
+  realm: string | undefined,
+  extraChallenge: string | undefined,
+): Record<string, string> {
+  const headers: Record<string, string> = {}
+  if (error.challenges) headers['WWW-Authenticate'] = bearerChallenge(error, realm, extraChallenge)
+  if (error instanceof UnavailableError) headers['Retry-After'] = String(error.retryAfterSec)
+  return headers
+}
