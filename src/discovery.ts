@@ -1,0 +1,84 @@
+// OpenID Connect discovery (OIDC Discovery 1.0 §4): the issuer's jwks_uri, fetched once and kept.
+
+import { UnavailableError } from './errors.js'
+import { fetchJson, isJsonObject, type FetchLimits } from './fetch-json.js'
+import type { Logger } from './logger.js'
+import { urlProblem } from './options.js'
+
+const MAX_BACKOFF_MS = 30_000
+
+function discoveryUrl(issuer: string): string {
+  // OIDC Discovery §4.1: the path is appended to the issuer, without doubling its trailing slash.
+  return `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`
+}
+
+/**
+ * Finds an issuer's `jwks_uri` through its discovery document, once. The document's `issuer` must
+ * equal the configured one (§4.3), and the `jwks_uri` must be a safe URL; otherwise the provider
+ * is unusable (503) and the problem is logged as a configuration error. A failure is retried
+ * after a short, growing back-off, never cached as an answer.
+ */
+export class Discovery {
+  readonly #issuer: string
+  readonly #limits: FetchLimits & { production: boolean }
+  readonly #logger: Logger
+  #jwksUri: string | undefined
+  #inflight: Promise<string> | undefined
+  #failures = 0
+  #lastFailureAt = 0
+
+  constructor(issuer: string, limits: FetchLimits & { production: boolean }, logger: Logger) {
+    this.#issuer = issuer
+    this.#limits = limits
+    this.#logger = logger
+  }
+
+  /** The `jwks_uri`: a string once known, a promise while it is fetched. */
+  jwksUri(): string | Promise<string> {
+    if (this.#jwksUri !== undefined) return this.#jwksUri
+    if (this.#inflight !== undefined) return this.#inflight
+    const backoff = Math.min(1000 * 2 ** (this.#failures - 1), MAX_BACKOFF_MS)
+    if (this.#failures > 0 && Date.now() - this.#lastFailureAt < backoff) {
+      return Promise.reject(unavailable(undefined))
+    }
+    this.#inflight = this.#discover().finally(() => {
+      this.#inflight = undefined
+    })
+    return this.#inflight
+  }
+
+  async #discover(): Promise<string> {
+    const url = discoveryUrl(this.#issuer)
+    try {
+      const document = await fetchJson(url, this.#limits)
+      this.#jwksUri = this.#check(document)
+      this.#failures = 0
+      return this.#jwksUri
+    } catch (error) {
+      this.#failures += 1
+      this.#lastFailureAt = Date.now()
+      const level = this.#failures === 1 ? 'warn' : 'debug'
+      this.#logger[level]({ discoveryUrl: url, err: String(error) }, 'OIDC discovery failed')
+      throw unavailable(error)
+    }
+  }
+
+  #check(document: unknown): string {
+    if (!isJsonObject(document)) throw new Error('the discovery document is not a JSON object')
+    if (document['issuer'] !== this.#issuer) {
+      throw new Error('the discovery document names another issuer than the configured one')
+    }
+    const jwksUri = document['jwks_uri']
+    // A jwks_uri may not be weaker than the issuer: an https issuer never sends us to plain http.
+    const strict = this.#limits.production || this.#issuer.startsWith('https:')
+    const problem = urlProblem(jwksUri, strict)
+    if (problem !== undefined) throw new Error(`the discovered jwks_uri ${problem}`)
+    return jwksUri as string
+  }
+}
+
+function unavailable(cause: unknown): UnavailableError {
+  return new UnavailableError('ERR_AUTH_KEYS_UNAVAILABLE', 'signing keys are temporarily unavailable', {
+    cause,
+  })
+}

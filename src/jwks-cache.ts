@@ -1,0 +1,252 @@
+// Key sets per jwks_uri: background refresh, single-flight fetches, kid-miss cooldown, stale-if-error.
+
+import { LRUCache } from 'lru-cache'
+import { InvalidTokenError, UnavailableError } from './errors.js'
+import { fetchJson, type FetchFunction } from './fetch-json.js'
+import type { JwsAlgorithm, VerificationKey } from './jwt.js'
+import { importKeySet, selectKey } from './key-set.js'
+import { readJwksCacheEnv, readLogLevel } from './env.js'
+import { resolveLogger, silentLogger, type Logger } from './logger.js'
+import { checkNumber, Problems } from './options.js'
+
+/** How key sets are fetched and kept. Every duration is in milliseconds. */
+export interface JwksCacheOptions {
+  /** Refresh a set in the background once it is this old. Default 20 min (`JWKS_CACHE_INTERVAL`, minutes). */
+  refreshIntervalMs?: number
+  /** Refresh a set in the background after this many verifications. Default 1000 (`JWKS_CACHE_USAGES`). */
+  refreshAfterUses?: number
+  /** Least time between two fetches of one set caused by unknown `kid`s or usage. Default 30 s. */
+  cooldownMs?: number
+  /** A fetch is abandoned after this long. Default 5 s. */
+  timeoutMs?: number
+  /** A larger response is refused. Default 1 MiB. */
+  maxResponseBytes?: number
+  /** How long past the refresh interval the last good keys serve while the endpoint fails. Default 1 h. */
+  staleIfErrorMs?: number
+  /** First wait after a failed fetch before the next one; doubles up to `cooldownMs`. Default 1 s. */
+  failureBackoffMs?: number
+  /** Key sets held at once (one per jwks_uri). Default 100. */
+  maxKeySets?: number
+  /** The fetch to use (a test issuer's in-memory fetch, a proxy agent). Default `globalThis.fetch`. */
+  fetch?: FetchFunction
+  logger?: Logger
+}
+
+/** What {@link JwksCache.status} reports of one key set (for health checks). */
+export interface KeySetStatus {
+  readonly keyCount: number
+  readonly fetchedAt: Date | undefined
+  readonly lastError: string | undefined
+}
+
+interface KeySetState {
+  keys: readonly VerificationKey[] | undefined
+  fetchedAt: number
+  uses: number
+  lastAttemptAt: number
+  failures: number
+  lastError: Error | undefined
+  inflight: Promise<void> | undefined
+}
+
+type Resolved = Required<Omit<JwksCacheOptions, 'logger'>> & { logger: Logger }
+
+const DEFAULTS = {
+  refreshIntervalMs: 20 * 60_000,
+  refreshAfterUses: 1000,
+  cooldownMs: 30_000,
+  timeoutMs: 5_000,
+  maxResponseBytes: 1024 * 1024,
+  staleIfErrorMs: 60 * 60_000,
+  failureBackoffMs: 1_000,
+  maxKeySets: 100,
+} as const
+
+/**
+ * Holds the key sets of any number of `jwks_uri`s. A request never waits for a routine refresh;
+ * it waits only when the set is missing or does not know the token's `kid`, and then shares the
+ * one fetch in flight with every other request. An unknown `kid` causes at most one fetch per
+ * cooldown, so a flood of forged kids cannot become a flood of requests to the identity provider.
+ * A key that fails to verify never causes a fetch.
+ */
+export class JwksCache {
+  readonly #options: Resolved
+  readonly #sets: LRUCache<string, KeySetState>
+
+  /** @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option. */
+  constructor(options: JwksCacheOptions = {}) {
+    const problems = new Problems()
+    for (const name of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
+      checkNumber(problems, `jwksCache.${name}`, options[name], name === 'staleIfErrorMs' ? 0 : 1)
+    }
+    if (options.fetch !== undefined && typeof options.fetch !== 'function') {
+      problems.add('jwksCache.fetch must be a function with the signature of fetch()')
+    }
+    problems.throwIfAny()
+    this.#options = {
+      ...DEFAULTS,
+      fetch: (input, init) => globalThis.fetch(input, init),
+      logger: silentLogger,
+      ...definedOnly(options),
+    }
+    this.#sets = new LRUCache({ max: this.#options.maxKeySets })
+  }
+
+  /**
+   * The key of `uri`'s set for a token's `alg` and `kid`; synchronous when the set is cached.
+   *
+   * @throws {InvalidTokenError} `ERR_AUTH_KEY_NOT_FOUND` when no key of the set fits the token.
+   * @throws {UnavailableError} `ERR_AUTH_KEYS_UNAVAILABLE` when the set cannot be had.
+   */
+  getKey(
+    uri: string,
+    alg: JwsAlgorithm,
+    kid: string | undefined,
+  ): VerificationKey | Promise<VerificationKey> {
+    const now = Date.now()
+    const state = this.#state(uri)
+    const keys = this.#usableKeys(state, now)
+    if (keys === undefined) return this.#afterFetch(uri, state, now, alg, kid)
+    state.uses += 1
+    if (now - state.fetchedAt >= this.#options.refreshIntervalMs) {
+      this.#refreshInBackground(uri, state, now, this.#backoff(state))
+    } else if (state.uses >= this.#options.refreshAfterUses) {
+      this.#refreshInBackground(uri, state, now, this.#options.cooldownMs)
+    }
+    const key = selectKey(keys, alg, kid)
+    if (key !== undefined) return key
+    // An unknown kid: the issuer may have rotated its keys. Refetch, but at most once a cooldown.
+    if (state.inflight !== undefined || now - state.lastAttemptAt >= this.#options.cooldownMs) {
+      return this.#afterFetch(uri, state, now, alg, kid)
+    }
+    throw keyNotFound()
+  }
+
+  /** Fetches `uri`'s set now (at start-up, to pre-warm); rejects with an {@link UnavailableError}. */
+  async hydrate(uri: string): Promise<void> {
+    const state = this.#state(uri)
+    await this.#fetch(uri, state, Date.now())
+    if (state.keys === undefined || state.lastError !== undefined) throw unavailable(state)
+  }
+
+  /** The state of `uri`'s set, for health reports. */
+  status(uri: string): KeySetStatus {
+    const state = this.#sets.peek(uri)
+    return {
+      keyCount: state?.keys?.length ?? 0,
+      fetchedAt: state?.keys === undefined ? undefined : new Date(state.fetchedAt),
+      lastError: state?.lastError?.message,
+    }
+  }
+
+  #state(uri: string): KeySetState {
+    let state = this.#sets.get(uri)
+    if (state === undefined) {
+      state = { keys: undefined, fetchedAt: 0, uses: 0, lastAttemptAt: 0, failures: 0, lastError: undefined, inflight: undefined }
+      this.#sets.set(uri, state)
+    }
+    return state
+  }
+
+  #usableKeys(state: KeySetState, now: number): readonly VerificationKey[] | undefined {
+    if (state.keys === undefined) return undefined
+    const limit = this.#options.refreshIntervalMs + this.#options.staleIfErrorMs
+    if (now - state.fetchedAt < limit) return state.keys
+    state.keys = undefined // Too stale to trust even through an outage.
+    return undefined
+  }
+
+  #backoff(state: KeySetState): number {
+    if (state.failures === 0) return 0
+    const { failureBackoffMs, cooldownMs } = this.#options
+    return Math.min(failureBackoffMs * 2 ** (state.failures - 1), Math.max(cooldownMs, failureBackoffMs))
+  }
+
+  async #afterFetch(
+    uri: string,
+    state: KeySetState,
+    now: number,
+    alg: JwsAlgorithm,
+    kid: string | undefined,
+  ): Promise<VerificationKey> {
+    if (state.inflight === undefined && state.keys === undefined && now - state.lastAttemptAt < this.#backoff(state)) {
+      throw unavailable(state) // The endpoint failed moments ago: answer at once, fetch later.
+    }
+    await this.#fetch(uri, state, now)
+    const keys = this.#usableKeys(state, Date.now())
+    if (keys === undefined) throw unavailable(state)
+    return selectKey(keys, alg, kid) ?? Promise.reject(keyNotFound())
+  }
+
+  #refreshInBackground(uri: string, state: KeySetState, now: number, minGapMs: number): void {
+    if (state.inflight !== undefined || now - state.lastAttemptAt < minGapMs) return
+    void this.#fetch(uri, state, now)
+  }
+
+  /** Single-flight: concurrent callers share one fetch; it always resolves, recording the outcome. */
+  #fetch(uri: string, state: KeySetState, now: number): Promise<void> {
+    if (state.inflight !== undefined) return state.inflight
+    state.lastAttemptAt = now
+    state.inflight = fetchJson(uri, this.#options)
+      .then((document) => {
+        const { keys, skipped } = importKeySet(document)
+        if (skipped.length > 0) this.#options.logger.warn({ jwksUri: uri, skipped }, 'unusable keys skipped in JWK Set')
+        state.keys = keys
+        state.fetchedAt = Date.now()
+        state.uses = 0
+        state.failures = 0
+        state.lastError = undefined
+        this.#options.logger.debug({ jwksUri: uri, keyCount: keys.length }, 'JWK Set fetched')
+      })
+      .catch((error: unknown) => {
+        state.failures += 1
+        state.lastError = error instanceof Error ? error : new Error(String(error))
+        // One warning per outage episode, then quiet until it recovers.
+        const level = state.failures === 1 ? 'warn' : 'debug'
+        this.#options.logger[level]({ jwksUri: uri, err: state.lastError.message }, 'JWK Set fetch failed')
+      })
+      .finally(() => {
+        state.inflight = undefined
+      })
+    return state.inflight
+  }
+}
+
+function keyNotFound(): InvalidTokenError {
+  return new InvalidTokenError('ERR_AUTH_KEY_NOT_FOUND', 'no signing key matches the token')
+}
+
+function unavailable(state: KeySetState): UnavailableError {
+  return new UnavailableError('ERR_AUTH_KEYS_UNAVAILABLE', 'signing keys are temporarily unavailable', {
+    cause: state.lastError,
+  })
+}
+
+/** Drops `undefined` members so they do not override defaults (exactOptionalPropertyTypes-safe). */
+export function definedOnly<T extends object>(options: T): Partial<T> {
+  const result: Partial<T> = {}
+  for (const [name, value] of Object.entries(options)) {
+    if (value !== undefined) (result as Record<string, unknown>)[name] = value
+  }
+  return result
+}
+
+let shared: JwksCache | undefined
+
+/**
+ * The cache providers use unless given their own: one per process, so providers that share a
+ * `jwks_uri` share its keys. Configured once from `JWKS_CACHE_INTERVAL`, `JWKS_CACHE_USAGES` and
+ * `AUTH_MIDDLEWARE_LOG_LEVEL`.
+ *
+ * @throws {ConfigError} when one of those variables is invalid.
+ */
+export function sharedJwksCache(): JwksCache {
+  if (shared === undefined) {
+    const problems = new Problems()
+    const options = readJwksCacheEnv(process.env, problems)
+    const level = readLogLevel(process.env, problems)
+    problems.throwIfAny()
+    shared = new JwksCache({ ...options, logger: resolveLogger(undefined, level) })
+  }
+  return shared
+}

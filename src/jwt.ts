@@ -1,0 +1,228 @@
+// Compact JWS parsing, signature checks with node:crypto KeyObjects, and registered-claim rules.
+
+import { constants, verify as cryptoVerify, type KeyObject } from 'node:crypto'
+import { InvalidTokenError } from './errors.js'
+
+/** Claims of a verified token. Registered claims are typed; vendor claims are `unknown`. */
+export interface JwtClaims {
+  readonly iss?: string
+  readonly sub?: string
+  readonly aud?: string | readonly string[]
+  readonly exp?: number
+  readonly nbf?: number
+  readonly iat?: number
+  readonly jti?: string
+  readonly scope?: string | readonly string[]
+  readonly scp?: string | readonly string[]
+  readonly client_id?: string
+  readonly azp?: string
+  readonly [claim: string]: unknown
+}
+
+/** The JOSE header members the verifier reads. */
+export interface JwtHeader {
+  readonly alg?: unknown
+  readonly kid?: unknown
+  readonly typ?: unknown
+  readonly crit?: unknown
+  readonly [member: string]: unknown
+}
+
+/** A token split and decoded, not yet verified. */
+export interface ParsedJwt {
+  readonly header: JwtHeader
+  readonly payload: JwtClaims
+  /** `base64url(header) + '.' + base64url(payload)`: the bytes the signature covers. */
+  readonly signingInput: string
+  readonly signature: Buffer
+}
+
+/** Asymmetric JWS algorithms (RFC 7518 §3, RFC 8037). HMAC and `none` are never accepted. */
+export type JwsAlgorithm =
+  | 'RS256'
+  | 'RS384'
+  | 'RS512'
+  | 'PS256'
+  | 'PS384'
+  | 'PS512'
+  | 'ES256'
+  | 'ES384'
+  | 'ES512'
+  | 'EdDSA'
+
+/** A public key from a key set, imported once. */
+export interface VerificationKey {
+  readonly kid: string | undefined
+  /** The JWK's `alg`, when the set names one (Entra's keys do not). */
+  readonly alg: string | undefined
+  readonly kty: 'RSA' | 'EC' | 'OKP'
+  readonly crv: string | undefined
+  /** The JWK's `issuer` member (Entra publishes it): keys may be bound to one issuer. */
+  readonly issuer: string | undefined
+  readonly keyObject: KeyObject
+}
+
+interface AlgorithmSpec {
+  readonly kty: VerificationKey['kty']
+  readonly hash: 'sha256' | 'sha384' | 'sha512' | null
+  readonly crv?: string
+  /** Exact signature length in bytes where it is fixed (ECDSA r||s, Ed25519). */
+  readonly signatureLength?: number
+  readonly pss?: boolean
+}
+
+const ALGORITHMS: Readonly<Record<JwsAlgorithm, AlgorithmSpec>> = {
+  RS256: { kty: 'RSA', hash: 'sha256' },
+  RS384: { kty: 'RSA', hash: 'sha384' },
+  RS512: { kty: 'RSA', hash: 'sha512' },
+  PS256: { kty: 'RSA', hash: 'sha256', pss: true },
+  PS384: { kty: 'RSA', hash: 'sha384', pss: true },
+  PS512: { kty: 'RSA', hash: 'sha512', pss: true },
+  ES256: { kty: 'EC', hash: 'sha256', crv: 'P-256', signatureLength: 64 },
+  ES384: { kty: 'EC', hash: 'sha384', crv: 'P-384', signatureLength: 96 },
+  ES512: { kty: 'EC', hash: 'sha512', crv: 'P-521', signatureLength: 132 },
+  EdDSA: { kty: 'OKP', hash: null, crv: 'Ed25519', signatureLength: 64 },
+}
+
+/** Every algorithm the verifier implements; the default allow-list of a JWKS provider. */
+export const ASYMMETRIC_ALGORITHMS: readonly JwsAlgorithm[] = Object.freeze(
+  Object.keys(ALGORITHMS) as JwsAlgorithm[],
+)
+
+/** Whether `alg` names an algorithm this verifier implements. */
+export function isJwsAlgorithm(alg: unknown): alg is JwsAlgorithm {
+  return typeof alg === 'string' && Object.hasOwn(ALGORITHMS, alg)
+}
+
+/** Default cap on a token's length: Entra tokens with 200 group ids reach ~12 KB. */
+export const DEFAULT_MAX_TOKEN_LENGTH = 16 * 1024
+const MAX_KID_LENGTH = 1024
+const BASE64URL = /^[A-Za-z0-9_-]+$/
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+function malformed(description = 'malformed token'): InvalidTokenError {
+  return new InvalidTokenError('ERR_AUTH_TOKEN_MALFORMED', description)
+}
+
+function decodeSegment(segment: string): Buffer {
+  // RFC 7515 §2: unpadded base64url. A length of 4n+1 cannot be base64 at all.
+  if (!BASE64URL.test(segment) || segment.length % 4 === 1) throw malformed()
+  return Buffer.from(segment, 'base64url')
+}
+
+function decodeJsonObject(segment: string): Record<string, unknown> {
+  let value: unknown
+  try {
+    value = JSON.parse(utf8.decode(decodeSegment(segment)))
+  } catch {
+    throw malformed()
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw malformed()
+  return value as Record<string, unknown>
+}
+
+/**
+ * Splits and decodes a compact JWS (RFC 7515 §7.1) without verifying it. Strict: exactly three
+ * segments of unpadded base64url, a header and a payload that are JSON objects in valid UTF-8.
+ * JWE (five segments) and JSON serialisations are refused before any decoding.
+ *
+ * @throws {InvalidTokenError} `ERR_AUTH_TOKEN_TOO_LARGE`, `ERR_AUTH_TOKEN_MALFORMED`.
+ */
+export function parseJwt(token: string, maxLength = DEFAULT_MAX_TOKEN_LENGTH): ParsedJwt {
+  if (token.length > maxLength) {
+    throw new InvalidTokenError('ERR_AUTH_TOKEN_TOO_LARGE', 'token too large')
+  }
+  const firstDot = token.indexOf('.')
+  const secondDot = token.indexOf('.', firstDot + 1)
+  if (firstDot <= 0 || secondDot === -1 || token.indexOf('.', secondDot + 1) !== -1) {
+    throw malformed()
+  }
+  const signatureSegment = token.slice(secondDot + 1)
+  if (signatureSegment === '') throw malformed('token is not signed')
+  return {
+    header: decodeJsonObject(token.slice(0, firstDot)),
+    payload: decodeJsonObject(token.slice(firstDot + 1, secondDot)),
+    signingInput: token.slice(0, secondDot),
+    signature: decodeSegment(signatureSegment),
+  }
+}
+
+/** Header rules a provider resolves once. */
+export interface HeaderPolicy {
+  readonly algorithms: ReadonlySet<JwsAlgorithm>
+  /** Required `typ` (RFC 9068 `at+jwt`), already normalised; `undefined` skips the check. */
+  readonly typ: string | undefined
+}
+
+/** Lower-cases a media type and drops an `application/` prefix (RFC 7515 §4.1.9). */
+export function normaliseTyp(typ: string): string {
+  const lower = typ.toLowerCase()
+  return lower.startsWith('application/') ? lower.slice('application/'.length) : lower
+}
+
+/**
+ * Checks the header before any key lookup: the algorithm against the allow-list, `crit`, the
+ * type of `kid`, and `typ` when required. `jku`, `x5u`, `jwk` and `x5c` are never read: keys come
+ * only from the provider's configured key set (RFC 8725 §3.10).
+ *
+ * @returns the algorithm and key id to look the key up with.
+ */
+export function checkHeader(
+  header: JwtHeader,
+  policy: HeaderPolicy,
+): { alg: JwsAlgorithm; kid: string | undefined } {
+  const { alg, kid } = header
+  if (!isJwsAlgorithm(alg) || !policy.algorithms.has(alg)) {
+    throw new InvalidTokenError('ERR_AUTH_ALG_NOT_ALLOWED', 'signing algorithm not allowed')
+  }
+  // RFC 7515 §4.1.11: no extension is understood here, so any `crit` makes the token invalid.
+  if (header.crit !== undefined) {
+    throw new InvalidTokenError('ERR_AUTH_HEADER_INVALID', 'unsupported critical header parameter')
+  }
+  if (kid !== undefined && (typeof kid !== 'string' || kid === '' || kid.length > MAX_KID_LENGTH)) {
+    throw new InvalidTokenError('ERR_AUTH_HEADER_INVALID', 'invalid kid header parameter')
+  }
+  if (policy.typ !== undefined) {
+    if (typeof header.typ !== 'string' || normaliseTyp(header.typ) !== policy.typ) {
+      throw new InvalidTokenError('ERR_AUTH_HEADER_INVALID', 'unexpected token type (typ)')
+    }
+  }
+  return { alg, kid }
+}
+
+/** Whether a key may check a signature made with `alg`: key type, curve, and the JWK's own `alg`. */
+export function keySuitsAlgorithm(key: VerificationKey, alg: JwsAlgorithm): boolean {
+  const spec = ALGORITHMS[alg]
+  if (key.kty !== spec.kty || (key.alg !== undefined && key.alg !== alg)) return false
+  return spec.crv === undefined || key.crv === spec.crv
+}
+
+/**
+ * Checks the signature synchronously with node:crypto: a verification costs one public-key
+ * operation and no promise. ECDSA signatures must be the fixed-length r||s form (RFC 7518 §3.4);
+ * DER, short, long and all-zero signatures fail.
+ */
+export function signatureIsValid(parsed: ParsedJwt, alg: JwsAlgorithm, key: VerificationKey): boolean {
+  const spec = ALGORITHMS[alg]
+  if (spec.signatureLength !== undefined && parsed.signature.length !== spec.signatureLength) {
+    return false
+  }
+  const data = Buffer.from(parsed.signingInput, 'latin1')
+  try {
+    if (spec.kty === 'EC') {
+      return cryptoVerify(spec.hash, data, { key: key.keyObject, dsaEncoding: 'ieee-p1363' }, parsed.signature)
+    }
+    if (spec.pss === true) {
+      const options = {
+        key: key.keyObject,
+        padding: constants.RSA_PKCS1_PSS_PADDING,
+        saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+      }
+      return cryptoVerify(spec.hash, data, options, parsed.signature)
+    }
+    return cryptoVerify(spec.hash, data, key.keyObject, parsed.signature)
+  } catch {
+    // OpenSSL refuses some malformed inputs by throwing instead of answering false.
+    return false
+  }
+}

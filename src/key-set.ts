@@ -1,0 +1,103 @@
+// A JWK Set turned into imported public keys once, and the choice of one key for a token.
+
+import { createPublicKey, type JsonWebKey } from 'node:crypto'
+import { InvalidTokenError } from './errors.js'
+import { isJsonObject } from './fetch-json.js'
+import { isJwsAlgorithm, keySuitsAlgorithm, type JwsAlgorithm, type VerificationKey } from './jwt.js'
+
+// Members that only private or symmetric keys have: such a key is never used to verify.
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'] as const
+const MIN_RSA_BITS = 2048
+
+/** Why a JWK was left out of a set; logged once per fetch so misconfigured sets are visible. */
+export type SkippedKey = { kid: string | undefined; reason: string }
+
+function importKey(jwk: Record<string, unknown>): VerificationKey | string {
+  const { kty, use, key_ops: keyOps, alg, kid, crv } = jwk
+  if (use !== undefined && use !== 'sig') return 'not a signing key (use)'
+  if (keyOps !== undefined && !(Array.isArray(keyOps) && keyOps.includes('verify'))) {
+    return 'not a verification key (key_ops)'
+  }
+  if (kty !== 'RSA' && kty !== 'EC' && kty !== 'OKP') return 'unsupported key type'
+  if (PRIVATE_MEMBERS.some((member) => jwk[member] !== undefined)) return 'private key material'
+  if (kid !== undefined && typeof kid !== 'string') return 'kid is not a string'
+  if (alg !== undefined && !isJwsAlgorithm(alg)) return 'unsupported alg'
+  if (kty === 'OKP' && crv !== 'Ed25519') return 'unsupported curve'
+  let keyObject
+  try {
+    keyObject = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' })
+  } catch {
+    return 'unparseable key'
+  }
+  if (kty === 'RSA') {
+    const details = keyObject.asymmetricKeyDetails
+    // RFC 8725 §3.5 / RFC 7518 §3.3: RSA keys below 2048 bits, and tiny exponents, are weak.
+    if ((details?.modulusLength ?? 0) < MIN_RSA_BITS) return 'RSA key shorter than 2048 bits'
+    if ((details?.publicExponent ?? 0n) < 65537n) return 'RSA public exponent too small'
+  }
+  return {
+    kid,
+    alg,
+    kty,
+    crv: typeof crv === 'string' ? crv : undefined,
+    issuer: typeof jwk['issuer'] === 'string' ? jwk['issuer'] : undefined,
+    keyObject,
+  }
+}
+
+/**
+ * Imports every usable key of a JWK Set document. Keys that cannot verify (encryption keys,
+ * private or symmetric keys, unknown types, weak RSA keys) are skipped, not fatal (RFC 7517 §5).
+ *
+ * @throws {Error} when the document is not a JWK Set (`{ "keys": [...] }`).
+ */
+export function importKeySet(document: unknown): { keys: VerificationKey[]; skipped: SkippedKey[] } {
+  if (!isJsonObject(document) || !Array.isArray(document['keys'])) {
+    throw new Error('the response is not a JWK Set')
+  }
+  const keys: VerificationKey[] = []
+  const skipped: SkippedKey[] = []
+  for (const jwk of document['keys'] as unknown[]) {
+    if (!isJsonObject(jwk)) {
+      skipped.push({ kid: undefined, reason: 'not an object' })
+      continue
+    }
+    const result = importKey(jwk)
+    if (typeof result === 'string') {
+      skipped.push({ kid: typeof jwk['kid'] === 'string' ? jwk['kid'] : undefined, reason: result })
+    } else {
+      keys.push(result)
+    }
+  }
+  return { keys, skipped }
+}
+
+/**
+ * Chooses the key for a token: the one key with the token's `kid` (or, with no `kid`, the one
+ * key of the set) that suits the algorithm.
+ *
+ * @returns the key, or `undefined` when the set does not know the `kid` (a refetch may help).
+ * @throws {InvalidTokenError} `ERR_AUTH_KEY_NOT_FOUND` when the `kid` is known but no key suits
+ *   the algorithm, or when several keys match (never "first key wins", RFC 7517 §4.5).
+ */
+export function selectKey(
+  keys: readonly VerificationKey[],
+  alg: JwsAlgorithm,
+  kid: string | undefined,
+): VerificationKey | undefined {
+  let match: VerificationKey | undefined
+  let kidKnown = false
+  for (const key of keys) {
+    if (kid !== undefined && key.kid !== kid) continue
+    kidKnown = true
+    if (!keySuitsAlgorithm(key, alg)) continue
+    if (match !== undefined) {
+      throw new InvalidTokenError('ERR_AUTH_KEY_NOT_FOUND', 'no unique signing key for the token')
+    }
+    match = key
+  }
+  if (match === undefined && kidKnown) {
+    throw new InvalidTokenError('ERR_AUTH_KEY_NOT_FOUND', 'no suitable signing key for the token')
+  }
+  return match
+}
