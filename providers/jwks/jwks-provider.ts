@@ -1,0 +1,187 @@
+// JwksProvider: any issuer whose signing keys are published at a known JWK Set URL.
+
+import {
+  checkNumber,
+  checkString,
+  checkUrl,
+  DEFAULT_MAX_TOKEN_LENGTH,
+  isProduction,
+  JwksCache,
+  normaliseTyp,
+  Problems,
+  resolveAlgorithms,
+  resolveAudience,
+  sharedJwksCache,
+  standardIdentity,
+  User,
+  verifyJwt,
+  type FetchFunction,
+  type JwksCacheOptions,
+  type JwsAlgorithm,
+  type JwtClaims,
+  type JwtProvider,
+  type KeySource,
+  type ParsedJwt,
+  type UserIdentity,
+  type UserSources,
+  type VerificationPolicy,
+  type VerifiedToken,
+} from '../../src/spi.js'
+
+/** Checks every JWKS-backed provider applies; Cognito and Entra ID add their own on top. */
+export interface TokenCheckOptions {
+  /**
+   * The API's identifier as it appears in `aud` (any one of a list is enough). Required: `null`
+   * skips the audience check deliberately, which accepts tokens minted for any API of the issuer.
+   */
+  audience: string | readonly string[] | null
+  /** Accepted signing algorithms. Default: every asymmetric one (RS*, PS*, ES*, EdDSA); never HMAC or `none`. */
+  algorithms?: readonly JwsAlgorithm[]
+  /** Leeway for `exp`, `nbf` and `iat`, in seconds. Default 5. */
+  clockToleranceSec?: number
+  /** Refuse tokens issued (`iat`) longer ago than this, in seconds. Off by default. */
+  maxTokenAgeSec?: number
+  /** Required header `typ`, e.g. `at+jwt` for RFC 9068 access tokens (`application/` prefix and case ignored). */
+  typ?: string
+  /** Claims that must be present besides `iss`, `sub` and `exp` (always required). */
+  requiredClaims?: readonly string[]
+  /** Longest token accepted, in characters. Default 16 KiB. */
+  maxTokenLength?: number
+  /** The key cache: a shared {@link JwksCache}, or options for one of this provider's own. Default: the process-wide cache. */
+  jwksCache?: JwksCache | JwksCacheOptions
+  /** The fetch used for keys and discovery (for tests and proxies). Setting it gives the provider its own cache. */
+  fetch?: FetchFunction
+  /** Label on `user.provider` and in logs. */
+  name?: string
+}
+
+/** Options of {@link JwksProvider}. */
+export interface JwksProviderOptions extends TokenCheckOptions {
+  /** The exact `iss` of the tokens (compared as a string: a trailing slash matters). */
+  issuer: string
+  /** Where the issuer publishes its JWK Set. */
+  jwksUri: string
+}
+
+const DEFAULT_CLOCK_TOLERANCE_SEC = 5
+
+/** Resolves the checks shared by JWKS-backed providers, adding problems to `problems`. */
+export function resolvePolicy(
+  problems: Problems,
+  issuer: VerificationPolicy['issuer'],
+  options: TokenCheckOptions,
+): VerificationPolicy {
+  checkNumber(problems, 'clockToleranceSec', options.clockToleranceSec)
+  checkNumber(problems, 'maxTokenAgeSec', options.maxTokenAgeSec, 1)
+  checkNumber(problems, 'maxTokenLength', options.maxTokenLength, 64)
+  if (options.typ !== undefined) checkString(problems, 'typ', options.typ)
+  const required = options.requiredClaims ?? []
+  if (
+    !Array.isArray(required) ||
+    !required.every((claim) => typeof claim === 'string' && claim !== '')
+  ) {
+    problems.add('requiredClaims must be a list of claim names')
+  }
+  return Object.freeze({
+    issuer,
+    audience: resolveAudience(problems, 'audience', options.audience),
+    algorithms: resolveAlgorithms(problems, 'algorithms', options.algorithms),
+    typ: typeof options.typ === 'string' ? normaliseTyp(options.typ) : undefined,
+    clockToleranceSec: options.clockToleranceSec ?? DEFAULT_CLOCK_TOLERANCE_SEC,
+    maxTokenAgeSec: options.maxTokenAgeSec,
+    requiredClaims: Object.freeze(['sub', ...required]),
+    maxTokenLength: options.maxTokenLength ?? DEFAULT_MAX_TOKEN_LENGTH,
+  })
+}
+
+/** The cache a provider uses: the one given, its own when given options or a fetch, else the shared one. */
+export function resolveJwksCache(options: TokenCheckOptions): JwksCache {
+  const { jwksCache, fetch } = options
+  if (jwksCache instanceof JwksCache) return jwksCache
+  if (jwksCache === undefined && fetch === undefined) return sharedJwksCache()
+  return new JwksCache(fetch === undefined ? { ...jwksCache } : { ...jwksCache, fetch })
+}
+
+/**
+ * Base of providers whose keys come from a JWK Set: verification in the core's fixed order, then
+ * {@link checkClaims} for vendor rules, then {@link identity} to map claims to a user.
+ */
+export abstract class KeySetProvider implements JwtProvider {
+  readonly name: string
+  readonly issuers: readonly string[]
+  protected readonly policy: VerificationPolicy
+  protected readonly keys: KeySource
+  protected readonly cache: JwksCache
+
+  protected constructor(
+    name: string,
+    issuers: readonly string[],
+    policy: VerificationPolicy,
+    cache: JwksCache,
+    keys: KeySource,
+  ) {
+    this.name = name
+    this.issuers = Object.freeze([...issuers])
+    this.policy = policy
+    this.cache = cache
+    this.keys = keys
+  }
+
+  async verifyToken(token: string, parsed?: ParsedJwt): Promise<VerifiedToken> {
+    const verified = await verifyJwt(token, parsed, this.policy, this.keys)
+    this.checkClaims(verified.claims)
+    return verified
+  }
+
+  createUser(verified: VerifiedToken, sources: UserSources): User {
+    const context = { provider: this.name, claims: verified.claims, token: verified.token }
+    return new User(context, this.identity(verified.claims), sources)
+  }
+
+  abstract hydrate(): Promise<void>
+
+  /** Vendor rules, run after the signature and registered claims hold. Throw `InvalidTokenError` to refuse. */
+  protected checkClaims(_claims: JwtClaims): void {}
+
+  /** Maps verified claims to the user's identity. */
+  protected identity(claims: JwtClaims): UserIdentity {
+    return standardIdentity(claims)
+  }
+}
+
+/**
+ * Verifies tokens of one issuer against the keys at a JWK Set URL.
+ *
+ * @example
+ * const provider = new JwksProvider({
+ *   issuer: 'https://auth.example.com/',
+ *   jwksUri: 'https://auth.example.com/.well-known/jwks.json',
+ *   audience: 'https://api.example.com',
+ * })
+ * app.use(jwtAuth({ provider }))
+ *
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option.
+ */
+export class JwksProvider extends KeySetProvider {
+  readonly jwksUri: string
+
+  constructor(options: JwksProviderOptions) {
+    const problems = new Problems()
+    const production = isProduction()
+    checkUrl(problems, 'issuer', options?.issuer, production)
+    checkUrl(problems, 'jwksUri', options?.jwksUri, production)
+    const policy = resolvePolicy(problems, options?.issuer, options ?? ({} as JwksProviderOptions))
+    problems.throwIfAny()
+    const cache = resolveJwksCache(options)
+    const { jwksUri } = options
+    super(options.name ?? 'jwks', [options.issuer], policy, cache, {
+      getKey: (alg, kid) => cache.getKey(jwksUri, alg, kid),
+    })
+    this.jwksUri = jwksUri
+  }
+
+  /** Fetches the key set now, so the first request does not wait; rejects while the endpoint is down. */
+  hydrate(): Promise<void> {
+    return this.cache.hydrate(this.jwksUri)
+  }
+}

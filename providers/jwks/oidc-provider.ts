@@ -1,0 +1,80 @@
+// OidcProvider: an OpenID Connect issuer whose jwks_uri is found through discovery.
+
+import {
+  checkNumber,
+  checkUrl,
+  Discovery,
+  isProduction,
+  Problems,
+  silentLogger,
+  type Logger,
+} from '../../src/spi.js'
+import {
+  KeySetProvider,
+  resolveJwksCache,
+  resolvePolicy,
+  type TokenCheckOptions,
+} from './jwks-provider.js'
+
+/** Options of {@link OidcProvider}. */
+export interface OidcProviderOptions extends TokenCheckOptions {
+  /** The issuer; its discovery document is at `{issuer}/.well-known/openid-configuration` and must name this same issuer. */
+  issuer: string
+  /** Time-out of the discovery request, in milliseconds. Default 5000. */
+  discoveryTimeoutMs?: number
+  /** Where discovery failures are logged. */
+  logger?: Logger
+}
+
+const MAX_DISCOVERY_BYTES = 256 * 1024
+
+/**
+ * Verifies tokens of an OpenID Connect issuer (Auth0, Keycloak, Okta, Google…), finding its keys
+ * through discovery. Discovery happens on the first token (or {@link hydrate}), is kept once it
+ * succeeds, and is retried with a back-off while it fails (503 meanwhile).
+ *
+ * @example
+ * const provider = new OidcProvider({
+ *   issuer: 'https://keycloak.example.com/realms/shop',
+ *   audience: 'orders-api',
+ * })
+ *
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option.
+ */
+export class OidcProvider extends KeySetProvider {
+  readonly #discovery: Discovery
+
+  constructor(options: OidcProviderOptions) {
+    const problems = new Problems()
+    const production = isProduction()
+    checkUrl(problems, 'issuer', options?.issuer, production)
+    checkNumber(problems, 'discoveryTimeoutMs', options?.discoveryTimeoutMs, 1)
+    const policy = resolvePolicy(problems, options?.issuer, options ?? ({} as OidcProviderOptions))
+    problems.throwIfAny()
+    const cache = resolveJwksCache(options)
+    const discovery = new Discovery(
+      options.issuer,
+      {
+        fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
+        timeoutMs: options.discoveryTimeoutMs ?? 5_000,
+        maxResponseBytes: MAX_DISCOVERY_BYTES,
+        production,
+      },
+      options.logger ?? silentLogger,
+    )
+    super(options.name ?? 'oidc', [options.issuer], policy, cache, {
+      getKey(alg, kid) {
+        const uri = discovery.jwksUri()
+        return typeof uri === 'string'
+          ? cache.getKey(uri, alg, kid)
+          : uri.then((found) => cache.getKey(found, alg, kid))
+      },
+    })
+    this.#discovery = discovery
+  }
+
+  /** Runs discovery and fetches the keys now; rejects while either is unavailable. */
+  async hydrate(): Promise<void> {
+    await this.cache.hydrate(await this.#discovery.jwksUri())
+  }
+}

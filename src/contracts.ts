@@ -1,0 +1,53 @@
+// The interfaces a provider or an authorization source implements to plug into oidc-guard.
+
+import type { JwtClaims, JwtHeader, ParsedJwt } from './jwt.js'
+import type { User, UserSources } from './user.js'
+
+/** A token whose signature and claims a provider has checked. */
+export interface VerifiedToken {
+  /** The compact token as received (for sources that call an API on the user's behalf). */
+  readonly token: string
+  readonly header: JwtHeader
+  readonly claims: JwtClaims
+}
+
+/**
+ * Verifies tokens of one identity provider and maps their claims to a {@link User}.
+ * The pipeline chooses the provider by the token's unverified `iss`; the provider must still
+ * check `iss` after the signature. Outages must be reported as `UnavailableError` (503) and bad
+ * tokens as `InvalidTokenError` (401); any other error is treated as an invalid token.
+ */
+export interface JwtProvider {
+  /** A short label (`jwks`, `oidc`, `cognito`…), put on `user.provider` and in logs. */
+  readonly name: string
+  /** The exact issuers this provider accepts, used to route tokens without trying each provider. */
+  readonly issuers: readonly string[]
+  /** For issuers that are templates (Entra's `{tenantid}`): whether `iss` belongs to this provider. */
+  claimsIssuer?(iss: string): boolean
+  /** Verifies a token; `parsed` is the pipeline's decoding of it, to avoid decoding twice. */
+  verifyToken(token: string, parsed?: ParsedJwt): Promise<VerifiedToken>
+  /** Builds the user of a verified token. */
+  createUser(verified: VerifiedToken, sources: UserSources): User
+  /** Fetches what the provider needs (discovery, keys) ahead of the first request. */
+  hydrate?(): Promise<void>
+}
+
+/** Loads a user's groups. Must resolve to a list of strings; anything else fails closed (503). */
+export interface GroupsProvider {
+  fetchGroups(user: User): Promise<readonly string[]>
+}
+
+/** Loads a user's roles. Must resolve to a list of strings; anything else fails closed (503). */
+export interface RolesProvider {
+  fetchRoles(user: User): Promise<readonly string[]>
+}
+
+/** Loads a user's permissions. Must resolve to a list of strings; anything else fails closed (503). */
+export interface PermissionsProvider {
+  fetchPermissions(user: User): Promise<readonly string[]>
+}
+
+/** Loads a user's profile attributes. */
+export interface ProfileProvider {
+  fetchProfile(user: User): Promise<Readonly<Record<string, unknown>>>
+}

@@ -1,0 +1,67 @@
+// Turns an AuthError into the HTTP answer: status, RFC 6750 challenge, Retry-After, JSON body.
+
+import type { NextFunction, Request, Response } from 'express'
+import { isAuthError, responseHeaders, type AuthError } from './errors.js'
+
+/** Replaces oidc-guard's error response (Starlette's `on_error`). Pass `next(error)` to use your own handler. */
+export type OnAuthError = (
+  error: AuthError,
+  req: Request,
+  res: Response,
+  next: NextFunction,
+) => unknown
+
+/** How one `jwtAuth` answers failures; guards downstream answer the same way. */
+export interface ErrorResponder {
+  (error: AuthError, req: Request, res: Response, next: NextFunction, status?: number): void
+}
+
+/** Writes the response for `error` with the given realm (and an optional status override). */
+export function sendAuthError(
+  res: Response,
+  error: AuthError,
+  realm?: string,
+  status?: number,
+): void {
+  if (res.headersSent) return
+  res.status(status ?? error.status)
+  res.set(responseHeaders(error, realm, undefined))
+  res.json(error.toJSON())
+}
+
+/** Builds the responder of one middleware instance, with its realm and `onError` resolved once. */
+export function createErrorResponder(
+  realm: string | undefined,
+  onError: OnAuthError | undefined,
+): ErrorResponder {
+  if (onError === undefined) {
+    return (error, _req, res, _next, status) => sendAuthError(res, error, realm, status)
+  }
+  return (error, req, res, next) => {
+    try {
+      const result = onError(error, req, res, next)
+      if (result instanceof Promise) result.catch(next)
+    } catch (thrown) {
+      next(thrown)
+    }
+  }
+}
+
+/**
+ * An Express error handler for apps that route auth errors through `next(err)`: answers
+ * `AuthError`s per RFC 6750 and passes anything else on.
+ *
+ * @example app.use(authErrorHandler({ realm: 'api' }))
+ */
+export function authErrorHandler(options: { realm?: string } = {}) {
+  const { realm } = options
+  return function oidcGuardErrorHandler(
+    error: unknown,
+    _req: Request,
+    res: Response,
+    next: NextFunction,
+  ): void {
+    if (isAuthError(error) && !res.headersSent) sendAuthError(res, error, realm)
+    else next(error)
+  }
+}

@@ -1,0 +1,47 @@
+// The public surface of 'oidc-guard' (re-exports only).
+
+export type { TokenLocations } from './bearer.js'
+export { scopesOf } from './claims.js'
+export type {
+  GroupsProvider,
+  JwtProvider,
+  PermissionsProvider,
+  ProfileProvider,
+  RolesProvider,
+  VerifiedToken,
+} from './contracts.js'
+export { authErrorHandler, sendAuthError, type OnAuthError } from './error-handler.js'
+export {
+  AuthError,
+  ConfigError,
+  CredentialsRequiredError,
+  ForbiddenError,
+  InsufficientScopeError,
+  InvalidRequestError,
+  InvalidTokenError,
+  isAuthError,
+  UnavailableError,
+  type AuthErrorCode,
+  type InvalidTokenCode,
+  type OAuthErrorName,
+  type UnavailableCode,
+} from './errors.js'
+export type {} from './express-augment.js'
+export type { FetchFunction } from './fetch-json.js'
+export {
+  getCurrentUser,
+  requireUser,
+  type GuardOptions,
+  type RequireUserOptions,
+} from './guards.js'
+export {
+  JwksCache,
+  sharedJwksCache,
+  type JwksCacheOptions,
+  type KeySetStatus,
+} from './jwks-cache.js'
+export type { JwsAlgorithm, JwtClaims, JwtHeader } from './jwt.js'
+export type { Logger, LogLevel } from './logger.js'
+export { jwtAuth, type JwtAuthOptions } from './middleware.js'
+export { createVerifier, type Verifier, type VerifierOptions } from './pipeline.js'
+export { User, type UserIdentity, type UserSources } from './user.js'

@@ -1,0 +1,148 @@
+// jwtAuth(): the Express glue over the verification pipeline; the per-request function only delegates.
+
+import type { NextFunction, Request, RequestHandler, Response } from 'express'
+import { createTokenExtractor, type TokenCarrier, type TokenLocations } from './bearer.js'
+import {
+  createErrorResponder,
+  sendAuthError,
+  type ErrorResponder,
+  type OnAuthError,
+} from './error-handler.js'
+import type { AuthError } from './errors.js'
+import { CredentialsRequiredError, InvalidTokenError } from './errors.js'
+import type {} from './express-augment.js'
+import { Problems } from './options.js'
+import { createVerifier, type Verifier, type VerifierOptions } from './pipeline.js'
+import { User } from './user.js'
+
+/** Options of {@link jwtAuth}. */
+export interface JwtAuthOptions extends VerifierOptions {
+  /** Answer 401 to requests without a token. Default `false`: they go on as the anonymous user. */
+  credentialsRequired?: boolean
+  /**
+   * What a bad token does. `'reject'` (default): 401 `invalid_token`. `'anonymous'`: the request
+   * goes on as the anonymous user with the reason on `req.authError`, for pages that personalise
+   * but must never break. Outages (503) and malformed headers (400) are answered either way.
+   */
+  invalidToken?: 'reject' | 'anonymous'
+  /** The `realm` of the `WWW-Authenticate` challenge. */
+  realm?: string
+  /** Replaces the error response; call `next(error)` in it to hand errors to your own handler. */
+  onError?: OnAuthError
+  /** Other places a token may be read from; only the Authorization header by default. */
+  tokenLocations?: TokenLocations
+}
+
+const RESPONDER = Symbol('oidc-guard.responder')
+type RequestWithResponder = Request & { [RESPONDER]?: ErrorResponder }
+// RFC 6750 §3: a realm is a quoted-string of visible ASCII without `"` or `\`.
+const SAFE_REALM = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
+
+/** Answers `error` the way the `jwtAuth` that ran on this request would (its realm and `onError`). */
+export function respondWithAuthError(
+  error: AuthError,
+  req: Request,
+  res: Response,
+  next: NextFunction,
+  status?: number,
+): void {
+  const responder = (req as RequestWithResponder)[RESPONDER]
+  if (responder !== undefined) responder(error, req, res, next, status)
+  else sendAuthError(res, error, undefined, status)
+}
+
+function authorizationValues(req: Request): readonly string[] | undefined {
+  // req.headers keeps only the first of two Authorization headers; the raw list has them all.
+  const raw = req.rawHeaders
+  if (raw === undefined)
+    return req.headers.authorization === undefined ? undefined : [req.headers.authorization]
+  let values: string[] | undefined
+  for (let index = 0; index < raw.length; index += 2) {
+    const name = raw[index]!
+    if (name.length === 13 && name.toLowerCase() === 'authorization')
+      (values ??= []).push(raw[index + 1]!)
+  }
+  return values
+}
+
+function carrierOf(req: Request, locations: TokenLocations): TokenCarrier {
+  const carrier: TokenCarrier = { authorization: authorizationValues(req) }
+  if (locations.query !== undefined && locations.query !== false) carrier.query = req.query
+  if (locations.formBody === true && req.is('application/x-www-form-urlencoded'))
+    carrier.formBody = req.body
+  if (locations.cookie !== undefined) carrier.cookieHeader = req.headers.cookie
+  return carrier
+}
+
+function isPreflight(req: Request): boolean {
+  // A browser's CORS preflight never carries credentials; refusing it would break the real request.
+  return req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined
+}
+
+function checkOptions(problems: Problems, options: JwtAuthOptions): void {
+  const { realm, invalidToken, onError, credentialsRequired } = options
+  if (realm !== undefined && (typeof realm !== 'string' || !SAFE_REALM.test(realm))) {
+    problems.add('realm must be a string of visible ASCII characters without " or \\')
+  }
+  if (invalidToken !== undefined && invalidToken !== 'reject' && invalidToken !== 'anonymous') {
+    problems.add(`invalidToken must be 'reject' or 'anonymous'`)
+  }
+  if (onError !== undefined && typeof onError !== 'function')
+    problems.add('onError must be a function')
+  if (credentialsRequired !== undefined && typeof credentialsRequired !== 'boolean') {
+    problems.add('credentialsRequired must be true or false')
+  }
+}
+
+/**
+ * Authenticates every request with a bearer token and sets `req.currentUser`. A request without a
+ * token goes on as the anonymous user (or is answered 401 with `credentialsRequired`); a bad token
+ * is answered 401 `invalid_token`; a malformed `Authorization` header 400 `invalid_request`; an
+ * unreachable key set 503. Never a 500 for anything a client sends.
+ *
+ * @example
+ * app.use(jwtAuth({ provider: new OidcProvider({ issuer, audience: 'orders-api' }) }))
+ * app.get('/orders', requireUser(), (req, res) => res.json({ user: req.currentUser.id }))
+ *
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` at construction, listing every invalid option.
+ */
+export function jwtAuth(options: JwtAuthOptions): RequestHandler & { verifier: Verifier } {
+  const problems = new Problems()
+  checkOptions(problems, options ?? {})
+  problems.throwIfAny()
+  const verify = createVerifier(options)
+  const locations = options.tokenLocations ?? {}
+  const extract = createTokenExtractor(locations)
+  const respond = createErrorResponder(options.realm, options.onError)
+  const credentialsRequired = options.credentialsRequired === true
+  const anonymousOnInvalid = options.invalidToken === 'anonymous'
+
+  function jwtAuthMiddleware(req: Request, res: Response, next: NextFunction): void {
+    ;(req as RequestWithResponder)[RESPONDER] = respond
+    req.currentUser = User.anonymous
+    if (isPreflight(req)) return next()
+    let token: string | undefined
+    try {
+      token = extract(carrierOf(req, locations))
+    } catch (error) {
+      return respond(error as AuthError, req, res, next)
+    }
+    if (token === undefined) {
+      return credentialsRequired ? respond(new CredentialsRequiredError(), req, res, next) : next()
+    }
+    verify(token).then(
+      (user) => {
+        req.currentUser = user
+        next()
+      },
+      (error: AuthError) => {
+        if (anonymousOnInvalid && error instanceof InvalidTokenError) {
+          req.authError = error
+          return next()
+        }
+        respond(error, req, res, next)
+      },
+    )
+  }
+  return Object.assign(jwtAuthMiddleware, { verifier: verify })
+}

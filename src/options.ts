@@ -1,0 +1,125 @@
+// Option checks shared by every constructor: each collects problems, ConfigError reports them all.
+
+import { ConfigError } from './errors.js'
+import { ASYMMETRIC_ALGORITHMS, isJwsAlgorithm, type JwsAlgorithm } from './jwt.js'
+
+/** Collects configuration problems so that one error can list every one of them. */
+export class Problems {
+  readonly #list: string[] = []
+
+  add(problem: string): void {
+    this.#list.push(problem)
+  }
+
+  /** @throws {ConfigError} listing every problem added, if any. */
+  throwIfAny(): void {
+    if (this.#list.length > 0) throw new ConfigError(this.#list)
+  }
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]'])
+
+function show(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value)
+}
+
+/**
+ * Checks a URL keys are fetched from: absolute, no credentials, query or fragment, and https
+ * except on loopback (or anywhere outside production, with a plain-http issuer in development).
+ */
+export function urlProblem(value: unknown, production: boolean): string | undefined {
+  if (typeof value !== 'string' || value === '') return 'must be an absolute https URL'
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    return `must be an absolute https URL, got ${show(value)}`
+  }
+  if (url.username !== '' || url.password !== '') return 'must not carry credentials'
+  if (url.search !== '' || url.hash !== '') return 'must not have a query or fragment'
+  if (url.protocol === 'https:') return undefined
+  if (url.protocol === 'http:' && (LOOPBACK_HOSTS.has(url.hostname) || !production))
+    return undefined
+  return `must use https (plain http is allowed only on loopback or outside production), got ${show(value)}`
+}
+
+/** Adds a problem when `value` is not a usable URL (see {@link urlProblem}). */
+export function checkUrl(
+  problems: Problems,
+  name: string,
+  value: unknown,
+  production: boolean,
+): void {
+  const problem = urlProblem(value, production)
+  if (problem !== undefined) problems.add(`${name} ${problem}`)
+}
+
+/** Adds a problem unless `value` is undefined or a finite number ≥ `min`. */
+export function checkNumber(problems: Problems, name: string, value: unknown, min = 0): void {
+  if (value === undefined) return
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+    problems.add(`${name} must be a finite number ≥ ${min}, got ${show(value)}`)
+  }
+}
+
+/** Adds a problem unless `value` is a non-empty string. */
+export function checkString(problems: Problems, name: string, value: unknown): void {
+  if (typeof value !== 'string' || value.trim() === '') {
+    problems.add(`${name} is required (a non-empty string), got ${show(value)}`)
+  }
+}
+
+/**
+ * Resolves an audience option: one or several strings, or `null` to skip the check on purpose.
+ * `undefined` is a problem: a forgotten audience would accept tokens minted for any API.
+ */
+export function resolveAudience(
+  problems: Problems,
+  name: string,
+  value: unknown,
+): readonly string[] | null {
+  if (value === null) return null
+  const list = typeof value === 'string' ? [value] : value
+  if (
+    Array.isArray(list) &&
+    list.length > 0 &&
+    list.every((a) => typeof a === 'string' && a !== '')
+  ) {
+    return Object.freeze([...(list as string[])])
+  }
+  problems.add(
+    value === undefined
+      ? `${name} is required: the API's identifier as it appears in the tokens' aud claim (null skips the check deliberately)`
+      : `${name} must be a non-empty string or list of strings, or null, got ${show(value)}`,
+  )
+  return []
+}
+
+/** Resolves an algorithm allow-list: asymmetric algorithms only, never `none` or HMAC. */
+export function resolveAlgorithms(
+  problems: Problems,
+  name: string,
+  value: readonly string[] | undefined,
+  fallback: readonly JwsAlgorithm[] = ASYMMETRIC_ALGORITHMS,
+): ReadonlySet<JwsAlgorithm> {
+  if (value === undefined) return new Set(fallback)
+  if (!Array.isArray(value) || value.length === 0) {
+    problems.add(
+      `${name} must be a non-empty list of algorithms (${ASYMMETRIC_ALGORITHMS.join(', ')})`,
+    )
+    return new Set()
+  }
+  for (const alg of value) {
+    if (!isJwsAlgorithm(alg)) {
+      problems.add(
+        `${name} contains ${show(alg)}: only asymmetric algorithms are accepted (${ASYMMETRIC_ALGORITHMS.join(', ')}); none and HMAC never are`,
+      )
+    }
+  }
+  return new Set(value.filter(isJwsAlgorithm))
+}
+
+/** Whether NODE_ENV says production (read once, at construction). */
+export function isProduction(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env['NODE_ENV'] === 'production'
+}

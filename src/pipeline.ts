@@ -1,0 +1,195 @@
+// The verification pipeline: peek at iss, pick the provider through a Map, verify, build the user.
+
+import type {
+  GroupsProvider,
+  JwtProvider,
+  PermissionsProvider,
+  ProfileProvider,
+  RolesProvider,
+} from './contracts.js'
+import { readLogLevel, type Env } from './env.js'
+import { AuthError, InvalidTokenError } from './errors.js'
+import { DEFAULT_MAX_TOKEN_LENGTH, parseJwt } from './jwt.js'
+import { LOG_LEVELS, resolveLogger, type Logger, type LogLevel } from './logger.js'
+import { checkNumber, Problems } from './options.js'
+import type { User, UserSources } from './user.js'
+
+/** Options of {@link createVerifier} (and the verification half of `jwtAuth`). */
+export interface VerifierOptions {
+  /** The provider that verifies tokens. Give `provider` or `providers`, not both. */
+  provider?: JwtProvider
+  /** Several providers: each token goes to the one whose issuer matches its `iss`. */
+  providers?: readonly JwtProvider[]
+  /** Source of `user.groups`. */
+  groups?: GroupsProvider
+  /** Source of `user.roles`. */
+  roles?: RolesProvider
+  /** Source of `user.permissions`. */
+  permissions?: PermissionsProvider
+  /** Source of `user.profile`. */
+  profile?: ProfileProvider
+  /** Longest token accepted, in characters, checked before any decoding. Default 16 KiB. */
+  maxTokenLength?: number
+  /** A pino logger to write to (a child is used), or `false` for none. Default: a new pino logger. */
+  logger?: Logger | false
+  /** Level of the logger oidc-guard creates. Default `AUTH_MIDDLEWARE_LOG_LEVEL`, else `info`. */
+  logLevel?: LogLevel
+  /** The environment read for defaults. Default `process.env`. */
+  env?: Env
+}
+
+/** Verifies a token and resolves to its {@link User}; the whole pipeline without Express. */
+export interface Verifier {
+  (token: string): Promise<User>
+  readonly providers: readonly JwtProvider[]
+  readonly logger: Logger
+  /** Pre-warms every provider (discovery, keys); rejects if one cannot be reached. */
+  hydrate(): Promise<void>
+}
+
+const SOURCE_METHODS = {
+  groups: 'fetchGroups',
+  roles: 'fetchRoles',
+  permissions: 'fetchPermissions',
+  profile: 'fetchProfile',
+} as const
+
+function hasMethod(value: unknown, method: string): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Record<string, unknown>)[method] === 'function'
+  )
+}
+
+function resolveProviders(problems: Problems, options: VerifierOptions): readonly JwtProvider[] {
+  const { provider, providers } = options
+  if (provider !== undefined && providers !== undefined) {
+    problems.add('give either provider or providers, not both')
+  }
+  const list = providers ?? (provider === undefined ? [] : [provider])
+  if (!Array.isArray(list) || list.length === 0) {
+    problems.add(
+      'a provider is required: jwtAuth({ provider: new JwksProvider({...}) }) or providers: [...]',
+    )
+    return []
+  }
+  list.forEach((candidate: unknown, index) => {
+    const ok =
+      hasMethod(candidate, 'verifyToken') &&
+      hasMethod(candidate, 'createUser') &&
+      Array.isArray((candidate as JwtProvider).issuers)
+    if (!ok)
+      problems.add(`providers[${index}] is not a provider (verifyToken, createUser, issuers)`)
+  })
+  return list
+}
+
+function resolveSources(problems: Problems, options: VerifierOptions): UserSources {
+  for (const [facet, method] of Object.entries(SOURCE_METHODS)) {
+    const source = options[facet as keyof typeof SOURCE_METHODS]
+    if (source !== undefined && !hasMethod(source, method)) {
+      problems.add(`${facet} must be an object with a ${method}(user) method`)
+    }
+  }
+  const { groups, roles, permissions, profile } = options
+  return Object.freeze({ groups, roles, permissions, profile })
+}
+
+/** Builds the issuer → provider Map once; two providers may not claim one issuer. */
+function routeTable(
+  problems: Problems,
+  providers: readonly JwtProvider[],
+): Map<string, JwtProvider> {
+  const table = new Map<string, JwtProvider>()
+  for (const provider of providers) {
+    for (const issuer of provider.issuers ?? []) {
+      if (table.has(issuer))
+        problems.add(`two providers accept the issuer ${JSON.stringify(issuer)}`)
+      table.set(issuer, provider)
+    }
+  }
+  return table
+}
+
+/**
+ * Builds the verification pipeline once: `verify(token)` resolves to the token's {@link User}.
+ * For WebSocket upgrades, GraphQL contexts and queue consumers; `jwtAuth` is a thin layer over it.
+ * The provider is chosen by the token's unverified `iss` through a Map; an `iss` no provider
+ * claims is refused without any network call, and the provider still checks `iss` after the
+ * signature.
+ *
+ * @example
+ * const verify = createVerifier({ provider })
+ * wss.on('connection', async (socket, req) => {
+ *   const user = await verify(tokenFrom(req)) // rejects with an AuthError
+ * })
+ *
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option.
+ */
+export function createVerifier(options: VerifierOptions): Verifier {
+  const problems = new Problems()
+  const providers = resolveProviders(problems, options ?? {})
+  const sources = resolveSources(problems, options ?? {})
+  const byIssuer = routeTable(problems, providers)
+  checkNumber(problems, 'maxTokenLength', options?.maxTokenLength, 64)
+  if (options?.logLevel !== undefined && !LOG_LEVELS.includes(options.logLevel)) {
+    problems.add(`logLevel must be one of ${LOG_LEVELS.join(', ')}`)
+  }
+  const level = options?.logLevel ?? readLogLevel(options?.env ?? process.env, problems)
+  problems.throwIfAny()
+
+  const templated = providers.filter((provider) => typeof provider.claimsIssuer === 'function')
+  const maxTokenLength = options.maxTokenLength ?? DEFAULT_MAX_TOKEN_LENGTH
+  const logger = resolveLogger(options.logger, level)
+
+  function route(iss: unknown): JwtProvider {
+    if (typeof iss !== 'string') {
+      const problem = iss === undefined ? 'missing' : 'invalid'
+      throw new InvalidTokenError('ERR_AUTH_CLAIM_INVALID', `${problem} iss claim`)
+    }
+    const provider =
+      byIssuer.get(iss) ?? templated.find((candidate) => candidate.claimsIssuer?.(iss))
+    if (provider === undefined) {
+      throw new InvalidTokenError('ERR_AUTH_ISSUER_UNKNOWN', 'token issuer is not trusted')
+    }
+    return provider
+  }
+
+  async function verifyToken(token: string): Promise<User> {
+    let provider: JwtProvider | undefined
+    try {
+      const parsed = parseJwt(token, maxTokenLength)
+      provider = route(parsed.payload.iss)
+      return provider.createUser(await provider.verifyToken(token, parsed), sources)
+    } catch (error) {
+      throw asAuthError(error, logger, provider)
+    }
+  }
+
+  return Object.assign(verifyToken, {
+    providers,
+    logger,
+    hydrate: async () => {
+      await Promise.all(providers.map((provider) => provider.hydrate?.()))
+    },
+  })
+}
+
+/** Fail closed: anything but an AuthError out of a provider is a bug, answered as an invalid token. */
+function asAuthError(error: unknown, logger: Logger, provider: JwtProvider | undefined): AuthError {
+  if (error instanceof AuthError) {
+    if (logger.isLevelEnabled('debug')) {
+      logger.debug(
+        { code: error.code, provider: provider?.name },
+        'token rejected: %s',
+        error.description,
+      )
+    }
+    return error
+  }
+  logger.error({ err: error, provider: provider?.name }, 'unexpected error while verifying a token')
+  return new InvalidTokenError('ERR_AUTH_TOKEN_REJECTED', 'token could not be verified', {
+    cause: error,
+  })
+}

@@ -1,0 +1,35 @@
+// The one door providers use into the core: everything a provider builds on, and nothing else.
+
+export { scopesOf, type ClaimsPolicy, type IssuerRule } from './claims.js'
+export type {
+  GroupsProvider,
+  JwtProvider,
+  PermissionsProvider,
+  ProfileProvider,
+  RolesProvider,
+  VerifiedToken,
+} from './contracts.js'
+export { Discovery } from './discovery.js'
+export { ConfigError, InvalidTokenError, UnavailableError } from './errors.js'
+export type { FetchFunction } from './fetch-json.js'
+export { JwksCache, sharedJwksCache, type JwksCacheOptions } from './jwks-cache.js'
+export {
+  ASYMMETRIC_ALGORITHMS,
+  DEFAULT_MAX_TOKEN_LENGTH,
+  normaliseTyp,
+  type JwsAlgorithm,
+  type JwtClaims,
+  type ParsedJwt,
+} from './jwt.js'
+export { silentLogger, type Logger } from './logger.js'
+export {
+  checkNumber,
+  checkString,
+  checkUrl,
+  isProduction,
+  Problems,
+  resolveAlgorithms,
+  resolveAudience,
+} from './options.js'
+export { standardIdentity, stringClaim, User, type UserIdentity, type UserSources } from './user.js'
+export { verifyJwt, type KeySource, type VerificationPolicy } from './verify-token.js'

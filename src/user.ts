@@ -1,0 +1,223 @@
+// The user on req.currentUser: a verified identity with lazy groups, roles, permissions and profile.
+
+import { UnavailableError } from './errors.js'
+import type {
+  GroupsProvider,
+  PermissionsProvider,
+  ProfileProvider,
+  RolesProvider,
+} from './contracts.js'
+import { scopesOf } from './claims.js'
+import type { JwtClaims } from './jwt.js'
+
+/** Where a user's facets come from. A facet without a source is empty. */
+export interface UserSources {
+  readonly groups?: GroupsProvider | undefined
+  readonly roles?: RolesProvider | undefined
+  readonly permissions?: PermissionsProvider | undefined
+  readonly profile?: ProfileProvider | undefined
+}
+
+/** The identity a provider extracts from verified claims. */
+export interface UserIdentity {
+  readonly id: string
+  readonly name?: string | undefined
+  readonly email?: string | undefined
+  readonly scopes?: readonly string[] | undefined
+  readonly isM2M?: boolean | undefined
+  readonly clientId?: string | undefined
+}
+
+type ListFacet = 'groups' | 'roles' | 'permissions'
+type Profile = Readonly<Record<string, unknown>>
+
+const EMPTY_LIST: Promise<readonly string[]> = Promise.resolve(Object.freeze([]))
+const EMPTY_PROFILE: Promise<Profile> = Promise.resolve(Object.freeze({}))
+const NO_CLAIMS: JwtClaims = Object.freeze({})
+
+function sourceFailed(facet: string, cause: unknown): UnavailableError {
+  return new UnavailableError(
+    'ERR_AUTH_SOURCE_UNAVAILABLE',
+    `${facet} are temporarily unavailable`,
+    {
+      cause,
+    },
+  )
+}
+
+function checkedList(facet: ListFacet, value: unknown): readonly string[] {
+  // Fail closed: a source answering null, undefined or a non-list is broken, never "no rule".
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
+    throw sourceFailed(facet, new TypeError(`the ${facet} source did not return a list of strings`))
+  }
+  return Object.freeze([...(value as string[])])
+}
+
+/**
+ * Who made the request. After `jwtAuth` runs, `req.currentUser` is always a `User`: a verified
+ * identity (`isAuthenticated === true`) or the anonymous user. `groups`, `roles`, `permissions`
+ * and `profile` are promises that call their source only when first awaited, at most once per
+ * request; a source that fails makes them reject with a 503 {@link UnavailableError}.
+ *
+ * @example
+ * app.get('/me', requireUser(), async (req, res) => {
+ *   res.json({ id: req.currentUser.id, groups: await req.currentUser.groups })
+ * })
+ */
+export class User {
+  /** The anonymous user: no identity, no scopes, empty facets. */
+  static readonly anonymous: User = new User(undefined, { id: '' }, {})
+
+  /** `sub` of the token (or the provider's stable id); `''` for the anonymous user. */
+  readonly id: string
+  readonly name: string | undefined
+  readonly email: string | undefined
+  /** Scopes granted by the token (`scope` or `scp`). */
+  readonly scopes: readonly string[]
+  /** A machine-to-machine (client credentials) token: no human behind it. */
+  readonly isM2M: boolean
+  /** The OAuth client the token was issued to (`client_id`, `azp` or `appid`). */
+  readonly clientId: string | undefined
+  /** The name of the provider that verified the token; `''` for the anonymous user. */
+  readonly provider: string
+  /** The verified claims (empty for the anonymous user). */
+  readonly claims: JwtClaims
+  readonly #token: string | undefined
+  readonly #sources: UserSources
+  #groups: Promise<readonly string[]> | undefined
+  #roles: Promise<readonly string[]> | undefined
+  #permissions: Promise<readonly string[]> | undefined
+  #profile: Promise<Profile> | undefined
+
+  constructor(
+    verified: { provider: string; claims: JwtClaims; token: string } | undefined,
+    identity: UserIdentity,
+    sources: UserSources,
+  ) {
+    this.id = identity.id
+    this.name = identity.name
+    this.email = identity.email
+    this.scopes = Object.freeze([...(identity.scopes ?? [])])
+    this.isM2M = identity.isM2M ?? false
+    this.clientId = identity.clientId
+    this.provider = verified?.provider ?? ''
+    this.claims = verified?.claims ?? NO_CLAIMS
+    this.#token = verified?.token
+    this.#sources = sources
+  }
+
+  /** Whether a verified token stands behind this user. */
+  get isAuthenticated(): boolean {
+    return this.#token !== undefined
+  }
+
+  /** The raw token, for sources that call an API on the user's behalf. Never logged or serialised. */
+  get token(): string | undefined {
+    return this.#token
+  }
+
+  /** A name to show: `name`, else `email`, else `id`; `''` for the anonymous user. */
+  get displayName(): string {
+    return this.name ?? this.email ?? this.id
+  }
+
+  get groups(): Promise<readonly string[]> {
+    return (this.#groups ??= this.#loadList('groups'))
+  }
+
+  get roles(): Promise<readonly string[]> {
+    return (this.#roles ??= this.#loadList('roles'))
+  }
+
+  get permissions(): Promise<readonly string[]> {
+    return (this.#permissions ??= this.#loadList('permissions'))
+  }
+
+  get profile(): Promise<Profile> {
+    return (this.#profile ??= this.#loadProfile())
+  }
+
+  /** What `JSON.stringify` and loggers see: never the token or the claims. */
+  toJSON(): Record<string, unknown> {
+    const { id, name, email, scopes, isM2M, clientId, provider, isAuthenticated } = this
+    return { id, name, email, scopes, isM2M, clientId, provider, isAuthenticated }
+  }
+
+  #loadList(facet: ListFacet): Promise<readonly string[]> {
+    const call = this.#listSource(facet)
+    if (!this.isAuthenticated || call === undefined) return EMPTY_LIST
+    return guarded(facet, call, (value) => checkedList(facet, value))
+  }
+
+  #listSource(facet: ListFacet): (() => Promise<readonly string[]>) | undefined {
+    const { groups, roles, permissions } = this.#sources
+    if (facet === 'groups') return groups && (() => groups.fetchGroups(this))
+    if (facet === 'roles') return roles && (() => roles.fetchRoles(this))
+    return permissions && (() => permissions.fetchPermissions(this))
+  }
+
+  #loadProfile(): Promise<Profile> {
+    const source = this.#sources.profile
+    if (!this.isAuthenticated || source === undefined) return EMPTY_PROFILE
+    return guarded(
+      'profile',
+      () => source.fetchProfile(this),
+      (value) => {
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+          throw sourceFailed(
+            'profile',
+            new TypeError('the profile source did not return an object'),
+          )
+        }
+        return value as Profile
+      },
+    )
+  }
+}
+
+/**
+ * Calls a source (even one that throws synchronously), checks its answer, and turns any failure
+ * into a 503. The promise is marked as observed: a facet nobody awaits must not crash the process.
+ */
+function guarded<T>(
+  facet: string,
+  call: () => Promise<unknown>,
+  check: (value: unknown) => T,
+): Promise<T> {
+  const promise = new Promise<unknown>((resolve) => resolve(call())).then(
+    check,
+    (error: unknown) => {
+      throw error instanceof UnavailableError ? error : sourceFailed(facet, error)
+    },
+  )
+  promise.catch(() => undefined)
+  return promise
+}
+
+/**
+ * The identity standard OIDC / OAuth 2.0 claims describe: `sub`; `name`, `preferred_username` or
+ * `username`; `email`; scopes from `scope`/`scp`; the client from `client_id` or `azp`. A token is
+ * machine-to-machine when its subject is its client (client credentials) or when it says so
+ * (`gty: client-credentials`, Auth0).
+ */
+export function standardIdentity(claims: JwtClaims): UserIdentity {
+  const clientId = claims.client_id ?? claims.azp
+  const sub = claims.sub ?? ''
+  return {
+    id: sub,
+    name:
+      stringClaim(claims, 'name') ??
+      stringClaim(claims, 'preferred_username') ??
+      stringClaim(claims, 'username'),
+    email: stringClaim(claims, 'email'),
+    scopes: scopesOf(claims),
+    clientId,
+    isM2M: (clientId !== undefined && sub === clientId) || claims['gty'] === 'client-credentials',
+  }
+}
+
+/** A claim's value when it is a non-empty string. */
+export function stringClaim(claims: JwtClaims, name: string): string | undefined {
+  const value = claims[name]
+  return typeof value === 'string' && value !== '' ? value : undefined
+}
