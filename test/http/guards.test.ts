@@ -1,0 +1,82 @@
+import request from 'supertest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  ConfigError,
+  JwksCache,
+  jwtAuth,
+  requireUser,
+  type RequireUserOptions,
+} from '../../src/index.js'
+import { createTestIssuer, type TestIssuer } from '../../src/testing.js'
+import { JwksProvider } from '../../providers/jwks/index.js'
+import { EXPRESS_MAJORS, whoAmI } from '../helpers/http.js'
+
+let idp: TestIssuer
+
+beforeAll(async () => {
+  idp = await createTestIssuer({ listen: false, issuer: 'https://guards.example' })
+})
+
+afterAll(() => idp.close())
+
+describe.each(EXPRESS_MAJORS)('requireUser on %s', (_name, createApp) => {
+  function appWith(options: RequireUserOptions) {
+    const app = createApp()
+    const provider = new JwksProvider({
+      issuer: idp.issuer,
+      jwksUri: idp.jwksUri,
+      audience: idp.audience,
+      jwksCache: new JwksCache({ fetch: idp.fetch }),
+    })
+    app.use(jwtAuth({ provider, realm: 'api', logger: false }))
+    app.get('/page', requireUser(options), whoAmI())
+    return app
+  }
+  const human = () => `Bearer ${idp.mint({ sub: 'alice' })}`
+  const machine = () => `Bearer ${idp.mint({ sub: 'svc', client_id: 'svc' })}`
+
+  it('redirects an anonymous visitor with the page in ?next=', async () => {
+    const res = await request(appWith({ redirect: '/login' })).get('/page?tab=2')
+    expect(res.status).toBe(302)
+    expect(res.headers['location']).toBe('/login?next=%2Fpage%3Ftab%3D2')
+  })
+
+  it('answers with a custom status', async () => {
+    const res = await request(appWith({ status: 404 })).get('/page')
+    expect(res.status).toBe(404)
+    expect(res.body.error).toBe('unauthorized')
+  })
+
+  it("kind: 'human' refuses machine tokens with 403 forbidden, and lets people in", async () => {
+    const app = appWith({ kind: 'human' })
+    expect((await request(app).get('/page').set('Authorization', machine())).status).toBe(403)
+    expect((await request(app).get('/page').set('Authorization', human())).status).toBe(200)
+  })
+
+  it("kind: 'm2m' refuses people with 403 forbidden, even with redirect", async () => {
+    const app = appWith({ kind: 'm2m', redirect: '/login' })
+    const res = await request(app).get('/page').set('Authorization', human())
+    expect(res.status).toBe(403)
+    expect(res.body.error).toBe('forbidden')
+    expect((await request(app).get('/page').set('Authorization', machine())).status).toBe(200)
+  })
+})
+
+describe('guard options are checked when the route is defined', () => {
+  it.each([{ status: 200 }, { status: 700 }, { redirect: '' }, { kind: 'robot' }])(
+    'refuses %j',
+    (options) => {
+      expect(() => requireUser(options as RequireUserOptions)).toThrow(ConfigError)
+    },
+  )
+
+  it('refuses an unsafe realm and unknown invalidToken mode', () => {
+    const provider = new JwksProvider({
+      issuer: 'https://x.example',
+      jwksUri: 'https://x.example/k',
+      audience: 'a',
+    })
+    expect(() => jwtAuth({ provider, realm: 'a"b' })).toThrow(/realm/)
+    expect(() => jwtAuth({ provider, invalidToken: 'ignore' as never })).toThrow(/invalidToken/)
+  })
+})

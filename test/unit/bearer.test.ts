@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest'
+import { createTokenExtractor, parseAuthorization } from '../../src/bearer.js'
+import { InvalidRequestError } from '../../src/errors.js'
+
+const JWT = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln'
+
+describe('parseAuthorization (RFC 6750 §2.1)', () => {
+  it.each([
+    ['Bearer abc', 'abc'],
+    ['bearer abc', 'abc'],
+    ['BEARER abc', 'abc'],
+    ['BeArEr abc', 'abc'],
+    ['Bearer   abc', 'abc'],
+    ['  Bearer abc  ', 'abc'],
+    [`Bearer ${JWT}`, JWT],
+    ['Bearer a-b.c_d~e+f/g==', 'a-b.c_d~e+f/g=='],
+  ])('accepts %j', (header, token) => {
+    expect(parseAuthorization(header)).toBe(token)
+  })
+
+  it.each(['', '   '])('treats an empty header %j as no credentials', (header) => {
+    expect(parseAuthorization(header)).toBeUndefined()
+  })
+
+  it.each([
+    'Basic dXNlcjpwdw==',
+    'Digest username="a"',
+    `DPoP ${JWT}`,
+    'Negotiate abc',
+    'Token abc',
+    'Custom',
+  ])('treats another authentication method %j as no bearer credentials', (header) => {
+    expect(parseAuthorization(header)).toBeUndefined()
+  })
+
+  it.each([
+    'Bearer',
+    'Bearer ',
+    'Bearer ""',
+    'Bearer\tabc',
+    'Bearer:abc',
+    'Bearer,abc',
+    'Bearer=abc',
+    'Bearer abc def',
+    'Bearer abc, Bearer def',
+    `Bearer ${JWT}, Basic eA==`,
+    'Bearer "abc"',
+    'Bearer a=b',
+    'Bearer tökén',
+    'Bearer a<b',
+    'Bearer a%20b',
+    'Bearer a;b',
+    'Bearer a\\b',
+    '"Bearer" abc',
+    JWT,
+    `JWT ${JWT}`,
+    `Token ${JWT}`,
+  ])('refuses %j as invalid_request', (header) => {
+    expect(() => parseAuthorization(header)).toThrow(InvalidRequestError)
+  })
+})
+
+describe('createTokenExtractor', () => {
+  it('reads only the Authorization header by default', () => {
+    const extract = createTokenExtractor()
+    expect(extract({ authorization: ['Bearer abc'] })).toBe('abc')
+    expect(
+      extract({
+        authorization: undefined,
+        query: { access_token: 'abc' },
+        cookieHeader: 'access_token=abc',
+      }),
+    ).toBeUndefined()
+  })
+
+  it('refuses two Authorization headers, whatever their order', () => {
+    const extract = createTokenExtractor()
+    expect(() => extract({ authorization: ['Bearer abc', 'Bearer def'] })).toThrow(
+      InvalidRequestError,
+    )
+    expect(() => extract({ authorization: ['Bearer def', 'Bearer abc'] })).toThrow(
+      /more than one Authorization/,
+    )
+  })
+
+  it('reads the query only when enabled, and refuses a token in two places', () => {
+    const extract = createTokenExtractor({ query: true })
+    expect(extract({ authorization: undefined, query: { access_token: 'abc' } })).toBe('abc')
+    expect(() =>
+      extract({ authorization: ['Bearer abc'], query: { access_token: 'def' } }),
+    ).toThrow(/more than one method/)
+    expect(() =>
+      extract({ authorization: undefined, query: { access_token: ['a', 'b'] } }),
+    ).toThrow(InvalidRequestError)
+    expect(
+      createTokenExtractor({ query: 'token' })({ authorization: undefined, query: { token: 'x' } }),
+    ).toBe('x')
+  })
+
+  it('reads a form body only when enabled', () => {
+    const extract = createTokenExtractor({ formBody: true })
+    expect(extract({ authorization: undefined, formBody: { access_token: 'abc' } })).toBe('abc')
+    expect(() =>
+      extract({ authorization: ['Bearer abc'], formBody: { access_token: 'abc' } }),
+    ).toThrow(InvalidRequestError)
+    expect(
+      createTokenExtractor()({ authorization: undefined, formBody: { access_token: 'abc' } }),
+    ).toBeUndefined()
+  })
+
+  it('reads a named cookie only when enabled', () => {
+    const extract = createTokenExtractor({ cookie: 'session_token' })
+    expect(extract({ authorization: undefined, cookieHeader: 'a=1; session_token=abc; b=2' })).toBe(
+      'abc',
+    )
+    expect(extract({ authorization: undefined, cookieHeader: 'a=1' })).toBeUndefined()
+    expect(() =>
+      extract({ authorization: undefined, cookieHeader: 'session_token=a; session_token=b' }),
+    ).toThrow(InvalidRequestError)
+    expect(() =>
+      extract({ authorization: ['Bearer x'], cookieHeader: 'session_token=abc' }),
+    ).toThrow(InvalidRequestError)
+  })
+
+  it('does not read inherited properties as parameters', () => {
+    const extract = createTokenExtractor({ query: 'constructor' })
+    expect(extract({ authorization: undefined, query: {} })).toBeUndefined()
+  })
+})
