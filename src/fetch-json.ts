@@ -15,55 +15,98 @@ export class FetchFailure extends Error {
   override readonly name = 'FetchFailure'
 }
 
-async function readCapped(response: Response, maxBytes: number, url: string): Promise<string> {
+/**
+ * Settles like `promise`, or rejects with the signal's reason once it aborts: the time-out holds
+ * even with a fetch (or a body stream) that ignores its signal.
+ */
+function abortable<T>(
+  promise: Promise<T>,
+  signal: AbortSignal,
+  discard?: (late: T) => void,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason)
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort)
+        if (signal.aborted) discard?.(value)
+        resolve(value)
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(error)
+      },
+    )
+  })
+}
+
+/** Cancels a body that will not be read, without waiting for (or failing on) the cancellation. */
+function discardBody(response: Response): void {
+  response.body?.cancel().catch(() => undefined)
+}
+
+async function readCapped(
+  response: Response,
+  maxBytes: number,
+  url: string,
+  signal: AbortSignal,
+): Promise<string> {
   const declared = Number(response.headers.get('content-length'))
   if (declared > maxBytes) {
-    await response.body?.cancel()
+    discardBody(response)
     throw new FetchFailure(`${url} answered more than ${maxBytes} bytes`)
   }
   if (response.body === null) return ''
   const reader = response.body.getReader()
   const chunks: Uint8Array[] = []
   let size = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    size += value.byteLength
-    // An endless or huge body is cut off here, before it is buffered (jose has no such cap).
-    if (size > maxBytes) {
-      await reader.cancel()
-      throw new FetchFailure(`${url} answered more than ${maxBytes} bytes`)
+  try {
+    for (;;) {
+      const { done, value } = await abortable(reader.read(), signal)
+      if (done) break
+      size += value.byteLength
+      // An endless or huge body is cut off here, before it is buffered (jose has no such cap).
+      if (size > maxBytes) throw new FetchFailure(`${url} answered more than ${maxBytes} bytes`)
+      chunks.push(value)
     }
-    chunks.push(value)
+  } catch (error) {
+    reader.cancel().catch(() => undefined)
+    throw error
   }
   return Buffer.concat(chunks).toString('utf8')
 }
 
 /**
  * GETs `url` and parses its JSON body. Redirects are not followed (a redirect to another host
- * would let whoever controls the first answer choose the keys); only a 200 is an answer.
+ * would let whoever controls the first answer choose the keys); only a 200 is an answer. The
+ * time-out covers the whole exchange, the body included.
  *
  * @throws {FetchFailure} on a network error, time-out, non-200 status, oversized or non-JSON body.
  */
 export async function fetchJson(url: string, limits: FetchLimits): Promise<unknown> {
+  let signal: AbortSignal
   let response: Response
   try {
-    response = await limits.fetch(url, {
+    signal = AbortSignal.timeout(limits.timeoutMs)
+    const init: RequestInit = {
       method: 'GET',
       redirect: 'manual',
       headers: { accept: 'application/json' },
-      signal: AbortSignal.timeout(limits.timeoutMs),
-    })
+      signal,
+    }
+    response = await abortable(Promise.resolve(limits.fetch(url, init)), signal, discardBody)
   } catch (error) {
     throw new FetchFailure(`${url} could not be fetched: ${describe(error)}`, { cause: error })
   }
   if (response.status !== 200) {
-    await response.body?.cancel()
+    discardBody(response)
     throw new FetchFailure(`${url} answered HTTP ${response.status}`)
   }
   let text: string
   try {
-    text = await readCapped(response, limits.maxResponseBytes, url)
+    text = await readCapped(response, limits.maxResponseBytes, url, signal)
   } catch (error) {
     if (error instanceof FetchFailure) throw error
     throw new FetchFailure(`${url} could not be read: ${describe(error)}`, { cause: error })

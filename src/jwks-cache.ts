@@ -7,7 +7,7 @@ import type { JwsAlgorithm, VerificationKey } from './jwt.js'
 import { importKeySet, selectKey } from './key-set.js'
 import { readJwksCacheEnv, readLogLevel } from './env.js'
 import { resolveLogger, silentLogger, type Logger } from './logger.js'
-import { checkNumber, Problems } from './options.js'
+import { checkNumber, checkTimeout, Problems } from './options.js'
 
 /** How key sets are fetched and kept. Every duration is in milliseconds. */
 export interface JwksCacheOptions {
@@ -43,6 +43,7 @@ interface KeySetState {
   keys: readonly VerificationKey[] | undefined
   fetchedAt: number
   uses: number
+  /** When the last fetch started, or when it failed: the cooldown and the back-off count from it. */
   lastAttemptAt: number
   failures: number
   lastError: Error | undefined
@@ -77,8 +78,12 @@ export class JwksCache {
   constructor(options: JwksCacheOptions = {}) {
     const problems = new Problems()
     for (const name of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
-      checkNumber(problems, `jwksCache.${name}`, options[name], name === 'staleIfErrorMs' ? 0 : 1)
+      if (name === 'timeoutMs') continue
+      const min = name === 'staleIfErrorMs' ? 0 : 1
+      const integer = name === 'refreshAfterUses' || name === 'maxKeySets'
+      checkNumber(problems, `jwksCache.${name}`, options[name], min, { integer })
     }
+    checkTimeout(problems, 'jwksCache.timeoutMs', options.timeoutMs)
     if (options.fetch !== undefined && typeof options.fetch !== 'function') {
       problems.add('jwksCache.fetch must be a function with the signature of fetch()')
     }
@@ -142,7 +147,15 @@ export class JwksCache {
   #state(uri: string): KeySetState {
     let state = this.#sets.get(uri)
     if (state === undefined) {
-      state = { keys: undefined, fetchedAt: 0, uses: 0, lastAttemptAt: 0, failures: 0, lastError: undefined, inflight: undefined }
+      state = {
+        keys: undefined,
+        fetchedAt: 0,
+        uses: 0,
+        lastAttemptAt: 0,
+        failures: 0,
+        lastError: undefined,
+        inflight: undefined,
+      }
       this.#sets.set(uri, state)
     }
     return state
@@ -159,7 +172,10 @@ export class JwksCache {
   #backoff(state: KeySetState): number {
     if (state.failures === 0) return 0
     const { failureBackoffMs, cooldownMs } = this.#options
-    return Math.min(failureBackoffMs * 2 ** (state.failures - 1), Math.max(cooldownMs, failureBackoffMs))
+    return Math.min(
+      failureBackoffMs * 2 ** (state.failures - 1),
+      Math.max(cooldownMs, failureBackoffMs),
+    )
   }
 
   async #afterFetch(
@@ -169,7 +185,11 @@ export class JwksCache {
     alg: JwsAlgorithm,
     kid: string | undefined,
   ): Promise<VerificationKey> {
-    if (state.inflight === undefined && state.keys === undefined && now - state.lastAttemptAt < this.#backoff(state)) {
+    if (
+      state.inflight === undefined &&
+      state.keys === undefined &&
+      now - state.lastAttemptAt < this.#backoff(state)
+    ) {
       throw unavailable(state) // The endpoint failed moments ago: answer at once, fetch later.
     }
     await this.#fetch(uri, state, now)
@@ -190,7 +210,8 @@ export class JwksCache {
     state.inflight = fetchJson(uri, this.#options)
       .then((document) => {
         const { keys, skipped } = importKeySet(document)
-        if (skipped.length > 0) this.#options.logger.warn({ jwksUri: uri, skipped }, 'unusable keys skipped in JWK Set')
+        if (skipped.length > 0)
+          this.#options.logger.warn({ jwksUri: uri, skipped }, 'unusable keys skipped in JWK Set')
         state.keys = keys
         state.fetchedAt = Date.now()
         state.uses = 0
@@ -199,11 +220,17 @@ export class JwksCache {
         this.#options.logger.debug({ jwksUri: uri, keyCount: keys.length }, 'JWK Set fetched')
       })
       .catch((error: unknown) => {
+        // The back-off runs from the failure, not from the start: a fetch that took the whole
+        // time-out must not be retried by the very next request.
+        state.lastAttemptAt = Date.now()
         state.failures += 1
         state.lastError = error instanceof Error ? error : new Error(String(error))
         // One warning per outage episode, then quiet until it recovers.
         const level = state.failures === 1 ? 'warn' : 'debug'
-        this.#options.logger[level]({ jwksUri: uri, err: state.lastError.message }, 'JWK Set fetch failed')
+        this.#options.logger[level](
+          { jwksUri: uri, err: state.lastError.message },
+          'JWK Set fetch failed',
+        )
       })
       .finally(() => {
         state.inflight = undefined
@@ -217,9 +244,13 @@ function keyNotFound(): InvalidTokenError {
 }
 
 function unavailable(state: KeySetState): UnavailableError {
-  return new UnavailableError('ERR_AUTH_KEYS_UNAVAILABLE', 'signing keys are temporarily unavailable', {
-    cause: state.lastError,
-  })
+  return new UnavailableError(
+    'ERR_AUTH_KEYS_UNAVAILABLE',
+    'signing keys are temporarily unavailable',
+    {
+      cause: state.lastError,
+    },
+  )
 }
 
 /** Drops `undefined` members so they do not override defaults (exactOptionalPropertyTypes-safe). */

@@ -54,12 +54,38 @@ export function checkUrl(
   if (problem !== undefined) problems.add(`${name} ${problem}`)
 }
 
-/** Adds a problem unless `value` is undefined or a finite number ≥ `min`. */
-export function checkNumber(problems: Problems, name: string, value: unknown, min = 0): void {
+/** Timers (and `AbortSignal.timeout`) hold at most 2^31 - 1 ms; a longer delay silently becomes 1 ms. */
+export const MAX_TIMER_MS = 2_147_483_647
+
+/**
+ * Adds a problem unless `value` is undefined or a finite number in `[min, max]` (a whole number
+ * with `integer`).
+ */
+export function checkNumber(
+  problems: Problems,
+  name: string,
+  value: unknown,
+  min = 0,
+  limits: { max?: number; integer?: boolean } = {},
+): void {
   if (value === undefined) return
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
-    problems.add(`${name} must be a finite number ≥ ${min}, got ${show(value)}`)
+  const { max = Number.MAX_VALUE, integer = false } = limits
+  const ok =
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    value >= min &&
+    value <= max &&
+    (!integer || Number.isInteger(value))
+  if (!ok) {
+    const kind = integer ? 'a whole number' : 'a finite number'
+    const range = max === Number.MAX_VALUE ? `≥ ${min}` : `from ${min} to ${max}`
+    problems.add(`${name} must be ${kind} ${range}, got ${show(value)}`)
   }
+}
+
+/** Adds a problem unless `value` is undefined or a usable timer duration in milliseconds. */
+export function checkTimeout(problems: Problems, name: string, value: unknown): void {
+  checkNumber(problems, name, value, 1, { max: MAX_TIMER_MS })
 }
 
 /** Adds a problem unless `value` is a non-empty string. */

@@ -25,6 +25,7 @@ export { silentLogger, type Logger } from './logger.js'
 export {
   checkNumber,
   checkString,
+  checkTimeout,
   checkUrl,
   isProduction,
   Problems,

@@ -1,7 +1,7 @@
 // OidcProvider: an OpenID Connect issuer whose jwks_uri is found through discovery.
 
 import {
-  checkNumber,
+  checkTimeout,
   checkUrl,
   Discovery,
   isProduction,
@@ -48,7 +48,7 @@ export class OidcProvider extends KeySetProvider {
     const problems = new Problems()
     const production = isProduction()
     checkUrl(problems, 'issuer', options?.issuer, production)
-    checkNumber(problems, 'discoveryTimeoutMs', options?.discoveryTimeoutMs, 1)
+    checkTimeout(problems, 'discoveryTimeoutMs', options?.discoveryTimeoutMs)
     const policy = resolvePolicy(problems, options?.issuer, options ?? ({} as OidcProviderOptions))
     problems.throwIfAny()
     const cache = resolveJwksCache(options)

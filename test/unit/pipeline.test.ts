@@ -190,6 +190,14 @@ describe('JwksProvider and OidcProvider options', () => {
     }
   })
 
+  it('OidcProvider refuses a discovery time-out a timer cannot hold', () => {
+    const options = { issuer: 'https://o.example', audience: 'a' }
+    expect(() => new OidcProvider({ ...options, discoveryTimeoutMs: 2 ** 31 })).toThrow(
+      /discoveryTimeoutMs must be a finite number from 1 to 2147483647/,
+    )
+    expect(() => new OidcProvider({ ...options, discoveryTimeoutMs: 2 ** 31 - 1 })).not.toThrow()
+  })
+
   it('OidcProvider discovers the JWKS once and verifies', async () => {
     const idp = await createTestIssuer({ listen: false, issuer: 'https://oidc.example' })
     const provider = new OidcProvider({
