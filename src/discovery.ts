@@ -78,7 +78,11 @@ export class Discovery {
 }
 
 function unavailable(cause: unknown): UnavailableError {
-  return new UnavailableError('ERR_AUTH_KEYS_UNAVAILABLE', 'signing keys are temporarily unavailable', {
-    cause,
-  })
+  return new UnavailableError(
+    'ERR_AUTH_KEYS_UNAVAILABLE',
+    'signing keys are temporarily unavailable',
+    {
+      cause,
+    },
+  )
 }

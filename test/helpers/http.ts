@@ -17,14 +17,12 @@ export const EXPRESS_MAJORS: readonly [string, () => Express][] = [
 export function whoAmI(): RequestHandler {
   return (req, res) => {
     const user = getCurrentUser(req)
-    res
-      .status(200)
-      .json({
-        handler: 'ran',
-        id: user.id,
-        isAuthenticated: user.isAuthenticated,
-        provider: user.provider,
-      })
+    res.status(200).json({
+      handler: 'ran',
+      id: user.id,
+      isAuthenticated: user.isAuthenticated,
+      provider: user.provider,
+    })
   }
 }
 
