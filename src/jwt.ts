@@ -39,16 +39,7 @@ export interface ParsedJwt {
 
 /** Asymmetric JWS algorithms (RFC 7518 §3, RFC 8037). HMAC and `none` are never accepted. */
 export type JwsAlgorithm =
-  | 'RS256'
-  | 'RS384'
-  | 'RS512'
-  | 'PS256'
-  | 'PS384'
-  | 'PS512'
-  | 'ES256'
-  | 'ES384'
-  | 'ES512'
-  | 'EdDSA'
+  'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA'
 
 /** A public key from a key set, imported once. */
 export interface VerificationKey {
@@ -202,15 +193,26 @@ export function keySuitsAlgorithm(key: VerificationKey, alg: JwsAlgorithm): bool
  * operation and no promise. ECDSA signatures must be the fixed-length r||s form (RFC 7518 §3.4);
  * DER, short, long and all-zero signatures fail.
  */
-export function signatureIsValid(parsed: ParsedJwt, alg: JwsAlgorithm, key: VerificationKey): boolean {
+export function signatureIsValid(
+  parsed: ParsedJwt,
+  alg: JwsAlgorithm,
+  key: VerificationKey,
+): boolean {
   const spec = ALGORITHMS[alg]
+  // Defence in depth: node would check an RS256 signature with any RSA key given a null digest.
+  if (!keySuitsAlgorithm(key, alg)) return false
   if (spec.signatureLength !== undefined && parsed.signature.length !== spec.signatureLength) {
     return false
   }
   const data = Buffer.from(parsed.signingInput, 'latin1')
   try {
     if (spec.kty === 'EC') {
-      return cryptoVerify(spec.hash, data, { key: key.keyObject, dsaEncoding: 'ieee-p1363' }, parsed.signature)
+      return cryptoVerify(
+        spec.hash,
+        data,
+        { key: key.keyObject, dsaEncoding: 'ieee-p1363' },
+        parsed.signature,
+      )
     }
     if (spec.pss === true) {
       const options = {

@@ -3,7 +3,12 @@
 import { createPublicKey, type JsonWebKey } from 'node:crypto'
 import { InvalidTokenError } from './errors.js'
 import { isJsonObject } from './fetch-json.js'
-import { isJwsAlgorithm, keySuitsAlgorithm, type JwsAlgorithm, type VerificationKey } from './jwt.js'
+import {
+  isJwsAlgorithm,
+  keySuitsAlgorithm,
+  type JwsAlgorithm,
+  type VerificationKey,
+} from './jwt.js'
 
 // Members that only private or symmetric keys have: such a key is never used to verify.
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'] as const
@@ -51,7 +56,10 @@ function importKey(jwk: Record<string, unknown>): VerificationKey | string {
  *
  * @throws {Error} when the document is not a JWK Set (`{ "keys": [...] }`).
  */
-export function importKeySet(document: unknown): { keys: VerificationKey[]; skipped: SkippedKey[] } {
+export function importKeySet(document: unknown): {
+  keys: VerificationKey[]
+  skipped: SkippedKey[]
+} {
   if (!isJsonObject(document) || !Array.isArray(document['keys'])) {
     throw new Error('the response is not a JWK Set')
   }

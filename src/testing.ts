@@ -1,16 +1,17 @@
 // A fake OpenID Connect identity provider for tests: keys, minted tokens, discovery and JWKS routes.
-import {
-  KeyObject,
-  constants,
-  createHmac,
-  generateKeyPair,
-  generateKeyPairSync,
-  randomBytes,
-  sign as cryptoSign,
-} from 'node:crypto'
+import { generateKeyPair, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import {
+  EC_CURVES,
+  base64url,
+  signCompact,
+  signingAlgFor,
+  type SigningMaterial,
+} from './test-signer.js'
+
+export { signJwt, type SigningMaterial } from './test-signer.js'
 
 /** A JWS algorithm the test issuer can hold a signing key for. */
 export type TestAlgorithm =
@@ -130,7 +131,6 @@ export interface TestIssuer {
 }
 
 type Route = 'jwks' | 'discovery'
-type SigningMaterial = KeyObject | { hmacSecret: string | Buffer }
 type KeyPair = { publicKey: KeyObject; privateKey: KeyObject }
 
 interface SigningKey {
@@ -158,12 +158,6 @@ const TEST_ALGORITHMS: readonly string[] = [
   'ES512',
   'EdDSA',
 ]
-const EC_CURVES = new Map([
-  ['ES256', 'prime256v1'],
-  ['ES384', 'secp384r1'],
-  ['ES512', 'secp521r1'],
-])
-const DIGEST_BITS = new Set(['256', '384', '512'])
 const ROUTES = new Map<string, Route>([
   ['/.well-known/jwks.json', 'jwks'],
   ['/.well-known/openid-configuration', 'discovery'],
@@ -175,28 +169,6 @@ const NOT_FOUND: Answer = {
   status: 404,
   headers: { 'content-type': 'application/json' },
   body: '{"error":"not_found"}',
-}
-
-/**
- * Sign a compact JWS with the algorithm named by `header.alg` (`'none'` gives an empty signature).
- * Throws a TypeError when the alg is unknown or does not suit the key.
- *
- * @example
- * const token = signJwt({ alg: 'HS256' }, { sub: 'x' }, { hmacSecret: 'secret' })
- */
-export function signJwt(
-  header: Record<string, unknown>,
-  payload: string | Record<string, unknown>,
-  key: KeyObject | { hmacSecret: string | Buffer },
-): string {
-  const alg = header.alg
-  if (typeof alg !== 'string') throw new TypeError('signJwt: header.alg must be a string')
-  return signCompact(
-    header,
-    typeof payload === 'string' ? payload : JSON.stringify(payload),
-    key,
-    alg,
-  )
 }
 
 /**
@@ -531,82 +503,6 @@ function merge(
   return out
 }
 
-function keyKind(material: SigningMaterial): string | undefined {
-  if (!(material instanceof KeyObject) || material.type === 'secret') return 'secret'
-  return material.asymmetricKeyType
-}
-
-function suits(alg: string, material: SigningMaterial): boolean {
-  const kind = keyKind(material)
-  if (alg === 'EdDSA') return kind === 'ed25519' || kind === 'ed448'
-  if (alg.length !== 5 || !DIGEST_BITS.has(alg.slice(2))) return false
-  switch (alg.slice(0, 2)) {
-    case 'HS':
-      return kind === 'secret'
-    case 'RS':
-      return kind === 'rsa'
-    case 'PS':
-      return kind === 'rsa' || kind === 'rsa-pss'
-    case 'ES':
-      return (
-        material instanceof KeyObject &&
-        kind === 'ec' &&
-        material.asymmetricKeyDetails?.namedCurve === EC_CURVES.get(alg)
-      )
-    default:
-      return false
-  }
-}
-
-/** The algorithm a key signs with when the header names one that does not suit it. */
-function naturalAlg(material: SigningMaterial): string {
-  const kind = keyKind(material)
-  if (kind === 'secret') return 'HS256'
-  if (kind === 'rsa') return 'RS256'
-  if (kind === 'rsa-pss') return 'PS256'
-  if (kind === 'ed25519' || kind === 'ed448') return 'EdDSA'
-  for (const alg of EC_CURVES.keys()) if (suits(alg, material)) return alg
-  throw new TypeError(`mint: cannot sign with a ${String(kind)} key`)
-}
-
-function signingAlgFor(headerAlg: unknown, material: SigningMaterial): string {
-  if (headerAlg === 'none') return 'none'
-  if (typeof headerAlg === 'string' && suits(headerAlg, material)) return headerAlg
-  return naturalAlg(material)
-}
-
-function signCompact(
-  header: Record<string, unknown>,
-  payload: string,
-  material: SigningMaterial,
-  alg: string,
-): string {
-  const input = `${base64url(JSON.stringify(header))}.${base64url(payload)}`
-  return `${input}.${signBytes(alg, Buffer.from(input), material).toString('base64url')}`
-}
-
-function signBytes(alg: string, data: Buffer, material: SigningMaterial): Buffer {
-  if (alg === 'none') return Buffer.alloc(0)
-  if (!suits(alg, material)) throw new TypeError(`signJwt: alg ${alg} does not suit the key`)
-  const digest = `sha${alg.slice(2)}`
-  if (!(material instanceof KeyObject)) {
-    return createHmac(digest, material.hmacSecret).update(data).digest()
-  }
-  if (material.type === 'secret') return createHmac(digest, material).update(data).digest()
-  if (alg === 'EdDSA') return cryptoSign(null, data, material)
-  if (alg.startsWith('ES'))
-    return cryptoSign(digest, data, { key: material, dsaEncoding: 'ieee-p1363' })
-  if (alg.startsWith('PS')) {
-    const saltLength = Number(alg.slice(2)) / 8
-    return cryptoSign(digest, data, {
-      key: material,
-      padding: constants.RSA_PKCS1_PSS_PADDING,
-      saltLength,
-    })
-  }
-  return cryptoSign(digest, data, { key: material, padding: constants.RSA_PKCS1_PADDING })
-}
-
 function tamper(
   token: string,
   mode: MintOptions['tamper'],
@@ -637,10 +533,6 @@ function flipBit(signature: string): string {
   const at = bytes.length >> 1
   bytes.writeUInt8(bytes.readUInt8(at) ^ 1, at)
   return bytes.toString('base64url')
-}
-
-function base64url(text: string): string {
-  return Buffer.from(text, 'utf8').toString('base64url')
 }
 
 function toResponse(answer: Answer, target: URL): Response {
