@@ -3,7 +3,13 @@
 import express from 'express'
 import express4 from 'express4'
 import type { Express, RequestHandler } from 'express'
-import { createServer, request, type Server } from 'node:http'
+import {
+  createServer,
+  request,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { getCurrentUser } from '../../src/index.js'
 
@@ -26,24 +32,40 @@ export function whoAmI(): RequestHandler {
   }
 }
 
+/** A server on 127.0.0.1 that counts the requests it receives and answers with `handler`. */
+export async function startCountingServer(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<{ url: string; readonly hits: number; close: () => Promise<void> }> {
+  let hits = 0
+  const server: Server = createServer((req, res) => {
+    hits += 1
+    handler(req, res)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get hits() {
+      return hits
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}
+
 /** A server that counts every request it receives: an attacker's URL that must never be called. */
 export async function startCanary(): Promise<{
   url: string
   hits: () => number
   close: () => Promise<void>
 }> {
-  let hits = 0
-  const server: Server = createServer((_req, res) => {
-    hits += 1
+  const server = await startCountingServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"keys":[]}')
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  return {
-    url: `http://127.0.0.1:${port}`,
-    hits: () => hits,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  }
+  return { url: server.url, hits: () => server.hits, close: server.close }
 }
 
 /** Sends a GET with each header value as its own header line (supertest folds repeated headers). */

@@ -1,7 +1,7 @@
 // fetchJson: only a 200 with a JSON body within the size cap and the time-out is an answer.
-import { once } from 'node:events'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { afterEach, describe, expect, it } from 'vitest'
+import { startCountingServer } from '../helpers/http.js'
 import { FetchFailure, fetchJson, isJsonObject, type FetchFunction } from '../../src/fetch-json.js'
 import { createTestIssuer } from '../../src/testing.js'
 
@@ -72,26 +72,12 @@ function chunkStream(chunkSize: number, total = Number.POSITIVE_INFINITY) {
 async function tinyServer(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
 ): Promise<{ url: string; readonly hits: number }> {
-  let hits = 0
-  const server: Server = createServer((req, res) => {
-    hits += 1
-    handler(req, res)
-  })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const address = server.address()
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
-  )
+  const server = await startCountingServer(handler)
+  cleanups.push(server.close)
   return {
-    url: `http://127.0.0.1:${address.port}/doc`,
+    url: `${server.url}/doc`,
     get hits() {
-      return hits
+      return server.hits
     },
   }
 }

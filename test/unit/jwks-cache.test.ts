@@ -1,7 +1,7 @@
 // JwksCache: single-flight fetches, kid-miss cooldown, background refresh, stale-if-error, limits.
-import { once } from 'node:events'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { startCountingServer } from '../helpers/http.js'
 import { ConfigError, InvalidTokenError, UnavailableError } from '../../src/errors.js'
 import type { FetchFunction } from '../../src/fetch-json.js'
 import { JwksCache, type JwksCacheOptions } from '../../src/jwks-cache.js'
@@ -124,26 +124,12 @@ interface TinyServer {
 async function tinyServer(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
 ): Promise<TinyServer> {
-  let hits = 0
-  const server: Server = createServer((req, res) => {
-    hits += 1
-    handler(req, res)
-  })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const address = server.address()
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
-  )
+  const server = await startCountingServer(handler)
+  cleanups.push(server.close)
   return {
-    url: `http://127.0.0.1:${address.port}/jwks`,
+    url: `${server.url}/jwks`,
     get hits() {
-      return hits
+      return server.hits
     },
   }
 }

@@ -2,21 +2,11 @@
 import { generateKeyPairSync } from 'node:crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { compactVerify, createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose'
+import { ASYMMETRIC_ALGORITHMS } from '../../src/jwt.js'
 import { createTestIssuer, signJwt } from '../../src/testing.js'
 import type { TestAlgorithm, TestIssuer } from '../../src/testing.js'
 
-const ALGORITHMS: readonly TestAlgorithm[] = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-]
+const ALGORITHMS: readonly TestAlgorithm[] = ASYMMETRIC_ALGORITHMS
 
 function decodeSegment(segment: string | undefined): unknown {
   return JSON.parse(Buffer.from(segment ?? '', 'base64url').toString('utf8'))
