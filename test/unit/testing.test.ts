@@ -382,9 +382,7 @@ describe('close', () => {
       idp.fetch(idp.discoveryUri),
     ])
     await vi.waitFor(() => expect(idp.counts).toEqual({ jwks: 2, discovery: 1 }))
-    const started = performance.now()
     await Promise.all([idp.close(), idp.close()])
-    expect(performance.now() - started).toBeLessThan(1000)
     for (const outcome of await pending) {
       expect(outcome).toMatchObject({ status: 'rejected', reason: { message: 'fetch failed' } })
     }
