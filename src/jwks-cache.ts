@@ -1,6 +1,5 @@
 // Key sets per jwks_uri: background refresh, single-flight fetches, kid-miss cooldown, stale-if-error.
 
-import { LRUCache } from 'lru-cache'
 import { InvalidTokenError, UnavailableError } from './errors.js'
 import { fetchJson, type FetchFunction } from './fetch-json.js'
 import type { JwsAlgorithm, VerificationKey } from './jwt.js'
@@ -25,8 +24,6 @@ export interface JwksCacheOptions {
   staleIfErrorMs?: number
   /** First wait after a failed fetch before the next one; doubles up to `cooldownMs`. Default 1 s. */
   failureBackoffMs?: number
-  /** Key sets held at once (one per jwks_uri). Default 100. */
-  maxKeySets?: number
   /** The fetch to use (a test issuer's in-memory fetch, a proxy agent). Default `globalThis.fetch`. */
   fetch?: FetchFunction
   logger?: Logger
@@ -60,7 +57,6 @@ const DEFAULTS = {
   maxResponseBytes: 1024 * 1024,
   staleIfErrorMs: 60 * 60_000,
   failureBackoffMs: 1_000,
-  maxKeySets: 100,
 } as const
 
 /**
@@ -72,7 +68,9 @@ const DEFAULTS = {
  */
 export class JwksCache {
   readonly #options: Resolved
-  readonly #sets: LRUCache<string, KeySetState>
+  // A plain Map, never evicted: URIs come only from configuration and discovery, never from a
+  // token, and evicting a set would forget its cooldown and let a kid flood refetch at will.
+  readonly #sets = new Map<string, KeySetState>()
 
   /** @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option. */
   constructor(options: JwksCacheOptions = {}) {
@@ -80,7 +78,7 @@ export class JwksCache {
     for (const name of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
       if (name === 'timeoutMs') continue
       const min = name === 'staleIfErrorMs' ? 0 : 1
-      const integer = name === 'refreshAfterUses' || name === 'maxKeySets'
+      const integer = name === 'refreshAfterUses'
       checkNumber(problems, `jwksCache.${name}`, options[name], min, { integer })
     }
     checkTimeout(problems, 'jwksCache.timeoutMs', options.timeoutMs)
@@ -94,7 +92,6 @@ export class JwksCache {
       logger: silentLogger,
       ...definedOnly(options),
     }
-    this.#sets = new LRUCache({ max: this.#options.maxKeySets })
   }
 
   /**
@@ -136,7 +133,7 @@ export class JwksCache {
 
   /** The state of `uri`'s set, for health reports. */
   status(uri: string): KeySetStatus {
-    const state = this.#sets.peek(uri)
+    const state = this.#sets.get(uri)
     return {
       keyCount: state?.keys?.length ?? 0,
       fetchedAt: state?.keys === undefined ? undefined : new Date(state.fetchedAt),

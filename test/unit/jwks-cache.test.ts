@@ -899,23 +899,22 @@ describe('JwksCache: several URIs (JWKS-23) and the LRU bound', () => {
     expect(cache.status(uriOf('b.test')).keyCount).toBe(1)
   })
 
-  it('holds at most maxKeySets sets, evicting the least recently used', async () => {
+  it('never forgets a set: many URIs keep their own cooldowns (no eviction storm)', async () => {
     const { a, b, c, fetch } = await threeIssuers()
-    const cache = new JwksCache({ fetch, maxKeySets: 2 })
-    await cache.getKey(uriOf('a.test'), 'ES256', kidOf(a))
-    await cache.getKey(uriOf('b.test'), 'ES256', kidOf(b))
-    syncKey(cache.getKey(uriOf('a.test'), 'ES256', kidOf(a))) // A is now the most recent
-    await cache.getKey(uriOf('c.test'), 'ES256', kidOf(c)) // evicts B
-
-    expect(cache.status(uriOf('b.test')).keyCount).toBe(0)
-    expect(cache.status(uriOf('a.test')).keyCount).toBe(1)
-    expect(cache.status(uriOf('c.test')).keyCount).toBe(1)
-    expect(syncKey(cache.getKey(uriOf('a.test'), 'ES256', kidOf(a))).kid).toBe(kidOf(a))
-    expect(syncKey(cache.getKey(uriOf('c.test'), 'ES256', kidOf(c))).kid).toBe(kidOf(c))
-    const again = cache.getKey(uriOf('b.test'), 'ES256', kidOf(b))
-    expect(again).toBeInstanceOf(Promise)
-    expect((await again).kid).toBe(kidOf(b))
-    expect([a.counts.jwks, b.counts.jwks, c.counts.jwks]).toEqual([1, 2, 1])
+    const cache = new JwksCache({ fetch })
+    for (let round = 0; round < 20; round += 1) {
+      for (const [host, issuer] of [
+        ['a.test', a],
+        ['b.test', b],
+        ['c.test', c],
+      ] as const) {
+        await cache.getKey(uriOf(host), 'ES256', kidOf(issuer))
+        expectNotFound(
+          outcomeError(await attempt(() => cache.getKey(uriOf(host), 'ES256', `forged-${round}`))),
+        )
+      }
+    }
+    expect([a.counts.jwks, b.counts.jwks, c.counts.jwks]).toEqual([1, 1, 1])
   })
 })
 
@@ -931,7 +930,6 @@ describe('JwksCache: constructor validation', () => {
         maxResponseBytes: -5,
         staleIfErrorMs: -1,
         failureBackoffMs: Number.NaN,
-        maxKeySets: 0,
         fetch: 'not a function' as unknown as FetchFunction,
       })
     } catch (failure) {
@@ -940,7 +938,7 @@ describe('JwksCache: constructor validation', () => {
     expect(error).toBeInstanceOf(ConfigError)
     expect(error).toMatchObject({ code: 'ERR_AUTH_CONFIG' })
     const problems = (error as ConfigError).problems
-    expect(problems).toHaveLength(9)
+    expect(problems).toHaveLength(8)
     for (const name of [
       'refreshIntervalMs',
       'refreshAfterUses',
@@ -949,12 +947,11 @@ describe('JwksCache: constructor validation', () => {
       'maxResponseBytes',
       'staleIfErrorMs',
       'failureBackoffMs',
-      'maxKeySets',
       'fetch',
     ]) {
       expect(problems.filter((problem) => problem.includes(`jwksCache.${name} `))).toHaveLength(1)
     }
-    expect((error as ConfigError).message).toContain('9 configuration problems')
+    expect((error as ConfigError).message).toContain('8 configuration problems')
   })
 
   it.each<[string, JwksCacheOptions]>([
@@ -963,7 +960,7 @@ describe('JwksCache: constructor validation', () => {
     ['an infinite time-out', { timeoutMs: Number.POSITIVE_INFINITY }],
     ['a time-out beyond what a timer can hold', { timeoutMs: 2 ** 31 }],
     ['a string size cap', { maxResponseBytes: '1000' as unknown as number }],
-    ['a fractional maxKeySets', { maxKeySets: 2.5 }],
+    ['fractional uses', { refreshAfterUses: 2.5 }],
     ['zero uses', { refreshAfterUses: 0 }],
   ])('refuses %s', (_, options) => {
     expect(() => new JwksCache(options)).toThrow(ConfigError)
