@@ -95,9 +95,18 @@ function malformed(description = 'malformed token'): InvalidTokenError {
   return new InvalidTokenError('ERR_AUTH_TOKEN_MALFORMED', description)
 }
 
+const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+// Bits the last character of a segment of length 4n+2 / 4n+3 carries beyond the data.
+const SPARE_BITS = [0, 0, 0b1111, 0b11] as const
+
 function decodeSegment(segment: string): Buffer {
   // RFC 7515 §2: unpadded base64url. A length of 4n+1 cannot be base64 at all.
-  if (!BASE64URL.test(segment) || segment.length % 4 === 1) throw malformed()
+  const rest = segment.length % 4
+  if (!BASE64URL.test(segment) || rest === 1) throw malformed()
+  // Canonical encoding only (RFC 4648 §3.5): decoders ignore spare bits, so without this check 16
+  // strings would carry one signature and defeat anything keyed on the token text.
+  const last = BASE64URL_ALPHABET.indexOf(segment.charAt(segment.length - 1))
+  if ((last & SPARE_BITS[rest as 0 | 2 | 3]) !== 0) throw malformed()
   return Buffer.from(segment, 'base64url')
 }
 

@@ -119,6 +119,23 @@ describe('parseJwt', () => {
     expect(outcomeOf(() => parseJwt(token))).toBe('ERR_AUTH_TOKEN_MALFORMED')
   })
 
+  it('PARSE refuses a segment whose last character carries non-zero spare bits (non-canonical base64url)', () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    const variant = (segment: string): string => {
+      const last = alphabet.indexOf(segment.charAt(segment.length - 1))
+      return segment.slice(0, -1) + alphabet.charAt(last ^ 1) // same decoded bytes, other text
+    }
+    for (const part of ['header', 'payload', 'signature'] as const) {
+      const segment = { header: HEADER, payload: PAYLOAD, signature: SIGNATURE }[part]
+      expect(segment.length % 4).not.toBe(0) // a spare-bit character exists
+      expect(Buffer.from(variant(segment), 'base64url')).toEqual(Buffer.from(segment, 'base64url'))
+      expect(() => parseJwt(tokenWith({ [part]: variant(segment) }))).toThrow(
+        expect.objectContaining({ code: 'ERR_AUTH_TOKEN_MALFORMED' }),
+      )
+    }
+    expect(parseJwt(TOKEN).signature.length).toBeGreaterThan(0)
+  })
+
   it('PARSE refuses an empty signature (h.p.) as ERR_AUTH_TOKEN_MALFORMED', () => {
     expect(outcomeOf(() => parseJwt(`${HEADER}.${PAYLOAD}.`))).toBe('ERR_AUTH_TOKEN_MALFORMED')
   })
