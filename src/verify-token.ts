@@ -37,6 +37,9 @@ export async function verifyJwt(
   policy: VerificationPolicy,
   keys: KeySource,
 ): Promise<VerifiedToken> {
+  if (token.length > policy.maxTokenLength) {
+    throw new InvalidTokenError('ERR_AUTH_TOKEN_TOO_LARGE', 'token too large')
+  }
   const jwt = parsed ?? parseJwt(token, policy.maxTokenLength)
   const { alg, kid } = checkHeader(jwt.header, policy)
   const found = keys.getKey(alg, kid)

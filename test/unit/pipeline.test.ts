@@ -96,6 +96,18 @@ describe('createVerifier', () => {
     await expect(verify(a.mint())).rejects.toMatchObject({ code: 'ERR_AUTH_TOKEN_TOO_LARGE' })
   })
 
+  it("applies the provider's own maxTokenLength through the pipeline too", async () => {
+    const provider = new JwksProvider({
+      issuer: a.issuer,
+      jwksUri: a.jwksUri,
+      audience: a.audience,
+      fetch: a.fetch,
+      maxTokenLength: 200,
+    })
+    const verify = createVerifier({ provider, logger: false })
+    await expect(verify(a.mint())).rejects.toMatchObject({ code: 'ERR_AUTH_TOKEN_TOO_LARGE' })
+  })
+
   it('turns an unexpected error of a provider into an invalid token, never a crash', async () => {
     const broken: JwtProvider = {
       name: 'broken',
