@@ -11,7 +11,13 @@ export interface TokenLocations {
   query?: boolean | string
   /** Read `access_token` from a parsed `application/x-www-form-urlencoded` body (RFC 6750 §2.2). */
   formBody?: boolean
-  /** Read the token from this cookie (for browser apps that keep it in an HttpOnly cookie). */
+  /**
+   * Read the token from this cookie (for browser apps that keep it in an HttpOnly cookie).
+   *
+   * **Warning:** browsers send cookies on cross-site requests, so a cookie token opens the API to
+   * cross-site request forgery: set the cookie `SameSite=Strict` (or `Lax` with no state-changing
+   * GET routes) and keep CSRF protection on unsafe methods.
+   */
   cookie?: string
 }
 

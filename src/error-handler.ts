@@ -1,6 +1,7 @@
 // Turns an AuthError into the HTTP answer: status, RFC 6750 challenge, Retry-After, JSON body.
 
 import type { NextFunction, Request, Response } from 'express'
+import { STATUS_CODES } from 'node:http'
 import { isAuthError, responseHeaders, type AuthError } from './errors.js'
 
 /** Replaces oidc-guard's error response (Starlette's `on_error`). Pass `next(error)` to use your own handler. */
@@ -12,21 +13,29 @@ export type OnAuthError = (
 ) => unknown
 
 /** How one `jwtAuth` answers failures; guards downstream answer the same way. */
-export interface ErrorResponder {
-  (error: AuthError, req: Request, res: Response, next: NextFunction, status?: number): void
+export type ErrorResponder = (
+  error: AuthError,
+  req: Request,
+  res: Response,
+  next: NextFunction,
+) => void
+
+/** Writes the response for `error` with the given realm. */
+export function sendAuthError(res: Response, error: AuthError, realm?: string): void {
+  if (res.headersSent) return
+  res.status(error.status)
+  res.set(responseHeaders(error, realm))
+  res.json(error.toJSON())
 }
 
-/** Writes the response for `error` with the given realm (and an optional status override). */
-export function sendAuthError(
-  res: Response,
-  error: AuthError,
-  realm?: string,
-  status?: number,
-): void {
+/**
+ * Answers with a status a route chose instead of 401/403 (404 to hide it): a plain body named
+ * after the status, and no challenge that would tell the route exists.
+ */
+export function sendPlainStatus(res: Response, status: number): void {
   if (res.headersSent) return
-  res.status(status ?? error.status)
-  res.set(responseHeaders(error, realm, undefined))
-  res.json(error.toJSON())
+  const name = (STATUS_CODES[status] ?? 'error').toLowerCase().replace(/[^a-z0-9]+/g, '_')
+  res.status(status).json({ error: name })
 }
 
 /** Builds the responder of one middleware instance, with its realm and `onError` resolved once. */
@@ -35,7 +44,7 @@ export function createErrorResponder(
   onError: OnAuthError | undefined,
 ): ErrorResponder {
   if (onError === undefined) {
-    return (error, _req, res, _next, status) => sendAuthError(res, error, realm, status)
+    return (error, _req, res) => sendAuthError(res, error, realm)
   }
   return (error, req, res, next) => {
     try {

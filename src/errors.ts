@@ -65,7 +65,7 @@ export abstract class AuthError extends Error {
 
   /** Response headers for this error, with no realm (the middleware adds its realm). */
   get headers(): Record<string, string> {
-    return responseHeaders(this, undefined, undefined)
+    return responseHeaders(this, undefined)
   }
 
   /** The JSON body of the response. */
@@ -190,11 +190,7 @@ function quoted(value: string): string {
  * The `WWW-Authenticate` value for an error: `Bearer realm="…"` alone when credentials were
  * missing (RFC 6750 §3: no error code), otherwise with `error`, `error_description` and `scope`.
  */
-export function bearerChallenge(
-  error: AuthError,
-  realm: string | undefined,
-  extra: string | undefined,
-): string {
+export function bearerChallenge(error: AuthError, realm: string | undefined): string {
   const params: string[] = []
   if (realm !== undefined) params.push(`realm=${quoted(realm)}`)
   if (!(error instanceof CredentialsRequiredError)) {
@@ -203,22 +199,16 @@ export function bearerChallenge(
   if (error instanceof InsufficientScopeError && error.scopes.length > 0) {
     params.push(`scope=${quoted(error.scopes.join(' '))}`)
   }
-  if (extra !== undefined) params.push(extra)
   return params.length === 0 ? 'Bearer' : `Bearer ${params.join(', ')}`
 }
 
-/**
- * Headers for the response to `error`: the challenge where RFC 6750 wants one, `Retry-After` on
- * 503. `extraChallenge` is a pre-formatted attribute appended to the challenge (for example
- * `resource_metadata="…"`).
- */
+/** Headers for the response to `error`: the challenge where RFC 6750 wants one, `Retry-After` on 503. */
 export function responseHeaders(
   error: AuthError,
   realm: string | undefined,
-  extraChallenge: string | undefined,
 ): Record<string, string> {
   const headers: Record<string, string> = {}
-  if (error.challenges) headers['WWW-Authenticate'] = bearerChallenge(error, realm, extraChallenge)
+  if (error.challenges) headers['WWW-Authenticate'] = bearerChallenge(error, realm)
   if (error instanceof UnavailableError) headers['Retry-After'] = String(error.retryAfterSec)
   return headers
 }

@@ -3,13 +3,17 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import type { AuthError } from './errors.js'
 import { CredentialsRequiredError, ForbiddenError } from './errors.js'
+import { sendPlainStatus } from './error-handler.js'
 import { respondWithAuthError } from './middleware.js'
 import { Problems } from './options.js'
 import { User } from './user.js'
 
 /** Options every guard accepts. */
 export interface GuardOptions {
-  /** The status to answer with instead of 401/403 (for example 404 to hide a route). */
+  /**
+   * The status to answer with instead of 401/403, for example 404 to hide a route: the body is
+   * then `{ "error": "not_found" }` and no challenge is sent. Takes precedence over `onError`.
+   */
   status?: number
   /**
    * For HTML routes: send an anonymous visitor to this URL (302), with the page they asked for in
@@ -59,9 +63,11 @@ export function refuse(
 ): void {
   if (options.redirect !== undefined && !getCurrentUser(req).isAuthenticated) {
     res.redirect(302, redirectTo(options.redirect, req))
-    return
+  } else if (options.status !== undefined) {
+    sendPlainStatus(res, options.status) // The route asked for this answer, even over onError.
+  } else {
+    respondWithAuthError(error, req, res, next)
   }
-  respondWithAuthError(error, req, res, next, options.status)
 }
 
 /**
@@ -82,8 +88,10 @@ export function requireUser(options: RequireUserOptions = {}): RequestHandler {
   const { kind } = options
   return function requireUserGuard(req, res, next) {
     const user = getCurrentUser(req)
-    if (!user.isAuthenticated)
-      return refuse(new CredentialsRequiredError(), options, req, res, next)
+    if (!user.isAuthenticated) {
+      // A token jwtAuth let through as anonymous is answered as what it was: invalid.
+      return refuse(req.authError ?? new CredentialsRequiredError(), options, req, res, next)
+    }
     if (kind !== undefined && user.isM2M !== (kind === 'm2m')) {
       const error = new ForbiddenError(
         kind === 'm2m'

@@ -8,8 +8,7 @@ import {
   type ErrorResponder,
   type OnAuthError,
 } from './error-handler.js'
-import type { AuthError } from './errors.js'
-import { CredentialsRequiredError, InvalidTokenError } from './errors.js'
+import { AuthError, CredentialsRequiredError, InvalidTokenError } from './errors.js'
 import type {} from './express-augment.js'
 import { Problems } from './options.js'
 import { createVerifier, type Verifier, type VerifierOptions } from './pipeline.js'
@@ -44,25 +43,26 @@ export function respondWithAuthError(
   req: Request,
   res: Response,
   next: NextFunction,
-  status?: number,
 ): void {
   const responder = (req as RequestWithResponder)[RESPONDER]
-  if (responder !== undefined) responder(error, req, res, next, status)
-  else sendAuthError(res, error, undefined, status)
+  if (responder !== undefined) responder(error, req, res, next)
+  else sendAuthError(res, error)
 }
 
 function authorizationValues(req: Request): readonly string[] | undefined {
   // req.headers keeps only the first of two Authorization headers; the raw list has them all.
-  const raw = req.rawHeaders
-  if (raw === undefined)
-    return req.headers.authorization === undefined ? undefined : [req.headers.authorization]
+  const raw = req.rawHeaders ?? []
   let values: string[] | undefined
   for (let index = 0; index < raw.length; index += 2) {
     const name = raw[index]!
     if (name.length === 13 && name.toLowerCase() === 'authorization')
       (values ??= []).push(raw[index + 1]!)
   }
-  return values
+  if (values !== undefined && values.length > 1) return values
+  // One header at most: req.headers is the truth (adapters such as serverless-http leave
+  // rawHeaders empty, and a gateway middleware may have rewritten the value).
+  const value = req.headers.authorization
+  return value === undefined ? undefined : [value]
 }
 
 function carrierOf(req: Request, locations: TokenLocations): TokenCarrier {
@@ -76,6 +76,8 @@ function carrierOf(req: Request, locations: TokenLocations): TokenCarrier {
 
 function isPreflight(req: Request): boolean {
   // A browser's CORS preflight never carries credentials; refusing it would break the real request.
+  // It goes on as the anonymous user, so guards still refuse it: only a handler with no guard that
+  // also answers OPTIONS (app.all, router.use) would run for it.
   return req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined
 }
 
@@ -91,6 +93,12 @@ function checkOptions(problems: Problems, options: JwtAuthOptions): void {
     problems.add('onError must be a function')
   if (credentialsRequired !== undefined && typeof credentialsRequired !== 'boolean') {
     problems.add('credentialsRequired must be true or false')
+  }
+  // Letting a bad token through as anonymous would let any junk token past credentialsRequired.
+  if (credentialsRequired === true && invalidToken === 'anonymous') {
+    problems.add(
+      `credentialsRequired: true and invalidToken: 'anonymous' contradict each other; choose one`,
+    )
   }
 }
 
@@ -125,7 +133,8 @@ export function jwtAuth(options: JwtAuthOptions): RequestHandler & { verifier: V
     try {
       token = extract(carrierOf(req, locations))
     } catch (error) {
-      return respond(error as AuthError, req, res, next)
+      // Only our errors are answered here; anything else (a throwing query parser) is the app's.
+      return error instanceof AuthError ? respond(error, req, res, next) : next(error)
     }
     if (token === undefined) {
       return credentialsRequired ? respond(new CredentialsRequiredError(), req, res, next) : next()
@@ -135,7 +144,8 @@ export function jwtAuth(options: JwtAuthOptions): RequestHandler & { verifier: V
         req.currentUser = user
         next()
       },
-      (error: AuthError) => {
+      (error: unknown) => {
+        if (!(error instanceof AuthError)) return next(error)
         if (anonymousOnInvalid && error instanceof InvalidTokenError) {
           req.authError = error
           return next()

@@ -49,7 +49,10 @@ export interface TokenCheckOptions {
   maxTokenLength?: number
   /** The key cache: a shared {@link JwksCache}, or options for one of this provider's own. Default: the process-wide cache. */
   jwksCache?: JwksCache | JwksCacheOptions
-  /** The fetch used for keys and discovery (for tests and proxies). Setting it gives the provider its own cache. */
+  /**
+   * The fetch used for discovery and keys (for tests and proxies). Setting it without `jwksCache`
+   * gives the provider its own cache; a shared `JwksCache` instance keeps the fetch it was built with.
+   */
   fetch?: FetchFunction
   /** Label on `user.provider` and in logs. */
   name?: string

@@ -236,6 +236,43 @@ describe.each(EXPRESS_MAJORS)('HTTP contract on %s', (_name, createApp) => {
     expect(malformed.status).toBe(400)
   })
 
+  it('reads req.headers when rawHeaders is empty (serverless adapters) or the header was rewritten', async () => {
+    const app = createApp()
+    app.use((req: Request, _res: Response, next: NextFunction) => {
+      const forwarded = req.headers['x-forwarded-authorization']
+      if (typeof forwarded === 'string') req.headers.authorization = forwarded
+      if (req.headers['x-no-raw'] !== undefined)
+        Object.defineProperty(req, 'rawHeaders', { value: [] })
+      next()
+    })
+    app.use(jwtAuth({ provider: providerFor(idp), logger: false }))
+    app.get('/private', requireUser(), whoAmI())
+    const token = `Bearer ${idp.mint({ sub: 'lambda' })}`
+    const noRaw = await request(app)
+      .get('/private')
+      .set('Authorization', token)
+      .set('X-No-Raw', '1')
+    expect(noRaw.body).toMatchObject({ id: 'lambda' })
+    const rewritten = await request(app).get('/private').set('X-Forwarded-Authorization', token)
+    expect(rewritten.body).toMatchObject({ id: 'lambda' })
+  })
+
+  it('hands errors that are not its own (a throwing query parser) to the app', async () => {
+    const app = createApp()
+    app.set('query parser', () => {
+      throw new RangeError('too many parameters')
+    })
+    app.use(jwtAuth({ provider: providerFor(idp), logger: false, tokenLocations: { query: true } }))
+    app.get('/public', whoAmI())
+    app.use((error: Error, _req: Request, res: Response, _next: NextFunction) => {
+      // Plain Node API: on Express 4 the query parser fails before Express extends res.
+      res.writeHead(413, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ handledBy: 'app', name: error.name }))
+    })
+    const res = await request(app).get('/public?a=1')
+    expect(res.body).toEqual({ handledBy: 'app', name: 'RangeError' })
+  })
+
   it('without a realm the challenge has none', async () => {
     const app = createApp()
     app.use(jwtAuth({ provider: providerFor(idp), logger: false }))

@@ -41,10 +41,23 @@ describe.each(EXPRESS_MAJORS)('requireUser on %s', (_name, createApp) => {
     expect(res.headers['location']).toBe('/login?next=%2Fpage%3Ftab%3D2')
   })
 
-  it('answers with a custom status', async () => {
+  it('answers with a custom status that hides the route: plain body, no challenge, even over onError', async () => {
     const res = await request(appWith({ status: 404 })).get('/page')
     expect(res.status).toBe(404)
-    expect(res.body.error).toBe('unauthorized')
+    expect(res.body).toEqual({ error: 'not_found' })
+    expect(res.headers['www-authenticate']).toBeUndefined()
+    const app = createApp()
+    const provider = new JwksProvider({
+      issuer: idp.issuer,
+      jwksUri: idp.jwksUri,
+      audience: idp.audience,
+      fetch: idp.fetch,
+    })
+    app.use(
+      jwtAuth({ provider, logger: false, onError: (_error, _req, res) => res.status(418).end() }),
+    )
+    app.get('/page', requireUser({ status: 404 }), whoAmI())
+    expect((await request(app).get('/page')).status).toBe(404)
   })
 
   it("kind: 'human' refuses machine tokens with 403 forbidden, and lets people in", async () => {
@@ -78,5 +91,9 @@ describe('guard options are checked when the route is defined', () => {
     })
     expect(() => jwtAuth({ provider, realm: 'a"b' })).toThrow(/realm/)
     expect(() => jwtAuth({ provider, invalidToken: 'ignore' as never })).toThrow(/invalidToken/)
+    // A junk token would otherwise slip past credentialsRequired as the anonymous user.
+    expect(() =>
+      jwtAuth({ provider, credentialsRequired: true, invalidToken: 'anonymous' }),
+    ).toThrow(/contradict each other/)
   })
 })

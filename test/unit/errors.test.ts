@@ -64,7 +64,7 @@ describe('AuthError hierarchy', () => {
 
   it('strips characters RFC 6750 does not allow in challenge values (HTTP-18)', () => {
     const error = new InvalidTokenError('ERR_AUTH_CLAIM_INVALID', 'bad "x"\r\nSet-Cookie: a=b\\ é')
-    const challenge = bearerChallenge(error, 'r"ealm', undefined)
+    const challenge = bearerChallenge(error, 'r"ealm')
     expect(challenge).toBe(
       'Bearer realm="realm", error="invalid_token", error_description="bad xSet-Cookie: a=b "',
     )
