@@ -2,6 +2,7 @@
 
 import { UnavailableError } from './errors.js'
 import { fetchJson, isJsonObject, type FetchLimits } from './fetch-json.js'
+import { elapsed } from './jwks-cache.js'
 import type { Logger } from './logger.js'
 import { urlProblem } from './options.js'
 
@@ -38,7 +39,7 @@ export class Discovery {
     if (this.#jwksUri !== undefined) return this.#jwksUri
     if (this.#inflight !== undefined) return this.#inflight
     const backoff = Math.min(1000 * 2 ** (this.#failures - 1), MAX_BACKOFF_MS)
-    if (this.#failures > 0 && Date.now() - this.#lastFailureAt < backoff) {
+    if (this.#failures > 0 && elapsed(Date.now(), this.#lastFailureAt) < backoff) {
       return Promise.reject(unavailable(undefined))
     }
     this.#inflight = this.#discover().finally(() => {

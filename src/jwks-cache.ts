@@ -110,7 +110,7 @@ export class JwksCache {
     const keys = this.#usableKeys(state, now)
     if (keys === undefined) return this.#afterFetch(uri, state, now, alg, kid)
     state.uses += 1
-    if (now - state.fetchedAt >= this.#options.refreshIntervalMs) {
+    if (elapsed(now, state.fetchedAt) >= this.#options.refreshIntervalMs) {
       this.#refreshInBackground(uri, state, now, this.#backoff(state))
     } else if (state.uses >= this.#options.refreshAfterUses) {
       this.#refreshInBackground(uri, state, now, this.#options.cooldownMs)
@@ -118,7 +118,10 @@ export class JwksCache {
     const key = selectKey(keys, alg, kid)
     if (key !== undefined) return key
     // An unknown kid: the issuer may have rotated its keys. Refetch, but at most once a cooldown.
-    if (state.inflight !== undefined || now - state.lastAttemptAt >= this.#options.cooldownMs) {
+    if (
+      state.inflight !== undefined ||
+      elapsed(now, state.lastAttemptAt) >= this.#options.cooldownMs
+    ) {
       return this.#afterFetch(uri, state, now, alg, kid)
     }
     throw keyNotFound()
@@ -185,7 +188,7 @@ export class JwksCache {
     if (
       state.inflight === undefined &&
       state.keys === undefined &&
-      now - state.lastAttemptAt < this.#backoff(state)
+      elapsed(now, state.lastAttemptAt) < this.#backoff(state)
     ) {
       throw unavailable(state) // The endpoint failed moments ago: answer at once, fetch later.
     }
@@ -196,7 +199,7 @@ export class JwksCache {
   }
 
   #refreshInBackground(uri: string, state: KeySetState, now: number, minGapMs: number): void {
-    if (state.inflight !== undefined || now - state.lastAttemptAt < minGapMs) return
+    if (state.inflight !== undefined || elapsed(now, state.lastAttemptAt) < minGapMs) return
     void this.#fetch(uri, state, now)
   }
 
@@ -234,6 +237,14 @@ export class JwksCache {
       })
     return state.inflight
   }
+}
+
+/**
+ * Time since `since`; infinite when the wall clock has stepped back past it (NTP, a resumed VM),
+ * so a backwards step lets one fetch through instead of blocking refetches for as long as the step.
+ */
+export function elapsed(now: number, since: number): number {
+  return now >= since ? now - since : Number.POSITIVE_INFINITY
 }
 
 function keyNotFound(): InvalidTokenError {

@@ -220,6 +220,27 @@ describe('JwksCache: cold-start stampede (JWKS-06)', () => {
 })
 
 describe('JwksCache: unknown kid and the cooldown (JWKS-20)', () => {
+  it('a wall clock stepping backwards lets one fetch through instead of blocking refetches', async () => {
+    const at = fakeClock()
+    const idp = await newIssuer()
+    const cache = cacheFor(idp, { cooldownMs: 30_000 })
+    const oldKid = kidOf(idp)
+    at(3_600_000)
+    await cache.getKey(idp.jwksUri, 'ES256', oldKid)
+    idp.rotateKeys({ keepOld: true })
+    at(0) // an hour back: NTP correction or a resumed VM
+    expect(syncKey(cache.getKey(idp.jwksUri, 'ES256', oldKid)).kid).toBe(oldKid)
+    await flush()
+    expect(keyOf(await attempt(() => cache.getKey(idp.jwksUri, 'ES256', kidOf(idp)))).kid).toBe(
+      kidOf(idp),
+    )
+    expect(idp.counts.jwks).toBe(2)
+    // The fetch re-anchored the clock: the cooldown holds again from here.
+    expectSyncNotFound(() => cache.getKey(idp.jwksUri, 'ES256', 'unknown'))
+    await flush()
+    expect(idp.counts.jwks).toBe(2)
+  })
+
   it('refetches once for an unknown kid, then once more only after the cooldown', async () => {
     const at = fakeClock()
     const idp = await newIssuer()
