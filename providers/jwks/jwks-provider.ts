@@ -1,4 +1,4 @@
-// JwksProvider: any issuer whose signing keys are published at a known JWK Set URL.
+// JwksProvider: an issuer whose signing keys are published at a known JWK Set URL.
 
 import {
   checkNumber,

@@ -102,3 +102,16 @@ export async function rawGet(
     server.close()
   }
 }
+
+/** Writes 64 KiB chunks for as long as the client reads. */
+export function endlessBody(res: ServerResponse): void {
+  const chunk = Buffer.alloc(64 * 1024, 0x20)
+  res.writeHead(200, { 'content-type': 'application/json' })
+  const pump = (): void => {
+    while (!res.destroyed && res.write(chunk)) {
+      // keep writing until the socket buffer is full
+    }
+    if (!res.destroyed) res.once('drain', pump)
+  }
+  pump()
+}

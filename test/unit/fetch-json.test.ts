@@ -1,7 +1,7 @@
 // fetchJson: only a 200 with a JSON body within the size cap and the time-out is an answer.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { afterEach, describe, expect, it } from 'vitest'
-import { startCountingServer } from '../helpers/http.js'
+import { endlessBody, startCountingServer } from '../helpers/http.js'
 import { FetchFailure, fetchJson, isJsonObject, type FetchFunction } from '../../src/fetch-json.js'
 import { createTestIssuer } from '../../src/testing.js'
 
@@ -227,18 +227,8 @@ describe('fetchJson: size cap', () => {
     expect(stats.cancelled).toBe(true)
   })
 
-  it('cuts off a real endless chunked HTTP stream at 1 MiB, fast', async () => {
-    const server = await tinyServer((_req, res) => {
-      const chunk = Buffer.alloc(64 * 1024, 0x20)
-      res.writeHead(200, { 'content-type': 'application/json' })
-      const pump = (): void => {
-        while (!res.destroyed && res.write(chunk)) {
-          // fill the socket buffer
-        }
-        if (!res.destroyed) res.once('drain', pump)
-      }
-      pump()
-    })
+  it('cuts off a real endless chunked HTTP stream at 1 MiB', async () => {
+    const server = await tinyServer((_req, res) => endlessBody(res))
     const error = await failure(
       fetchJson(
         server.url,

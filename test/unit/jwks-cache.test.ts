@@ -1,7 +1,7 @@
 // JwksCache: single-flight fetches, kid-miss cooldown, background refresh, stale-if-error, limits.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { startCountingServer } from '../helpers/http.js'
+import { endlessBody, startCountingServer } from '../helpers/http.js'
 import { ConfigError, InvalidTokenError, UnavailableError } from '../../src/errors.js'
 import type { FetchFunction } from '../../src/fetch-json.js'
 import { JwksCache, type JwksCacheOptions } from '../../src/jwks-cache.js'
@@ -132,19 +132,6 @@ async function tinyServer(
       return server.hits
     },
   }
-}
-
-/** Writes 64 KiB chunks for as long as the client reads. */
-function endlessBody(res: ServerResponse): void {
-  const chunk = Buffer.alloc(64 * 1024, 0x20)
-  res.writeHead(200, { 'content-type': 'application/json' })
-  const pump = (): void => {
-    while (!res.destroyed && res.write(chunk)) {
-      // keep writing until the socket buffer is full
-    }
-    if (!res.destroyed) res.once('drain', pump)
-  }
-  pump()
 }
 
 // ---------------------------------------------------------------------------------------------
