@@ -147,6 +147,10 @@ function isObject(value: unknown): value is Record<string, unknown> {
  * Why we refuse `token` where jose may accept it, by design; undefined when the two must agree.
  * Each rule is one of ours that jose does not have (or applies more leniently).
  */
+function isCanonical(segment: string): boolean {
+  return Buffer.from(segment, 'base64url').toString('base64url') === segment
+}
+
 function designDifference(token: string): string | undefined {
   // Our cap on token length (jose has none).
   if (token.length > DEFAULT_MAX_TOKEN_LENGTH) return 'token longer than the 16 KiB cap'
@@ -155,6 +159,9 @@ function designDifference(token: string): string | undefined {
   // jose leniency: its atob-based decoder accepts `=` padding and ASCII whitespace (RFC 7515 §2
   // says base64url without padding, no other characters).
   if (segments.some((segment) => !STRICT_BASE64URL.test(segment))) return 'not strict base64url'
+  // jose leniency: spare bits in a segment's last character are ignored, so several texts carry
+  // one signature; we accept only the canonical one (RFC 4648 §3.5).
+  if (segments.some((segment) => !isCanonical(segment))) return 'non-canonical base64url'
   const header = decodeJson(segments[0] ?? '')
   const payload = decodeJson(segments[1] ?? '')
   if (!isObject(header) || !isObject(payload)) return undefined
@@ -923,6 +930,17 @@ describe('documented differences: jose accepts, we refuse by design', () => {
     {
       rule: 'a signature with = padding (jose leniency: atob)',
       build: () => `${token(ES_HEADER, {})}==`,
+      code: 'ERR_AUTH_TOKEN_MALFORMED',
+    },
+    {
+      rule: 'a signature whose last character has spare bits set (jose leniency: non-canonical base64url)',
+      build: () => {
+        const valid = token(ES_HEADER, {})
+        const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+        const last = alphabet.indexOf(valid.charAt(valid.length - 1))
+        // ES256 signatures are 64 bytes: 86 characters, the last with 4 spare bits.
+        return valid.slice(0, -1) + alphabet.charAt(last ^ 1)
+      },
       code: 'ERR_AUTH_TOKEN_MALFORMED',
     },
     {
