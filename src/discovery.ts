@@ -1,11 +1,12 @@
 // OpenID Connect discovery (OIDC Discovery 1.0 §4): the issuer's jwks_uri, fetched once and kept.
 
-import { UnavailableError } from './errors.js'
+import { backoffMs, elapsed } from './backoff.js'
+import { keysUnavailable } from './errors.js'
 import { fetchJson, isJsonObject, type FetchLimits } from './fetch-json.js'
-import { elapsed } from './jwks-cache.js'
 import type { Logger } from './logger.js'
 import { urlProblem } from './options.js'
 
+const FIRST_BACKOFF_MS = 1_000
 const MAX_BACKOFF_MS = 30_000
 
 function discoveryUrl(issuer: string): string {
@@ -27,6 +28,7 @@ export class Discovery {
   #inflight: Promise<string> | undefined
   #failures = 0
   #lastFailureAt = 0
+  #lastError: unknown
 
   constructor(issuer: string, limits: FetchLimits & { production: boolean }, logger: Logger) {
     this.#issuer = issuer
@@ -38,9 +40,9 @@ export class Discovery {
   jwksUri(): string | Promise<string> {
     if (this.#jwksUri !== undefined) return this.#jwksUri
     if (this.#inflight !== undefined) return this.#inflight
-    const backoff = Math.min(1000 * 2 ** (this.#failures - 1), MAX_BACKOFF_MS)
-    if (this.#failures > 0 && elapsed(Date.now(), this.#lastFailureAt) < backoff) {
-      return Promise.reject(unavailable(undefined))
+    const backoff = backoffMs(this.#failures, FIRST_BACKOFF_MS, MAX_BACKOFF_MS)
+    if (elapsed(Date.now(), this.#lastFailureAt) < backoff) {
+      return Promise.reject(keysUnavailable(this.#lastError))
     }
     this.#inflight = this.#discover().finally(() => {
       this.#inflight = undefined
@@ -58,9 +60,10 @@ export class Discovery {
     } catch (error) {
       this.#failures += 1
       this.#lastFailureAt = Date.now()
+      this.#lastError = error
       const level = this.#failures === 1 ? 'warn' : 'debug'
       this.#logger[level]({ discoveryUrl: url, err: String(error) }, 'OIDC discovery failed')
-      throw unavailable(error)
+      throw keysUnavailable(error)
     }
   }
 
@@ -76,14 +79,4 @@ export class Discovery {
     if (problem !== undefined) throw new Error(`the discovered jwks_uri ${problem}`)
     return jwksUri as string
   }
-}
-
-function unavailable(cause: unknown): UnavailableError {
-  return new UnavailableError(
-    'ERR_AUTH_KEYS_UNAVAILABLE',
-    'signing keys are temporarily unavailable',
-    {
-      cause,
-    },
-  )
 }

@@ -174,6 +174,17 @@ export class ConfigError extends AuthError {
   }
 }
 
+/** The 503 of a key set (or the discovery leading to it) that cannot be had; `cause` is for logs. */
+export function keysUnavailable(cause: unknown): UnavailableError {
+  return new UnavailableError(
+    'ERR_AUTH_KEYS_UNAVAILABLE',
+    'signing keys are temporarily unavailable',
+    {
+      cause,
+    },
+  )
+}
+
 /** Type guard for errors of this library. */
 export function isAuthError(value: unknown): value is AuthError {
   return value instanceof AuthError

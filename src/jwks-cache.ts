@@ -1,6 +1,7 @@
 // Key sets per jwks_uri: background refresh, single-flight fetches, kid-miss cooldown, stale-if-error.
 
-import { InvalidTokenError, UnavailableError } from './errors.js'
+import { elapsed, backoffMs } from './backoff.js'
+import { InvalidTokenError, keysUnavailable } from './errors.js'
 import { fetchJson, type FetchFunction } from './fetch-json.js'
 import type { JwsAlgorithm, VerificationKey } from './jwt.js'
 import { importKeySet, selectKey } from './key-set.js'
@@ -131,7 +132,8 @@ export class JwksCache {
   async hydrate(uri: string): Promise<void> {
     const state = this.#state(uri)
     await this.#fetch(uri, state, Date.now())
-    if (state.keys === undefined || state.lastError !== undefined) throw unavailable(state)
+    if (state.keys === undefined || state.lastError !== undefined)
+      throw keysUnavailable(state.lastError)
   }
 
   /** The state of `uri`'s set, for health reports. */
@@ -170,12 +172,7 @@ export class JwksCache {
   }
 
   #backoff(state: KeySetState): number {
-    if (state.failures === 0) return 0
-    const { failureBackoffMs, cooldownMs } = this.#options
-    return Math.min(
-      failureBackoffMs * 2 ** (state.failures - 1),
-      Math.max(cooldownMs, failureBackoffMs),
-    )
+    return backoffMs(state.failures, this.#options.failureBackoffMs, this.#options.cooldownMs)
   }
 
   async #afterFetch(
@@ -190,11 +187,11 @@ export class JwksCache {
       state.keys === undefined &&
       elapsed(now, state.lastAttemptAt) < this.#backoff(state)
     ) {
-      throw unavailable(state) // The endpoint failed moments ago: answer at once, fetch later.
+      throw keysUnavailable(state.lastError) // The endpoint failed moments ago: answer at once, fetch later.
     }
     await this.#fetch(uri, state, now)
     const keys = this.#usableKeys(state, Date.now())
-    if (keys === undefined) throw unavailable(state)
+    if (keys === undefined) throw keysUnavailable(state.lastError)
     return selectKey(keys, alg, kid) ?? Promise.reject(keyNotFound())
   }
 
@@ -239,26 +236,8 @@ export class JwksCache {
   }
 }
 
-/**
- * Time since `since`; infinite when the wall clock has stepped back past it (NTP, a resumed VM),
- * so a backwards step lets one fetch through instead of blocking refetches for as long as the step.
- */
-export function elapsed(now: number, since: number): number {
-  return now >= since ? now - since : Number.POSITIVE_INFINITY
-}
-
 function keyNotFound(): InvalidTokenError {
   return new InvalidTokenError('ERR_AUTH_KEY_NOT_FOUND', 'no signing key matches the token')
-}
-
-function unavailable(state: KeySetState): UnavailableError {
-  return new UnavailableError(
-    'ERR_AUTH_KEYS_UNAVAILABLE',
-    'signing keys are temporarily unavailable',
-    {
-      cause: state.lastError,
-    },
-  )
 }
 
 /** Drops `undefined` members so they do not override defaults (exactOptionalPropertyTypes-safe). */
