@@ -189,6 +189,17 @@ describe('JwksProvider and OidcProvider options', () => {
     ])
   })
 
+  it.each([
+    ['a query', 'https://idp.example/keys?tenant=a', 'jwksUri must not have a query or fragment'],
+    ['a fragment', 'https://idp.example/keys#k', 'jwksUri must not have a query or fragment'],
+    ['credentials', 'https://u:p@idp.example/keys', 'jwksUri must not carry credentials'],
+    ['another scheme', 'ftp://idp.example/keys', 'jwksUri must use https'],
+  ])('refuses a key URL with %s', (_case, jwksUri, problem) => {
+    const build = () => new JwksProvider({ issuer: 'https://idp.example', jwksUri, audience: 'a' })
+    expect(build).toThrow(ConfigError)
+    expect(build).toThrow(problem)
+  })
+
   it('refuses plain-http issuers in production, except on loopback', () => {
     vi.stubEnv('NODE_ENV', 'production')
     try {
