@@ -30,24 +30,49 @@ export interface JwtProvider {
   createUser(verified: VerifiedToken, sources: UserSources): User
   /** Fetches what the provider needs (discovery, keys) ahead of the first request. */
   hydrate?(): Promise<void>
+  /**
+   * Sources this provider's users get when `jwtAuth` is given none for a facet (Cognito: groups
+   * from `cognito:groups`). Options given to `jwtAuth` win, facet by facet.
+   */
+  readonly defaultSources?: UserSources
+}
+
+/**
+ * What a source is handed besides the user: `signal` aborts when the answer is no longer wanted
+ * (the source timed out, or its cache entry was dropped), so a database query can be cancelled.
+ */
+export interface SourceContext {
+  readonly signal: AbortSignal
+}
+
+/** What every authorization source may declare about itself. */
+export interface SourceTraits {
+  /**
+   * The answer is read from the token itself (claims), so it is never cached across requests:
+   * two tokens of one subject may carry different claims. Default `false`.
+   */
+  readonly fromToken?: boolean
 }
 
 /** Loads a user's groups. Must resolve to a list of strings; anything else fails closed (503). */
-export interface GroupsProvider {
-  fetchGroups(user: User): Promise<readonly string[]>
+export interface GroupsProvider extends SourceTraits {
+  fetchGroups(user: User, context?: SourceContext): Promise<readonly string[]> | readonly string[]
 }
 
 /** Loads a user's roles. Must resolve to a list of strings; anything else fails closed (503). */
-export interface RolesProvider {
-  fetchRoles(user: User): Promise<readonly string[]>
+export interface RolesProvider extends SourceTraits {
+  fetchRoles(user: User, context?: SourceContext): Promise<readonly string[]> | readonly string[]
 }
 
 /** Loads a user's permissions. Must resolve to a list of strings; anything else fails closed (503). */
-export interface PermissionsProvider {
-  fetchPermissions(user: User): Promise<readonly string[]>
+export interface PermissionsProvider extends SourceTraits {
+  fetchPermissions(user: User, context?: SourceContext): Promise<readonly string[]> | readonly string[]
 }
 
 /** Loads a user's profile attributes. */
-export interface ProfileProvider {
-  fetchProfile(user: User): Promise<Readonly<Record<string, unknown>>>
+export interface ProfileProvider extends SourceTraits {
+  fetchProfile(
+    user: User,
+    context?: SourceContext,
+  ): Promise<Readonly<Record<string, unknown>>> | Readonly<Record<string, unknown>>
 }

@@ -1,4 +1,4 @@
-// Environment variables the core reads, each parsed and checked once.
+// Environment variables: each read once, parsed and checked, every problem reported together.
 
 import { LOG_LEVELS, type LogLevel } from './logger.js'
 import type { Problems } from './options.js'
@@ -6,31 +6,109 @@ import type { Problems } from './options.js'
 /** The environment to read: `process.env` by default, a plain object in tests. */
 export type Env = Readonly<Record<string, string | undefined>>
 
-function show(value: string): string {
-  return JSON.stringify(value)
+const SECRET_NAME = /SECRET|PASSWORD|TOKEN|KEY(?!S?_?URI)|CREDENTIAL|DATABASE_URL|_URI$|_DSN$/
+
+/** Whether a variable's value must never be echoed (in errors or logs). */
+export function isSecretVariable(name: string): boolean {
+  return SECRET_NAME.test(name) && !name.endsWith('JWKS_URI') && !name.endsWith('_ISSUER')
+}
+
+/** How a value seen in the environment is shown in an error: quoted, or masked when secret. */
+export function showValue(name: string, raw: string): string {
+  return isSecretVariable(name) ? `(${raw.length} characters, hidden)` : JSON.stringify(raw)
+}
+
+const TRUE = new Set(['true', '1', 'yes', 'on'])
+const FALSE = new Set(['false', '0', 'no', 'off'])
+
+/**
+ * Reads typed values out of an environment, recording every problem in `problems` (naming the
+ * variable, the value seen, secrets masked, and what was expected) and every name it was asked
+ * for, so unknown variables can be told apart. Empty values count as unset.
+ *
+ * @example
+ * const env = new EnvReader(process.env, problems)
+ * const issuer = env.string('AUTH_PROVIDER_ISSUER', { required: 'when AUTH_PROVIDER=jwks' })
+ */
+export class EnvReader {
+  readonly #env: Env
+  readonly problems: Problems
+
+  constructor(env: Env, problems: Problems) {
+    this.#env = env
+    this.problems = problems
+  }
+
+  /** The raw value, or `undefined` when unset or blank. */
+  raw(name: string): string | undefined {
+    const value = this.#env[name]
+    return value === undefined || value.trim() === '' ? undefined : value.trim()
+  }
+
+  /** Names of the environment's variables that start with `prefix`. */
+  namesStartingWith(prefix: string): string[] {
+    return Object.keys(this.#env).filter((name) => name.startsWith(prefix))
+  }
+
+  /** A string; with `required`, its absence is a problem explained by the text given. */
+  string(name: string, options: { required?: string } = {}): string | undefined {
+    const value = this.raw(name)
+    if (value === undefined && options.required !== undefined) {
+      this.problems.add(`${name} is required ${options.required}`)
+    }
+    return value
+  }
+
+  /** A comma-separated list (blanks dropped); `undefined` when unset. */
+  list(name: string, options: { required?: string } = {}): string[] | undefined {
+    const value = this.string(name, options)
+    if (value === undefined) return undefined
+    const items = value
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '')
+    if (items.length === 0) this.#expected(name, 'a comma-separated list')
+    return items
+  }
+
+  /** `true/false`, `1/0`, `yes/no`, `on/off` in any case; anything else is a problem. */
+  boolean(name: string): boolean | undefined {
+    const value = this.raw(name)?.toLowerCase()
+    if (value === undefined) return undefined
+    if (TRUE.has(value)) return true
+    if (FALSE.has(value)) return false
+    this.#expected(name, 'true or false')
+    return undefined
+  }
+
+  /** A number greater than 0 (a whole one with `integer`). */
+  positive(name: string, options: { integer?: boolean } = {}): number | undefined {
+    const raw = this.raw(name)
+    if (raw === undefined) return undefined
+    const value = Number(raw)
+    const ok = Number.isFinite(value) && value > 0 && (!options.integer || Number.isInteger(value))
+    if (ok) return value
+    this.#expected(name, options.integer ? 'a whole number above 0' : 'a number above 0')
+    return undefined
+  }
+
+  /** One of `choices`, compared without case. */
+  oneOf<T extends string>(name: string, choices: readonly T[]): T | undefined {
+    const raw = this.raw(name)
+    if (raw === undefined) return undefined
+    const found = choices.find((choice) => choice === raw.toLowerCase())
+    if (found === undefined) this.#expected(name, `one of ${choices.join(', ')}`)
+    return found
+  }
+
+  #expected(name: string, what: string): void {
+    this.problems.add(`${name} must be ${what}, got ${showValue(name, this.#env[name] ?? '')}`)
+  }
 }
 
 /** `AUTH_MIDDLEWARE_LOG_LEVEL`: a pino level, default `info`. */
 export function readLogLevel(env: Env, problems: Problems): LogLevel {
-  const raw = env['AUTH_MIDDLEWARE_LOG_LEVEL']
-  if (raw === undefined || raw === '') return 'info'
-  const level = raw.toLowerCase()
-  if ((LOG_LEVELS as readonly string[]).includes(level)) return level as LogLevel
-  problems.add(
-    `AUTH_MIDDLEWARE_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${show(raw)}`,
-  )
-  return 'info'
-}
-
-function readPositive(env: Env, name: string, problems: Problems): number | undefined {
-  const raw = env[name]
-  if (raw === undefined || raw.trim() === '') return undefined
-  const value = Number(raw)
-  if (!Number.isFinite(value) || value <= 0) {
-    problems.add(`${name} must be a positive number, got ${show(raw)}`)
-    return undefined
-  }
-  return value
+  return new EnvReader(env, problems).oneOf('AUTH_MIDDLEWARE_LOG_LEVEL', LOG_LEVELS) ?? 'info'
 }
 
 /**
@@ -41,13 +119,11 @@ export function readJwksCacheEnv(
   env: Env,
   problems: Problems,
 ): { refreshIntervalMs?: number; refreshAfterUses?: number } {
-  const minutes = readPositive(env, 'JWKS_CACHE_INTERVAL', problems)
-  const usages = readPositive(env, 'JWKS_CACHE_USAGES', problems)
+  const reader = new EnvReader(env, problems)
+  const minutes = reader.positive('JWKS_CACHE_INTERVAL')
+  const usages = reader.positive('JWKS_CACHE_USAGES', { integer: true })
   const options: { refreshIntervalMs?: number; refreshAfterUses?: number } = {}
   if (minutes !== undefined) options.refreshIntervalMs = minutes * 60_000
-  if (usages !== undefined) {
-    if (Number.isInteger(usages)) options.refreshAfterUses = usages
-    else problems.add(`JWKS_CACHE_USAGES must be a whole number, got ${show(String(usages))}`)
-  }
+  if (usages !== undefined) options.refreshAfterUses = usages
   return options
 }

@@ -37,6 +37,14 @@ type RequestWithResponder = Request & { [RESPONDER]?: ErrorResponder }
 // RFC 6750 §3: a realm is a quoted-string of visible ASCII without `"` or `\`.
 const SAFE_REALM = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
 
+/**
+ * Makes `responder` the way errors are answered on this request (guards included): each
+ * authentication middleware (`jwtAuth`, `basicAuth`, `apiKeyAuth`) sets its own.
+ */
+export function setErrorResponder(req: Request, responder: ErrorResponder): void {
+  ;(req as RequestWithResponder)[RESPONDER] = responder
+}
+
 /** Answers `error` the way the `jwtAuth` that ran on this request would (its realm and `onError`). */
 export function respondWithAuthError(
   error: AuthError,
@@ -126,7 +134,7 @@ export function jwtAuth(options: JwtAuthOptions): RequestHandler & { verifier: V
   const anonymousOnInvalid = options.invalidToken === 'anonymous'
 
   function jwtAuthMiddleware(req: Request, res: Response, next: NextFunction): void {
-    ;(req as RequestWithResponder)[RESPONDER] = respond
+    setErrorResponder(req, respond)
     req.currentUser = User.anonymous
     if (isPreflight(req)) return next()
     let token: string | undefined

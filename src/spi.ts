@@ -7,9 +7,12 @@ export type {
   PermissionsProvider,
   ProfileProvider,
   RolesProvider,
+  SourceContext,
   VerifiedToken,
 } from './contracts.js'
 export { Discovery } from './discovery.js'
+export { EnvReader, type Env } from './env.js'
+export type { EnvContext, ProviderEnvFactory, SourcesEnvFactory } from './from-env.js'
 export { ConfigError, InvalidTokenError, UnavailableError } from './errors.js'
 export type { FetchFunction } from './fetch-json.js'
 export { JwksCache, sharedJwksCache, type JwksCacheOptions } from './jwks-cache.js'

@@ -28,12 +28,24 @@ export interface UserIdentity {
   readonly clientId?: string | undefined
 }
 
+/** Who vouched for a user: the provider (or scheme) that authenticated it, and its token if any. */
+export interface UserOrigin {
+  /** `jwks`, `cognito`, `basic`, `api-key`… */
+  readonly provider: string
+  /** Verified claims; none for users authenticated without a token (Basic, API keys). */
+  readonly claims?: JwtClaims | undefined
+  /** The raw bearer token, for sources that call an API on the user's behalf. */
+  readonly token?: string | undefined
+}
+
 type ListFacet = 'groups' | 'roles' | 'permissions'
 type Profile = Readonly<Record<string, unknown>>
 
 const EMPTY_LIST: Promise<readonly string[]> = Promise.resolve(Object.freeze([]))
 const EMPTY_PROFILE: Promise<Profile> = Promise.resolve(Object.freeze({}))
 const NO_CLAIMS: JwtClaims = Object.freeze({})
+// Only the disabled switch can make a synthetic user; a look-alike built by hand is not one.
+const SYNTHETIC = new WeakSet<User>()
 
 function sourceFailed(facet: string, cause: unknown): UnavailableError {
   return new UnavailableError(
@@ -68,6 +80,20 @@ export class User {
   /** The anonymous user: no identity, no scopes, empty facets. */
   static readonly anonymous: User = new User(undefined, { id: '' }, {})
 
+  /**
+   * The stand-in user of the disabled switch (`AUTH_MIDDLEWARE_DISABLED`): authenticated, id
+   * `synthetic`, `isSynthetic === true`, and every guard lets it through. Never use it elsewhere.
+   */
+  static synthetic(): User {
+    const user = new User(
+      { provider: 'disabled' },
+      { id: 'synthetic', name: 'synthetic', email: 'synthetic@example.invalid' },
+      {},
+    )
+    SYNTHETIC.add(user)
+    return user
+  }
+
   /** `sub` of the token (or the provider's stable id); `''` for the anonymous user. */
   readonly id: string
   readonly name: string | undefined
@@ -82,6 +108,7 @@ export class User {
   readonly provider: string
   /** The verified claims (empty for the anonymous user). */
   readonly claims: JwtClaims
+  readonly #authenticated: boolean
   readonly #token: string | undefined
   readonly #sources: UserSources
   #groups: Promise<readonly string[]> | undefined
@@ -89,26 +116,33 @@ export class User {
   #permissions: Promise<readonly string[]> | undefined
   #profile: Promise<Profile> | undefined
 
-  constructor(
-    verified: { provider: string; claims: JwtClaims; token: string } | undefined,
-    identity: UserIdentity,
-    sources: UserSources,
-  ) {
+  /**
+   * @param origin who authenticated the user; `undefined` only for the anonymous user.
+   * @param identity what the provider read from the credentials.
+   * @param sources where the user's groups, roles, permissions and profile come from.
+   */
+  constructor(origin: UserOrigin | undefined, identity: UserIdentity, sources: UserSources) {
     this.id = identity.id
     this.name = identity.name
     this.email = identity.email
     this.scopes = Object.freeze([...(identity.scopes ?? [])])
     this.isM2M = identity.isM2M ?? false
     this.clientId = identity.clientId
-    this.provider = verified?.provider ?? ''
-    this.claims = verified?.claims ?? NO_CLAIMS
-    this.#token = verified?.token
+    this.provider = origin?.provider ?? ''
+    this.claims = origin?.claims ?? NO_CLAIMS
+    this.#authenticated = origin !== undefined
+    this.#token = origin?.token
     this.#sources = sources
   }
 
-  /** Whether a verified token stands behind this user. */
+  /** Whether verified credentials (a token, a password, an API key) stand behind this user. */
   get isAuthenticated(): boolean {
-    return this.#token !== undefined
+    return this.#authenticated
+  }
+
+  /** The stand-in user of the disabled switch, which every guard lets through. */
+  get isSynthetic(): boolean {
+    return SYNTHETIC.has(this)
   }
 
   /** The raw token, for sources that call an API on the user's behalf. Never logged or serialised. */
@@ -149,7 +183,7 @@ export class User {
     return guarded(facet, call, (value) => checkedList(facet, value))
   }
 
-  #listSource(facet: ListFacet): (() => Promise<readonly string[]>) | undefined {
+  #listSource(facet: ListFacet): (() => unknown) | undefined {
     const { groups, roles, permissions } = this.#sources
     if (facet === 'groups') return groups && (() => groups.fetchGroups(this))
     if (facet === 'roles') return roles && (() => roles.fetchRoles(this))
@@ -181,7 +215,7 @@ export class User {
  */
 function guarded<T>(
   facet: string,
-  call: () => Promise<unknown>,
+  call: () => unknown,
   check: (value: unknown) => T,
 ): Promise<T> {
   const promise = new Promise<unknown>((resolve) => resolve(call())).then(

@@ -26,10 +26,9 @@ describe('docs stay in step with the code', () => {
   it('docs/configuration.md documents exactly the environment variables the code reads', () => {
     const names = new Set<string>()
     for (const file of codeFiles()) {
-      for (const match of read(file).matchAll(/env\[['"]([A-Z][A-Z0-9_]+)['"]\]/g))
-        names.add(match[1]!)
-      for (const match of read(file).matchAll(/readPositive\(env, '([A-Z][A-Z0-9_]+)'/g))
-        names.add(match[1]!)
+      // Variables are read as env['NAME'] or through an EnvReader: reader.string('NAME'), env.list('NAME')…
+      const reads = /(?:env\[|(?:env|reader)\.[a-zA-Z]+\()\s*['"]([A-Z][A-Z0-9_]+)['"]/g
+      for (const match of read(file).matchAll(reads)) names.add(match[1]!)
     }
     const table = read('docs/configuration.md')
       .split('## Environment variables')[1]!

@@ -45,8 +45,8 @@ describe('environment variables of the core', () => {
       readJwksCacheEnv({ JWKS_CACHE_INTERVAL: 'soon', JWKS_CACHE_USAGES: '2.5' }, list),
     )
     expect(problems).toEqual([
-      'JWKS_CACHE_INTERVAL must be a positive number, got "soon"',
-      'JWKS_CACHE_USAGES must be a whole number, got "2.5"',
+      'JWKS_CACHE_INTERVAL must be a number above 0, got "soon"',
+      'JWKS_CACHE_USAGES must be a whole number above 0, got "2.5"',
     ])
   })
 
