@@ -1,11 +1,24 @@
-// Route guards: decide on the user jwtAuth put on the request, and answer 401/403/503 or go on.
+// Route guards: decide on the user an authentication middleware put on the request, and answer
+// 401/403/503 or go on. The decisions themselves are the framework-free rules of rules.ts.
 
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
-import type { AuthError } from './errors.js'
-import { CredentialsRequiredError, ForbiddenError } from './errors.js'
+import { AuthError, CredentialsRequiredError } from './errors.js'
 import { sendPlainStatus } from './error-handler.js'
 import { respondWithAuthError } from './middleware.js'
 import { Problems } from './options.js'
+import {
+  allRule,
+  anyRule,
+  checkList,
+  checkMatch,
+  facetRule,
+  kindRule,
+  scopeRule,
+  type Match,
+  type Rule,
+  type RuleFacet,
+  type Verdict,
+} from './rules.js'
 import { User } from './user.js'
 
 /** Options every guard accepts. */
@@ -13,6 +26,7 @@ export interface GuardOptions {
   /**
    * The status to answer with instead of 401/403, for example 404 to hide a route: the body is
    * then `{ "error": "not_found" }` and no challenge is sent. Takes precedence over `onError`.
+   * Outages still answer 503.
    */
   status?: number
   /**
@@ -23,11 +37,24 @@ export interface GuardOptions {
   redirect?: string
 }
 
+/** Options of the list guards: `requireGroups`, `requireRoles`, `requirePermissions`, `requireScopes`. */
+export interface ListGuardOptions extends GuardOptions {
+  /** `'any'` (default): one listed value is enough; `'all'`: every one is needed. */
+  match?: Match
+}
+
 /** Options of {@link requireUser}. */
 export interface RequireUserOptions extends GuardOptions {
   /** Only people (`'human'`) or only machine-to-machine clients (`'m2m'`). Default: either. */
   kind?: 'human' | 'm2m'
 }
+
+/** A guard: Express middleware that also carries its rule, so `requireAll`/`requireAny` can combine it. */
+export type Guard = RequestHandler & { readonly [GUARD_RULE]: Rule }
+
+const GUARD_RULE = Symbol('oidc-guard.rule')
+// Which guard options answer a refusal, when a combinator passes on an inner guard's refusal.
+const REFUSAL_OPTIONS = new WeakMap<AuthError, GuardOptions>()
 
 /** The user on the request, or the anonymous user on routes `jwtAuth` did not run on. */
 export function getCurrentUser(req: Request): User {
@@ -51,8 +78,9 @@ function redirectTo(target: string, req: Request): string {
 }
 
 /**
- * Answers a guard's refusal: a redirect for anonymous visitors when asked, otherwise the error
- * the way the request's `jwtAuth` answers errors.
+ * Answers a guard's refusal: a redirect for anonymous visitors when asked, the route's own status
+ * when given (never for outages, which stay 503), otherwise the error the way the request's
+ * authentication middleware answers errors.
  */
 export function refuse(
   error: AuthError,
@@ -61,45 +89,285 @@ export function refuse(
   res: Response,
   next: NextFunction,
 ): void {
-  if (options.redirect !== undefined && !getCurrentUser(req).isAuthenticated) {
-    res.redirect(302, redirectTo(options.redirect, req))
-  } else if (options.status !== undefined) {
-    sendPlainStatus(res, options.status) // The route asked for this answer, even over onError.
+  const chosen = REFUSAL_OPTIONS.get(error) ?? options
+  if (chosen.redirect !== undefined && !getCurrentUser(req).isAuthenticated) {
+    res.redirect(302, redirectTo(chosen.redirect, req))
+  } else if (chosen.status !== undefined && error.status !== 503) {
+    sendPlainStatus(res, chosen.status) // The route asked for this answer, even over onError.
   } else {
     respondWithAuthError(error, req, res, next)
   }
 }
 
+function isVerdictPromise(value: Verdict | Promise<Verdict>): value is Promise<Verdict> {
+  return value !== undefined && typeof (value as Promise<Verdict>).then === 'function'
+}
+
+/**
+ * Builds a guard from a rule: anonymous users are refused with 401 (or the reason their token was
+ * refused, under `invalidToken: 'anonymous'`), the disabled switch's synthetic user passes, and
+ * everyone else is let through only when the rule holds. A rule that loads a facet is awaited;
+ * anything else is decided synchronously.
+ */
+function guard(rule: Rule, options: GuardOptions): Guard {
+  // Inside requireAll/requireAny this guard's refusals keep this guard's status and redirect.
+  const tagged: Rule = {
+    check: (user) => {
+      const verdict = rule.check(user)
+      return isVerdictPromise(verdict)
+        ? verdict.then((v) => tag(v, options))
+        : tag(verdict, options)
+    },
+  }
+  function oidcGuard(req: Request, res: Response, next: NextFunction): void {
+    const user = getCurrentUser(req)
+    if (user.isSynthetic) return next()
+    if (!user.isAuthenticated) {
+      return refuse(req.authError ?? new CredentialsRequiredError(), options, req, res, next)
+    }
+    let verdict: Verdict | Promise<Verdict>
+    try {
+      verdict = rule.check(user)
+    } catch (error) {
+      return decide(error, options, req, res, next)
+    }
+    if (!isVerdictPromise(verdict)) return decided(verdict, options, req, res, next)
+    verdict.then(
+      (value) => decided(value, options, req, res, next),
+      (error: unknown) => decide(error, options, req, res, next),
+    )
+  }
+  return Object.assign(oidcGuard, { [GUARD_RULE]: tagged })
+}
+
+function tag(verdict: Verdict, options: GuardOptions): Verdict {
+  if (verdict !== undefined && !REFUSAL_OPTIONS.has(verdict)) REFUSAL_OPTIONS.set(verdict, options)
+  return verdict
+}
+
+function decided(
+  verdict: Verdict,
+  options: GuardOptions,
+  req: Request,
+  res: Response,
+  next: NextFunction,
+): void {
+  if (verdict === undefined) next()
+  else refuse(verdict, options, req, res, next)
+}
+
+function decide(
+  error: unknown,
+  options: GuardOptions,
+  req: Request,
+  res: Response,
+  next: NextFunction,
+): void {
+  // A facet that failed answers its own 503; anything else is the application's error.
+  if (error instanceof AuthError) refuse(error, options, req, res, next)
+  else next(error)
+}
+
 /**
  * Lets only authenticated users through: anonymous requests get 401 with a bare `Bearer`
- * challenge (RFC 6750 §3), or a redirect with `redirect`.
+ * challenge (RFC 6750 §3), or a redirect with `redirect`. With `kind`, only people (`'human'`)
+ * or only client applications (`'m2m'`); the others get 403.
  *
  * @example app.get('/me', requireUser(), handler)
  * @example app.get('/jobs', requireUser({ kind: 'm2m' }), handler)
  * @throws {ConfigError} at route definition for invalid options.
  */
-export function requireUser(options: RequireUserOptions = {}): RequestHandler {
+export function requireUser(options: RequireUserOptions = {}): Guard {
   const problems = new Problems()
   checkGuardOptions(problems, options)
   if (options.kind !== undefined && options.kind !== 'human' && options.kind !== 'm2m') {
-    problems.add(`kind must be 'human' or 'm2m'`)
+    problems.add(`requireUser: kind must be 'human' or 'm2m', got ${String(options.kind)}`)
   }
   problems.throwIfAny()
   const { kind } = options
-  return function requireUserGuard(req, res, next) {
-    const user = getCurrentUser(req)
-    if (!user.isAuthenticated) {
-      // A token jwtAuth let through as anonymous is answered as what it was: invalid.
-      return refuse(req.authError ?? new CredentialsRequiredError(), options, req, res, next)
-    }
-    if (kind !== undefined && user.isM2M !== (kind === 'm2m')) {
-      const error = new ForbiddenError(
-        kind === 'm2m'
-          ? 'only client applications may call this route'
-          : 'only users may call this route',
+  return guard(kind === undefined ? { check: () => undefined } : kindRule(kind), options)
+}
+
+function listGuard(
+  name: string,
+  facet: RuleFacet | 'scopes',
+  values: unknown,
+  options: ListGuardOptions = {},
+): Guard {
+  const problems = new Problems()
+  const required = checkList(problems, name, facet, values)
+  const match = checkMatch(problems, name, options?.match)
+  checkGuardOptions(problems, options ?? {})
+  problems.throwIfAny()
+  const rule = facet === 'scopes' ? scopeRule(required, match) : facetRule(facet, required, match)
+  return guard(rule, options)
+}
+
+/**
+ * Lets through users in any of these groups (every one with `{ match: 'all' }`). Groups come from
+ * the `groups` source, loaded on first use and at most once per request; a source that is down
+ * answers 503, never access. Otherwise 403 `forbidden`. Matching is exact and case-sensitive.
+ *
+ * @example app.delete('/orders/:id', requireGroups(['admin', 'ops']), handler)
+ * @throws {ConfigError} at route definition: an empty list, a string instead of a list, a bad `match`.
+ */
+export function requireGroups(groups: readonly string[], options?: ListGuardOptions): Guard {
+  return listGuard('requireGroups', 'groups', groups, options)
+}
+
+/**
+ * Lets through users with any of these roles (every one with `{ match: 'all' }`); like
+ * {@link requireGroups}, over the `roles` source.
+ *
+ * @example app.post('/refunds', requireRoles(['finance']), handler)
+ * @throws {ConfigError} at route definition for invalid arguments.
+ */
+export function requireRoles(roles: readonly string[], options?: ListGuardOptions): Guard {
+  return listGuard('requireRoles', 'roles', roles, options)
+}
+
+/**
+ * Lets through users holding any of these permissions (every one with `{ match: 'all' }`), over
+ * the `permissions` source. A granted permission may use wildcards: `orders:*` covers
+ * `orders:read` and `orders:read:own`, `*:read` covers `orders:read`, `*` covers everything
+ * (see docs/authorization.md). Required permissions are concrete: a `*` in them is a ConfigError.
+ *
+ * @example app.get('/orders', requirePermissions(['orders:read']), handler)
+ * @throws {ConfigError} at route definition for invalid arguments.
+ */
+export function requirePermissions(
+  permissions: readonly string[],
+  options?: ListGuardOptions,
+): Guard {
+  return listGuard('requirePermissions', 'permissions', permissions, options)
+}
+
+/**
+ * Lets through tokens granted any of these scopes (`scope` or `scp`; every one with
+ * `{ match: 'all' }`). Otherwise 403 with `WWW-Authenticate: Bearer error="insufficient_scope",
+ * scope="…"` naming the required scopes (RFC 6750 §3.1). Decided without any lookup.
+ *
+ * @example app.get('/orders', requireScopes(['orders.read']), handler)
+ * @throws {ConfigError} at route definition for invalid arguments.
+ */
+export function requireScopes(scopes: readonly string[], options?: ListGuardOptions): Guard {
+  return listGuard('requireScopes', 'scopes', scopes, options)
+}
+
+function combine(name: string, guards: readonly unknown[]): Rule[] {
+  const problems = new Problems()
+  if (guards.length === 0) problems.add(`${name} needs at least one guard`)
+  const rules = guards.map((candidate, index) => {
+    const rule = (candidate as Partial<Guard> | undefined)?.[GUARD_RULE]
+    if (rule === undefined) {
+      problems.add(
+        `${name}: argument ${index + 1} is not a guard made by requireUser, requireGroups, requireRoles, requirePermissions, requireScopes, requireAll or requireAny`,
       )
-      return refuse(error, options, req, res, next)
     }
-    next()
+    return rule!
+  })
+  problems.throwIfAny()
+  return rules
+}
+
+/**
+ * Lets through users every guard lets through. Guards run left to right and stop at the first
+ * refusal, so a later guard's facet is never loaded when an earlier one refused: put cheap ones
+ * (scopes) first. A refusal is answered with the status/redirect of the guard that refused.
+ *
+ * @example app.post('/orders', requireAll(requireScopes(['orders.write']), requireGroups(['ops'])), handler)
+ * @throws {ConfigError} at route definition when an argument is not a guard.
+ */
+export function requireAll(...guards: Guard[]): Guard {
+  return guard(allRule(combine('requireAll', guards)), {})
+}
+
+/**
+ * Lets through users any one guard lets through, trying them left to right. A guard whose source
+ * is down does not decide alone: a later one may still let the user through; when none does, the
+ * answer is 503; otherwise the first guard's refusal.
+ *
+ * @example app.get('/report', requireAny(requireRoles(['auditor']), requireAll(requireGroups(['ops']), requireScopes(['report.read']))), handler)
+ * @throws {ConfigError} at route definition when an argument is not a guard.
+ */
+export function requireAny(...guards: Guard[]): Guard {
+  return guard(anyRule(combine('requireAny', guards)), {})
+}
+
+async function has(req: Request, rule: Rule): Promise<boolean> {
+  const user = getCurrentUser(req)
+  if (user.isSynthetic) return true
+  if (!user.isAuthenticated) return false
+  const verdict = await rule.check(user)
+  if (verdict instanceof AuthError && verdict.status === 503) throw verdict
+  return verdict === undefined
+}
+
+function hasList(
+  name: string,
+  facet: RuleFacet,
+  req: Request,
+  values: readonly string[],
+  options: { match?: Match } = {},
+): Promise<boolean> {
+  const problems = new Problems()
+  const required = checkList(problems, name, facet, values)
+  const match = checkMatch(problems, name, options.match)
+  try {
+    problems.throwIfAny()
+  } catch (error) {
+    return Promise.reject(error)
   }
+  return has(req, facetRule(facet, required, match))
+}
+
+/**
+ * Whether the request's user is in any of these groups (every one with `{ match: 'all' }`), for
+ * decisions inside a handler. `false` for anonymous users. Rejects with the 503
+ * `UnavailableError` when the groups source is down: an outage is never a quiet `false` or `true`.
+ *
+ * @example if (await hasGroups(req, ['admin'])) order.internalNotes = notes
+ */
+export function hasGroups(
+  req: Request,
+  groups: readonly string[],
+  options?: { match?: Match },
+): Promise<boolean> {
+  return hasList('hasGroups', 'groups', req, groups, options)
+}
+
+/** Whether the request's user has any of these roles; see {@link hasGroups}. */
+export function hasRoles(
+  req: Request,
+  roles: readonly string[],
+  options?: { match?: Match },
+): Promise<boolean> {
+  return hasList('hasRoles', 'roles', req, roles, options)
+}
+
+/** Whether the request's user holds any of these permissions (wildcards apply); see {@link hasGroups}. */
+export function hasPermissions(
+  req: Request,
+  permissions: readonly string[],
+  options?: { match?: Match },
+): Promise<boolean> {
+  return hasList('hasPermissions', 'permissions', req, permissions, options)
+}
+
+/**
+ * Whether the request's token carries any of these scopes (every one with `{ match: 'all' }`).
+ * Synchronous: scopes are in the token.
+ */
+export function hasScopes(
+  req: Request,
+  scopes: readonly string[],
+  options: { match?: Match } = {},
+): boolean {
+  const problems = new Problems()
+  const required = checkList(problems, 'hasScopes', 'scopes', scopes)
+  const match = checkMatch(problems, 'hasScopes', options.match)
+  problems.throwIfAny()
+  const user = getCurrentUser(req)
+  if (user.isSynthetic) return true
+  return user.isAuthenticated && scopeRule(required, match).check(user) === undefined
 }

@@ -8,6 +8,8 @@ export type {
   PermissionsProvider,
   ProfileProvider,
   RolesProvider,
+  SourceContext,
+  SourceTraits,
   VerifiedToken,
 } from './contracts.js'
 export { authErrorHandler, sendAuthError, type OnAuthError } from './error-handler.js'
@@ -28,10 +30,23 @@ export {
 } from './errors.js'
 export type {} from './express-augment.js'
 export type { FetchFunction } from './fetch-json.js'
+export type { EnrichmentOptions, SourceCacheOptions } from './enrichment.js'
 export {
   getCurrentUser,
+  hasGroups,
+  hasPermissions,
+  hasRoles,
+  hasScopes,
+  requireAll,
+  requireAny,
+  requireGroups,
+  requirePermissions,
+  requireRoles,
+  requireScopes,
   requireUser,
+  type Guard,
   type GuardOptions,
+  type ListGuardOptions,
   type RequireUserOptions,
 } from './guards.js'
 export {
@@ -44,4 +59,5 @@ export type { JwsAlgorithm, JwtClaims, JwtHeader } from './jwt.js'
 export type { Logger, LogLevel } from './logger.js'
 export { jwtAuth, type JwtAuthOptions } from './middleware.js'
 export { createVerifier, type Verifier, type VerifierOptions } from './pipeline.js'
-export { User, type UserIdentity, type UserSources } from './user.js'
+export { permissionCovers, type Match } from './rules.js'
+export { User, type UserIdentity, type UserOrigin, type UserSources } from './user.js'

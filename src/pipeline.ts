@@ -7,6 +7,12 @@ import type {
   ProfileProvider,
   RolesProvider,
 } from './contracts.js'
+import {
+  checkEnrichmentOptions,
+  checkSources,
+  Enrichment,
+  type EnrichmentOptions,
+} from './enrichment.js'
 import { readLogLevel, type Env } from './env.js'
 import { AuthError, InvalidTokenError } from './errors.js'
 import { DEFAULT_MAX_TOKEN_LENGTH, parseJwt } from './jwt.js'
@@ -15,12 +21,12 @@ import { checkNumber, Problems } from './options.js'
 import type { User, UserSources } from './user.js'
 
 /** Options of {@link createVerifier} (and the verification half of `jwtAuth`). */
-export interface VerifierOptions {
+export interface VerifierOptions extends EnrichmentOptions {
   /** The provider that verifies tokens. Give `provider` or `providers`, not both. */
   provider?: JwtProvider
   /** Several providers: each token goes to the one whose issuer matches its `iss`. */
   providers?: readonly JwtProvider[]
-  /** Source of `user.groups`. */
+  /** Source of `user.groups` (wins over the provider's default). */
   groups?: GroupsProvider
   /** Source of `user.roles`. */
   roles?: RolesProvider
@@ -45,14 +51,14 @@ export interface Verifier {
   readonly logger: Logger
   /** Pre-warms every provider (discovery, keys); rejects if one cannot be reached. */
   hydrate(): Promise<void>
+  /**
+   * Forgets the cached groups, roles, permissions and profile of one user, so the next request
+   * asks the sources again (after changing the user's roles, say).
+   */
+  forgetUser(user: User | { issuer: string; subject: string }): void
+  /** Forgets every cached authorization answer. */
+  clearSourceCache(): void
 }
-
-const SOURCE_METHODS = {
-  groups: 'fetchGroups',
-  roles: 'fetchRoles',
-  permissions: 'fetchPermissions',
-  profile: 'fetchProfile',
-} as const
 
 function hasMethod(value: unknown, method: string): boolean {
   return (
@@ -85,15 +91,15 @@ function resolveProviders(problems: Problems, options: VerifierOptions): readonl
   return list
 }
 
-function resolveSources(problems: Problems, options: VerifierOptions): UserSources {
-  for (const [facet, method] of Object.entries(SOURCE_METHODS)) {
-    const source = options[facet as keyof typeof SOURCE_METHODS]
-    if (source !== undefined && !hasMethod(source, method)) {
-      problems.add(`${facet} must be an object with a ${method}(user) method`)
-    }
+/** Each provider's sources: the explicit options, else the provider's defaults, facet by facet. */
+function sourcesFor(provider: JwtProvider, explicit: UserSources): UserSources {
+  const defaults = provider.defaultSources ?? {}
+  return {
+    groups: explicit.groups ?? defaults.groups,
+    roles: explicit.roles ?? defaults.roles,
+    permissions: explicit.permissions ?? defaults.permissions,
+    profile: explicit.profile ?? defaults.profile,
   }
-  const { groups, roles, permissions, profile } = options
-  return Object.freeze({ groups, roles, permissions, profile })
 }
 
 /** Builds the issuer → provider Map once; two providers may not claim one issuer. */
@@ -130,7 +136,13 @@ function routeTable(
 export function createVerifier(options: VerifierOptions): Verifier {
   const problems = new Problems()
   const providers = resolveProviders(problems, options ?? {})
-  const sources = resolveSources(problems, options ?? {})
+  const { groups, roles, permissions, profile } = options ?? {}
+  const explicit: UserSources = { groups, roles, permissions, profile }
+  checkSources(problems, explicit)
+  for (const provider of providers) {
+    if (provider?.defaultSources !== undefined) checkSources(problems, provider.defaultSources)
+  }
+  checkEnrichmentOptions(problems, options ?? {})
   const byIssuer = routeTable(problems, providers)
   checkNumber(problems, 'maxTokenLength', options?.maxTokenLength, 64)
   if (options?.logLevel !== undefined && !LOG_LEVELS.includes(options.logLevel)) {
@@ -142,6 +154,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const templated = providers.filter((provider) => typeof provider.claimsIssuer === 'function')
   const maxTokenLength = options.maxTokenLength ?? DEFAULT_MAX_TOKEN_LENGTH
   const logger = resolveLogger(options.logger, level)
+  const enrichment = new Enrichment(options, logger)
+  const sourcesByProvider = new Map(
+    providers.map((provider) => [provider, enrichment.wrap(sourcesFor(provider, explicit))]),
+  )
 
   function route(iss: unknown): JwtProvider {
     if (typeof iss !== 'string') {
@@ -161,7 +177,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     try {
       const parsed = parseJwt(token, maxTokenLength)
       provider = route(parsed.payload.iss)
-      return provider.createUser(await provider.verifyToken(token, parsed), sources)
+      const verified = await provider.verifyToken(token, parsed)
+      return provider.createUser(verified, sourcesByProvider.get(provider)!)
     } catch (error) {
       throw asAuthError(error, logger, provider)
     }
@@ -173,6 +190,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
     hydrate: async () => {
       await Promise.all(providers.map((provider) => provider.hydrate?.()))
     },
+    forgetUser: (user: User | { issuer: string; subject: string }) => {
+      if ('subject' in user) return enrichment.forget(user.issuer, user.subject)
+      const issuer = user.claims.iss
+      if (typeof issuer === 'string') enrichment.forget(issuer, user.id)
+    },
+    clearSourceCache: () => enrichment.clear(),
   })
 }
 

@@ -1,5 +1,6 @@
 // The user on req.currentUser: a verified identity with lazy groups, roles, permissions and profile.
 
+import { checkedAnswer, sourceUnavailable, type Facet } from './enrichment.js'
 import { UnavailableError } from './errors.js'
 import type {
   GroupsProvider,
@@ -46,24 +47,6 @@ const EMPTY_PROFILE: Promise<Profile> = Promise.resolve(Object.freeze({}))
 const NO_CLAIMS: JwtClaims = Object.freeze({})
 // Only the disabled switch can make a synthetic user; a look-alike built by hand is not one.
 const SYNTHETIC = new WeakSet<User>()
-
-function sourceFailed(facet: string, cause: unknown): UnavailableError {
-  return new UnavailableError(
-    'ERR_AUTH_SOURCE_UNAVAILABLE',
-    `${facet} are temporarily unavailable`,
-    {
-      cause,
-    },
-  )
-}
-
-function checkedList(facet: ListFacet, value: unknown): readonly string[] {
-  // Fail closed: a source answering null, undefined or a non-list is broken, never "no rule".
-  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
-    throw sourceFailed(facet, new TypeError(`the ${facet} source did not return a list of strings`))
-  }
-  return Object.freeze([...(value as string[])])
-}
 
 /**
  * Who made the request. After `jwtAuth` runs, `req.currentUser` is always a `User`: a verified
@@ -180,7 +163,7 @@ export class User {
   #loadList(facet: ListFacet): Promise<readonly string[]> {
     const call = this.#listSource(facet)
     if (!this.isAuthenticated || call === undefined) return EMPTY_LIST
-    return guarded(facet, call, (value) => checkedList(facet, value))
+    return guarded(facet, call) as Promise<readonly string[]>
   }
 
   #listSource(facet: ListFacet): (() => unknown) | undefined {
@@ -193,19 +176,7 @@ export class User {
   #loadProfile(): Promise<Profile> {
     const source = this.#sources.profile
     if (!this.isAuthenticated || source === undefined) return EMPTY_PROFILE
-    return guarded(
-      'profile',
-      () => source.fetchProfile(this),
-      (value) => {
-        if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-          throw sourceFailed(
-            'profile',
-            new TypeError('the profile source did not return an object'),
-          )
-        }
-        return value as Profile
-      },
-    )
+    return guarded('profile', () => source.fetchProfile(this)) as Promise<Profile>
   }
 }
 
@@ -213,15 +184,11 @@ export class User {
  * Calls a source (even one that throws synchronously), checks its answer, and turns any failure
  * into a 503. The promise is marked as observed: a facet nobody awaits must not crash the process.
  */
-function guarded<T>(
-  facet: string,
-  call: () => unknown,
-  check: (value: unknown) => T,
-): Promise<T> {
+function guarded(facet: Facet, call: () => unknown): Promise<unknown> {
   const promise = new Promise<unknown>((resolve) => resolve(call())).then(
-    check,
+    (value) => checkedAnswer(facet, value),
     (error: unknown) => {
-      throw error instanceof UnavailableError ? error : sourceFailed(facet, error)
+      throw error instanceof UnavailableError ? error : sourceUnavailable(facet, error)
     },
   )
   promise.catch(() => undefined)

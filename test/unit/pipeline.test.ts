@@ -267,3 +267,53 @@ describe('JwksProvider and OidcProvider options', () => {
     expect(a.counts.jwks).toBe(1)
   })
 })
+
+describe('authorization sources: provider defaults and explicit options', () => {
+  class WithDefaults extends JwksProvider {
+    readonly defaultSources = {
+      groups: { fromToken: true, fetchGroups: (user: User) => [`default-of-${user.id}`] },
+      roles: { fetchRoles: () => ['default-role'] },
+    }
+  }
+
+  function provider(issuer: TestIssuer): WithDefaults {
+    return new WithDefaults({
+      issuer: issuer.issuer,
+      jwksUri: issuer.jwksUri,
+      audience: issuer.audience,
+      fetch: issuer.fetch,
+    })
+  }
+
+  it('a provider’s default sources serve its users; explicit options win facet by facet', async () => {
+    const verifyDefaults = createVerifier({ provider: provider(a), logger: false })
+    const user = await verifyDefaults(a.mint({ sub: 'alice' }))
+    expect(await user.groups).toEqual(['default-of-alice'])
+    expect(await user.roles).toEqual(['default-role'])
+
+    const verifyExplicit = createVerifier({
+      provider: provider(a),
+      logger: false,
+      roles: { fetchRoles: () => ['explicit-role'] },
+    })
+    const other = await verifyExplicit(a.mint({ sub: 'alice' }))
+    expect(await other.groups).toEqual(['default-of-alice'])
+    expect(await other.roles).toEqual(['explicit-role'])
+  })
+
+  it('each provider of several keeps its own defaults', async () => {
+    const verify = createVerifier({ providers: [provider(a), jwksProvider(b, 'b')], logger: false })
+    expect(await (await verify(a.mint({ sub: 'x' }))).roles).toEqual(['default-role'])
+    expect(await (await verify(b.mint({ sub: 'x' }))).roles).toEqual([])
+  })
+
+  it('invalid explicit sources are a ConfigError at construction, never dropped', () => {
+    expect(() =>
+      createVerifier({
+        provider: provider(a),
+        groups: { fetchGroup: () => [] } as never,
+        roles: 'admin' as never,
+      }),
+    ).toThrow(/groups must be an object with a fetchGroups\(user\) method[\s\S]*roles must be/)
+  })
+})

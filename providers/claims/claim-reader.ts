@@ -1,0 +1,111 @@
+// Reads a list of strings out of verified claims: nested paths, dotted keys, delimiters, prefixes.
+
+import { Problems, type JwtClaims } from '../../src/spi.js'
+
+/**
+ * Where a list lives in the claims. A string is first looked up as one key (so Auth0's namespaced
+ * `https://example.com/roles` works as written), then as a dot path (`realm_access.roles`). An
+ * array names the path's segments explicitly, for keys that contain dots themselves:
+ * `['resource_access', 'orders.api', 'roles']`.
+ */
+export type ClaimPath = string | readonly string[]
+
+/** Options of the claim sources. */
+export interface ClaimSourceOptions {
+  /** The claim to read. */
+  claim?: ClaimPath
+  /** Several claims, merged in order with duplicates dropped (instead of `claim`). */
+  claims?: readonly ClaimPath[]
+  /** Splits a claim that is a string (`scope`, `scp`). Default: runs of whitespace. */
+  delimiter?: string
+  /** Put before every value: `ROLE_` turns `admin` into `ROLE_admin` (Spring's authorities). */
+  prefix?: string
+}
+
+/** A compiled reader: claims in, a frozen list of strings out. */
+export type ClaimReader = (claims: JwtClaims) => readonly string[]
+
+function checkPath(problems: Problems, name: string, path: unknown): path is ClaimPath {
+  const ok =
+    (typeof path === 'string' && path !== '') ||
+    (Array.isArray(path) &&
+      path.length > 0 &&
+      path.every((segment) => typeof segment === 'string' && segment !== ''))
+  if (!ok) {
+    problems.add(
+      `${name}: claim must be a claim name, a dot path ('realm_access.roles') or a list of path segments, got ${JSON.stringify(path)}`,
+    )
+  }
+  return ok
+}
+
+function lookUp(claims: JwtClaims, path: ClaimPath): unknown {
+  if (typeof path === 'string') {
+    if (Object.hasOwn(claims, path)) return claims[path]
+    if (!path.includes('.')) return undefined
+    return lookUp(claims, path.split('.'))
+  }
+  let node: unknown = claims
+  for (const segment of path) {
+    if (typeof node !== 'object' || node === null || Array.isArray(node)) return undefined
+    if (!Object.hasOwn(node, segment)) return undefined
+    node = (node as Record<string, unknown>)[segment]
+  }
+  return node
+}
+
+function describePath(path: ClaimPath): string {
+  return typeof path === 'string' ? path : path.join(' › ')
+}
+
+/**
+ * Compiles the options into a reader, validating them once. A missing claim is an empty list (a
+ * token without roles has none); a claim of another shape (a number, an object, a list holding
+ * non-strings) throws, which the facet answers as 503 and logs: it is a misconfigured path or a
+ * broken issuer, and guessing would grant or deny by accident.
+ *
+ * @throws {ConfigError} for invalid options.
+ */
+export function compileClaimReader(
+  name: string,
+  options: ClaimSourceOptions,
+  defaultClaim: string,
+): ClaimReader {
+  const problems = new Problems()
+  const { claim, claims } = options
+  if (claim !== undefined && claims !== undefined) {
+    problems.add(`${name}: give claim or claims, not both`)
+  }
+  if (claims !== undefined && (!Array.isArray(claims) || claims.length === 0)) {
+    problems.add(`${name}: claims must be a non-empty list of claim paths`)
+  }
+  const paths: ClaimPath[] = Array.isArray(claims) ? [...claims] : [claim ?? defaultClaim]
+  paths.forEach((path) => checkPath(problems, name, path))
+  const { delimiter, prefix = '' } = options
+  if (delimiter !== undefined && (typeof delimiter !== 'string' || delimiter === '')) {
+    problems.add(`${name}: delimiter must be a non-empty string`)
+  }
+  if (typeof prefix !== 'string') problems.add(`${name}: prefix must be a string`)
+  problems.throwIfAny()
+  const split = (text: string): string[] =>
+    (delimiter === undefined ? text.split(/\s+/) : text.split(delimiter))
+      .map((item) => item.trim())
+      .filter((item) => item !== '')
+
+  return (claims) => {
+    const values = new Set<string>()
+    for (const path of paths) {
+      const value = lookUp(claims, path)
+      if (value === undefined || value === null) continue
+      let items: string[]
+      if (typeof value === 'string') items = split(value)
+      else if (Array.isArray(value) && value.every((item) => typeof item === 'string')) {
+        items = value as string[]
+      } else {
+        throw new TypeError(`claim ${describePath(path)} is neither a string nor a list of strings`)
+      }
+      for (const item of items) values.add(prefix + item)
+    }
+    return Object.freeze([...values])
+  }
+}

@@ -1,0 +1,233 @@
+// Authorization sources as the pipeline calls them: bounded in time, checked, cached across requests.
+
+import { LRUCache } from 'lru-cache'
+import type {
+  GroupsProvider,
+  PermissionsProvider,
+  ProfileProvider,
+  RolesProvider,
+  SourceContext,
+} from './contracts.js'
+import { UnavailableError } from './errors.js'
+import type { Logger } from './logger.js'
+import { checkNumber, checkTimeout, type Problems } from './options.js'
+import type { User, UserSources } from './user.js'
+
+/** The four things a user may be asked for. */
+export type Facet = 'groups' | 'roles' | 'permissions' | 'profile'
+type Profile = Readonly<Record<string, unknown>>
+type Answer = readonly string[] | Profile
+
+/** Options of the cross-request cache of authorization answers. */
+export interface SourceCacheOptions {
+  /** How long an answer is reused for the same issuer and subject, in milliseconds. Default 30 000. */
+  ttlMs?: number
+  /** Most answers kept (least recently used go first). Default 10 000. */
+  max?: number
+}
+
+/** How the pipeline calls authorization sources. */
+export interface EnrichmentOptions {
+  /** Longest wait for a source, in milliseconds; past it the facet answers 503. Default 5000. */
+  sourceTimeoutMs?: number
+  /**
+   * Reuse a source's answer across requests of one user (issuer + subject) for a short time, so a
+   * burst of requests costs one lookup; `false` turns it off. Sources that read the token itself
+   * (`fromToken`) are never cached. Default `{ ttlMs: 30_000, max: 10_000 }`.
+   */
+  sourceCache?: SourceCacheOptions | false
+}
+
+const METHODS = {
+  groups: 'fetchGroups',
+  roles: 'fetchRoles',
+  permissions: 'fetchPermissions',
+  profile: 'fetchProfile',
+} as const
+const FACETS = Object.keys(METHODS) as Facet[]
+const DEFAULT_TIMEOUT_MS = 5_000
+const DEFAULT_TTL_MS = 30_000
+const DEFAULT_MAX = 10_000
+
+type AnySource = GroupsProvider | RolesProvider | PermissionsProvider | ProfileProvider
+type Call = (user: User, context: SourceContext) => unknown
+
+interface FetchContext {
+  readonly user: User
+  readonly call: Call
+  readonly facet: Facet
+}
+
+/** The 503 of a facet whose source failed, timed out or answered nonsense. */
+export function sourceUnavailable(facet: string, cause: unknown): UnavailableError {
+  return new UnavailableError(
+    'ERR_AUTH_SOURCE_UNAVAILABLE',
+    `${facet} are temporarily unavailable`,
+    {
+      cause,
+    },
+  )
+}
+
+/**
+ * Checks a source's answer. Fail closed: `null`, `undefined` or a non-list is a broken source,
+ * never "no rule", and never an empty list that would look like a real answer.
+ */
+export function checkedAnswer(facet: Facet, value: unknown): Answer {
+  if (facet === 'profile') {
+    if (typeof value === 'object' && value !== null && !Array.isArray(value))
+      return value as Profile
+    throw sourceUnavailable(facet, new TypeError('the profile source did not return an object'))
+  }
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
+    throw sourceUnavailable(
+      facet,
+      new TypeError(`the ${facet} source did not return a list of strings`),
+    )
+  }
+  return Object.freeze([...(value as string[])])
+}
+
+/** Checks a `sources` object given to `jwtAuth`/`createVerifier`: each needs its fetch method. */
+export function checkSources(problems: Problems, sources: UserSources): void {
+  for (const facet of FACETS) {
+    const source: unknown = sources[facet]
+    const method = METHODS[facet]
+    if (source === undefined) continue
+    if (
+      typeof source !== 'object' ||
+      source === null ||
+      typeof (source as Record<string, unknown>)[method] !== 'function'
+    ) {
+      problems.add(
+        `${facet} must be an object with a ${method}(user) method, got ${describe(source)}`,
+      )
+    }
+  }
+}
+
+/** Checks the enrichment options. */
+export function checkEnrichmentOptions(problems: Problems, options: EnrichmentOptions): void {
+  checkTimeout(problems, 'sourceTimeoutMs', options.sourceTimeoutMs)
+  const { sourceCache } = options
+  if (sourceCache === undefined || sourceCache === false) return
+  if (typeof sourceCache !== 'object' || sourceCache === null) {
+    problems.add('sourceCache must be { ttlMs, max } or false')
+    return
+  }
+  checkTimeout(problems, 'sourceCache.ttlMs', sourceCache.ttlMs)
+  checkNumber(problems, 'sourceCache.max', sourceCache.max, 1, { integer: true })
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (typeof value === 'function') return 'a function (pass an instance: new MySource())'
+  return typeof value
+}
+
+/**
+ * Calls sources for the users of one verifier: each call is bounded by a time-out (its `signal`
+ * aborts then), its answer checked, and, unless the source reads the token (`fromToken`), shared
+ * by every request of the same issuer and subject for the cache's TTL. Concurrent misses for one
+ * user share one call. Failures are never cached.
+ */
+export class Enrichment {
+  readonly #timeoutMs: number
+  readonly #cache: LRUCache<string, Answer, FetchContext> | undefined
+  readonly #logger: Logger
+
+  /** @param clock where the cache reads the time (tests pass a fake one). */
+  constructor(options: EnrichmentOptions, logger: Logger, clock?: { now(): number }) {
+    this.#timeoutMs = options.sourceTimeoutMs ?? DEFAULT_TIMEOUT_MS
+    this.#logger = logger
+    const { sourceCache } = options
+    if (sourceCache === false) return
+    this.#cache = new LRUCache<string, Answer, FetchContext>({
+      max: sourceCache?.max ?? DEFAULT_MAX,
+      ttl: sourceCache?.ttlMs ?? DEFAULT_TTL_MS,
+      // The answer's age counts from when it was fetched: reading it must not extend its life.
+      updateAgeOnGet: false,
+      // Read the clock on every check: a cached "now" would let answers outlive their TTL.
+      ttlResolution: 0,
+      ...(clock === undefined ? {} : { perf: clock }),
+      fetchMethod: (_key, _stale, { signal, context }) => this.#call(context, signal),
+    })
+  }
+
+  /** Wraps `sources` so that every call goes through the time-out, the checks and the cache. */
+  wrap(sources: UserSources): UserSources {
+    const wrapped: Partial<Record<Facet, AnySource>> = {}
+    for (const facet of FACETS) {
+      const source = sources[facet]
+      if (source !== undefined) wrapped[facet] = this.#wrapOne(facet, source)
+    }
+    return Object.freeze(wrapped) as UserSources
+  }
+
+  /** Forgets every cached answer of one user (after a role change, say). */
+  forget(issuer: string, subject: string): void {
+    for (const facet of FACETS) this.#cache?.delete(cacheKey(facet, issuer, subject))
+  }
+
+  /** Forgets every cached answer. */
+  clear(): void {
+    this.#cache?.clear()
+  }
+
+  #wrapOne(facet: Facet, source: AnySource): AnySource {
+    const method = METHODS[facet]
+    const call: Call = (user, context) =>
+      (source as unknown as Record<string, (user: User, context: SourceContext) => unknown>)[
+        method
+      ]!(user, context)
+    const cached = this.#cache !== undefined && source.fromToken !== true
+    const load = (user: User): Promise<Answer> => {
+      const issuer = user.claims.iss
+      if (!cached || typeof issuer !== 'string' || user.id === '') {
+        return this.#call({ user, call, facet }, undefined)
+      }
+      const key = cacheKey(facet, issuer, user.id)
+      return this.#cache!.fetch(key, { context: { user, call, facet } }) as Promise<Answer>
+    }
+    return { fromToken: source.fromToken === true, [method]: load } as unknown as AnySource
+  }
+
+  /** One bounded call: aborted and answered 503 when it outlives the time-out. */
+  #call(context: FetchContext, outer: AbortSignal | undefined): Promise<Answer> {
+    const { user, call, facet } = context
+    const controller = new AbortController()
+    const onOuterAbort = () => controller.abort(outer?.reason)
+    outer?.addEventListener('abort', onOuterAbort, { once: true })
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        const reason = new Error(`the ${facet} source did not answer within ${this.#timeoutMs} ms`)
+        controller.abort(reason)
+        reject(sourceUnavailable(facet, reason))
+      }, this.#timeoutMs)
+      timer.unref?.()
+    })
+    const answer = new Promise<unknown>((resolve) =>
+      resolve(call(user, { signal: controller.signal })),
+    )
+    return Promise.race([answer, timedOut])
+      .then((value) => checkedAnswer(facet, value))
+      .catch((error: unknown) => {
+        const failure = error instanceof UnavailableError ? error : sourceUnavailable(facet, error)
+        this.#logger.warn(
+          { facet, provider: user.provider, err: failure.cause ?? failure },
+          '%s source failed; answering 503',
+          facet,
+        )
+        throw failure
+      })
+      .finally(() => {
+        clearTimeout(timer)
+        outer?.removeEventListener('abort', onOuterAbort)
+      })
+  }
+}
+
+function cacheKey(facet: Facet, issuer: string, subject: string): string {
+  return `${facet}\n${issuer}\n${subject}`
+}

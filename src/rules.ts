@@ -1,0 +1,213 @@
+// Authorization rules, framework-free: does a user have these groups, roles, permissions or scopes?
+
+import { AuthError, ForbiddenError, InsufficientScopeError, UnavailableError } from './errors.js'
+import type { Problems } from './options.js'
+import type { User } from './user.js'
+
+/** Whether one listed value is enough (`'any'`, the default) or every one is needed (`'all'`). */
+export type Match = 'any' | 'all'
+
+/** A rule's verdict: `undefined` lets the user through, an error says why not. */
+export type Verdict = AuthError | undefined
+
+/**
+ * A compiled authorization rule. `check` answers synchronously when it can (scopes, kind) and
+ * returns a promise only when it must load a facet.
+ */
+export interface Rule {
+  check(user: User): Verdict | Promise<Verdict>
+}
+
+/** The facets rules can ask for, with the words used in messages. */
+export type RuleFacet = 'groups' | 'roles' | 'permissions'
+const SINGULAR: Record<RuleFacet | 'scopes', string> = {
+  groups: 'group',
+  roles: 'role',
+  permissions: 'permission',
+  scopes: 'scope',
+}
+
+/**
+ * Validates a guard's list when the route is defined. A string instead of a list is refused: the
+ * Python seed turned `require_groups("admin")` into a substring test that `"min"` passed.
+ */
+export function checkList(
+  problems: Problems,
+  guard: string,
+  what: RuleFacet | 'scopes',
+  values: unknown,
+): readonly string[] {
+  const example = `${guard}(['${what === 'scopes' ? 'orders:read' : 'admin'}'])`
+  if (typeof values === 'string') {
+    problems.add(
+      `${guard} takes a list of ${what}, not a string: write ${guard}([${JSON.stringify(values)}])`,
+    )
+    return []
+  }
+  if (!Array.isArray(values) || values.length === 0) {
+    problems.add(`${guard} needs a non-empty list of ${what}, e.g. ${example}`)
+    return []
+  }
+  const bad = values.filter((value) => typeof value !== 'string' || value.trim() === '')
+  if (bad.length > 0) {
+    problems.add(`${guard} accepts only non-empty strings, got ${bad.map(String).join(', ')}`)
+  }
+  if (what === 'permissions') {
+    for (const value of values as string[]) {
+      if (value.split(':').includes('*')) {
+        problems.add(
+          `${guard}: the required permission ${JSON.stringify(value)} contains a wildcard; wildcards belong to the permissions a user is granted, a route requires concrete ones`,
+        )
+      }
+    }
+  }
+  return Object.freeze([...(values as string[])])
+}
+
+/** Validates `match`. */
+export function checkMatch(problems: Problems, guard: string, match: unknown): Match {
+  if (match === undefined) return 'any'
+  if (match === 'any' || match === 'all') return match
+  problems.add(`${guard}: match must be 'any' or 'all', got ${String(match)}`)
+  return 'any'
+}
+
+/**
+ * Whether a granted permission covers a required one. Permissions are `:`-separated segments,
+ * compared exactly and case-sensitively. In a granted permission a `*` segment matches any one
+ * segment, and a `*` as the last segment matches one or more: `orders:*` grants `orders:read`
+ * and `orders:read:own` but not `orders`; `*:read` grants `orders:read`; `*` grants everything.
+ */
+export function permissionCovers(granted: string, required: string): boolean {
+  if (granted === required || granted === '*') return true
+  if (!granted.includes('*')) return false
+  const have = granted.split(':')
+  const want = required.split(':')
+  for (let index = 0; index < have.length; index += 1) {
+    const segment = have[index]!
+    const last = index === have.length - 1
+    if (index >= want.length) return false
+    if (segment === '*') {
+      if (last) return true
+      continue
+    }
+    if (segment !== want[index]) return false
+  }
+  return have.length === want.length
+}
+
+function holds(granted: readonly string[], required: string, wildcards: boolean): boolean {
+  if (!wildcards) return granted.includes(required)
+  return granted.some((permission) => permissionCovers(permission, required))
+}
+
+function satisfied(
+  granted: readonly string[],
+  required: readonly string[],
+  match: Match,
+  wildcards: boolean,
+): boolean {
+  return match === 'all'
+    ? required.every((value) => holds(granted, value, wildcards))
+    : required.some((value) => holds(granted, value, wildcards))
+}
+
+/** A rule on groups, roles or permissions: loads the facet (once per request) and compares. */
+export function facetRule(facet: RuleFacet, required: readonly string[], match: Match): Rule {
+  const wildcards = facet === 'permissions'
+  const refusal = `missing a required ${SINGULAR[facet]}`
+  return {
+    check: (user) =>
+      user[facet].then((granted) =>
+        satisfied(granted, required, match, wildcards) ? undefined : new ForbiddenError(refusal),
+      ),
+  }
+}
+
+/** A rule on the token's scopes, answered without waiting for anything. */
+export function scopeRule(required: readonly string[], match: Match): Rule {
+  return {
+    check: (user) =>
+      satisfied(user.scopes, required, match, false)
+        ? undefined
+        : new InsufficientScopeError(required),
+  }
+}
+
+/** A rule on who is calling: a person, or a client application on its own behalf. */
+export function kindRule(kind: 'human' | 'm2m'): Rule {
+  const refusal =
+    kind === 'm2m'
+      ? 'only client applications may call this route'
+      : 'only users may call this route'
+  return {
+    check: (user) => (user.isM2M === (kind === 'm2m') ? undefined : new ForbiddenError(refusal)),
+  }
+}
+
+function isPromise(value: Verdict | Promise<Verdict>): value is Promise<Verdict> {
+  return value !== undefined && typeof (value as Promise<Verdict>).then === 'function'
+}
+
+/** Runs a rule, turning a throw into its verdict (an AuthError) so combinators can weigh it. */
+async function settle(rule: Rule, user: User): Promise<Verdict> {
+  try {
+    return await rule.check(user)
+  } catch (error) {
+    if (error instanceof AuthError) return error
+    throw error
+  }
+}
+
+/**
+ * Every rule must hold. Rules run left to right and stop at the first refusal, so a later rule's
+ * facet is never loaded when an earlier one already refused: put cheap rules (scopes) first.
+ */
+export function allRule(rules: readonly Rule[]): Rule {
+  return {
+    check: (user) => {
+      for (let index = 0; index < rules.length; index += 1) {
+        const verdict = rules[index]!.check(user)
+        if (isPromise(verdict)) return continueAll(verdict, rules, index + 1, user)
+        if (verdict !== undefined) return verdict
+      }
+      return undefined
+    },
+  }
+}
+
+async function continueAll(
+  pending: Promise<Verdict>,
+  rules: readonly Rule[],
+  from: number,
+  user: User,
+): Promise<Verdict> {
+  const first = await pending
+  if (first !== undefined) return first
+  for (let index = from; index < rules.length; index += 1) {
+    const verdict = await rules[index]!.check(user)
+    if (verdict !== undefined) return verdict
+  }
+  return undefined
+}
+
+/**
+ * One rule is enough. Rules run left to right and stop at the first that holds. A rule whose
+ * source is down does not decide: the next ones still may let the user through; when none does,
+ * the answer is 503 (access could not be ruled on), otherwise the first rule's refusal.
+ */
+export function anyRule(rules: readonly Rule[]): Rule {
+  return {
+    check: async (user) => {
+      let refusal: Verdict
+      let outage: Verdict
+      for (const rule of rules) {
+        const verdict = await settle(rule, user)
+        if (verdict === undefined) return undefined
+        if (verdict instanceof UnavailableError) outage ??= verdict
+        else refusal ??= verdict
+      }
+      return outage ?? refusal
+    },
+  }
+}
