@@ -6,11 +6,13 @@ import type { Problems } from './options.js'
 /** The environment to read: `process.env` by default, a plain object in tests. */
 export type Env = Readonly<Record<string, string | undefined>>
 
-const SECRET_NAME = /SECRET|PASSWORD|TOKEN|KEY(?!S?_?URI)|CREDENTIAL|DATABASE_URL|_URI$|_DSN$/
+// Names whose values are secrets (or carry one, as a database URL with its password does).
+const SECRET_NAME =
+  /SECRET|PASSWORD|PASSWD|API_KEY|PRIVATE_KEY|(?:^|_)TOKEN$|DATABASE_UR[IL]|_DSN$|CREDENTIALS$/
 
 /** Whether a variable's value must never be echoed (in errors or logs). */
 export function isSecretVariable(name: string): boolean {
-  return SECRET_NAME.test(name) && !name.endsWith('JWKS_URI') && !name.endsWith('_ISSUER')
+  return SECRET_NAME.test(name)
 }
 
 /** How a value seen in the environment is shown in an error: quoted, or masked when secret. */

@@ -1,9 +1,12 @@
 // fromEnv(): a complete jwtAuth configuration from environment variables, each read once.
 
 import type { JwtProvider } from './contracts.js'
-import type { EnvReader } from './env.js'
-import type { JwksCache } from './jwks-cache.js'
-import type { Logger } from './logger.js'
+import { EnvReader, readJwksCacheEnv, showValue, type Env } from './env.js'
+import { ConfigError } from './errors.js'
+import { JwksCache } from './jwks-cache.js'
+import { LOG_LEVELS, resolveLogger, type Logger } from './logger.js'
+import type { JwtAuthOptions } from './middleware.js'
+import { isProduction, Problems } from './options.js'
 import type { UserSources } from './user.js'
 
 /** What every provider built from the environment shares. */
@@ -33,4 +36,171 @@ export interface SourcesEnvFactory {
   readonly variables: readonly string[]
   /** The sources these variables configure; facets it does not configure are left out. */
   create(env: EnvReader, context: EnvContext): UserSources
+}
+
+/** The providers and sources `fromEnv` can build. */
+export interface EnvRegistry {
+  readonly providers: readonly ProviderEnvFactory[]
+  readonly sources: readonly SourcesEnvFactory[]
+}
+
+/** Options of `fromEnv` that no variable sets. */
+export interface FromEnvOptions {
+  /** A pino logger for oidc-guard (start-up warnings included), or `false` for none. Default: a new one at `AUTH_MIDDLEWARE_LOG_LEVEL`. */
+  logger?: Logger | false
+}
+
+/** Variables read here, whatever the providers. */
+export const CORE_VARIABLES: readonly string[] = Object.freeze([
+  'AUTH_PROVIDER',
+  'AUTH_MIDDLEWARE_DISABLED',
+  'AUTH_MIDDLEWARE_ALLOW_DISABLED_IN_PRODUCTION',
+  'AUTH_MIDDLEWARE_LOG_LEVEL',
+  'AUTH_CREDENTIALS_REQUIRED',
+  'AUTH_REALM',
+  'AUTH_SOURCE_TIMEOUT_MS',
+  'AUTH_SOURCE_CACHE',
+  'AUTH_SOURCE_CACHE_TTL_MS',
+  'JWKS_CACHE_INTERVAL',
+  'JWKS_CACHE_USAGES',
+])
+
+// Names the seed (or its docs) used that are deliberately not supported, with the reason.
+const REFUSED_VARIABLES: Readonly<Record<string, string>> = {
+  JWT_TOKEN_VERIFICATION_DISABLED:
+    'is not supported: signature verification cannot be switched off (AUTH_MIDDLEWARE_DISABLED exists for local development)',
+  TOKEN_VERIFICATION_DISABLED:
+    'is not supported: signature verification cannot be switched off (AUTH_MIDDLEWARE_DISABLED exists for local development)',
+}
+
+/**
+ * Builds `jwtAuth` options from environment variables using the factories of `registry`. Every
+ * problem (name, value seen with secrets masked, what was expected) is collected and thrown as one
+ * `ConfigError`; unknown `AUTH_*` variables are warned about once, as likely typos.
+ *
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every problem.
+ */
+export function buildFromEnv(
+  registry: EnvRegistry,
+  source: Env,
+  settings: FromEnvOptions = {},
+): JwtAuthOptions {
+  const problems = new Problems()
+  const env = new EnvReader(source, problems)
+  const logLevel = env.oneOf('AUTH_MIDDLEWARE_LOG_LEVEL', LOG_LEVELS) ?? 'info'
+  const logger = resolveLogger(settings.logger, logLevel)
+  warnAboutUnknown(env, registry, source, logger)
+
+  if (env.boolean('AUTH_MIDDLEWARE_DISABLED') === true) {
+    // jwtAuth decides (and refuses it in production) from the same env: nothing else is needed.
+    env.boolean('AUTH_MIDDLEWARE_ALLOW_DISABLED_IN_PRODUCTION')
+    problems.throwIfAny()
+    return { disabled: true, env: source, logger: settings.logger ?? logger, logLevel }
+  }
+
+  const context: EnvContext = {
+    jwksCache: new JwksCache({ ...readJwksCacheEnv(source, problems), logger }),
+    logger,
+    production: isProduction(source),
+  }
+  const providers = buildProviders(env, registry, context)
+  const sources = buildSources(env, registry, context)
+  const options: JwtAuthOptions = {
+    providers,
+    ...sources,
+    logger: settings.logger ?? logger,
+    logLevel,
+    env: source,
+  }
+  const credentialsRequired = env.boolean('AUTH_CREDENTIALS_REQUIRED')
+  if (credentialsRequired !== undefined) options.credentialsRequired = credentialsRequired
+  const realm = env.string('AUTH_REALM')
+  if (realm !== undefined) options.realm = realm
+  const timeout = env.positive('AUTH_SOURCE_TIMEOUT_MS', { integer: true })
+  if (timeout !== undefined) options.sourceTimeoutMs = timeout
+  const ttlMs = env.positive('AUTH_SOURCE_CACHE_TTL_MS', { integer: true })
+  if (env.boolean('AUTH_SOURCE_CACHE') === false) options.sourceCache = false
+  else if (ttlMs !== undefined) options.sourceCache = { ttlMs }
+  problems.throwIfAny()
+  return options
+}
+
+function buildProviders(env: EnvReader, registry: EnvRegistry, context: EnvContext): JwtProvider[] {
+  const known = registry.providers.map((factory) => factory.name)
+  const names = env.list('AUTH_PROVIDER', {
+    required: `(one or more of ${known.join(', ')}, comma-separated), or AUTH_MIDDLEWARE_DISABLED=true for local development`,
+  })
+  const providers: JwtProvider[] = []
+  for (const [index, name] of (names ?? []).entries()) {
+    const factory = registry.providers.find((candidate) => candidate.name === name.toLowerCase())
+    if (factory === undefined) {
+      env.problems.add(
+        `AUTH_PROVIDER names ${JSON.stringify(name)}; known providers: ${known.join(', ')}`,
+      )
+    } else if (names!.slice(0, index).some((earlier) => earlier.toLowerCase() === factory.name)) {
+      env.problems.add(`AUTH_PROVIDER names ${factory.name} twice`)
+    } else {
+      const provider = collect(env.problems, `AUTH_PROVIDER=${factory.name}`, () =>
+        factory.create(env, context),
+      )
+      if (provider !== undefined) providers.push(provider)
+    }
+  }
+  return providers
+}
+
+type SourceOptions = Pick<JwtAuthOptions, 'groups' | 'roles' | 'permissions' | 'profile'>
+
+function buildSources(env: EnvReader, registry: EnvRegistry, context: EnvContext): SourceOptions {
+  const merged: Record<string, unknown> = {}
+  for (const factory of registry.sources) {
+    const sources = collect(env.problems, 'authorization sources', () =>
+      factory.create(env, context),
+    )
+    for (const [facet, value] of Object.entries(sources ?? {})) {
+      if (value === undefined) continue
+      if (merged[facet] !== undefined) {
+        env.problems.add(`two sets of variables configure the ${facet} source; keep one`)
+      }
+      merged[facet] = value
+    }
+  }
+  return merged as SourceOptions
+}
+
+/** Runs a constructor, turning its ConfigError into problems of ours so all are reported at once. */
+function collect<T>(problems: Problems, label: string, build: () => T): T | undefined {
+  try {
+    return build()
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    for (const problem of error.problems) problems.add(`${label}: ${problem}`)
+    return undefined
+  }
+}
+
+function warnAboutUnknown(
+  env: EnvReader,
+  registry: EnvRegistry,
+  source: Env,
+  logger: Logger,
+): void {
+  const known = new Set([
+    ...CORE_VARIABLES,
+    ...registry.providers.flatMap((factory) => factory.variables),
+    ...registry.sources.flatMap((factory) => factory.variables),
+  ])
+  for (const name of env.namesStartingWith('AUTH_')) {
+    if (!known.has(name)) {
+      logger.warn(
+        { variable: name },
+        'unknown environment variable %s=%s ignored (a typo?); see docs/configuration.md',
+        name,
+        showValue(name, source[name] ?? ''),
+      )
+    }
+  }
+  for (const [name, reason] of Object.entries(REFUSED_VARIABLES)) {
+    if (source[name] !== undefined) logger.warn({ variable: name }, '%s %s', name, reason)
+  }
 }

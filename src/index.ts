@@ -57,6 +57,17 @@ export {
 } from './jwks-cache.js'
 export type { JwsAlgorithm, JwtClaims, JwtHeader } from './jwt.js'
 export type { Logger, LogLevel } from './logger.js'
+export type { DisabledOptions } from './disabled.js'
+export type { Env } from './env.js'
+export type {
+  EnvContext,
+  EnvRegistry,
+  FromEnvOptions,
+  ProviderEnvFactory,
+  SourcesEnvFactory,
+} from './from-env.js'
+// The composition root: fromEnv names the built-in providers, so it lives with them.
+export { fromEnv } from '../providers/from-env.js'
 export { jwtAuth, type JwtAuthOptions } from './middleware.js'
 export { createVerifier, type Verifier, type VerifierOptions } from './pipeline.js'
 export { permissionCovers, type Match } from './rules.js'

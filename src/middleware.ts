@@ -8,14 +8,17 @@ import {
   type ErrorResponder,
   type OnAuthError,
 } from './error-handler.js'
+import { resolveDisabled, warnDisabled, type DisabledOptions } from './disabled.js'
 import { AuthError, CredentialsRequiredError, InvalidTokenError } from './errors.js'
 import type {} from './express-augment.js'
+import { readLogLevel } from './env.js'
+import { resolveLogger } from './logger.js'
 import { Problems } from './options.js'
 import { createVerifier, type Verifier, type VerifierOptions } from './pipeline.js'
 import { User } from './user.js'
 
 /** Options of {@link jwtAuth}. */
-export interface JwtAuthOptions extends VerifierOptions {
+export interface JwtAuthOptions extends VerifierOptions, DisabledOptions {
   /** Answer 401 to requests without a token. Default `false`: they go on as the anonymous user. */
   credentialsRequired?: boolean
   /**
@@ -122,10 +125,14 @@ function checkOptions(problems: Problems, options: JwtAuthOptions): void {
  *
  * @throws {ConfigError} `ERR_AUTH_CONFIG` at construction, listing every invalid option.
  */
-export function jwtAuth(options: JwtAuthOptions): RequestHandler & { verifier: Verifier } {
+export function jwtAuth(
+  options: JwtAuthOptions,
+): RequestHandler & { verifier: Verifier | undefined } {
   const problems = new Problems()
   checkOptions(problems, options ?? {})
+  const disabled = resolveDisabled(problems, options ?? {})
   problems.throwIfAny()
+  if (disabled) return disabledMiddleware(options, 'jwtAuth')
   const verify = createVerifier(options)
   const locations = options.tokenLocations ?? {}
   const extract = createTokenExtractor(locations)
@@ -162,5 +169,28 @@ export function jwtAuth(options: JwtAuthOptions): RequestHandler & { verifier: V
       },
     )
   }
-  return Object.assign(jwtAuthMiddleware, { verifier: verify })
+  return Object.assign(jwtAuthMiddleware, { verifier: verify as Verifier | undefined })
+}
+
+/**
+ * The middleware of the disabled switch: no verification at all; every request is the synthetic
+ * user, which every guard lets through. It warns once, at construction, where the logs will show it.
+ */
+export function disabledMiddleware(
+  options: {
+    logger?: JwtAuthOptions['logger']
+    logLevel?: JwtAuthOptions['logLevel']
+    env?: JwtAuthOptions['env']
+  },
+  name: string,
+): RequestHandler & { verifier: undefined } {
+  const level = options.logLevel ?? readLogLevel(options.env ?? process.env, new Problems())
+  warnDisabled(resolveLogger(options.logger, level), name)
+  const respond = createErrorResponder(undefined, undefined)
+  function authDisabled(req: Request, _res: Response, next: NextFunction): void {
+    setErrorResponder(req, respond)
+    req.currentUser = User.synthetic()
+    next()
+  }
+  return Object.assign(authDisabled, { verifier: undefined })
 }

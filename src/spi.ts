@@ -12,7 +12,15 @@ export type {
 } from './contracts.js'
 export { Discovery } from './discovery.js'
 export { EnvReader, type Env } from './env.js'
-export type { EnvContext, ProviderEnvFactory, SourcesEnvFactory } from './from-env.js'
+export {
+  buildFromEnv,
+  type EnvContext,
+  type EnvRegistry,
+  type FromEnvOptions,
+  type ProviderEnvFactory,
+  type SourcesEnvFactory,
+} from './from-env.js'
+export type { JwtAuthOptions } from './middleware.js'
 export { ConfigError, InvalidTokenError, UnavailableError } from './errors.js'
 export type { FetchFunction } from './fetch-json.js'
 export { JwksCache, sharedJwksCache, type JwksCacheOptions } from './jwks-cache.js'

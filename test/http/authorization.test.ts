@@ -315,7 +315,7 @@ describe.each(EXPRESS_MAJORS)('guards on %s', (_name, createApp) => {
     const other = token({ sub: 'bob' })
     await request(app).get('/r').set('Authorization', other)
     expect(groups.state.calls).toBe(2)
-    verifier.forgetUser({ issuer: idp.issuer, subject: 'alice' })
+    verifier!.forgetUser({ issuer: idp.issuer, subject: 'alice' })
     await request(app).get('/r').set('Authorization', auth)
     expect(groups.state.calls).toBe(3)
   })

@@ -27,7 +27,7 @@ describe('docs stay in step with the code', () => {
     const names = new Set<string>()
     for (const file of codeFiles()) {
       // Variables are read as env['NAME'] or through an EnvReader: reader.string('NAME'), env.list('NAME')…
-      const reads = /(?:env\[|(?:env|reader)\.[a-zA-Z]+\()\s*['"]([A-Z][A-Z0-9_]+)['"]/g
+      const reads = /(?:env\[|(?:env|reader)\.[a-zA-Z]+\()\s*['"]([A-Z][A-Z0-9_]*[A-Z0-9])['"]/g
       for (const match of read(file).matchAll(reads)) names.add(match[1]!)
     }
     const table = read('docs/configuration.md')

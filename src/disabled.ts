@@ -1,0 +1,52 @@
+// The disabled switch (AUTH_MIDDLEWARE_DISABLED): every request as a synthetic user, never in production by accident.
+
+import { EnvReader, type Env } from './env.js'
+import type { Logger } from './logger.js'
+import { isProduction, type Problems } from './options.js'
+
+/** Options of the disabled switch, shared by every authentication middleware. */
+export interface DisabledOptions {
+  /**
+   * Turns authentication off: every request goes on as `User.synthetic()` and every guard lets it
+   * through. For local development only. Default `AUTH_MIDDLEWARE_DISABLED`, else `false`.
+   *
+   * **Warning:** refused when `NODE_ENV=production` unless `allowDisabledInProduction` is set.
+   */
+  disabled?: boolean
+  /** Lets `disabled` work with `NODE_ENV=production`. Default `AUTH_MIDDLEWARE_ALLOW_DISABLED_IN_PRODUCTION`, else `false`. */
+  allowDisabledInProduction?: boolean
+  /** The environment read for defaults. Default `process.env`. */
+  env?: Env
+}
+
+/**
+ * Whether authentication is switched off: the option, else `AUTH_MIDDLEWARE_DISABLED`. Switching it
+ * off under `NODE_ENV=production` without the explicit allowance is a problem, not a quiet choice.
+ */
+export function resolveDisabled(problems: Problems, options: DisabledOptions): boolean {
+  const env = new EnvReader(options.env ?? process.env, problems)
+  const { disabled: given, allowDisabledInProduction: allowGiven } = options
+  if (given !== undefined && typeof given !== 'boolean')
+    problems.add('disabled must be true or false')
+  if (allowGiven !== undefined && typeof allowGiven !== 'boolean') {
+    problems.add('allowDisabledInProduction must be true or false')
+  }
+  const disabled = given ?? env.boolean('AUTH_MIDDLEWARE_DISABLED') ?? false
+  if (disabled !== true) return false
+  const allowed = allowGiven ?? env.boolean('AUTH_MIDDLEWARE_ALLOW_DISABLED_IN_PRODUCTION') ?? false
+  if (isProduction(options.env ?? process.env) && allowed !== true) {
+    problems.add(
+      'authentication is disabled (disabled: true or AUTH_MIDDLEWARE_DISABLED=true) while NODE_ENV=production; unset it, or set AUTH_MIDDLEWARE_ALLOW_DISABLED_IN_PRODUCTION=true if this is really meant',
+    )
+  }
+  return true
+}
+
+/** The startup warning of a disabled middleware, written once per middleware. */
+export function warnDisabled(logger: Logger, middleware: string): void {
+  logger.warn(
+    { middleware },
+    'AUTHENTICATION IS DISABLED: %s lets every request through as the synthetic user and every guard allows it',
+    middleware,
+  )
+}

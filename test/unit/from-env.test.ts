@@ -1,0 +1,176 @@
+import { pino } from 'pino'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { isSecretVariable, showValue } from '../../src/env.js'
+import { ConfigError, createVerifier, fromEnv, User } from '../../src/index.js'
+import { createTestIssuer, type TestIssuer } from '../../src/testing.js'
+
+let idp: TestIssuer
+
+beforeAll(async () => {
+  idp = await createTestIssuer() // listens on 127.0.0.1: fromEnv's key cache uses the real fetch
+})
+
+afterAll(() => idp.close())
+
+function memoryLogger() {
+  const lines: string[] = []
+  const logger = pino({ level: 'trace' }, { write: (line: string) => void lines.push(line) })
+  return { logger, lines, messages: () => lines.map((line) => JSON.parse(line).msg as string) }
+}
+
+const jwksVars = () => ({
+  AUTH_PROVIDER: 'jwks',
+  AUTH_PROVIDER_ISSUER: idp.issuer,
+  AUTH_PROVIDER_JWKS_URI: idp.jwksUri,
+  AUTH_PROVIDER_AUDIENCE: idp.audience,
+})
+
+function problemsOf(build: () => unknown): string[] {
+  try {
+    build()
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError)
+    return [...(error as ConfigError).problems]
+  }
+  return expect.unreachable('expected a ConfigError')
+}
+
+describe('fromEnv: a whole setup from environment variables', () => {
+  it('AUTH_PROVIDER=jwks builds a provider that verifies real tokens', async () => {
+    const options = fromEnv(jwksVars(), { logger: false })
+    const verify = createVerifier(options)
+    const user = await verify(idp.mint({ sub: 'alice' }))
+    expect(user.id).toBe('alice')
+    await expect(verify(idp.mint({ sub: 'alice' }, { tamper: 'signature' }))).rejects.toMatchObject(
+      {
+        status: 401,
+      },
+    )
+  })
+
+  it('AUTH_PROVIDER=oidc discovers the keys', async () => {
+    const { AUTH_PROVIDER_JWKS_URI: _unused, ...vars } = jwksVars()
+    const verify = createVerifier(fromEnv({ ...vars, AUTH_PROVIDER: 'OIDC' }, { logger: false }))
+    expect((await verify(idp.mint({ sub: 'bob' }))).provider).toBe('oidc')
+  })
+
+  it('middleware, source-cache and claim-source variables land in the options', async () => {
+    const options = fromEnv(
+      {
+        ...jwksVars(),
+        AUTH_CREDENTIALS_REQUIRED: 'true',
+        AUTH_REALM: 'orders',
+        AUTH_SOURCE_TIMEOUT_MS: '1500',
+        AUTH_SOURCE_CACHE_TTL_MS: '10000',
+        AUTH_ROLES_CLAIM: 'realm_access.roles,https://example.com/roles',
+        AUTH_MIDDLEWARE_LOG_LEVEL: 'DEBUG',
+      },
+      { logger: false },
+    )
+    expect(options).toMatchObject({
+      credentialsRequired: true,
+      realm: 'orders',
+      sourceTimeoutMs: 1500,
+      sourceCache: { ttlMs: 10000 },
+      logLevel: 'debug',
+    })
+    const user = await createVerifier(options)(
+      idp.mint({
+        sub: 'carol',
+        realm_access: { roles: ['admin'] },
+        'https://example.com/roles': ['editor'],
+      }),
+    )
+    expect(await user.roles).toEqual(['admin', 'editor'])
+    expect(
+      fromEnv({ ...jwksVars(), AUTH_SOURCE_CACHE: 'false' }, { logger: false }).sourceCache,
+    ).toBe(false)
+  })
+
+  it('reports every problem at once, naming the variable, the value seen and what was expected', () => {
+    const problems = problemsOf(() =>
+      fromEnv(
+        {
+          AUTH_PROVIDER: 'jwks,keycloak',
+          AUTH_PROVIDER_ISSUER: 'ftp://issuer.example',
+          AUTH_MIDDLEWARE_LOG_LEVEL: 'loud',
+          JWKS_CACHE_INTERVAL: 'soon',
+          AUTH_CREDENTIALS_REQUIRED: 'sometimes',
+          AUTH_SOURCE_TIMEOUT_MS: '-5',
+        },
+        { logger: false },
+      ),
+    )
+    expect(problems).toEqual([
+      'AUTH_MIDDLEWARE_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"',
+      'JWKS_CACHE_INTERVAL must be a number above 0, got "soon"',
+      'AUTH_PROVIDER_JWKS_URI is required when AUTH_PROVIDER includes jwks',
+      "AUTH_PROVIDER_AUDIENCE is required when AUTH_PROVIDER includes jwks: the API's identifier as it appears in the tokens' aud claim",
+      expect.stringMatching(/^AUTH_PROVIDER names "keycloak"; known providers: jwks, oidc/),
+      'AUTH_CREDENTIALS_REQUIRED must be true or false, got "sometimes"',
+      'AUTH_SOURCE_TIMEOUT_MS must be a whole number above 0, got "-5"',
+    ])
+  })
+
+  it('a provider’s own validation joins the list, labelled with the provider', () => {
+    const problems = problemsOf(() =>
+      fromEnv({ ...jwksVars(), AUTH_PROVIDER_ISSUER: 'ftp://issuer.example' }, { logger: false }),
+    )
+    expect(problems).toEqual([
+      'AUTH_PROVIDER=jwks: issuer must use https (plain http is allowed only on loopback or outside production), got "ftp://issuer.example"',
+    ])
+  })
+
+  it.each([
+    ['AUTHZ_DATABASE_URL', true],
+    ['AUTH_MIDDLEWARE_CLIENT_SECRET', true],
+    ['AUTH_API_KEY', true],
+    ['AUTH_BASIC_PASSWORD', true],
+    ['GRAPH_TOKEN', true],
+    ['AUTH_CREDENTIALS_REQUIRED', false],
+    ['AUTH_PROVIDER_AWS_COGNITO_TOKEN_USE', false],
+    ['AUTH_PROVIDER_JWKS_URI', false],
+  ])('%s is masked in problems and logs: %s', (name, secret) => {
+    expect(isSecretVariable(name)).toBe(secret)
+    expect(showValue(name, 'p@ss')).toBe(secret ? '(4 characters, hidden)' : '"p@ss"')
+  })
+
+  it('AUTH_PROVIDER is required unless authentication is disabled', () => {
+    expect(problemsOf(() => fromEnv({}, { logger: false }))[0]).toMatch(
+      /^AUTH_PROVIDER is required \(one or more of jwks, oidc/,
+    )
+    expect(
+      problemsOf(() => fromEnv({ AUTH_PROVIDER: 'jwks,JWKS', ...{} }, { logger: false })),
+    ).toContain('AUTH_PROVIDER names jwks twice')
+  })
+
+  it('warns once about unknown AUTH_* variables (typos) and the unsupported kill switch, which changes nothing', async () => {
+    const { logger, messages } = memoryLogger()
+    const options = fromEnv(
+      {
+        ...jwksVars(),
+        AUTH_PROVIDER_AUDIENSE: 'x',
+        AUTH_API_KEY: 'super-secret-value',
+        JWT_TOKEN_VERIFICATION_DISABLED: 'true',
+      },
+      { logger },
+    )
+    const text = messages().join('\n')
+    expect(text).toContain(
+      'unknown environment variable AUTH_PROVIDER_AUDIENSE="x" ignored (a typo?)',
+    )
+    expect(text).toContain('unknown environment variable AUTH_API_KEY=(18 characters, hidden)')
+    expect(text).not.toContain('super-secret-value')
+    expect(text).toContain('JWT_TOKEN_VERIFICATION_DISABLED is not supported')
+    const verify = createVerifier(options)
+    await expect(verify(idp.mint({ sub: 'x' }, { tamper: 'signature' }))).rejects.toMatchObject({
+      code: 'ERR_AUTH_SIGNATURE_INVALID',
+    })
+  })
+
+  it('AUTH_MIDDLEWARE_DISABLED=true needs no provider and yields the disabled switch', () => {
+    const options = fromEnv({ AUTH_MIDDLEWARE_DISABLED: 'TRUE' }, { logger: false })
+    expect(options.disabled).toBe(true)
+    expect(User.synthetic().isSynthetic).toBe(true)
+  })
+})
