@@ -34,7 +34,16 @@ function isStringList(value: unknown): value is readonly string[] {
   return Array.isArray(value) && value.every((item) => typeof item === 'string')
 }
 
-function checkTimes(claims: JwtClaims, policy: ClaimsPolicy, now: number): void {
+/**
+ * Checks `exp`, `nbf`, `iat` (and the token's age) at `now`, in seconds, with the policy's leeway.
+ *
+ * @throws {InvalidTokenError} when the token is not valid at `now`.
+ */
+export function checkTimes(
+  claims: JwtClaims,
+  policy: Pick<ClaimsPolicy, 'clockToleranceSec' | 'maxTokenAgeSec'>,
+  now: number,
+): void {
   const { exp, nbf, iat } = claims
   const tolerance = policy.clockToleranceSec
   if (exp === undefined) throw invalidClaim('exp', 'missing')

@@ -9,6 +9,12 @@ export interface VerifiedToken {
   readonly token: string
   readonly header: JwtHeader
   readonly claims: JwtClaims
+  /**
+   * Whether this verification still holds at `nowSec` (the token has not expired, its key is still
+   * published…), so it may be remembered and reused for the same token string. Without it the
+   * token is verified afresh on every request.
+   */
+  readonly revalidate?: (nowSec: number) => boolean
 }
 
 /**
@@ -66,7 +72,10 @@ export interface RolesProvider extends SourceTraits {
 
 /** Loads a user's permissions. Must resolve to a list of strings; anything else fails closed (503). */
 export interface PermissionsProvider extends SourceTraits {
-  fetchPermissions(user: User, context?: SourceContext): Promise<readonly string[]> | readonly string[]
+  fetchPermissions(
+    user: User,
+    context?: SourceContext,
+  ): Promise<readonly string[]> | readonly string[]
 }
 
 /** Loads a user's profile attributes. */

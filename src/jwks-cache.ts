@@ -108,14 +108,8 @@ export class JwksCache {
   ): VerificationKey | Promise<VerificationKey> {
     const now = Date.now()
     const state = this.#state(uri)
-    const keys = this.#usableKeys(state, now)
+    const keys = this.#currentKeys(uri, state, now)
     if (keys === undefined) return this.#afterFetch(uri, state, now, alg, kid)
-    state.uses += 1
-    if (elapsed(now, state.fetchedAt) >= this.#options.refreshIntervalMs) {
-      this.#refreshInBackground(uri, state, now, this.#backoff(state))
-    } else if (state.uses >= this.#options.refreshAfterUses) {
-      this.#refreshInBackground(uri, state, now, this.#options.cooldownMs)
-    }
     const key = selectKey(keys, alg, kid)
     if (key !== undefined) return key
     // An unknown kid: the issuer may have rotated its keys. Refetch, but at most once a cooldown.
@@ -126,6 +120,17 @@ export class JwksCache {
       return this.#afterFetch(uri, state, now, alg, kid)
     }
     throw keyNotFound()
+  }
+
+  /**
+   * Whether `key` is still in `uri`'s current set, for a verification remembered from earlier: a
+   * key that left the set (rotated out, withdrawn) takes its tokens with it. Counts as a use, so
+   * the set keeps being refreshed on schedule while only remembered tokens arrive.
+   */
+  isCurrent(uri: string, key: VerificationKey): boolean {
+    const state = this.#sets.get(uri)
+    if (state === undefined) return false
+    return this.#currentKeys(uri, state, Date.now())?.includes(key) === true
   }
 
   /** Fetches `uri`'s set now (at start-up, to pre-warm); rejects with an {@link UnavailableError}. */
@@ -161,6 +166,23 @@ export class JwksCache {
       this.#sets.set(uri, state)
     }
     return state
+  }
+
+  /** The usable keys of a set, counting the use and starting a background refresh when due. */
+  #currentKeys(
+    uri: string,
+    state: KeySetState,
+    now: number,
+  ): readonly VerificationKey[] | undefined {
+    const keys = this.#usableKeys(state, now)
+    if (keys === undefined) return undefined
+    state.uses += 1
+    if (elapsed(now, state.fetchedAt) >= this.#options.refreshIntervalMs) {
+      this.#refreshInBackground(uri, state, now, this.#backoff(state))
+    } else if (state.uses >= this.#options.refreshAfterUses) {
+      this.#refreshInBackground(uri, state, now, this.#options.cooldownMs)
+    }
+    return keys
   }
 
   #usableKeys(state: KeySetState, now: number): readonly VerificationKey[] | undefined {
@@ -206,7 +228,7 @@ export class JwksCache {
     state.lastAttemptAt = now
     state.inflight = fetchJson(uri, this.#options)
       .then((document) => {
-        const { keys, skipped } = importKeySet(document)
+        const { keys, skipped } = importKeySet(document, state.keys)
         if (skipped.length > 0)
           this.#options.logger.warn({ jwksUri: uri, skipped }, 'unusable keys skipped in JWK Set')
         state.keys = keys

@@ -51,6 +51,8 @@ export interface VerificationKey {
   /** The JWK's `issuer` member (Entra publishes it): keys may be bound to one issuer. */
   readonly issuer: string | undefined
   readonly keyObject: KeyObject
+  /** The JWK as published (its JSON text), to recognise the same key across refreshes. */
+  readonly source?: string
 }
 
 interface AlgorithmSpec {

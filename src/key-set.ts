@@ -17,7 +17,7 @@ const MIN_RSA_BITS = 2048
 /** Why a JWK was left out of a set; logged once per fetch so misconfigured sets are visible. */
 export type SkippedKey = { kid: string | undefined; reason: string }
 
-function importKey(jwk: Record<string, unknown>): VerificationKey | string {
+function importKey(jwk: Record<string, unknown>, source: string): VerificationKey | string {
   const { kty, use, key_ops: keyOps, alg, kid, crv } = jwk
   if (use !== undefined && use !== 'sig') return 'not a signing key (use)'
   if (keyOps !== undefined && !(Array.isArray(keyOps) && keyOps.includes('verify'))) {
@@ -47,6 +47,7 @@ function importKey(jwk: Record<string, unknown>): VerificationKey | string {
     crv: typeof crv === 'string' ? crv : undefined,
     issuer: typeof jwk['issuer'] === 'string' ? jwk['issuer'] : undefined,
     keyObject,
+    source,
   }
 }
 
@@ -56,7 +57,10 @@ function importKey(jwk: Record<string, unknown>): VerificationKey | string {
  *
  * @throws {Error} when the document is not a JWK Set (`{ "keys": [...] }`).
  */
-export function importKeySet(document: unknown): {
+export function importKeySet(
+  document: unknown,
+  previous: readonly VerificationKey[] = [],
+): {
   keys: VerificationKey[]
   skipped: SkippedKey[]
 } {
@@ -65,12 +69,21 @@ export function importKeySet(document: unknown): {
   }
   const keys: VerificationKey[] = []
   const skipped: SkippedKey[] = []
+  // A refresh that brings the same key keeps the same object: verified tokens cached against it
+  // stay trusted, while a key that left the set takes its tokens with it.
+  const known = new Map(previous.map((key) => [key.source, key]))
   for (const jwk of document['keys'] as unknown[]) {
     if (!isJsonObject(jwk)) {
       skipped.push({ kid: undefined, reason: 'not an object' })
       continue
     }
-    const result = importKey(jwk)
+    const source = JSON.stringify(jwk)
+    const kept = known.get(source)
+    if (kept !== undefined) {
+      keys.push(kept)
+      continue
+    }
+    const result = importKey(jwk, source)
     if (typeof result === 'string') {
       skipped.push({ kid: typeof jwk['kid'] === 'string' ? jwk['kid'] : undefined, reason: result })
     } else {

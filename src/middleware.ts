@@ -154,6 +154,11 @@ export function jwtAuth(
     if (token === undefined) {
       return credentialsRequired ? respond(new CredentialsRequiredError(), req, res, next) : next()
     }
+    const remembered = verify.fromCache(token)
+    if (remembered !== undefined) {
+      req.currentUser = remembered
+      return next()
+    }
     verify(token).then(
       (user) => {
         req.currentUser = user

@@ -1,11 +1,13 @@
 // The verification pipeline: peek at iss, pick the provider through a Map, verify, build the user.
 
+import { LRUCache } from 'lru-cache'
 import type {
   GroupsProvider,
   JwtProvider,
   PermissionsProvider,
   ProfileProvider,
   RolesProvider,
+  VerifiedToken,
 } from './contracts.js'
 import {
   checkEnrichmentOptions,
@@ -42,6 +44,21 @@ export interface VerifierOptions extends EnrichmentOptions {
   logLevel?: LogLevel
   /** The environment read for defaults. Default `process.env`. */
   env?: Env
+  /**
+   * Remembers verified tokens (keyed by the whole token) so a token's signature is checked once
+   * in its lifetime: each reuse re-checks `exp`/`nbf`/age and that its key is still published.
+   * Failures are never remembered. `false` turns it off. Default `{ max: 10_000 }`.
+   */
+  tokenCache?: { max?: number } | false
+}
+
+const DEFAULT_TOKEN_CACHE_MAX = 10_000
+
+/** A verification remembered for its token string. */
+interface Remembered {
+  readonly provider: JwtProvider
+  readonly verified: VerifiedToken
+  readonly sources: UserSources
 }
 
 /** Verifies a token and resolves to its {@link User}; the whole pipeline without Express. */
@@ -51,6 +68,11 @@ export interface Verifier {
   readonly logger: Logger
   /** Pre-warms every provider (discovery, keys); rejects if one cannot be reached. */
   hydrate(): Promise<void>
+  /**
+   * The user of a token verified earlier that still holds (not expired, key still published), or
+   * `undefined`: then call the verifier. Synchronous, for the hot path.
+   */
+  fromCache(token: string): User | undefined
   /**
    * Forgets the cached groups, roles, permissions and profile of one user, so the next request
    * asks the sources again (after changing the user's roles, say).
@@ -145,6 +167,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
   checkEnrichmentOptions(problems, options ?? {})
   const byIssuer = routeTable(problems, providers)
   checkNumber(problems, 'maxTokenLength', options?.maxTokenLength, 64)
+  const { tokenCache: tokenCacheOptions } = options ?? {}
+  if (tokenCacheOptions !== undefined && tokenCacheOptions !== false) {
+    if (typeof tokenCacheOptions !== 'object' || tokenCacheOptions === null) {
+      problems.add('tokenCache must be { max } or false')
+    } else checkNumber(problems, 'tokenCache.max', tokenCacheOptions.max, 1, { integer: true })
+  }
   if (options?.logLevel !== undefined && !LOG_LEVELS.includes(options.logLevel)) {
     problems.add(`logLevel must be one of ${LOG_LEVELS.join(', ')}`)
   }
@@ -158,6 +186,23 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const sourcesByProvider = new Map(
     providers.map((provider) => [provider, enrichment.wrap(sourcesFor(provider, explicit))]),
   )
+  const remembered =
+    tokenCacheOptions === false
+      ? undefined
+      : new LRUCache<string, Remembered>({
+          max: tokenCacheOptions?.max ?? DEFAULT_TOKEN_CACHE_MAX,
+        })
+
+  function fromCache(token: string): User | undefined {
+    if (remembered === undefined || token.length > maxTokenLength) return undefined
+    const hit = remembered.get(token)
+    if (hit === undefined) return undefined
+    if (hit.verified.revalidate!(Date.now() / 1000)) {
+      return hit.provider.createUser(hit.verified, hit.sources)
+    }
+    remembered.delete(token) // Expired or its key withdrawn: verify afresh, which says why.
+    return undefined
+  }
 
   function route(iss: unknown): JwtProvider {
     if (typeof iss !== 'string') {
@@ -173,12 +218,18 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   async function verifyToken(token: string): Promise<User> {
+    const cached = fromCache(token)
+    if (cached !== undefined) return cached
     let provider: JwtProvider | undefined
     try {
       const parsed = parseJwt(token, maxTokenLength)
       provider = route(parsed.payload.iss)
       const verified = await provider.verifyToken(token, parsed)
-      return provider.createUser(verified, sourcesByProvider.get(provider)!)
+      const sources = sourcesByProvider.get(provider)!
+      if (remembered !== undefined && typeof verified.revalidate === 'function') {
+        remembered.set(token, { provider, verified, sources })
+      }
+      return provider.createUser(verified, sources)
     } catch (error) {
       throw asAuthError(error, logger, provider)
     }
@@ -187,6 +238,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   return Object.assign(verifyToken, {
     providers,
     logger,
+    fromCache,
     hydrate: async () => {
       await Promise.all(providers.map((provider) => provider.hydrate?.()))
     },

@@ -1,6 +1,6 @@
 // One token's verification in a fixed order: structure, header, key, signature, then claims.
 
-import { validateClaims, type ClaimsPolicy } from './claims.js'
+import { checkTimes, validateClaims, type ClaimsPolicy } from './claims.js'
 import type { VerifiedToken } from './contracts.js'
 import { InvalidTokenError } from './errors.js'
 import {
@@ -16,6 +16,8 @@ import {
 /** Finds the key for a token; synchronous when the key set is cached. */
 export interface KeySource {
   getKey(alg: JwsAlgorithm, kid: string | undefined): VerificationKey | Promise<VerificationKey>
+  /** Whether a key returned earlier is still in the current set; lets verifications be reused. */
+  isCurrent?(key: VerificationKey): boolean
 }
 
 /** Everything a provider checks, resolved once at construction. */
@@ -47,6 +49,19 @@ export async function verifyJwt(
   if (!signatureIsValid(jwt, alg, key)) {
     throw new InvalidTokenError('ERR_AUTH_SIGNATURE_INVALID', 'signature verification failed')
   }
-  validateClaims(jwt.payload, policy, Date.now() / 1000)
-  return { token, header: jwt.header, claims: jwt.payload }
+  const claims = jwt.payload
+  validateClaims(claims, policy, Date.now() / 1000)
+  if (keys.isCurrent === undefined) return { token, header: jwt.header, claims }
+  const isCurrent = keys.isCurrent.bind(keys)
+  // Re-checked on every reuse: time passes (a remembered token must fail the second it expires)
+  // and keys leave the set.
+  const revalidate = (nowSec: number): boolean => {
+    try {
+      checkTimes(claims, policy, nowSec)
+    } catch {
+      return false
+    }
+    return isCurrent(key)
+  }
+  return { token, header: jwt.header, claims, revalidate }
 }

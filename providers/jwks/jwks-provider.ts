@@ -179,6 +179,7 @@ export class JwksProvider extends KeySetProvider {
     const { jwksUri } = options
     super(options.name ?? 'jwks', [options.issuer], policy, cache, {
       getKey: (alg, kid) => cache.getKey(jwksUri, alg, kid),
+      isCurrent: (key) => cache.isCurrent(jwksUri, key),
     })
     this.jwksUri = jwksUri
   }

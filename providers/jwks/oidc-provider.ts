@@ -69,6 +69,12 @@ export class OidcProvider extends KeySetProvider {
           ? cache.getKey(uri, alg, kid)
           : uri.then((found) => cache.getKey(found, alg, kid))
       },
+      isCurrent(key) {
+        const uri = discovery.jwksUri()
+        if (typeof uri === 'string') return cache.isCurrent(uri, key)
+        uri.catch(() => undefined) // Rediscovery under way: verify afresh; its failure is reported there.
+        return false
+      },
     })
     this.#discovery = discovery
   }

@@ -1,0 +1,118 @@
+// The verified-token cache: a token's signature is checked once in its lifetime, never past exp.
+
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { ConfigError, createVerifier, JwksCache } from '../../src/index.js'
+import { createTestIssuer, type TestIssuer } from '../../src/testing.js'
+import { JwksProvider } from '../../providers/jwks/index.js'
+
+let idp: TestIssuer
+
+beforeAll(async () => {
+  idp = await createTestIssuer({ listen: false, issuer: 'https://cache.example' })
+})
+
+afterAll(() => idp.close())
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+function setup(options: { tokenCache?: { max?: number } | false } = {}) {
+  const cache = new JwksCache({ fetch: idp.fetch, cooldownMs: 60_000 })
+  const provider = new JwksProvider({
+    issuer: idp.issuer,
+    jwksUri: idp.jwksUri,
+    audience: idp.audience,
+    jwksCache: cache,
+    clockToleranceSec: 0,
+  })
+  const spy = vi.spyOn(provider, 'verifyToken')
+  const verify = createVerifier({ provider, logger: false, ...options })
+  return { verify, spy, cache }
+}
+
+describe('the verified-token cache', () => {
+  it('checks a token once, then answers from memory, synchronously too', async () => {
+    const { verify, spy } = setup()
+    const token = idp.mint({ sub: 'alice' })
+    expect(verify.fromCache(token)).toBeUndefined()
+    expect((await verify(token)).id).toBe('alice')
+    expect((await verify(token)).id).toBe('alice')
+    expect(verify.fromCache(token)?.id).toBe('alice')
+    expect(spy).toHaveBeenCalledTimes(1)
+  })
+
+  it('each reuse gives a fresh user, so per-request facets are not shared between requests', async () => {
+    const { verify } = setup()
+    const token = idp.mint({ sub: 'alice' })
+    const first = await verify(token)
+    expect(await verify(token)).not.toBe(first)
+  })
+
+  it('refuses a remembered token the moment it expires (fake clock)', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const start = new Date('2026-01-01T00:00:00Z')
+    vi.setSystemTime(start)
+    const { verify, spy } = setup()
+    const token = idp.mint({ sub: 'alice', exp: start.getTime() / 1000 + 60 })
+    await verify(token)
+    vi.setSystemTime(start.getTime() + 59_999)
+    expect(verify.fromCache(token)?.id).toBe('alice')
+    vi.setSystemTime(start.getTime() + 60_000)
+    expect(verify.fromCache(token)).toBeUndefined()
+    await expect(verify(token)).rejects.toMatchObject({ code: 'ERR_AUTH_TOKEN_EXPIRED' })
+    expect(spy).toHaveBeenCalledTimes(2)
+  })
+
+  it('never remembers a failure', async () => {
+    const { verify, spy } = setup()
+    const forged = idp.mint({ sub: 'alice' }, { tamper: 'signature' })
+    await expect(verify(forged)).rejects.toMatchObject({ status: 401 })
+    await expect(verify(forged)).rejects.toMatchObject({ status: 401 })
+    expect(verify.fromCache(forged)).toBeUndefined()
+    expect(spy).toHaveBeenCalledTimes(2)
+  })
+
+  it('drops tokens whose key left the published set; keeps those whose key was re-published', async () => {
+    const { verify, spy, cache } = setup()
+    const token = idp.mint({ sub: 'alice' })
+    await verify(token)
+    await cache.hydrate(idp.jwksUri) // the same keys again
+    await verify(token)
+    expect(spy).toHaveBeenCalledTimes(1)
+
+    idp.rotateKeys() // the old key is withdrawn
+    await cache.hydrate(idp.jwksUri)
+    expect(verify.fromCache(token)).toBeUndefined()
+    await expect(verify(token)).rejects.toMatchObject({ code: 'ERR_AUTH_KEY_NOT_FOUND' })
+    expect((await verify(idp.mint({ sub: 'bob' }))).id).toBe('bob')
+  })
+
+  it('is bounded: the least recently used token goes first', async () => {
+    const { verify, spy } = setup({ tokenCache: { max: 2 } })
+    const [a, b, c] = ['a', 'b', 'c'].map((sub) => idp.mint({ sub }))
+    for (const token of [a!, b!, c!]) await verify(token)
+    expect(verify.fromCache(a!)).toBeUndefined()
+    expect(verify.fromCache(c!)?.id).toBe('c')
+    expect(spy).toHaveBeenCalledTimes(3)
+  })
+
+  it('can be turned off', async () => {
+    const { verify, spy } = setup({ tokenCache: false })
+    const token = idp.mint({ sub: 'alice' })
+    await verify(token)
+    await verify(token)
+    expect(verify.fromCache(token)).toBeUndefined()
+    expect(spy).toHaveBeenCalledTimes(2)
+  })
+
+  it.each([{ max: 0 }, { max: 1.5 }, 'big'])('tokenCache %j is a ConfigError', (tokenCache) => {
+    const provider = new JwksProvider({
+      issuer: idp.issuer,
+      jwksUri: idp.jwksUri,
+      audience: idp.audience,
+      fetch: idp.fetch,
+    })
+    expect(() => createVerifier({ provider, tokenCache: tokenCache as never })).toThrow(ConfigError)
+  })
+})
