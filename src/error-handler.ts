@@ -2,7 +2,13 @@
 
 import type { NextFunction, Request, Response } from 'express'
 import { STATUS_CODES } from 'node:http'
-import { isAuthError, responseHeaders, type AuthError } from './errors.js'
+import {
+  challengeHeaders,
+  isAuthError,
+  responseHeaders,
+  type AuthChallenge,
+  type AuthError,
+} from './errors.js'
 
 /** Replaces oidc-guard's error response (Starlette's `on_error`). Pass `next(error)` to use your own handler. */
 export type OnAuthError = (
@@ -54,6 +60,35 @@ export function createErrorResponder(
       next(thrown)
     }
   }
+}
+
+/**
+ * Writes the response for `error` under a non-Bearer scheme (Basic, API keys): the scheme's
+ * challenge on 401, `Retry-After` on 503, the same JSON body as every other error.
+ */
+export function sendChallengedError(
+  res: Response,
+  error: AuthError,
+  challenge: AuthChallenge,
+): void {
+  if (res.headersSent) return
+  res.status(error.status)
+  res.set(challengeHeaders(error, challenge))
+  res.json(error.toJSON())
+}
+
+/**
+ * Builds the responder of one `basicAuth`/`apiKeyAuth` instance: like {@link createErrorResponder},
+ * with the scheme's challenge instead of Bearer's. Guards downstream answer through it too.
+ */
+export function createChallengeResponder(
+  challenge: AuthChallenge,
+  onError: OnAuthError | undefined,
+): ErrorResponder {
+  if (onError === undefined) {
+    return (error, _req, res) => sendChallengedError(res, error, challenge)
+  }
+  return createErrorResponder(challenge.realm, onError)
 }
 
 /**

@@ -1,12 +1,31 @@
 // The public surface of 'oidc-guard' (re-exports only).
 
+export {
+  apiKeyAuth,
+  generateApiKey,
+  hashApiKey,
+  type ApiKeyAuthOptions,
+  type ApiKeyRecord,
+  type ApiKeyRepository,
+} from './api-key-auth.js'
+export { basicAuth, type BasicAuthOptions, type CredentialsAuthOptions } from './basic-auth.js'
+
 export type { TokenLocations } from './bearer.js'
+export {
+  JsonCredentialsRepository,
+  parseBasicAuthorization,
+  type BasicCredentials,
+  type CredentialsRepository,
+  type JsonCredentialsRepositoryOptions,
+  type UserCredentials,
+} from './credentials.js'
 export { scopesOf } from './claims.js'
 export type {
   GroupsProvider,
   JwtProvider,
   PermissionsProvider,
   ProfileProvider,
+  ProviderHealth,
   RolesProvider,
   SourceContext,
   SourceTraits,
@@ -16,6 +35,7 @@ export { authErrorHandler, sendAuthError, type OnAuthError } from './error-handl
 export {
   AuthError,
   ConfigError,
+  CredentialsInvalidError,
   CredentialsRequiredError,
   ForbiddenError,
   InsufficientScopeError,
@@ -23,6 +43,7 @@ export {
   InvalidTokenError,
   isAuthError,
   UnavailableError,
+  type AuthChallenge,
   type AuthErrorCode,
   type InvalidTokenCode,
   type OAuthErrorName,
@@ -69,6 +90,15 @@ export type {
 // The composition root: fromEnv names the built-in providers, so it lives with them.
 export { fromEnv } from '../providers/from-env.js'
 export { jwtAuth, type JwtAuthOptions } from './middleware.js'
+export {
+  DEFAULT_PBKDF2_ITERATIONS,
+  hashPassword,
+  verifyPassword,
+  type HashPasswordOptions,
+  type PasswordHashAlgorithm,
+  type VerifiedPasswordCacheOptions,
+  type VerifyPasswordOptions,
+} from './passwords.js'
 export { createVerifier, type Verifier, type VerifierOptions } from './pipeline.js'
 export { permissionCovers, type Match } from './rules.js'
 export { User, type UserIdentity, type UserOrigin, type UserSources } from './user.js'

@@ -6,10 +6,13 @@ export type {
   JwtProvider,
   PermissionsProvider,
   ProfileProvider,
+  ProviderHealth,
   RolesProvider,
   SourceContext,
   VerifiedToken,
 } from './contracts.js'
+export type { ApiKeyRecord, ApiKeyRepository } from './api-key-auth.js'
+export type { CredentialsRepository, UserCredentials } from './credentials.js'
 export { Discovery } from './discovery.js'
 export { EnvReader, type Env } from './env.js'
 export {

@@ -1,0 +1,400 @@
+// basicAuth(): HTTP Basic authentication (RFC 7617) against a CredentialsRepository, Express glue.
+
+import type { NextFunction, Request, RequestHandler, Response } from 'express'
+import type {
+  GroupsProvider,
+  PermissionsProvider,
+  ProfileProvider,
+  RolesProvider,
+} from './contracts.js'
+import {
+  checkedRecord,
+  parseBasicAuthorization,
+  type BasicCredentials,
+  type CredentialsRepository,
+  type UserCredentials,
+} from './credentials.js'
+import { resolveDisabled, type DisabledOptions } from './disabled.js'
+import { checkSources, Enrichment } from './enrichment.js'
+import { readLogLevel, type Env } from './env.js'
+import { createChallengeResponder, type OnAuthError } from './error-handler.js'
+import {
+  AuthError,
+  basicChallenge,
+  CredentialsInvalidError,
+  CredentialsRequiredError,
+  credentialsUnavailable,
+  InvalidRequestError,
+  type AuthChallenge,
+} from './errors.js'
+import type {} from './express-augment.js'
+import { LOG_LEVELS, resolveLogger, type Logger, type LogLevel } from './logger.js'
+import { disabledMiddleware, setErrorResponder } from './middleware.js'
+import { checkTimeout, checkNumber, Problems } from './options.js'
+import {
+  decoyHash,
+  parsePasswordHash,
+  sameCost,
+  verifyParsedHash,
+  VerifiedPasswordCache,
+  type ParsedPasswordHash,
+  type VerifiedPasswordCacheOptions,
+} from './passwords.js'
+import { User, type UserSources } from './user.js'
+
+/** Options every credentials middleware (`basicAuth`, `apiKeyAuth`) shares with `jwtAuth`. */
+export interface CredentialsAuthOptions extends DisabledOptions {
+  /** The `realm` of the challenge. */
+  realm?: string
+  /** Answer 401 to requests without credentials. Default `false`: they go on as the anonymous user. */
+  credentialsRequired?: boolean
+  /** Replaces the error response; call `next(error)` in it to hand errors to your own handler. */
+  onError?: OnAuthError
+  /** Source of `user.groups`; wins over the lists stored with the credentials. */
+  groups?: GroupsProvider
+  /** Source of `user.roles`; wins over the stored list. */
+  roles?: RolesProvider
+  /** Source of `user.permissions`; wins over the stored list. */
+  permissions?: PermissionsProvider
+  /** Source of `user.profile`. */
+  profile?: ProfileProvider
+  /** Longest wait for a source, in milliseconds; past it the facet answers 503. Default 5000. */
+  sourceTimeoutMs?: number
+  /** A pino logger to write to (a child is used), or `false` for none. Default: a new pino logger. */
+  logger?: Logger | false
+  /** Level of the logger oidc-guard creates. Default `AUTH_MIDDLEWARE_LOG_LEVEL`, else `info`. */
+  logLevel?: LogLevel
+  /** The environment read for defaults. Default `process.env`. */
+  env?: Env
+}
+
+/** Options of {@link basicAuth}. */
+export interface BasicAuthOptions extends CredentialsAuthOptions {
+  /** Where users and their password hashes are looked up. */
+  credentialsRepository: CredentialsRepository
+  /**
+   * Remember successful checks for a while, so a client sending its password on every request
+   * pays the hash once (keyed by an HMAC under a per-process random key; the password is never
+   * kept). Failures are never remembered, and a changed stored hash misses at once. `false` turns
+   * it off. Default `{ ttlMs: 300_000, max: 1_000 }`.
+   */
+  verifiedCache?: VerifiedPasswordCacheOptions | false
+  /**
+   * Accept the seed's legacy unsalted SHA-256 hex digests. Default `false`.
+   *
+   * **Warning:** weak (fast to crack, no salt, and its fast check lets response times tell those
+   * users apart). Only to migrate old files: rehash every password with `hashPassword`.
+   */
+  allowLegacySha256?: boolean
+}
+
+// RFC 6750 §3 / RFC 9110 §11.2: a realm is a quoted-string of visible ASCII without `"` or `\`.
+const SAFE_REALM = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
+const WARN_ONCE_LIMIT = 1_000
+
+/** Every value of a request header, from the raw list so that a repeated header is seen. */
+export function headerValues(req: Request, name: string): readonly string[] | undefined {
+  // req.headers keeps the first Authorization header only (and joins others with ", ").
+  const raw = req.rawHeaders ?? []
+  let values: string[] | undefined
+  for (let index = 0; index < raw.length; index += 2) {
+    const field = raw[index]!
+    if (field.length === name.length && field.toLowerCase() === name)
+      (values ??= []).push(raw[index + 1]!)
+  }
+  if (values !== undefined && values.length > 1) return values
+  // Adapters such as serverless-http leave rawHeaders empty: req.headers is the truth then.
+  const value = req.headers[name]
+  if (value === undefined) return undefined
+  return typeof value === 'string' ? [value] : value
+}
+
+/** Checks the options every credentials middleware shares. */
+export function checkCredentialsAuthOptions(
+  problems: Problems,
+  options: CredentialsAuthOptions,
+): void {
+  const { realm, onError, credentialsRequired, logLevel } = options
+  if (realm !== undefined && (typeof realm !== 'string' || !SAFE_REALM.test(realm))) {
+    problems.add('realm must be a string of visible ASCII characters without " or \\')
+  }
+  if (onError !== undefined && typeof onError !== 'function') {
+    problems.add('onError must be a function')
+  }
+  if (credentialsRequired !== undefined && typeof credentialsRequired !== 'boolean') {
+    problems.add('credentialsRequired must be true or false')
+  }
+  if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel)) {
+    problems.add(`logLevel must be one of ${LOG_LEVELS.join(', ')}`)
+  }
+  const { groups, roles, permissions, profile } = options
+  checkSources(problems, { groups, roles, permissions, profile })
+  checkTimeout(problems, 'sourceTimeoutMs', options.sourceTimeoutMs)
+}
+
+/** What a credentials middleware resolves once: its logger, responder and wrapped sources. */
+export interface CredentialsAuthBase {
+  readonly logger: Logger
+  readonly challenge: AuthChallenge
+  readonly sources: UserSources
+  readonly credentialsRequired: boolean
+  /** Runs a request through the shared steps; `read` extracts the credentials (or throws). */
+  handle<C>(
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    read: (req: Request) => C | undefined,
+    authenticate: (credentials: C) => Promise<User>,
+  ): void
+}
+
+/**
+ * Resolves what `basicAuth` and `apiKeyAuth` share (after their options were checked) and the
+ * request flow they share: a user an earlier middleware authenticated passes untouched; otherwise
+ * no credentials → anonymous (or 401), malformed → 400, wrong → 401, store down → 503.
+ */
+export function credentialsAuthBase(
+  options: CredentialsAuthOptions,
+  challenge: AuthChallenge,
+  level: LogLevel,
+): CredentialsAuthBase {
+  const logger = resolveLogger(options.logger, level)
+  const { groups, roles, permissions, profile, sourceTimeoutMs } = options
+  const enrichment = new Enrichment(
+    sourceTimeoutMs === undefined
+      ? { sourceCache: false }
+      : { sourceCache: false, sourceTimeoutMs },
+    logger,
+  )
+  const sources = enrichment.wrap({ groups, roles, permissions, profile })
+  const respond = createChallengeResponder(challenge, options.onError)
+  const credentialsRequired = options.credentialsRequired === true
+
+  function handle<C>(
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    read: (req: Request) => C | undefined,
+    authenticate: (credentials: C) => Promise<User>,
+  ): void {
+    // Stacked after jwtAuth (or another credentials middleware) that already authenticated.
+    if ((req as Partial<Request>).currentUser?.isAuthenticated === true) return next()
+    setErrorResponder(req, respond)
+    req.currentUser = User.anonymous
+    if (isPreflight(req)) return next()
+    let credentials: C | undefined
+    try {
+      credentials = read(req)
+    } catch (error) {
+      if (!(error instanceof AuthError)) return next(error)
+      return reject(error, req, res, next)
+    }
+    if (credentials === undefined) {
+      return credentialsRequired ? respond(new CredentialsRequiredError(), req, res, next) : next()
+    }
+    authenticate(credentials).then(
+      (user) => {
+        req.currentUser = user
+        next()
+      },
+      (error: unknown) => {
+        if (!(error instanceof AuthError)) return next(error)
+        reject(error, req, res, next)
+      },
+    )
+  }
+
+  function reject(error: AuthError, req: Request, res: Response, next: NextFunction): void {
+    // The code and the fixed description only: never the header, the username or the password.
+    if (logger.isLevelEnabled('debug')) {
+      logger.debug(
+        { code: error.code, scheme: challenge.scheme },
+        'credentials rejected: %s',
+        error.description,
+      )
+    }
+    respond(error, req, res, next)
+  }
+  return { logger, challenge, sources, credentialsRequired, handle }
+}
+
+/**
+ * The disabled switch (`disabled` or `AUTH_MIDDLEWARE_DISABLED`): every request, and every call
+ * of `authenticate`, is the synthetic user; a warning is logged once, at construction.
+ */
+export function disabledCredentialsAuth<A extends unknown[]>(
+  options: CredentialsAuthOptions,
+  name: string,
+): RequestHandler & { authenticate(...args: A): Promise<User> } {
+  const middleware = disabledMiddleware(options, name)
+  return Object.assign(middleware, { authenticate: async () => User.synthetic() })
+}
+
+function isPreflight(req: Request): boolean {
+  // A CORS preflight never carries credentials; guards still refuse it (see jwtAuth).
+  return req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined
+}
+
+/** Each facet: the explicit source, else the list stored with the credentials (never cached). */
+export function sourcesWithStoredLists(
+  explicit: UserSources,
+  stored: {
+    groups?: readonly string[] | undefined
+    roles?: readonly string[] | undefined
+    permissions?: readonly string[] | undefined
+  },
+): UserSources {
+  const { groups, roles, permissions } = stored
+  return {
+    groups: explicit.groups ?? (groups && { fromToken: true, fetchGroups: () => groups }),
+    roles: explicit.roles ?? (roles && { fromToken: true, fetchRoles: () => roles }),
+    permissions:
+      explicit.permissions ??
+      (permissions && { fromToken: true, fetchPermissions: () => permissions }),
+    profile: explicit.profile,
+  }
+}
+
+/**
+ * Authenticates requests with HTTP Basic credentials (RFC 7617) checked against a
+ * {@link CredentialsRepository}, and sets `req.currentUser` (provider `basic`). The same model as
+ * `jwtAuth`: no `Basic` credentials (including a `Bearer` header) → the anonymous user, or 401 with
+ * `credentialsRequired`, so guards decide; a wrong password or an unknown user → 401
+ * `invalid_credentials` with one description for both and `WWW-Authenticate: Basic realm="…",
+ * charset="UTF-8"`; malformed credentials or two `Authorization` headers → 400; a failing
+ * repository → 503. Guards downstream answer with the Basic challenge too.
+ *
+ * An unknown user costs the same hash as a known one (a decoy with the last seen cost), passwords
+ * are compared with `crypto.timingSafeEqual`, and hashes run on the thread pool. Credentials are
+ * never logged. Mounted after `jwtAuth`, a request `jwtAuth` authenticated passes untouched.
+ *
+ * **Warning:** Basic credentials are a password on every request: serve only over HTTPS. There is
+ * no lockout: put a rate limiter in front of routes that accept passwords.
+ *
+ * @example
+ * app.use(basicAuth({ credentialsRepository: new JsonCredentialsRepository({ path: 'users.json' }), realm: 'api' }))
+ * app.get('/admin', requireGroups(['admin']), handler)
+ *
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` at construction, listing every invalid option.
+ */
+export function basicAuth(
+  options: BasicAuthOptions,
+): RequestHandler & { authenticate(username: string, password: string): Promise<User> } {
+  const problems = new Problems()
+  const given = options ?? ({} as BasicAuthOptions)
+  checkCredentialsAuthOptions(problems, given)
+  const repository: unknown = given.credentialsRepository
+  if (
+    typeof repository !== 'object' ||
+    repository === null ||
+    typeof (repository as CredentialsRepository).getCredentials !== 'function'
+  ) {
+    problems.add(
+      'credentialsRepository is required: an object with getCredentials(username), such as new JsonCredentialsRepository({ path })',
+    )
+  }
+  const { verifiedCache } = given
+  if (verifiedCache !== undefined && verifiedCache !== false) {
+    if (typeof verifiedCache !== 'object' || verifiedCache === null) {
+      problems.add('verifiedCache must be { ttlMs, max } or false')
+    } else {
+      checkTimeout(problems, 'verifiedCache.ttlMs', verifiedCache.ttlMs)
+      checkNumber(problems, 'verifiedCache.max', verifiedCache.max, 1, { integer: true })
+    }
+  }
+  const level = given.logLevel ?? readLogLevel(given.env ?? process.env, problems)
+  const disabled = resolveDisabled(problems, given)
+  problems.throwIfAny()
+  if (disabled) return disabledCredentialsAuth(given, 'basicAuth')
+
+  const base = credentialsAuthBase(given, basicChallenge(given.realm), level)
+  const authenticate = createBasicAuthenticator(given, base)
+  function basicAuthMiddleware(req: Request, res: Response, next: NextFunction): void {
+    base.handle(req, res, next, readBasic, ({ username, password }) =>
+      authenticate(username, password),
+    )
+  }
+  return Object.assign(basicAuthMiddleware, { authenticate })
+}
+
+function readBasic(req: Request): BasicCredentials | undefined {
+  const values = headerValues(req, 'authorization')
+  if (values === undefined) return undefined
+  if (values.length > 1) throw new InvalidRequestError('more than one Authorization header')
+  return parseBasicAuthorization(values[0]!)
+}
+
+function createBasicAuthenticator(
+  options: BasicAuthOptions,
+  base: CredentialsAuthBase,
+): (username: string, password: string) => Promise<User> {
+  const { credentialsRepository: repository, allowLegacySha256 = false } = options
+  const { logger, challenge, sources } = base
+  const cache =
+    options.verifiedCache === false ? undefined : new VerifiedPasswordCache(options.verifiedCache)
+  const warned = new Set<string>()
+  // Unknown users are checked against a decoy that costs what the last known user's hash cost.
+  let decoy: ParsedPasswordHash = decoyHash()
+
+  function warnOnce(id: string, problem: string): void {
+    if (warned.has(id) || warned.size >= WARN_ONCE_LIMIT) return
+    warned.add(id)
+    logger.error(
+      { user: id },
+      'stored password hash of this user %s; the user cannot log in',
+      problem,
+    )
+  }
+
+  async function lookUp(username: string): Promise<UserCredentials | undefined> {
+    let answer: unknown
+    try {
+      answer = await repository.getCredentials(username)
+    } catch (error) {
+      logger.warn({ err: error }, 'credentials repository failed; answering 503')
+      throw credentialsUnavailable(error)
+    }
+    try {
+      return checkedRecord(answer)
+    } catch (error) {
+      logger.error('credentials repository returned a malformed record; answering 503')
+      throw error
+    }
+  }
+
+  return async function authenticate(username: string, password: string): Promise<User> {
+    const record = await lookUp(username)
+    let target: ParsedPasswordHash | undefined
+    if (record !== undefined) {
+      const id = record.id || record.username || username
+      target = parsePasswordHash(record.passwordHash)
+      if (target === undefined) warnOnce(id, 'is not a recognised hash')
+      else if (target.kind === 'sha256_legacy') {
+        if (!allowLegacySha256) {
+          warnOnce(id, 'is a legacy unsalted SHA-256 (set allowLegacySha256 or rehash it)')
+          target = undefined
+        }
+      } else if (!sameCost(decoy, target)) {
+        decoy = decoyHash(target)
+      }
+    }
+    let verified: boolean
+    const key = target && cache?.key(username, record!.passwordHash, password)
+    if (key !== undefined && cache!.has(key)) {
+      verified = true
+    } else {
+      // Fail closed with the same work whether the user is unknown or its hash unusable.
+      verified = (await verifyParsedHash(password, target ?? decoy)) && target !== undefined
+    }
+    if (!verified || record === undefined || target === undefined) {
+      throw new CredentialsInvalidError(challenge, 'invalid username or password')
+    }
+    if (key !== undefined) cache!.add(key)
+    const { name, email, scopes } = record
+    return new User(
+      { provider: 'basic' },
+      { id: record.id || record.username || username, name, email, scopes },
+      sourcesWithStoredLists(sources, record),
+    )
+  }
+}
