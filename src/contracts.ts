@@ -36,11 +36,26 @@ export interface JwtProvider {
   createUser(verified: VerifiedToken, sources: UserSources): User
   /** Fetches what the provider needs (discovery, keys) ahead of the first request. */
   hydrate?(): Promise<void>
+  /** The state of what the provider depends on (its key set), for health reports. */
+  health?(): ProviderHealth
   /**
    * Sources this provider's users get when `jwtAuth` is given none for a facet (Cognito: groups
    * from `cognito:groups`). Options given to `jwtAuth` win, facet by facet.
    */
   readonly defaultSources?: UserSources
+}
+
+/** A provider's part of a health report. */
+export interface ProviderHealth {
+  /** Whether the provider can verify tokens now (it holds keys). */
+  readonly ok: boolean
+  /** Where its keys come from, once known. */
+  readonly jwksUri?: string | undefined
+  readonly keyCount: number
+  /** When the keys in use were fetched. */
+  readonly fetchedAt?: Date | undefined
+  /** The last fetch's failure, if the last fetch failed. */
+  readonly lastError?: string | undefined
 }
 
 /**

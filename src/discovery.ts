@@ -37,6 +37,11 @@ export class Discovery {
   }
 
   /** The `jwks_uri`: a string once known, a promise while it is fetched. */
+  /** The `jwks_uri` found so far, without starting discovery. */
+  known(): string | undefined {
+    return this.#jwksUri
+  }
+
   jwksUri(): string | Promise<string> {
     if (this.#jwksUri !== undefined) return this.#jwksUri
     if (this.#inflight !== undefined) return this.#inflight

@@ -8,7 +8,9 @@ import type {
   RolesProvider,
   SourceContext,
 } from './contracts.js'
+import { sourceChannel } from './diagnostics.js'
 import { UnavailableError } from './errors.js'
+import type { HasHealth } from './health.js'
 import type { Logger } from './logger.js'
 import { checkNumber, checkTimeout, type Problems } from './options.js'
 import type { User, UserSources } from './user.js'
@@ -24,6 +26,22 @@ export interface SourceCacheOptions {
   ttlMs?: number
   /** Most answers kept (least recently used go first). Default 10 000. */
   max?: number
+  /**
+   * A second tier shared by every instance (Redis, from `oidc-guard/redis`): a miss here asks it
+   * before the source, and `forgetUser` evicts the user everywhere. When it is down, lookups go
+   * to the sources (degraded, logged once per episode), never to a 500 or a grant.
+   */
+  shared?: SharedCacheTier
+}
+
+/** A cache shared between instances, under the in-process one. */
+export interface SharedCacheTier extends HasHealth {
+  /** The stored answer, or `undefined`. */
+  get(key: string): Promise<unknown>
+  set(key: string, value: unknown, ttlMs: number): Promise<void>
+  /** Deletes the keys everywhere and tells every instance (their `onInvalidate` listeners). */
+  invalidate(keys: readonly string[]): Promise<void>
+  onInvalidate(listener: (keys: readonly string[]) => void): void
 }
 
 /** How the pipeline calls authorization sources. */
@@ -135,13 +153,21 @@ export class Enrichment {
   readonly #timeoutMs: number
   readonly #cache: LRUCache<string, Answer, FetchContext> | undefined
   readonly #logger: Logger
+  readonly #shared: SharedCacheTier | undefined
+  readonly #ttlMs: number
+  #sharedDown = false
 
   /** @param clock where the cache reads the time (tests pass a fake one). */
   constructor(options: EnrichmentOptions, logger: Logger, clock?: { now(): number }) {
     this.#timeoutMs = options.sourceTimeoutMs ?? DEFAULT_TIMEOUT_MS
     this.#logger = logger
     const { sourceCache } = options
+    this.#ttlMs = (sourceCache || undefined)?.ttlMs ?? DEFAULT_TTL_MS
+    this.#shared = (sourceCache || undefined)?.shared
     if (sourceCache === false) return
+    this.#shared?.onInvalidate((keys) => {
+      for (const key of keys) this.#cache?.delete(key)
+    })
     this.#cache = new LRUCache<string, Answer, FetchContext>({
       max: sourceCache?.max ?? DEFAULT_MAX,
       ttl: sourceCache?.ttlMs ?? DEFAULT_TTL_MS,
@@ -150,7 +176,7 @@ export class Enrichment {
       // Read the clock on every check: a cached "now" would let answers outlive their TTL.
       ttlResolution: 0,
       ...(clock === undefined ? {} : { perf: clock }),
-      fetchMethod: (_key, _stale, { signal, context }) => this.#call(context, signal),
+      fetchMethod: (key, _stale, { signal, context }) => this.#load(key, context, signal),
     })
   }
 
@@ -164,14 +190,29 @@ export class Enrichment {
     return Object.freeze(wrapped) as UserSources
   }
 
-  /** Forgets every cached answer of one user (after a role change, say). */
-  forget(issuer: string, subject: string): void {
-    for (const facet of FACETS) this.#cache?.delete(cacheKey(facet, issuer, subject))
+  /**
+   * Forgets every cached answer of one user (after a role change, say), on every instance when a
+   * shared tier is configured; resolves once the other instances have been told.
+   */
+  async forget(issuer: string, subject: string): Promise<void> {
+    const keys = FACETS.map((facet) => cacheKey(facet, issuer, subject))
+    for (const key of keys) this.#cache?.delete(key)
+    await this.#shared?.invalidate(keys)
   }
 
   /** Forgets every cached answer. */
   clear(): void {
     this.#cache?.clear()
+  }
+
+  /** How many answers the in-process tier holds. */
+  get size(): number {
+    return this.#cache?.size ?? 0
+  }
+
+  /** The shared tier, for health reports. */
+  get shared(): (SharedCacheTier & HasHealth) | undefined {
+    return this.#shared
   }
 
   #wrapOne(facet: Facet, source: AnySource): AnySource {
@@ -190,6 +231,50 @@ export class Enrichment {
       return this.#cache!.fetch(key, { context: { user, call, facet } }) as Promise<Answer>
     }
     return { fromToken: source.fromToken === true, [method]: load } as unknown as AnySource
+  }
+
+  /** A miss of the in-process tier: the shared tier, else the source (whose answer is shared). */
+  async #load(key: string, context: FetchContext, signal: AbortSignal): Promise<Answer> {
+    const shared = this.#shared
+    if (shared === undefined) return this.#call(context, signal)
+    const stored = await this.#sharedStep(() => shared.get(key))
+    if (stored !== undefined) {
+      try {
+        return checkedAnswer(context.facet, stored)
+      } catch {
+        // A corrupt shared entry is ignored: the source answers, and its answer replaces it.
+      }
+    }
+    const answer = await this.#call(context, signal)
+    void this.#sharedStep(() => shared.set(key, answer, this.#ttlMs))
+    return answer
+  }
+
+  /** Runs a shared-tier operation; its failure degrades to the sources, logged once per episode. */
+  async #sharedStep<T>(operation: () => Promise<T>): Promise<T | undefined> {
+    let timer: NodeJS.Timeout | undefined
+    // A tier that hangs must not hold requests longer than a source may.
+    const timedOut = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error('shared cache timed out')), this.#timeoutMs)
+      timer.unref?.()
+    })
+    try {
+      const result = await Promise.race([operation(), timedOut])
+      if (this.#sharedDown) this.#logger.info('shared authorization cache is back')
+      this.#sharedDown = false
+      return result
+    } catch (error) {
+      if (!this.#sharedDown) {
+        this.#logger.warn(
+          { err: error },
+          'shared authorization cache unavailable; asking the sources',
+        )
+      }
+      this.#sharedDown = true
+      return undefined
+    } finally {
+      clearTimeout(timer)
+    }
   }
 
   /** One bounded call: aborted and answered 503 when it outlives the time-out. */
@@ -211,9 +296,25 @@ export class Enrichment {
       resolve(call(user, { signal: controller.signal })),
     )
     return Promise.race([answer, timedOut])
-      .then((value) => checkedAnswer(facet, value))
+      .then((value) => {
+        const checked = checkedAnswer(facet, value)
+        if (sourceChannel.hasSubscribers) {
+          sourceChannel.publish({ facet, provider: user.provider, outcome: 'fetched' })
+        }
+        return checked
+      })
       .catch((error: unknown) => {
         const failure = error instanceof UnavailableError ? error : sourceUnavailable(facet, error)
+        if (sourceChannel.hasSubscribers) {
+          const reason =
+            failure.cause instanceof Error ? failure.cause.message : failure.description
+          sourceChannel.publish({
+            facet,
+            provider: user.provider,
+            outcome: 'failed',
+            error: reason,
+          })
+        }
         this.#logger.warn(
           { facet, provider: user.provider, err: failure.cause ?? failure },
           '%s source failed; answering 503',

@@ -17,15 +17,18 @@ export type InvalidTokenCode =
   | 'ERR_AUTH_AUDIENCE_MISMATCH'
   | 'ERR_AUTH_TOKEN_TYPE_INVALID'
   | 'ERR_AUTH_TOKEN_REJECTED'
+  | 'ERR_AUTH_TOKEN_REVOKED'
 
 /** Codes of a dependency that cannot answer. Every one answers 503 `temporarily_unavailable`. */
-export type UnavailableCode = 'ERR_AUTH_KEYS_UNAVAILABLE' | 'ERR_AUTH_SOURCE_UNAVAILABLE'
+export type UnavailableCode =
+  'ERR_AUTH_KEYS_UNAVAILABLE' | 'ERR_AUTH_SOURCE_UNAVAILABLE' | 'ERR_AUTH_CREDENTIALS_UNAVAILABLE'
 
 /** Every code an {@link AuthError} can carry; stable across releases (see docs/errors.md). */
 export type AuthErrorCode =
   | 'ERR_AUTH_INVALID_REQUEST'
   | 'ERR_AUTH_CREDENTIALS_REQUIRED'
   | InvalidTokenCode
+  | 'ERR_AUTH_CREDENTIALS_INVALID'
   | 'ERR_AUTH_INSUFFICIENT_SCOPE'
   | 'ERR_AUTH_FORBIDDEN'
   | UnavailableCode
@@ -36,6 +39,7 @@ export type OAuthErrorName =
   | 'invalid_request'
   | 'unauthorized'
   | 'invalid_token'
+  | 'invalid_credentials'
   | 'insufficient_scope'
   | 'forbidden'
   | 'temporarily_unavailable'
@@ -218,8 +222,78 @@ export function responseHeaders(
   error: AuthError,
   realm: string | undefined,
 ): Record<string, string> {
+  // Wrong credentials of another scheme (Basic, API keys) are challenged in their own scheme.
+  if (error instanceof CredentialsInvalidError) return challengeHeaders(error, error.challenge)
   const headers: Record<string, string> = {}
   if (error.challenges) headers['WWW-Authenticate'] = bearerChallenge(error, realm)
   if (error instanceof UnavailableError) headers['Retry-After'] = String(error.retryAfterSec)
   return headers
+}
+
+/**
+ * The challenge of a scheme other than Bearer (RFC 9110 §11.6.1): `Basic` (RFC 7617), `ApiKey`…
+ * `params` are extra auth-params, such as `charset: 'UTF-8'`.
+ */
+export interface AuthChallenge {
+  readonly scheme: string
+  readonly realm?: string | undefined
+  readonly params?: Readonly<Record<string, string>> | undefined
+}
+
+/** The `WWW-Authenticate` value of a challenge: `Basic realm="api", charset="UTF-8"`. */
+export function schemeChallenge(challenge: AuthChallenge): string {
+  const params: string[] = []
+  if (challenge.realm !== undefined) params.push(`realm=${quoted(challenge.realm)}`)
+  for (const [name, value] of Object.entries(challenge.params ?? {})) {
+    params.push(`${name}=${quoted(value)}`)
+  }
+  return params.length === 0 ? challenge.scheme : `${challenge.scheme} ${params.join(', ')}`
+}
+
+/** RFC 7617 §2.1: the Basic challenge, announcing that credentials are read as UTF-8. */
+export function basicChallenge(realm: string | undefined): AuthChallenge {
+  return { scheme: 'Basic', realm, params: { charset: 'UTF-8' } }
+}
+
+/**
+ * Headers for the response to `error` under a non-Bearer scheme: the scheme's challenge on every
+ * 401 (RFC 9110 §15.5.2 requires one), none on 400/403 (Basic has no error attributes to put in
+ * one), `Retry-After` on 503.
+ */
+export function challengeHeaders(
+  error: AuthError,
+  challenge: AuthChallenge,
+): Record<string, string> {
+  const headers: Record<string, string> = {}
+  if (error.status === 401) headers['WWW-Authenticate'] = schemeChallenge(challenge)
+  if (error instanceof UnavailableError) headers['Retry-After'] = String(error.retryAfterSec)
+  return headers
+}
+
+/**
+ * 401 `invalid_credentials`: a username and password, or an API key, that do not match. One fixed
+ * description for an unknown user and a wrong password, so the answer never tells which usernames
+ * exist. Carries its scheme's challenge, so even Express's default error handler answers with it.
+ */
+export class CredentialsInvalidError extends AuthError {
+  readonly code = 'ERR_AUTH_CREDENTIALS_INVALID'
+  readonly status = 401
+  readonly error = 'invalid_credentials'
+  readonly challenges = true
+  /** The challenge the 401 carries (`Basic realm="…", charset="UTF-8"`, `ApiKey realm="…"`). */
+  readonly challenge: AuthChallenge
+
+  constructor(challenge: AuthChallenge, description = 'invalid credentials') {
+    super(description)
+    this.challenge = challenge
+  }
+}
+
+/** The 503 of a credentials store (a `CredentialsRepository`, an API key repository) that failed. */
+export function credentialsUnavailable(cause: unknown): UnavailableError {
+  return new UnavailableError(
+    'ERR_AUTH_CREDENTIALS_UNAVAILABLE',
+    'credentials cannot be checked right now',
+    { cause },
+  )
 }

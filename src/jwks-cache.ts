@@ -1,6 +1,7 @@
 // Key sets per jwks_uri: background refresh, single-flight fetches, kid-miss cooldown, stale-if-error.
 
 import { elapsed, backoffMs } from './backoff.js'
+import { jwksChannel } from './diagnostics.js'
 import { InvalidTokenError, keysUnavailable } from './errors.js'
 import { fetchJson, type FetchFunction } from './fetch-json.js'
 import type { JwsAlgorithm, VerificationKey } from './jwt.js'
@@ -237,6 +238,9 @@ export class JwksCache {
         state.failures = 0
         state.lastError = undefined
         this.#options.logger.debug({ jwksUri: uri, keyCount: keys.length }, 'JWK Set fetched')
+        if (jwksChannel.hasSubscribers) {
+          jwksChannel.publish({ uri, outcome: 'fetched', keyCount: keys.length })
+        }
       })
       .catch((error: unknown) => {
         // The back-off runs from the failure, not from the start: a fetch that took the whole
@@ -244,6 +248,9 @@ export class JwksCache {
         state.lastAttemptAt = Date.now()
         state.failures += 1
         state.lastError = error instanceof Error ? error : new Error(String(error))
+        if (jwksChannel.hasSubscribers) {
+          jwksChannel.publish({ uri, outcome: 'failed', error: state.lastError.message })
+        }
         // One warning per outage episode, then quiet until it recovers.
         const level = state.failures === 1 ? 'warn' : 'debug'
         this.#options.logger[level](

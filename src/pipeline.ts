@@ -16,10 +16,13 @@ import {
   type EnrichmentOptions,
 } from './enrichment.js'
 import { readLogLevel, type Env } from './env.js'
+import { revocationChannel, verifyChannel } from './diagnostics.js'
 import { AuthError, InvalidTokenError } from './errors.js'
+import { healthReport, type HasHealth, type HealthReport } from './health.js'
 import { DEFAULT_MAX_TOKEN_LENGTH, parseJwt } from './jwt.js'
 import { LOG_LEVELS, resolveLogger, type Logger, type LogLevel } from './logger.js'
 import { checkNumber, Problems } from './options.js'
+import { tokenRevoked, type RevocationStore } from './revocation.js'
 import type { User, UserSources } from './user.js'
 
 /** Options of {@link createVerifier} (and the verification half of `jwtAuth`). */
@@ -50,6 +53,12 @@ export interface VerifierOptions extends EnrichmentOptions {
    * Failures are never remembered. `false` turns it off. Default `{ max: 10_000 }`.
    */
   tokenCache?: { max?: number } | false
+  /**
+   * Refuses revoked tokens (401 "token revoked"), checked after the signature and claims on every
+   * request, remembered tokens included: a `MemoryRevocationStore` for one instance, or the Redis
+   * store of `oidc-guard/redis` for many.
+   */
+  revocation?: RevocationStore
 }
 
 const DEFAULT_TOKEN_CACHE_MAX = 10_000
@@ -77,9 +86,11 @@ export interface Verifier {
    * Forgets the cached groups, roles, permissions and profile of one user, so the next request
    * asks the sources again (after changing the user's roles, say).
    */
-  forgetUser(user: User | { issuer: string; subject: string }): void
+  forgetUser(user: User | { issuer: string; subject: string }): Promise<void>
   /** Forgets every cached authorization answer. */
   clearSourceCache(): void
+  /** Each provider's keys, the revocation store and the caches; `ok` is false when one cannot serve. */
+  health(): Promise<HealthReport>
 }
 
 function hasMethod(value: unknown, method: string): boolean {
@@ -167,7 +178,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
   checkEnrichmentOptions(problems, options ?? {})
   const byIssuer = routeTable(problems, providers)
   checkNumber(problems, 'maxTokenLength', options?.maxTokenLength, 64)
-  const { tokenCache: tokenCacheOptions } = options ?? {}
+  const { tokenCache: tokenCacheOptions, revocation } = options ?? {}
+  if (revocation !== undefined && !hasMethod(revocation, 'isRevoked')) {
+    problems.add('revocation must be a revocation store (an object with isRevoked(verified))')
+  }
   if (tokenCacheOptions !== undefined && tokenCacheOptions !== false) {
     if (typeof tokenCacheOptions !== 'object' || tokenCacheOptions === null) {
       problems.add('tokenCache must be { max } or false')
@@ -193,15 +207,35 @@ export function createVerifier(options: VerifierOptions): Verifier {
           max: tokenCacheOptions?.max ?? DEFAULT_TOKEN_CACHE_MAX,
         })
 
-  function fromCache(token: string): User | undefined {
+  /** A remembered verification that still holds (time, key), or undefined. */
+  function recall(token: string): Remembered | undefined {
     if (remembered === undefined || token.length > maxTokenLength) return undefined
     const hit = remembered.get(token)
     if (hit === undefined) return undefined
-    if (hit.verified.revalidate!(Date.now() / 1000)) {
-      return hit.provider.createUser(hit.verified, hit.sources)
-    }
+    if (hit.verified.revalidate!(Date.now() / 1000)) return hit
     remembered.delete(token) // Expired or its key withdrawn: verify afresh, which says why.
     return undefined
+  }
+
+  function fromCache(token: string): User | undefined {
+    const hit = recall(token)
+    if (hit === undefined) return undefined
+    // Only a definite "not revoked" answers synchronously; anything else takes the full path.
+    if (revocation !== undefined && revocation.isRevoked(hit.verified) !== false) return undefined
+    if (verifyChannel.hasSubscribers) {
+      verifyChannel.publish({ outcome: 'pass', provider: hit.provider.name, cached: true })
+    }
+    return hit.provider.createUser(hit.verified, hit.sources)
+  }
+
+  async function checkRevocation(provider: JwtProvider, verified: VerifiedToken): Promise<void> {
+    const answer = revocation!.isRevoked(verified)
+    if (answer === false || (answer !== true && !(await answer))) return
+    remembered?.delete(verified.token)
+    if (revocationChannel.hasSubscribers) {
+      revocationChannel.publish({ outcome: 'revoked', provider: provider.name })
+    }
+    throw tokenRevoked()
   }
 
   function route(iss: unknown): JwtProvider {
@@ -218,20 +252,42 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   async function verifyToken(token: string): Promise<User> {
-    const cached = fromCache(token)
-    if (cached !== undefined) return cached
     let provider: JwtProvider | undefined
+    let hit: Remembered | undefined
     try {
-      const parsed = parseJwt(token, maxTokenLength)
-      provider = route(parsed.payload.iss)
-      const verified = await provider.verifyToken(token, parsed)
-      const sources = sourcesByProvider.get(provider)!
-      if (remembered !== undefined && typeof verified.revalidate === 'function') {
-        remembered.set(token, { provider, verified, sources })
+      hit = recall(token)
+      let verified: VerifiedToken
+      if (hit === undefined) {
+        const parsed = parseJwt(token, maxTokenLength)
+        provider = route(parsed.payload.iss)
+        verified = await provider.verifyToken(token, parsed)
+        if (remembered !== undefined && typeof verified.revalidate === 'function') {
+          remembered.set(token, { provider, verified, sources: sourcesByProvider.get(provider)! })
+        }
+      } else {
+        provider = hit.provider
+        verified = hit.verified
       }
-      return provider.createUser(verified, sources)
+      if (revocation !== undefined) await checkRevocation(provider, verified)
+      if (verifyChannel.hasSubscribers) {
+        verifyChannel.publish({
+          outcome: 'pass',
+          provider: provider.name,
+          cached: hit !== undefined,
+        })
+      }
+      return provider.createUser(verified, sourcesByProvider.get(provider)!)
     } catch (error) {
-      throw asAuthError(error, logger, provider)
+      const failure = asAuthError(error, logger, provider)
+      if (verifyChannel.hasSubscribers) {
+        verifyChannel.publish({
+          outcome: failure.status === 503 ? 'unavailable' : 'reject',
+          code: failure.code,
+          provider: provider?.name,
+          cached: hit !== undefined,
+        })
+      }
+      throw failure
     }
   }
 
@@ -242,12 +298,20 @@ export function createVerifier(options: VerifierOptions): Verifier {
     hydrate: async () => {
       await Promise.all(providers.map((provider) => provider.hydrate?.()))
     },
-    forgetUser: (user: User | { issuer: string; subject: string }) => {
+    forgetUser: async (user: User | { issuer: string; subject: string }) => {
       if ('subject' in user) return enrichment.forget(user.issuer, user.subject)
       const issuer = user.claims.iss
-      if (typeof issuer === 'string') enrichment.forget(issuer, user.id)
+      if (typeof issuer === 'string') await enrichment.forget(issuer, user.id)
     },
     clearSourceCache: () => enrichment.clear(),
+    health: () =>
+      healthReport({
+        providers,
+        tokenCacheSize: remembered?.size ?? 0,
+        sourceCacheSize: enrichment.size,
+        shared: enrichment.shared,
+        revocation: revocation as HasHealth | undefined,
+      }),
   })
 }
 

@@ -22,6 +22,7 @@ import {
   type JwtProvider,
   type KeySource,
   type ParsedJwt,
+  type ProviderHealth,
   type UserIdentity,
   type UserSources,
   type VerificationPolicy,
@@ -143,6 +144,19 @@ export abstract class KeySetProvider implements JwtProvider {
 
   abstract hydrate(): Promise<void>
 
+  /** The key set's state: ok once keys are held (stale keys served through an outage count). */
+  health(): ProviderHealth {
+    const jwksUri = this.currentJwksUri()
+    if (jwksUri === undefined) return { ok: false, keyCount: 0, lastError: 'keys not located yet' }
+    const { keyCount, fetchedAt, lastError } = this.cache.status(jwksUri)
+    return { ok: keyCount > 0, jwksUri, keyCount, fetchedAt, lastError }
+  }
+
+  /** Where the keys are, once known (discovery may not have run yet). Subclasses say. */
+  protected currentJwksUri(): string | undefined {
+    return undefined
+  }
+
   /** Vendor rules, run after the signature and registered claims hold. Throw `InvalidTokenError` to refuse. */
   protected checkClaims(_claims: JwtClaims): void {}
 
@@ -187,5 +201,9 @@ export class JwksProvider extends KeySetProvider {
   /** Fetches the key set now, so the first request does not wait; rejects while the endpoint is down. */
   hydrate(): Promise<void> {
     return this.cache.hydrate(this.jwksUri)
+  }
+
+  protected override currentJwksUri(): string {
+    return this.jwksUri
   }
 }

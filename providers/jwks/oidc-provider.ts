@@ -83,4 +83,8 @@ export class OidcProvider extends KeySetProvider {
   async hydrate(): Promise<void> {
     await this.cache.hydrate(await this.#discovery.jwksUri())
   }
+
+  protected override currentJwksUri(): string | undefined {
+    return this.#discovery.known()
+  }
 }

@@ -1,0 +1,212 @@
+// Token revocation: refuse tokens (or every token of a subject) before they expire on their own.
+
+import type { VerifiedToken } from './contracts.js'
+import { InvalidTokenError } from './errors.js'
+import type { HasHealth } from './health.js'
+import type { JwtClaims } from './jwt.js'
+import { parseJwt } from './jwt.js'
+
+/**
+ * Decides whether a verified token was revoked. Consulted after the signature and the claims hold,
+ * on every request, remembered tokens included. May answer synchronously (the hot path stays
+ * synchronous) or with a promise; a store that cannot answer throws an `UnavailableError` (503)
+ * unless it was built to fail open.
+ */
+export interface RevocationStore extends HasHealth {
+  isRevoked(verified: VerifiedToken): boolean | Promise<boolean>
+}
+
+/** Options of {@link RevocationStore} implementations that keep entries for a bounded time. */
+export interface RevocationOptions {
+  /**
+   * The longest lifetime a token of your issuers has, in seconds: a subject revoked at T must stay
+   * revoked until every token issued before T has expired. Default 86 400 (one day).
+   */
+  maxTokenLifetimeSec?: number
+}
+
+/** What a revocation names, normalised for any store. */
+export type RevocationEntry =
+  | { readonly kind: 'jti'; readonly jti: string; readonly expiresAtSec: number }
+  | {
+      readonly kind: 'subject'
+      readonly issuer: string
+      readonly subject: string
+      readonly beforeSec: number
+      readonly expiresAtSec: number
+    }
+
+export const DEFAULT_MAX_TOKEN_LIFETIME_SEC = 86_400
+
+/** The revocation error: 401 `invalid_token` "token revoked". */
+export function tokenRevoked(): InvalidTokenError {
+  return new InvalidTokenError('ERR_AUTH_TOKEN_REVOKED', 'token revoked')
+}
+
+/**
+ * What `revokeToken(tokenOrJti)` revokes: a compact token is read (unverified: revoking more than
+ * asked is safe) for its `jti` (or Cognito's `origin_jti`) and `exp`; anything else is taken as a
+ * `jti`. A token without either cannot be revoked by id: revoke its subject instead.
+ *
+ * @throws {TypeError} for an empty value or a token with no `jti`/`origin_jti`.
+ */
+export function jtiEntry(
+  tokenOrJti: string,
+  maxLifetimeSec: number,
+  nowSec: number,
+): RevocationEntry {
+  if (typeof tokenOrJti !== 'string' || tokenOrJti === '') {
+    throw new TypeError('revokeToken needs a token or a jti')
+  }
+  if (tokenOrJti.split('.').length !== 3) {
+    return { kind: 'jti', jti: tokenOrJti, expiresAtSec: nowSec + maxLifetimeSec }
+  }
+  const { payload } = parseJwt(tokenOrJti, Number.MAX_SAFE_INTEGER)
+  const jti = stringOf(payload, 'jti') ?? stringOf(payload, 'origin_jti')
+  if (jti === undefined) {
+    throw new TypeError('the token has no jti or origin_jti: revoke its subject instead')
+  }
+  const exp = typeof payload.exp === 'number' ? payload.exp : nowSec + maxLifetimeSec
+  return { kind: 'jti', jti, expiresAtSec: Math.min(exp, nowSec + maxLifetimeSec) }
+}
+
+/** What `revokeSubject(issuer, subject, { before })` revokes. */
+export function subjectEntry(
+  issuer: string,
+  subject: string,
+  before: Date,
+  maxLifetimeSec: number,
+): RevocationEntry {
+  if (
+    typeof issuer !== 'string' ||
+    issuer === '' ||
+    typeof subject !== 'string' ||
+    subject === ''
+  ) {
+    throw new TypeError('revokeSubject needs an issuer and a subject')
+  }
+  if (!(before instanceof Date) || Number.isNaN(before.getTime())) {
+    throw new TypeError('revokeSubject: before must be a valid Date')
+  }
+  const beforeSec = before.getTime() / 1000
+  return { kind: 'subject', issuer, subject, beforeSec, expiresAtSec: beforeSec + maxLifetimeSec }
+}
+
+/** The ids a token can be revoked by: its `jti` and Cognito's `origin_jti`. */
+export function revocableIds(claims: JwtClaims): string[] {
+  const ids: string[] = []
+  const jti = stringOf(claims, 'jti')
+  const origin = stringOf(claims, 'origin_jti')
+  if (jti !== undefined) ids.push(jti)
+  if (origin !== undefined) ids.push(origin)
+  return ids
+}
+
+/**
+ * Whether a subject revocation issued at `beforeSec` covers a token: tokens issued before it (and
+ * tokens without `iat`, whose age cannot be told) are revoked; tokens issued after it are not.
+ */
+export function issuedBefore(claims: JwtClaims, beforeSec: number): boolean {
+  return typeof claims.iat !== 'number' || claims.iat < beforeSec
+}
+
+function stringOf(claims: JwtClaims, name: string): string | undefined {
+  const value = claims[name]
+  return typeof value === 'string' && value !== '' ? value : undefined
+}
+
+/**
+ * Revocations kept in this process: for a single instance, or tests. Same API as the Redis store
+ * of `oidc-guard/redis`, which shares revocations between instances.
+ *
+ * @example
+ * const revocations = new MemoryRevocationStore()
+ * app.use(jwtAuth({ provider, revocation: revocations }))
+ * app.post('/logout', requireUser(), (req, res) => {
+ *   revocations.revokeSubject(req.currentUser.claims.iss!, req.currentUser.id)
+ *   res.status(204).end()
+ * })
+ */
+export class MemoryRevocationStore implements RevocationStore {
+  readonly #maxLifetimeSec: number
+  readonly #jtis = new Map<string, number>()
+  readonly #subjects = new Map<string, { beforeSec: number; expiresAtSec: number }>()
+  #writes = 0
+
+  constructor(options: RevocationOptions = {}) {
+    const { maxTokenLifetimeSec = DEFAULT_MAX_TOKEN_LIFETIME_SEC } = options
+    if (!Number.isFinite(maxTokenLifetimeSec) || maxTokenLifetimeSec <= 0) {
+      throw new TypeError('maxTokenLifetimeSec must be a positive number of seconds')
+    }
+    this.#maxLifetimeSec = maxTokenLifetimeSec
+  }
+
+  /** Revokes one token, by the token itself or its `jti` (Cognito's `origin_jti` too). */
+  revokeToken(tokenOrJti: string): void {
+    const entry = jtiEntry(tokenOrJti, this.#maxLifetimeSec, nowSec()) as {
+      jti: string
+      expiresAtSec: number
+    }
+    this.#jtis.set(entry.jti, Math.max(entry.expiresAtSec, this.#jtis.get(entry.jti) ?? 0))
+    this.#pruneNow()
+  }
+
+  /** Revokes every token of a subject issued before `before` (default: now): "log out everywhere". */
+  revokeSubject(issuer: string, subject: string, options: { before?: Date } = {}): void {
+    const entry = subjectEntry(issuer, subject, options.before ?? new Date(), this.#maxLifetimeSec)
+    if (entry.kind !== 'subject') return
+    const key = subjectKey(issuer, subject)
+    const existing = this.#subjects.get(key)
+    if (existing === undefined || existing.beforeSec < entry.beforeSec) {
+      this.#subjects.set(key, { beforeSec: entry.beforeSec, expiresAtSec: entry.expiresAtSec })
+    }
+    this.#pruneNow()
+  }
+
+  /** How many revocations are kept (expired ones are dropped as they are met). */
+  get size(): number {
+    return this.#jtis.size + this.#subjects.size
+  }
+
+  // Entries end when the tokens they cover have expired; sweep now and then so memory stays
+  // bounded by the revocations of one token lifetime, not by every revocation ever made.
+  #pruneNow(): void {
+    this.#writes += 1
+    if (this.#writes % 256 !== 0) return
+    const now = nowSec()
+    for (const [id, until] of this.#jtis) if (until <= now) this.#jtis.delete(id)
+    for (const [key, entry] of this.#subjects)
+      if (entry.expiresAtSec <= now) this.#subjects.delete(key)
+  }
+
+  isRevoked(verified: VerifiedToken): boolean {
+    const now = nowSec()
+    if (this.#jtis.size > 0) {
+      for (const id of revocableIds(verified.claims)) {
+        const until = this.#jtis.get(id)
+        if (until === undefined) continue
+        if (until > now) return true
+        this.#jtis.delete(id)
+      }
+    }
+    if (this.#subjects.size === 0) return false
+    const { iss, sub } = verified.claims
+    if (typeof iss !== 'string' || typeof sub !== 'string') return false
+    const key = subjectKey(iss, sub)
+    const entry = this.#subjects.get(key)
+    if (entry === undefined) return false
+    if (entry.expiresAtSec <= now) {
+      this.#subjects.delete(key)
+      return false
+    }
+    return issuedBefore(verified.claims, entry.beforeSec)
+  }
+}
+
+export function subjectKey(issuer: string, subject: string): string {
+  return `${issuer}\n${subject}`
+}
+
+function nowSec(): number {
+  return Date.now() / 1000
+}
