@@ -8,11 +8,12 @@ import {
   type JwtAuthOptions,
 } from '../src/spi.js'
 import { claimSourcesEnv } from './claims/env.js'
+import { cognitoEnv } from './cognito/env.js'
 import { jwksEnv, oidcEnv } from './jwks/env.js'
 
 /** Every provider and source `fromEnv` can build, by its `AUTH_PROVIDER` name. */
 export const BUILT_IN_ENV: EnvRegistry = Object.freeze({
-  providers: Object.freeze([jwksEnv, oidcEnv]),
+  providers: Object.freeze([jwksEnv, oidcEnv, cognitoEnv]),
   sources: Object.freeze([claimSourcesEnv]),
 })
 

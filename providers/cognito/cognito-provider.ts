@@ -1,0 +1,238 @@
+// CognitoProvider: the access or ID tokens of one Amazon Cognito user pool and its app clients.
+
+import {
+  checkUrl,
+  InvalidTokenError,
+  isProduction,
+  Problems,
+  scopesOf,
+  stringClaim,
+  User,
+  type JwtClaims,
+  type UserIdentity,
+  type UserSources,
+  type VerifiedToken,
+} from '../../src/spi.js'
+import {
+  KeySetProvider,
+  resolveJwksCache,
+  resolvePolicy,
+  type TokenCheckOptions,
+} from '../jwks/jwks-provider.js'
+import { CognitoGroupsProvider } from './groups.js'
+import { userPoolIssuer, userPoolRegion } from './user-pool.js'
+
+/** Which tokens a {@link CognitoProvider} accepts, by their `token_use` claim. */
+export type CognitoTokenUse = 'access' | 'id' | 'any'
+
+/** Options of {@link CognitoProvider}. */
+export interface CognitoProviderOptions extends Omit<
+  TokenCheckOptions,
+  'audience' | 'algorithms' | 'typ'
+> {
+  /** The user pool, `<region>_<id>` (`USER_POOL_ID`); the issuer and the region derive from it. */
+  userPoolId: string
+  /** The pool's region (`USER_POOL_REGION`). Optional: when given it must match `userPoolId`. */
+  region?: string
+  /**
+   * The app client id(s) whose tokens are accepted (`AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID`):
+   * compared with `client_id` in access tokens and with `aud` in ID tokens, never one for the
+   * other. Required.
+   *
+   * @remarks **Security:** `null` accepts the tokens of every app client of the pool, including
+   * ones created later for other apps. Use it only when every client of the pool may call the API.
+   */
+  clientId: string | readonly string[] | null
+  /**
+   * `'access'` (default), `'id'` or `'any'`, checked against `token_use`
+   * (`AUTH_PROVIDER_AWS_COGNITO_TOKEN_USE`). Refresh tokens are always refused.
+   */
+  tokenUse?: CognitoTokenUse
+  /** Where the keys are. Default `{issuer}/.well-known/jwks.json` (override for LocalStack or tests). */
+  jwksUri?: string
+}
+
+const TOKEN_USES: readonly CognitoTokenUse[] = ['access', 'id', 'any']
+const KIND = { access: 'an access token', id: 'an ID token' } as const
+
+function tokenTypeError(description: string): InvalidTokenError {
+  return new InvalidTokenError('ERR_AUTH_TOKEN_TYPE_INVALID', description)
+}
+
+/** The `token_use` of a verified token; anything but `access` or `id` is refused. */
+function tokenUseOf(claims: JwtClaims): 'access' | 'id' {
+  const use = claims['token_use']
+  if (use === 'access' || use === 'id') return use
+  if (use === undefined) throw tokenTypeError('missing token_use claim')
+  if (use === 'refresh') throw tokenTypeError('refresh tokens are not accepted')
+  // Exact match only: "ID" or "Access" are not Cognito's, so not to be trusted as such.
+  throw tokenTypeError('unknown token_use claim')
+}
+
+function resolveClientIds(problems: Problems, value: unknown): readonly string[] | null {
+  if (value === null) return null
+  const list = typeof value === 'string' ? [value] : value
+  if (
+    Array.isArray(list) &&
+    list.length > 0 &&
+    list.every((id) => typeof id === 'string' && id.trim() !== '')
+  ) {
+    return Object.freeze([...(list as string[])])
+  }
+  problems.add(
+    value === undefined
+      ? 'clientId (AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID) is required: the app client id(s) whose tokens the API accepts; null accepts every app client of the pool, deliberately'
+      : `clientId (AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID) must be a non-empty string or list of strings, or null, got ${JSON.stringify(value)}`,
+  )
+  return []
+}
+
+function checkCognitoOnly(problems: Problems, options: object): void {
+  // Options of JwksProvider a migrating caller may still pass: say what replaces them.
+  const { audience, algorithms } = options as { audience?: unknown; algorithms?: unknown }
+  if (audience !== undefined) {
+    problems.add('audience is not an option of CognitoProvider: give the app client id as clientId')
+  }
+  const rs256 = Array.isArray(algorithms) && algorithms.length === 1 && algorithms[0] === 'RS256'
+  if (algorithms !== undefined && !rs256) {
+    problems.add('algorithms cannot be changed: Cognito signs its tokens with RS256 only')
+  }
+}
+
+/**
+ * Verifies the tokens of one Amazon Cognito user pool: RS256 signature against the pool's keys,
+ * `exp`, the exact issuer `https://cognito-idp.{region}.amazonaws.com/{userPoolId}`, `token_use`,
+ * and the app client (`client_id` of access tokens, `aud` of ID tokens). Refresh tokens (opaque
+ * JWE) never verify. Users get `id` = `sub`, `name` = `username` (access) or `cognito:username`
+ * (ID), `email`, `scopes`, `clientId`; client-credentials tokens are `isM2M`, with no groups and no
+ * roles. Groups default to the `cognito:groups` claim.
+ *
+ * @example
+ * const provider = new CognitoProvider({
+ *   userPoolId: 'eu-west-1_AbCdE1234',
+ *   clientId: '4tq8example1client2id3',
+ *   tokenUse: 'access',
+ * })
+ * app.use(jwtAuth({ provider }))
+ * app.get('/admin', requireGroups(['admin']), handler)
+ *
+ * @remarks **Security:** verification is offline: a token revoked in Cognito (`RevokeToken`,
+ * `GlobalSignOut`) is accepted until it expires. `clientId: null` accepts every app client of the
+ * pool, including ones created later for other apps.
+ *
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option.
+ * @throws per token (from `verifyToken`, 401): `ERR_AUTH_TOKEN_TYPE_INVALID` (`token_use`),
+ *   `ERR_AUTH_AUDIENCE_MISMATCH` (app client), `ERR_AUTH_CLAIM_INVALID` (a missing `client_id`/`aud`),
+ *   `ERR_AUTH_ISSUER_MISMATCH`, and the core's signature and time checks; 503
+ *   `ERR_AUTH_KEYS_UNAVAILABLE` when the pool's keys cannot be fetched.
+ */
+export class CognitoProvider extends KeySetProvider {
+  readonly userPoolId: string
+  readonly region: string
+  /** `https://cognito-idp.{region}.amazonaws.com/{userPoolId}` */
+  readonly issuer: string
+  readonly jwksUri: string
+  readonly tokenUse: CognitoTokenUse
+  /** The accepted app clients; `null` when any client of the pool is accepted. */
+  readonly clientIds: readonly string[] | null
+  readonly defaultSources: UserSources
+
+  constructor(options: CognitoProviderOptions) {
+    const problems = new Problems()
+    const given = options ?? ({} as CognitoProviderOptions)
+    const region = userPoolRegion(problems, given.userPoolId, given.region)
+    const issuer = userPoolIssuer(region, given.userPoolId)
+    const jwksUri = given.jwksUri ?? `${issuer}/.well-known/jwks.json`
+    if (given.jwksUri !== undefined) checkUrl(problems, 'jwksUri', given.jwksUri, isProduction())
+    const clientIds = resolveClientIds(problems, given.clientId)
+    const tokenUse = given.tokenUse ?? 'access'
+    if (!TOKEN_USES.includes(tokenUse)) {
+      problems.add(
+        `tokenUse (AUTH_PROVIDER_AWS_COGNITO_TOKEN_USE) must be 'access', 'id' or 'any', got ${JSON.stringify(tokenUse)}`,
+      )
+    }
+    checkCognitoOnly(problems, given)
+    // Cognito access tokens carry no `aud`: the app client is checked in checkClaims instead.
+    const checks: TokenCheckOptions = { ...given, audience: null, algorithms: ['RS256'] }
+    const policy = resolvePolicy(problems, issuer, checks)
+    problems.throwIfAny()
+    const cache = resolveJwksCache(checks)
+    super(options.name ?? 'cognito', [issuer], policy, cache, {
+      getKey: (alg, kid) => cache.getKey(jwksUri, alg, kid),
+      isCurrent: (key) => cache.isCurrent(jwksUri, key),
+    })
+    this.userPoolId = options.userPoolId
+    this.region = region
+    this.issuer = issuer
+    this.jwksUri = jwksUri
+    this.tokenUse = tokenUse
+    this.clientIds = clientIds
+    this.defaultSources = Object.freeze({ groups: new CognitoGroupsProvider() })
+  }
+
+  /** Fetches the pool's keys now, so the first request does not wait; rejects while they are unavailable. */
+  hydrate(): Promise<void> {
+    return this.cache.hydrate(this.jwksUri)
+  }
+
+  protected override currentJwksUri(): string {
+    return this.jwksUri
+  }
+
+  /** Builds the user; machine-to-machine users get no groups or roles source, as in the seed. */
+  override createUser(verified: VerifiedToken, sources: UserSources): User {
+    const { claims, token } = verified
+    const identity = this.identity(claims)
+    const own = identity.isM2M
+      ? { permissions: sources.permissions, profile: sources.profile }
+      : sources
+    return new User({ provider: this.name, claims, token }, identity, own)
+  }
+
+  /**
+   * `token_use`, then the app client. Descriptions say what was expected ("expected an access
+   * token, got an ID token") and never echo a claim's value.
+   */
+  protected override checkClaims(claims: JwtClaims): void {
+    const use = tokenUseOf(claims)
+    if (this.tokenUse !== 'any' && use !== this.tokenUse) {
+      throw tokenTypeError(`expected ${KIND[this.tokenUse]}, got ${KIND[use]}`)
+    }
+    if (this.clientIds === null) return
+    // AWS "Verifying a JSON web token": access tokens name their client in `client_id`, ID tokens
+    // in `aud`. No fall-back from one to the other (the seed's, COG-05).
+    const claim = use === 'access' ? 'client_id' : 'aud'
+    const value = claims[claim]
+    if (value === undefined) {
+      throw new InvalidTokenError('ERR_AUTH_CLAIM_INVALID', `missing ${claim} claim`)
+    }
+    const named = typeof value === 'string' ? [value] : Array.isArray(value) ? value : []
+    if (!this.clientIds.some((id) => named.includes(id))) {
+      throw new InvalidTokenError(
+        'ERR_AUTH_AUDIENCE_MISMATCH',
+        `token issued to another app client (${claim})`,
+      )
+    }
+  }
+
+  protected override identity(claims: JwtClaims): UserIdentity {
+    const use = claims['token_use']
+    const name = stringClaim(claims, 'username') ?? stringClaim(claims, 'cognito:username')
+    const clientId =
+      use === 'id'
+        ? (stringClaim(claims, 'aud') ?? (Array.isArray(claims.aud) ? claims.aud[0] : undefined))
+        : stringClaim(claims, 'client_id')
+    // Client credentials (AWS "M2M authorization"): an access token with no user, whose subject
+    // is the app client itself.
+    const isM2M =
+      use === 'access' && name === undefined && clientId !== undefined && claims.sub === clientId
+    return {
+      id: claims.sub ?? '',
+      name,
+      email: stringClaim(claims, 'email'),
+      scopes: scopesOf(claims),
+      clientId,
+      isM2M,
+    }
+  }
+}

@@ -1,0 +1,138 @@
+// cognitoEnv: a CognitoProvider (and, on request, an identity pool) from environment variables.
+
+import {
+  ConfigError,
+  EnvReader,
+  Problems,
+  type Env,
+  type EnvContext,
+  type JwtProvider,
+  type ProviderEnvFactory,
+} from '../../src/spi.js'
+import { CognitoProvider, type CognitoTokenUse } from './cognito-provider.js'
+import {
+  CognitoIdentityPoolProvider,
+  type CognitoIdentityPoolProviderOptions,
+} from './identity-pool-provider.js'
+import { userPoolRegion } from './user-pool.js'
+
+/** The value of `AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID` that accepts every app client of the pool. */
+export const ANY_CLIENT = '*'
+
+const TOKEN_USES: readonly CognitoTokenUse[] = ['access', 'id', 'any']
+
+/** Adds a constructor's problems to the reader's, so every problem is reported together. */
+function collect<T>(env: EnvReader, build: () => T): T | undefined {
+  try {
+    return build()
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    for (const problem of error.problems) env.problems.add(problem)
+    return undefined
+  }
+}
+
+/**
+ * Builds a {@link CognitoProvider} when `AUTH_PROVIDER` includes `cognito`:
+ * - `USER_POOL_ID` (required) and `USER_POOL_REGION` (optional, must match), as in the seed;
+ * - `AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID`: app client ids, comma-separated, required; `*`
+ *   accepts every app client of the pool (logged as a warning). The seed's `USER_POOL_CLIENT_ID`
+ *   is read when it is not set;
+ * - `AUTH_PROVIDER_AWS_COGNITO_TOKEN_USE`: `access` (default), `id` or `any`;
+ * - `AUTH_PROVIDER_AWS_COGNITO_JWKS_URI`: a key URL override (LocalStack, tests).
+ *
+ * Keys are kept in the process-wide cache (`JWKS_CACHE_INTERVAL`, `JWKS_CACHE_USAGES`).
+ *
+ * @example
+ * // USER_POOL_ID=eu-west-1_AbCdE1234 AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID=4tq8example1client2id3
+ * const provider = cognitoEnv.create(new EnvReader(process.env, problems), context)
+ */
+export const cognitoEnv: ProviderEnvFactory = {
+  name: 'cognito',
+  variables: [
+    'USER_POOL_ID',
+    'USER_POOL_REGION',
+    'USER_POOL_CLIENT_ID',
+    'AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID',
+    'AUTH_PROVIDER_AWS_COGNITO_TOKEN_USE',
+    'AUTH_PROVIDER_AWS_COGNITO_JWKS_URI',
+  ],
+  create(env: EnvReader, context: EnvContext): JwtProvider | undefined {
+    const userPoolId = env.string('USER_POOL_ID', { required: 'when AUTH_PROVIDER=cognito' })
+    const region = env.string('USER_POOL_REGION')
+    const clients =
+      env.list('AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID') ?? env.list('USER_POOL_CLIENT_ID')
+    const tokenUse = env.oneOf('AUTH_PROVIDER_AWS_COGNITO_TOKEN_USE', TOKEN_USES)
+    const jwksUri = env.string('AUTH_PROVIDER_AWS_COGNITO_JWKS_URI')
+    if (clients === undefined) {
+      env.problems.add(
+        'AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID is required when AUTH_PROVIDER=cognito: the app client id(s) whose tokens the API accepts, comma-separated (* accepts every app client of the pool)',
+      )
+    }
+    const anyClient = clients?.includes(ANY_CLIENT) === true
+    if (anyClient && clients!.length > 1) {
+      env.problems.add('AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID is either * or a list of client ids')
+      return undefined
+    }
+    if (userPoolId === undefined || clients === undefined) {
+      // The constructor will not run: check the pool here, so every problem is reported at once.
+      if (userPoolId !== undefined) userPoolRegion(env.problems, userPoolId, region)
+      return undefined
+    }
+    if (anyClient) {
+      context.logger.warn(
+        'AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID=*: tokens of every app client of the user pool are accepted',
+      )
+    }
+    // A ConfigError of the constructor joins the other problems in fromEnv's one report.
+    return new CognitoProvider({
+      userPoolId,
+      clientId: anyClient ? null : clients,
+      ...(region === undefined ? {} : { region }),
+      ...(tokenUse === undefined ? {} : { tokenUse }),
+      ...(jwksUri === undefined ? {} : { jwksUri }),
+      jwksCache: context.jwksCache,
+    })
+  },
+}
+
+/**
+ * Builds a {@link CognitoIdentityPoolProvider} from `IDENTITY_POOL_ID` (required),
+ * `IDENTITY_POOL_REGION` (optional, must match) and the user pool of `userPoolProvider`, else of
+ * `USER_POOL_ID`.
+ *
+ * @example
+ * const identityPool = cognitoIdentityPoolFromEnv({ userPoolProvider: provider })
+ *
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every problem.
+ */
+export function cognitoIdentityPoolFromEnv(
+  options: Omit<CognitoIdentityPoolProviderOptions, 'identityPoolId' | 'region'> & {
+    environment?: Env
+  } = {},
+): CognitoIdentityPoolProvider {
+  const problems = new Problems()
+  const { environment = process.env, ...rest } = options
+  const env = new EnvReader(environment, problems)
+  const identityPoolId = env.string('IDENTITY_POOL_ID', { required: 'for AWS credentials' })
+  const region = env.string('IDENTITY_POOL_REGION')
+  const named = [rest.userPoolProvider, rest.userPoolId, rest.loginKey].some((v) => v !== undefined)
+  const userPoolId = named
+    ? undefined
+    : env.string('USER_POOL_ID', { required: 'when no userPoolProvider is given' })
+  const provider =
+    identityPoolId === undefined || (!named && userPoolId === undefined)
+      ? undefined
+      : collect(
+          env,
+          () =>
+            new CognitoIdentityPoolProvider({
+              ...rest,
+              identityPoolId,
+              ...(region === undefined ? {} : { region }),
+              ...(userPoolId === undefined ? {} : { userPoolId }),
+            }),
+        )
+  problems.throwIfAny()
+  return provider!
+}

@@ -1,0 +1,262 @@
+// CognitoIdentityPoolProvider: temporary AWS credentials for a verified user, through an identity pool.
+
+import { LRUCache } from 'lru-cache'
+import {
+  checkNumber,
+  checkString,
+  checkTimeout,
+  InvalidTokenError,
+  Problems,
+  type User,
+} from '../../src/spi.js'
+import { checkAwsClientOptions, type AwsClientLike, type AwsClientOptions } from './aws-options.js'
+import type { CognitoProvider } from './cognito-provider.js'
+import {
+  awsErrorName,
+  awsUnavailable,
+  clientConfig,
+  destroyClient,
+  loadIdentitySdk,
+  send,
+} from './sdk.js'
+import { identityPoolRegion, loginKeyOf, userPoolIssuer, userPoolRegion } from './user-pool.js'
+
+/** Temporary AWS credentials of one identity; pass them to any SDK v3 client as `credentials`. */
+export interface AwsCredentials {
+  readonly accessKeyId: string
+  readonly secretAccessKey: string
+  readonly sessionToken: string
+  readonly expiration: Date
+  /** The identity pool's id for the user, `<region>:<uuid>`. */
+  readonly identityId: string
+}
+
+/** Options of {@link CognitoIdentityPoolProvider}. Name the user pool in exactly one way. */
+export interface CognitoIdentityPoolProviderOptions extends Omit<AwsClientOptions, 'credentials'> {
+  /** The identity pool, `<region>:<uuid>` (`IDENTITY_POOL_ID`). */
+  identityPoolId: string
+  /** The identity pool's region (`IDENTITY_POOL_REGION`). Optional: when given it must match. */
+  region?: string
+  /** The provider that verifies the user pool's tokens; the login key derives from its issuer. */
+  userPoolProvider?: Pick<CognitoProvider, 'issuer'>
+  /** The user pool, `<region>_<id>`; the login key derives from it. */
+  userPoolId?: string
+  /** The `Logins` key as configured in the identity pool: `cognito-idp.{region}.amazonaws.com/{userPoolId}`. */
+  loginKey?: string
+  /** Fetch new credentials this long before the cached ones expire, in seconds. Default 300. */
+  refreshBeforeSec?: number
+  /** Most identities whose credentials are kept (least recently used go first). Default 10 000. */
+  maxIdentities?: number
+  /** Time-out of one exchange (both calls), in milliseconds. Default 5000. */
+  timeoutMs?: number
+}
+
+const DEFAULT_REFRESH_BEFORE_SEC = 300
+const DEFAULT_MAX_IDENTITIES = 10_000
+const DEFAULT_TIMEOUT_MS = 5_000
+
+function resolveLoginKey(problems: Problems, options: CognitoIdentityPoolProviderOptions): string {
+  const { userPoolProvider, userPoolId, loginKey } = options
+  const given = [userPoolProvider, userPoolId, loginKey].filter((value) => value !== undefined)
+  if (given.length !== 1) {
+    problems.add(
+      'CognitoIdentityPoolProvider: name the user pool in exactly one way: userPoolProvider, userPoolId or loginKey',
+    )
+    return ''
+  }
+  if (userPoolProvider !== undefined) {
+    checkString(problems, 'userPoolProvider.issuer', userPoolProvider?.issuer)
+    return loginKeyOf(String(userPoolProvider?.issuer))
+  }
+  if (userPoolId !== undefined) {
+    return loginKeyOf(userPoolIssuer(userPoolRegion(problems, userPoolId, undefined), userPoolId))
+  }
+  if (typeof loginKey !== 'string' || loginKey === '' || loginKey.includes('://')) {
+    problems.add(
+      'loginKey must be the provider name of the identity pool, without a scheme: cognito-idp.{region}.amazonaws.com/{userPoolId}',
+    )
+  }
+  return String(loginKey)
+}
+
+function wrongToken(): InvalidTokenError {
+  return new InvalidTokenError(
+    'ERR_AUTH_TOKEN_TYPE_INVALID',
+    "AWS credentials need an ID token of the identity pool's user pool",
+  )
+}
+
+/**
+ * Exchanges a verified user's ID token for temporary AWS credentials through a Cognito identity
+ * pool (`GetId`, then `GetCredentialsForIdentity`, with the AWS SDK v3
+ * `@aws-sdk/client-cognito-identity`, loaded on first use). Credentials are kept per identity (a
+ * bounded LRU) until `refreshBeforeSec` before they expire; concurrent calls for one identity share
+ * one exchange.
+ *
+ * @example
+ * const identityPool = new CognitoIdentityPoolProvider({
+ *   identityPoolId: 'eu-west-1:0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
+ *   userPoolProvider: provider,
+ * })
+ * app.get('/files', requireUser(), async (req, res) => {
+ *   const credentials = await identityPool.getAwsCredentials(req.currentUser)
+ *   const s3 = new S3Client({ region: 'eu-west-1', credentials })
+ *   // …
+ * })
+ *
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option.
+ */
+export class CognitoIdentityPoolProvider {
+  readonly identityPoolId: string
+  readonly region: string
+  /** The key of the user pool in the `Logins` map. */
+  readonly loginKey: string
+  readonly #options: CognitoIdentityPoolProviderOptions
+  readonly #refreshBeforeMs: number
+  readonly #timeoutMs: number
+  readonly #cache: LRUCache<string, AwsCredentials>
+  readonly #inflight = new Map<string, Promise<AwsCredentials>>()
+  #client: AwsClientLike | undefined
+
+  constructor(options: CognitoIdentityPoolProviderOptions) {
+    const problems = new Problems()
+    const given = options ?? ({} as CognitoIdentityPoolProviderOptions)
+    const region = identityPoolRegion(problems, given.identityPoolId, given.region)
+    const loginKey = resolveLoginKey(problems, given)
+    checkNumber(problems, 'refreshBeforeSec', given.refreshBeforeSec, 0)
+    checkNumber(problems, 'maxIdentities', given.maxIdentities, 1, { integer: true })
+    checkTimeout(problems, 'timeoutMs', given.timeoutMs)
+    checkAwsClientOptions(problems, 'CognitoIdentityPoolProvider', given)
+    problems.throwIfAny()
+    this.identityPoolId = given.identityPoolId
+    this.region = region
+    this.loginKey = loginKey
+    this.#options = given
+    this.#refreshBeforeMs = (given.refreshBeforeSec ?? DEFAULT_REFRESH_BEFORE_SEC) * 1000
+    this.#timeoutMs = given.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    this.#cache = new LRUCache({ max: given.maxIdentities ?? DEFAULT_MAX_IDENTITIES })
+    this.#client = given.client
+  }
+
+  /**
+   * The user's temporary AWS credentials: cached ones while they have more than
+   * `refreshBeforeSec` left, else a new exchange (shared with concurrent calls for the same user).
+   *
+   * @throws {InvalidTokenError} `ERR_AUTH_TOKEN_TYPE_INVALID` (401) when the user is anonymous or
+   *   was not authenticated with an ID token of this identity pool's user pool.
+   * @throws {UnavailableError} `ERR_AUTH_SOURCE_UNAVAILABLE` (503) when AWS cannot be reached,
+   *   refuses, times out or answers something malformed.
+   */
+  getAwsCredentials(user: User): Promise<AwsCredentials> {
+    const { token, claims } = user
+    const iss = claims.iss
+    // Identity pools take ID tokens (OpenID Connect); a Cognito access token would be refused.
+    const idToken = claims['token_use'] === undefined || claims['token_use'] === 'id'
+    if (!user.isAuthenticated || token === undefined || typeof iss !== 'string' || !idToken) {
+      return Promise.reject(wrongToken())
+    }
+    if (loginKeyOf(iss) !== this.loginKey || !iss.startsWith('https://')) {
+      return Promise.reject(wrongToken())
+    }
+    const key = `${iss}\n${user.id}`
+    const cached = this.#cache.get(key)
+    if (cached !== undefined && cached.expiration.getTime() - this.#refreshBeforeMs > Date.now()) {
+      return Promise.resolve(cached)
+    }
+    let pending = this.#inflight.get(key)
+    if (pending === undefined) {
+      pending = this.#exchange(key, token, cached?.identityId).finally(() => {
+        this.#inflight.delete(key)
+      })
+      this.#inflight.set(key, pending)
+    }
+    return pending
+  }
+
+  /** Forgets the cached credentials of one user, or of every user. */
+  clear(user?: User): void {
+    if (user === undefined) this.#cache.clear()
+    else if (typeof user.claims.iss === 'string')
+      this.#cache.delete(`${user.claims.iss}\n${user.id}`)
+  }
+
+  /** Closes the SDK client this provider created (its keep-alive sockets); a client you passed stays open. */
+  close(): void {
+    if (this.#client !== this.#options.client) destroyClient(this.#client)
+    this.#client = this.#options.client
+  }
+
+  async #exchange(
+    key: string,
+    token: string,
+    knownId: string | undefined,
+  ): Promise<AwsCredentials> {
+    const signal = AbortSignal.timeout(this.#timeoutMs)
+    // The SDK aborts its request on the signal; the race also bounds a client that ignores it,
+    // which would otherwise hold every caller sharing this exchange.
+    const deadline = new Promise<never>((_resolve, reject) => {
+      signal.addEventListener('abort', () => reject(signal.reason), { once: true })
+    })
+    deadline.catch(() => undefined)
+    try {
+      return await Promise.race([this.#calls(key, token, knownId, signal), deadline])
+    } catch (error) {
+      // A known identity AWS no longer has: forget it so the next call asks GetId again.
+      if (awsErrorName(error) !== undefined) this.#cache.delete(key)
+      throw awsUnavailable('AWS credentials are', error)
+    }
+  }
+
+  async #calls(
+    key: string,
+    token: string,
+    knownId: string | undefined,
+    signal: AbortSignal,
+  ): Promise<AwsCredentials> {
+    // The raw compact token: the seed sent an object's repr here, which AWS refused.
+    const Logins = { [this.loginKey]: token }
+    const sdk = await loadIdentitySdk()
+    this.#client ??= new sdk.CognitoIdentityClient(clientConfig(this.region, this.#options))
+    const client = this.#client
+    const IdentityId =
+      knownId ??
+      (await send<{ IdentityId?: unknown }>(
+        client,
+        new sdk.GetIdCommand({ IdentityPoolId: this.identityPoolId, Logins }),
+        signal,
+      ).then((answer) => answer?.IdentityId))
+    if (typeof IdentityId !== 'string' || IdentityId === '') {
+      throw new TypeError('GetId answered no IdentityId')
+    }
+    const answer = await send<{ Credentials?: unknown }>(
+      client,
+      new sdk.GetCredentialsForIdentityCommand({ IdentityId, Logins }),
+      signal,
+    )
+    const credentials = credentialsOf(answer?.Credentials, IdentityId)
+    if (!signal.aborted) this.#cache.set(key, credentials)
+    return credentials
+  }
+}
+
+function credentialsOf(value: unknown, identityId: string): AwsCredentials {
+  const { AccessKeyId, SecretKey, SessionToken, Expiration } = (value ?? {}) as Record<
+    string,
+    unknown
+  >
+  const strings = [AccessKeyId, SecretKey, SessionToken]
+  if (
+    !strings.every((item) => typeof item === 'string' && item !== '') ||
+    !(Expiration instanceof Date) ||
+    Number.isNaN(Expiration.getTime())
+  ) {
+    throw new TypeError('GetCredentialsForIdentity answered malformed credentials')
+  }
+  return Object.freeze({
+    accessKeyId: AccessKeyId as string,
+    secretAccessKey: SecretKey as string,
+    sessionToken: SessionToken as string,
+    expiration: Expiration,
+    identityId,
+  })
+}

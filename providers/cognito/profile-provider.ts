@@ -1,0 +1,140 @@
+// CognitoProfileProvider: a user's attributes from the user pool, for req.currentUser.profile.
+
+import { Problems, type ProfileProvider, type SourceContext, type User } from '../../src/spi.js'
+import { checkAwsClientOptions, type AwsClientLike, type AwsClientOptions } from './aws-options.js'
+import {
+  awsErrorName,
+  awsUnavailable,
+  clientConfig,
+  destroyClient,
+  loadIdentityProviderSdk,
+  send,
+  type IdentityProviderSdk,
+} from './sdk.js'
+import { userPoolIssuer, userPoolRegion } from './user-pool.js'
+
+/** Options of {@link CognitoProfileProvider}. */
+export interface CognitoProfileProviderOptions extends AwsClientOptions {
+  /** The user pool the users belong to, `<region>_<id>` (`USER_POOL_ID`). */
+  userPoolId: string
+  /** The pool's region. Optional: when given it must match `userPoolId`. */
+  region?: string
+  /**
+   * How attributes are read:
+   * - `'AdminGetUser'` (default): by username, with the app's IAM credentials
+   *   (`cognito-idp:AdminGetUser` on the pool); works for access and ID tokens.
+   * - `'GetUser'`: with the user's own access token (no IAM permission needed); the token needs
+   *   the `aws.cognito.signin.user.admin` scope, and ID tokens cannot be used.
+   */
+  operation?: 'AdminGetUser' | 'GetUser'
+}
+
+type Profile = Readonly<Record<string, string>>
+const EMPTY: Profile = Object.freeze({})
+
+/**
+ * The user's attributes (`email`, `given_name`, `custom:…`) as a flat record, read from Cognito
+ * with the AWS SDK v3 (`@aws-sdk/client-cognito-identity-provider`, loaded on first use).
+ *
+ * - A user the pool no longer has (deleted after the token was issued) has the profile `{}`.
+ * - Machine-to-machine clients and users of other issuers have the profile `{}`: no call is made.
+ * - Every other failure (network, throttling, access denied, time-out, a malformed answer)
+ *   rejects with a 503 `ERR_AUTH_SOURCE_UNAVAILABLE`: an outage never looks like an empty profile.
+ *
+ * @example
+ * app.use(jwtAuth({ provider, profile: new CognitoProfileProvider({ userPoolId: 'eu-west-1_AbCdE1234' }) }))
+ * app.get('/me', requireUser(), async (req, res) => res.json(await req.currentUser.profile))
+ *
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option.
+ */
+export class CognitoProfileProvider implements ProfileProvider {
+  readonly userPoolId: string
+  readonly region: string
+  readonly operation: 'AdminGetUser' | 'GetUser'
+  readonly #issuer: string
+  readonly #options: AwsClientOptions
+  #client: AwsClientLike | undefined
+
+  constructor(options: CognitoProfileProviderOptions) {
+    const problems = new Problems()
+    const given = options ?? ({} as CognitoProfileProviderOptions)
+    const region = userPoolRegion(problems, given.userPoolId, given.region)
+    const operation = given.operation ?? 'AdminGetUser'
+    if (operation !== 'AdminGetUser' && operation !== 'GetUser') {
+      problems.add(`CognitoProfileProvider: operation must be 'AdminGetUser' or 'GetUser'`)
+    }
+    checkAwsClientOptions(problems, 'CognitoProfileProvider', given)
+    problems.throwIfAny()
+    this.userPoolId = given.userPoolId
+    this.region = region
+    this.operation = operation
+    this.#issuer = userPoolIssuer(region, given.userPoolId)
+    this.#options = given
+    this.#client = given.client
+  }
+
+  async fetchProfile(user: User, context?: SourceContext): Promise<Profile> {
+    if (user.isM2M || user.claims.iss !== this.#issuer) return EMPTY
+    const command = await this.#command(user)
+    try {
+      const answer = await send<{ UserAttributes?: unknown }>(
+        this.#clientFor(await loadIdentityProviderSdk()),
+        command,
+        context?.signal,
+      )
+      return attributesOf(answer?.UserAttributes)
+    } catch (error) {
+      if (awsErrorName(error) === 'UserNotFoundException') return EMPTY
+      throw awsUnavailable('the profile is', error)
+    }
+  }
+
+  async #command(user: User): Promise<unknown> {
+    let sdk: typeof IdentityProviderSdk
+    try {
+      sdk = await loadIdentityProviderSdk()
+    } catch (error) {
+      throw awsUnavailable('the profile is', error)
+    }
+    if (this.operation === 'GetUser') {
+      if (user.claims['token_use'] !== 'access' || user.token === undefined) {
+        const cause = new TypeError(
+          "CognitoProfileProvider: operation 'GetUser' needs the user's access token; use 'AdminGetUser' for ID tokens",
+        )
+        throw awsUnavailable('the profile is', cause)
+      }
+      return new sdk.GetUserCommand({ AccessToken: user.token })
+    }
+    // The username (or, failing it, sub): AdminGetUser takes either for users of the pool.
+    const username =
+      stringOf(user.claims['username']) ?? stringOf(user.claims['cognito:username']) ?? user.id
+    return new sdk.AdminGetUserCommand({ UserPoolId: this.userPoolId, Username: username })
+  }
+
+  /** Closes the SDK client this source created (its keep-alive sockets); a client you passed stays open. */
+  close(): void {
+    if (this.#client !== this.#options.client) destroyClient(this.#client)
+    this.#client = this.#options.client
+  }
+
+  #clientFor(sdk: typeof IdentityProviderSdk): AwsClientLike {
+    this.#client ??= new sdk.CognitoIdentityProviderClient(clientConfig(this.region, this.#options))
+    return this.#client
+  }
+}
+
+function stringOf(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined
+}
+
+/** `[{ Name, Value }]` as `{ Name: Value }`; a malformed answer is a failure, not a profile. */
+function attributesOf(list: unknown): Profile {
+  if (!Array.isArray(list)) throw new TypeError('the answer has no UserAttributes list')
+  const entries: [string, string][] = []
+  for (const item of list as { Name?: unknown; Value?: unknown }[]) {
+    if (typeof item?.Name !== 'string') throw new TypeError('an attribute has no Name')
+    if (typeof item.Value === 'string') entries.push([item.Name, item.Value])
+  }
+  // fromEntries defines own properties: an attribute named __proto__ stays data.
+  return Object.freeze(Object.fromEntries(entries))
+}
