@@ -51,7 +51,14 @@ export {
 } from './errors.js'
 export type {} from './express-augment.js'
 export type { FetchFunction } from './fetch-json.js'
-export type { EnrichmentOptions, SourceCacheOptions } from './enrichment.js'
+export {
+  CHANNELS,
+  type JwksEvent,
+  type RevocationEvent,
+  type SourceEvent,
+  type VerifyEvent,
+} from './diagnostics.js'
+export type { EnrichmentOptions, SharedCacheTier, SourceCacheOptions } from './enrichment.js'
 export {
   getCurrentUser,
   hasGroups,
@@ -76,6 +83,7 @@ export {
   type JwksCacheOptions,
   type KeySetStatus,
 } from './jwks-cache.js'
+export type { ComponentHealth, HealthReport } from './health.js'
 export type { JwsAlgorithm, JwtClaims, JwtHeader } from './jwt.js'
 export type { Logger, LogLevel } from './logger.js'
 export type { DisabledOptions } from './disabled.js'
@@ -100,5 +108,10 @@ export {
   type VerifyPasswordOptions,
 } from './passwords.js'
 export { createVerifier, type Verifier, type VerifierOptions } from './pipeline.js'
+export {
+  MemoryRevocationStore,
+  type RevocationOptions,
+  type RevocationStore,
+} from './revocation.js'
 export { permissionCovers, type Match } from './rules.js'
 export { User, type UserIdentity, type UserOrigin, type UserSources } from './user.js'

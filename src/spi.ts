@@ -14,6 +14,20 @@ export type {
 export type { ApiKeyRecord, ApiKeyRepository } from './api-key-auth.js'
 export type { CredentialsRepository, UserCredentials } from './credentials.js'
 export { Discovery } from './discovery.js'
+export type { SharedCacheTier } from './enrichment.js'
+export type { ComponentHealth } from './health.js'
+export {
+  DEFAULT_MAX_TOKEN_LIFETIME_SEC,
+  issuedBefore,
+  jtiEntry,
+  revocableIds,
+  subjectEntry,
+  subjectKey,
+  tokenRevoked,
+  type RevocationEntry,
+  type RevocationOptions,
+  type RevocationStore,
+} from './revocation.js'
 export { EnvReader, type Env } from './env.js'
 export {
   buildFromEnv,
@@ -24,7 +38,7 @@ export {
   type SourcesEnvFactory,
 } from './from-env.js'
 export type { JwtAuthOptions } from './middleware.js'
-export { ConfigError, InvalidTokenError, UnavailableError } from './errors.js'
+export { ConfigError, InvalidTokenError, UnavailableError, type AuthError } from './errors.js'
 export type { FetchFunction } from './fetch-json.js'
 export { JwksCache, sharedJwksCache, type JwksCacheOptions } from './jwks-cache.js'
 export {
