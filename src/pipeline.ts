@@ -217,11 +217,28 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return undefined
   }
 
+  // A store's asynchronous answer met by fromCache, handed to the verify(token) call that follows
+  // (jwtAuth makes it at once), so the store is asked once per request.
+  let handoff: { token: string; answer: Promise<boolean> } | undefined
+
   function fromCache(token: string): User | undefined {
     const hit = recall(token)
     if (hit === undefined) return undefined
-    // Only a definite "not revoked" answers synchronously; anything else takes the full path.
-    if (revocation !== undefined && revocation.isRevoked(hit.verified) !== false) return undefined
+    if (revocation !== undefined) {
+      const answer = revocation.isRevoked(hit.verified)
+      if (answer !== false) {
+        if (answer !== true) {
+          answer.catch(() => undefined) // Observed here; verify(token) reports its failure.
+          const offered = { token, answer }
+          handoff = offered
+          // Good for the call made right away only: a later request asks the store afresh.
+          queueMicrotask(() => {
+            if (handoff === offered) handoff = undefined
+          })
+        }
+        return undefined
+      }
+    }
     if (verifyChannel.hasSubscribers) {
       verifyChannel.publish({ outcome: 'pass', provider: hit.provider.name, cached: true })
     }
@@ -229,7 +246,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   async function checkRevocation(provider: JwtProvider, verified: VerifiedToken): Promise<void> {
-    const answer = revocation!.isRevoked(verified)
+    let answer: boolean | Promise<boolean>
+    if (handoff !== undefined && handoff.token === verified.token) {
+      answer = handoff.answer
+      handoff = undefined
+    } else answer = revocation!.isRevoked(verified)
     if (answer === false || (answer !== true && !(await answer))) return
     remembered?.delete(verified.token)
     if (revocationChannel.hasSubscribers) {
