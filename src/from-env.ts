@@ -38,10 +38,21 @@ export interface SourcesEnvFactory {
   create(env: EnvReader, context: EnvContext): UserSources
 }
 
-/** The providers and sources `fromEnv` can build. */
+/**
+ * How other `jwtAuth` options are built from environment variables (a revocation store, a shared
+ * cache tier…). `sourceCache` objects are merged with the one the core variables configure.
+ */
+export interface OptionsEnvFactory {
+  /** Every variable `create` may read. */
+  readonly variables: readonly string[]
+  create(env: EnvReader, context: EnvContext): Partial<JwtAuthOptions>
+}
+
+/** The providers, sources and other options `fromEnv` can build. */
 export interface EnvRegistry {
   readonly providers: readonly ProviderEnvFactory[]
   readonly sources: readonly SourcesEnvFactory[]
+  readonly options?: readonly OptionsEnvFactory[]
 }
 
 /** Options of `fromEnv` that no variable sets. */
@@ -119,8 +130,15 @@ export function buildFromEnv(
   const timeout = env.positive('AUTH_SOURCE_TIMEOUT_MS', { integer: true })
   if (timeout !== undefined) options.sourceTimeoutMs = timeout
   const ttlMs = env.positive('AUTH_SOURCE_CACHE_TTL_MS', { integer: true })
-  if (env.boolean('AUTH_SOURCE_CACHE') === false) options.sourceCache = false
-  else if (ttlMs !== undefined) options.sourceCache = { ttlMs }
+  const cacheOff = env.boolean('AUTH_SOURCE_CACHE') === false
+  if (ttlMs !== undefined) options.sourceCache = { ttlMs }
+  for (const factory of registry.options ?? []) {
+    const extra = collect(problems, 'options', () => factory.create(env, context)) ?? {}
+    const { sourceCache, ...rest } = extra
+    Object.assign(options, rest)
+    if (sourceCache) options.sourceCache = { ...(options.sourceCache || {}), ...sourceCache }
+  }
+  if (cacheOff) options.sourceCache = false
   problems.throwIfAny()
   return options
 }
@@ -189,6 +207,7 @@ function warnAboutUnknown(
     ...CORE_VARIABLES,
     ...registry.providers.flatMap((factory) => factory.variables),
     ...registry.sources.flatMap((factory) => factory.variables),
+    ...(registry.options ?? []).flatMap((factory) => factory.variables),
   ])
   for (const name of env.namesStartingWith('AUTH_')) {
     if (!known.has(name)) {

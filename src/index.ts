@@ -92,6 +92,7 @@ export type {
   EnvContext,
   EnvRegistry,
   FromEnvOptions,
+  OptionsEnvFactory,
   ProviderEnvFactory,
   SourcesEnvFactory,
 } from './from-env.js'

@@ -34,6 +34,7 @@ export {
   type EnvContext,
   type EnvRegistry,
   type FromEnvOptions,
+  type OptionsEnvFactory,
   type ProviderEnvFactory,
   type SourcesEnvFactory,
 } from './from-env.js'
