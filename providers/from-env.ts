@@ -10,11 +10,12 @@ import {
 import { claimSourcesEnv } from './claims/env.js'
 import { cognitoEnv } from './cognito/env.js'
 import { jwksEnv, oidcEnv } from './jwks/env.js'
+import { sqlSourcesEnv } from './sql/env.js'
 
 /** Every provider and source `fromEnv` can build, by its `AUTH_PROVIDER` name. */
 export const BUILT_IN_ENV: EnvRegistry = Object.freeze({
   providers: Object.freeze([jwksEnv, oidcEnv, cognitoEnv]),
-  sources: Object.freeze([claimSourcesEnv]),
+  sources: Object.freeze([claimSourcesEnv, sqlSourcesEnv]),
 })
 
 /**

@@ -1,0 +1,66 @@
+// The oidc-guard command dispatcher: finds the command named first and hands it the rest.
+
+/** What a command reads and writes. */
+export interface Io {
+  out(line: string): void
+  err(line: string): void
+  readonly env: Readonly<Record<string, string | undefined>>
+}
+
+/** A command any part of oidc-guard can add: `run` resolves to the exit code. */
+export interface Command {
+  readonly name: string
+  /** One line for the overview. */
+  readonly summary: string
+  /** The command's full help. */
+  readonly usage: string
+  run(args: readonly string[], io: Io): Promise<number>
+}
+
+/** Exit code of a wrong command line. */
+const USAGE = 2
+
+function overview(commands: readonly Command[]): string {
+  const width = Math.max(...commands.map((command) => command.name.length))
+  return [
+    'Usage: oidc-guard <command> [arguments] [--help]',
+    '',
+    'Commands:',
+    ...commands.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
+    '',
+    'oidc-guard <command> --help shows the options of a command.',
+  ].join('\n')
+}
+
+/**
+ * Runs the command named by `argv[0]`. `help`, `--help` and `-h` print the overview (or, followed
+ * by a command, its help). Errors are printed as one line, never a stack; the exit code is 0 when
+ * done, 1 when the command failed and 2 for a wrong command line.
+ */
+export async function runCli(
+  argv: readonly string[],
+  io: Io,
+  commands: readonly Command[],
+): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === undefined) {
+    io.err(overview(commands))
+    return USAGE
+  }
+  if (name === 'help' || name === '--help' || name === '-h') {
+    const topic = commands.find((command) => command.name === rest[0])
+    io.out(topic?.usage ?? overview(commands))
+    return 0
+  }
+  const command = commands.find((candidate) => candidate.name === name)
+  if (command === undefined) {
+    io.err(`oidc-guard: unknown command ${JSON.stringify(name)}\n\n${overview(commands)}`)
+    return USAGE
+  }
+  try {
+    return await command.run(rest, io)
+  } catch (error) {
+    io.err(`oidc-guard ${name}: ${error instanceof Error ? error.message : String(error)}`)
+    return 1
+  }
+}

@@ -1,0 +1,231 @@
+// Drivers: Kysely, pg, mysql2, better-sqlite3 loaded on first use; dead connections discarded.
+
+import type * as KyselyModule from 'kysely'
+import type { Kysely, MysqlPool, MysqlPoolConnection, PostgresPool } from 'kysely'
+import { ConfigError, type Logger } from '../../src/spi.js'
+import type { ClientKind, OpenedDatabase, ResolvedPoolOptions } from './connection.js'
+import type { DatabaseTarget, SqlDialectName } from './url.js'
+
+/** Imports an optional package, or explains which one to install. */
+async function loadOptional<T>(name: string, purpose: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load()
+  } catch (cause) {
+    const error = new ConfigError([
+      `${purpose} needs the "${name}" package, which could not be loaded: npm install ${name}`,
+    ])
+    throw Object.assign(error, { cause })
+  }
+}
+
+const DRIVER_PACKAGES: Readonly<Record<SqlDialectName, string>> = {
+  postgres: 'pg',
+  mysql: 'mysql2',
+  sqlite: 'better-sqlite3',
+}
+
+/** Loads Kysely, or explains that it must be installed. */
+export function loadKysely(): Promise<typeof KyselyModule> {
+  return loadOptional('kysely', 'the SQL authorization sources', () => import('kysely'))
+}
+
+/** Opens the database a URL names: its driver, a bounded pool, Kysely over it. */
+export async function openTarget(
+  target: DatabaseTarget,
+  pool: ResolvedPoolOptions,
+  logger: Logger,
+): Promise<OpenedDatabase> {
+  const kysely = await loadKysely()
+  const purpose = `a ${target.dialect} URL`
+  const driver = DRIVER_PACKAGES[target.dialect]
+  const { queryTimeoutMs } = pool
+  let dialect: KyselyModule.Dialect
+  if (target.dialect === 'postgres') {
+    const { Pool } = await loadOptional(driver, purpose, () => import('pg'))
+    const pgPool = new Pool({
+      connectionString: target.url,
+      max: pool.size,
+      connectionTimeoutMillis: queryTimeoutMs,
+      // The server cancels a slow query and keeps the connection; the client gives up on a
+      // silent one (a dead network) and the guard below discards that connection.
+      statement_timeout: queryTimeoutMs,
+      query_timeout: queryTimeoutMs + 250,
+      idleTimeoutMillis: 30_000,
+      keepAlive: true,
+      allowExitOnIdle: true,
+    })
+    // Without a listener, an idle connection dropped by the server would crash the process.
+    pgPool.on('error', (err) => {
+      logger.warn({ err, database: target.display }, 'an idle SQL connection failed')
+    })
+    dialect = new kysely.PostgresDialect({ pool: guardPgPool(pgPool) })
+  } else if (target.dialect === 'mysql') {
+    const mysql = await loadOptional(driver, purpose, () => import('mysql2'))
+    const mysqlPool = mysql.createPool({
+      uri: target.url,
+      connectionLimit: pool.size,
+      maxIdle: pool.size,
+      idleTimeout: 30_000,
+      connectTimeout: queryTimeoutMs,
+      waitForConnections: true,
+      queueLimit: 0, // the gate bounds the queue
+      enableKeepAlive: true,
+    })
+    dialect = new kysely.MysqlDialect({
+      pool: guardMysqlPool(mysqlPool as unknown as RawMysqlPool, queryTimeoutMs),
+    })
+  } else if ('path' in target) {
+    const loaded: unknown = await loadOptional(driver, purpose, () => import('better-sqlite3'))
+    // A CommonJS module: its constructor is the default export (or the module, in some loaders).
+    const Database = ((loaded as { default?: unknown }).default ?? loaded) as SqliteConstructor
+    dialect = new kysely.SqliteDialect({
+      database: new Database(target.path, { timeout: queryTimeoutMs }),
+    })
+  } else {
+    throw new Error(`unknown dialect ${target.dialect}`)
+  }
+  return { db: new kysely.Kysely<unknown>({ dialect }), kysely }
+}
+
+/** Wraps a handle the app owns in Kysely (a Kysely instance is used as it is). */
+export async function openClient(
+  client: object,
+  dialect: SqlDialectName,
+  kind: ClientKind,
+  pool: ResolvedPoolOptions,
+): Promise<OpenedDatabase> {
+  const kysely = await loadKysely()
+  if (kind === 'kysely') return { db: client as Kysely<unknown>, kysely }
+  let adapter: KyselyModule.Dialect
+  if (dialect === 'postgres') {
+    adapter = new kysely.PostgresDialect({ pool: guardPgPool(client as RawPgPool) })
+  } else if (dialect === 'mysql') {
+    // A mysql2/promise pool wraps the callback pool Kysely needs.
+    const inner = (client as { pool?: unknown }).pool
+    const raw = (typeof inner === 'object' && inner !== null ? inner : client) as RawMysqlPool
+    adapter = new kysely.MysqlDialect({ pool: guardMysqlPool(raw, pool.queryTimeoutMs) })
+  } else {
+    adapter = new kysely.SqliteDialect({
+      database: client as KyselyModule.SqliteDatabase,
+    })
+  }
+  return { db: new kysely.Kysely<unknown>({ dialect: adapter }), kysely }
+}
+
+type SqliteConstructor = new (
+  path: string,
+  options: { timeout: number },
+) => KyselyModule.SqliteDatabase
+
+interface RawPgClient {
+  query(sql: string, parameters: readonly unknown[]): Promise<unknown>
+  release(destroy?: boolean): void
+}
+
+interface RawPgPool {
+  connect(): Promise<RawPgClient>
+  end(): Promise<void>
+}
+
+/** Errors the server reported (the connection is fine) as opposed to network or time-out failures. */
+function reportedByServer(error: unknown, field: 'severity' | 'sqlState'): boolean {
+  const value = (error as Record<string, unknown> | null)?.[field]
+  return typeof value === 'string' && (error as { fatal?: unknown }).fatal !== true
+}
+
+/**
+ * A pg pool whose clients are discarded, not reused, after a failure the server did not report
+ * (a dropped connection, a read time-out): such a client may still wait for an answer that never
+ * comes, and every later query on it would wait too.
+ */
+function guardPgPool(pool: RawPgPool): PostgresPool {
+  return {
+    connect: async () => {
+      const client = await pool.connect()
+      let broken = false
+      const guarded = {
+        query: (sql: string, parameters: readonly unknown[]) =>
+          client.query(sql, parameters).catch((error: unknown) => {
+            if (!reportedByServer(error, 'severity')) broken = true
+            throw error
+          }),
+        release: () => client.release(broken),
+      }
+      return guarded as unknown as Awaited<ReturnType<PostgresPool['connect']>>
+    },
+    end: () => pool.end(),
+  }
+}
+
+type MysqlCallback = (error: unknown, result: unknown) => void
+
+interface RawMysqlConnection {
+  query(
+    options: { sql: string; timeout: number },
+    values: unknown[],
+    callback?: MysqlCallback,
+  ): unknown
+  execute(
+    options: { sql: string; timeout: number },
+    values: unknown[],
+    callback: MysqlCallback,
+  ): void
+  release(): void
+  destroy(): void
+}
+
+interface RawMysqlPool {
+  getConnection(callback: (error: unknown, connection: RawMysqlConnection) => void): void
+  end(callback: (error: unknown) => void): void
+}
+
+/**
+ * A mysql2 pool whose queries carry the time-out, whose failed connections are discarded, and
+ * whose values travel as server-side prepared statement parameters: mysql2's `query` would
+ * escape them into the SQL text, which a server in `NO_BACKSLASH_ESCAPES` mode reads differently.
+ */
+function guardMysqlPool(pool: RawMysqlPool, timeoutMs: number): MysqlPool {
+  return {
+    getConnection: (callback) => {
+      pool.getConnection((error, connection) => {
+        if (error) return callback(error, connection as unknown as MysqlPoolConnection)
+        let broken = false
+        const guarded = {
+          query: (sql: string, values: unknown[], done?: MysqlCallback) => {
+            const options = { sql, timeout: timeoutMs }
+            if (done === undefined) return connection.query(options, values) // streaming: unused
+            const finish: MysqlCallback = (failure, result) => {
+              if (failure && !reportedByServer(failure, 'sqlState')) broken = true
+              done(failure, result)
+            }
+            if (values.length === 0) connection.query(options, values, finish)
+            else connection.execute(options, values, finish)
+            return undefined
+          },
+          release: () => (broken ? connection.destroy() : connection.release()),
+        }
+        callback(null, guarded as unknown as MysqlPoolConnection)
+      })
+    },
+    end: (callback) => pool.end(callback),
+  }
+}
+
+/** A dialect that compiles but never connects. */
+export function offlineDialect(
+  kysely: typeof KyselyModule,
+  dialect: SqlDialectName,
+): KyselyModule.Dialect {
+  const parts = {
+    postgres: [kysely.PostgresAdapter, kysely.PostgresIntrospector, kysely.PostgresQueryCompiler],
+    mysql: [kysely.MysqlAdapter, kysely.MysqlIntrospector, kysely.MysqlQueryCompiler],
+    sqlite: [kysely.SqliteAdapter, kysely.SqliteIntrospector, kysely.SqliteQueryCompiler],
+  } as const
+  const [Adapter, Introspector, Compiler] = parts[dialect]
+  return {
+    createAdapter: () => new Adapter(),
+    createDriver: () => new kysely.DummyDriver(),
+    createIntrospector: (db) => new Introspector(db),
+    createQueryCompiler: () => new Compiler(),
+  }
+}

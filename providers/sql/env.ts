@@ -1,0 +1,120 @@
+// The SQL sources from environment variables: AUTHZ_DATABASE_URL and the pool's bounds.
+
+import { ConfigError, type SourcesEnvFactory, type UserSources } from '../../src/spi.js'
+import type { SqlPoolOptions } from './connection.js'
+import { SQL_FACETS, type SqlFacet } from './schema.js'
+import {
+  SqlGroupsProvider,
+  SqlPermissionsProvider,
+  SqlRolesProvider,
+  type SqlSourceOptions,
+} from './sources.js'
+import { parseDatabaseUrl } from './url.js'
+
+const URL_VARIABLE = 'AUTHZ_DATABASE_URL'
+// The seed's name for the same URL (SQLAlchemy URLs: postgresql+asyncpg://, mysql+aiomysql://…).
+const URL_ALIAS = 'AUTHZ_SQLALCHEMY_DATABASE_URI'
+const MAX_SECONDS = 86_400
+const DEFAULT_FACETS: readonly SqlFacet[] = ['permissions']
+
+const BUILDERS = {
+  groups: (options: SqlSourceOptions) => new SqlGroupsProvider(options),
+  roles: (options: SqlSourceOptions) => new SqlRolesProvider(options),
+  permissions: (options: SqlSourceOptions) => new SqlPermissionsProvider(options),
+} as const
+
+/**
+ * Builds the SQL sources from the environment, for `fromEnv()`:
+ * `AUTHZ_DATABASE_URL` (alias `AUTHZ_SQLALCHEMY_DATABASE_URI`) names the database;
+ * `AUTHZ_SQL_FACETS` which facets come from it (default `permissions`, so groups and roles a
+ * provider reads from its tokens stay as they are); `AUTHZ_SQL_ID_CLAIM` the claim looked up
+ * (default `sub`); `AUTHZ_POOL_SIZE`, `AUTHZ_POOL_TIMEOUT_IN_SECONDS` and
+ * `AUTHZ_QUERY_TIMEOUT_IN_SECONDS` the pool's bounds. No URL: no SQL sources. The URL's password
+ * never appears in a problem or a log line.
+ */
+export const sqlSourcesEnv: SourcesEnvFactory = {
+  variables: [
+    URL_VARIABLE,
+    URL_ALIAS,
+    'AUTHZ_SQL_FACETS',
+    'AUTHZ_SQL_ID_CLAIM',
+    'AUTHZ_POOL_SIZE',
+    'AUTHZ_POOL_TIMEOUT_IN_SECONDS',
+    'AUTHZ_QUERY_TIMEOUT_IN_SECONDS',
+  ],
+  create(env, context): UserSources {
+    const primary = env.string('AUTHZ_DATABASE_URL')
+    const alias = env.string('AUTHZ_SQLALCHEMY_DATABASE_URI')
+    const facets = env.list('AUTHZ_SQL_FACETS')
+    const idClaim = env.string('AUTHZ_SQL_ID_CLAIM')
+    const pool: SqlPoolOptions = {}
+    const size = env.positive('AUTHZ_POOL_SIZE', { integer: true })
+    if (size !== undefined) pool.size = size
+    const acquire = env.positive('AUTHZ_POOL_TIMEOUT_IN_SECONDS')
+    if (acquire !== undefined) pool.acquireTimeoutMs = milliseconds(acquire)
+    const query = env.positive('AUTHZ_QUERY_TIMEOUT_IN_SECONDS')
+    if (query !== undefined) pool.queryTimeoutMs = milliseconds(query)
+    let ok = true
+    const problem = (text: string): void => {
+      env.problems.add(text)
+      ok = false
+    }
+    for (const [name, seconds] of [
+      ['AUTHZ_POOL_TIMEOUT_IN_SECONDS', acquire],
+      ['AUTHZ_QUERY_TIMEOUT_IN_SECONDS', query],
+    ] as const) {
+      if (seconds !== undefined && seconds > MAX_SECONDS) {
+        problem(`${name} must be at most ${MAX_SECONDS} seconds`)
+      }
+    }
+    if (primary !== undefined && alias !== undefined && primary !== alias) {
+      problem(
+        `${URL_VARIABLE} and ${URL_ALIAS} (its alias) are both set, to different URLs; keep one`,
+      )
+    }
+    const url = primary ?? alias
+    const urlName = primary !== undefined ? URL_VARIABLE : URL_ALIAS
+    if (url === undefined) {
+      if (facets !== undefined || idClaim !== undefined) {
+        problem(`AUTHZ_SQL_FACETS and AUTHZ_SQL_ID_CLAIM need ${URL_VARIABLE}, which is not set`)
+      }
+      return {}
+    }
+    const target = parseDatabaseUrl(url)
+    if (typeof target === 'string') problem(`${urlName} ${target}`)
+    const chosen = (facets ?? DEFAULT_FACETS).map((facet) => facet.toLowerCase())
+    const unknown = chosen.filter((facet) => !SQL_FACETS.includes(facet as SqlFacet))
+    if (unknown.length > 0) {
+      problem(`AUTHZ_SQL_FACETS must list groups, roles or permissions, got ${unknown.join(', ')}`)
+    }
+    if (!ok || typeof target === 'string') return {}
+
+    const options: SqlSourceOptions = { url, pool, logger: context.logger }
+    if (idClaim !== undefined) options.idClaim = idClaim
+    const sources: Partial<Record<SqlFacet, unknown>> = {}
+    try {
+      for (const facet of new Set(chosen as SqlFacet[])) sources[facet] = BUILDERS[facet](options)
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error
+      // Option names become variable names, so the problem says what to change.
+      for (const text of error.problems) env.problems.add(renamed(text, urlName))
+      return {}
+    }
+    context.logger.debug(
+      { database: target.display, facets: Object.keys(sources) },
+      'authorization facets from SQL',
+    )
+    return sources as UserSources
+  },
+}
+
+function milliseconds(seconds: number): number {
+  return Math.max(1, Math.round(seconds * 1000))
+}
+
+function renamed(problem: string, urlName: string): string {
+  return problem
+    .replace(/^url /, `${urlName} `)
+    .replace(/^idClaim /, 'AUTHZ_SQL_ID_CLAIM ')
+    .replace(/^pool\.size /, 'AUTHZ_POOL_SIZE ')
+}

@@ -1,0 +1,104 @@
+// A bounded gate in front of a connection pool: so many at once, so many waiting, so long a wait.
+
+/** Why the gate refused a task: too many waiting, or no slot freed in time. */
+export class GateRefusedError extends Error {
+  override readonly name = 'GateRefusedError'
+}
+
+interface Waiter {
+  readonly admit: () => void
+}
+
+/**
+ * Lets at most `size` tasks run at once (one per pooled connection). A task that finds every
+ * slot busy waits at most `acquireTimeoutMs`, and at most `maxWaiting` tasks wait: beyond that
+ * the task is refused at once. So when the database is slow or gone, callers get an error within
+ * a bound instead of piling up behind the pool. A waiter whose `signal` aborts leaves the queue.
+ */
+export class Gate {
+  readonly size: number
+  readonly maxWaiting: number
+  readonly acquireTimeoutMs: number
+  #active = 0
+  readonly #queue: Waiter[] = []
+
+  constructor(options: { size: number; maxWaiting: number; acquireTimeoutMs: number }) {
+    this.size = options.size
+    this.maxWaiting = options.maxWaiting
+    this.acquireTimeoutMs = options.acquireTimeoutMs
+  }
+
+  /** Tasks running now. */
+  get active(): number {
+    return this.#active
+  }
+
+  /** Tasks waiting for a slot. */
+  get waiting(): number {
+    return this.#queue.length
+  }
+
+  /**
+   * Runs `task` once a slot is free; the slot is held until the task settles.
+   *
+   * @throws {GateRefusedError} when too many tasks wait, or no slot frees within the time-out.
+   */
+  async run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    await this.#acquire(signal)
+    try {
+      return await task()
+    } finally {
+      this.#release()
+    }
+  }
+
+  #acquire(signal: AbortSignal | undefined): Promise<void> {
+    signal?.throwIfAborted()
+    if (this.#active < this.size) {
+      this.#active += 1
+      return Promise.resolve()
+    }
+    if (this.#queue.length >= this.maxWaiting) {
+      return Promise.reject(
+        new GateRefusedError(
+          `${this.maxWaiting} lookups already wait for one of the ${this.size} database connections`,
+        ),
+      )
+    }
+    return new Promise<void>((resolve, reject) => {
+      const leave = (): void => {
+        const index = this.#queue.indexOf(waiter)
+        if (index >= 0) this.#queue.splice(index, 1)
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
+      }
+      const onAbort = (): void => {
+        leave()
+        reject(signal?.reason)
+      }
+      const waiter: Waiter = {
+        admit: () => {
+          leave()
+          this.#active += 1
+          resolve()
+        },
+      }
+      const timer = setTimeout(() => {
+        leave()
+        reject(
+          new GateRefusedError(
+            `no database connection became free within ${this.acquireTimeoutMs} ms (pool size ${this.size})`,
+          ),
+        )
+      }, this.acquireTimeoutMs)
+      timer.unref?.()
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.#queue.push(waiter)
+    })
+  }
+
+  #release(): void {
+    this.#active -= 1
+    this.#queue[0]?.admit()
+  }
+}

@@ -1,0 +1,318 @@
+// SqlAuthzStore: the one seam over SQL: look up, grant and revoke a user's groups, roles, permissions.
+
+import type * as KyselyModule from 'kysely'
+import { Problems, checkNumber, type Logger } from '../../src/spi.js'
+import {
+  clientKind,
+  kyselyDialect,
+  resolvePoolOptions,
+  SqlConnection,
+  type KyselyClient,
+  type OpenedDatabase,
+  type SqlClient,
+  type SqlPoolOptions,
+} from './connection.js'
+import { loadKysely, offlineDialect } from './drivers.js'
+import { ksuid } from './ksuid.js'
+import {
+  resolveSchema,
+  schemaStatements,
+  SQL_FACETS,
+  USER_WIDTH,
+  VALUE_WIDTH,
+  type SqlColumnNames,
+  type SqlFacet,
+  type SqlSchema,
+  type SqlTableNames,
+} from './schema.js'
+import { parseDatabaseUrl, type SqlDialectName } from './url.js'
+
+/** Where the authorization tables are, and how to reach them. */
+export interface SqlStoreOptions {
+  /**
+   * `postgres://…`, `mysql://…` (or `mariadb://…`) or `sqlite:./authz.db` / `sqlite::memory:`.
+   * Give `url` or `client`. Sources given the same URL and pool options share one pool.
+   */
+  url?: string
+  /**
+   * A handle the app already has instead of a URL: a Kysely instance, a `pg` Pool, a `mysql2`
+   * pool or a `better-sqlite3` Database. The app keeps owning it; `close()` never ends it.
+   */
+  client?: SqlClient
+  /** The dialect of `client`, when it cannot be told from the client itself. */
+  dialect?: SqlDialectName
+  /** Pool bounds: size, waits and time-outs. */
+  pool?: SqlPoolOptions
+  /** Table names. Default `authz_groups`, `authz_roles`, `authz_permissions`. */
+  tables?: SqlTableNames
+  /** Column names. Default `username`, `id`, `group`, `role`, `permission`. */
+  columns?: SqlColumnNames
+  /** Most values one lookup may return; more fails the lookup (never a silent cut). Default 1000. */
+  maxValues?: number
+  /** Where failures of idle connections are logged. Default: nowhere. */
+  logger?: Logger
+}
+
+const DIALECTS: readonly SqlDialectName[] = ['postgres', 'mysql', 'sqlite']
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+const DEFAULT_MAX_VALUES = 1_000
+
+/** Why a lookup key or a granted value cannot be stored or matched exactly, if it cannot. */
+export function unusableText(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value === '') return 'is not a non-empty string'
+  if (value.includes('\0')) return 'contains a NUL character'
+  if (LONE_SURROGATE.test(value)) return 'is not well-formed Unicode'
+  return undefined
+}
+
+function connectionFor(problems: Problems, options: SqlStoreOptions): SqlConnection | undefined {
+  const pool = resolvePoolOptions(problems, options.pool)
+  const { url, client, dialect } = options
+  if (dialect !== undefined && !DIALECTS.includes(dialect)) {
+    problems.add(`dialect must be one of ${DIALECTS.join(', ')}, got ${JSON.stringify(dialect)}`)
+  }
+  if ((url === undefined) === (client === undefined)) {
+    problems.add('give either url (postgres://, mysql://, sqlite:) or client, not both nor neither')
+    return undefined
+  }
+  if (client === undefined) {
+    const target = parseDatabaseUrl(url)
+    if (typeof target === 'string') problems.add(`url ${target}`)
+    else if (dialect !== undefined && dialect !== target.dialect) {
+      problems.add(`dialect ${dialect} contradicts the url, which is ${target.dialect}`)
+    } else return SqlConnection.forTarget(target, pool, options.logger)
+    return undefined
+  }
+  const kind = clientKind(client)
+  const known = kind === 'kysely' ? kyselyDialect(client as KyselyClient) : kind
+  if (kind === undefined) {
+    problems.add(
+      'client must be a Kysely instance, a pg Pool, a mysql2 pool or a better-sqlite3 Database',
+    )
+  } else if (known !== undefined && dialect !== undefined && known !== dialect) {
+    problems.add(`dialect ${dialect} contradicts the client, which is ${known}`)
+  } else if (known === undefined && dialect === undefined) {
+    problems.add(`dialect is required with this Kysely instance: 'postgres', 'mysql' or 'sqlite'`)
+  } else {
+    return SqlConnection.forClient(client as object, (known ?? dialect)!, kind, pool)
+  }
+  return undefined
+}
+
+/**
+ * Reads and writes the authorization tables through Kysely: parameterized queries, one round-trip
+ * per lookup, every call bounded by the pool's waits and time-outs. The SQL sources build one
+ * from their options; build one yourself to share it, or to grant and revoke from code.
+ *
+ * @example
+ * const store = new SqlAuthzStore({ url: 'sqlite:./authz.db' })
+ * await store.init() // CREATE TABLE IF NOT EXISTS …
+ * await store.grant('permissions', 'alice', 'orders:read')
+ * const groups = new SqlGroupsProvider({ store })
+ *
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` at construction, listing every invalid option.
+ */
+export class SqlAuthzStore {
+  readonly dialect: SqlDialectName
+  readonly schema: SqlSchema
+  /** Where the store points, with any password masked. */
+  readonly database: string
+  readonly maxValues: number
+  readonly #connection: SqlConnection
+  #closed = false
+
+  constructor(options: SqlStoreOptions) {
+    const problems = new Problems()
+    const given = (options ?? {}) as SqlStoreOptions
+    const schema = resolveSchema(problems, given.tables, given.columns)
+    checkNumber(problems, 'maxValues', given.maxValues, 1, { integer: true })
+    const connection = connectionFor(problems, given)
+    try {
+      problems.throwIfAny()
+    } catch (error) {
+      void connection?.release()
+      throw error
+    }
+    this.#connection = connection!
+    this.dialect = connection!.dialect
+    this.database = connection!.display
+    this.schema = schema
+    this.maxValues = given.maxValues ?? DEFAULT_MAX_VALUES
+  }
+
+  /** Lookups running and waiting for a connection now. */
+  get load(): { readonly active: number; readonly waiting: number } {
+    const { active, waiting } = this.#connection.gate
+    return { active, waiting }
+  }
+
+  /**
+   * The values of `facet` granted to `key`, sorted, without duplicates: one parameterized query.
+   * Rejects (never resolves to `[]`) when the key is unusable, the database cannot be reached or
+   * answers late, or more than `maxValues` rows come back.
+   */
+  lookup(facet: SqlFacet, key: string, signal?: AbortSignal): Promise<string[]> {
+    const problem = unusableText(key)
+    if (problem !== undefined) {
+      return Promise.reject(new Error(`the ${facet} lookup key ${problem}`))
+    }
+    return this.#run(async ({ db, kysely: { sql } }) => {
+      const value = this.schema.values[facet]
+      const { rows } = await sql<{
+        value: unknown
+      }>`select distinct ${sql.id(value)} as ${sql.id('value')} from ${sql.id(this.schema.tables[facet])} where ${this.#matches(sql, this.schema.user, key)} order by 1 limit ${sql.lit(this.maxValues + 1)}`.execute(
+        db,
+      )
+      return this.#values(facet, rows)
+    }, signal)
+  }
+
+  /** Grants `value` of `facet` to `key`; resolves `false` when it was already granted. */
+  grant(facet: SqlFacet, key: string, value: string): Promise<boolean> {
+    const problem = writeProblem(key, value)
+    if (problem !== undefined) return Promise.reject(new Error(problem))
+    return this.#run(async ({ db, kysely: { sql } }) => {
+      const { tables, id, user, values } = this.schema
+      const table = sql.id(tables[facet])
+      const where = sql`${this.#matches(sql, user, key)} and ${this.#matches(sql, values[facet], value)}`
+      const found =
+        await sql`select 1 as ${sql.id('found')} from ${table} where ${where} limit 1`.execute(db)
+      if (found.rows.length > 0) return false
+      const columns = id === null ? [user, values[facet]] : [id, user, values[facet]]
+      const row = id === null ? [key, value] : [ksuid(), key, value]
+      try {
+        await sql`insert into ${table} (${sql.join(columns.map((column) => sql.id(column)))}) values (${sql.join(row)})`.execute(
+          db,
+        )
+      } catch (error) {
+        if (isUniqueViolation(error)) return false // granted at the same moment by someone else
+        throw error
+      }
+      return true
+    })
+  }
+
+  /** Revokes `value` of `facet` from `key`; resolves to the number of rows removed (0: none). */
+  revoke(facet: SqlFacet, key: string, value: string): Promise<number> {
+    const problem = writeProblem(key, value)
+    if (problem !== undefined) return Promise.reject(new Error(problem))
+    return this.#run(async ({ db, kysely: { sql } }) => {
+      const { tables, user, values } = this.schema
+      const result =
+        await sql`delete from ${sql.id(tables[facet])} where ${this.#matches(sql, user, key)} and ${this.#matches(sql, values[facet], value)}`.execute(
+          db,
+        )
+      return Number(result.numAffectedRows ?? 0n)
+    })
+  }
+
+  /** Creates the three tables and their indexes when missing (`CREATE … IF NOT EXISTS`). */
+  async init(): Promise<void> {
+    for (const facet of SQL_FACETS) {
+      for (const index of [0, 1]) {
+        await this.#run(async ({ db, kysely }) => {
+          const statement = schemaStatements(db, kysely, this.dialect, this.schema, facet)[index]!
+          try {
+            await db.executeQuery(statement.compile())
+          } catch (error) {
+            // MySQL: the index exists already (it has no CREATE INDEX IF NOT EXISTS).
+            if (this.dialect !== 'mysql' || (error as { errno?: unknown })?.errno !== 1061)
+              throw error
+          }
+        })
+      }
+    }
+  }
+
+  /** Opens the pool and sends one trivial query: call at start-up to fail fast (bad URL, no driver). */
+  async ready(): Promise<void> {
+    await this.#run(({ db, kysely: { sql } }) => sql`select 1`.execute(db))
+  }
+
+  /** Lets go of the pool: the last store (or source) on it closes it. A client the app owns stays open. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.#connection.release()
+  }
+
+  /**
+   * The statements `init()` runs, compiled for `dialect` without any connection (for review,
+   * migrations, `oidc-guard sql init --print`).
+   */
+  static async statements(
+    dialect: SqlDialectName,
+    names: { tables?: SqlTableNames; columns?: SqlColumnNames } = {},
+  ): Promise<string[]> {
+    const problems = new Problems()
+    const schema = resolveSchema(problems, names.tables, names.columns)
+    problems.throwIfAny()
+    const kysely = await loadKysely()
+    const db = new kysely.Kysely<unknown>({ dialect: offlineDialect(kysely, dialect) })
+    return SQL_FACETS.flatMap((facet) =>
+      schemaStatements(db, kysely, dialect, schema, facet).map(
+        (statement) => statement.compile().sql,
+      ),
+    )
+  }
+
+  #run<T>(work: (opened: OpenedDatabase) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (this.#closed)
+      return Promise.reject(new Error(`the SQL store for ${this.database} is closed`))
+    return this.#connection.run(work, signal)
+  }
+
+  /**
+   * `column = value`, exactly. MySQL's usual collations ignore case and trailing spaces, so there
+   * the bytes are compared too: `Alice` or `alice ` must never get `alice`'s rights. The first
+   * comparison still lets the index serve the lookup.
+   */
+  #matches(sql: (typeof KyselyModule)['sql'], column: string, value: string) {
+    const equal = sql`${sql.id(column)} = ${value}`
+    if (this.dialect !== 'mysql') return equal
+    return sql`${equal} and cast(${sql.id(column)} as binary) = cast(${value} as binary)`
+  }
+
+  #values(facet: SqlFacet, rows: readonly { value: unknown }[]): string[] {
+    if (rows.length > this.maxValues) {
+      throw new Error(`more than ${this.maxValues} ${facet} for one user (maxValues)`)
+    }
+    const values: string[] = []
+    for (const { value } of rows) {
+      if (value === null) continue
+      if (typeof value !== 'string') {
+        throw new Error(
+          `${this.schema.tables[facet]}.${this.schema.values[facet]} holds a value that is not text`,
+        )
+      }
+      values.push(value)
+    }
+    return values
+  }
+}
+
+/** Why a grant or revoke cannot be stored exactly in the default tables, if it cannot. */
+function writeProblem(key: string, value: string): string | undefined {
+  const problems = [
+    describeText('the user', key, USER_WIDTH),
+    describeText('the value', value, VALUE_WIDTH),
+  ].filter((problem) => problem !== undefined)
+  return problems.length > 0 ? problems.join('; ') : undefined
+}
+
+function describeText(name: string, value: string, width: number): string | undefined {
+  const problem = unusableText(value)
+  if (problem !== undefined) return `${name} ${problem}`
+  if (value.length > width) return `${name} is longer than ${width} characters`
+  return undefined
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const { code, errno } = (error ?? {}) as { code?: unknown; errno?: unknown }
+  return (
+    code === '23505' || // PostgreSQL unique_violation
+    errno === 1062 || // MySQL ER_DUP_ENTRY
+    code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+  )
+}
