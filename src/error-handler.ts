@@ -27,10 +27,15 @@ export type ErrorResponder = (
 ) => void
 
 /** Writes the response for `error` with the given realm. */
-export function sendAuthError(res: Response, error: AuthError, realm?: string): void {
+export function sendAuthError(
+  res: Response,
+  error: AuthError,
+  realm?: string,
+  resourceMetadata?: string,
+): void {
   if (res.headersSent) return
   res.status(error.status)
-  res.set(responseHeaders(error, realm))
+  res.set(responseHeaders(error, realm, resourceMetadata))
   res.json(error.toJSON())
 }
 
@@ -48,9 +53,10 @@ export function sendPlainStatus(res: Response, status: number): void {
 export function createErrorResponder(
   realm: string | undefined,
   onError: OnAuthError | undefined,
+  resourceMetadata?: string,
 ): ErrorResponder {
   if (onError === undefined) {
-    return (error, _req, res) => sendAuthError(res, error, realm)
+    return (error, _req, res) => sendAuthError(res, error, realm, resourceMetadata)
   }
   return (error, req, res, next) => {
     try {

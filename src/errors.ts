@@ -205,9 +205,15 @@ function quoted(value: string): string {
  * The `WWW-Authenticate` value for an error: `Bearer realm="…"` alone when credentials were
  * missing (RFC 6750 §3: no error code), otherwise with `error`, `error_description` and `scope`.
  */
-export function bearerChallenge(error: AuthError, realm: string | undefined): string {
+export function bearerChallenge(
+  error: AuthError,
+  realm: string | undefined,
+  resourceMetadata?: string,
+): string {
   const params: string[] = []
   if (realm !== undefined) params.push(`realm=${quoted(realm)}`)
+  // RFC 9728 §5.1: tells clients where to learn which authorization servers issue tokens for us.
+  if (resourceMetadata !== undefined) params.push(`resource_metadata=${quoted(resourceMetadata)}`)
   if (!(error instanceof CredentialsRequiredError)) {
     params.push(`error=${quoted(error.error)}`, `error_description=${quoted(error.description)}`)
   }
@@ -221,11 +227,14 @@ export function bearerChallenge(error: AuthError, realm: string | undefined): st
 export function responseHeaders(
   error: AuthError,
   realm: string | undefined,
+  resourceMetadata?: string,
 ): Record<string, string> {
   // Wrong credentials of another scheme (Basic, API keys) are challenged in their own scheme.
   if (error instanceof CredentialsInvalidError) return challengeHeaders(error, error.challenge)
   const headers: Record<string, string> = {}
-  if (error.challenges) headers['WWW-Authenticate'] = bearerChallenge(error, realm)
+  if (error.challenges) {
+    headers['WWW-Authenticate'] = bearerChallenge(error, realm, resourceMetadata)
+  }
   if (error instanceof UnavailableError) headers['Retry-After'] = String(error.retryAfterSec)
   return headers
 }

@@ -109,6 +109,7 @@ export {
   type VerifyPasswordOptions,
 } from './passwords.js'
 export { createVerifier, type Verifier, type VerifierOptions } from './pipeline.js'
+export { protectedResourceMetadata, type ResourceMetadataOptions } from './resource-metadata.js'
 export {
   MemoryRevocationStore,
   type RevocationOptions,

@@ -13,7 +13,7 @@ import { AuthError, CredentialsRequiredError, InvalidTokenError } from './errors
 import type {} from './express-augment.js'
 import { readLogLevel } from './env.js'
 import { resolveLogger } from './logger.js'
-import { Problems } from './options.js'
+import { checkUrl, isProduction, Problems } from './options.js'
 import { createVerifier, type Verifier, type VerifierOptions } from './pipeline.js'
 import { User } from './user.js'
 
@@ -33,6 +33,11 @@ export interface JwtAuthOptions extends VerifierOptions, DisabledOptions {
   onError?: OnAuthError
   /** Other places a token may be read from; only the Authorization header by default. */
   tokenLocations?: TokenLocations
+  /**
+   * The URL of this API's protected resource metadata (RFC 9728), announced in every challenge
+   * as `resource_metadata="…"`; `protectedResourceMetadata(...).url` gives it.
+   */
+  resourceMetadata?: string
 }
 
 const RESPONDER = Symbol('oidc-guard.responder')
@@ -102,6 +107,15 @@ function checkOptions(problems: Problems, options: JwtAuthOptions): void {
   }
   if (onError !== undefined && typeof onError !== 'function')
     problems.add('onError must be a function')
+  const { resourceMetadata } = options
+  if (resourceMetadata !== undefined) {
+    checkUrl(
+      problems,
+      'resourceMetadata',
+      resourceMetadata,
+      isProduction(options.env ?? process.env),
+    )
+  }
   if (credentialsRequired !== undefined && typeof credentialsRequired !== 'boolean') {
     problems.add('credentialsRequired must be true or false')
   }
@@ -136,7 +150,7 @@ export function jwtAuth(
   const verify = createVerifier(options)
   const locations = options.tokenLocations ?? {}
   const extract = createTokenExtractor(locations)
-  const respond = createErrorResponder(options.realm, options.onError)
+  const respond = createErrorResponder(options.realm, options.onError, options.resourceMetadata)
   const credentialsRequired = options.credentialsRequired === true
   const anonymousOnInvalid = options.invalidToken === 'anonymous'
 

@@ -29,6 +29,7 @@ const EXPRESS_GLUE = [
   'src/express-augment.ts',
   'src/basic-auth.ts',
   'src/api-key-auth.ts',
+  'src/resource-metadata.ts',
 ]
 const CRYPTO_USERS = [
   'src/jwt.ts',
