@@ -17,6 +17,13 @@ export default tseslint.config(
     },
   },
   {
+    // Plain Node scripts (the tarball smoke test) run outside TypeScript.
+    files: ['scripts/**/*.mjs'],
+    languageOptions: {
+      globals: { console: 'readonly', process: 'readonly', fetch: 'readonly', URL: 'readonly' },
+    },
+  },
+  {
     files: ['src/**/*.ts', 'providers/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'error' },
   },

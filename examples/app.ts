@@ -1,16 +1,51 @@
-// The example API: Express protected by jwtAuth, against an embedded local issuer (no internet, no account).
+// The example API: Express protected by jwtAuth, a route per guard, CORS before auth, request
+// logs, against an embedded local issuer (no internet, no account) and a browser page to try it.
 
-import express, { type Express } from 'express'
+import cors from 'cors'
+import express, { type Express, type RequestHandler } from 'express'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-// In your app: import { jwtAuth, requireUser } from 'oidc-guard' (and 'oidc-guard/providers/jwks').
-import { jwtAuth, requireUser } from '../src/index.js'
+import { pino } from 'pino'
+import { pinoHttp } from 'pino-http'
+// In your app: from 'oidc-guard', 'oidc-guard/providers/jwks', 'oidc-guard/providers/claims'.
+import {
+  jwtAuth,
+  requirePermissions,
+  requireRoles,
+  requireScopes,
+  requireUser,
+} from '../src/index.js'
 import { createTestIssuer, type TestIssuer } from '../src/testing.js'
 import { JwksProvider } from '../providers/jwks/index.js'
+import {
+  ClaimGroupsProvider,
+  ClaimPermissionsProvider,
+  ClaimRolesProvider,
+} from '../providers/claims/index.js'
+import { createExamplePage } from './page.js'
 
-/** The routes of the example, protected by `auth`. */
-export function createExampleApp(auth: express.RequestHandler): Express {
+/** The routes of the example, protected by `auth`; `pageOrigin` may call them from a browser. */
+export function createExampleApp(
+  auth: RequestHandler,
+  options: { pageOrigin?: string; log?: boolean; onRequest?: (method: string) => void } = {},
+): Express {
   const app = express()
+  const { onRequest } = options
+  if (onRequest !== undefined) {
+    app.use((req, _res, next) => {
+      onRequest(req.method)
+      next()
+    })
+  }
+  // CORS first: a browser's preflight (OPTIONS) carries no token and must get CORS headers,
+  // never a 401 (and jwtAuth lets preflights through anonymous anyway).
+  if (options.pageOrigin !== undefined) {
+    app.use(cors({ origin: options.pageOrigin, allowedHeaders: ['authorization', 'content-type'] }))
+  }
+  if (options.log !== false) {
+    // Request logs without credentials: the Authorization header is censored.
+    app.use(pinoHttp({ logger: pino({ redact: ['req.headers.authorization'] }) }))
+  }
   app.use(auth)
   app.get('/public', (req, res) => {
     res.json({
@@ -18,19 +53,52 @@ export function createExampleApp(auth: express.RequestHandler): Express {
       user: req.currentUser.isAuthenticated ? req.currentUser.id : null,
     })
   })
-  app.get('/me', requireUser(), (req, res) => {
+  app.get('/me', requireUser(), async (req, res) => {
     const { id, name, email, scopes, isM2M } = req.currentUser
-    res.json({ id, name, email, scopes, isM2M })
+    res.json({ id, name, email, scopes, isM2M, roles: await req.currentUser.roles })
   })
+  app.get('/orders', requireScopes(['orders.read']), (_req, res) => {
+    res.json({ orders: [{ id: 42, total: 99.5 }] })
+  })
+  app.post('/orders', requireScopes(['orders.write']), (_req, res) => {
+    res.status(201).json({ id: 43 })
+  })
+  app.delete('/orders/:id', requirePermissions(['orders:delete']), (req, res) => {
+    res.json({ deleted: req.params['id'] })
+  })
+  app.get('/admin', requireRoles(['admin']), (_req, res) => res.json({ admin: true }))
   app.get('/jobs', requireUser({ kind: 'm2m' }), (req, res) => {
     res.json({ jobs: [], client: req.currentUser.clientId })
   })
   return app
 }
 
+/** Sources of the example's facets: everything is in the token's claims. */
+export const exampleSources = {
+  groups: new ClaimGroupsProvider({ claim: 'groups' }),
+  roles: new ClaimRolesProvider({ claim: 'roles' }),
+  permissions: new ClaimPermissionsProvider({ claim: 'permissions' }),
+}
+
+/** The people and clients of the example, as the local issuer mints them. */
+export const EXAMPLE_SUBJECTS = {
+  alice: { sub: 'alice', name: 'Alice', email: 'alice@example.com', scope: 'orders.read' },
+  ada: {
+    sub: 'ada',
+    name: 'Ada (admin)',
+    email: 'ada@example.com',
+    scope: 'orders.read orders.write',
+    roles: ['admin'],
+    groups: ['ops'],
+    permissions: ['orders:*'],
+  },
+  'billing-job': { sub: 'billing-job', client_id: 'billing-job', scope: 'jobs.run' },
+} as const
+
 /** A request to try, with the answer it gets. */
 export interface ExampleCall {
   readonly title: string
+  readonly method: 'GET' | 'POST' | 'DELETE'
   readonly path: string
   readonly token: string | undefined
   readonly expectedStatus: number
@@ -38,13 +106,26 @@ export interface ExampleCall {
 
 export interface RunningExample {
   readonly url: string
+  /** The browser page, served from a second origin. */
+  readonly pageUrl: string
   readonly issuer: TestIssuer
   readonly calls: readonly ExampleCall[]
   close(): Promise<void>
 }
 
-/** Starts the local issuer and the API; `port` 0 picks a free one. */
-export async function startExample(port: number): Promise<RunningExample> {
+function listen(app: Express, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, '127.0.0.1', () => resolve(server)).on('error', reject)
+  })
+}
+
+const urlOf = (server: Server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+
+/** Starts the local issuer, the API on `port` and the page on `pagePort` (0 picks a free one). */
+export async function startExample(
+  port: number,
+  options: { pagePort?: number; log?: boolean; onRequest?: (method: string) => void } = {},
+): Promise<RunningExample> {
   const issuer = await createTestIssuer({ audience: 'api://example' })
   const provider = new JwksProvider({
     issuer: issuer.issuer,
@@ -52,39 +133,63 @@ export async function startExample(port: number): Promise<RunningExample> {
     audience: 'api://example',
   })
   await provider.hydrate()
-  const app = createExampleApp(jwtAuth({ provider, realm: 'example' }))
-  const server: Server = await new Promise((resolve, reject) => {
-    const listening = app.listen(port, '127.0.0.1', () => resolve(listening)).on('error', reject)
-  })
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  const day = 24 * 3600
-  const user = issuer.mint(
-    { sub: 'alice', name: 'Alice', email: 'alice@example.com', scope: 'orders.read' },
-    { expiresInSec: day },
+  const auth = jwtAuth({ provider, realm: 'example', logger: false, ...exampleSources })
+  // The page's origin must be known before the API starts (CORS), so the page listens first.
+  const mint = (who: keyof typeof EXAMPLE_SUBJECTS) =>
+    issuer.mint({ ...EXAMPLE_SUBJECTS[who] }, { expiresInSec: 24 * 3600 })
+  const pageServer = await listen(
+    createExamplePage({ mint, apiUrl: () => url }),
+    options.pagePort ?? 0,
   )
-  const machine = issuer.mint(
-    { sub: 'billing-job', client_id: 'billing-job', scope: 'jobs.run' },
-    { expiresInSec: day },
+  const pageUrl = urlOf(pageServer)
+  const apiServer = await listen(
+    createExampleApp(auth, {
+      pageOrigin: pageUrl,
+      log: options.log ?? true,
+      ...(options.onRequest === undefined ? {} : { onRequest: options.onRequest }),
+    }),
+    port,
   )
+  const url = urlOf(apiServer)
+  const [alice, ada, machine] = [mint('alice'), mint('ada'), mint('billing-job')]
+  const forged = issuer.mint({ sub: 'alice' }, { tamper: 'payload' })
+  const call = (
+    title: string,
+    method: ExampleCall['method'],
+    path: string,
+    token: string | undefined,
+    expectedStatus: number,
+  ): ExampleCall => ({ title, method, path, token, expectedStatus })
   const calls: ExampleCall[] = [
-    { title: 'anyone', path: '/public', token: undefined, expectedStatus: 200 },
-    { title: 'no token on a protected route', path: '/me', token: undefined, expectedStatus: 401 },
-    { title: 'a signed-in user', path: '/me', token: user, expectedStatus: 200 },
-    { title: 'a user on a machine-only route', path: '/jobs', token: user, expectedStatus: 403 },
-    { title: 'a machine-to-machine client', path: '/jobs', token: machine, expectedStatus: 200 },
-    {
-      title: 'a forged token',
-      path: '/me',
-      token: issuer.mint({ sub: 'alice' }, { tamper: 'payload' }),
-      expectedStatus: 401,
-    },
+    call('anyone', 'GET', '/public', undefined, 200),
+    call('no token on a protected route', 'GET', '/me', undefined, 401),
+    call('a signed-in user', 'GET', '/me', alice, 200),
+    call('a user with the orders.read scope', 'GET', '/orders', alice, 200),
+    call('a user without the orders.write scope', 'POST', '/orders', alice, 403),
+    call('an admin with orders.write', 'POST', '/orders', ada, 201),
+    call('a user who is not an admin', 'GET', '/admin', alice, 403),
+    call('an admin', 'GET', '/admin', ada, 200),
+    call('orders:* grants orders:delete', 'DELETE', '/orders/42', ada, 200),
+    call('a user without permissions', 'DELETE', '/orders/42', alice, 403),
+    call('a user on a machine-only route', 'GET', '/jobs', alice, 403),
+    call('a machine-to-machine client', 'GET', '/jobs', machine, 200),
+    call('a forged token', 'GET', '/me', forged, 401),
   ]
   return {
     url,
+    pageUrl,
     issuer,
     calls,
     async close() {
-      await new Promise((resolve) => server.close(resolve))
+      await Promise.all(
+        [apiServer, pageServer].map(
+          (server) =>
+            new Promise((resolve) => {
+              server.closeAllConnections()
+              server.close(resolve)
+            }),
+        ),
+      )
       await issuer.close()
     },
   }
@@ -92,6 +197,7 @@ export async function startExample(port: number): Promise<RunningExample> {
 
 /** The curl command for a call, exactly as printed. */
 export function curlFor(url: string, call: ExampleCall): string {
+  const method = call.method === 'GET' ? '' : ` -X ${call.method}`
   const auth = call.token === undefined ? '' : ` -H 'Authorization: Bearer ${call.token}'`
-  return `curl -i${auth} ${url}${call.path}`
+  return `curl -i${method}${auth} ${url}${call.path}`
 }

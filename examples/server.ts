@@ -1,10 +1,13 @@
-// `npm start`: runs the example API and prints curl commands that work as printed.
+// `npm start`: runs the example API and its browser page, and prints curl commands that work as printed.
 
 import { curlFor, startExample } from './app.js'
 
-const example = await startExample(Number(process.env['PORT'] ?? 3000))
+const example = await startExample(Number(process.env['PORT'] ?? 3000), {
+  pagePort: Number(process.env['PAGE_PORT'] ?? 3001),
+})
 
-console.log(`oidc-guard example API on ${example.url} (local issuer ${example.issuer.issuer})\n`)
+console.log(`oidc-guard example API on ${example.url} (local issuer ${example.issuer.issuer})`)
+console.log(`Open ${example.pageUrl} in a browser to sign in as a user and call the API.\n`)
 for (const call of example.calls) {
   console.log(`# ${call.title}: expect ${call.expectedStatus}`)
   console.log(`${curlFor(example.url, call)}\n`)

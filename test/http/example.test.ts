@@ -9,7 +9,7 @@ const run = promisify(execFile)
 let example: RunningExample
 
 beforeAll(async () => {
-  example = await startExample(0)
+  example = await startExample(0, { log: false })
 })
 
 afterAll(() => example.close())
