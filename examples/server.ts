@@ -1,21 +1,32 @@
-// `npm start`: runs the example API and its browser page, and prints curl commands that work as printed.
+// `npm start`: runs the example API and its browser page, and prints curl commands that work as
+// printed. With AUTH_PROVIDER set (and the provider's variables), the same API runs against your
+// real identity provider instead of the embedded local issuer.
 
-import { curlFor, startExample } from './app.js'
+import { fromEnv, jwtAuth } from '../src/index.js'
+import { createExampleApp, curlFor, exampleSources, startExample } from './app.js'
 
-const example = await startExample(Number(process.env['PORT'] ?? 3000), {
-  pagePort: Number(process.env['PAGE_PORT'] ?? 3001),
-})
+const port = Number(process.env['PORT'] ?? 3000)
 
-console.log(`oidc-guard example API on ${example.url} (local issuer ${example.issuer.issuer})`)
-console.log(`Open ${example.pageUrl} in a browser to sign in as a user and call the API.\n`)
-for (const call of example.calls) {
-  console.log(`# ${call.title}: expect ${call.expectedStatus}`)
-  console.log(`${curlFor(example.url, call)}\n`)
-}
-console.log('Press Ctrl+C to stop.')
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    void example.close().then(() => process.exit(0))
+if (process.env['AUTH_PROVIDER'] !== undefined) {
+  const app = createExampleApp(jwtAuth({ ...exampleSources, ...fromEnv() }))
+  app.listen(port, '127.0.0.1', () => {
+    console.log(
+      `oidc-guard example API on http://127.0.0.1:${port}, verifying tokens of ${process.env['AUTH_PROVIDER']}`,
+    )
+    console.log(`Try: curl -i -H "Authorization: Bearer $TOKEN" http://127.0.0.1:${port}/me`)
   })
+} else {
+  const example = await startExample(port, { pagePort: Number(process.env['PAGE_PORT'] ?? 3001) })
+  console.log(`oidc-guard example API on ${example.url} (local issuer ${example.issuer.issuer})`)
+  console.log(`Open ${example.pageUrl} in a browser to sign in as a user and call the API.\n`)
+  for (const call of example.calls) {
+    console.log(`# ${call.title}: expect ${call.expectedStatus}`)
+    console.log(`${curlFor(example.url, call)}\n`)
+  }
+  console.log('Press Ctrl+C to stop.')
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      void example.close().then(() => process.exit(0))
+    })
+  }
 }
