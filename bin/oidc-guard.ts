@@ -3,6 +3,7 @@
 
 import { sqlCommands } from '../providers/sql/cli.js'
 import { runCli, type Io } from './dispatch.js'
+import { tokenCommands } from './token-commands.js'
 
 const io: Io = {
   out: (line) => void process.stdout.write(`${line}\n`),
@@ -10,4 +11,4 @@ const io: Io = {
   env: process.env,
 }
 
-process.exitCode = await runCli(process.argv.slice(2), io, [...sqlCommands])
+process.exitCode = await runCli(process.argv.slice(2), io, [...tokenCommands, ...sqlCommands])

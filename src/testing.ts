@@ -33,6 +33,8 @@ export interface TestIssuerOptions {
   algorithms?: readonly TestAlgorithm[]
   /** Start an HTTP server on 127.0.0.1 (random port). Default true. With false only `fetch` serves the routes. */
   listen?: boolean
+  /** The port to listen on. Default 0: a free one. */
+  port?: number
 }
 
 /** How a route misbehaves; see {@link TestIssuer.respondWith}. */
@@ -173,7 +175,7 @@ export async function createTestIssuer(options: TestIssuerOptions = {}): Promise
   const keys = await Promise.all(
     algorithms.map(async (alg) => toSigningKey(alg, await newKeyPairAsync(alg))),
   )
-  const server = options.listen === false ? undefined : await listen()
+  const server = options.listen === false ? undefined : await listen(options.port ?? 0)
   const url = server === undefined ? 'https://issuer.test' : `http://127.0.0.1:${portOf(server)}`
   return new LocalIssuer({
     url,
@@ -459,9 +461,9 @@ function baseUrls(url: string, issuer: string): URL[] {
   return bases
 }
 
-async function listen(): Promise<Server> {
+async function listen(port: number): Promise<Server> {
   const server = createServer()
-  server.listen(0, '127.0.0.1')
+  server.listen(port, '127.0.0.1')
   await once(server, 'listening')
   return server
 }
