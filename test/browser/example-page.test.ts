@@ -46,14 +46,12 @@ describe.skipIf(!present && !required)('the example page in Chromium', () => {
     await page.goto(example.pageUrl)
     const statuses = async () =>
       Object.fromEntries(
-        await page
-          .locator('#results tr')
-          .evaluateAll((rows) =>
-            rows.map((row) => [
-              (row as HTMLElement).dataset['call'],
-              (row as HTMLElement).dataset['status'],
-            ]),
-          ),
+        await page.locator('#results tr').evaluateAll((rows) =>
+          rows.map((row) => {
+            const { dataset } = row as unknown as { dataset: Record<string, string> }
+            return [dataset['call'], dataset['status']]
+          }),
+        ),
       )
 
     await page.click('#run')
@@ -62,7 +60,7 @@ describe.skipIf(!present && !required)('the example page in Chromium', () => {
 
     await page.click('[data-user="alice"]')
     await page.waitForFunction(
-      () => document.getElementById('who')?.textContent === 'Signed in as alice',
+      "document.getElementById('who').textContent === 'Signed in as alice'",
     )
     await page.waitForSelector('body[data-state="done"]')
     expect(await statuses()).toEqual({
@@ -77,9 +75,7 @@ describe.skipIf(!present && !required)('the example page in Chromium', () => {
     expect(await page.textContent('#claims')).toContain('"sub": "alice"')
 
     await page.click('[data-user="ada"]')
-    await page.waitForFunction(
-      () => document.getElementById('who')?.textContent === 'Signed in as ada',
-    )
+    await page.waitForFunction("document.getElementById('who').textContent === 'Signed in as ada'")
     await page.waitForSelector('body[data-state="done"]')
     expect(await statuses()).toMatchObject({
       'POST /orders': '201',
