@@ -174,3 +174,56 @@ describe('fromEnv: a whole setup from environment variables', () => {
     expect(User.synthetic().isSynthetic).toBe(true)
   })
 })
+
+describe('fromEnv: several providers at once', () => {
+  it('AUTH_PROVIDER=cognito,jwks routes each token to its own provider by iss', async () => {
+    const pool = 'eu-west-1_EnvCombo1'
+    const poolIssuer = `https://cognito-idp.eu-west-1.amazonaws.com/${pool}`
+    const cognito = await createTestIssuer({ issuer: poolIssuer, algorithms: ['RS256'] })
+    try {
+      const verify = createVerifier(
+        fromEnv(
+          {
+            ...jwksVars(),
+            AUTH_PROVIDER: 'cognito,jwks',
+            USER_POOL_ID: pool,
+            AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID: 'combo-client',
+            AUTH_PROVIDER_AWS_COGNITO_JWKS_URI: cognito.jwksUri,
+          },
+          { logger: false },
+        ),
+      )
+      expect(verify.providers.map((provider) => provider.name)).toEqual(['cognito', 'jwks'])
+      const access = cognito.mint({
+        sub: 'u-1',
+        aud: undefined,
+        token_use: 'access',
+        client_id: 'combo-client',
+        username: 'jane',
+        'cognito:groups': ['admin'],
+      })
+      const fromPool = await verify(access)
+      expect([fromPool.provider, fromPool.name, await fromPool.groups]).toEqual([
+        'cognito',
+        'jane',
+        ['admin'],
+      ])
+      expect((await verify(idp.mint({ sub: 'generic' }))).provider).toBe('jwks')
+      await expect(
+        verify(cognito.mint({ sub: 'u-1', token_use: 'id', aud: 'other' })),
+      ).rejects.toMatchObject({
+        status: 401,
+      })
+    } finally {
+      await cognito.close()
+    }
+  })
+
+  it('every provider’s problems are reported together, labelled', () => {
+    const problems = problemsOf(() =>
+      fromEnv({ AUTH_PROVIDER: 'cognito,jwks', USER_POOL_ID: 'nonsense' }, { logger: false }),
+    )
+    expect(problems.some((problem) => problem.includes('USER_POOL_ID'))).toBe(true)
+    expect(problems).toContain('AUTH_PROVIDER_ISSUER is required when AUTH_PROVIDER includes jwks')
+  })
+})
