@@ -6,11 +6,11 @@ import {
   checkCredentialsAuthOptions,
   credentialsAuthBase,
   disabledCredentialsAuth,
-  headerValues,
   sourcesWithStoredLists,
   type CredentialsAuthOptions,
 } from './basic-auth.js'
 import { resolveDisabled } from './disabled.js'
+import { headerValues } from './middleware.js'
 import { readLogLevel } from './env.js'
 import {
   CredentialsInvalidError,

@@ -29,7 +29,7 @@ import {
 } from './errors.js'
 import type {} from './express-augment.js'
 import { LOG_LEVELS, resolveLogger, type Logger, type LogLevel } from './logger.js'
-import { disabledMiddleware, setErrorResponder } from './middleware.js'
+import { disabledMiddleware, headerValues, isPreflight, setErrorResponder } from './middleware.js'
 import { checkTimeout, checkNumber, Problems } from './options.js'
 import {
   decoyHash,
@@ -91,23 +91,6 @@ export interface BasicAuthOptions extends CredentialsAuthOptions {
 // RFC 6750 §3 / RFC 9110 §11.2: a realm is a quoted-string of visible ASCII without `"` or `\`.
 const SAFE_REALM = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
 const WARN_ONCE_LIMIT = 1_000
-
-/** Every value of a request header, from the raw list so that a repeated header is seen. */
-export function headerValues(req: Request, name: string): readonly string[] | undefined {
-  // req.headers keeps the first Authorization header only (and joins others with ", ").
-  const raw = req.rawHeaders ?? []
-  let values: string[] | undefined
-  for (let index = 0; index < raw.length; index += 2) {
-    const field = raw[index]!
-    if (field.length === name.length && field.toLowerCase() === name)
-      (values ??= []).push(raw[index + 1]!)
-  }
-  if (values !== undefined && values.length > 1) return values
-  // Adapters such as serverless-http leave rawHeaders empty: req.headers is the truth then.
-  const value = req.headers[name]
-  if (value === undefined) return undefined
-  return typeof value === 'string' ? [value] : value
-}
 
 /** Checks the options every credentials middleware shares. */
 export function checkCredentialsAuthOptions(
@@ -228,11 +211,6 @@ export function disabledCredentialsAuth<A extends unknown[]>(
 ): RequestHandler & { authenticate(...args: A): Promise<User> } {
   const middleware = disabledMiddleware(options, name)
   return Object.assign(middleware, { authenticate: async () => User.synthetic() })
-}
-
-function isPreflight(req: Request): boolean {
-  // A CORS preflight never carries credentials; guards still refuse it (see jwtAuth).
-  return req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined
 }
 
 /** Each facet: the explicit source, else the list stored with the credentials (never cached). */

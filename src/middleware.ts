@@ -65,24 +65,28 @@ export function respondWithAuthError(
   else sendAuthError(res, error)
 }
 
-function authorizationValues(req: Request): readonly string[] | undefined {
-  // req.headers keeps only the first of two Authorization headers; the raw list has them all.
+/**
+ * Every value of a request header, from the raw list so that a repeated header is seen
+ * (`req.headers` keeps only the first Authorization header). `name` is lower case.
+ */
+export function headerValues(req: Request, name: string): readonly string[] | undefined {
   const raw = req.rawHeaders ?? []
   let values: string[] | undefined
   for (let index = 0; index < raw.length; index += 2) {
-    const name = raw[index]!
-    if (name.length === 13 && name.toLowerCase() === 'authorization')
+    const field = raw[index]!
+    if (field.length === name.length && field.toLowerCase() === name)
       (values ??= []).push(raw[index + 1]!)
   }
   if (values !== undefined && values.length > 1) return values
   // One header at most: req.headers is the truth (adapters such as serverless-http leave
   // rawHeaders empty, and a gateway middleware may have rewritten the value).
-  const value = req.headers.authorization
-  return value === undefined ? undefined : [value]
+  const value = req.headers[name]
+  if (value === undefined) return undefined
+  return typeof value === 'string' ? [value] : value
 }
 
 function carrierOf(req: Request, locations: TokenLocations): TokenCarrier {
-  const carrier: TokenCarrier = { authorization: authorizationValues(req) }
+  const carrier: TokenCarrier = { authorization: headerValues(req, 'authorization') }
   if (locations.query !== undefined && locations.query !== false) carrier.query = req.query
   if (locations.formBody === true && req.is('application/x-www-form-urlencoded'))
     carrier.formBody = req.body
@@ -90,7 +94,8 @@ function carrierOf(req: Request, locations: TokenLocations): TokenCarrier {
   return carrier
 }
 
-function isPreflight(req: Request): boolean {
+/** Whether a request is a browser's CORS preflight. */
+export function isPreflight(req: Request): boolean {
   // A browser's CORS preflight never carries credentials; refusing it would break the real request.
   // It goes on as the anonymous user, so guards still refuse it: only a handler with no guard that
   // also answers OPTIONS (app.all, router.use) would run for it.
