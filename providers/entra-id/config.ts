@@ -1,0 +1,291 @@
+// EntraIdProvider's options resolved into one frozen configuration, or every problem found.
+
+import { checkTimeout, type GroupsProvider, type Problems } from '../../src/spi.js'
+import {
+  Authority,
+  CONSUMER_TENANT_ID,
+  isTenantId,
+  namesGraph,
+  PUBLIC_AUTHORITY_HOST,
+  type MultiTenant,
+  type TokenVersion,
+} from './authority.js'
+import type { B2cOptions, EntraIdProviderOptions, TenantPredicate } from './options.js'
+
+/** Which tenants a provider accepts, resolved. */
+export type TenantRule =
+  | { readonly kind: 'one'; readonly tid: string }
+  | { readonly kind: 'list'; readonly tids: ReadonlySet<string>; readonly personal: boolean }
+  | { readonly kind: 'any'; readonly personal: boolean }
+  | { readonly kind: 'predicate'; readonly allows: TenantPredicate; readonly personal: boolean }
+
+/** Everything an `EntraIdProvider` checks, resolved once. */
+export interface EntraConfig {
+  readonly authority: Authority
+  /** The tenant as discovery URLs name it: a GUID or a pseudo-tenant. */
+  readonly tenant: string
+  readonly tenants: TenantRule
+  readonly versions: ReadonlySet<TokenVersion>
+  readonly audience: readonly string[]
+  readonly allowGuestUsers: boolean
+  readonly allowedClientApps: ReadonlySet<string> | undefined
+  readonly requireScopeOrRole: boolean
+  readonly idClaim: 'oid' | 'sub'
+  readonly appId: string | undefined
+  /** B2C: policies by their lower-case name. */
+  readonly policies: ReadonlyMap<string, string> | undefined
+  readonly b2cTenantName: string | undefined
+  readonly tenantCheckTimeoutMs: number
+}
+
+const ENV = 'AUTH_PROVIDER_AZURE_ENTRA_ID'
+const MULTI: readonly string[] = ['organizations', 'common'] satisfies MultiTenant[]
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]'])
+const HOST = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?$/
+
+function show(value: unknown): string {
+  return typeof value === 'function' ? 'a function' : JSON.stringify(value)
+}
+
+function resolveAuthority(problems: Problems, value: unknown): Authority {
+  const given = value ?? PUBLIC_AUTHORITY_HOST
+  let url: URL | undefined
+  try {
+    if (typeof given === 'string') {
+      url = new URL(HOST.test(given.toLowerCase()) ? `https://${given}` : given)
+    }
+  } catch {
+    url = undefined
+  }
+  // Plain http only on loopback, for local stand-ins; a real authority is always https.
+  const secure =
+    url?.protocol === 'https:' || (url?.protocol === 'http:' && LOOPBACK.has(url.hostname))
+  const bare =
+    url !== undefined &&
+    url.username === '' &&
+    url.password === '' &&
+    url.pathname === '/' &&
+    url.search === '' &&
+    url.hash === ''
+  if (url === undefined || !secure || !bare) {
+    problems.add(
+      `authorityHost (${ENV}_AUTHORITY_HOST) must be a host name such as login.microsoftonline.us (or an https origin, without a path), got ${show(value)}`,
+    )
+    return new Authority(`https://${PUBLIC_AUTHORITY_HOST}`)
+  }
+  return new Authority(url.origin)
+}
+
+function resolveTenant(problems: Problems, value: unknown): string {
+  const tenant = typeof value === 'string' ? value.trim().toLowerCase() : ''
+  if (tenant === 'consumers') return CONSUMER_TENANT_ID
+  if (isTenantId(tenant) || MULTI.includes(tenant)) return tenant
+  problems.add(
+    `tenantId (${ENV}_TENANT_ID) must be the directory (tenant) ID, a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47, or organizations, common or consumers for a multi-tenant app; got ${show(value)}`,
+  )
+  return '00000000-0000-0000-0000-000000000000'
+}
+
+function resolveTenants(problems: Problems, tenant: string, value: unknown): TenantRule {
+  const name = `allowedTenants (${ENV}_ALLOWED_TENANTS)`
+  if (!MULTI.includes(tenant)) {
+    if (value !== undefined) {
+      problems.add(
+        `${name} is for multi-tenant apps (tenantId organizations or common): a tenant id as tenantId accepts that tenant only`,
+      )
+    }
+    return { kind: 'one', tid: tenant }
+  }
+  // `organizations` never accepts personal accounts, whatever the list says (ENT-15).
+  const personal = tenant === 'common'
+  if (value === '*') return { kind: 'any', personal }
+  if (typeof value === 'function') {
+    return { kind: 'predicate', allows: value as TenantPredicate, personal }
+  }
+  if (Array.isArray(value) && value.length > 0 && value.every(isTenantIdLoose)) {
+    const tids = new Set(value.map((tid: string) => tid.toLowerCase()))
+    if (!personal && tids.has(CONSUMER_TENANT_ID)) {
+      problems.add(
+        `${name} lists the personal-accounts tenant, which tenantId organizations never accepts: use common`,
+      )
+    }
+    return { kind: 'list', tids, personal }
+  }
+  problems.add(
+    value === undefined
+      ? `${name} is required with tenantId ${tenant}: the tenant ids whose tokens are accepted, an async predicate, or '*' for every tenant (deliberately)`
+      : `${name} must be a non-empty list of tenant ids (GUIDs), a function, or '*'; got ${show(value)}`,
+  )
+  return { kind: 'list', tids: new Set(), personal }
+}
+
+function isTenantIdLoose(value: unknown): boolean {
+  return typeof value === 'string' && isTenantId(value.toLowerCase())
+}
+
+function resolveAudiences(problems: Problems, value: unknown): readonly string[] {
+  const list = typeof value === 'string' ? [value] : value
+  const name = `audience (${ENV}_AUDIENCE_ID)`
+  if (
+    !Array.isArray(list) ||
+    list.length === 0 ||
+    !list.every((item) => typeof item === 'string' && item.trim() !== '')
+  ) {
+    problems.add(
+      value === undefined || value === null
+        ? `${name} is required: the API's application (client) ID and/or App ID URI (api://…) as the tokens' aud carries them`
+        : `${name} must be a non-empty string or list of strings, got ${show(value)}`,
+    )
+    return []
+  }
+  const audiences = new Set<string>(list as string[])
+  if (namesGraph([...audiences])) {
+    problems.add(
+      `${name} names Microsoft Graph: Graph tokens are for Graph, never for your API; give your API's client id or App ID URI`,
+    )
+  }
+  // A client id alone also stands for its default App ID URI, which v1 tokens carry.
+  for (const item of list as string[]) {
+    if (isTenantId(item.toLowerCase())) audiences.add(`api://${item}`)
+  }
+  return Object.freeze([...audiences])
+}
+
+function resolveVersions(problems: Problems, options: EntraIdProviderOptions): Set<TokenVersion> {
+  const versions = new Set<TokenVersion>()
+  for (const [name, version, fallback] of [
+    ['acceptV1', '1.0', false],
+    ['acceptV2', '2.0', true],
+  ] as const) {
+    const value = options[name]
+    if (value !== undefined && typeof value !== 'boolean') {
+      problems.add(`${name} must be true or false, got ${show(value)}`)
+    }
+    if (value ?? fallback) versions.add(version)
+  }
+  if (versions.size === 0) {
+    problems.add(
+      `acceptV1 and acceptV2 are both false (${ENV}_TOKEN_VERSIONS): no token could pass`,
+    )
+  }
+  return versions
+}
+
+function resolveB2c(
+  problems: Problems,
+  b2c: B2cOptions | undefined,
+  tenant: string,
+): ReadonlyMap<string, string> | undefined {
+  if (b2c === undefined) return undefined
+  if (typeof b2c?.tenantName !== 'string' || !/^[a-z0-9-]+$/i.test(b2c.tenantName)) {
+    problems.add(
+      `b2c.tenantName (${ENV}_B2C_TENANT_NAME) must be the B2C tenant's name, e.g. contoso for contoso.onmicrosoft.com`,
+    )
+  }
+  const policies = b2c?.policies
+  if (
+    !Array.isArray(policies) ||
+    policies.length === 0 ||
+    !policies.every((p) => typeof p === 'string' && /^[A-Za-z0-9_-]+$/.test(p))
+  ) {
+    problems.add(
+      `b2c.policies (${ENV}_B2C_POLICIES) must list the user flows or custom policies accepted, e.g. B2C_1_signupsignin`,
+    )
+  }
+  if (!isTenantId(tenant)) {
+    problems.add(`tenantId (${ENV}_TENANT_ID) must be the B2C tenant's id (a GUID) with b2c`)
+  }
+  return new Map((Array.isArray(policies) ? policies : []).map((p) => [String(p).toLowerCase(), p]))
+}
+
+function resolveAppId(
+  problems: Problems,
+  value: unknown,
+  audience: readonly string[],
+): string | undefined {
+  if (value === undefined || value === false) return undefined
+  const appId = value === true ? audience.find((item) => isTenantId(item.toLowerCase())) : value
+  if (typeof appId === 'string' && isTenantId(appId.toLowerCase())) return appId
+  problems.add(
+    value === true
+      ? `appSigningKeys (${ENV}_APP_SIGNING_KEYS) needs the application (client) ID in audience, or the app id as its value`
+      : `appSigningKeys must be true, false or an application (client) ID, got ${show(value)}`,
+  )
+  return undefined
+}
+
+function checkOptions(problems: Problems, options: EntraIdProviderOptions): void {
+  for (const name of ['allowGuestUsers', 'requireScopeOrRole'] as const) {
+    const value = options[name]
+    if (value !== undefined && typeof value !== 'boolean') {
+      problems.add(`${name} must be true or false, got ${show(value)}`)
+    }
+  }
+  const { idClaim, allowedClientApps, groupOverageResolver: resolver } = options
+  if (idClaim !== undefined && idClaim !== 'oid' && idClaim !== 'sub') {
+    problems.add(`idClaim (${ENV}_ID_CLAIM) must be oid or sub, got ${show(idClaim)}`)
+  }
+  if (
+    allowedClientApps !== undefined &&
+    !(
+      Array.isArray(allowedClientApps) &&
+      allowedClientApps.length > 0 &&
+      allowedClientApps.every((id) => typeof id === 'string' && id !== '')
+    )
+  ) {
+    problems.add(
+      `allowedClientApps (${ENV}_ALLOWED_CLIENT_APPS) must be a non-empty list of application (client) IDs`,
+    )
+  }
+  if (
+    resolver !== undefined &&
+    typeof resolver !== 'function' &&
+    typeof (resolver as Partial<GroupsProvider> | null)?.fetchGroups !== 'function'
+  ) {
+    problems.add('groupOverageResolver must be a function or a groups source (fetchGroups)')
+  }
+  checkTimeout(problems, 'tenantCheckTimeoutMs', options.tenantCheckTimeoutMs)
+  checkTimeout(problems, 'discoveryTimeoutMs', options.discoveryTimeoutMs)
+  if ('audience' in options && options.audience === null) {
+    problems.add(
+      `audience (${ENV}_AUDIENCE_ID) cannot be null for Entra ID: it would accept tokens minted for any app of the tenant`,
+    )
+  }
+}
+
+/** Resolves and checks every option, adding each problem to `problems`. */
+export function resolveEntraConfig(
+  problems: Problems,
+  options: EntraIdProviderOptions,
+): EntraConfig {
+  checkOptions(problems, options)
+  const tenant = resolveTenant(problems, options.tenantId)
+  const b2cTenantName = options.b2c?.tenantName
+  const authority = resolveAuthority(
+    problems,
+    options.authorityHost ?? (b2cTenantName && `${b2cTenantName}.b2clogin.com`),
+  )
+  const versions = resolveVersions(problems, options)
+  const policies = resolveB2c(problems, options.b2c, tenant)
+  if (policies !== undefined && versions.has('1.0')) {
+    problems.add('acceptV1 does not apply to B2C: its user flows issue one token format')
+  }
+  const audience = resolveAudiences(problems, options.audience)
+  return Object.freeze({
+    authority,
+    tenant,
+    tenants: resolveTenants(problems, tenant, options.allowedTenants),
+    versions,
+    audience,
+    allowGuestUsers: options.allowGuestUsers ?? false,
+    allowedClientApps: Array.isArray(options.allowedClientApps)
+      ? new Set(options.allowedClientApps)
+      : undefined,
+    requireScopeOrRole: options.requireScopeOrRole ?? true,
+    idClaim: options.idClaim ?? (policies === undefined ? 'oid' : 'sub'),
+    appId: resolveAppId(problems, options.appSigningKeys, audience),
+    policies,
+    b2cTenantName,
+    tenantCheckTimeoutMs: options.tenantCheckTimeoutMs ?? 5_000,
+  })
+}

@@ -1,0 +1,279 @@
+// EntraIdProvider: Microsoft Entra ID access tokens, single- or multi-tenant, v1 and v2, and B2C.
+
+import {
+  checkUrl,
+  InvalidTokenError,
+  isProduction,
+  Problems,
+  silentLogger,
+  UnavailableError,
+  verifyJwt,
+  type JwksCache,
+  type JwtClaims,
+  type KeySource,
+  type ParsedJwt,
+  type UserIdentity,
+  type UserSources,
+  type VerifiedToken,
+} from '../../src/spi.js'
+import { KeySetProvider, resolveJwksCache, resolvePolicy } from '../jwks/jwks-provider.js'
+import { namesGraph, TENANT_TEMPLATE } from './authority.js'
+import { EntraGroupsProvider, EntraRolesProvider } from './groups.js'
+import { isObject } from './http.js'
+import { entraDiscovery, KeyLocation, type SigningKey } from './keys.js'
+import { resolveEntraConfig, type EntraConfig } from './config.js'
+import type { EntraIdProviderOptions } from './options.js'
+import {
+  checkEntraClaims,
+  entraIdentity,
+  graphToken,
+  policyOf,
+  tenantNotAllowed,
+} from './token-rules.js'
+
+const JWKS_URI_OPTION = 'jwksUri (AUTH_PROVIDER_AZURE_ENTRA_ID_JWKS_URI)'
+
+/** The issuers routed to a provider by exact match: a single tenant's (or user flow's) own. */
+function fixedIssuers(config: EntraConfig): string[] {
+  const { authority, tenants, tenant, versions } = config
+  if (config.policies !== undefined) return [authority.b2cIssuer(tenant)]
+  if (tenants.kind !== 'one') return []
+  return [...versions].map((version) => authority.issuer(version, tenant))
+}
+
+/**
+ * Whether `iss` is an Entra issuer this provider answers for: any form (v1 or v2) of its tenant,
+ * or of any tenant when it is multi-tenant, so that a refusal can say which rule failed ("v1.0
+ * tokens are not accepted", "tenant is not allowed") instead of "issuer not trusted".
+ */
+function answersFor(iss: string, config: EntraConfig): boolean {
+  if (config.policies !== undefined) return iss === config.authority.b2cIssuer(config.tenant)
+  const form = config.authority.parse(iss)
+  if (form === undefined) return false
+  return config.tenants.kind !== 'one' || form.tenant === config.tenants.tid
+}
+
+/** The key sets: a configured URI, the tenant's discovery, or one discovery per B2C user flow. */
+function keyLocations(
+  config: EntraConfig,
+  options: EntraIdProviderOptions,
+  cache: JwksCache,
+): Map<string, KeyLocation> {
+  const { authority, tenant, appId, policies } = config
+  if (options.jwksUri !== undefined) {
+    return new Map([['', new KeyLocation(cache, { jwksUri: options.jwksUri }, appId)]])
+  }
+  const settings = {
+    fetch: options.fetch ?? ((input: string, init: RequestInit) => globalThis.fetch(input, init)),
+    timeoutMs: options.discoveryTimeoutMs ?? 5_000,
+    production: isProduction(),
+    logger: options.logger ?? silentLogger,
+  }
+  const discovered = (base: string, issuer: string) =>
+    new KeyLocation(cache, { discovery: entraDiscovery(base, issuer, settings) }, appId)
+  if (policies !== undefined) {
+    const domain = `${config.b2cTenantName}.onmicrosoft.com`
+    return new Map(
+      [...policies].map(([key, policy]) => [
+        key,
+        discovered(`${authority.origin}/${domain}/${policy}/v2.0`, authority.b2cIssuer(tenant)),
+      ]),
+    )
+  }
+  // Multi-tenant documents name the template itself as their issuer.
+  const expected =
+    config.tenants.kind === 'one'
+      ? authority.v2Issuer(tenant)
+      : `${authority.origin}/${TENANT_TEMPLATE}/v2.0`
+  return new Map([['', discovered(authority.discoveryBase(tenant), expected)]])
+}
+
+/** The unverified payload, only to route a token to its key set or refuse a Graph token early. */
+function peekPayload(
+  token: string,
+  parsed: ParsedJwt | undefined,
+  maxLength: number,
+): JwtClaims | undefined {
+  if (parsed !== undefined) return parsed.payload
+  // Oversized tokens are refused by the verifier before any decoding; never decode them here.
+  if (token.length > maxLength) return undefined
+  const segment = token.split('.', 3)[1]
+  if (segment === undefined) return undefined
+  try {
+    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'))
+    return isObject(value) ? value : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Verifies Microsoft Entra ID access tokens for your API: RS256 signature against the tenant's
+ * keys (JWKs without `alg`; a key's `issuer`, when published, must match the token's), `exp`,
+ * `nbf`, the issuer `https://login.microsoftonline.com/{tid}/v2.0` (and `https://sts.windows.net/{tid}/`
+ * with `acceptV1`) with the token's own `tid` substituted, the tenant (one, an allow-list, a
+ * predicate, or deliberately any), `ver`, the audience (client id or App ID URI; Graph tokens are
+ * refused by name), and that the token is an access token (`scp` or `roles`). Guests are refused
+ * unless `allowGuestUsers`. Users get `id` = `oid`, `name`, `email`, `scopes` from `scp`,
+ * `clientId` from `azp`/`appid`, and `isM2M` for app-only tokens; roles default to the `roles`
+ * claim and groups to `groups` (an overflowing token goes to `groupOverageResolver`, else 503).
+ *
+ * @example
+ * // Single tenant: tokens of your own directory only.
+ * const provider = new EntraIdProvider({
+ *   tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+ *   audience: ['6e74172b-be56-4843-9ff4-e66a39bb12e3', 'api://orders'],
+ * })
+ * app.use(jwtAuth({ provider }))
+ * app.post('/orders', requireScopes(['Orders.Write']), handler)
+ *
+ * @example
+ * // Multi-tenant: your customers' tenants, kept in a database.
+ * const provider = new EntraIdProvider({
+ *   tenantId: 'organizations',
+ *   audience: '6e74172b-be56-4843-9ff4-e66a39bb12e3',
+ *   allowedTenants: async (tid) => customers.isActive(tid),
+ * })
+ *
+ * @remarks **Security:** `allowedTenants: '*'` accepts tokens of every Entra tenant, including one
+ * anybody can create; something else (app roles, your customer records) must then decide. Tokens
+ * are verified offline: a disabled user's token is accepted until it expires.
+ *
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option.
+ * @throws per token (from `verifyToken`, 401): `ERR_AUTH_ISSUER_MISMATCH` (tenant not allowed,
+ *   `iss`/`tid` disagreement, key issuer), `ERR_AUTH_AUDIENCE_MISMATCH` (including Graph tokens),
+ *   `ERR_AUTH_TOKEN_TYPE_INVALID` (a version not accepted, no `scp`/`roles`), `ERR_AUTH_CLAIM_INVALID`
+ *   (`tid`, `ver`, `oid`, `tfp`), `ERR_AUTH_TOKEN_REJECTED` (guest, client app, B2C policy), and the
+ *   core's signature and time checks; 503 `ERR_AUTH_KEYS_UNAVAILABLE` when discovery or keys
+ *   cannot be had, `ERR_AUTH_SOURCE_UNAVAILABLE` when an `allowedTenants` predicate fails.
+ */
+export class EntraIdProvider extends KeySetProvider {
+  /** The tenant as configured: a GUID, `organizations` or `common`. */
+  readonly tenantId: string
+  /** The authority's origin: `https://login.microsoftonline.com`. */
+  readonly authority: string
+  /** The accepted audiences, `api://{clientId}` included when derived. */
+  readonly audience: readonly string[]
+  readonly defaultSources: UserSources
+  readonly #config: EntraConfig
+  readonly #locations: ReadonlyMap<string, KeyLocation>
+  readonly #primary: KeyLocation
+
+  constructor(options: EntraIdProviderOptions) {
+    const problems = new Problems()
+    const given = options ?? ({} as EntraIdProviderOptions)
+    const config = resolveEntraConfig(problems, given)
+    if (given.jwksUri !== undefined) {
+      checkUrl(problems, JWKS_URI_OPTION, given.jwksUri, isProduction())
+    }
+    const policy = resolvePolicy(problems, (iss) => answersFor(iss, config), {
+      ...given,
+      audience: config.audience.length > 0 ? config.audience : null,
+      // Entra signs with RS256 only.
+      algorithms: given.algorithms ?? ['RS256'],
+    })
+    problems.throwIfAny()
+    const cache = resolveJwksCache(given)
+    const locations = keyLocations(config, given, cache)
+    const primary = locations.values().next().value!
+    super(given.name ?? 'entra-id', fixedIssuers(config), policy, cache, primary)
+    this.tenantId = given.tenantId
+    this.authority = config.authority.origin
+    this.audience = config.audience
+    this.#config = config
+    this.#locations = locations
+    this.#primary = primary
+    this.defaultSources = Object.freeze({
+      groups: new EntraGroupsProvider({ overageResolver: given.groupOverageResolver }),
+      roles: new EntraRolesProvider(),
+    })
+  }
+
+  /** Whether `iss` is one of this provider's Entra issuers (templated: any allowed tenant's). */
+  claimsIssuer(iss: string): boolean {
+    return answersFor(iss, this.#config)
+  }
+
+  override async verifyToken(token: string, parsed?: ParsedJwt): Promise<VerifiedToken> {
+    const peeked = peekPayload(token, parsed, this.policy.maxTokenLength)
+    // Graph tokens cannot verify outside Graph (their header carries a nonce): say what they are
+    // instead of "signature verification failed". Refusing early reveals nothing.
+    if (namesGraph(peeked?.aud)) throw graphToken()
+    const location = this.#locationFor(peeked)
+    let used: SigningKey | undefined
+    const keys: KeySource = {
+      getKey(alg, kid) {
+        const found = location.getKey(alg, kid)
+        if (!(found instanceof Promise)) return (used = found)
+        return found.then((key) => (used = key))
+      },
+      isCurrent: (key) => location.isCurrent(key),
+    }
+    const verified = await verifyJwt(token, parsed, this.policy, keys)
+    const { claims } = verified
+    const version = this.#config.authority.parse(claims.iss ?? '')?.version
+    const tid = checkEntraClaims(claims, this.#config, version)
+    if (used?.issuer !== undefined) this.#checkKeyIssuer(used.issuer, claims.iss ?? '', tid)
+    const rule = this.#config.tenants
+    if (rule.kind === 'predicate') await this.#askTenant(rule.allows, tid)
+    return verified
+  }
+
+  /** Runs discovery and fetches the keys of every key set now; rejects while one is unavailable. */
+  async hydrate(): Promise<void> {
+    await Promise.all([...this.#locations.values()].map((location) => location.hydrate()))
+  }
+
+  protected override currentJwksUri(): string | undefined {
+    return this.#primary.known()
+  }
+
+  protected override identity(claims: JwtClaims): UserIdentity {
+    return entraIdentity(claims, this.#config)
+  }
+
+  #locationFor(claims: JwtClaims | undefined): KeyLocation {
+    if (this.#config.policies === undefined || claims === undefined) return this.#primary
+    // A hint only: a token naming another flow is checked against this one's keys, then refused.
+    return this.#locations.get(policyOf(claims)?.toLowerCase() ?? '') ?? this.#primary
+  }
+
+  /**
+   * A key Entra publishes with an `issuer` signs only for that issuer, `{tenantid}` standing for
+   * the token's tenant. v1 tokens are signed with keys whose issuer is in the v2 form, so that
+   * form of the same tenant holds too (as in Microsoft.IdentityModel's signing-key issuer check).
+   */
+  #checkKeyIssuer(keyIssuer: string, iss: string, tid: string): void {
+    const effective = keyIssuer.replaceAll(TENANT_TEMPLATE, tid)
+    if (effective === iss) return
+    if (effective === this.#config.authority.v2Issuer(tid)) return
+    throw new InvalidTokenError(
+      'ERR_AUTH_ISSUER_MISMATCH',
+      'signing key is not valid for the token issuer',
+    )
+  }
+
+  /** Asks the tenant predicate, bounded in time; its failure is an outage (503), not a refusal. */
+  async #askTenant(allows: (tid: string) => boolean | Promise<boolean>, tid: string) {
+    let timer: NodeJS.Timeout | undefined
+    const timeoutMs = this.#config.tenantCheckTimeoutMs
+    const timedOut = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
+      timer.unref?.()
+    })
+    let allowed: unknown
+    try {
+      allowed = await Promise.race([Promise.resolve().then(() => allows(tid)), timedOut])
+    } catch (error) {
+      throw new UnavailableError(
+        'ERR_AUTH_SOURCE_UNAVAILABLE',
+        'the tenant allow-list cannot be checked right now',
+        { cause: error },
+      )
+    } finally {
+      clearTimeout(timer)
+    }
+    // Only a plain `true` admits: a truthy string or object is a broken predicate.
+    if (allowed !== true) throw tenantNotAllowed()
+  }
+}

@@ -1,0 +1,148 @@
+// entraIdEnv: an EntraIdProvider from environment variables (AUTH_PROVIDER=entra-id).
+
+import type { EnvContext, EnvReader, JwtProvider, ProviderEnvFactory } from '../../src/spi.js'
+import { EntraIdProvider } from './entra-id-provider.js'
+import type { EntraIdProviderOptions } from './options.js'
+
+const PREFIX = 'AUTH_PROVIDER_AZURE_ENTRA_ID_'
+const VERSIONS: Readonly<Record<string, '1.0' | '2.0'>> = {
+  '1': '1.0',
+  '1.0': '1.0',
+  v1: '1.0',
+  '2': '2.0',
+  '2.0': '2.0',
+  v2: '2.0',
+}
+// The seed's discovery URL template; only its host can vary, which AUTHORITY_HOST now says.
+const SEED_TEMPLATE = /^https:\/\/([^/]+)\/\{\}\/v2\.0\/\.well-known\/openid-configuration$/
+
+/** `AUTH_PROVIDER_AZURE_ENTRA_ID_TOKEN_VERSIONS`: `2.0` (default), `1.0`, or both. */
+function readVersions(env: EnvReader): Pick<EntraIdProviderOptions, 'acceptV1' | 'acceptV2'> {
+  const listed = env.list('AUTH_PROVIDER_AZURE_ENTRA_ID_TOKEN_VERSIONS')
+  if (listed === undefined) return {}
+  const versions = listed.map((item) => VERSIONS[item.toLowerCase()])
+  if (versions.includes(undefined) || versions.length === 0) {
+    env.problems.add(
+      `AUTH_PROVIDER_AZURE_ENTRA_ID_TOKEN_VERSIONS must list 1.0 and/or 2.0, got ${JSON.stringify(listed.join(','))}`,
+    )
+    return {}
+  }
+  return { acceptV1: versions.includes('1.0'), acceptV2: versions.includes('2.0') }
+}
+
+/** `AUTH_PROVIDER_AZURE_ENTRA_ID_AUTHORITY_HOST`, else the host of the seed's URL template. */
+function readAuthorityHost(env: EnvReader): string | undefined {
+  const host = env.string('AUTH_PROVIDER_AZURE_ENTRA_ID_AUTHORITY_HOST')
+  const template = env.string('AUTH_PROVIDER_AZURE_ENTRA_ID_JWKS_URL_TEMPLATE')
+  if (template === undefined || host !== undefined) return host
+  const match = SEED_TEMPLATE.exec(template)
+  if (match === null) {
+    env.problems.add(
+      'AUTH_PROVIDER_AZURE_ENTRA_ID_JWKS_URL_TEMPLATE must look like https://{host}/{}/v2.0/.well-known/openid-configuration; set AUTH_PROVIDER_AZURE_ENTRA_ID_AUTHORITY_HOST (or _JWKS_URI) instead',
+    )
+  }
+  return match?.[1]
+}
+
+/** Reads the optional switches and lists; only those set are passed on. */
+function readOptional(env: EnvReader): Partial<EntraIdProviderOptions> {
+  const options: Partial<EntraIdProviderOptions> = {}
+  const jwksUri = env.string('AUTH_PROVIDER_AZURE_ENTRA_ID_JWKS_URI')
+  if (jwksUri !== undefined) options.jwksUri = jwksUri
+  const guests = env.boolean('AUTH_PROVIDER_AZURE_ENTRA_ID_ALLOW_GUEST_USERS')
+  if (guests !== undefined) options.allowGuestUsers = guests
+  const clients = env.list('AUTH_PROVIDER_AZURE_ENTRA_ID_ALLOWED_CLIENT_APPS')
+  if (clients !== undefined) options.allowedClientApps = clients
+  const appKeys = env.boolean('AUTH_PROVIDER_AZURE_ENTRA_ID_APP_SIGNING_KEYS')
+  if (appKeys !== undefined) options.appSigningKeys = appKeys
+  const idClaim = env.oneOf('AUTH_PROVIDER_AZURE_ENTRA_ID_ID_CLAIM', ['oid', 'sub'] as const)
+  if (idClaim !== undefined) options.idClaim = idClaim
+  // The seed's name for the clock tolerance, in seconds.
+  const leeway = env.raw('AUTH_PROVIDER_AZURE_ENTRA_ID_LEEWAY')
+  if (leeway !== undefined) {
+    const seconds = Number(leeway)
+    if (Number.isFinite(seconds) && seconds >= 0) options.clockToleranceSec = seconds
+    else
+      env.problems.add(
+        `AUTH_PROVIDER_AZURE_ENTRA_ID_LEEWAY must be a number of seconds ≥ 0, got ${JSON.stringify(leeway)}`,
+      )
+  }
+  const b2cTenant = env.string('AUTH_PROVIDER_AZURE_ENTRA_ID_B2C_TENANT_NAME')
+  const policies = env.list('AUTH_PROVIDER_AZURE_ENTRA_ID_B2C_POLICIES')
+  if (b2cTenant !== undefined || policies !== undefined) {
+    options.b2c = { tenantName: b2cTenant ?? '', policies: policies ?? [] }
+  }
+  return options
+}
+
+/**
+ * Builds an {@link EntraIdProvider} when `AUTH_PROVIDER` includes `entra-id`:
+ * - `AUTH_PROVIDER_AZURE_ENTRA_ID_TENANT_ID` (required): a tenant id, or `organizations` /
+ *   `common` with `AUTH_PROVIDER_AZURE_ENTRA_ID_ALLOWED_TENANTS` (tenant ids, comma-separated, or
+ *   `*` for every tenant, logged as a warning);
+ * - `AUTH_PROVIDER_AZURE_ENTRA_ID_AUDIENCE_ID` (required): client id and/or App ID URI, comma-separated;
+ * - `AUTH_PROVIDER_AZURE_ENTRA_ID_AUTHORITY_HOST`, `_TOKEN_VERSIONS` (`2.0`, `1.0,2.0`), `_JWKS_URI`,
+ *   `_ALLOW_GUEST_USERS`, `_ALLOWED_CLIENT_APPS`, `_APP_SIGNING_KEYS`, `_ID_CLAIM`, `_LEEWAY`,
+ *   `_B2C_TENANT_NAME`, `_B2C_POLICIES`, and the seed's `_JWKS_URL_TEMPLATE`.
+ *
+ * Keys are kept in the process-wide cache (`JWKS_CACHE_INTERVAL`, `JWKS_CACHE_USAGES`).
+ *
+ * @example
+ * // AUTH_PROVIDER=entra-id AUTH_PROVIDER_AZURE_ENTRA_ID_TENANT_ID=72f988bf-…
+ * // AUTH_PROVIDER_AZURE_ENTRA_ID_AUDIENCE_ID=6e74172b-…,api://orders
+ * app.use(jwtAuth(fromEnv()))
+ */
+export const entraIdEnv: ProviderEnvFactory = {
+  name: 'entra-id',
+  variables: [
+    'TENANT_ID',
+    'AUDIENCE_ID',
+    'ALLOWED_TENANTS',
+    'AUTHORITY_HOST',
+    'TOKEN_VERSIONS',
+    'JWKS_URI',
+    'ALLOW_GUEST_USERS',
+    'ALLOWED_CLIENT_APPS',
+    'APP_SIGNING_KEYS',
+    'ID_CLAIM',
+    'LEEWAY',
+    'B2C_TENANT_NAME',
+    'B2C_POLICIES',
+    'JWKS_URL_TEMPLATE',
+  ].map((name) => `${PREFIX}${name}`),
+  create(env: EnvReader, context: EnvContext): JwtProvider | undefined {
+    const required = { required: 'when AUTH_PROVIDER includes entra-id' }
+    const tenantId = env.string('AUTH_PROVIDER_AZURE_ENTRA_ID_TENANT_ID', required)
+    const audience = env.list('AUTH_PROVIDER_AZURE_ENTRA_ID_AUDIENCE_ID', {
+      required: `${required.required}: the API's application (client) ID and/or App ID URI, comma-separated`,
+    })
+    const tenants = env.list('AUTH_PROVIDER_AZURE_ENTRA_ID_ALLOWED_TENANTS')
+    const authorityHost = readAuthorityHost(env)
+    const versions = readVersions(env)
+    const optional = readOptional(env)
+    if (tenantId === undefined || audience === undefined) return undefined
+    const anyTenant = tenants?.includes('*') === true
+    if (anyTenant && tenants!.length > 1) {
+      env.problems.add(
+        'AUTH_PROVIDER_AZURE_ENTRA_ID_ALLOWED_TENANTS is either * or a list of tenant ids',
+      )
+      return undefined
+    }
+    if (anyTenant) {
+      context.logger.warn(
+        'AUTH_PROVIDER_AZURE_ENTRA_ID_ALLOWED_TENANTS=*: tokens of every Entra tenant are accepted',
+      )
+    }
+    // A ConfigError of the constructor joins the other problems in fromEnv's one report.
+    return new EntraIdProvider({
+      tenantId,
+      audience,
+      ...(tenants === undefined ? {} : { allowedTenants: anyTenant ? '*' : tenants }),
+      ...(authorityHost === undefined ? {} : { authorityHost }),
+      ...versions,
+      ...optional,
+      jwksCache: context.jwksCache,
+      logger: context.logger,
+    })
+  },
+}

@@ -1,0 +1,148 @@
+// Where an Entra key set is: found through the tenant's (or user flow's) discovery, or configured.
+
+import {
+  Discovery,
+  type FetchFunction,
+  type JwksCache,
+  type JwsAlgorithm,
+  type KeySource,
+  type Logger,
+} from '../../src/spi.js'
+import { isObject, readJson } from './http.js'
+
+/** A key of a set, as the core's key source hands it out. */
+export type SigningKey = Awaited<ReturnType<KeySource['getKey']>>
+
+const MAX_DISCOVERY_BYTES = 256 * 1024
+
+/** How discovery documents are fetched. */
+export interface DiscoverySettings {
+  readonly fetch: FetchFunction
+  readonly timeoutMs: number
+  readonly production: boolean
+  readonly logger: Logger
+}
+
+/**
+ * A fetch for the core's {@link Discovery} when the document's `issuer` is not the URL it is
+ * fetched from. Entra's multi-tenant documents say `https://login.microsoftonline.com/{tenantid}/v2.0`,
+ * B2C's name the tenant by id where the URL names it by name: when the document carries exactly
+ * `expectedIssuer`, it is handed on as if it named `base`, so the core's §4.3 check still holds the
+ * document to the one issuer configuration implies. Any other issuer reaches the core unchanged,
+ * and is refused there.
+ */
+function issuerAdapter(fetch: FetchFunction, base: string, expectedIssuer: string): FetchFunction {
+  const url = `${base}/.well-known/openid-configuration`
+  return async (input, init) => {
+    const response = await fetch(input, init)
+    if (input !== url || response.status !== 200) return response
+    const document = await readJson(response, MAX_DISCOVERY_BYTES)
+    const adapted =
+      isObject(document) && document['issuer'] === expectedIssuer
+        ? { ...document, issuer: base }
+        : document
+    return new Response(JSON.stringify(adapted), {
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+    })
+  }
+}
+
+/**
+ * Discovery of `{base}/.well-known/openid-configuration` whose document must name
+ * `expectedIssuer` (OIDC Discovery 1.0 §4.3).
+ */
+export function entraDiscovery(
+  base: string,
+  expectedIssuer: string,
+  settings: DiscoverySettings,
+): Discovery {
+  const fetch =
+    expectedIssuer === base ? settings.fetch : issuerAdapter(settings.fetch, base, expectedIssuer)
+  const limits = {
+    fetch,
+    timeoutMs: settings.timeoutMs,
+    maxResponseBytes: MAX_DISCOVERY_BYTES,
+    production: settings.production,
+  }
+  return new Discovery(base, limits, settings.logger)
+}
+
+/**
+ * `…/discovery/v2.0/keys?appid={appId}`: the set holding an application's own signing keys (apps
+ * with a claims-mapping policy; Microsoft "Access tokens", "Validate the signature").
+ */
+export function withAppId(jwksUri: string, appId: string): string {
+  const url = new URL(jwksUri)
+  url.searchParams.set('appid', appId)
+  return url.href
+}
+
+/**
+ * One key set: at a configured URI, or at the `jwks_uri` discovery finds (with `?appid=` appended
+ * when the app's own keys are wanted). A {@link KeySource} for the core's verifier.
+ */
+export class KeyLocation implements KeySource {
+  readonly #cache: JwksCache
+  readonly #discovery: Discovery | undefined
+  readonly #appId: string | undefined
+  #uri: string | undefined
+  #discovered: string | undefined
+
+  constructor(
+    cache: JwksCache,
+    source: { jwksUri: string } | { discovery: Discovery },
+    appId?: string,
+  ) {
+    this.#cache = cache
+    this.#appId = appId
+    if ('jwksUri' in source) {
+      this.#discovery = undefined
+      this.#uri = appId === undefined ? source.jwksUri : withAppId(source.jwksUri, appId)
+    } else {
+      this.#discovery = source.discovery
+    }
+  }
+
+  /** The key set's URI once known (discovery may not have run yet). */
+  known(): string | undefined {
+    return this.#uri ?? this.#resolve(this.#discovery?.known())
+  }
+
+  getKey(alg: JwsAlgorithm, kid: string | undefined): SigningKey | Promise<SigningKey> {
+    const uri = this.#current()
+    return typeof uri === 'string'
+      ? this.#cache.getKey(uri, alg, kid)
+      : uri.then((found) => this.#cache.getKey(found, alg, kid))
+  }
+
+  isCurrent(key: SigningKey): boolean {
+    const uri = this.#current()
+    if (typeof uri === 'string') return this.#cache.isCurrent(uri, key)
+    uri.catch(() => undefined) // Rediscovery under way: verify afresh; its failure is reported there.
+    return false
+  }
+
+  /** Runs discovery (if any) and fetches the keys now. */
+  async hydrate(): Promise<void> {
+    await this.#cache.hydrate(await this.#current())
+  }
+
+  #current(): string | Promise<string> {
+    if (this.#uri !== undefined) return this.#uri
+    const found = this.#discovery!.jwksUri()
+    return typeof found === 'string'
+      ? this.#resolve(found)!
+      : found.then((uri) => this.#resolve(uri)!)
+  }
+
+  #resolve(discovered: string | undefined): string | undefined {
+    if (discovered === undefined || this.#appId === undefined) return discovered
+    // The discovered URI is fixed once found: build the ?appid= form once, not per request.
+    if (discovered !== this.#discovered) {
+      this.#discovered = discovered
+      this.#uri = withAppId(discovered, this.#appId)
+    }
+    return this.#uri
+  }
+}
