@@ -3,6 +3,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isSecretVariable, showValue } from '../../src/env.js'
 import { ConfigError, createVerifier, fromEnv, User } from '../../src/index.js'
 import { createTestIssuer, type TestIssuer } from '../../src/testing.js'
+import {
+  CLIENT_APP,
+  CLIENT_ID,
+  JANE as ENTRA_JANE,
+  OTHER_TENANT,
+  TENANT,
+  v2AccessTokenClaims,
+  v2Issuer,
+} from '../fake-idp/entra.js'
 
 let idp: TestIssuer
 
@@ -216,6 +225,53 @@ describe('fromEnv: several providers at once', () => {
       })
     } finally {
       await cognito.close()
+    }
+  })
+
+  it('AUTH_PROVIDER=entra-id,cognito: both vendors side by side, Entra roles from the token', async () => {
+    const pool = 'us-east-1_EnvCombo2'
+    const cognito = await createTestIssuer({
+      issuer: `https://cognito-idp.us-east-1.amazonaws.com/${pool}`,
+      algorithms: ['RS256'],
+    })
+    const entra = await createTestIssuer({ issuer: v2Issuer(TENANT), algorithms: ['RS256'] })
+    try {
+      const verify = createVerifier(
+        fromEnv(
+          {
+            AUTH_PROVIDER: 'entra-id,cognito',
+            AUTH_PROVIDER_AZURE_ENTRA_ID_TENANT_ID: TENANT,
+            AUTH_PROVIDER_AZURE_ENTRA_ID_AUDIENCE_ID: CLIENT_ID,
+            AUTH_PROVIDER_AZURE_ENTRA_ID_JWKS_URI: entra.jwksUri,
+            USER_POOL_ID: pool,
+            AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID: 'combo-client',
+            AUTH_PROVIDER_AWS_COGNITO_JWKS_URI: cognito.jwksUri,
+          },
+          { logger: false },
+        ),
+      )
+      const now = Math.floor(Date.now() / 1000)
+      const claims = v2AccessTokenClaims(
+        { tid: TENANT, audience: CLIENT_ID, clientApp: CLIENT_APP, now },
+        { ...ENTRA_JANE, roles: ['Orders.Admin'] },
+      )
+      const fromEntra = await verify(entra.mint(claims))
+      expect([fromEntra.provider, fromEntra.id, await fromEntra.roles]).toEqual([
+        'entra-id',
+        ENTRA_JANE.oid,
+        ['Orders.Admin'],
+      ])
+      const fromPool = await verify(
+        cognito.mint({ sub: 'u', aud: undefined, token_use: 'access', client_id: 'combo-client' }),
+      )
+      expect(fromPool.provider).toBe('cognito')
+      const otherTenant = v2AccessTokenClaims(
+        { tid: OTHER_TENANT, audience: CLIENT_ID, clientApp: CLIENT_APP, now },
+        ENTRA_JANE,
+      )
+      await expect(verify(entra.mint(otherTenant))).rejects.toMatchObject({ status: 401 })
+    } finally {
+      await Promise.all([cognito.close(), entra.close()])
     }
   })
 
