@@ -1,7 +1,7 @@
 // Cognito-shaped tokens for tests: the claims Cognito puts in access, ID, M2M and refresh tokens.
 
 import { randomUUID } from 'node:crypto'
-import { createTestIssuer, type MintOptions, type TestIssuer } from '../../src/testing.js'
+import { createTestIssuer, type MintOptions, type TestIssuer } from './testing.js'
 
 /** A user pool's identifiers as Cognito spells them. */
 export interface CognitoPool {
@@ -126,6 +126,11 @@ export const JANE: CognitoTestUser = {
   groups: ['admin', 'editors'],
 }
 
+/** Options of a Cognito pool's `mint`: the test issuer's, plus a token shape. */
+export interface CognitoMintOptions extends MintOptions {
+  preset?: 'access' | 'id' | 'm2m'
+}
+
 /** A test issuer posing as a Cognito user pool (RS256, a `kid`, no `typ`, Cognito's claims). */
 export interface CognitoTestIssuer {
   readonly pool: CognitoPool
@@ -138,8 +143,13 @@ export interface CognitoTestIssuer {
   id(user?: CognitoTestUser, overrides?: Record<string, unknown>, options?: MintOptions): string
   /** A client-credentials token of `clientId` (or another client). */
   m2m(scope?: string, overrides?: Record<string, unknown>, options?: MintOptions): string
-  /** Mints any claims as this pool (no defaults beyond the issuer's). */
-  mint(claims: Record<string, unknown>, options?: MintOptions): string
+  /**
+   * Mints claims as this pool. With `preset`, they go on top of a complete Cognito token of Jane
+   * (`access`, `id`) or of the app client (`m2m`); without, no defaults beyond the issuer's.
+   */
+  mint(claims?: Record<string, unknown>, options?: CognitoMintOptions): string
+  /** What `new CognitoProvider(...)` needs to verify this pool's tokens in memory. */
+  readonly providerOptions: { userPoolId: string; clientId: string; fetch: typeof fetch }
   close(): Promise<void>
 }
 
@@ -168,22 +178,32 @@ export async function createCognitoIssuer(
     now: Math.floor(Date.now() / 1000),
   })
   // Cognito's header is { kid, alg } only; the test issuer would add typ and a default aud.
-  const mint = (claims: Record<string, unknown>, mintOptions: MintOptions = {}): string =>
+  const raw = (claims: Record<string, unknown>, mintOptions: MintOptions = {}): string =>
     idp.mint(
       { aud: undefined, ...claims },
       { ...mintOptions, header: { typ: undefined, ...mintOptions.header } },
     )
+  const presets = {
+    access: () => accessTokenClaims(context(), JANE),
+    id: () => idTokenClaims(context(), JANE),
+    m2m: () => m2mTokenClaims(context()),
+  }
+  const mint = (claims: Record<string, unknown> = {}, mintOptions: CognitoMintOptions = {}) => {
+    const { preset, ...rest } = mintOptions
+    return raw({ ...(preset === undefined ? {} : presets[preset]()), ...claims }, rest)
+  }
   return {
     pool,
     clientId,
     idp,
     access: (user = JANE, overrides = {}, mintOptions) =>
-      mint({ ...accessTokenClaims(context(), user), ...overrides }, mintOptions),
+      raw({ ...accessTokenClaims(context(), user), ...overrides }, mintOptions),
     id: (user = JANE, overrides = {}, mintOptions) =>
-      mint({ ...idTokenClaims(context(), user), ...overrides }, mintOptions),
+      raw({ ...idTokenClaims(context(), user), ...overrides }, mintOptions),
     m2m: (scope, overrides = {}, mintOptions) =>
-      mint({ ...m2mTokenClaims(context(), scope), ...overrides }, mintOptions),
+      raw({ ...m2mTokenClaims(context(), scope), ...overrides }, mintOptions),
     mint,
+    providerOptions: { userPoolId, clientId, fetch: idp.fetch },
     close: () => idp.close(),
   }
 }

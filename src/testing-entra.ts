@@ -1,7 +1,7 @@
 // Entra-shaped tokens for tests: v1/v2 access tokens, app-only tokens, overage, B2C, and Entra's URLs in memory.
 
 import { randomBytes, randomUUID } from 'node:crypto'
-import { createTestIssuer, type MintOptions, type TestIssuer } from '../../src/testing.js'
+import { createTestIssuer, type MintOptions, type TestIssuer } from './testing.js'
 
 /** The tenant of personal Microsoft accounts. */
 export const CONSUMER_TENANT = '9188040d-6c67-4c5b-b112-36a304b66dad'
@@ -225,6 +225,11 @@ export const JANE: EntraTestUser = {
   roles: ['Orders.Approver'],
 }
 
+/** Options of an Entra stand-in's `mint`: the test issuer's, plus a token shape. */
+export interface EntraMintOptions extends MintOptions {
+  preset?: 'v2' | 'v1' | 'app'
+}
+
 /** An Entra stand-in: tokens of any tenant, discovery and keys at Entra's URLs, in memory. */
 export interface EntraTestIssuer {
   /** The underlying issuer (signing keys, `respondWith`, `counts`, `rotateKeys`). */
@@ -241,8 +246,13 @@ export interface EntraTestIssuer {
     overrides?: Record<string, unknown>,
     mint?: MintOptions,
   ): string
-  /** Signs any claims with Entra's header (`typ`, `alg`, `kid`; `x5t` too). */
-  mint(claims: Record<string, unknown>, options?: MintOptions): string
+  /**
+   * Signs claims with Entra's header (`typ`, `alg`, `kid`; `x5t` too). With `preset`, they go on
+   * top of a complete token: Jane's v2.0 or v1.0 access token, or an app-only token.
+   */
+  mint(claims?: Record<string, unknown>, options?: EntraMintOptions): string
+  /** What `new EntraIdProvider(...)` needs to verify this tenant's tokens in memory. */
+  readonly providerOptions: { tenantId: string; audience: readonly string[]; fetch: typeof fetch }
   /** The context of a token of `tid` (default the issuer's). */
   context(tid?: string, audience?: string): EntraTokenContext
   /** The `issuer` the keys endpoints publish: `undefined` derives it, `null` omits it. */
@@ -287,7 +297,16 @@ export async function createEntraIssuer(
     now: Math.floor(Date.now() / 1000),
     host,
   })
-  const mint = (claims: Record<string, unknown>, mintOptions: MintOptions = {}): string => {
+  const presets = {
+    v2: () => v2AccessTokenClaims(context(), JANE),
+    v1: () => v1AccessTokenClaims(context(tid, APP_ID_URI), JANE),
+    app: () => appOnlyTokenClaims(context()),
+  }
+  const mint = (claims: Record<string, unknown> = {}, mintOptions: EntraMintOptions = {}) => {
+    const { preset, ...rest } = mintOptions
+    return raw({ ...(preset === undefined ? {} : presets[preset]()), ...claims }, rest)
+  }
+  const raw = (claims: Record<string, unknown>, mintOptions: MintOptions = {}): string => {
     const kid = idp.jwks().keys[0]?.['kid']
     return idp.mint(
       { jti: undefined, ...claims },
@@ -362,6 +381,8 @@ export async function createEntraIssuer(
     requested,
     context,
     mint,
+    // Both audience forms: v2 tokens carry the client id, v1 tokens the App ID URI.
+    providerOptions: { tenantId: tid, audience: [CLIENT_ID, APP_ID_URI], fetch },
     v2: (user = JANE, overrides = {}, mintOptions) =>
       mint({ ...v2AccessTokenClaims(context(), user), ...overrides }, mintOptions),
     v1: (user = JANE, overrides = {}, mintOptions) =>

@@ -1,4 +1,6 @@
 // A fake OpenID Connect identity provider for tests: keys, minted tokens, discovery and JWKS routes.
+import { createCognitoIssuer, type CognitoTestIssuer } from './testing-cognito.js'
+import { createEntraIssuer, type EntraTestIssuer } from './testing-entra.js'
 import { generateKeyPair, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
 import { once } from 'node:events'
 import { isJwsAlgorithm, type JwsAlgorithm } from './jwt.js'
@@ -130,6 +132,13 @@ export interface TestIssuer {
   resetCounts(): void
   /** Stop the server, destroying open connections and failing pending requests. Safe to call twice. */
   close(): Promise<void>
+  /** What `new JwksProvider(...)` needs to verify this issuer's tokens (in memory, no sockets). */
+  readonly providerOptions: {
+    issuer: string
+    jwksUri: string
+    audience: string
+    fetch: typeof fetch
+  }
 }
 
 type Route = 'jwks' | 'discovery'
@@ -161,15 +170,67 @@ const NOT_FOUND: Answer = {
   body: '{"error":"not_found"}',
 }
 
+/** Options of a fake Cognito user pool (`createTestIssuer({ kind: 'cognito' })`). */
+export interface CognitoIssuerOptions {
+  kind: 'cognito'
+  /** Default `eu-west-1_TestPool1`. */
+  userPoolId?: string
+  /** The app client in `client_id` / `aud`. Default `3n4example5client6id7abc8`. */
+  clientId?: string
+  listen?: boolean
+}
+
+/** Options of a fake Entra ID tenant (`createTestIssuer({ kind: 'entra-id' })`). */
+export interface EntraIssuerOptions {
+  kind: 'entra-id'
+  /** The tenant id (`tid`). Default a fixed test GUID (`entra.TENANT`). */
+  tenantId?: string
+  /** The authority host. Default `login.microsoftonline.com`. */
+  host?: string
+  /** Answer a B2C tenant's user-flow discovery too. */
+  b2cTenantName?: string
+}
+
 /**
- * Start a fake OpenID Connect provider with fresh keys; close it when done.
+ * Starts a fake identity provider with fresh keys, for your tests and local development; close
+ * it when done. `kind` picks its shape: a generic OpenID Connect issuer (default), an Amazon
+ * Cognito user pool or a Microsoft Entra ID tenant, whose `mint(claims, { preset })` makes tokens
+ * shaped exactly like the real ones and whose `providerOptions` point a provider at it in memory.
  *
  * @example
  * const idp = await createTestIssuer({ algorithms: ['ES256'] })
  * const token = idp.mint({ sub: 'alice' })
  * await idp.close()
+ * @example
+ * const pool = await createTestIssuer({ kind: 'cognito' })
+ * const provider = new CognitoProvider(pool.providerOptions)
+ * const token = pool.mint({ 'cognito:groups': ['admin'] }, { preset: 'access' })
  */
-export async function createTestIssuer(options: TestIssuerOptions = {}): Promise<TestIssuer> {
+export function createTestIssuer(
+  options?: TestIssuerOptions & { kind?: 'oidc' },
+): Promise<TestIssuer>
+export function createTestIssuer(options: CognitoIssuerOptions): Promise<CognitoTestIssuer>
+export function createTestIssuer(options: EntraIssuerOptions): Promise<EntraTestIssuer>
+export function createTestIssuer(
+  options: (TestIssuerOptions & { kind?: 'oidc' }) | CognitoIssuerOptions | EntraIssuerOptions = {},
+): Promise<TestIssuer | CognitoTestIssuer | EntraTestIssuer> {
+  if (options.kind === 'cognito') {
+    return createCognitoIssuer(options.userPoolId, options.clientId, {
+      listen: options.listen ?? false,
+    })
+  }
+  if (options.kind === 'entra-id') {
+    const { tenantId, host, b2cTenantName } = options
+    return createEntraIssuer({
+      ...(tenantId === undefined ? {} : { tid: tenantId }),
+      ...(host === undefined ? {} : { host }),
+      ...(b2cTenantName === undefined ? {} : { b2cTenantName }),
+    })
+  }
+  return createOidcIssuer(options)
+}
+
+async function createOidcIssuer(options: TestIssuerOptions): Promise<TestIssuer> {
   const algorithms = checkAlgorithms(options.algorithms ?? ['RS256'])
   // Async generation runs the RSA prime searches in parallel on the libuv pool.
   const keys = await Promise.all(
@@ -290,6 +351,11 @@ class LocalIssuer implements TestIssuer {
   close(): Promise<void> {
     this.closing ??= this.shutdown()
     return this.closing
+  }
+
+  get providerOptions(): TestIssuer['providerOptions'] {
+    const { issuer, jwksUri, audience, fetch } = this
+    return { issuer, jwksUri, audience, fetch }
   }
 
   private async shutdown(): Promise<void> {
@@ -540,3 +606,9 @@ function fetchFailed(message: string, code: string): TypeError {
 function socketClosed(): TypeError {
   return fetchFailed('other side closed', 'UND_ERR_SOCKET')
 }
+
+/** Cognito's token shapes and a fake user pool: `cognito.createCognitoIssuer`, `cognito.accessTokenClaims`… */
+export * as cognito from './testing-cognito.js'
+/** Entra ID's token shapes and a fake tenant: `entra.createEntraIssuer`, `entra.v2AccessTokenClaims`… */
+export * as entra from './testing-entra.js'
+export type { CognitoTestIssuer, EntraTestIssuer }
