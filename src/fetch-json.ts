@@ -47,11 +47,17 @@ function discardBody(response: Response): void {
   response.body?.cancel().catch(() => undefined)
 }
 
-async function readCapped(
+/**
+ * Reads a body as text, refusing it once it passes `maxBytes` (before buffering more): an endless
+ * or huge answer must not exhaust memory. `signal` stops a read that hangs.
+ *
+ * @throws {FetchFailure} when the body is larger than `maxBytes`.
+ */
+export async function readCapped(
   response: Response,
   maxBytes: number,
-  url: string,
-  signal: AbortSignal,
+  url: string = response.url,
+  signal?: AbortSignal,
 ): Promise<string> {
   const declared = Number(response.headers.get('content-length'))
   if (declared > maxBytes) {
@@ -64,7 +70,9 @@ async function readCapped(
   let size = 0
   try {
     for (;;) {
-      const { done, value } = await abortable(reader.read(), signal)
+      const { done, value } = await (signal === undefined
+        ? reader.read()
+        : abortable(reader.read(), signal))
       if (done) break
       size += value.byteLength
       // An endless or huge body is cut off here, before it is buffered (jose has no such cap).
@@ -76,6 +84,24 @@ async function readCapped(
     throw error
   }
   return Buffer.concat(chunks).toString('utf8')
+}
+
+/**
+ * Reads a capped body (see {@link readCapped}) and parses it as JSON.
+ *
+ * @throws {FetchFailure} when the body is too large or not JSON.
+ */
+export async function readJsonCapped(
+  response: Response,
+  maxBytes: number,
+  signal?: AbortSignal,
+): Promise<unknown> {
+  const text = await readCapped(response, maxBytes, response.url, signal)
+  try {
+    return JSON.parse(text)
+  } catch {
+    throw new FetchFailure(`${response.url || 'the server'} answered something that is not JSON`)
+  }
 }
 
 /**

@@ -40,7 +40,7 @@ export {
 } from './from-env.js'
 export type { JwtAuthOptions } from './middleware.js'
 export { ConfigError, InvalidTokenError, UnavailableError, type AuthError } from './errors.js'
-export type { FetchFunction } from './fetch-json.js'
+export { FetchFailure, isJsonObject, readJsonCapped, type FetchFunction } from './fetch-json.js'
 export { JwksCache, sharedJwksCache, type JwksCacheOptions } from './jwks-cache.js'
 export {
   ASYMMETRIC_ALGORITHMS,

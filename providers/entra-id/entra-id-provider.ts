@@ -1,6 +1,7 @@
 // EntraIdProvider: Microsoft Entra ID access tokens, single- or multi-tenant, v1 and v2, and B2C.
 
 import {
+  isJsonObject,
   checkUrl,
   InvalidTokenError,
   isProduction,
@@ -19,7 +20,6 @@ import {
 import { KeySetProvider, resolveJwksCache, resolvePolicy } from '../jwks/jwks-provider.js'
 import { namesGraph, TENANT_TEMPLATE } from './authority.js'
 import { EntraGroupsProvider, EntraRolesProvider } from './groups.js'
-import { isObject } from './http.js'
 import { entraDiscovery, KeyLocation, type SigningKey } from './keys.js'
 import { resolveEntraConfig, type EntraConfig } from './config.js'
 import type { EntraIdProviderOptions } from './options.js'
@@ -101,7 +101,7 @@ function peekPayload(
   if (segment === undefined) return undefined
   try {
     const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'))
-    return isObject(value) ? value : undefined
+    return isJsonObject(value) ? value : undefined
   } catch {
     return undefined
   }

@@ -2,6 +2,8 @@
 
 import { LRUCache } from 'lru-cache'
 import {
+  readJsonCapped,
+  isJsonObject,
   checkNumber,
   checkTimeout,
   checkUrl,
@@ -16,7 +18,6 @@ import {
   type User,
 } from '../../src/spi.js'
 import { isTenantId } from './authority.js'
-import { isObject, readJson } from './http.js'
 
 /** Options of {@link GraphGroupResolver}. */
 export interface GraphGroupResolverOptions {
@@ -238,7 +239,7 @@ export class GraphGroupResolver implements GroupsProvider {
         response.body?.cancel().catch(() => undefined)
         throw new GraphFailure(`Graph answered HTTP ${response.status}`, retryAfterOf(response))
       }
-      const next = this.#collect(await readJson(response, MAX_RESPONSE_BYTES), ids)
+      const next = this.#collect(await readJsonCapped(response, MAX_RESPONSE_BYTES), ids)
       if (next === undefined) return [...ids]
       if (page >= this.#maxPages) throw new GraphFailure(`more than ${this.#maxPages} pages`)
       url = next
@@ -249,7 +250,7 @@ export class GraphGroupResolver implements GroupsProvider {
 
   /** Adds a page's ids to `ids`; returns the next page's URL, if any. */
   #collect(document: unknown, ids: Set<string>): string | undefined {
-    const value = isObject(document) ? document['value'] : undefined
+    const value = isJsonObject(document) ? document['value'] : undefined
     if (!Array.isArray(value) || !value.every((id) => typeof id === 'string')) {
       throw new GraphFailure('the answer has no list of ids')
     }

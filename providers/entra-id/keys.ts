@@ -1,6 +1,8 @@
 // Where an Entra key set is: found through the tenant's (or user flow's) discovery, or configured.
 
 import {
+  readJsonCapped,
+  isJsonObject,
   Discovery,
   type FetchFunction,
   type JwksCache,
@@ -8,7 +10,6 @@ import {
   type KeySource,
   type Logger,
 } from '../../src/spi.js'
-import { isObject, readJson } from './http.js'
 
 /** A key of a set, as the core's key source hands it out. */
 export type SigningKey = Awaited<ReturnType<KeySource['getKey']>>
@@ -36,9 +37,9 @@ function issuerAdapter(fetch: FetchFunction, base: string, expectedIssuer: strin
   return async (input, init) => {
     const response = await fetch(input, init)
     if (input !== url || response.status !== 200) return response
-    const document = await readJson(response, MAX_DISCOVERY_BYTES)
+    const document = await readJsonCapped(response, MAX_DISCOVERY_BYTES)
     const adapted =
-      isObject(document) && document['issuer'] === expectedIssuer
+      isJsonObject(document) && document['issuer'] === expectedIssuer
         ? { ...document, issuer: base }
         : document
     return new Response(JSON.stringify(adapted), {
