@@ -31,9 +31,10 @@ const PASSWORD = 'Pa55word-that-must-never-be-logged'
 const OTHER_PASSWORD = 'Wrong-password-never-logged-either'
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64')
 
-it('no credential of any scheme reaches a log line, at trace level, on any path', async () => {
+/** Runs every path of every scheme with a pino sink at `level`; answers the statuses, the log and the secrets. */
+async function everyScheme(level: string) {
   const lines: string[] = []
-  const logger = pino({ level: 'trace' }, { write: (line: string) => void lines.push(line) })
+  const logger = pino({ level }, { write: (line: string) => void lines.push(line) })
   const goodHash = await hashPassword(PASSWORD, { iterations: 1_000 })
   const users: Record<string, string> = {
     alice: goodHash,
@@ -105,9 +106,25 @@ it('no credential of any scheme reaches a log line, at trace level, on any path'
   responses.push((await rawGet(app, '/private', { authorization: twoHeaders })).status)
   responses.push((await rawGet(app, '/private', { 'x-api-key': [key.key, otherKey] })).status)
 
+  const secrets = [PASSWORD, OTHER_PASSWORD, key.key, otherKey, crashKey]
+  for (const [user, password] of basicPairs) secrets.push(b64(`${user}:${password}`))
+  secrets.push(b64(PASSWORD), b64(`alice:${PASSWORD}`).slice(0, -1))
+  for (const token of tokens) secrets.push(token, ...token.split('.').filter((p) => p.length > 8))
+  secrets.push(...users['broken']!.split('$').slice(2), goodHash, goodHash.split('$')[3]!)
+  return { output: lines.join('\n'), responses, secrets }
+}
+
+function expectNoSecret(output: string, secrets: readonly string[]): void {
+  for (const secret of secrets) expect(output).not.toContain(secret)
+  // No header value either: a scheme followed by anything but our fixed descriptions' words.
+  expect(output).not.toMatch(/\b(?:Bearer|Basic|ApiKey) (?!credentials\b)\S/i)
+  expect(output).not.toMatch(/"authorization"|"x-api-key"/i)
+}
+
+it('no credential of any scheme reaches a log line, at trace level, on any path', async () => {
+  const { output, responses, secrets } = await everyScheme('trace')
   // Every kind of outcome happened, and was logged.
   expect(new Set(responses)).toEqual(new Set([200, 400, 401, 503]))
-  const output = lines.join('\n')
   for (const expected of [
     'ERR_AUTH_TOKEN_EXPIRED',
     'ERR_AUTH_CREDENTIALS_INVALID',
@@ -119,14 +136,16 @@ it('no credential of any scheme reaches a log line, at trace level, on any path'
   ]) {
     expect(output).toContain(expected)
   }
-
-  const secrets = [PASSWORD, OTHER_PASSWORD, key.key, otherKey, crashKey]
-  for (const [user, password] of basicPairs) secrets.push(b64(`${user}:${password}`))
-  secrets.push(b64(PASSWORD), b64(`alice:${PASSWORD}`).slice(0, -1))
-  for (const token of tokens) secrets.push(token, ...token.split('.').filter((p) => p.length > 8))
-  secrets.push(...users['broken']!.split('$').slice(2), goodHash, goodHash.split('$')[3]!)
-  for (const secret of secrets) expect(output).not.toContain(secret)
-  // No header value either: a scheme followed by anything but our fixed descriptions' words.
-  expect(output).not.toMatch(/\b(?:Bearer|Basic|ApiKey) (?!credentials\b)\S/i)
-  expect(output).not.toMatch(/"authorization"|"x-api-key"/i)
+  expectNoSecret(output, secrets)
 })
+
+it.each(['debug', 'info', 'warn', 'error', 'fatal'])(
+  'no credential of any scheme reaches a log line at level %s either',
+  async (level) => {
+    const { output, responses, secrets } = await everyScheme(level)
+    expect(new Set(responses)).toEqual(new Set([200, 400, 401, 503]))
+    if (level === 'debug') expect(output).toContain('ERR_AUTH_CREDENTIALS_INVALID')
+    if (level !== 'error' && level !== 'fatal') expect(output).toContain('database is down')
+    expectNoSecret(output, secrets)
+  },
+)
