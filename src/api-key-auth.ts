@@ -18,6 +18,7 @@ import {
   InvalidRequestError,
   type AuthChallenge,
 } from './errors.js'
+import { safeError } from './logger.js'
 import { Problems } from './options.js'
 import { User } from './user.js'
 
@@ -241,7 +242,7 @@ export function apiKeyAuth(
     try {
       answer = await repository!.getApiKey(hash)
     } catch (error) {
-      logger.warn({ err: error }, 'API key repository failed; answering 503')
+      logger.warn({ err: safeError(error) }, 'API key repository failed; answering 503')
       throw credentialsUnavailable(error)
     }
     if (answer === undefined || answer === null) return undefined

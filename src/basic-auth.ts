@@ -28,7 +28,7 @@ import {
   type AuthChallenge,
 } from './errors.js'
 import type {} from './express-augment.js'
-import { LOG_LEVELS, resolveLogger, type Logger, type LogLevel } from './logger.js'
+import { LOG_LEVELS, resolveLogger, safeError, type Logger, type LogLevel } from './logger.js'
 import { disabledMiddleware, headerValues, isPreflight, setErrorResponder } from './middleware.js'
 import { checkTimeout, checkNumber, Problems } from './options.js'
 import {
@@ -329,7 +329,7 @@ function createBasicAuthenticator(
     try {
       answer = await repository.getCredentials(username)
     } catch (error) {
-      logger.warn({ err: error }, 'credentials repository failed; answering 503')
+      logger.warn({ err: safeError(error) }, 'credentials repository failed; answering 503')
       throw credentialsUnavailable(error)
     }
     try {

@@ -14,6 +14,8 @@ export interface ClaimsPolicy {
   readonly clockToleranceSec: number
   /** Refuse tokens whose `iat` is older than this; requires `iat`. */
   readonly maxTokenAgeSec: number | undefined
+  /** Refuse tokens meant to live longer than this (`exp` − `iat`); requires `iat`. */
+  readonly maxTokenLifetimeSec?: number | undefined
   /** Claims that must be present (beyond `iss` and `exp`, which always are). */
   readonly requiredClaims: readonly string[]
 }
@@ -41,7 +43,7 @@ function isStringList(value: unknown): value is readonly string[] {
  */
 export function checkTimes(
   claims: JwtClaims,
-  policy: Pick<ClaimsPolicy, 'clockToleranceSec' | 'maxTokenAgeSec'>,
+  policy: Pick<ClaimsPolicy, 'clockToleranceSec' | 'maxTokenAgeSec' | 'maxTokenLifetimeSec'>,
   now: number,
 ): void {
   const { exp, nbf, iat } = claims
@@ -64,6 +66,13 @@ export function checkTimes(
     if (iat === undefined) throw invalidClaim('iat', 'missing')
     if (now - iat > policy.maxTokenAgeSec + tolerance) {
       throw new InvalidTokenError('ERR_AUTH_TOKEN_TOO_OLD', 'token too old')
+    }
+  }
+  // A token minted to live until the year 9999 is a stolen signing key's favourite (catalog CLM-07).
+  if (policy.maxTokenLifetimeSec !== undefined) {
+    if (iat === undefined) throw invalidClaim('iat', 'missing')
+    if (exp - iat > policy.maxTokenLifetimeSec + tolerance) {
+      throw new InvalidTokenError('ERR_AUTH_CLAIM_INVALID', 'token lifetime too long')
     }
   }
 }
@@ -119,6 +128,14 @@ function checkShapes(claims: JwtClaims, policy: ClaimsPolicy): void {
  * seconds. Runs cheapest first; every failure is an {@link InvalidTokenError} with a fixed text.
  */
 export function validateClaims(claims: JwtClaims, policy: ClaimsPolicy, now: number): void {
+  // A security event token (a back-channel logout token among them) carries `events`: it is a
+  // message about a session, never a credential (OIDC Back-Channel Logout §2.4, catalog TYP-02).
+  if (claims['events'] !== undefined) {
+    throw new InvalidTokenError(
+      'ERR_AUTH_TOKEN_TYPE_INVALID',
+      'security event token, not an access token',
+    )
+  }
   checkTimes(claims, policy, now)
   checkIssuer(claims, policy.issuer)
   checkAudience(claims, policy.audience)

@@ -11,7 +11,7 @@ import type {
 import { sourceChannel } from './diagnostics.js'
 import { UnavailableError } from './errors.js'
 import type { HasHealth } from './health.js'
-import type { Logger } from './logger.js'
+import { safeError, type Logger } from './logger.js'
 import { checkNumber, checkTimeout, type Problems } from './options.js'
 import type { User, UserSources } from './user.js'
 
@@ -266,7 +266,7 @@ export class Enrichment {
     } catch (error) {
       if (!this.#sharedDown) {
         this.#logger.warn(
-          { err: error },
+          { err: safeError(error) },
           'shared authorization cache unavailable; asking the sources',
         )
       }
@@ -316,7 +316,7 @@ export class Enrichment {
           })
         }
         this.#logger.warn(
-          { facet, provider: user.provider, err: failure.cause ?? failure },
+          { facet, provider: user.provider, err: safeError(failure.cause ?? failure) },
           '%s source failed; answering 503',
           facet,
         )

@@ -5,7 +5,7 @@ import { jwksChannel } from './diagnostics.js'
 import { InvalidTokenError, keysUnavailable } from './errors.js'
 import { fetchJson, type FetchFunction } from './fetch-json.js'
 import type { JwsAlgorithm, VerificationKey } from './jwt.js'
-import { importKeySet, selectKey } from './key-set.js'
+import { importKeySet, MALFORMED_KEY, selectKey } from './key-set.js'
 import { readJwksCacheEnv, readLogLevel } from './env.js'
 import { resolveLogger, silentLogger, type Logger } from './logger.js'
 import { checkNumber, checkTimeout, Problems } from './options.js'
@@ -230,6 +230,12 @@ export class JwksCache {
     state.inflight = fetchJson(uri, this.#options)
       .then((document) => {
         const { keys, skipped } = importKeySet(document, state.keys)
+        // A set of nothing but malformed members is a broken answer, not a rotation to "no keys":
+        // the last good set keeps serving (catalog JWKS-11). An empty set, or one of keys that are
+        // well-formed but not for us (use: enc…), is an answer (JWKS-04, JWKS-13).
+        if (keys.length === 0 && skipped.some((key) => MALFORMED_KEY.has(key.reason))) {
+          throw new Error('the JWK Set holds no well-formed key')
+        }
         if (skipped.length > 0)
           this.#options.logger.warn({ jwksUri: uri, skipped }, 'unusable keys skipped in JWK Set')
         state.keys = keys

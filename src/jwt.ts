@@ -162,6 +162,9 @@ export function normaliseTyp(typ: string): string {
   return lower.startsWith('application/') ? lower.slice('application/'.length) : lower
 }
 
+// Back-channel logout tokens, security event tokens, DPoP proofs and ID tokens typed as such.
+const FOREIGN_TYPES = new Set(['logout+jwt', 'secevent+jwt', 'dpop+jwt', 'id_token+jwt'])
+
 /**
  * Checks the header before any key lookup: the algorithm against the allow-list, `crit`, the
  * type of `kid`, and `typ` when required. `jku`, `x5u`, `jwk` and `x5c` are never read: keys come
@@ -188,6 +191,10 @@ export function checkHeader(
     if (typeof header.typ !== 'string' || normaliseTyp(header.typ) !== policy.typ) {
       throw new InvalidTokenError('ERR_AUTH_HEADER_INVALID', 'unexpected token type (typ)')
     }
+  } else if (typeof header.typ === 'string' && FOREIGN_TYPES.has(normaliseTyp(header.typ))) {
+    // Tokens of other kinds share issuer, keys and audience with access tokens; their explicit
+    // typ is never accepted as one (RFC 8725 §3.11, catalog TYP-02).
+    throw new InvalidTokenError('ERR_AUTH_TOKEN_TYPE_INVALID', 'not an access token (typ)')
   }
   return { alg, kid }
 }

@@ -14,6 +14,9 @@ import {
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'] as const
 const MIN_RSA_BITS = 2048
 
+/** Reasons for skipping that mean the member is broken, rather than a key meant for someone else. */
+export const MALFORMED_KEY: ReadonlySet<string> = new Set(['not an object', 'unparseable key'])
+
 /** Why a JWK was left out of a set; logged once per fetch so misconfigured sets are visible. */
 export type SkippedKey = { kid: string | undefined; reason: string }
 

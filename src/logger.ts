@@ -41,3 +41,38 @@ export function resolveLogger(logger: Logger | false | undefined, level: LogLeve
   if (logger !== undefined) return logger.child({ component: 'oidc-guard' }, { redact })
   return pino({ name: 'oidc-guard', level, redact })
 }
+
+// A compact JWS/JWE, or a credential after an auth scheme: what must never leave in an error text.
+const TOKEN_LIKE = /[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]{8,}){2,4}/g
+const SCHEME_CREDENTIAL = /\b(Bearer|Basic|DPoP|ApiKey)\s+[A-Za-z0-9._~+/=-]{8,}/gi
+const MAX_ERROR_TEXT = 1_000
+
+function scrub(text: string): string {
+  return text
+    .replace(SCHEME_CREDENTIAL, '$1 [redacted]')
+    .replace(TOKEN_LIKE, '[redacted token]')
+    .slice(0, MAX_ERROR_TEXT)
+}
+
+/**
+ * What of a foreign error (a source's, a repository's, a provider's) may be logged: its type,
+ * code, message and stack with anything token-shaped removed, and nothing else. Errors of HTTP
+ * clients carry the request they made (`config.headers.Authorization`), which pino's serializer
+ * would copy whole; redaction paths cannot follow every shape, so they are not logged at all.
+ */
+export function safeError(error: unknown): {
+  type: string
+  message: string
+  code?: string
+  stack?: string
+} {
+  if (!(error instanceof Error)) return { type: typeof error, message: scrub(String(error)) }
+  const code = (error as { code?: unknown }).code
+  const summary: { type: string; message: string; code?: string; stack?: string } = {
+    type: error.name,
+    message: scrub(error.message),
+  }
+  if (typeof code === 'string' || typeof code === 'number') summary.code = String(code)
+  if (error.stack !== undefined) summary.stack = scrub(error.stack)
+  return summary
+}

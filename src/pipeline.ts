@@ -20,7 +20,7 @@ import { revocationChannel, verifyChannel } from './diagnostics.js'
 import { AuthError, InvalidTokenError } from './errors.js'
 import { healthReport, type HasHealth, type HealthReport } from './health.js'
 import { DEFAULT_MAX_TOKEN_LENGTH, parseJwt } from './jwt.js'
-import { LOG_LEVELS, resolveLogger, type Logger, type LogLevel } from './logger.js'
+import { LOG_LEVELS, resolveLogger, safeError, type Logger, type LogLevel } from './logger.js'
 import { checkNumber, Problems } from './options.js'
 import { tokenRevoked, type RevocationStore } from './revocation.js'
 import type { User, UserSources } from './user.js'
@@ -348,7 +348,10 @@ function asAuthError(error: unknown, logger: Logger, provider: JwtProvider | und
     }
     return error
   }
-  logger.error({ err: error, provider: provider?.name }, 'unexpected error while verifying a token')
+  logger.error(
+    { err: safeError(error), provider: provider?.name },
+    'unexpected error while verifying a token',
+  )
   return new InvalidTokenError('ERR_AUTH_TOKEN_REJECTED', 'token could not be verified', {
     cause: error,
   })

@@ -50,7 +50,7 @@ export {
   type JwtClaims,
   type ParsedJwt,
 } from './jwt.js'
-export { silentLogger, type Logger } from './logger.js'
+export { safeError, silentLogger, type Logger } from './logger.js'
 export {
   checkNumber,
   checkString,

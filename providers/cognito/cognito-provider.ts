@@ -198,6 +198,11 @@ export class CognitoProvider extends KeySetProvider {
     if (this.tokenUse !== 'any' && use !== this.tokenUse) {
       throw tokenTypeError(`expected ${KIND[this.tokenUse]}, got ${KIND[use]}`)
     }
+    // Cognito stamps iat on every token; an ID token without one is not Cognito's (OIDC Core
+    // §3.1.3.7 item 10, catalog CLM-11).
+    if (use === 'id' && typeof claims.iat !== 'number') {
+      throw new InvalidTokenError('ERR_AUTH_CLAIM_INVALID', 'missing iat claim')
+    }
     if (this.clientIds === null) return
     // AWS "Verifying a JSON web token": access tokens name their client in `client_id`, ID tokens
     // in `aud`. No fall-back from one to the other (the seed's, COG-05).
@@ -212,6 +217,17 @@ export class CognitoProvider extends KeySetProvider {
         'ERR_AUTH_AUDIENCE_MISMATCH',
         `token issued to another app client (${claim})`,
       )
+    }
+    // OIDC Core §3.1.3.7 items 3-4: an ID token for several audiences must name, in azp, the
+    // party it was issued to, and that party must be ours (catalog CLM-21).
+    if (use === 'id' && named.length > 1) {
+      const azp = claims['azp']
+      if (typeof azp !== 'string' || !this.clientIds.includes(azp)) {
+        throw new InvalidTokenError(
+          'ERR_AUTH_AUDIENCE_MISMATCH',
+          'ID token for several audiences without our app client as azp',
+        )
+      }
     }
   }
 

@@ -42,6 +42,8 @@ export interface TokenCheckOptions {
   clockToleranceSec?: number
   /** Refuse tokens issued (`iat`) longer ago than this, in seconds. Off by default. */
   maxTokenAgeSec?: number
+  /** Refuse tokens meant to live longer than this (`exp` − `iat`), in seconds. Off by default. */
+  maxTokenLifetimeSec?: number
   /** Required header `typ`, e.g. `at+jwt` for RFC 9068 access tokens (`application/` prefix and case ignored). */
   typ?: string
   /** Claims that must be present besides `iss`, `sub` and `exp` (always required). */
@@ -77,6 +79,7 @@ export function resolvePolicy(
 ): VerificationPolicy {
   checkNumber(problems, 'clockToleranceSec', options.clockToleranceSec)
   checkNumber(problems, 'maxTokenAgeSec', options.maxTokenAgeSec, 1)
+  checkNumber(problems, 'maxTokenLifetimeSec', options.maxTokenLifetimeSec, 1)
   checkNumber(problems, 'maxTokenLength', options.maxTokenLength, 64)
   if (options.typ !== undefined) checkString(problems, 'typ', options.typ)
   const required = options.requiredClaims ?? []
@@ -93,6 +96,7 @@ export function resolvePolicy(
     typ: typeof options.typ === 'string' ? normaliseTyp(options.typ) : undefined,
     clockToleranceSec: options.clockToleranceSec ?? DEFAULT_CLOCK_TOLERANCE_SEC,
     maxTokenAgeSec: options.maxTokenAgeSec,
+    maxTokenLifetimeSec: options.maxTokenLifetimeSec,
     requiredClaims: Object.freeze(['sub', ...required]),
     maxTokenLength: options.maxTokenLength ?? DEFAULT_MAX_TOKEN_LENGTH,
   })

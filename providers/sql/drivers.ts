@@ -2,7 +2,7 @@
 
 import type * as KyselyModule from 'kysely'
 import type { Kysely, MysqlPool, MysqlPoolConnection, PostgresPool } from 'kysely'
-import { ConfigError, type Logger } from '../../src/spi.js'
+import { ConfigError, safeError, type Logger } from '../../src/spi.js'
 import type { ClientKind, OpenedDatabase, ResolvedPoolOptions } from './connection.js'
 import type { DatabaseTarget, SqlDialectName } from './url.js'
 
@@ -56,7 +56,10 @@ export async function openTarget(
     })
     // Without a listener, an idle connection dropped by the server would crash the process.
     pgPool.on('error', (err) => {
-      logger.warn({ err, database: target.display }, 'an idle SQL connection failed')
+      logger.warn(
+        { err: safeError(err), database: target.display },
+        'an idle SQL connection failed',
+      )
     })
     dialect = new kysely.PostgresDialect({ pool: guardPgPool(pgPool) })
   } else if (target.dialect === 'mysql') {

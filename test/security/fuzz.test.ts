@@ -413,45 +413,32 @@ describe('RFC 6750 §2.1: the bearer parser', () => {
     )
   })
 
-  // Bug: src/bearer.ts parseAuthorization trims with String.prototype.trim/trimStart, which drop
-  // every Unicode white space (NBSP, VT, U+3000…) and tabs after the first space: RFC 6750 §2.1
-  // allows only SP between the scheme and the token, and RFC 9110 OWS is SP / HTAB only.
-  it.fails(
-    'never accepts any header the grammar rejects (tabs, NBSP and other white space included)',
-    () => {
-      const whitespace = fc.constantFrom(
-        ' ',
-        '\t',
-        '\u00a0',
-        '\u000b',
-        '\u000c',
-        '\u3000',
-        '\ufeff',
+  // RFC 6750 §2.1 allows only SP between the scheme and the token, and RFC 9110 OWS around the
+  // field value is SP / HTAB only: no other white space is trimmed.
+  it('never accepts any header the grammar rejects (tabs, NBSP and other white space included)', () => {
+    const whitespace = fc.constantFrom(' ', '\t', '\u00a0', '\u000b', '\u000c', '\u3000', '\ufeff')
+    const withWhitespace = fc
+      .tuple(
+        fc.array(whitespace, { maxLength: 2 }),
+        scheme,
+        fc.array(whitespace, { minLength: 1, maxLength: 3 }),
+        grammarToken,
+        fc.array(whitespace, { maxLength: 2 }),
       )
-      const withWhitespace = fc
-        .tuple(
-          fc.array(whitespace, { maxLength: 2 }),
-          scheme,
-          fc.array(whitespace, { minLength: 1, maxLength: 3 }),
-          grammarToken,
-          fc.array(whitespace, { maxLength: 2 }),
-        )
-        .map(
-          ([before, s, between, token, after]) =>
-            `${before.join('')}${s}${between.join('')}${token}${after.join('')}`,
-        )
-      fc.assert(
-        fc.property(withWhitespace, (value) => {
-          const token = accepted(value)
-          if (token !== undefined)
-            expect(RFC6750.exec(value)?.[1], JSON.stringify(value)).toBe(token)
-        }),
-        settings(runs(2_000, 0.05)),
+      .map(
+        ([before, s, between, token, after]) =>
+          `${before.join('')}${s}${between.join('')}${token}${after.join('')}`,
       )
-    },
-  )
+    fc.assert(
+      fc.property(withWhitespace, (value) => {
+        const token = accepted(value)
+        if (token !== undefined) expect(RFC6750.exec(value)?.[1], JSON.stringify(value)).toBe(token)
+      }),
+      settings(runs(2_000, 0.05)),
+    )
+  })
 
-  it.fails('the counterexamples of that bug, as plain cases', () => {
+  it('the counterexamples of that bug, as plain cases', () => {
     for (const value of [
       'Bearer \tabc',
       '\u00a0Bearer abc',

@@ -227,6 +227,7 @@ export async function createCatalog(options: CatalogOptions = {}): Promise<Catal
       algorithms: ['RS256'],
       typ: 'at+jwt',
       maxTokenAgeSec: 86_400,
+      maxTokenLifetimeSec: 86_400,
       requiredClaims: ['iat'],
     }),
   })

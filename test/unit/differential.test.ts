@@ -167,6 +167,17 @@ function designDifference(token: string): string | undefined {
   if (!isObject(header) || !isObject(payload)) return undefined
   // RFC 7515 §4.1.11: we understand no extension; jose understands b64.
   if (header['crit'] !== undefined) return 'crit present'
+  // RFC 8725 §3.11: tokens typed as logout, security event, DPoP proof or ID token are never
+  // accepted as access tokens; jose checks typ only when asked to.
+  const typ = header['typ']
+  if (typeof typ === 'string') {
+    const type = typ.toLowerCase().replace(/^application\//, '')
+    if (['logout+jwt', 'secevent+jwt', 'dpop+jwt', 'id_token+jwt'].includes(type)) {
+      return 'typ of a token that is not an access token'
+    }
+  }
+  // A security event token (events claim) is never an access token.
+  if (payload['events'] !== undefined) return 'events claim (a security event token)'
   const kid = header['kid']
   if (kid !== undefined && (typeof kid !== 'string' || kid === '' || kid.length > 1024)) {
     return 'kid not a string of 1 to 1024 characters'
@@ -865,6 +876,16 @@ describe('documented differences: jose accepts, we refuse by design', () => {
       rule: 'crit ["b64"] with b64: true (jose understands b64; we understand no extension)',
       build: () => token({ ...ES_HEADER, crit: ['b64'], b64: true }, {}),
       code: 'ERR_AUTH_HEADER_INVALID',
+    },
+    {
+      rule: 'typ logout+jwt, a back-channel logout token (RFC 8725 §3.11; jose checks typ only when asked)',
+      build: () => token({ ...ES_HEADER, typ: 'logout+jwt' }, {}),
+      code: 'ERR_AUTH_TOKEN_TYPE_INVALID',
+    },
+    {
+      rule: 'an events claim, a security event token (jose does not look)',
+      build: () => token(ES_HEADER, { events: { 'http://schemas.openid.net/event/backchannel-logout': {} } }),
+      code: 'ERR_AUTH_TOKEN_TYPE_INVALID',
     },
     {
       rule: 'iat in the future (jose checks iat only with maxTokenAge)',

@@ -346,9 +346,12 @@ describe('checkHeader', () => {
       },
     )
 
-    it('TYP is not checked when no typ is required', () => {
-      expect(check({ alg: 'RS256', typ: 'logout+jwt' })).toBe('accepted')
+    it('TYP: when no typ is required, any typ passes except the types of non-access tokens', () => {
+      expect(check({ alg: 'RS256', typ: 'JWT' })).toBe('accepted')
       expect(check({ alg: 'RS256', typ: 42 })).toBe('accepted')
+      for (const typ of ['logout+jwt', 'application/secevent+jwt', 'DPOP+JWT', 'id_token+jwt']) {
+        expect(check({ alg: 'RS256', typ })).toBe('ERR_AUTH_TOKEN_TYPE_INVALID')
+      }
     })
   })
 

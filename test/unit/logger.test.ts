@@ -1,6 +1,6 @@
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
-import { resolveLogger } from '../../src/logger.js'
+import { resolveLogger, safeError } from '../../src/logger.js'
 
 describe('resolveLogger', () => {
   it('redacts credentials in records written through a caller’s logger', () => {
@@ -27,5 +27,34 @@ describe('resolveLogger', () => {
 
   it('creates its own logger at the given level', () => {
     expect(resolveLogger(undefined, 'warn').level).toBe('warn')
+  })
+})
+
+describe('safeError: what of a foreign error may be logged', () => {
+  const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ'
+
+  it('keeps type, code, message and stack, with tokens and credentials removed', () => {
+    const error = Object.assign(new TypeError(`upstream refused Bearer ${jwt} and ${jwt}`), {
+      code: 'ECONNRESET',
+      config: { headers: { Authorization: `Bearer ${jwt}` } },
+    })
+    const summary = safeError(error)
+    expect(summary).toMatchObject({
+      type: 'TypeError',
+      code: 'ECONNRESET',
+      message: 'upstream refused Bearer [redacted] and [redacted token]',
+    })
+    expect(JSON.stringify(summary)).not.toContain(jwt)
+    expect(JSON.stringify(summary)).not.toContain('config')
+    expect(safeError(new Error('Basic dXNlcjpwYXNzd29yZA== was refused')).message).toBe(
+      'Basic [redacted] was refused',
+    )
+  })
+
+  it('leaves ordinary words alone and describes non-errors', () => {
+    expect(safeError(new Error('the token has no "email" claim')).message).toBe(
+      'the token has no "email" claim',
+    )
+    expect(safeError('plain text')).toEqual({ type: 'string', message: 'plain text' })
   })
 })
