@@ -884,7 +884,8 @@ describe('documented differences: jose accepts, we refuse by design', () => {
     },
     {
       rule: 'an events claim, a security event token (jose does not look)',
-      build: () => token(ES_HEADER, { events: { 'http://schemas.openid.net/event/backchannel-logout': {} } }),
+      build: () =>
+        token(ES_HEADER, { events: { 'http://schemas.openid.net/event/backchannel-logout': {} } }),
       code: 'ERR_AUTH_TOKEN_TYPE_INVALID',
     },
     {
