@@ -11,12 +11,14 @@ import { claimSourcesEnv } from './claims/env.js'
 import { cognitoEnv } from './cognito/env.js'
 import { entraIdEnv } from './entra-id/env.js'
 import { jwksEnv, oidcEnv } from './jwks/env.js'
+import { redisEnv } from './redis/env.js'
 import { sqlSourcesEnv } from './sql/env.js'
 
 /** Every provider and source `fromEnv` can build, by its `AUTH_PROVIDER` name. */
 export const BUILT_IN_ENV: EnvRegistry = Object.freeze({
   providers: Object.freeze([jwksEnv, oidcEnv, cognitoEnv, entraIdEnv]),
   sources: Object.freeze([claimSourcesEnv, sqlSourcesEnv]),
+  options: Object.freeze([redisEnv]),
 })
 
 /**

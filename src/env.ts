@@ -8,7 +8,7 @@ export type Env = Readonly<Record<string, string | undefined>>
 
 // Names whose values are secrets (or carry one, as a database URL with its password does).
 const SECRET_NAME =
-  /SECRET|PASSWORD|PASSWD|API_KEY|PRIVATE_KEY|(?:^|_)TOKEN$|DATABASE_UR[IL]|_DSN$|CREDENTIALS$/
+  /SECRET|PASSWORD|PASSWD|API_KEY|PRIVATE_KEY|(?:^|_)TOKEN$|DATABASE_UR[IL]|REDIS_UR[IL]|_DSN$|CREDENTIALS$/
 
 /** Whether a variable's value must never be echoed (in errors or logs). */
 export function isSecretVariable(name: string): boolean {

@@ -21,7 +21,10 @@ export type InvalidTokenCode =
 
 /** Codes of a dependency that cannot answer. Every one answers 503 `temporarily_unavailable`. */
 export type UnavailableCode =
-  'ERR_AUTH_KEYS_UNAVAILABLE' | 'ERR_AUTH_SOURCE_UNAVAILABLE' | 'ERR_AUTH_CREDENTIALS_UNAVAILABLE'
+  | 'ERR_AUTH_KEYS_UNAVAILABLE'
+  | 'ERR_AUTH_SOURCE_UNAVAILABLE'
+  | 'ERR_AUTH_CREDENTIALS_UNAVAILABLE'
+  | 'ERR_AUTH_REVOCATION_UNAVAILABLE'
 
 /** Every code an {@link AuthError} can carry; stable across releases (see docs/errors.md). */
 export type AuthErrorCode =

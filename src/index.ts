@@ -84,6 +84,7 @@ export {
   type KeySetStatus,
 } from './jwks-cache.js'
 export type { ComponentHealth, HealthReport } from './health.js'
+export { healthHandler, type HealthHandlerOptions, type HealthSource } from './health-handler.js'
 export type { JwsAlgorithm, JwtClaims, JwtHeader } from './jwt.js'
 export type { Logger, LogLevel } from './logger.js'
 export type { DisabledOptions } from './disabled.js'

@@ -1,0 +1,315 @@
+// The Redis link of the stores: ioredis loaded on first use, a command connection, and a subscriber
+// that reports when it is (re)subscribed and in step, and when it is lost (once per episode).
+
+import type { Redis, RedisOptions } from 'ioredis'
+import {
+  checkTimeout,
+  ConfigError,
+  silentLogger,
+  type Logger,
+  type Problems,
+} from '../../src/spi.js'
+
+/** How the stores of `oidc-guard/redis` reach Redis. Give `url` or `client`, not both. */
+export interface RedisConnectionOptions {
+  /**
+   * `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS): the store opens and closes
+   * its own connections. May carry a password: it is never logged nor shown in an error.
+   */
+  url?: string
+  /**
+   * An ioredis client the application owns (a Sentinel or TLS setup, say). The store uses it for
+   * commands and subscribes through a `duplicate()` of it; `close()` leaves it open.
+   */
+  client?: Redis
+  /** Prefix of every key and channel, so several APIs can share one Redis. Default `oidc-guard:`. */
+  prefix?: string
+  /** Longest wait for Redis (connecting, a command), in milliseconds. Default 1000. */
+  timeoutMs?: number
+  /**
+   * How often the subscriber is pinged, in milliseconds, so that a silent network (no reset, no
+   * close) is noticed. Default 5000.
+   */
+  heartbeatMs?: number
+  /** Where outages and recoveries are logged (once per episode). Default: nowhere. */
+  logger?: Logger
+}
+
+export const DEFAULT_PREFIX = 'oidc-guard:'
+export const DEFAULT_TIMEOUT_MS = 1_000
+const DEFAULT_HEARTBEAT_MS = 5_000
+
+/** Adds a problem for each connection option that is wrong; the URL itself is never echoed. */
+export function checkConnectionOptions(problems: Problems, options: RedisConnectionOptions): void {
+  const { url, client, prefix } = options
+  if (url !== undefined && client !== undefined) problems.add('give either url or client, not both')
+  if (url === undefined && client === undefined) {
+    problems.add('url (redis://host:6379) or client (an ioredis client) is required')
+  }
+  if (url !== undefined) {
+    const problem = redisUrlProblem(url)
+    if (problem !== undefined) problems.add(`url ${problem}`)
+  }
+  if (client !== undefined && (typeof client !== 'object' || client === null)) {
+    problems.add('client must be an ioredis client')
+  } else if (client !== undefined && typeof client.duplicate !== 'function') {
+    problems.add('client must be an ioredis client (it has no duplicate method)')
+  }
+  if (prefix !== undefined && typeof prefix !== 'string') problems.add('prefix must be a string')
+  checkTimeout(problems, 'timeoutMs', options.timeoutMs)
+  checkTimeout(problems, 'heartbeatMs', options.heartbeatMs)
+}
+
+/** What is wrong with a Redis URL, without repeating it (it may carry a password). */
+export function redisUrlProblem(value: unknown): string | undefined {
+  const expected = 'must be a redis:// or rediss:// URL (value hidden: it may carry a password)'
+  if (typeof value !== 'string') return expected
+  try {
+    const url = new URL(value)
+    if ((url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '')
+      return expected
+  } catch {
+    return expected
+  }
+  return undefined
+}
+
+type RedisConstructor = new (url: string, options: RedisOptions) => Redis
+
+/** Imports ioredis, or explains that it must be installed. */
+async function loadRedis(): Promise<RedisConstructor> {
+  try {
+    const module = await import('ioredis')
+    return module.Redis as unknown as RedisConstructor
+  } catch (cause) {
+    const error = new ConfigError([
+      'oidc-guard/redis needs the "ioredis" package, which could not be loaded: npm install ioredis',
+    ])
+    throw Object.assign(error, { cause })
+  }
+}
+
+/** What a store does with its link. */
+export interface LinkHandlers {
+  /** The channel the subscriber listens on. */
+  readonly channel: string
+  /** A message on the channel. */
+  onMessage(message: string): void
+  /**
+   * Runs after each (re)subscription, before the link reports itself live: load the state that
+   * messages keep current from then on (what was published while away was missed).
+   */
+  onSubscribed(command: Redis): Promise<void>
+}
+
+/**
+ * A command connection and a subscriber to one channel. `live` is true once the subscriber is
+ * subscribed and `onSubscribed` has loaded the state, until the subscriber is lost (closed, or
+ * silent past a heartbeat). Every outage is logged once, and its end once.
+ */
+export class RedisLink {
+  readonly #handlers: LinkHandlers
+  readonly #logger: Logger
+  readonly #timeoutMs: number
+  readonly #owned: boolean
+  readonly #what: string
+  readonly #options: RedisConnectionOptions
+  #started: Promise<void> | undefined
+  #command: Redis | undefined
+  #subscriber: Redis | undefined
+  #heartbeat: NodeJS.Timeout | undefined
+  #live = false
+  #down = false
+  #closed = false
+  #lastError: string | undefined
+  #liveWaiters: Array<() => void> = []
+  #commandReady: Promise<void> | undefined
+
+  /** @param what names the store in log lines ("revocation store"…). */
+  constructor(options: RedisConnectionOptions, handlers: LinkHandlers, what: string) {
+    this.#handlers = handlers
+    this.#logger = options.logger ?? silentLogger
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    this.#owned = options.client === undefined
+    this.#what = what
+    this.#options = options
+  }
+
+  /**
+   * Opens the connections, once. Nothing is opened before the first use, so a configuration that
+   * is thrown away (one `fromEnv` problem elsewhere) leaves no connection behind.
+   */
+  open(): Promise<void> {
+    if (this.#closed && this.#started === undefined) {
+      return Promise.reject(new Error('the redis store was closed'))
+    }
+    if (this.#started === undefined) {
+      this.#started = this.#start(this.#options).catch((error: unknown) => {
+        this.#lost(error)
+        throw error
+      })
+      this.#started.catch(() => undefined) // Reported through commands and health.
+    }
+    return this.#started
+  }
+
+  /** Whether the subscriber is subscribed and the state loaded since. */
+  get live(): boolean {
+    return this.#live
+  }
+
+  /** Whether an outage is going on (the subscriber was lost and is not back). */
+  get down(): boolean {
+    return this.#down
+  }
+
+  /** The last connection error seen, for health reports. */
+  get lastError(): string | undefined {
+    return this.#lastError
+  }
+
+  /**
+   * The command connection once it is ready; waits for the first connection (bounded by the
+   * time-out), and fails at once while Redis is known to be unreachable, unless `reconnecting` is
+   * to be waited for too (when the subscriber is back and reloads the state).
+   */
+  async command(options: { waitForReconnection?: boolean } = {}): Promise<Redis> {
+    await withTimeout(this.open(), this.#timeoutMs, 'connecting to redis timed out')
+    const command = this.#command
+    if (command === undefined) throw new Error('the redis store was closed')
+    if (command.status === 'ready') return command
+    const pending = ['wait', 'connecting', 'connect']
+    if (options.waitForReconnection === true) pending.push('reconnecting')
+    if (!pending.includes(command.status)) {
+      throw new Error(`redis is unreachable (${this.#lastError ?? command.status})`)
+    }
+    // One listener for every caller waiting on the connection.
+    this.#commandReady ??= new Promise<void>((resolve) =>
+      command.once('ready', () => {
+        this.#commandReady = undefined
+        resolve()
+      }),
+    )
+    await withTimeout(this.#commandReady, this.#timeoutMs, 'connecting to redis timed out')
+    return command
+  }
+
+  /** Resolves `true` once live, or `false` after `timeoutMs`. */
+  whenLive(timeoutMs: number = this.#timeoutMs): Promise<boolean> {
+    if (this.#live) return Promise.resolve(true)
+    void this.open().catch(() => undefined)
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        resolve(true)
+      }
+      const timer = setTimeout(() => {
+        this.#liveWaiters = this.#liveWaiters.filter((waiter) => waiter !== done)
+        resolve(false)
+      }, timeoutMs)
+      timer.unref?.()
+      this.#liveWaiters.push(done)
+    })
+  }
+
+  /** Closes the connections the link opened (a client the application gave stays open). */
+  async close(): Promise<void> {
+    this.#closed = true
+    this.#live = false
+    clearInterval(this.#heartbeat)
+    await this.#started?.catch(() => undefined)
+    const subscriber = this.#subscriber
+    const command = this.#command
+    subscriber?.disconnect()
+    if (this.#owned) command?.disconnect()
+  }
+
+  async #start(options: RedisConnectionOptions): Promise<void> {
+    // Commands fail at once while Redis is away (no offline queue): a request must not wait for
+    // a reconnection that may never come; the stores degrade as documented instead.
+    const overrides: RedisOptions = {
+      enableOfflineQueue: false,
+      autoResubscribe: false,
+      connectTimeout: this.#timeoutMs,
+      commandTimeout: this.#timeoutMs,
+      maxRetriesPerRequest: 0,
+      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
+    }
+    if (options.client !== undefined) {
+      this.#command = options.client
+    } else {
+      const Redis = await loadRedis()
+      if (this.#closed) return
+      this.#command = new Redis(options.url!, overrides)
+      this.#command.on('error', (error: Error) => this.#noteError(error))
+    }
+    const subscriber = this.#command.duplicate(overrides)
+    this.#subscriber = subscriber
+    subscriber.on('error', (error: Error) => this.#noteError(error))
+    subscriber.on('message', (channel: string, message: string) => {
+      if (channel === this.#handlers.channel) this.#handlers.onMessage(message)
+    })
+    subscriber.on('ready', () => void this.#subscribe(subscriber))
+    subscriber.on('close', () => this.#lost(new Error(this.#lastError ?? 'connection closed')))
+    const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS
+    this.#heartbeat = setInterval(() => void this.#beat(subscriber), heartbeatMs)
+    this.#heartbeat.unref?.()
+  }
+
+  async #subscribe(subscriber: Redis): Promise<void> {
+    try {
+      await subscriber.subscribe(this.#handlers.channel)
+      await this.#handlers.onSubscribed(await this.command({ waitForReconnection: true }))
+      if (this.#closed || subscriber.status !== 'ready') return
+      this.#live = true
+      if (this.#down) this.#logger.info('redis %s is back in step', this.#what)
+      this.#down = false
+      const waiters = this.#liveWaiters
+      this.#liveWaiters = []
+      for (const waiter of waiters) waiter()
+    } catch (error) {
+      // Subscribed without the state, or not at all: start over on a fresh connection.
+      this.#lost(error)
+      if (!this.#closed) subscriber.disconnect(true)
+    }
+  }
+
+  /** A subscriber on a network that drops packets is never closed: a ping that fails tells. */
+  async #beat(subscriber: Redis): Promise<void> {
+    if (!this.#live || this.#closed) return
+    try {
+      await withTimeout(subscriber.ping(), this.#timeoutMs, 'redis did not answer a ping')
+    } catch (error) {
+      if (this.#closed) return
+      this.#lost(error)
+      subscriber.disconnect(true)
+    }
+  }
+
+  #noteError(error: Error): void {
+    this.#lastError = error.message
+  }
+
+  #lost(error: unknown): void {
+    this.#live = false
+    if (this.#closed || this.#down) return
+    this.#down = true
+    if (error instanceof Error) this.#lastError = error.message
+    this.#logger.warn(
+      { err: { message: this.#lastError } },
+      'redis %s unreachable (%s)',
+      this.#what,
+      this.#lastError,
+    )
+  }
+}
+
+/** Races `promise` against a timer that rejects with `message`; the timer never outlives it. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms)
+    timer.unref?.()
+  })
+  return Promise.race([promise, timedOut]).finally(() => clearTimeout(timer))
+}

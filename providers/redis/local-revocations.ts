@@ -1,0 +1,119 @@
+// The in-process copy of the shared revocations: what `isRevoked` reads, without a round trip.
+
+import { issuedBefore, type JwtClaims, type RevocationEntry } from '../../src/spi.js'
+
+/**
+ * How an entry is written in Redis: a sorted-set member (JSON, so any `jti`, issuer or subject is
+ * safe) scored by when the entry ends, in seconds. Revoking the same thing again with the same
+ * instant writes the same member.
+ */
+export function memberOf(entry: RevocationEntry): string {
+  return entry.kind === 'jti'
+    ? JSON.stringify(['j', entry.jti])
+    : JSON.stringify(['s', entry.issuer, entry.subject, entry.beforeSec])
+}
+
+/** The entry a member and its score stand for, or `undefined` for anything malformed. */
+export function entryOf(member: string, expiresAtSec: number): RevocationEntry | undefined {
+  if (!Number.isFinite(expiresAtSec)) return undefined
+  let value: unknown
+  try {
+    value = JSON.parse(member)
+  } catch {
+    return undefined
+  }
+  if (!Array.isArray(value)) return undefined
+  const [kind, first, second, before] = value as unknown[]
+  if (kind === 'j' && isId(first) && value.length === 2) {
+    return { kind: 'jti', jti: first, expiresAtSec }
+  }
+  if (kind === 's' && isId(first) && isId(second) && typeof before === 'number') {
+    return { kind: 'subject', issuer: first, subject: second, beforeSec: before, expiresAtSec }
+  }
+  return undefined
+}
+
+function isId(value: unknown): value is string {
+  return typeof value === 'string' && value !== ''
+}
+
+/**
+ * Revocations held in this process: added to (never removed from, except when they end), so
+ * entries arriving twice or out of order (a message and a full load racing) converge.
+ */
+export class LocalRevocations {
+  readonly #jtis = new Map<string, number>()
+  // issuer → subject → entry: looked up with the claims' own strings, whose hashes V8 keeps, so a
+  // remembered token's check builds no string (the hot path).
+  readonly #subjects = new Map<string, Map<string, { beforeSec: number; expiresAtSec: number }>>()
+  #subjectCount = 0
+  #writes = 0
+
+  /** Adds an entry; an entry that ended already is ignored. */
+  add(entry: RevocationEntry, nowSec: number): void {
+    if (entry.expiresAtSec <= nowSec) return
+    if (entry.kind === 'jti') {
+      const until = this.#jtis.get(entry.jti) ?? 0
+      if (entry.expiresAtSec > until) this.#jtis.set(entry.jti, entry.expiresAtSec)
+    } else {
+      let subjects = this.#subjects.get(entry.issuer)
+      if (subjects === undefined) this.#subjects.set(entry.issuer, (subjects = new Map()))
+      const existing = subjects.get(entry.subject)
+      if (existing === undefined) {
+        subjects.set(entry.subject, {
+          beforeSec: entry.beforeSec,
+          expiresAtSec: entry.expiresAtSec,
+        })
+        this.#subjectCount += 1
+      } else {
+        // Keep the latest instant: "every token issued before T" covers every earlier T.
+        existing.beforeSec = Math.max(existing.beforeSec, entry.beforeSec)
+        existing.expiresAtSec = Math.max(existing.expiresAtSec, entry.expiresAtSec)
+      }
+    }
+    this.#writes += 1
+    if (this.#writes % 256 === 0) this.prune(nowSec)
+  }
+
+  /**
+   * Whether the claims are covered by an entry that has not ended (`jti` or `origin_jti`, subject).
+   * The clock is read only when an entry matches: most checks match nothing.
+   */
+  isRevoked(claims: JwtClaims, now: () => number): boolean {
+    if (
+      this.#jtis.size > 0 &&
+      (this.#byId(claims.jti, now) || this.#byId(claims['origin_jti'], now))
+    ) {
+      return true
+    }
+    if (this.#subjectCount === 0) return false
+    const { iss, sub } = claims
+    if (typeof iss !== 'string' || typeof sub !== 'string') return false
+    const entry = this.#subjects.get(iss)?.get(sub)
+    if (entry === undefined || entry.expiresAtSec <= now()) return false
+    return issuedBefore(claims, entry.beforeSec)
+  }
+
+  #byId(id: unknown, now: () => number): boolean {
+    if (typeof id !== 'string') return false
+    const until = this.#jtis.get(id)
+    return until !== undefined && until > now()
+  }
+
+  /** Drops the entries that ended, so memory is bounded by one token lifetime of revocations. */
+  prune(nowSec: number): void {
+    for (const [id, until] of this.#jtis) if (until <= nowSec) this.#jtis.delete(id)
+    for (const [issuer, subjects] of this.#subjects) {
+      for (const [subject, entry] of subjects) {
+        if (entry.expiresAtSec > nowSec) continue
+        subjects.delete(subject)
+        this.#subjectCount -= 1
+      }
+      if (subjects.size === 0) this.#subjects.delete(issuer)
+    }
+  }
+
+  get size(): number {
+    return this.#jtis.size + this.#subjectCount
+  }
+}

@@ -1,0 +1,256 @@
+// RedisRevocationStore: revocations shared by every instance, answered from a local copy that
+// Redis pub/sub keeps current, so the check costs no round trip on the hot path.
+
+import type { Redis } from 'ioredis'
+import {
+  DEFAULT_MAX_TOKEN_LIFETIME_SEC,
+  jtiEntry,
+  Problems,
+  subjectEntry,
+  UnavailableError,
+  type ComponentHealth,
+  type RevocationEntry,
+  type RevocationOptions,
+  type RevocationStore,
+  type VerifiedToken,
+} from '../../src/spi.js'
+import {
+  checkConnectionOptions,
+  DEFAULT_PREFIX,
+  RedisLink,
+  type RedisConnectionOptions,
+} from './connection.js'
+import { entryOf, LocalRevocations, memberOf } from './local-revocations.js'
+
+/** What a store that cannot reach Redis does with a request. */
+export type RevocationStoreDownPolicy = 'fail-closed' | 'fail-open'
+
+/** Options of {@link RedisRevocationStore}. */
+export interface RedisRevocationStoreOptions extends RevocationOptions, RedisConnectionOptions {
+  /**
+   * What requests get while Redis is unreachable (`AUTH_REVOCATION_ON_STORE_DOWN`):
+   * - `'fail-closed'` (default): 503 `temporarily_unavailable`. No revoked token passes, but an
+   *   outage of Redis is an outage of the API.
+   * - `'fail-open'`: answered from the revocations this instance already knows. The API stays up,
+   *   but a token revoked during the outage passes here until Redis is back (or the token expires).
+   */
+  onRevocationStoreDown?: RevocationStoreDownPolicy
+}
+
+// Joins the 503 codes of src/errors.ts (and docs/errors.md) as the code of this outage.
+const REVOCATION_UNAVAILABLE: UnavailableError['code'] = 'ERR_AUTH_REVOCATION_UNAVAILABLE'
+
+// Adds an entry (keeping the later end of a repeated one), drops the ended ones, keeps the set's
+// own TTL at its last entry's end, and tells every instance, all in one atomic step.
+const REVOKE_SCRIPT = `
+local current = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if (not current) or tonumber(current) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if last[2] then redis.call('EXPIREAT', KEYS[1], math.ceil(tonumber(last[2])) + 1) end
+redis.call('PUBLISH', ARGV[4], ARGV[2] .. ' ' .. ARGV[1])
+return 1
+`
+
+/**
+ * Revocations shared by every instance through Redis: `revokeToken` and `revokeSubject` on any
+ * instance refuse the token on all of them (401 `invalid_token`, "token revoked"), remembered
+ * tokens included. Each instance keeps a copy of the revocations that have not ended, loaded at
+ * start and kept current by pub/sub, so `isRevoked` answers synchronously: no round trip per
+ * request. Entries live in one sorted set per prefix, each until the tokens it covers have
+ * expired; the set's TTL is its last entry's end.
+ *
+ * While Redis is unreachable (the subscriber lost, or silent past a heartbeat) requests follow
+ * `onRevocationStoreDown`; the outage and its end are logged once each. On reconnection the copy is
+ * reloaded, so revocations published meanwhile are not missed.
+ *
+ * Warning: another instance learns of a revocation when the message reaches it (well under a
+ * millisecond on a local network, once Redis answered the revoking call); the revoking instance
+ * knows at once. Size: each revocation costs about 150 bytes per instance for its lifetime.
+ *
+ * @example
+ * const revocations = new RedisRevocationStore({ url: process.env.AUTH_REDIS_URL, logger })
+ * await revocations.ready() // optional: the first requests wait for the copy otherwise
+ * app.use(jwtAuth({ provider, revocation: revocations }))
+ * app.post('/logout-everywhere', requireUser(), async (req, res) => {
+ *   await revocations.revokeSubject(req.currentUser.claims.iss!, req.currentUser.id)
+ *   res.status(204).end()
+ * })
+ *
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` at construction, listing every invalid option.
+ */
+export class RedisRevocationStore implements RevocationStore {
+  readonly #maxLifetimeSec: number
+  readonly #failOpen: boolean
+  readonly #key: string
+  readonly #channel: string
+  readonly #local = new LocalRevocations()
+  readonly #link: RedisLink
+
+  constructor(options: RedisRevocationStoreOptions) {
+    const problems = new Problems()
+    checkConnectionOptions(problems, options ?? {})
+    const {
+      maxTokenLifetimeSec = DEFAULT_MAX_TOKEN_LIFETIME_SEC,
+      onRevocationStoreDown = 'fail-closed',
+      prefix = DEFAULT_PREFIX,
+    } = options ?? {}
+    if (
+      typeof maxTokenLifetimeSec !== 'number' ||
+      !Number.isFinite(maxTokenLifetimeSec) ||
+      maxTokenLifetimeSec <= 0
+    ) {
+      problems.add('maxTokenLifetimeSec must be a positive number of seconds')
+    }
+    if (onRevocationStoreDown !== 'fail-closed' && onRevocationStoreDown !== 'fail-open') {
+      problems.add(`onRevocationStoreDown must be 'fail-closed' or 'fail-open'`)
+    }
+    problems.throwIfAny()
+    this.#maxLifetimeSec = maxTokenLifetimeSec
+    this.#failOpen = onRevocationStoreDown === 'fail-open'
+    this.#key = `${prefix}revocations`
+    this.#channel = `${prefix}revocations`
+    const outcome = this.#failOpen
+      ? 'answering from the revocations already known'
+      : 'answering 503'
+    this.#link = new RedisLink(
+      options,
+      {
+        channel: this.#channel,
+        onMessage: (message) => this.#received(message),
+        onSubscribed: (command) => this.#load(command),
+      },
+      `revocation store (${outcome} until it is back)`,
+    )
+  }
+
+  /**
+   * Revokes one token, by the token itself or its `jti` (Cognito's `origin_jti` too), on every
+   * instance, until the token expires (at most `maxTokenLifetimeSec`). This instance refuses it at
+   * once, even when Redis cannot be reached.
+   *
+   * @throws {TypeError} synchronously, for an empty value or a token with no `jti`/`origin_jti`.
+   * @returns a promise that rejects when Redis could not store the revocation: it then holds on
+   *   this instance only, so retry.
+   */
+  revokeToken(tokenOrJti: string): Promise<void> {
+    return this.#revoke(jtiEntry(tokenOrJti, this.#maxLifetimeSec, nowSec()))
+  }
+
+  /**
+   * Revokes every token of a subject issued before `before` (default: now), on every instance:
+   * "log out everywhere". Tokens issued later pass.
+   *
+   * @throws {TypeError} synchronously, for an empty issuer or subject or an invalid date.
+   * @returns a promise that rejects when Redis could not store the revocation (retry).
+   */
+  revokeSubject(issuer: string, subject: string, options: { before?: Date } = {}): Promise<void> {
+    const before = options.before ?? new Date()
+    return this.#revoke(subjectEntry(issuer, subject, before, this.#maxLifetimeSec))
+  }
+
+  /**
+   * Whether the token is revoked: synchronous from the local copy while it is in step with Redis
+   * (and whenever the copy already holds the revocation). While the first load runs it waits for
+   * it (at most `timeoutMs`); while Redis is unreachable it follows `onRevocationStoreDown`.
+   */
+  isRevoked(verified: VerifiedToken): boolean | Promise<boolean> {
+    const known = this.#local.isRevoked(verified.claims, nowSec)
+    if (known || this.#link.live) return known
+    if (this.#link.down) return this.#failOpen ? false : Promise.reject(unavailable())
+    // Starting, or reloading after a reconnection: the copy is about to be in step.
+    return this.#link.whenLive().then((live) => {
+      if (live) return this.#local.isRevoked(verified.claims, nowSec)
+      if (this.#failOpen) return false
+      throw unavailable()
+    })
+  }
+
+  /**
+   * Resolves once the local copy is loaded and in step with Redis; rejects after `timeoutMs` (or
+   * `timeoutMs` given here) if Redis cannot be reached. Optional: until then requests wait for it.
+   */
+  async ready(timeoutMs?: number): Promise<void> {
+    if (!(await this.#link.whenLive(timeoutMs))) {
+      throw new Error(
+        `the redis revocation store is not reachable (${this.#link.lastError ?? 'timed out'})`,
+      )
+    }
+  }
+
+  /** How many revocations this instance holds. */
+  get size(): number {
+    return this.#local.size
+  }
+
+  /** In step with Redis, or not (and what requests get meanwhile). */
+  health(): ComponentHealth {
+    void this.#link.open().catch(() => undefined) // a readiness probe brings the link up
+    if (this.#link.live) {
+      return { ok: true, detail: `redis: in step, ${this.#local.size} revocations` }
+    }
+    const state = this.#link.down
+      ? `redis unreachable (${this.#link.lastError ?? 'no answer'})`
+      : 'redis: loading the revocations'
+    return this.#failOpen
+      ? { ok: true, detail: `${state}; failing open: answering from the revocations known` }
+      : { ok: false, detail: `${state}; failing closed: answering 503` }
+  }
+
+  /** Closes the connections the store opened. */
+  close(): Promise<void> {
+    return this.#link.close()
+  }
+
+  async #revoke(entry: RevocationEntry): Promise<void> {
+    const now = nowSec()
+    this.#local.add(entry, now)
+    try {
+      const command = await this.#link.command()
+      await command.eval(
+        REVOKE_SCRIPT,
+        1,
+        this.#key,
+        memberOf(entry),
+        String(entry.expiresAtSec),
+        String(now),
+        this.#channel,
+      )
+    } catch (cause) {
+      throw new Error(
+        'the revocation could not be stored in redis: it holds on this instance only; retry',
+        { cause },
+      )
+    }
+  }
+
+  /** A revocation published by an instance (this one included): `<expiresAtSec> <member>`. */
+  #received(message: string): void {
+    const space = message.indexOf(' ')
+    const entry = entryOf(message.slice(space + 1), Number(message.slice(0, space)))
+    if (space > 0 && entry !== undefined) this.#local.add(entry, nowSec())
+  }
+
+  /** Loads every revocation that has not ended (after subscribing, so none falls in between). */
+  async #load(command: Redis): Promise<void> {
+    const now = nowSec()
+    const flat = await command.zrangebyscore(this.#key, `(${now}`, '+inf', 'WITHSCORES')
+    for (let index = 0; index + 1 < flat.length; index += 2) {
+      const entry = entryOf(flat[index]!, Number(flat[index + 1]))
+      if (entry !== undefined) this.#local.add(entry, now)
+    }
+    this.#local.prune(now)
+  }
+}
+
+function unavailable(): UnavailableError {
+  return new UnavailableError(REVOCATION_UNAVAILABLE, 'revocation store unavailable', {
+    retryAfterSec: 5,
+  })
+}
+
+function nowSec(): number {
+  return Date.now() / 1000
+}
