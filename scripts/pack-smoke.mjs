@@ -83,7 +83,7 @@ await issuer.close()
 console.log('esm: ' + modules.length + ' subpaths, express 4 and 5 ok')
 `,
   )
-  run('node', ['esm.mjs'], consumer)
+  process.stdout.write(run('node', ['esm.mjs'], consumer))
 
   // CommonJS: require() of ESM works on Node 20.19+.
   writeFileSync(
@@ -95,7 +95,7 @@ if (typeof m0.jwtAuth !== 'function') throw new Error('jwtAuth missing under req
 console.log('cjs: ' + modules.length + ' subpaths ok')
 `,
   )
-  run('node', ['cjs.cjs'], consumer)
+  process.stdout.write(run('node', ['cjs.cjs'], consumer))
 
   // TypeScript: the published types check in a strict NodeNext project.
   writeFileSync(
