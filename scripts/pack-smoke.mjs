@@ -3,7 +3,15 @@
 // through Express 4 and Express 5. Run by .ci/run after the build: node scripts/pack-smoke.mjs
 
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -138,7 +146,43 @@ void createTestIssuer
 `,
   )
   run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], consumer)
-  console.log('typescript: consumer type-checks')
+  console.log('typescript: consumer type-checks with Express 5 types')
+
+  // The same consumer with Express 4 and its types (@types/express 4): our .d.ts files import
+  // 'express', which must resolve to whatever version the consumer has.
+  const consumer4 = join(work, 'consumer4')
+  const modules4 = join(consumer4, 'node_modules')
+  mkdirSync(join(modules4, '@types'), { recursive: true })
+  mkdirSync(join(modules4, 'oidc-guard'))
+  run('tar', [
+    '-xzf',
+    join(work, tarball),
+    '-C',
+    join(modules4, 'oidc-guard'),
+    '--strip-components=1',
+  ])
+  for (const name of new Set(dependencies)) {
+    if (name === 'express' || name === '@types/express' || name.startsWith('@types/')) continue
+    mkdirSync(join(modules4, name, '..'), { recursive: true })
+    symlinkSync(join(root, 'node_modules', name), join(modules4, name), 'dir')
+  }
+  symlinkSync(join(root, 'node_modules', 'express4'), join(modules4, 'express'), 'dir')
+  symlinkSync(
+    join(root, 'node_modules', '@types', 'express4'),
+    join(modules4, '@types', 'express'),
+    'dir',
+  )
+  symlinkSync(join(root, 'node_modules', '@types', 'node'), join(modules4, '@types', 'node'), 'dir')
+  // Express 4's own core types (the repository's top-level copies are Express 5's).
+  for (const name of ['express-serve-static-core', 'serve-static', 'send']) {
+    const nested = join(root, 'node_modules', '@types', 'express4', 'node_modules', '@types', name)
+    if (existsSync(nested)) symlinkSync(nested, join(modules4, '@types', name), 'dir')
+  }
+  for (const file of ['package.json', 'tsconfig.json', 'consumer.ts']) {
+    writeFileSync(join(consumer4, file), readFileSync(join(consumer, file)))
+  }
+  run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], consumer4)
+  console.log('typescript: consumer type-checks with Express 4 types')
 
   run(join(root, 'node_modules', '.bin', 'publint'), ['--strict', join(modules, 'oidc-guard')])
   console.log('publint: ok')
