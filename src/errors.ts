@@ -62,7 +62,17 @@ export abstract class AuthError extends Error {
   readonly description: string
 
   constructor(description: string, options?: { cause?: unknown }) {
-    super(description, options)
+    // Refusals are outcomes, not bugs: capturing a stack (V8 walks the async chain) would cost
+    // more than checking the token's signature, for a trace nobody reads. Configuration errors
+    // and outages keep theirs.
+    const limit = Error.stackTraceLimit
+    const kind: unknown = new.target
+    if (kind !== ConfigError && kind !== UnavailableError) Error.stackTraceLimit = 0
+    try {
+      super(description, options)
+    } finally {
+      Error.stackTraceLimit = limit
+    }
     this.description = description
   }
 

@@ -40,8 +40,9 @@ export interface JwtAuthOptions extends VerifierOptions, DisabledOptions {
   resourceMetadata?: string
 }
 
-const RESPONDER = Symbol('oidc-guard.responder')
-type RequestWithResponder = Request & { [RESPONDER]?: ErrorResponder }
+// Kept beside the request, not on it: a new own property of an Express request costs a hidden
+// class transition on every request (docs/performance.md), a WeakMap entry far less.
+const responders = new WeakMap<Request, ErrorResponder>()
 // RFC 6750 §3: a realm is a quoted-string of visible ASCII without `"` or `\`.
 const SAFE_REALM = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
 
@@ -50,7 +51,7 @@ const SAFE_REALM = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
  * authentication middleware (`jwtAuth`, `basicAuth`, `apiKeyAuth`) sets its own.
  */
 export function setErrorResponder(req: Request, responder: ErrorResponder): void {
-  ;(req as RequestWithResponder)[RESPONDER] = responder
+  responders.set(req, responder)
 }
 
 /** Answers `error` the way the `jwtAuth` that ran on this request would (its realm and `onError`). */
@@ -60,7 +61,7 @@ export function respondWithAuthError(
   res: Response,
   next: NextFunction,
 ): void {
-  const responder = (req as RequestWithResponder)[RESPONDER]
+  const responder = responders.get(req)
   if (responder !== undefined) responder(error, req, res, next)
   else sendAuthError(res, error)
 }

@@ -143,7 +143,20 @@ export abstract class KeySetProvider implements JwtProvider {
 
   createUser(verified: VerifiedToken, sources: UserSources): User {
     const context = { provider: this.name, claims: verified.claims, token: verified.token }
-    return new User(context, this.identity(verified.claims), sources)
+    return new User(context, this.identityOf(verified.claims), sources)
+  }
+
+  // A remembered token comes back with the same claims object: map it to a user once.
+  readonly #identities = new WeakMap<JwtClaims, UserIdentity>()
+
+  /** {@link identity}, computed once per claims object (remembered tokens reuse it). */
+  protected identityOf(claims: JwtClaims): UserIdentity {
+    let identity = this.#identities.get(claims)
+    if (identity === undefined) {
+      identity = Object.freeze(this.identity(claims))
+      this.#identities.set(claims, identity)
+    }
+    return identity
   }
 
   abstract hydrate(): Promise<void>
