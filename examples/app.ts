@@ -22,7 +22,10 @@ import {
   ClaimPermissionsProvider,
   ClaimRolesProvider,
 } from '../providers/claims/index.js'
+import { call, type ExampleCall } from './calls.js'
 import { createExamplePage } from './page.js'
+
+export { curlFor, type ExampleCall } from './calls.js'
 
 /** The routes of the example, protected by `auth`; `pageOrigin` may call them from a browser. */
 export function createExampleApp(
@@ -95,15 +98,6 @@ export const EXAMPLE_SUBJECTS = {
   'billing-job': { sub: 'billing-job', client_id: 'billing-job', scope: 'jobs.run' },
 } as const
 
-/** A request to try, with the answer it gets. */
-export interface ExampleCall {
-  readonly title: string
-  readonly method: 'GET' | 'POST' | 'DELETE'
-  readonly path: string
-  readonly token: string | undefined
-  readonly expectedStatus: number
-}
-
 export interface RunningExample {
   readonly url: string
   /** The browser page, served from a second origin. */
@@ -153,13 +147,6 @@ export async function startExample(
   const url = urlOf(apiServer)
   const [alice, ada, machine] = [mint('alice'), mint('ada'), mint('billing-job')]
   const forged = issuer.mint({ sub: 'alice' }, { tamper: 'payload' })
-  const call = (
-    title: string,
-    method: ExampleCall['method'],
-    path: string,
-    token: string | undefined,
-    expectedStatus: number,
-  ): ExampleCall => ({ title, method, path, token, expectedStatus })
   const calls: ExampleCall[] = [
     call('anyone', 'GET', '/public', undefined, 200),
     call('no token on a protected route', 'GET', '/me', undefined, 401),
@@ -193,11 +180,4 @@ export async function startExample(
       await issuer.close()
     },
   }
-}
-
-/** The curl command for a call, exactly as printed. */
-export function curlFor(url: string, call: ExampleCall): string {
-  const method = call.method === 'GET' ? '' : ` -X ${call.method}`
-  const auth = call.token === undefined ? '' : ` -H 'Authorization: Bearer ${call.token}'`
-  return `curl -i${method}${auth} ${url}${call.path}`
 }

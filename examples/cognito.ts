@@ -7,6 +7,7 @@ import express, { type Express } from 'express'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { pathToFileURL } from 'node:url'
+import { call, runExample, type ExampleCall } from './calls.js'
 // In your app: from 'oidc-guard', 'oidc-guard/providers/cognito' and 'oidc-guard/testing'.
 import { jwtAuth, requireGroups, requireRoles, requireScopes, requireUser } from '../src/index.js'
 import { CognitoGroupsAsRolesProvider, CognitoProvider } from '../providers/cognito/index.js'
@@ -79,17 +80,9 @@ function cognitoTokens(pool: TestIssuer) {
 }
 
 /** A request to try, with the answer it gets. */
-export interface CognitoExampleCall {
-  readonly title: string
-  readonly method: 'GET' | 'POST'
-  readonly path: string
-  readonly token: string | undefined
-  readonly expectedStatus: number
-}
-
 export interface RunningCognitoExample {
   readonly url: string
-  readonly calls: readonly CognitoExampleCall[]
+  readonly calls: readonly ExampleCall[]
   close(): Promise<void>
 }
 
@@ -110,13 +103,6 @@ export async function startCognitoExample(port: number): Promise<RunningCognitoE
   })
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   const token = cognitoTokens(pool)
-  const call = (
-    title: string,
-    method: 'GET' | 'POST',
-    path: string,
-    bearer: string | undefined,
-    expectedStatus: number,
-  ) => ({ title, method, path, token: bearer, expectedStatus })
   return {
     url,
     calls: [
@@ -143,30 +129,6 @@ export async function startCognitoExample(port: number): Promise<RunningCognitoE
   }
 }
 
-/** The curl command for a call. */
-export function curlFor(url: string, call: CognitoExampleCall): string {
-  const auth = call.token === undefined ? '' : ` -H 'Authorization: Bearer ${call.token}'`
-  return `curl -i -X ${call.method}${auth} ${url}${call.path}`
-}
-
-async function main(): Promise<void> {
-  const serve = process.argv.includes('--serve')
-  const example = await startCognitoExample(serve ? Number(process.env['PORT'] ?? 3000) : 0)
-  for (const call of example.calls) {
-    if (serve) {
-      console.log(`# ${call.title}: expect ${call.expectedStatus}\n${curlFor(example.url, call)}\n`)
-      continue
-    }
-    const headers: Record<string, string> =
-      call.token === undefined ? {} : { authorization: `Bearer ${call.token}` }
-    const res = await fetch(`${example.url}${call.path}`, { method: call.method, headers })
-    const detail = res.headers.get('www-authenticate') ?? (await res.text())
-    console.log(`${call.method} ${call.path} (${call.title}): ${res.status}  ${detail}`)
-  }
-  if (serve) console.log(`Serving on ${example.url}; Ctrl+C to stop.`)
-  else await example.close()
-}
-
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await main()
+  await runExample(startCognitoExample)
 }
