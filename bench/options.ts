@@ -1,0 +1,162 @@
+// Command-line options of `npm run bench`.
+
+import { ALGORITHMS, MODES, TARGETS, type Algorithm, type Mode, type TargetName } from './shared.js'
+
+/** A resolved benchmark plan. */
+export interface BenchOptions {
+  quick: boolean
+  modes: Mode[]
+  /** Modes of the two-core configuration: cold only unless --modes or --cores 2 alone is given. */
+  modesOnTwoCores: Mode[]
+  targets: TargetName[]
+  /** Core configurations: 1 pins the server to core 1, 2 lets it use both. */
+  cores: (1 | 2)[]
+  algorithms: Algorithm[]
+  /** Measured seconds per run. */
+  duration: number
+  /** Unmeasured seconds before each run (JIT, key fetch). */
+  warmup: number
+  rounds: number
+  connections: number
+  micro: boolean
+  /** Only the micro benchmark. */
+  microOnly: boolean
+  /** Only the memory test. */
+  memory: boolean
+  /** Only profile oidc-guard (or `--targets`) in this mode with node --cpu-prof. */
+  profile?: Mode
+  /** Results file, relative to the repository root. */
+  out: string
+}
+
+export const USAGE = `npm run bench -- [options]
+  --quick               short smoke run (1 round, 1 s per run, one core): under 2 minutes
+  --modes a,b           ${MODES.join(', ')} (default: all)
+  --targets a,b         ${TARGETS.join(', ')} (default: all)
+  --cores 1|2|1,2       server on one pinned core, on both, or both configurations (default 1,2;
+                        two cores run the cold mode only, unless --modes is given)
+  --algs a,b            ${ALGORITHMS.join(', ')} (default RS256)
+  --duration N          measured seconds per run (default 3)
+  --warmup N            warm-up seconds per run (default 1.5)
+  --rounds N            rounds, targets interleaved, medians reported (default 3)
+  --connections N       concurrent connections (default 64)
+  --micro               only the micro benchmark (verifications/s without HTTP)
+  --no-micro            skip the micro benchmark
+  --memory              only the memory test: 1,000,000 distinct garbage tokens, then 200,000
+                        distinct valid ES256 tokens, RSS sampled (oidc-guard unless --targets)
+  --profile MODE        profile oidc-guard (or --targets) in MODE with node --cpu-prof; prints
+                        the costliest functions in µs per request (profiles in bench/profiles/)
+  --out FILE            results file (default bench/results/latest.json; quick.json with
+                        --quick, micro.json with --micro, memory.json with --memory)`
+
+function list<T extends string>(name: string, value: string, allowed: readonly T[]): T[] {
+  const items = value.split(',').filter((item) => item !== '')
+  const unknown = items.filter((item) => !(allowed as readonly string[]).includes(item))
+  if (unknown.length > 0 || items.length === 0) {
+    throw new Error(
+      `--${name}: unknown ${unknown.join(', ') || '(empty)'}; use ${allowed.join(', ')}`,
+    )
+  }
+  return items as T[]
+}
+
+function positive(name: string, value: string | undefined): number {
+  const number = Number(value)
+  if (!Number.isFinite(number) || number <= 0)
+    throw new Error(`--${name} must be a positive number`)
+  return number
+}
+
+/** Parses `argv` (without node and the script). */
+export function parseOptions(argv: readonly string[]): BenchOptions {
+  const quick = argv.includes('--quick')
+  const options: BenchOptions = {
+    quick,
+    modes: [...MODES],
+    modesOnTwoCores: ['cold'],
+    targets: [...TARGETS],
+    cores: quick ? [1] : [1, 2],
+    algorithms: ['RS256'],
+    duration: quick ? 1 : 3,
+    warmup: quick ? 0.5 : 1.5,
+    rounds: quick ? 1 : 3,
+    connections: 64,
+    micro: true,
+    microOnly: false,
+    memory: false,
+    out: quick ? 'bench/results/quick.json' : 'bench/results/latest.json',
+  }
+  let outGiven = false
+  let targetsGiven = false
+  let modesGiven = false
+  for (let index = 0; index < argv.length; index += 1) {
+    const flag = argv[index]!
+    const value = (): string => {
+      const next = argv[++index]
+      if (next === undefined) throw new Error(`${flag} needs a value`)
+      return next
+    }
+    switch (flag) {
+      case '--quick':
+        break
+      case '--modes':
+        options.modes = list('modes', value(), MODES)
+        modesGiven = true
+        break
+      case '--targets':
+        options.targets = list('targets', value(), TARGETS)
+        targetsGiven = true
+        break
+      case '--cores':
+        options.cores = list('cores', value(), ['1', '2'] as const).map(Number) as (1 | 2)[]
+        break
+      case '--algs':
+        options.algorithms = list('algs', value(), ALGORITHMS)
+        break
+      case '--duration':
+        options.duration = positive('duration', value())
+        break
+      case '--warmup':
+        options.warmup = positive('warmup', value())
+        break
+      case '--rounds':
+        options.rounds = Math.ceil(positive('rounds', value()))
+        break
+      case '--connections':
+        options.connections = Math.ceil(positive('connections', value()))
+        break
+      case '--micro':
+        options.microOnly = true
+        break
+      case '--no-micro':
+        options.micro = false
+        break
+      case '--memory':
+        options.memory = true
+        break
+      case '--profile':
+        options.profile = list('profile', value(), MODES)[0]!
+        break
+      case '--out':
+        options.out = value()
+        outGiven = true
+        break
+      case '--help':
+      case '-h':
+        console.log(USAGE)
+        process.exit(0)
+        break
+      default:
+        throw new Error(`unknown option ${flag}\n${USAGE}`)
+    }
+  }
+  if (modesGiven || !options.cores.includes(1)) options.modesOnTwoCores = [...options.modes]
+  else options.modesOnTwoCores = options.modes.filter((mode) => mode === 'cold')
+  // The memory test and profiles are about oidc-guard unless told otherwise.
+  if (!targetsGiven && (options.memory || options.profile !== undefined)) {
+    options.targets = ['oidc-guard']
+  }
+  if (!outGiven && !quick && options.memory) options.out = 'bench/results/memory.json'
+  else if (!outGiven && !quick && options.microOnly) options.out = 'bench/results/micro.json'
+  return options
+}

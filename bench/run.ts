@@ -1,0 +1,302 @@
+// `npm run bench`: oidc-guard and its peers side by side behind the same Express app, one local
+// issuer, the load generator and each server in separate processes on separate cores.
+
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, release, totalmem } from 'node:os'
+import { dirname, join } from 'node:path'
+import { format, resolveConfig } from 'prettier'
+import { buildScripts } from './build.js'
+import type { IssuerReady } from './issuer.js'
+import { load } from './load.js'
+import { runMemory } from './memory.js'
+import { parseOptions, type BenchOptions } from './options.js'
+import { cpuMicros, pinSelf, ROOT, rssMiB, startProcess, type Started } from './processes.js'
+import { summariseProfiles } from './profile.js'
+import { markdownTables } from './report.js'
+import {
+  summarise,
+  type Machine,
+  type MicroRecord,
+  type Results,
+  type RunRecord,
+} from './results.js'
+import {
+  AUDIENCE,
+  expectedStatuses,
+  type Mode,
+  type Setup,
+  type ServerEnv,
+  type TargetName,
+  type TokenKind,
+} from './shared.js'
+import { fetchPools, tokenStream, type TokenPools } from './tokens.js'
+
+const DISTINCT_TOKENS = 10_000
+// Above twice oidc-guard's default token cache (10,000, LRU): cycling it misses every time.
+const MIN_COLD_TOKENS = 25_000
+// Enough for the fastest cold target (~9,000 req/s on two cores) not to wrap within a run.
+const COLD_TOKENS_PER_SECOND = 9_000
+const SIGNED_BAD_TOKENS = 300
+const PEER_PACKAGES = [
+  'express',
+  'express-oauth2-jwt-bearer',
+  'express-jwt',
+  'jwks-rsa',
+  'aws-jwt-verify',
+  'jose',
+  'lru-cache',
+  'autocannon',
+]
+
+function log(message: string): void {
+  process.stderr.write(`${message}\n`)
+}
+
+function packageVersion(name: string): string {
+  const file = join(ROOT, 'node_modules', name, 'package.json')
+  return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version
+}
+
+function describeMachine(loadBefore: number): Machine {
+  const own = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
+  let commit = 'unknown commit'
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim()
+  } catch {
+    // Not a git checkout: the version says enough.
+  }
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cpuCount: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    kernel: release(),
+    loadBefore,
+    loadAfter: loadBefore,
+    versions: Object.fromEntries(PEER_PACKAGES.map((name) => [name, packageVersion(name)])),
+    commit: `oidc-guard ${own.version} (${commit})`,
+  }
+}
+
+async function jwksFetches(control: string): Promise<number> {
+  return ((await (await fetch(`${control}/counts`)).json()) as { jwks: number }).jwks
+}
+
+type RunPlan = Pick<RunRecord, 'cores' | 'alg' | 'mode' | 'target' | 'round'>
+
+function failedRun(base: RunPlan, failure: string): RunRecord {
+  return {
+    ...base,
+    ok: false,
+    failure: failure.slice(0, 500),
+    requests: 0,
+    requestsPerSec: 0,
+    p50Ms: 0,
+    p99Ms: 0,
+    cpuMicrosPerRequest: 0,
+    rssMiB: 0,
+    jwksFetches: 0,
+    statuses: {},
+    unexpected: {},
+  }
+}
+
+/**
+ * How long a run warms up: `warmup` seconds, except where a token cache must be filled first (as
+ * it would be after the first minutes in production): one full pass over the 10,000 distinct
+ * tokens, which the garbage mode sends on every other request.
+ */
+function warmUpLength(
+  mode: Mode,
+  options: BenchOptions,
+): { amount: number } | { duration: number } {
+  if (options.quick) return { duration: options.warmup } // A smoke run: caches stay part-filled.
+  if (mode === 'distinct') return { amount: DISTINCT_TOKENS }
+  if (mode === 'garbage') return { amount: 2 * DISTINCT_TOKENS }
+  return { duration: options.warmup }
+}
+
+/** Starts one target's server, warms it up, measures it, stops it. */
+async function measure(
+  options: BenchOptions,
+  setup: Setup,
+  pools: TokenPools,
+  plan: { cores: 1 | 2; mode: Mode; target: TargetName; round: number },
+  nodeOptions: string[] = [],
+): Promise<RunRecord> {
+  const { cores, mode, target } = plan
+  const base = { ...plan, alg: pools.alg }
+  const env: ServerEnv = {
+    BENCH_ISSUER: setup.issuer.issuer,
+    BENCH_JWKS_URI: setup.issuer.jwksUri,
+    BENCH_AUDIENCE: AUDIENCE,
+    BENCH_ALGORITHMS: pools.alg,
+  }
+  await fetch(`${setup.issuer.control}/reset`, { method: 'POST' })
+  let server: Started<{ port: number }> | undefined
+  try {
+    server = await startProcess<{ port: number }>(setup.servers[target]!, {
+      cores: cores === 1 ? '1' : '0,1',
+      env: { ...env },
+      nodeOptions,
+    })
+    const common = {
+      url: `http://127.0.0.1:${server.ready.port}/`,
+      expected: (kind: TokenKind) => expectedStatuses(target, kind),
+      connections: options.connections,
+    }
+    // Warm-up: JIT, the key set, a full token cache; cold mode warms up on other tokens.
+    const warm = await load({
+      ...common,
+      next: tokenStream(mode === 'cold' ? 'warm-up' : mode, pools),
+      ...warmUpLength(mode, options),
+    })
+    const cpuBefore = cpuMicros(server.pid)
+    const result = await load({
+      ...common,
+      next: tokenStream(mode, pools),
+      duration: options.duration,
+    })
+    const cpuAfter = cpuMicros(server.pid)
+    const rss = rssMiB(server.pid)
+    const problems = [warm, result].flatMap((run) => [
+      ...Object.entries(run.unexpected).map(([what, count]) => `${count}× ${what}`),
+      ...(run.errors > 0 ? [`${run.errors} request errors`] : []),
+      ...(run.timeouts > 0 ? [`${run.timeouts} timeouts`] : []),
+    ])
+    return {
+      ...base,
+      ok: problems.length === 0,
+      ...(problems.length === 0 ? {} : { failure: `unexpected ${problems.join(', ')}` }),
+      requests: result.requests,
+      requestsPerSec: result.requestsPerSec,
+      p50Ms: result.p50Ms,
+      p99Ms: result.p99Ms,
+      cpuMicrosPerRequest: (cpuAfter - cpuBefore) / Math.max(1, result.requests),
+      rssMiB: rss,
+      jwksFetches: await jwksFetches(setup.issuer.control),
+      statuses: result.statuses,
+      unexpected: result.unexpected,
+      ...(mode === 'cold' ? { poolWrapped: result.requests > pools.cold.length } : {}),
+    }
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error)
+    return failedRun(base, `${detail} ${server?.stderr() ?? ''}`.trim())
+  } finally {
+    await server?.stop()
+  }
+}
+
+/** Every configuration, round, mode and target of the plan; targets interleaved, order rotated. */
+async function runHttp(options: BenchOptions, setup: Setup): Promise<RunRecord[]> {
+  const runs: RunRecord[] = []
+  const coldTokens = Math.max(MIN_COLD_TOKENS, Math.ceil(options.duration * COLD_TOKENS_PER_SECOND))
+  for (const alg of options.algorithms) {
+    log(`minting ${alg} tokens: ${DISTINCT_TOKENS} distinct, ${coldTokens} cold, bad ones…`)
+    const pools = await fetchPools(setup.issuer.control, alg, {
+      distinct: DISTINCT_TOKENS,
+      cold: options.modes.includes('cold') ? coldTokens : 1,
+      signedBad: SIGNED_BAD_TOKENS,
+    })
+    for (const cores of options.cores) {
+      for (let round = 1; round <= options.rounds; round += 1) {
+        for (const mode of cores === 1 ? options.modes : options.modesOnTwoCores) {
+          // Rotate the order each round, so no target always runs first or last.
+          const shift = (round - 1) % options.targets.length
+          const order = [...options.targets.slice(shift), ...options.targets.slice(0, shift)]
+          for (const target of order) {
+            const run = await measure(options, setup, pools, { cores, mode, target, round })
+            runs.push(run)
+            const rate = run.ok
+              ? `${Math.round(run.requestsPerSec)} req/s`
+              : `FAILED ${run.failure}`
+            log(`${alg}, ${cores} core(s), round ${round}, ${mode}, ${target}: ${rate}`)
+          }
+        }
+      }
+    }
+  }
+  return runs
+}
+
+/** `--profile MODE`: each target once with node --cpu-prof; prints where the time goes. */
+async function runProfile(options: BenchOptions, setup: Setup, mode: Mode): Promise<void> {
+  const alg = options.algorithms[0]!
+  const pools = await fetchPools(setup.issuer.control, alg, {
+    distinct: DISTINCT_TOKENS,
+    cold:
+      mode === 'cold' ? Math.max(MIN_COLD_TOKENS, options.duration * COLD_TOKENS_PER_SECOND) : 1,
+    signedBad: SIGNED_BAD_TOKENS,
+  })
+  for (const target of options.targets) {
+    const dir = join(ROOT, 'bench/profiles', `${target}-${mode}-${Date.now()}`)
+    mkdirSync(dir, { recursive: true })
+    const plan = { cores: 1 as const, mode, target, round: 1 }
+    const run = await measure(options, setup, pools, plan, ['--cpu-prof', '--cpu-prof-dir', dir])
+    log(
+      `${target} ${mode}: ${Math.round(run.requestsPerSec)} req/s, ${run.cpuMicrosPerRequest.toFixed(1)} CPU µs/req`,
+    )
+    console.log(summariseProfiles(dir, `${target}, ${mode}`, run.cpuMicrosPerRequest))
+  }
+}
+
+async function runMicro(options: BenchOptions, script: string): Promise<MicroRecord[]> {
+  const micro = await startProcess<{ results: MicroRecord[] }>(script, {
+    cores: '1',
+    args: ['--algs', 'RS256,ES256'],
+    env: { BENCH_MICRO_SECONDS: String(options.quick ? 0.15 : 0.6) },
+    timeoutMs: 10 * 60_000,
+  })
+  await micro.stop()
+  return micro.ready.results
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2))
+  const started = Date.now()
+  const results: Results = {
+    machine: describeMachine(loadavg()[0] ?? 0),
+    options: { ...options },
+    runs: [],
+    summary: [],
+    micro: [],
+  }
+  // The load generator (this process) and the issuer keep to core 0; servers get core 1.
+  pinSelf('0')
+  log('bundling the servers and the micro benchmark…')
+  const scripts = await buildScripts(options.microOnly ? [] : options.targets)
+  if (!options.microOnly) {
+    const issuer = await startProcess<IssuerReady>('bench/issuer.ts', { cores: '0' })
+    const setup: Setup = { issuer: issuer.ready, servers: scripts }
+    try {
+      if (options.profile !== undefined) {
+        await runProfile(options, setup, options.profile)
+        return
+      }
+      if (options.memory) results.memory = await runMemory(options, setup, log)
+      else results.runs = await runHttp(options, setup)
+    } finally {
+      await issuer.stop()
+    }
+  }
+  if (!options.memory && (options.micro || options.microOnly)) {
+    log('micro benchmark: verifications/s without HTTP, one core…')
+    results.micro = await runMicro(options, scripts.micro)
+  }
+  results.summary = summarise(results.runs)
+  results.machine.loadAfter = loadavg()[0] ?? 0
+  const out = join(ROOT, options.out)
+  mkdirSync(dirname(out), { recursive: true })
+  // Formatted as the repository's Prettier would, so `npm run lint` passes on committed results.
+  const config = (await resolveConfig(out)) ?? {}
+  writeFileSync(out, await format(JSON.stringify(results), { ...config, parser: 'json' }))
+  console.log(markdownTables(results))
+  log(`done in ${Math.round((Date.now() - started) / 1000)} s; results in ${options.out}`)
+}
+
+main().catch((error: unknown) => {
+  console.error(error)
+  process.exitCode = 1
+})
