@@ -73,6 +73,33 @@ describe('the verified-token cache', () => {
     expect(spy).toHaveBeenCalledTimes(2)
   })
 
+  it('refuses a forged token that ends like a remembered one (its signature copied onto other claims)', async () => {
+    const { verify, spy } = setup()
+    const genuine = idp.mint({ sub: 'alice', scope: 'read' })
+    await verify(genuine)
+    const [header, , signature] = genuine.split('.')
+    const claims = JSON.parse(Buffer.from(genuine.split('.')[1]!, 'base64url').toString()) as object
+    const payload = Buffer.from(JSON.stringify({ ...claims, sub: 'admin', scope: 'admin' }))
+    const forged = `${header}.${payload.toString('base64url')}.${signature}`
+    expect(forged.slice(-64)).toBe(genuine.slice(-64))
+    expect(verify.fromCache(forged)).toBeUndefined()
+    await expect(verify(forged)).rejects.toMatchObject({ code: 'ERR_AUTH_SIGNATURE_INVALID' })
+    // The forgery neither displaced nor spoiled the genuine entry.
+    expect(verify.fromCache(genuine)?.id).toBe('alice')
+    expect(spy).toHaveBeenCalledTimes(2)
+  })
+
+  it('a token differing from a remembered one in its first characters only is another token', async () => {
+    const { verify } = setup()
+    const genuine = idp.mint({ sub: 'alice' })
+    await verify(genuine)
+    // Same end, same length, another header: looked up in the same slot, and refused.
+    const other = `${'x'.repeat(10)}${genuine.slice(10)}`
+    expect(verify.fromCache(other)).toBeUndefined()
+    await expect(verify(other)).rejects.toMatchObject({ status: 401 })
+    expect(verify.fromCache(genuine)?.id).toBe('alice')
+  })
+
   it('drops tokens whose key left the published set; keeps those whose key was re-published', async () => {
     const { verify, spy, cache } = setup()
     const token = idp.mint({ sub: 'alice' })
