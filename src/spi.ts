@@ -62,4 +62,4 @@ export {
   resolveAudience,
 } from './options.js'
 export { standardIdentity, stringClaim, User, type UserIdentity, type UserSources } from './user.js'
-export { verifyJwt, type KeySource, type VerificationPolicy } from './verify-token.js'
+export { Verification, verifyJwt, type KeySource, type VerificationPolicy } from './verify-token.js'

@@ -45,6 +45,7 @@ type Profile = Readonly<Record<string, unknown>>
 const EMPTY_LIST: Promise<readonly string[]> = Promise.resolve(Object.freeze([]))
 const EMPTY_PROFILE: Promise<Profile> = Promise.resolve(Object.freeze({}))
 const NO_CLAIMS: JwtClaims = Object.freeze({})
+const NO_SCOPES: readonly string[] = Object.freeze([])
 // Only the disabled switch can make a synthetic user; a look-alike built by hand is not one.
 const SYNTHETIC = new WeakSet<User>()
 
@@ -108,7 +109,8 @@ export class User {
     this.id = identity.id
     this.name = identity.name
     this.email = identity.email
-    this.scopes = Object.freeze([...(identity.scopes ?? [])])
+    const scopes = identity.scopes ?? NO_SCOPES
+    this.scopes = Object.isFrozen(scopes) ? scopes : Object.freeze([...scopes])
     this.isM2M = identity.isM2M ?? false
     this.clientId = identity.clientId
     this.provider = origin?.provider ?? ''

@@ -3,12 +3,17 @@
 import { checkTimes, validateClaims, type ClaimsPolicy } from './claims.js'
 import type { VerifiedToken } from './contracts.js'
 import { InvalidTokenError } from './errors.js'
+import type { UserIdentity } from './user.js'
 import {
   checkHeader,
   parseJwt,
   signatureIsValid,
+  signatureIsValidOffThread,
+  SIGNATURES_OFF_THREAD,
   type HeaderPolicy,
   type JwsAlgorithm,
+  type JwtClaims,
+  type JwtHeader,
   type ParsedJwt,
   type VerificationKey,
 } from './jwt.js'
@@ -46,22 +51,54 @@ export async function verifyJwt(
   const { alg, kid } = checkHeader(jwt.header, policy)
   const found = keys.getKey(alg, kid)
   const key = found instanceof Promise ? await found : found
-  if (!signatureIsValid(jwt, alg, key)) {
+  const valid = SIGNATURES_OFF_THREAD
+    ? await signatureIsValidOffThread(jwt, alg, key)
+    : signatureIsValid(jwt, alg, key)
+  if (!valid) {
     throw new InvalidTokenError('ERR_AUTH_SIGNATURE_INVALID', 'signature verification failed')
   }
   const claims = jwt.payload
   validateClaims(claims, policy, Date.now() / 1000)
   if (keys.isCurrent === undefined) return { token, header: jwt.header, claims }
-  const isCurrent = keys.isCurrent.bind(keys)
-  // Re-checked on every reuse: time passes (a remembered token must fail the second it expires)
-  // and keys leave the set.
-  const revalidate = (nowSec: number): boolean => {
+  return new Verification(token, jwt.header, claims, policy, keys as CurrentKeys, key)
+}
+
+type CurrentKeys = KeySource & Required<Pick<KeySource, 'isCurrent'>>
+
+/**
+ * A token that passed every check, which may be remembered for its token string: a class rather
+ * than a closure per token, since one is built for every new token on the hot path.
+ */
+export class Verification implements VerifiedToken {
+  /** The user identity the provider mapped from the claims, kept so a remembered token is mapped once. */
+  identity: UserIdentity | undefined = undefined
+  readonly #policy: VerificationPolicy
+  readonly #keys: CurrentKeys
+  readonly #key: VerificationKey
+
+  constructor(
+    readonly token: string,
+    readonly header: JwtHeader,
+    readonly claims: JwtClaims,
+    policy: VerificationPolicy,
+    keys: CurrentKeys,
+    key: VerificationKey,
+  ) {
+    this.#policy = policy
+    this.#keys = keys
+    this.#key = key
+  }
+
+  /**
+   * Re-checked on every reuse: time passes (a remembered token must fail the second it expires)
+   * and keys leave the set.
+   */
+  revalidate(nowSec: number): boolean {
     try {
-      checkTimes(claims, policy, nowSec)
+      checkTimes(this.claims, this.#policy, nowSec)
     } catch {
       return false
     }
-    return isCurrent(key)
+    return this.#keys.isCurrent(this.#key)
   }
-  return { token, header: jwt.header, claims, revalidate }
 }

@@ -182,7 +182,7 @@ export class CognitoProvider extends KeySetProvider {
   /** Builds the user; machine-to-machine users get no groups or roles source, as in the seed. */
   override createUser(verified: VerifiedToken, sources: UserSources): User {
     const { claims, token } = verified
-    const identity = this.identityOf(claims)
+    const identity = this.identityOf(verified)
     const own = identity.isM2M
       ? { permissions: sources.permissions, profile: sources.profile }
       : sources

@@ -14,6 +14,7 @@ import {
   sharedJwksCache,
   standardIdentity,
   User,
+  Verification,
   verifyJwt,
   type FetchFunction,
   type JwksCacheOptions,
@@ -143,20 +144,21 @@ export abstract class KeySetProvider implements JwtProvider {
 
   createUser(verified: VerifiedToken, sources: UserSources): User {
     const context = { provider: this.name, claims: verified.claims, token: verified.token }
-    return new User(context, this.identityOf(verified.claims), sources)
+    return new User(context, this.identityOf(verified), sources)
   }
 
-  // A remembered token comes back with the same claims object: map it to a user once.
-  readonly #identities = new WeakMap<JwtClaims, UserIdentity>()
+  /** {@link identity}, mapped once per verification (a remembered token reuses it). */
+  protected identityOf(verified: VerifiedToken): UserIdentity {
+    if (verified instanceof Verification) return (verified.identity ??= this.#mapped(verified))
+    return this.#mapped(verified)
+  }
 
-  /** {@link identity}, computed once per claims object (remembered tokens reuse it). */
-  protected identityOf(claims: JwtClaims): UserIdentity {
-    let identity = this.#identities.get(claims)
-    if (identity === undefined) {
-      identity = Object.freeze(this.identity(claims))
-      this.#identities.set(claims, identity)
-    }
-    return identity
+  #mapped(verified: VerifiedToken): UserIdentity {
+    const identity = this.identity(verified.claims)
+    const { scopes } = identity
+    // Frozen here once, so that User can share the list rather than copy it on every request.
+    if (scopes === undefined || Object.isFrozen(scopes)) return Object.freeze(identity)
+    return Object.freeze({ ...identity, scopes: Object.freeze([...scopes]) })
   }
 
   abstract hydrate(): Promise<void>
