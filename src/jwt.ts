@@ -1,6 +1,13 @@
 // Compact JWS parsing, signature checks with node:crypto KeyObjects, and registered-claim rules.
 
-import { constants, verify as cryptoVerify, type KeyObject } from 'node:crypto'
+import {
+  constants,
+  verify as cryptoVerify,
+  type KeyObject,
+  type VerifyKeyObjectInput,
+  type VerifyPublicKeyInput,
+} from 'node:crypto'
+import { availableParallelism } from 'node:os'
 import { InvalidTokenError } from './errors.js'
 
 /** Claims of a verified token. Registered claims are typed; vendor claims are `unknown`. */
@@ -206,6 +213,47 @@ export function keySuitsAlgorithm(key: VerificationKey, alg: JwsAlgorithm): bool
   return spec.crv === undefined || key.crv === spec.crv
 }
 
+/** What node:crypto needs to check one signature, once the cheap refusals are passed. */
+interface SignatureCheck {
+  readonly hash: AlgorithmSpec['hash']
+  readonly data: Buffer
+  readonly key: KeyObject | VerifyKeyObjectInput | VerifyPublicKeyInput
+  readonly signature: Buffer
+}
+
+/** The crypto.verify arguments, or undefined when the key or the signature's length cannot fit. */
+function signatureCheck(
+  parsed: ParsedJwt,
+  alg: JwsAlgorithm,
+  key: VerificationKey,
+): SignatureCheck | undefined {
+  const spec = ALGORITHMS[alg]
+  // Defence in depth: node would check an RS256 signature with any RSA key given a null digest.
+  if (!keySuitsAlgorithm(key, alg)) return undefined
+  if (spec.signatureLength !== undefined && parsed.signature.length !== spec.signatureLength) {
+    return undefined
+  }
+  const data = Buffer.from(parsed.signingInput, 'latin1')
+  const { signature } = parsed
+  if (spec.kty === 'EC') {
+    return {
+      hash: spec.hash,
+      data,
+      key: { key: key.keyObject, dsaEncoding: 'ieee-p1363' },
+      signature,
+    }
+  }
+  if (spec.pss === true) {
+    const pss = {
+      key: key.keyObject,
+      padding: constants.RSA_PKCS1_PSS_PADDING,
+      saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+    }
+    return { hash: spec.hash, data, key: pss, signature }
+  }
+  return { hash: spec.hash, data, key: key.keyObject, signature }
+}
+
 /**
  * Checks the signature synchronously with node:crypto: a verification costs one public-key
  * operation and no promise. ECDSA signatures must be the fixed-length r||s form (RFC 7518 §3.4);
@@ -216,33 +264,44 @@ export function signatureIsValid(
   alg: JwsAlgorithm,
   key: VerificationKey,
 ): boolean {
-  const spec = ALGORITHMS[alg]
-  // Defence in depth: node would check an RS256 signature with any RSA key given a null digest.
-  if (!keySuitsAlgorithm(key, alg)) return false
-  if (spec.signatureLength !== undefined && parsed.signature.length !== spec.signatureLength) {
-    return false
-  }
-  const data = Buffer.from(parsed.signingInput, 'latin1')
+  const check = signatureCheck(parsed, alg, key)
+  if (check === undefined) return false
   try {
-    if (spec.kty === 'EC') {
-      return cryptoVerify(
-        spec.hash,
-        data,
-        { key: key.keyObject, dsaEncoding: 'ieee-p1363' },
-        parsed.signature,
-      )
-    }
-    if (spec.pss === true) {
-      const options = {
-        key: key.keyObject,
-        padding: constants.RSA_PKCS1_PSS_PADDING,
-        saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
-      }
-      return cryptoVerify(spec.hash, data, options, parsed.signature)
-    }
-    return cryptoVerify(spec.hash, data, key.keyObject, parsed.signature)
+    return cryptoVerify(check.hash, check.data, check.key, check.signature)
   } catch {
     // OpenSSL refuses some malformed inputs by throwing instead of answering false.
     return false
   }
 }
+
+/**
+ * {@link signatureIsValid} on libuv's thread pool (node:crypto's callback form): the same checks,
+ * while the event loop goes on serving requests. Worth its hand-off only when the process has a
+ * core to spare; see {@link SIGNATURES_OFF_THREAD}.
+ */
+export function signatureIsValidOffThread(
+  parsed: ParsedJwt,
+  alg: JwsAlgorithm,
+  key: VerificationKey,
+): Promise<boolean> {
+  const check = signatureCheck(parsed, alg, key)
+  if (check === undefined) return Promise.resolve(false)
+  return new Promise((resolve) => {
+    try {
+      cryptoVerify(check.hash, check.data, check.key, check.signature, (error, valid) => {
+        resolve(error === null && valid === true)
+      })
+    } catch {
+      resolve(false) // Refused before it reached the pool, as the synchronous form throws.
+    }
+  })
+}
+
+/**
+ * Whether new tokens' signatures are checked on the thread pool rather than the event loop: when
+ * this process may run on more than one core (`os.availableParallelism()` follows the CPU
+ * affinity, so a process pinned to one core checks them inline, where the hand-off would only
+ * add work). An RSA-2048 check costs about 22 µs of CPU; off the loop it runs beside the HTTP
+ * work of other requests (docs/performance.md).
+ */
+export const SIGNATURES_OFF_THREAD = availableParallelism() > 1

@@ -677,14 +677,21 @@ describe('EntraIdProvider: several tenants', () => {
   })
 
   it('a predicate that never answers is a 503 after tenantCheckTimeoutMs', async () => {
+    let asked!: () => void
+    const predicateCalled = new Promise<void>((resolve) => (asked = resolve))
     const provider = entraProvider({
       tenantId: 'organizations',
-      allowedTenants: () => new Promise<boolean>(() => undefined),
+      allowedTenants: () => {
+        asked()
+        return new Promise<boolean>(() => undefined)
+      },
       tenantCheckTimeoutMs: 2_000,
     })
     await provider.hydrate()
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
     const pending = failure(provider.verifyToken(v2Of(OTHER_TENANT)))
+    // The signature may be checked on the thread pool: the clock moves once the predicate waits.
+    await predicateCalled
     await vi.advanceTimersByTimeAsync(2_000)
     expect((await pending).code).toBe('ERR_AUTH_SOURCE_UNAVAILABLE')
   })

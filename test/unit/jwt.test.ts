@@ -2,7 +2,7 @@
 import { constants, generateKeyPair, sign, verify as cryptoVerify } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import { promisify } from 'node:util'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { InvalidTokenError } from '../../src/errors.js'
 import {
   ASYMMETRIC_ALGORITHMS,
@@ -12,7 +12,8 @@ import {
   keySuitsAlgorithm,
   normaliseTyp,
   parseJwt,
-  signatureIsValid,
+  signatureIsValid as inlineSignatureIsValid,
+  signatureIsValidOffThread,
 } from '../../src/jwt.js'
 import type {
   HeaderPolicy,
@@ -378,6 +379,19 @@ describe('keySuitsAlgorithm and signatureIsValid', () => {
     ;[idp, attacker] = await Promise.all([createTestIssuer(options), createTestIssuer(options)])
     keys = importKeySet(idp.jwks()).keys
     expect(keys).toHaveLength(ASYMMETRIC_ALGORITHMS.length)
+  })
+
+  // Every question asked of the inline check is also asked of the thread-pool check (used when
+  // the process has more than one core); afterEach fails the test if the two answers differ.
+  const pooled: Promise<void>[] = []
+  function signatureIsValid(parsed: ParsedJwt, alg: JwsAlgorithm, key: VerificationKey): boolean {
+    const inline = inlineSignatureIsValid(parsed, alg, key)
+    const offThread = signatureIsValidOffThread(parsed, alg, key)
+    pooled.push(offThread.then((answer) => expect(answer, 'thread pool').toBe(inline)))
+    return inline
+  }
+  afterEach(async () => {
+    await Promise.all(pooled.splice(0))
   })
 
   function keyFor(alg: string): VerificationKey {
