@@ -7,6 +7,7 @@ import {
   type VerifyKeyObjectInput,
   type VerifyPublicKeyInput,
 } from 'node:crypto'
+import { isUtf8 } from 'node:buffer'
 import { availableParallelism } from 'node:os'
 import { InvalidTokenError } from './errors.js'
 
@@ -98,7 +99,6 @@ export function isJwsAlgorithm(alg: unknown): alg is JwsAlgorithm {
 export const DEFAULT_MAX_TOKEN_LENGTH = 16 * 1024
 const MAX_KID_LENGTH = 1024
 const BASE64URL = /^[A-Za-z0-9_-]+$/
-const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 function malformed(description = 'malformed token'): InvalidTokenError {
   return new InvalidTokenError('ERR_AUTH_TOKEN_MALFORMED', description)
@@ -120,14 +120,51 @@ function decodeSegment(segment: string): Buffer {
 }
 
 function decodeJsonObject(segment: string): Record<string, unknown> {
+  const bytes = decodeSegment(segment)
+  // Valid UTF-8 only (RFC 7515 §7.1, RFC 8259 §8.1): a lone surrogate or an overlong form is refused.
+  if (!isUtf8(bytes)) throw malformed()
+  // A leading byte order mark is skipped, as TextDecoder and jose do.
+  const start = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0
   let value: unknown
   try {
-    value = JSON.parse(utf8.decode(decodeSegment(segment)))
+    value = JSON.parse(bytes.toString('utf8', start))
   } catch {
     throw malformed()
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw malformed()
   return value as Record<string, unknown>
+}
+
+// An issuer signs every token with one of a few headers: each distinct header text is decoded once.
+// Its decoding depends on the text alone, so a remembered header is the one a fresh decoding would
+// give; bounded, and emptied when full, so distinct headers (garbage) cannot grow it.
+const HEADER_MEMO_MAX = 64
+const MAX_MEMO_HEADER_LENGTH = 512
+const headers = new Map<string, JwtHeader>()
+
+function decodeHeader(segment: string): JwtHeader {
+  if (segment.length > MAX_MEMO_HEADER_LENGTH) return decodeJsonObject(segment)
+  let header = headers.get(segment)
+  if (header === undefined) {
+    header = deepFreeze(decodeJsonObject(segment))
+    if (headers.size >= HEADER_MEMO_MAX) headers.clear()
+    headers.set(segment, header)
+  }
+  return header
+}
+
+/** How many decoded headers are remembered (for tests of the bound). */
+export function headerMemoSize(): number {
+  return headers.size
+}
+
+/** Freezes a decoded JSON value all the way down: a shared header must not be changed by a reader. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const member of Object.values(value)) deepFreeze(member)
+  }
+  return value
 }
 
 /**
@@ -149,7 +186,7 @@ export function parseJwt(token: string, maxLength = DEFAULT_MAX_TOKEN_LENGTH): P
   const signatureSegment = token.slice(secondDot + 1)
   if (signatureSegment === '') throw malformed('token is not signed')
   return {
-    header: decodeJsonObject(token.slice(0, firstDot)),
+    header: decodeHeader(token.slice(0, firstDot)),
     payload: decodeJsonObject(token.slice(firstDot + 1, secondDot)),
     signingInput: token.slice(0, secondDot),
     signature: decodeSegment(signatureSegment),

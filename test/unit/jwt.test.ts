@@ -12,6 +12,7 @@ import {
   keySuitsAlgorithm,
   normaliseTyp,
   parseJwt,
+  headerMemoSize,
   signatureIsValid as inlineSignatureIsValid,
   signatureIsValidOffThread,
 } from '../../src/jwt.js'
@@ -194,6 +195,8 @@ describe('parseJwt', () => {
     ['an overlong "/" (C0 AF)', [0xc0, 0xaf]],
     ['a UTF-16 surrogate (ED A0 80)', [0xed, 0xa0, 0x80]],
     ['a truncated sequence (E2 82)', [0xe2, 0x82]],
+    ['a code point above U+10FFFF (F4 90 80 80)', [0xf4, 0x90, 0x80, 0x80]],
+    ['a lone continuation byte (80)', [0x80]],
   ]
   it.each(INVALID_UTF8)('PARSE refuses invalid UTF-8 in the header: %s', (_, bytes) => {
     const json = Buffer.concat([
@@ -211,6 +214,39 @@ describe('parseJwt', () => {
     expect(outcomeOf(() => parseJwt(tokenWith({ payload: b64url(json) })))).toBe(
       'ERR_AUTH_TOKEN_MALFORMED',
     )
+  })
+
+  it.each(['header', 'payload'] as const)(
+    'PARSE skips a byte order mark before the %s, as TextDecoder and jose do',
+    (part) => {
+      const json = part === 'header' ? '{"alg":"RS256","typ":"bom"}' : '{"sub":"bom"}'
+      const segment = b64url(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(json)]))
+      const parsed = parseJwt(tokenWith({ [part]: segment }))
+      expect(part === 'header' ? parsed.header.typ : parsed.payload.sub).toBe('bom')
+    },
+  )
+
+  it('PARSE decodes each header text once: the same frozen object, nested members too', () => {
+    const header = b64url('{"alg":"RS256","kid":"memo","x":{"y":[1]}}')
+    const first = parseJwt(tokenWith({ header }))
+    const second = parseJwt(tokenWith({ header }))
+    expect(second.header).toBe(first.header)
+    expect(Object.isFrozen(first.header)).toBe(true)
+    expect(Object.isFrozen(first.header['x'])).toBe(true)
+    expect(Object.isFrozen((first.header['x'] as { y: unknown }).y)).toBe(true)
+    expect(() => {
+      ;(first.header as Record<string, unknown>)['alg'] = 'none'
+    }).toThrow(TypeError)
+    expect(parseJwt(tokenWith({ header })).header.alg).toBe('RS256')
+  })
+
+  it('PARSE keeps at most 64 decoded headers, however many distinct ones arrive', () => {
+    for (let index = 0; index < 1_000; index += 1) {
+      parseJwt(tokenWith({ header: b64url(`{"alg":"RS256","kid":"flood-${index}"}`) }))
+      expect(headerMemoSize()).toBeLessThanOrEqual(64)
+    }
+    const kept = parseJwt(tokenWith({ header: b64url('{"alg":"ES256","kid":"after"}') }))
+    expect(kept.header).toEqual({ alg: 'ES256', kid: 'after' })
   })
 
   it('PARSE answers a header of 100,000 nested arrays within the cap with InvalidTokenError only', () => {
