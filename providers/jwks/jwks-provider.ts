@@ -155,10 +155,10 @@ export abstract class KeySetProvider implements JwtProvider {
 
   #mapped(verified: VerifiedToken): UserIdentity {
     const identity = this.identity(verified.claims)
-    const { scopes } = identity
-    // Frozen here once, so that User can share the list rather than copy it on every request.
-    if (scopes === undefined || Object.isFrozen(scopes)) return Object.freeze(identity)
-    return Object.freeze({ ...identity, scopes: Object.freeze([...scopes]) })
+    // Frozen here once (a new list, or the verified claim's own), so that User can share the list
+    // rather than copy it on every request.
+    if (identity.scopes !== undefined) Object.freeze(identity.scopes)
+    return Object.freeze(identity)
   }
 
   abstract hydrate(): Promise<void>
