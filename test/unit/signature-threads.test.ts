@@ -1,0 +1,40 @@
+// Where signatures are checked: inline in a process that may use one core only, on libuv's thread
+// pool when it may use more. Both ways run the whole pipeline here, in child processes.
+
+import { execFileSync } from 'node:child_process'
+import { availableParallelism } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+
+const FIXTURE = fileURLToPath(new URL('../fixtures/signature-threads.ts', import.meta.url))
+
+interface Report {
+  offThread: boolean
+  valid: string
+  forged: string
+}
+
+function run(pinned: boolean): Report {
+  const node = [process.execPath, '--import', 'tsx', FIXTURE]
+  const [command, ...args] = pinned ? ['taskset', '-c', '0', ...node] : node
+  const output = execFileSync(command!, args, { encoding: 'utf8', timeout: 60_000 })
+  return JSON.parse(output.trim().split('\n').pop()!) as Report
+}
+
+describe('signature checks and the cores a process may use', () => {
+  it('a process pinned to one core checks inline, and refuses a forged signature', () => {
+    expect(run(true)).toEqual({
+      offThread: false,
+      valid: 'alice',
+      forged: 'ERR_AUTH_SIGNATURE_INVALID',
+    })
+  })
+
+  it('a process that may use every core of this machine checks on the pool when it has several', () => {
+    expect(run(false)).toEqual({
+      offThread: availableParallelism() > 1,
+      valid: 'alice',
+      forged: 'ERR_AUTH_SIGNATURE_INVALID',
+    })
+  })
+})
