@@ -29,6 +29,7 @@ import {
 } from './errors.js'
 import type {} from './express-augment.js'
 import { LOG_LEVELS, resolveLogger, safeError, type Logger, type LogLevel } from './logger.js'
+import { installCurrentUser } from './current-user.js'
 import { disabledMiddleware, headerValues, isPreflight, setErrorResponder } from './middleware.js'
 import { checkTimeout, checkNumber, Problems } from './options.js'
 import {
@@ -150,6 +151,7 @@ export function credentialsAuthBase(
     logger,
   )
   const sources = enrichment.wrap({ groups, roles, permissions, profile })
+  installCurrentUser()
   const respond = createChallengeResponder(challenge, options.onError)
   const credentialsRequired = options.credentialsRequired === true
 
