@@ -105,6 +105,18 @@ export function parseAuthorization(value: string): string | undefined {
 }
 
 /**
+ * The token of a header that is exactly `Bearer <token>`, unchecked: only for looking the token up
+ * among tokens verified before. Every token a verifier accepts is made of base64url characters and
+ * dots, for which {@link parseAuthorization} of the same header returns the same token; anything
+ * not found must still go through it.
+ */
+export function bearerCandidate(value: string): string | undefined {
+  return value.length > 7 && value.startsWith('Bearer ') && value.charCodeAt(7) !== 0x20
+    ? value.slice(7)
+    : undefined
+}
+
+/**
  * Builds the extractor for a set of opted-in locations. RFC 6750 §2 allows one method per
  * request: a token found in two places is `invalid_request`.
  */

@@ -1,13 +1,19 @@
 // jwtAuth(): the Express glue over the verification pipeline; the per-request function only delegates.
 
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
-import { createTokenExtractor, type TokenCarrier, type TokenLocations } from './bearer.js'
+import {
+  bearerCandidate,
+  createTokenExtractor,
+  type TokenCarrier,
+  type TokenLocations,
+} from './bearer.js'
 import {
   createErrorResponder,
   sendAuthError,
   type ErrorResponder,
   type OnAuthError,
 } from './error-handler.js'
+import { installCurrentUser } from './current-user.js'
 import { resolveDisabled, warnDisabled, type DisabledOptions } from './disabled.js'
 import { AuthError, CredentialsRequiredError, InvalidTokenError } from './errors.js'
 import type {} from './express-augment.js'
@@ -40,8 +46,8 @@ export interface JwtAuthOptions extends VerifierOptions, DisabledOptions {
   resourceMetadata?: string
 }
 
-// Kept beside the request, not on it: a new own property of an Express request costs a hidden
-// class transition on every request (docs/performance.md), a WeakMap entry far less.
+// Kept beside the request, not on it: a new own property of an Express request costs a new hidden
+// class on every request (src/current-user.ts), a WeakMap entry far less.
 const responders = new WeakMap<Request, ErrorResponder>()
 // RFC 6750 §3: a realm is a quoted-string of visible ASCII without `"` or `\`.
 const SAFE_REALM = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
@@ -72,13 +78,14 @@ export function respondWithAuthError(
  */
 export function headerValues(req: Request, name: string): readonly string[] | undefined {
   const raw = req.rawHeaders ?? []
+  let first: string | undefined
   let values: string[] | undefined
   for (let index = 0; index < raw.length; index += 2) {
-    const field = raw[index]!
-    if (field.length === name.length && field.toLowerCase() === name)
-      (values ??= []).push(raw[index + 1]!)
+    if (!isHeaderName(raw[index]!, name)) continue
+    if (first === undefined) first = raw[index + 1]!
+    else (values ??= [first]).push(raw[index + 1]!)
   }
-  if (values !== undefined && values.length > 1) return values
+  if (values !== undefined) return values
   // One header at most: req.headers is the truth (adapters such as serverless-http leave
   // rawHeaders empty, and a gateway middleware may have rewritten the value).
   const value = req.headers[name]
@@ -86,8 +93,23 @@ export function headerValues(req: Request, name: string): readonly string[] | un
   return typeof value === 'string' ? [value] : value
 }
 
-function carrierOf(req: Request, locations: TokenLocations): TokenCarrier {
-  const carrier: TokenCarrier = { authorization: headerValues(req, 'authorization') }
+/** Whether a raw header field is `name` (lower case), ignoring ASCII case, without a new string. */
+function isHeaderName(field: string, name: string): boolean {
+  if (field.length !== name.length) return false
+  for (let index = 0; index < name.length; index += 1) {
+    let code = field.charCodeAt(index)
+    if (code >= 0x41 && code <= 0x5a) code += 0x20
+    if (code !== name.charCodeAt(index)) return false
+  }
+  return true
+}
+
+function carrierOf(
+  req: Request,
+  authorization: readonly string[] | undefined,
+  locations: TokenLocations,
+): TokenCarrier {
+  const carrier: TokenCarrier = { authorization }
   if (locations.query !== undefined && locations.query !== false) carrier.query = req.query
   if (locations.formBody === true && req.is('application/x-www-form-urlencoded'))
     carrier.formBody = req.body
@@ -153,48 +175,71 @@ export function jwtAuth(
   const disabled = resolveDisabled(problems, options ?? {})
   problems.throwIfAny()
   if (disabled) return disabledMiddleware(options, 'jwtAuth')
+  installCurrentUser()
   const verify = createVerifier(options)
   const locations = options.tokenLocations ?? {}
   const extract = createTokenExtractor(locations)
+  // With another place to read a token from, a request must be parsed whole: a second token there
+  // is a 400, whatever the header holds.
+  const headerOnly =
+    !locations.query && locations.formBody !== true && locations.cookie === undefined
   const respond = createErrorResponder(options.realm, options.onError, options.resourceMetadata)
   const credentialsRequired = options.credentialsRequired === true
   const anonymousOnInvalid = options.invalidToken === 'anonymous'
 
   function jwtAuthMiddleware(req: Request, res: Response, next: NextFunction): void {
     setErrorResponder(req, respond)
-    req.currentUser = User.anonymous
-    if (isPreflight(req)) return next()
+    if (isPreflight(req)) return proceed(req, User.anonymous, next)
+    const authorization = headerValues(req, 'authorization')
+    // Most requests carry a token verified before: it is looked up before the header is parsed.
+    const candidate =
+      headerOnly && authorization?.length === 1 ? bearerCandidate(authorization[0]!) : undefined
+    const early = candidate === undefined ? undefined : verify.fromCache(candidate)
+    if (early !== undefined) return proceed(req, early, next)
+    // Each outcome sets req.currentUser once (every assignment costs, docs/performance.md): the
+    // anonymous user wherever the request is answered or goes on without a verified one.
     let token: string | undefined
     try {
-      token = extract(carrierOf(req, locations))
+      token = extract(carrierOf(req, authorization, locations))
     } catch (error) {
       // Only our errors are answered here; anything else (a throwing query parser) is the app's.
-      return error instanceof AuthError ? respond(error, req, res, next) : next(error)
+      if (error instanceof AuthError) return reject(error, req, res, next)
+      req.currentUser = User.anonymous
+      return next(error)
     }
     if (token === undefined) {
-      return credentialsRequired ? respond(new CredentialsRequiredError(), req, res, next) : next()
+      if (credentialsRequired) return reject(new CredentialsRequiredError(), req, res, next)
+      return proceed(req, User.anonymous, next)
     }
-    const remembered = verify.fromCache(token)
-    if (remembered !== undefined) {
-      req.currentUser = remembered
-      return next()
-    }
+    const remembered = token === candidate ? undefined : verify.fromCache(token)
+    if (remembered !== undefined) return proceed(req, remembered, next)
     verify(token).then(
-      (user) => {
-        req.currentUser = user
-        next()
-      },
+      (user) => proceed(req, user, next),
       (error: unknown) => {
-        if (!(error instanceof AuthError)) return next(error)
+        if (!(error instanceof AuthError)) {
+          req.currentUser = User.anonymous
+          return next(error)
+        }
         if (anonymousOnInvalid && error instanceof InvalidTokenError) {
           req.authError = error
-          return next()
+          return proceed(req, User.anonymous, next)
         }
-        respond(error, req, res, next)
+        reject(error, req, res, next)
       },
     )
   }
+
+  function reject(error: AuthError, req: Request, res: Response, next: NextFunction): void {
+    req.currentUser = User.anonymous
+    respond(error, req, res, next)
+  }
   return Object.assign(jwtAuthMiddleware, { verifier: verify as Verifier | undefined })
+}
+
+/** Sets the request's user and hands it on. */
+function proceed(req: Request, user: User, next: NextFunction): void {
+  req.currentUser = user
+  next()
 }
 
 /**
@@ -211,6 +256,7 @@ export function disabledMiddleware(
 ): RequestHandler & { verifier: undefined } {
   const level = options.logLevel ?? readLogLevel(options.env ?? process.env, new Problems())
   warnDisabled(resolveLogger(options.logger, level), name)
+  installCurrentUser()
   const respond = createErrorResponder(undefined, undefined)
   function authDisabled(req: Request, _res: Response, next: NextFunction): void {
     setErrorResponder(req, respond)

@@ -11,6 +11,7 @@ import {
   authErrorHandler,
   jwtAuth,
   requireUser,
+  User,
   type JwtAuthOptions,
 } from '../../src/index.js'
 import { createTestIssuer, type TestIssuer } from '../../src/testing.js'
@@ -217,6 +218,29 @@ describe.each(EXPRESS_MAJORS)('HTTP contract on %s', (_name, createApp) => {
     )
     const passed = await request(app).get('/public').set('Authorization', 'Bearer abc')
     expect(passed.body).toEqual({ handledBy: 'app', name: 'InvalidTokenError' })
+  })
+
+  it('onError sees the anonymous user on req.currentUser, whatever was refused', async () => {
+    const app = appWith({
+      credentialsRequired: true,
+      onError: (error, req, res) =>
+        res.status(error.status).json({
+          code: error.code,
+          isAuthenticated: req.currentUser.isAuthenticated,
+          isAnonymous: req.currentUser === User.anonymous,
+        }),
+    })
+    const cases: [string | undefined, string][] = [
+      [undefined, 'ERR_AUTH_CREDENTIALS_REQUIRED'],
+      ['Bearer a b', 'ERR_AUTH_INVALID_REQUEST'],
+      ['Bearer abc', 'ERR_AUTH_TOKEN_MALFORMED'],
+      [`Bearer ${idp.mint({}, { tamper: 'signature' })}`, 'ERR_AUTH_SIGNATURE_INVALID'],
+    ]
+    for (const [header, code] of cases) {
+      const call = request(app).get('/public')
+      const res = await (header === undefined ? call : call.set('Authorization', header))
+      expect(res.body).toEqual({ code, isAuthenticated: false, isAnonymous: true })
+    }
   })
 
   it("invalidToken: 'anonymous' lets a bad token through as the anonymous user with the reason", async () => {

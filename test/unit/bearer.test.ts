@@ -1,5 +1,6 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { createTokenExtractor, parseAuthorization } from '../../src/bearer.js'
+import { bearerCandidate, createTokenExtractor, parseAuthorization } from '../../src/bearer.js'
 import { InvalidRequestError } from '../../src/errors.js'
 
 const JWT = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln'
@@ -125,5 +126,35 @@ describe('createTokenExtractor', () => {
   it('does not read inherited properties as parameters', () => {
     const extract = createTokenExtractor({ query: 'constructor' })
     expect(extract({ authorization: undefined, query: {} })).toBeUndefined()
+  })
+})
+
+describe('bearerCandidate (a remembered token looked up before parsing)', () => {
+  it.each([
+    [`Bearer ${JWT}`, JWT],
+    ['Bearer a b', 'a b'],
+    ['Bearer abc ', 'abc '],
+  ])('takes what follows "Bearer " in %j, unchecked', (header, candidate) => {
+    expect(bearerCandidate(header)).toBe(candidate)
+  })
+
+  it.each(['Bearer ', 'Bearer  abc', 'bearer abc', 'Bearer\tabc', ' Bearer abc', 'Basic abc', ''])(
+    'has none for %j (the full parse decides)',
+    (header) => {
+      expect(bearerCandidate(header)).toBeUndefined()
+    },
+  )
+
+  it('gives, for every token a verifier could have accepted, what parseAuthorization gives', () => {
+    const segment = fc.stringMatching(/^[A-Za-z0-9_-]{1,40}$/)
+    const token = fc.tuple(segment, segment, segment).map((parts) => parts.join('.'))
+    fc.assert(
+      fc.property(token, (jwt) => {
+        const header = `Bearer ${jwt}`
+        expect(bearerCandidate(header)).toBe(jwt)
+        expect(parseAuthorization(header)).toBe(jwt)
+      }),
+      { numRuns: 2_000 },
+    )
   })
 })
