@@ -151,3 +151,57 @@ export function summarise(runs: readonly RunRecord[]): Summary[] {
   }
   return summaries
 }
+
+/** One round of one configuration and mode: the runs that succeeded, by target. */
+export type Round = ReadonlyMap<TargetName, RunRecord>
+
+/**
+ * The rounds of one configuration and mode, in order. Targets of a round run back to back, so
+ * comparing them within a round cancels the slow drift of a shared machine that medians keep.
+ */
+export function roundsOf(
+  runs: readonly RunRecord[],
+  cores: 1 | 2,
+  alg: Algorithm,
+  mode: Mode,
+): Round[] {
+  const byRound = new Map<number, Map<TargetName, RunRecord>>()
+  for (const run of runs) {
+    if (run.cores !== cores || run.alg !== alg || run.mode !== mode || !run.ok) continue
+    const round = byRound.get(run.round) ?? new Map<TargetName, RunRecord>()
+    byRound.set(run.round, round.set(run.target, run))
+  }
+  return [...byRound.entries()].sort(([a], [b]) => a - b).map(([, round]) => round)
+}
+
+/** In how many of the rounds `holds` is true, among those where it can be decided (not undefined). */
+export function roundsHeld(
+  rounds: readonly Round[],
+  holds: (round: Round) => boolean | undefined,
+): { held: number; of: number } {
+  let held = 0
+  let of = 0
+  for (const round of rounds) {
+    const verdict = holds(round)
+    if (verdict === undefined) continue
+    of += 1
+    if (verdict) held += 1
+  }
+  return { held, of }
+}
+
+/** Per round, `target`'s requests/s ÷ `reference`'s, where both succeeded. */
+export function roundRatios(
+  rounds: readonly Round[],
+  target: TargetName,
+  reference: TargetName,
+): number[] {
+  const ratios: number[] = []
+  for (const round of rounds) {
+    const own = round.get(target)
+    const other = round.get(reference)
+    if (own !== undefined && other !== undefined)
+      ratios.push(own.requestsPerSec / other.requestsPerSec)
+  }
+  return ratios
+}
