@@ -1,4 +1,5 @@
-// Compact JWS signing for the test kit: every algorithm, HMAC and `none`, and lying headers.
+// Compact JWS signing for the test kit: every algorithm, HMAC and `none`, lying headers, and the
+// ways a signed token is damaged.
 
 import { KeyObject, constants, createHmac, sign as cryptoSign } from 'node:crypto'
 
@@ -112,4 +113,59 @@ function signBytes(alg: string, data: Buffer, material: SigningMaterial): Buffer
 
 export function base64url(text: string): string {
   return Buffer.from(text, 'utf8').toString('base64url')
+}
+
+/** Like `Object.assign`, except undefined removes a member and `__proto__` stays a plain member. */
+export function merge(
+  base: Record<string, unknown>,
+  overrides: Record<string, unknown> | undefined,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base }
+  for (const [name, value] of Object.entries(overrides ?? {})) {
+    if (value === undefined) delete out[name]
+    else
+      Object.defineProperty(out, name, {
+        value,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      })
+  }
+  return out
+}
+
+/** How `mint` damages a signed token; see `MintOptions.tamper`. */
+export type TamperMode = 'signature' | 'payload' | 'strip-signature' | 'drop-signature-segment'
+
+/** `token` damaged as `mode` says (unchanged when undefined). */
+export function tamper(
+  token: string,
+  mode: TamperMode | undefined,
+  claims: Record<string, unknown>,
+): string {
+  const [header = '', payload = '', signature = ''] = token.split('.')
+  switch (mode) {
+    case undefined:
+      return token
+    case 'signature':
+      return `${header}.${payload}.${flipBit(signature)}`
+    case 'payload':
+      return `${header}.${base64url(JSON.stringify({ ...claims, sub: 'attacker' }))}.${signature}`
+    case 'strip-signature':
+      return `${header}.${payload}.`
+    case 'drop-signature-segment':
+      return `${header}.${payload}`
+    default:
+      throw new TypeError(`mint: unknown tamper mode ${String(mode)}`)
+  }
+}
+
+// Flipping a bit of the decoded bytes, not a base64url character: a last character's spare bits
+// decode to the same signature, and a lenient decoder would then accept the "tampered" token.
+function flipBit(signature: string): string {
+  const bytes = Buffer.from(signature, 'base64url')
+  if (bytes.length === 0) return 'AA'
+  const at = bytes.length >> 1
+  bytes.writeUInt8(bytes.readUInt8(at) ^ 1, at)
+  return bytes.toString('base64url')
 }

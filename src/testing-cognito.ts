@@ -1,7 +1,7 @@
 // Cognito-shaped tokens for tests: the claims Cognito puts in access, ID, M2M and refresh tokens.
 
 import { randomUUID } from 'node:crypto'
-import { createTestIssuer, type MintOptions, type TestIssuer } from './testing.js'
+import { createOidcIssuer, type MintOptions, type TestIssuer } from './test-issuer.js'
 
 /** A user pool's identifiers as Cognito spells them. */
 export interface CognitoPool {
@@ -167,7 +167,7 @@ export async function createCognitoIssuer(
   options: { listen?: boolean } = {},
 ): Promise<CognitoTestIssuer> {
   const pool = cognitoPool(userPoolId)
-  const idp = await createTestIssuer({
+  const idp = await createOidcIssuer({
     issuer: pool.issuer,
     algorithms: ['RS256'],
     listen: options.listen ?? false,

@@ -1,0 +1,460 @@
+// A local OpenID Connect issuer for tests: keys, minted tokens, discovery and JWKS routes, over
+// HTTP on 127.0.0.1 and through an in-memory fetch.
+
+import { randomBytes, type KeyObject } from 'node:crypto'
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { JwsAlgorithm } from './jwt.js'
+import {
+  checkAlgorithms,
+  keyMap,
+  newKeyPairAsync,
+  newKeyPairSync,
+  toSigningKey,
+  type SigningKey,
+} from './test-keys.js'
+import {
+  merge,
+  signCompact,
+  signingAlgFor,
+  tamper,
+  type SigningMaterial,
+  type TamperMode,
+} from './test-signer.js'
+
+/** A JWS algorithm the test issuer can hold a signing key for. */
+export type TestAlgorithm = JwsAlgorithm
+
+/** Options of {@link createTestIssuer}. */
+export interface TestIssuerOptions {
+  /**
+   * Issuer string put in tokens and in discovery.
+   * Default: the server's base URL (`http://127.0.0.1:<port>`); with `listen: false`, `'https://issuer.test'`.
+   */
+  issuer?: string
+  /** Audience put in minted tokens by default. Default `'api://oidc-guard-test'`. */
+  audience?: string
+  /**
+   * Signing algorithms; one key is generated per algorithm (RSA 2048 for RS and PS, P-256/384/521
+   * for ES, Ed25519 for EdDSA). Default `['RS256']`. The first is the default of `mint()`.
+   */
+  algorithms?: readonly TestAlgorithm[]
+  /** Start an HTTP server on 127.0.0.1 (random port). Default true. With false only `fetch` serves the routes. */
+  listen?: boolean
+  /** The port to listen on. Default 0: a free one. */
+  port?: number
+}
+
+/** How a route misbehaves; see {@link TestIssuer.respondWith}. */
+export interface RouteBehaviour {
+  /** HTTP status, 200 to 599. Default 200. */
+  status?: number
+  /** Body: a string is sent as is, any other value as its JSON. Default: the normal document. */
+  body?: string | unknown
+  /** Response headers; they replace the defaults of the same name (case-insensitive). */
+  headers?: Record<string, string>
+  /** Wait this long before answering. */
+  delayMs?: number
+  /** Never answer: the request stays open until the client aborts or the issuer closes. */
+  hang?: boolean
+}
+
+/** Options of {@link TestIssuer.mint}, mostly to forge the broken and hostile tokens a verifier must refuse. */
+export interface MintOptions {
+  /**
+   * Header `alg`. Default: the issuer's first algorithm (`'HS256'` with `hmacSecret`).
+   * When it does not suit the signing key (say `'foo'`, or `'RS384'` on an issuer with only an
+   * ES256 key) the header still says it but the signature is made with the key's own algorithm.
+   */
+  alg?: TestAlgorithm | (string & {})
+  /** Header `kid`. Default: the issuer's current kid for `alg` (else for its first algorithm); null omits it. */
+  kid?: string | null
+  /** Extra or overriding header members (jku, jwk, crit, typ …), applied last; undefined removes a member. */
+  header?: Record<string, unknown>
+  /** Lifetime in seconds: `exp = now + expiresInSec`. Default 3600. */
+  expiresInSec?: number
+  /** Sign exactly this text as the payload instead of the JSON of the claims (duplicate members, 1e400 …). */
+  rawPayload?: string
+  /** Sign with this private key instead of the issuer's (an attacker's key). */
+  key?: KeyObject
+  /** Sign with HMAC and this secret (key-confusion attacks); the default alg becomes `'HS256'`. */
+  hmacSecret?: string | Buffer
+  /**
+   * Damage the token after signing.
+   * - `signature`: flip one bit of the decoded signature.
+   * - `payload`: swap in the claims with `sub: 'attacker'`, keeping the old signature.
+   * - `strip-signature`: `header.payload.`
+   * - `drop-signature-segment`: `header.payload`
+   */
+  tamper?: TamperMode
+}
+
+/** A running fake identity provider; see {@link createTestIssuer}. */
+export interface TestIssuer {
+  /** The `iss` of minted tokens and of discovery. */
+  readonly issuer: string
+  /** The default `aud` of minted tokens. */
+  readonly audience: string
+  /** Base URL: `http://127.0.0.1:<port>`, or `https://issuer.test` with `listen: false`. */
+  readonly url: string
+  /** `${url}/.well-known/jwks.json` */
+  readonly jwksUri: string
+  /** `${url}/.well-known/openid-configuration` */
+  readonly discoveryUri: string
+  /**
+   * An in-memory fetch serving the same routes at `url` (and under `issuer` when it is a URL), without
+   * a socket. Other URLs reject with `TypeError('fetch failed')`, as undici does when refused.
+   *
+   * @example
+   * const discovery = await (await idp.fetch(idp.discoveryUri)).json()
+   */
+  readonly fetch: typeof fetch
+  /** Requests received so far per route, over HTTP and in memory, misbehaving ones included. */
+  readonly counts: { readonly jwks: number; readonly discovery: number }
+  /** The issuer's own public keys (current, then kept old ones), whatever {@link TestIssuer.setJwks} serves. */
+  jwks(): { keys: Record<string, unknown>[] }
+  /**
+   * Sign a token with default claims iss, aud, sub `'user-1'`, iat (from `Date.now()`, so fake timers
+   * apply), exp and a random jti; `claims` override them and an undefined member removes one.
+   *
+   * @example
+   * const token = idp.mint({ scope: 'read' }, { alg: 'ES256', expiresInSec: -60 })
+   */
+  mint(claims?: Record<string, unknown>, options?: MintOptions): string
+  /** Generate new signing keys (new kids) for every algorithm; `keepOld` keeps the old public keys served. */
+  rotateKeys(options?: { keepOld?: boolean }): void
+  /** Serve this exact JSON value as the JWKS; undefined or {@link TestIssuer.rotateKeys} go back to the real keys. */
+  setJwks(value: unknown): void
+  /**
+   * Make a route misbehave; undefined restores normal behaviour.
+   *
+   * @example
+   * idp.respondWith('jwks', { status: 503, body: 'down' })
+   */
+  respondWith(route: 'jwks' | 'discovery', behaviour: RouteBehaviour | undefined): void
+  /** Override members of the discovery document (undefined removes one); undefined drops all overrides. */
+  setDiscovery(overrides: Record<string, unknown> | undefined): void
+  /** Reset the request counts to 0. */
+  resetCounts(): void
+  /** Stop the server, destroying open connections and failing pending requests. Safe to call twice. */
+  close(): Promise<void>
+  /** What `new JwksProvider(...)` needs to verify this issuer's tokens (in memory, no sockets). */
+  readonly providerOptions: {
+    issuer: string
+    jwksUri: string
+    audience: string
+    fetch: typeof fetch
+  }
+}
+
+type Route = 'jwks' | 'discovery'
+
+interface Answer {
+  status: number
+  headers: Record<string, string>
+  body: string
+}
+
+const ROUTES = new Map<string, Route>([
+  ['/.well-known/jwks.json', 'jwks'],
+  ['/.well-known/openid-configuration', 'discovery'],
+])
+const ROUTE_NAMES = new Set<string>(ROUTES.values())
+// The Response constructor refuses a body with these statuses.
+const NULL_BODY_STATUSES = new Set([204, 205, 304])
+const NOT_FOUND: Answer = {
+  status: 404,
+  headers: { 'content-type': 'application/json' },
+  body: '{"error":"not_found"}',
+}
+
+/** Starts a generic issuer (the default kind of `createTestIssuer`). */
+export async function createOidcIssuer(options: TestIssuerOptions): Promise<TestIssuer> {
+  const algorithms = checkAlgorithms(options.algorithms ?? ['RS256'])
+  // Async generation runs the RSA prime searches in parallel on the libuv pool.
+  const keys = await Promise.all(
+    algorithms.map(async (alg) => toSigningKey(alg, await newKeyPairAsync(alg))),
+  )
+  const server = options.listen === false ? undefined : await listen(options.port ?? 0)
+  const url = server === undefined ? 'https://issuer.test' : `http://127.0.0.1:${portOf(server)}`
+  return new LocalIssuer({
+    url,
+    issuer: options.issuer ?? url,
+    audience: options.audience ?? 'api://oidc-guard-test',
+    algorithms,
+    keys,
+    server,
+  })
+}
+
+interface LocalIssuerInit {
+  url: string
+  issuer: string
+  audience: string
+  algorithms: readonly TestAlgorithm[]
+  keys: readonly SigningKey[]
+  server: Server | undefined
+}
+
+class LocalIssuer implements TestIssuer {
+  readonly issuer: string
+  readonly audience: string
+  readonly url: string
+  readonly jwksUri: string
+  readonly discoveryUri: string
+  readonly fetch: typeof fetch = (input, init) => this.serveInMemory(input, init)
+  private readonly algorithms: readonly TestAlgorithm[]
+  private readonly defaultAlg: TestAlgorithm
+  private readonly server: Server | undefined
+  private readonly bases: readonly URL[]
+  private keys: Map<string, SigningKey>
+  private retired: Record<string, unknown>[] = []
+  private jwksOverride: { value: unknown } | undefined
+  private discoveryOverrides: Record<string, unknown> | undefined
+  private readonly behaviours = new Map<Route, RouteBehaviour>()
+  private readonly served = { jwks: 0, discovery: 0 }
+  // Cancels every pending delay or hang, so close() leaves no timer or request behind.
+  private readonly cancellers = new Set<() => void>()
+  private closing: Promise<void> | undefined
+
+  constructor(init: LocalIssuerInit) {
+    this.url = init.url
+    this.issuer = init.issuer
+    this.audience = init.audience
+    this.jwksUri = `${init.url}/.well-known/jwks.json`
+    this.discoveryUri = `${init.url}/.well-known/openid-configuration`
+    this.algorithms = init.algorithms
+    this.defaultAlg = init.algorithms[0] ?? 'RS256'
+    this.keys = keyMap(init.keys)
+    this.bases = baseUrls(init.url, init.issuer)
+    this.server = init.server
+    this.server?.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      this.serveHttp(req, res).catch(() => res.destroy())
+    })
+  }
+
+  get counts(): { readonly jwks: number; readonly discovery: number } {
+    return Object.freeze({ ...this.served })
+  }
+
+  jwks(): { keys: Record<string, unknown>[] } {
+    const current = [...this.keys.values()].map((key) => ({ ...key.jwk }))
+    return { keys: [...current, ...this.retired.map((jwk) => ({ ...jwk }))] }
+  }
+
+  mint(claims: Record<string, unknown> = {}, options: MintOptions = {}): string {
+    const payload = this.claimsFor(claims, options.expiresInSec ?? 3600)
+    const alg = options.alg ?? (options.hmacSecret === undefined ? this.defaultAlg : 'HS256')
+    const own = this.keyFor(alg)
+    const material: SigningMaterial =
+      options.hmacSecret !== undefined
+        ? { hmacSecret: options.hmacSecret }
+        : (options.key ?? own.privateKey)
+    const kid = options.kid === undefined ? own.kid : options.kid
+    const header = merge({ alg, typ: 'JWT', ...(kid === null ? {} : { kid }) }, options.header)
+    const body = options.rawPayload ?? JSON.stringify(payload)
+    const token = signCompact(header, body, material, signingAlgFor(header.alg, material))
+    return tamper(token, options.tamper, payload)
+  }
+
+  rotateKeys(options: { keepOld?: boolean } = {}): void {
+    this.retired = options.keepOld === true ? this.jwks().keys : []
+    const keys = this.algorithms.map((alg) => toSigningKey(alg, newKeyPairSync(alg)))
+    this.keys = keyMap(keys)
+    this.jwksOverride = undefined
+  }
+
+  setJwks(value: unknown): void {
+    this.jwksOverride = value === undefined ? undefined : { value }
+  }
+
+  respondWith(route: 'jwks' | 'discovery', behaviour: RouteBehaviour | undefined): void {
+    if (!ROUTE_NAMES.has(route)) throw new TypeError(`respondWith: unknown route ${String(route)}`)
+    const status = behaviour?.status
+    if (status !== undefined && !(Number.isInteger(status) && status >= 200 && status <= 599)) {
+      throw new RangeError(`respondWith: status must be an integer from 200 to 599, got ${status}`)
+    }
+    if (behaviour === undefined) this.behaviours.delete(route)
+    else this.behaviours.set(route, { ...behaviour })
+  }
+
+  setDiscovery(overrides: Record<string, unknown> | undefined): void {
+    this.discoveryOverrides = overrides === undefined ? undefined : { ...overrides }
+  }
+
+  resetCounts(): void {
+    this.served.jwks = 0
+    this.served.discovery = 0
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown()
+    return this.closing
+  }
+
+  get providerOptions(): TestIssuer['providerOptions'] {
+    const { issuer, jwksUri, audience, fetch } = this
+    return { issuer, jwksUri, audience, fetch }
+  }
+
+  private async shutdown(): Promise<void> {
+    for (const cancel of [...this.cancellers]) cancel()
+    const server = this.server
+    if (server === undefined) return
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+    // Hanging requests would otherwise hold server.close() open forever.
+    server.closeAllConnections()
+    await closed
+  }
+
+  private keyFor(alg: string): SigningKey {
+    const key = this.keys.get(alg) ?? this.keys.get(this.defaultAlg)
+    if (key === undefined) throw new Error('oidc-guard/testing: the default signing key is missing')
+    return key
+  }
+
+  private claimsFor(
+    claims: Record<string, unknown>,
+    expiresInSec: number,
+  ): Record<string, unknown> {
+    const iat = Math.floor(Date.now() / 1000)
+    const defaults = {
+      iss: this.issuer,
+      aud: this.audience,
+      sub: 'user-1',
+      iat,
+      exp: iat + expiresInSec,
+      jti: randomBytes(12).toString('base64url'),
+    }
+    return merge(defaults, claims)
+  }
+
+  private async serveHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const route = this.routeOf(new URL(req.url ?? '/', this.url))
+    if (route === 'jwks' || route === 'discovery') {
+      const aborted = new AbortController()
+      res.once('close', () => aborted.abort())
+      const answer = await this.answer(route, aborted.signal)
+      if (!res.destroyed) res.writeHead(answer.status, answer.headers).end(answer.body)
+      return
+    }
+    res.writeHead(NOT_FOUND.status, NOT_FOUND.headers).end(NOT_FOUND.body)
+  }
+
+  private async serveInMemory(
+    input: string | URL | Request,
+    init: RequestInit | undefined,
+  ): Promise<Response> {
+    const target = new URL(input instanceof Request ? input.url : input)
+    const signal = init?.signal ?? (input instanceof Request ? input.signal : undefined)
+    signal?.throwIfAborted()
+    const route = this.closing === undefined ? this.routeOf(target) : 'foreign'
+    if (route === 'foreign')
+      throw fetchFailed(`connect ECONNREFUSED ${target.host}`, 'ECONNREFUSED')
+    if (route === 'not-found') return toResponse(NOT_FOUND, target)
+    return toResponse(await this.answer(route, signal ?? new AbortController().signal), target)
+  }
+
+  private routeOf(target: URL): Route | 'not-found' | 'foreign' {
+    let sameOrigin = false
+    for (const base of this.bases) {
+      if (target.origin !== base.origin) continue
+      sameOrigin = true
+      const prefix = base.pathname.replace(/\/+$/, '')
+      if (!target.pathname.startsWith(`${prefix}/`)) continue
+      const route = ROUTES.get(target.pathname.slice(prefix.length))
+      if (route !== undefined) return route
+    }
+    return sameOrigin ? 'not-found' : 'foreign'
+  }
+
+  private async answer(route: Route, signal: AbortSignal): Promise<Answer> {
+    this.served[route] += 1
+    const behaviour = this.behaviours.get(route)
+    if (behaviour?.hang === true) await this.wait(undefined, signal)
+    else if (behaviour?.delayMs !== undefined) await this.wait(behaviour.delayMs, signal)
+    const body = behaviour?.body === undefined ? this.document(route) : behaviour.body
+    const headers: Record<string, string> = { 'content-type': 'application/json' }
+    for (const [name, value] of Object.entries(behaviour?.headers ?? {})) {
+      headers[name.toLowerCase()] = value
+    }
+    const text = typeof body === 'string' ? body : (JSON.stringify(body) ?? '')
+    return { status: behaviour?.status ?? 200, headers, body: text }
+  }
+
+  /** Resolves after `ms` (never when undefined); rejects on abort or close. */
+  private wait(ms: number | undefined, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason)
+      if (this.closing !== undefined) return reject(socketClosed())
+      const finish = (failure?: { reason: unknown }): void => {
+        clearTimeout(timer)
+        signal.removeEventListener('abort', onAbort)
+        this.cancellers.delete(onClose)
+        if (failure === undefined) resolve()
+        else reject(failure.reason)
+      }
+      const onAbort = (): void => finish({ reason: signal.reason })
+      const onClose = (): void => finish({ reason: socketClosed() })
+      const timer = ms === undefined ? undefined : setTimeout(() => finish(), ms)
+      signal.addEventListener('abort', onAbort, { once: true })
+      this.cancellers.add(onClose)
+    })
+  }
+
+  private document(route: Route): string {
+    if (route === 'jwks') {
+      return JSON.stringify(this.jwksOverride === undefined ? this.jwks() : this.jwksOverride.value)
+    }
+    const discovery = {
+      issuer: this.issuer,
+      jwks_uri: this.jwksUri,
+      id_token_signing_alg_values_supported: [...this.algorithms],
+      response_types_supported: ['code'],
+      subject_types_supported: ['public'],
+    }
+    return JSON.stringify(merge(discovery, this.discoveryOverrides))
+  }
+}
+
+// Accepting the issuer's own URL lets `${issuer}/.well-known/openid-configuration` work in memory.
+function baseUrls(url: string, issuer: string): URL[] {
+  const bases = [new URL(url)]
+  try {
+    const fromIssuer = new URL(issuer)
+    if (fromIssuer.protocol === 'http:' || fromIssuer.protocol === 'https:') bases.push(fromIssuer)
+  } catch {
+    // Not a URL (an issuer can be any string): nothing more to serve.
+  }
+  return bases
+}
+
+async function listen(port: number): Promise<Server> {
+  const server = createServer()
+  server.listen(port, '127.0.0.1')
+  await once(server, 'listening')
+  return server
+}
+
+function portOf(server: Server): number {
+  const address = server.address()
+  if (address === null || typeof address === 'string') throw new Error('server has no TCP port')
+  return address.port
+}
+
+function toResponse(answer: Answer, target: URL): Response {
+  const body = NULL_BODY_STATUSES.has(answer.status) ? null : answer.body
+  const response = new Response(body, { status: answer.status, headers: answer.headers })
+  // A constructed Response has url ''; a real fetch reports where the answer came from.
+  Object.defineProperty(response, 'url', { value: target.href })
+  return response
+}
+
+function fetchFailed(message: string, code: string): TypeError {
+  return new TypeError('fetch failed', { cause: Object.assign(new Error(message), { code }) })
+}
+
+function socketClosed(): TypeError {
+  return fetchFailed('other side closed', 'UND_ERR_SOCKET')
+}
