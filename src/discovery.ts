@@ -22,6 +22,7 @@ function discoveryUrl(issuer: string): string {
  */
 export class Discovery {
   readonly #issuer: string
+  readonly #documentIssuer: string
   readonly #limits: FetchLimits & { production: boolean }
   readonly #logger: Logger
   #jwksUri: string | undefined
@@ -30,18 +31,30 @@ export class Discovery {
   #lastFailureAt = 0
   #lastError: unknown
 
-  constructor(issuer: string, limits: FetchLimits & { production: boolean }, logger: Logger) {
+  /**
+   * @param issuer where discovery starts: `{issuer}/.well-known/openid-configuration`.
+   * @param documentIssuer the `issuer` the document must name; by default `issuer` itself. Some
+   *   vendors publish another, fixed string (a multi-tenant template, a tenant named by id where
+   *   the URL names it by name): the provider that knows it says which, and nothing else passes.
+   */
+  constructor(
+    issuer: string,
+    limits: FetchLimits & { production: boolean },
+    logger: Logger,
+    documentIssuer: string = issuer,
+  ) {
     this.#issuer = issuer
+    this.#documentIssuer = documentIssuer
     this.#limits = limits
     this.#logger = logger
   }
 
-  /** The `jwks_uri`: a string once known, a promise while it is fetched. */
   /** The `jwks_uri` found so far, without starting discovery. */
   known(): string | undefined {
     return this.#jwksUri
   }
 
+  /** The `jwks_uri`: a string once known, a promise while it is fetched. */
   jwksUri(): string | Promise<string> {
     if (this.#jwksUri !== undefined) return this.#jwksUri
     if (this.#inflight !== undefined) return this.#inflight
@@ -74,7 +87,7 @@ export class Discovery {
 
   #check(document: unknown): string {
     if (!isJsonObject(document)) throw new Error('the discovery document is not a JSON object')
-    if (document['issuer'] !== this.#issuer) {
+    if (document['issuer'] !== this.#documentIssuer) {
       throw new Error('the discovery document names another issuer than the configured one')
     }
     const jwksUri = document['jwks_uri']

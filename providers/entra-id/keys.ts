@@ -1,8 +1,6 @@
 // Where an Entra key set is: found through the tenant's (or user flow's) discovery, or configured.
 
 import {
-  readJsonCapped,
-  isJsonObject,
   Discovery,
   type FetchFunction,
   type JwksCache,
@@ -25,31 +23,6 @@ export interface DiscoverySettings {
 }
 
 /**
- * A fetch for the core's {@link Discovery} when the document's `issuer` is not the URL it is
- * fetched from. Entra's multi-tenant documents say `https://login.microsoftonline.com/{tenantid}/v2.0`,
- * B2C's name the tenant by id where the URL names it by name: when the document carries exactly
- * `expectedIssuer`, it is handed on as if it named `base`, so the core's §4.3 check still holds the
- * document to the one issuer configuration implies. Any other issuer reaches the core unchanged,
- * and is refused there.
- */
-function issuerAdapter(fetch: FetchFunction, base: string, expectedIssuer: string): FetchFunction {
-  const url = `${base}/.well-known/openid-configuration`
-  return async (input, init) => {
-    const response = await fetch(input, init)
-    if (input !== url || response.status !== 200) return response
-    const document = await readJsonCapped(response, MAX_DISCOVERY_BYTES)
-    const adapted =
-      isJsonObject(document) && document['issuer'] === expectedIssuer
-        ? { ...document, issuer: base }
-        : document
-    return new Response(JSON.stringify(adapted), {
-      status: 200,
-      headers: { 'content-type': 'application/json' },
-    })
-  }
-}
-
-/**
  * Discovery of `{base}/.well-known/openid-configuration` whose document must name
  * `expectedIssuer` (OIDC Discovery 1.0 §4.3).
  */
@@ -58,15 +31,16 @@ export function entraDiscovery(
   expectedIssuer: string,
   settings: DiscoverySettings,
 ): Discovery {
-  const fetch =
-    expectedIssuer === base ? settings.fetch : issuerAdapter(settings.fetch, base, expectedIssuer)
   const limits = {
-    fetch,
+    fetch: settings.fetch,
     timeoutMs: settings.timeoutMs,
     maxResponseBytes: MAX_DISCOVERY_BYTES,
     production: settings.production,
   }
-  return new Discovery(base, limits, settings.logger)
+  // Entra's multi-tenant documents name `https://login.microsoftonline.com/{tenantid}/v2.0`, and
+  // B2C's name the tenant by id where the URL names it by name: the document must name exactly
+  // the issuer the configuration implies.
+  return new Discovery(base, limits, settings.logger, expectedIssuer)
 }
 
 /**

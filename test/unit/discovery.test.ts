@@ -154,6 +154,26 @@ describe('Discovery: the document is checked', () => {
     expect(causeMessage(error)).toMatch(/another issuer/)
   })
 
+  it('holds the document to the issuer its provider expects, and to nothing else', async () => {
+    const template = 'https://issuer.test/{tenantid}/v2.0'
+    const idp = await newIssuer()
+    const expecting = (documentIssuer?: string): Discovery =>
+      new Discovery(
+        idp.issuer,
+        { fetch: idp.fetch, timeoutMs: 1_000, maxResponseBytes: 1024, production: false },
+        silentLogger,
+        documentIssuer,
+      )
+    idp.setDiscovery({ issuer: template })
+    expect(await expecting(template).jwksUri()).toBe(idp.jwksUri)
+    // Without the provider saying so, the template is another issuer.
+    expect(causeMessage(await expectUnavailable(expecting().jwksUri()))).toMatch(/another issuer/)
+    // Once a provider expects the template, the URL's own issuer no longer passes either.
+    idp.setDiscovery(undefined)
+    const error = await expectUnavailable(expecting(template).jwksUri())
+    expect(causeMessage(error)).toMatch(/another issuer/)
+  })
+
   it('compares the issuer exactly: a trailing slash differs', async () => {
     const idp = await newIssuer('https://issuer.test/')
     const error = await expectUnavailable(

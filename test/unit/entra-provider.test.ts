@@ -554,6 +554,25 @@ describe('EntraIdProvider: keys', () => {
     expect(error.code).toBe('ERR_AUTH_KEYS_UNAVAILABLE')
   })
 
+  it("multi-tenant: the document must name Entra's {tenantid} template, not the URL it came from", async () => {
+    const naming =
+      (issuer: string): typeof fetch =>
+      async (input, init) =>
+        String(input).endsWith('openid-configuration')
+          ? Response.json({
+              issuer,
+              jwks_uri: 'https://login.microsoftonline.com/organizations/discovery/v2.0/keys',
+            })
+          : entra.fetch(input, init)
+    const multi = (fetch: typeof globalThis.fetch) =>
+      entraProvider({ tenantId: 'organizations', allowedTenants: '*', fetch })
+    const template = 'https://login.microsoftonline.com/{tenantid}/v2.0'
+    await expect(multi(naming(template)).verifyToken(entra.v2())).resolves.toBeDefined()
+    const own = 'https://login.microsoftonline.com/organizations/v2.0'
+    const error = await failure(multi(naming(own)).verifyToken(entra.v2()))
+    expect(error.code).toBe('ERR_AUTH_KEYS_UNAVAILABLE')
+  })
+
   it('hydrates ahead of the first token and reports its key set', async () => {
     const provider = entraProvider()
     expect(provider.health()).toMatchObject({ ok: false })
