@@ -2,10 +2,21 @@
 // HTTP on 127.0.0.1 and through an in-memory fetch.
 
 import { randomBytes, type KeyObject } from 'node:crypto'
-import { once } from 'node:events'
-import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { JwsAlgorithm } from './jwt.js'
+import {
+  NOT_FOUND,
+  ROUTES,
+  ROUTE_NAMES,
+  baseUrls,
+  fetchFailed,
+  listen,
+  portOf,
+  socketClosed,
+  toResponse,
+  type Answer,
+  type Route,
+} from './test-routes.js'
 import {
   checkAlgorithms,
   keyMap,
@@ -146,27 +157,6 @@ export interface TestIssuer {
     audience: string
     fetch: typeof fetch
   }
-}
-
-type Route = 'jwks' | 'discovery'
-
-interface Answer {
-  status: number
-  headers: Record<string, string>
-  body: string
-}
-
-const ROUTES = new Map<string, Route>([
-  ['/.well-known/jwks.json', 'jwks'],
-  ['/.well-known/openid-configuration', 'discovery'],
-])
-const ROUTE_NAMES = new Set<string>(ROUTES.values())
-// The Response constructor refuses a body with these statuses.
-const NULL_BODY_STATUSES = new Set([204, 205, 304])
-const NOT_FOUND: Answer = {
-  status: 404,
-  headers: { 'content-type': 'application/json' },
-  body: '{"error":"not_found"}',
 }
 
 /** Starts a generic issuer (the default kind of `createTestIssuer`). */
@@ -416,45 +406,4 @@ class LocalIssuer implements TestIssuer {
     }
     return JSON.stringify(merge(discovery, this.discoveryOverrides))
   }
-}
-
-// Accepting the issuer's own URL lets `${issuer}/.well-known/openid-configuration` work in memory.
-function baseUrls(url: string, issuer: string): URL[] {
-  const bases = [new URL(url)]
-  try {
-    const fromIssuer = new URL(issuer)
-    if (fromIssuer.protocol === 'http:' || fromIssuer.protocol === 'https:') bases.push(fromIssuer)
-  } catch {
-    // Not a URL (an issuer can be any string): nothing more to serve.
-  }
-  return bases
-}
-
-async function listen(port: number): Promise<Server> {
-  const server = createServer()
-  server.listen(port, '127.0.0.1')
-  await once(server, 'listening')
-  return server
-}
-
-function portOf(server: Server): number {
-  const address = server.address()
-  if (address === null || typeof address === 'string') throw new Error('server has no TCP port')
-  return address.port
-}
-
-function toResponse(answer: Answer, target: URL): Response {
-  const body = NULL_BODY_STATUSES.has(answer.status) ? null : answer.body
-  const response = new Response(body, { status: answer.status, headers: answer.headers })
-  // A constructed Response has url ''; a real fetch reports where the answer came from.
-  Object.defineProperty(response, 'url', { value: target.href })
-  return response
-}
-
-function fetchFailed(message: string, code: string): TypeError {
-  return new TypeError('fetch failed', { cause: Object.assign(new Error(message), { code }) })
-}
-
-function socketClosed(): TypeError {
-  return fetchFailed('other side closed', 'UND_ERR_SOCKET')
 }
