@@ -49,7 +49,7 @@ export const USAGE = `npm run bench -- [options]
   --out FILE            results file (default bench/results/latest.json; quick.json with
                         --quick, micro.json with --micro, memory.json with --memory)`
 
-function list<T extends string>(name: string, value: string, allowed: readonly T[]): T[] {
+export function list<T extends string>(name: string, value: string, allowed: readonly T[]): T[] {
   const items = value.split(',').filter((item) => item !== '')
   const unknown = items.filter((item) => !(allowed as readonly string[]).includes(item))
   if (unknown.length > 0 || items.length === 0) {

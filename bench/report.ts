@@ -318,20 +318,26 @@ function readResults(file: string): Results | undefined {
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Results) : undefined
 }
 
+/** Replaces what lies between two markers of docs/performance.md with generated Markdown. */
+export function rewriteSection(startMarker: string, endMarker: string, generated: string): void {
+  const docPath = join(ROOT, 'docs/performance.md')
+  const doc = readFileSync(docPath, 'utf8')
+  const start = doc.indexOf(startMarker)
+  const end = doc.indexOf(endMarker)
+  if (start === -1 || end < start) {
+    throw new Error(`docs/performance.md lacks the ${startMarker} markers`)
+  }
+  const updated = `${doc.slice(0, start + startMarker.length)}\n\n${generated}\n\n${doc.slice(end)}`
+  writeFileSync(docPath, updated)
+}
+
 /** Rewrites the generated section of docs/performance.md and docs/performance.svg. */
 export function publish(): void {
   const results = readResults('bench/results/latest.json')
   if (results === undefined)
     throw new Error('no bench/results/latest.json: run npm run bench first')
   const memoryResults = readResults('bench/results/memory.json')?.memory
-  const docPath = join(ROOT, 'docs/performance.md')
-  const doc = readFileSync(docPath, 'utf8')
-  const start = doc.indexOf(START)
-  const end = doc.indexOf(END)
-  if (start === -1 || end < start) throw new Error(`docs/performance.md lacks the ${START} markers`)
-  const generated = markdownTables(results, memoryResults)
-  const updated = `${doc.slice(0, start + START.length)}\n\n${generated}\n\n${doc.slice(end)}`
-  writeFileSync(docPath, updated)
+  rewriteSection(START, END, markdownTables(results, memoryResults))
   writeFileSync(join(ROOT, 'docs/performance.svg'), renderChart(results))
   process.stderr.write('docs/performance.md and docs/performance.svg rewritten\n')
 }
