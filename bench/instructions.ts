@@ -5,19 +5,18 @@
 // helper threads sharing a core): it complements requests/s, it does not replace them.
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
-import { format, resolveConfig } from 'prettier'
 import { buildScripts } from './build.js'
 import type { IssuerReady } from './issuer.js'
 import { load } from './load.js'
-import { rewriteSection } from './report.js'
 import { list } from './options.js'
 import { ROOT, startProcess } from './processes.js'
+import { rewriteSection, shortCommit, writeResultsFile } from './repository.js'
 import { AUDIENCE, READY_PREFIX, TARGETS, TARGET_LABELS, type TargetName } from './shared.js'
 import { fetchTokens, type NextToken } from './tokens.js'
 
@@ -219,22 +218,6 @@ export function instructionsTable(results: CountResults): string {
   ].join('\n')
 }
 
-async function writeResults(results: CountResults): Promise<void> {
-  const file = join(ROOT, RESULTS)
-  // Formatted as the repository's Prettier would, so `npm run lint` passes on committed results.
-  const config = (await resolveConfig(file)) ?? {}
-  writeFileSync(file, await format(JSON.stringify(results), { ...config, parser: 'json' }))
-  rewriteSection(START, END, instructionsTable(results))
-}
-
-function commitOf(): string {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim()
-  } catch {
-    return 'unknown commit'
-  }
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -258,7 +241,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     node: process.version,
     valgrind,
-    commit: commitOf(),
+    commit: shortCommit(),
     warmupRequests: WARMUP_REQUESTS,
     measuredRequests: MEASURED_REQUESTS,
     records: [],
@@ -280,7 +263,8 @@ async function main(): Promise<void> {
   }
   console.log(instructionsTable(results))
   if (values['no-write'] !== true) {
-    await writeResults(results)
+    await writeResultsFile(RESULTS, results)
+    rewriteSection(START, END, instructionsTable(results))
     log(`results in ${RESULTS}; docs/performance.md rewritten`)
   }
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { renderChart } from './chart.js'
 import { ROOT } from './processes.js'
+import { rewriteSection } from './repository.js'
 import {
   roundRatios,
   roundsHeld,
@@ -316,19 +317,6 @@ export function markdownTables(results: Results, memoryResults?: readonly Memory
 function readResults(file: string): Results | undefined {
   const path = join(ROOT, file)
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Results) : undefined
-}
-
-/** Replaces what lies between two markers of docs/performance.md with generated Markdown. */
-export function rewriteSection(startMarker: string, endMarker: string, generated: string): void {
-  const docPath = join(ROOT, 'docs/performance.md')
-  const doc = readFileSync(docPath, 'utf8')
-  const start = doc.indexOf(startMarker)
-  const end = doc.indexOf(endMarker)
-  if (start === -1 || end < start) {
-    throw new Error(`docs/performance.md lacks the ${startMarker} markers`)
-  }
-  const updated = `${doc.slice(0, start + startMarker.length)}\n\n${generated}\n\n${doc.slice(end)}`
-  writeFileSync(docPath, updated)
 }
 
 /** Rewrites the generated section of docs/performance.md and docs/performance.svg. */

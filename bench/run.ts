@@ -1,11 +1,9 @@
 // `npm run bench`: oidc-guard and its peers side by side behind the same Express app, one local
 // issuer, the load generator and each server in separate processes on separate cores.
 
-import { execFileSync } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { cpus, loadavg, release, totalmem } from 'node:os'
-import { dirname, join } from 'node:path'
-import { format, resolveConfig } from 'prettier'
+import { join } from 'node:path'
 import { buildScripts } from './build.js'
 import type { IssuerReady } from './issuer.js'
 import { load } from './load.js'
@@ -14,6 +12,7 @@ import { parseOptions, type BenchOptions } from './options.js'
 import { cpuMicros, pinSelf, ROOT, rssMiB, startProcess, type Started } from './processes.js'
 import { summariseProfiles } from './profile.js'
 import { markdownTables } from './report.js'
+import { shortCommit, writeResultsFile } from './repository.js'
 import {
   summarise,
   type Machine,
@@ -60,12 +59,7 @@ function packageVersion(name: string): string {
 
 function describeMachine(loadBefore: number): Machine {
   const own = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
-  let commit = 'unknown commit'
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim()
-  } catch {
-    // Not a git checkout: the version says enough.
-  }
+  const commit = shortCommit()
   return {
     date: new Date().toISOString(),
     node: process.version,
@@ -289,11 +283,7 @@ async function main(): Promise<void> {
   }
   results.summary = summarise(results.runs)
   results.machine.loadAfter = loadavg()[0] ?? 0
-  const out = join(ROOT, options.out)
-  mkdirSync(dirname(out), { recursive: true })
-  // Formatted as the repository's Prettier would, so `npm run lint` passes on committed results.
-  const config = (await resolveConfig(out)) ?? {}
-  writeFileSync(out, await format(JSON.stringify(results), { ...config, parser: 'json' }))
+  await writeResultsFile(options.out, results)
   console.log(markdownTables(results))
   log(`done in ${Math.round((Date.now() - started) / 1000)} s; results in ${options.out}`)
 }
