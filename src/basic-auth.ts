@@ -29,7 +29,7 @@ import {
 } from './errors.js'
 import type {} from './express-augment.js'
 import { LOG_LEVELS, resolveLogger, safeError, type Logger, type LogLevel } from './logger.js'
-import { installCurrentUser } from './current-user.js'
+import { currentUserOf, installCurrentUser, setCurrentUser } from './current-user.js'
 import { disabledMiddleware, headerValues, isPreflight, setErrorResponder } from './middleware.js'
 import { checkTimeout, checkNumber, Problems } from './options.js'
 import {
@@ -163,9 +163,9 @@ export function credentialsAuthBase(
     authenticate: (credentials: C) => Promise<User>,
   ): void {
     // Stacked after jwtAuth (or another credentials middleware) that already authenticated.
-    if ((req as Partial<Request>).currentUser?.isAuthenticated === true) return next()
+    if ((currentUserOf(req) as User | undefined)?.isAuthenticated === true) return next()
     setErrorResponder(req, respond)
-    req.currentUser = User.anonymous
+    setCurrentUser(req, User.anonymous)
     if (isPreflight(req)) return next()
     let credentials: C | undefined
     try {
@@ -179,7 +179,7 @@ export function credentialsAuthBase(
     }
     authenticate(credentials).then(
       (user) => {
-        req.currentUser = user
+        setCurrentUser(req, user)
         next()
       },
       (error: unknown) => {

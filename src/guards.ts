@@ -2,6 +2,7 @@
 // 401/403/503 or go on. The decisions themselves are the framework-free rules of rules.ts.
 
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
+import { currentUserOf } from './current-user.js'
 import { AuthError, CredentialsRequiredError } from './errors.js'
 import { sendPlainStatus } from './error-handler.js'
 import { respondWithAuthError } from './middleware.js'
@@ -58,7 +59,7 @@ const REFUSAL_OPTIONS = new WeakMap<AuthError, GuardOptions>()
 
 /** The user on the request, or the anonymous user on routes `jwtAuth` did not run on. */
 export function getCurrentUser(req: Request): User {
-  return (req as Partial<Request>).currentUser ?? User.anonymous
+  return (currentUserOf(req) as User | undefined) ?? User.anonymous
 }
 
 /** Checks guard options when the route is defined, not per request. */

@@ -13,7 +13,7 @@ import {
   type ErrorResponder,
   type OnAuthError,
 } from './error-handler.js'
-import { installCurrentUser } from './current-user.js'
+import { installCurrentUser, readRequest, setCurrentUser } from './current-user.js'
 import { resolveDisabled, warnDisabled, type DisabledOptions } from './disabled.js'
 import { AuthError, CredentialsRequiredError, InvalidTokenError } from './errors.js'
 import type {} from './express-augment.js'
@@ -77,7 +77,7 @@ export function respondWithAuthError(
  * (`req.headers` keeps only the first Authorization header). `name` is lower case.
  */
 export function headerValues(req: Request, name: string): readonly string[] | undefined {
-  const raw = req.rawHeaders ?? []
+  const raw = (readRequest(req, 'rawHeaders') as string[] | undefined) ?? []
   let first: string | undefined
   let values: string[] | undefined
   for (let index = 0; index < raw.length; index += 2) {
@@ -88,7 +88,7 @@ export function headerValues(req: Request, name: string): readonly string[] | un
   if (values !== undefined) return values
   // One header at most: req.headers is the truth (adapters such as serverless-http leave
   // rawHeaders empty, and a gateway middleware may have rewritten the value).
-  const value = req.headers[name]
+  const value = (readRequest(req, 'headers') as Request['headers'])[name]
   if (value === undefined) return undefined
   return typeof value === 'string' ? [value] : value
 }
@@ -204,7 +204,7 @@ export function jwtAuth(
     } catch (error) {
       // Only our errors are answered here; anything else (a throwing query parser) is the app's.
       if (error instanceof AuthError) return reject(error, req, res, next)
-      req.currentUser = User.anonymous
+      setCurrentUser(req, User.anonymous)
       return next(error)
     }
     if (token === undefined) {
@@ -217,7 +217,7 @@ export function jwtAuth(
       (user) => proceed(req, user, next),
       (error: unknown) => {
         if (!(error instanceof AuthError)) {
-          req.currentUser = User.anonymous
+          setCurrentUser(req, User.anonymous)
           return next(error)
         }
         if (anonymousOnInvalid && error instanceof InvalidTokenError) {
@@ -230,7 +230,7 @@ export function jwtAuth(
   }
 
   function reject(error: AuthError, req: Request, res: Response, next: NextFunction): void {
-    req.currentUser = User.anonymous
+    setCurrentUser(req, User.anonymous)
     respond(error, req, res, next)
   }
   return Object.assign(jwtAuthMiddleware, { verifier: verify as Verifier | undefined })
@@ -238,7 +238,7 @@ export function jwtAuth(
 
 /** Sets the request's user and hands it on. */
 function proceed(req: Request, user: User, next: NextFunction): void {
-  req.currentUser = user
+  setCurrentUser(req, user)
   next()
 }
 
@@ -260,7 +260,7 @@ export function disabledMiddleware(
   const respond = createErrorResponder(undefined, undefined)
   function authDisabled(req: Request, _res: Response, next: NextFunction): void {
     setErrorResponder(req, respond)
-    req.currentUser = User.synthetic()
+    setCurrentUser(req, User.synthetic())
     next()
   }
   return Object.assign(authDisabled, { verifier: undefined })

@@ -2,6 +2,7 @@
 
 import { IncomingMessage } from 'node:http'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import type * as CurrentUser from '../../src/current-user.js'
 
 const prototype = IncomingMessage.prototype
 
@@ -19,7 +20,7 @@ afterEach(() => {
 })
 
 /** The module as a new process, or another copy of oidc-guard in this one, would load it. */
-async function freshCopy(): Promise<{ installCurrentUser: () => void }> {
+async function freshCopy(): Promise<typeof CurrentUser> {
   vi.resetModules()
   return import('../../src/current-user.js')
 }
@@ -83,5 +84,49 @@ describe('installCurrentUser', () => {
         message: expect.stringMatching(/read-only/),
       }),
     )
+  })
+})
+
+// The hot path's reads and writes (Reflect, to spare V8's inline caches) must mean exactly what
+// `req.currentUser` and `req[name]` mean.
+describe('setCurrentUser, currentUserOf and readRequest', () => {
+  it('go through the accessor, as the property syntax does', async () => {
+    const copy = await freshCopy()
+    copy.installCurrentUser()
+    const req = newRequest()
+    copy.setCurrentUser(req, 'alice')
+    expect(req.currentUser).toBe('alice')
+    expect(Object.hasOwn(req, 'currentUser')).toBe(false)
+    req.currentUser = 'bob'
+    expect(copy.currentUserOf(req)).toBe('bob')
+    expect(copy.currentUserOf(Object.create(req))).toBe('bob')
+    expect(copy.currentUserOf(newRequest())).toBeUndefined()
+  })
+
+  it('give a request that is not an IncomingMessage an own property', async () => {
+    const copy = await freshCopy()
+    const mock: { currentUser?: unknown } = {}
+    copy.setCurrentUser(mock, 'alice')
+    expect(Object.hasOwn(mock, 'currentUser')).toBe(true)
+    expect(copy.currentUserOf(mock)).toBe('alice')
+  })
+
+  it('refuse to leave an earlier user in place where currentUser cannot be written', async () => {
+    const copy = await freshCopy()
+    const frozen = Object.freeze({ currentUser: 'mallory' })
+    expect(() => copy.setCurrentUser(frozen, 'alice')).toThrow(TypeError)
+    const getterOnly = Object.defineProperty({}, 'currentUser', { get: () => 'mallory' })
+    expect(() => copy.setCurrentUser(getterOnly, 'alice')).toThrow(/read-only/)
+  })
+
+  it('readRequest reads own properties and getters with the request as this', async () => {
+    const copy = await freshCopy()
+    const req = newRequest()
+    req.rawHeaders.push('Authorization', 'Bearer abc')
+    expect(copy.readRequest(req, 'rawHeaders')).toBe(req.rawHeaders)
+    expect(copy.readRequest(req, 'headers')).toBe(req.headers)
+    const derived = Object.create(req) as object
+    expect(copy.readRequest(derived, 'rawHeaders')).toBe(req.rawHeaders)
+    expect(copy.readRequest({}, 'rawHeaders')).toBeUndefined()
   })
 })
