@@ -31,13 +31,13 @@ const DEFAULT_TARGETS: TargetName[] = [
 ]
 const DISTINCT_TOKENS = 10_000
 // Under valgrind a request costs about 4 ms: 20,000 requests tier the hot code up and fill the
-// token cache twice over; 15,000 measured requests span several major garbage collections, so
-// that where one falls does not move the count.
+// token cache twice over; 15,000 measured requests span several major garbage collections. When
+// those fall follows V8's heap-growing heuristics, which read the clock: runs of one commit agree
+// within about 1% with one repeated token, 2.5% with 10,000 distinct tokens (docs/performance.md).
 const WARMUP_REQUESTS = 20_000
 const MEASURED_REQUESTS = 15_000
 // One connection: each request is a turn of the event loop of its own. With eight, how many
-// requests one turn read depended on timing, and two runs of one commit differed by up to 1.8%
-// (624k and 635k); with one, and V8's seeds fixed, by 0.2% (660.3k, 661.7k, 661.8k).
+// requests one turn read depended on timing (two runs of one commit: 624k and 635k per request).
 const CONNECTIONS = 1
 // V8 picks its string-hash and random seeds at start: hash tables (the token cache's Map, the
 // request's WeakMaps) then lay out, and collide, differently in each process.
