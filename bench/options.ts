@@ -46,8 +46,9 @@ export const USAGE = `npm run bench -- [options]
                         distinct valid ES256 tokens, RSS sampled (oidc-guard unless --targets)
   --profile MODE        profile oidc-guard (or --targets) in MODE with node --cpu-prof; prints
                         the costliest functions in µs per request (profiles in bench/profiles/)
-  --out FILE            results file (default bench/results/latest.json; quick.json with
-                        --quick, micro.json with --micro, memory.json with --memory)`
+  --out FILE            results file, relative to the repository root or absolute (default
+                        bench/results/latest.json; quick.json with --quick, micro.json with
+                        --micro, memory.json with --memory)`
 
 export function list<T extends string>(name: string, value: string, allowed: readonly T[]): T[] {
   const items = value.split(',').filter((item) => item !== '')

@@ -3,7 +3,7 @@
 
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { format, resolveConfig } from 'prettier'
 import { ROOT } from './processes.js'
 
@@ -16,9 +16,10 @@ export function shortCommit(): string {
   }
 }
 
-/** Writes `results` as JSON to `file` (relative to the repository root). */
+/** Writes `results` as JSON to `file`, formatted as the repository formats JSON. */
 export async function writeResultsFile(file: string, results: unknown): Promise<void> {
-  const path = join(ROOT, file)
+  // Relative to the repository root; an absolute path (--out /tmp/run.json) stays where it says.
+  const path = resolve(ROOT, file)
   mkdirSync(dirname(path), { recursive: true })
   // Formatted as the repository's Prettier would, so `npm run lint` passes on committed results.
   const config = (await resolveConfig(path)) ?? {}
