@@ -29,7 +29,8 @@ import {
 } from './errors.js'
 import type {} from './express-augment.js'
 import { LOG_LEVELS, resolveLogger, safeError, type Logger, type LogLevel } from './logger.js'
-import { currentUserOf, installCurrentUser, setCurrentUser } from './current-user.js'
+import { installCurrentUser, setCurrentUser } from './current-user.js'
+import { getCurrentUser } from './guards.js'
 import { disabledMiddleware, headerValues, isPreflight, setErrorResponder } from './middleware.js'
 import { checkTimeout, checkNumber, Problems } from './options.js'
 import {
@@ -163,7 +164,7 @@ export function credentialsAuthBase(
     authenticate: (credentials: C) => Promise<User>,
   ): void {
     // Stacked after jwtAuth (or another credentials middleware) that already authenticated.
-    if ((currentUserOf(req) as User | undefined)?.isAuthenticated === true) return next()
+    if (getCurrentUser(req).isAuthenticated) return next()
     setErrorResponder(req, respond)
     setCurrentUser(req, User.anonymous)
     if (isPreflight(req)) return next()
