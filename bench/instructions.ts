@@ -31,10 +31,13 @@ const DEFAULT_TARGETS: TargetName[] = [
 ]
 const DISTINCT_TOKENS = 10_000
 // Under valgrind a request costs about 4 ms: 20,000 requests tier the hot code up and fill the
-// token cache twice over; 15,000 measured requests span several major garbage collections. When
-// those fall follows V8's heap-growing heuristics, which read the clock: runs of one commit agree
-// within about 1% with one repeated token, 2.5% with 10,000 distinct tokens (docs/performance.md).
-const WARMUP_REQUESTS = 20_000
+// token cache twice over; 15,000 measured requests span several major garbage collections.
+// The warm-up then goes on over two new connections: the first connections' close and the next
+// ones' open take paths of Node's http and stream code that its optimized code has not seen, which
+// deoptimizes and recompiles dozens of functions (--trace-deopt). Measured on the second
+// connection, that recompilation was about 40,000 instructions per request, 6% of the count,
+// and none of any target's own work.
+const WARMUP_REQUESTS = [20_000, 2_500, 2_500]
 const MEASURED_REQUESTS = 15_000
 // One connection: each request is a turn of the event loop of its own. With eight, how many
 // requests one turn read depended on timing (two runs of one commit: 624k and 635k per request).
@@ -60,6 +63,8 @@ export interface CountResults {
   valgrind: string
   commit: string
   warmupRequests: number
+  /** The warm-up's connections, one after another; the measured requests use one more. */
+  warmupConnections: number
   measuredRequests: number
   records: CountRecord[]
 }
@@ -163,11 +168,12 @@ async function count(
   const run = (amount: number) =>
     load({ url, next, expected: () => [200], connections: CONNECTIONS, amount })
   try {
-    const warm = await run(WARMUP_REQUESTS)
+    const runs = []
+    for (const amount of WARMUP_REQUESTS) runs.push(await run(amount))
     server.control('-z')
     const measured = await run(MEASURED_REQUESTS)
     server.control('-d')
-    for (const result of [warm, measured]) {
+    for (const result of [...runs, measured]) {
       const failures = Object.entries(result.unexpected)
       if (failures.length > 0 || result.errors > 0 || result.timeouts > 0) {
         throw new Error(
@@ -213,7 +219,8 @@ export function instructionsTable(results: CountResults): string {
   return [
     `Node ${results.node}, ${results.valgrind}, ${results.commit}, ${results.date.slice(0, 10)}; ` +
       `${results.measuredRequests.toLocaleString('en-US')} requests counted after ` +
-      `${results.warmupRequests.toLocaleString('en-US')} of warm-up, RS256. Each cell: ` +
+      `${results.warmupRequests.toLocaleString('en-US')} of warm-up over ` +
+      `${results.warmupConnections} connections, RS256. Each cell: ` +
       'instructions per request (× no auth / × the empty middleware).',
     '',
     `| target | ${modes.map((mode) => (mode === 'repeated' ? 'one repeated token' : '10,000 distinct tokens')).join(' | ')} |`,
@@ -249,7 +256,8 @@ async function main(): Promise<void> {
     node: process.version,
     valgrind,
     commit: shortCommit(),
-    warmupRequests: WARMUP_REQUESTS,
+    warmupRequests: WARMUP_REQUESTS.reduce((sum, amount) => sum + amount, 0),
+    warmupConnections: WARMUP_REQUESTS.length,
     measuredRequests: MEASURED_REQUESTS,
     records: [],
   }
@@ -257,7 +265,8 @@ async function main(): Promise<void> {
     const tokens = await fetchTokens(issuer.ready.control, 'valid', 'RS256', DISTINCT_TOKENS)
     for (const mode of modes) {
       for (const target of targets) {
-        log(`${target} ${mode}: ${WARMUP_REQUESTS + MEASURED_REQUESTS} requests under callgrind…`)
+        const requests = results.warmupRequests + MEASURED_REQUESTS
+        log(`${target} ${mode}: ${requests} requests under callgrind…`)
         const record = await count(scripts[target], issuer.ready, tokens, target, mode, dir)
         log(`  ${record.instructionsPerRequest.toLocaleString('en-US')} instructions per request`)
         results.records.push(record)

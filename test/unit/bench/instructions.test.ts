@@ -8,7 +8,8 @@ const results: CountResults = {
   node: 'v20.20.2',
   valgrind: 'valgrind-3.19.0',
   commit: 'abc1234',
-  warmupRequests: 20_000,
+  warmupRequests: 25_000,
+  warmupConnections: 3,
   measuredRequests: 15_000,
   records: [
     { target: 'no-auth', mode: 'repeated', requests: 15_000, instructionsPerRequest: 600_000 },
@@ -53,6 +54,6 @@ describe('instructionsTable', () => {
 
   it('names both modes and the run', () => {
     expect(table).toContain('| one repeated token | 10,000 distinct tokens |')
-    expect(table).toContain('15,000 requests counted after 20,000 of warm-up')
+    expect(table).toContain('15,000 requests counted after 25,000 of warm-up over 3 connections')
   })
 })
