@@ -49,6 +49,9 @@ export function sendPlainStatus(res: Response, status: number): void {
   res.status(status).json({ error: name })
 }
 
+/** How an error is answered with no realm, `onError` or resource metadata: status, challenge, JSON. */
+export const defaultErrorResponder: ErrorResponder = (error, _req, res) => sendAuthError(res, error)
+
 /** Builds the responder of one middleware instance, with its realm and `onError` resolved once. */
 export function createErrorResponder(
   realm: string | undefined,
@@ -56,6 +59,7 @@ export function createErrorResponder(
   resourceMetadata?: string,
 ): ErrorResponder {
   if (onError === undefined) {
+    if (realm === undefined && resourceMetadata === undefined) return defaultErrorResponder
     return (error, _req, res) => sendAuthError(res, error, realm, resourceMetadata)
   }
   return (error, req, res, next) => {

@@ -9,7 +9,7 @@ import {
 } from './bearer.js'
 import {
   createErrorResponder,
-  sendAuthError,
+  defaultErrorResponder,
   type ErrorResponder,
   type OnAuthError,
 } from './error-handler.js'
@@ -57,7 +57,11 @@ const SAFE_REALM = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
  * authentication middleware (`jwtAuth`, `basicAuth`, `apiKeyAuth`) sets its own.
  */
 export function setErrorResponder(req: Request, responder: ErrorResponder): void {
-  responders.set(req, responder)
+  // The default is what a request without an entry gets, so most apps add no entry at all: a
+  // WeakMap entry costs about 1,000 instructions per request, and the garbage collector's work on
+  // the table besides. An entry an earlier middleware set is dropped, as a new one would replace it.
+  if (responder === defaultErrorResponder) responders.delete(req)
+  else responders.set(req, responder)
 }
 
 /** Answers `error` the way the `jwtAuth` that ran on this request would (its realm and `onError`). */
@@ -67,9 +71,8 @@ export function respondWithAuthError(
   res: Response,
   next: NextFunction,
 ): void {
-  const responder = responders.get(req)
-  if (responder !== undefined) responder(error, req, res, next)
-  else sendAuthError(res, error)
+  const respond = responders.get(req) ?? defaultErrorResponder
+  respond(error, req, res, next)
 }
 
 /**

@@ -4,6 +4,7 @@ import {
   ConfigError,
   JwksCache,
   jwtAuth,
+  requireScopes,
   requireUser,
   type RequireUserOptions,
 } from '../../src/index.js'
@@ -72,6 +73,31 @@ describe.each(EXPRESS_MAJORS)('requireUser on %s', (_name, createApp) => {
     expect(res.status).toBe(403)
     expect(res.body.error).toBe('forbidden')
     expect((await request(app).get('/page').set('Authorization', machine())).status).toBe(200)
+  })
+})
+
+describe.each(EXPRESS_MAJORS)('guards answer as the last jwtAuth on %s', (_name, createApp) => {
+  it("a jwtAuth with the default answer replaces an earlier one's realm", async () => {
+    const app = createApp()
+    const provider = new JwksProvider({
+      issuer: idp.issuer,
+      jwksUri: idp.jwksUri,
+      audience: idp.audience,
+      jwksCache: new JwksCache({ fetch: idp.fetch }),
+    })
+    app.use(jwtAuth({ provider, realm: 'outer', logger: false }))
+    app.get('/outer', requireScopes(['admin']), whoAmI())
+    app.use('/inner', jwtAuth({ provider, logger: false }))
+    app.get('/inner/page', requireScopes(['admin']), whoAmI())
+    const token = `Bearer ${idp.mint({ sub: 'alice', scope: 'read' })}`
+    const outer = await request(app).get('/outer').set('Authorization', token)
+    expect(outer.status).toBe(403)
+    expect(outer.headers['www-authenticate']).toMatch(
+      /^Bearer realm="outer", error="insufficient_scope"/,
+    )
+    const inner = await request(app).get('/inner/page').set('Authorization', token)
+    expect(inner.status).toBe(403)
+    expect(inner.headers['www-authenticate']).toMatch(/^Bearer error="insufficient_scope"/)
   })
 })
 
