@@ -124,6 +124,15 @@ describe('the verified-token cache', () => {
     expect(spy).toHaveBeenCalledTimes(3)
   })
 
+  it('keeps many tokens side by side: their keys (from their last characters) differ', async () => {
+    const { verify, spy } = setup()
+    const tokens = Array.from({ length: 200 }, (_, index) => idp.mint({ sub: `user-${index}` }))
+    for (const token of tokens) await verify(token)
+    const recalled = tokens.map((token) => verify.fromCache(token)?.id)
+    expect(recalled).toEqual(tokens.map((_, index) => `user-${index}`))
+    expect(spy).toHaveBeenCalledTimes(200)
+  })
+
   it('can be turned off', async () => {
     const { verify, spy } = setup({ tokenCache: false })
     const token = idp.mint({ sub: 'alice' })
