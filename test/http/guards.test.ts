@@ -20,15 +20,19 @@ beforeAll(async () => {
 
 afterAll(() => idp.close())
 
+function idpProvider(): JwksProvider {
+  return new JwksProvider({
+    issuer: idp.issuer,
+    jwksUri: idp.jwksUri,
+    audience: idp.audience,
+    jwksCache: new JwksCache({ fetch: idp.fetch }),
+  })
+}
+
 describe.each(EXPRESS_MAJORS)('requireUser on %s', (_name, createApp) => {
   function appWith(options: RequireUserOptions) {
     const app = createApp()
-    const provider = new JwksProvider({
-      issuer: idp.issuer,
-      jwksUri: idp.jwksUri,
-      audience: idp.audience,
-      jwksCache: new JwksCache({ fetch: idp.fetch }),
-    })
+    const provider = idpProvider()
     app.use(jwtAuth({ provider, realm: 'api', logger: false }))
     app.get('/page', requireUser(options), whoAmI())
     return app
@@ -79,12 +83,7 @@ describe.each(EXPRESS_MAJORS)('requireUser on %s', (_name, createApp) => {
 describe.each(EXPRESS_MAJORS)('guards answer as the last jwtAuth on %s', (_name, createApp) => {
   it("a jwtAuth with the default answer replaces an earlier one's realm", async () => {
     const app = createApp()
-    const provider = new JwksProvider({
-      issuer: idp.issuer,
-      jwksUri: idp.jwksUri,
-      audience: idp.audience,
-      jwksCache: new JwksCache({ fetch: idp.fetch }),
-    })
+    const provider = idpProvider()
     app.use(jwtAuth({ provider, realm: 'outer', logger: false }))
     app.get('/outer', requireScopes(['admin']), whoAmI())
     app.use('/inner', jwtAuth({ provider, logger: false }))
