@@ -23,8 +23,10 @@ export interface BenchOptions {
   microOnly: boolean
   /** Only the memory test. */
   memory: boolean
-  /** Only profile oidc-guard (or `--targets`) in this mode with node --cpu-prof. */
+  /** Only profile oidc-guard (or `--targets`) in this mode. */
   profile?: Mode
+  /** node --cpu-prof (JavaScript, once per target) or perf (everything, over the rounds). */
+  profiler: 'cpu-prof' | 'perf'
   /** Results file, relative to the repository root. */
   out: string
 }
@@ -46,6 +48,9 @@ export const USAGE = `npm run bench -- [options]
                         distinct valid ES256 tokens, RSS sampled (oidc-guard unless --targets)
   --profile MODE        profile oidc-guard (or --targets) in MODE with node --cpu-prof; prints
                         the costliest functions in µs per request (profiles in bench/profiles/)
+  --profiler perf       profile with Linux perf instead: the measured window of each target in
+                        each round (--rounds), V8's C++, garbage collection and the kernel
+                        included; prints µs per request by category and by symbol
   --out FILE            results file, relative to the repository root or absolute (default
                         bench/results/latest.json; quick.json with --quick, micro.json with
                         --micro, memory.json with --memory)`
@@ -85,6 +90,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     micro: true,
     microOnly: false,
     memory: false,
+    profiler: 'cpu-prof',
     out: quick ? 'bench/results/quick.json' : 'bench/results/latest.json',
   }
   let outGiven = false
@@ -138,6 +144,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       case '--profile':
         options.profile = list('profile', value(), MODES)[0]!
         break
+      case '--profiler':
+        options.profiler = list('profiler', value(), ['cpu-prof', 'perf'] as const)[0]!
+        break
       case '--out':
         options.out = value()
         outGiven = true
@@ -156,6 +165,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   // The memory test and profiles are about oidc-guard unless told otherwise.
   if (!targetsGiven && (options.memory || options.profile !== undefined)) {
     options.targets = ['oidc-guard']
+  }
+  if (options.profiler === 'perf' && options.profile === undefined) {
+    throw new Error('--profiler perf profiles a mode: give --profile MODE too')
   }
   if (!outGiven && !quick && options.memory) options.out = 'bench/results/memory.json'
   else if (!outGiven && !quick && options.microOnly) options.out = 'bench/results/micro.json'

@@ -65,8 +65,11 @@ function sourceLines(mapFile: string): ({ source: string; line: number } | undef
 
 const maps = new Map<string, ReturnType<typeof sourceLines> | undefined>()
 
-/** `src/jwt.ts:42` for a function of a bundled server, the package name for a dependency. */
-function whereOf(url: string, line: number): string {
+/**
+ * `src/jwt.ts:42` for a function of a bundled server, the package name for a dependency. `line`
+ * counts from 0.
+ */
+export function whereOf(url: string, line: number): string {
   if (url === '') return ''
   const path = url.startsWith('file://') ? new URL(url).pathname : url
   if (path.includes('/oidc-guard-bench/')) {

@@ -10,6 +10,16 @@ import { load } from './load.js'
 import { runMemory } from './memory.js'
 import { parseOptions, type BenchOptions } from './options.js'
 import { cpuMicros, pinSelf, ROOT, rssMiB, startProcess, type Started } from './processes.js'
+import {
+  addRound,
+  checkPerf,
+  compareCategories,
+  recordPerf,
+  removePerfMap,
+  summarisePerf,
+  type MeasuredWindow,
+  type PerfProfile,
+} from './perf.js'
 import { summariseProfiles } from './profile.js'
 import { markdownTables } from './report.js'
 import { shortCommit, writeResultsFile } from './repository.js'
@@ -116,13 +126,20 @@ function warmUpLength(
   return { duration: options.warmup }
 }
 
+/** What a profile adds to a run: options for the server's node, a recorder of the measured window. */
+interface Observer {
+  nodeOptions?: string[]
+  /** Called before the measured window; what it returns, after it, with the window's figures. */
+  measuredWindow?: (pid: number) => Promise<(window: MeasuredWindow) => Promise<void>>
+}
+
 /** Starts one target's server, warms it up, measures it, stops it. */
 async function measure(
   options: BenchOptions,
   setup: Setup,
   pools: TokenPools,
   plan: { cores: 1 | 2; mode: Mode; target: TargetName; round: number },
-  nodeOptions: string[] = [],
+  observe: Observer = {},
 ): Promise<RunRecord> {
   const { cores, mode, target } = plan
   const base = { ...plan, alg: pools.alg }
@@ -138,7 +155,7 @@ async function measure(
     server = await startProcess<{ port: number }>(setup.servers[target]!, {
       cores: cores === 1 ? '1' : '0,1',
       env: { ...env },
-      nodeOptions,
+      nodeOptions: observe.nodeOptions ?? [],
     })
     const common = {
       url: `http://127.0.0.1:${server.ready.port}/`,
@@ -152,6 +169,7 @@ async function measure(
     const warmTokens = tokenStream(mode === 'cold' ? 'warm-up' : mode, pools)
     const warm = await load({ ...common, next: warmTokens, ...warmUpLength(mode, options) })
     const rewarm = await load({ ...common, next: warmTokens, duration: REWARM_SECONDS })
+    const watching = await observe.measuredWindow?.(server.pid)
     const cpuBefore = cpuMicros(server.pid)
     const result = await load({
       ...common,
@@ -159,6 +177,11 @@ async function measure(
       duration: options.duration,
     })
     const cpuAfter = cpuMicros(server.pid)
+    await watching?.({
+      pid: server.pid,
+      requests: result.requests,
+      cpuMicros: cpuAfter - cpuBefore,
+    })
     const rss = rssMiB(server.pid)
     const problems = [warm, rewarm, result].flatMap((run) => [
       ...Object.entries(run.unexpected).map(([what, count]) => `${count}× ${what}`),
@@ -188,6 +211,12 @@ async function measure(
   }
 }
 
+/** The targets in the order of `round` (from 1): rotated, so no target always runs first or last. */
+function rotated(targets: readonly TargetName[], round: number): TargetName[] {
+  const shift = (round - 1) % targets.length
+  return [...targets.slice(shift), ...targets.slice(0, shift)]
+}
+
 /** Every configuration, round, mode and target of the plan; targets interleaved, order rotated. */
 async function runHttp(options: BenchOptions, setup: Setup): Promise<RunRecord[]> {
   const runs: RunRecord[] = []
@@ -202,10 +231,7 @@ async function runHttp(options: BenchOptions, setup: Setup): Promise<RunRecord[]
     for (const cores of options.cores) {
       for (let round = 1; round <= options.rounds; round += 1) {
         for (const mode of cores === 1 ? options.modes : options.modesOnTwoCores) {
-          // Rotate the order each round, so no target always runs first or last.
-          const shift = (round - 1) % options.targets.length
-          const order = [...options.targets.slice(shift), ...options.targets.slice(0, shift)]
-          for (const target of order) {
+          for (const target of rotated(options.targets, round)) {
             const run = await measure(options, setup, pools, { cores, mode, target, round })
             runs.push(run)
             const rate = run.ok
@@ -220,7 +246,7 @@ async function runHttp(options: BenchOptions, setup: Setup): Promise<RunRecord[]
   return runs
 }
 
-/** `--profile MODE`: each target once with node --cpu-prof; prints where the time goes. */
+/** `--profile MODE`: where the time goes, with node --cpu-prof or with perf. */
 async function runProfile(options: BenchOptions, setup: Setup, mode: Mode): Promise<void> {
   const alg = options.algorithms[0]!
   const pools = await fetchPools(setup.issuer.control, alg, {
@@ -229,16 +255,64 @@ async function runProfile(options: BenchOptions, setup: Setup, mode: Mode): Prom
       mode === 'cold' ? Math.max(MIN_COLD_TOKENS, options.duration * COLD_TOKENS_PER_SECOND) : 1,
     signedBad: SIGNED_BAD_TOKENS,
   })
+  if (options.profiler === 'perf') return runPerfProfile(options, setup, pools, mode)
   for (const target of options.targets) {
     const dir = join(ROOT, 'bench/profiles', `${target}-${mode}-${Date.now()}`)
     mkdirSync(dir, { recursive: true })
     const plan = { cores: 1 as const, mode, target, round: 1 }
-    const run = await measure(options, setup, pools, plan, ['--cpu-prof', '--cpu-prof-dir', dir])
+    const run = await measure(options, setup, pools, plan, {
+      nodeOptions: ['--cpu-prof', '--cpu-prof-dir', dir],
+    })
     log(
       `${target} ${mode}: ${Math.round(run.requestsPerSec)} req/s, ${run.cpuMicrosPerRequest.toFixed(1)} CPU µs/req`,
     )
     console.log(summariseProfiles(dir, `${target}, ${mode}`, run.cpuMicrosPerRequest))
   }
+}
+
+/**
+ * `--profile MODE --profiler perf`: every target in each round (interleaved, order rotated), the
+ * measured window sampled by perf; prints each category's µs per request side by side, then each
+ * target's costliest symbols.
+ */
+async function runPerfProfile(
+  options: BenchOptions,
+  setup: Setup,
+  pools: TokenPools,
+  mode: Mode,
+): Promise<void> {
+  checkPerf()
+  const dir = join(ROOT, 'bench/profiles', `perf-${mode}-${Date.now()}`)
+  mkdirSync(dir, { recursive: true })
+  const profiles = new Map<TargetName, PerfProfile>(
+    options.targets.map((target) => [
+      target,
+      { label: target, samples: [], mainThreads: new Set(), requests: 0, cpuMicros: 0 },
+    ]),
+  )
+  for (let round = 1; round <= options.rounds; round += 1) {
+    for (const target of rotated(options.targets, round)) {
+      const plan = { cores: 1 as const, mode, target, round }
+      let server: number | undefined
+      const run = await measure(options, setup, pools, plan, {
+        nodeOptions: ['--perf-basic-prof'],
+        measuredWindow: async (pid) => {
+          server = pid
+          const recording = await recordPerf(pid, join(dir, `${target}-${round}.data`))
+          return async (window) => addRound(profiles.get(target)!, await recording.stop(), window)
+        },
+      }).finally(() => server !== undefined && removePerfMap(server))
+      if (!run.ok) throw new Error(`${target}, round ${round}: ${run.failure}`)
+      log(
+        `round ${round}, ${target} ${mode}: ${Math.round(run.requestsPerSec)} req/s, ${run.cpuMicrosPerRequest.toFixed(1)} CPU µs/req`,
+      )
+    }
+  }
+  console.log(
+    `## ${mode}, ${pools.alg}, one core, ${options.rounds} round(s) (perf data in ${dir})\n`,
+  )
+  console.log(compareCategories([...profiles.values()]))
+  for (const profile of profiles.values()) console.log(summarisePerf(profile))
 }
 
 async function runMicro(options: BenchOptions, script: string): Promise<MicroRecord[]> {
