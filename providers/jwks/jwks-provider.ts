@@ -147,10 +147,17 @@ export abstract class KeySetProvider implements JwtProvider {
     return new User(context, this.identityOf(verified), sources)
   }
 
-  /** {@link identity}, mapped once per verification (a remembered token reuses it). */
+  /**
+   * {@link identity}, mapped at a verification's first use and again at its second, from which on
+   * it is kept (a remembered token reuses it; see {@link Verification.identity}).
+   */
   protected identityOf(verified: VerifiedToken): UserIdentity {
-    if (verified instanceof Verification) return (verified.identity ??= this.#mapped(verified))
-    return this.#mapped(verified)
+    if (!(verified instanceof Verification)) return this.#mapped(verified)
+    const kept = verified.identity
+    if (kept !== undefined && kept !== null) return kept
+    const identity = this.#mapped(verified)
+    verified.identity = kept === null ? identity : null
+    return identity
   }
 
   #mapped(verified: VerifiedToken): UserIdentity {

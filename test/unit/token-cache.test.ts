@@ -2,7 +2,9 @@
 
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ConfigError, createVerifier, JwksCache } from '../../src/index.js'
+import type { JwtClaims } from '../../src/jwt.js'
 import { createTestIssuer, type TestIssuer } from '../../src/testing.js'
+import type { UserIdentity } from '../../src/user.js'
 import { JwksProvider } from '../../providers/jwks/index.js'
 
 let idp: TestIssuer
@@ -28,7 +30,7 @@ function setup(options: { tokenCache?: { max?: number } | false } = {}) {
   })
   const spy = vi.spyOn(provider, 'verifyToken')
   const verify = createVerifier({ provider, logger: false, ...options })
-  return { verify, spy, cache }
+  return { verify, spy, cache, provider }
 }
 
 describe('the verified-token cache', () => {
@@ -47,6 +49,21 @@ describe('the verified-token cache', () => {
     const token = idp.mint({ sub: 'alice' })
     const first = await verify(token)
     expect(await verify(token)).not.toBe(first)
+  })
+
+  it('maps a token to its user at its first two uses only: a token used once keeps no identity', async () => {
+    const { verify, spy, provider } = setup()
+    const mapper = provider as unknown as { identity(claims: JwtClaims): UserIdentity }
+    const mapping = vi.spyOn(mapper, 'identity')
+    const token = idp.mint({ sub: 'alice', scope: 'read' })
+    expect((await verify(token)).scopes).toEqual(['read'])
+    const verification = (await spy.mock.results[0]!.value) as { identity: unknown }
+    // Nothing mapped stays in the cache for a token that may never come back.
+    expect(verification.identity).toBeNull()
+    expect(mapping).toHaveBeenCalledTimes(1)
+    for (let use = 2; use <= 5; use += 1) expect(verify.fromCache(token)?.scopes).toEqual(['read'])
+    expect(mapping).toHaveBeenCalledTimes(2)
+    expect(verification.identity).toMatchObject({ id: 'alice', scopes: ['read'] })
   })
 
   it('refuses a remembered token the moment it expires (fake clock)', async () => {
