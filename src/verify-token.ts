@@ -75,7 +75,7 @@ export class Verification implements VerifiedToken {
    * time, so that a remembered token is not mapped again; `null` after its first use. A token used
    * once (as every token is, when each request brings a new one) leaves no identity in the token
    * cache for the garbage collector to copy and mark until the entry is evicted: about a third of
-   * an entry's objects (the identity, its scopes and their strings).
+   * an entry's objects (the identity, its scope list and the list's storage).
    */
   identity: UserIdentity | null | undefined = undefined
   readonly #policy: VerificationPolicy

@@ -10,6 +10,7 @@ import {
   summarisePerf,
   type PerfProfile,
 } from '../../../bench/perf.js'
+import { parseOptions } from '../../../bench/options.js'
 import { ROOT } from '../../../bench/processes.js'
 
 const JWT_SOURCE = `file://${ROOT}src/jwt.ts`
@@ -115,5 +116,16 @@ describe('the perf profile', () => {
     expect(summary.indexOf('parseJwt (src/jwt.ts:177)')).toBeLessThan(
       summary.indexOf('ScavengeObject'),
     )
+  })
+
+  it('is asked for with a mode to profile; node --cpu-prof stays the default', () => {
+    expect(parseOptions(['--profile', 'cold']).profiler).toBe('cpu-prof')
+    expect(parseOptions(['--profile', 'cold', '--profiler', 'perf'])).toMatchObject({
+      profile: 'cold',
+      profiler: 'perf',
+      targets: ['oidc-guard'],
+    })
+    expect(() => parseOptions(['--profiler', 'perf'])).toThrow(/give --profile MODE/)
+    expect(() => parseOptions(['--profile', 'cold', '--profiler', 'gprof'])).toThrow(/profiler/)
   })
 })
