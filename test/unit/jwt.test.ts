@@ -142,10 +142,19 @@ describe('parseJwt', () => {
     expect(outcomeOf(() => parseJwt(`${HEADER}.${PAYLOAD}.`))).toBe('ERR_AUTH_TOKEN_MALFORMED')
   })
 
-  // Node's base64url decoder is lenient: it reads `+` `/`, skips `=` and spaces. Each variant below
-  // decodes to the same bytes there, so only the strict alphabet check refuses it.
+  // Node's base64url decoder is lenient: it reads `+` `/`, skips `=`, spaces and Latin-1 letters,
+  // and reads a character past U+00FF as its low byte. Each variant below decodes to the same bytes
+  // there, so only the strict alphabet check refuses it.
+  const pastLatin1 = (s: string): string => {
+    const at = s.search(/[A-Za-z0-9]/)
+    return s.slice(0, at) + String.fromCharCode(0x100 + s.charCodeAt(at)) + s.slice(at + 1)
+  }
   const NON_BASE64URL: ReadonlyArray<[string, (segment: string) => string]> = [
-    ['standard-alphabet + and /', (s) => s.replace(/-/g, '+').replace(/_/g, '/')],
+    ['standard-alphabet + for -', (s) => s.replace(/-/g, '+')],
+    ['standard-alphabet / for _', (s) => s.replace(/_/g, '/')],
+    ['a character past U+00FF (Ā for A)', pastLatin1],
+    ['a Latin-1 letter inside', (s) => `${s.slice(0, 4)}é${s.slice(4)}`],
+    ['a NUL inside', (s) => `${s.slice(0, 4)}\0${s.slice(4)}`],
     ['= padding', (s) => s + '='.repeat((4 - (s.length % 4)) % 4 || 4)],
     ['a space inside', (s) => `${s.slice(0, 4)} ${s.slice(4)}`],
     ['a trailing newline', (s) => `${s}\n`],
