@@ -68,16 +68,21 @@ type CurrentKeys = KeySource & Required<Pick<KeySource, 'isCurrent'>>
 /**
  * A token that passed every check, which may be remembered for its token string: a class rather
  * than a closure per token, since one is built for every new token on the hot path.
+ *
+ * A token used once, as every token is when each request brings a new one, should leave as little
+ * as it can in the token cache, where the garbage collector copies each entry out of the young
+ * generation and marks it in the old one until it is evicted. So what can be made again from the
+ * token is kept only from its second use: the user identity the provider maps from the claims, and
+ * the decoded claims themselves (see {@link Verification.releaseClaims}).
  */
 export class Verification implements VerifiedToken {
   /**
    * The user identity the provider mapped from the claims, kept once the token is used a second
-   * time, so that a remembered token is not mapped again; `null` after its first use. A token used
-   * once (as every token is, when each request brings a new one) leaves no identity in the token
-   * cache for the garbage collector to copy and mark until the entry is evicted: about a third of
-   * an entry's objects (the identity, its scope list and the list's storage).
+   * time, so that a remembered token is not mapped again; `null` after its first use: about a
+   * third of an entry's objects (the identity, its scope list and the list's storage).
    */
   identity: UserIdentity | null | undefined = undefined
+  #claims: JwtClaims | undefined
   readonly #policy: VerificationPolicy
   readonly #keys: CurrentKeys
   readonly #key: VerificationKey
@@ -85,14 +90,30 @@ export class Verification implements VerifiedToken {
   constructor(
     readonly token: string,
     readonly header: JwtHeader,
-    readonly claims: JwtClaims,
+    claims: JwtClaims,
     policy: VerificationPolicy,
     keys: CurrentKeys,
     key: VerificationKey,
   ) {
+    this.#claims = claims
     this.#policy = policy
     this.#keys = keys
     this.#key = key
+  }
+
+  /** The verified claims: those the checks read, or, once released, the token's payload decoded again. */
+  get claims(): JwtClaims {
+    return (this.#claims ??= parseJwt(this.token, this.#policy.maxTokenLength).payload)
+  }
+
+  /**
+   * Lets the decoded claims go once the first request has its user (which holds them): the object
+   * and its strings are most of an entry's objects besides the token. A second use decodes the
+   * payload again (about 2 µs, once) and keeps it: the token is the one verified, so its payload
+   * is the same text.
+   */
+  releaseClaims(): void {
+    this.#claims = undefined
   }
 
   /**

@@ -149,7 +149,8 @@ export abstract class KeySetProvider implements JwtProvider {
 
   /**
    * {@link identity}, mapped at a verification's first use and again at its second, from which on
-   * it is kept (a remembered token reuses it; see {@link Verification.identity}).
+   * it is kept (a remembered token reuses it; see {@link Verification.identity}). After the first
+   * use the verification also lets its decoded claims go, which the first user holds.
    */
   protected identityOf(verified: VerifiedToken): UserIdentity {
     if (!(verified instanceof Verification)) return this.#mapped(verified)
@@ -157,6 +158,7 @@ export abstract class KeySetProvider implements JwtProvider {
     if (kept !== undefined && kept !== null) return kept
     const identity = this.#mapped(verified)
     verified.identity = kept === null ? identity : null
+    if (kept === undefined) verified.releaseClaims()
     return identity
   }
 

@@ -66,6 +66,22 @@ describe('the verified-token cache', () => {
     expect(verification.identity).toMatchObject({ id: 'alice', scopes: ['read'] })
   })
 
+  it('keeps no decoded claims for a token used once: its second use decodes them again, and keeps them', async () => {
+    const { verify, spy } = setup()
+    const token = idp.mint({ sub: 'alice', scope: 'read', tenant: 't-1' })
+    const first = await verify(token)
+    const verification = (await spy.mock.results[0]!.value) as { claims: JwtClaims }
+    const second = verify.fromCache(token)!
+    // The first request's claims were let go when its user was built: they are decoded anew.
+    expect(second.claims).not.toBe(first.claims)
+    expect(second.claims).toEqual(first.claims)
+    expect(second.claims).toMatchObject({ sub: 'alice', scope: 'read', tenant: 't-1' })
+    // From the second use on they are kept, and the signature is still checked only once.
+    expect(verify.fromCache(token)!.claims).toBe(second.claims)
+    expect(verification.claims).toBe(second.claims)
+    expect(spy).toHaveBeenCalledTimes(1)
+  })
+
   it('refuses a remembered token the moment it expires (fake clock)', async () => {
     vi.useFakeTimers({ toFake: ['Date'] })
     const start = new Date('2026-01-01T00:00:00Z')
