@@ -53,7 +53,8 @@ export const USAGE = `npm run bench -- [options]
                         included; prints µs per request by category and by symbol
   --out FILE            results file, relative to the repository root or absolute (default
                         bench/results/latest.json; quick.json with --quick, micro.json with
-                        --micro, memory.json with --memory)`
+                        --micro, memory.json with --memory, partial.json with --targets,
+                        --modes, --cores or --algs: a subset never replaces the published run)`
 
 export function list<T extends string>(name: string, value: string, allowed: readonly T[]): T[] {
   const items = value.split(',').filter((item) => item !== '')
@@ -96,6 +97,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   let outGiven = false
   let targetsGiven = false
   let modesGiven = false
+  let subset = false
   for (let index = 0; index < argv.length; index += 1) {
     const flag = argv[index]!
     const value = (): string => {
@@ -116,9 +118,11 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         break
       case '--cores':
         options.cores = list('cores', value(), ['1', '2'] as const).map(Number) as (1 | 2)[]
+        subset = true
         break
       case '--algs':
         options.algorithms = list('algs', value(), ALGORITHMS)
+        subset = true
         break
       case '--duration':
         options.duration = positive('duration', value())
@@ -171,5 +175,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   }
   if (!outGiven && !quick && options.memory) options.out = 'bench/results/memory.json'
   else if (!outGiven && !quick && options.microOnly) options.out = 'bench/results/micro.json'
+  // latest.json is the published run, from which docs/performance.md is generated: an experiment on
+  // some targets or modes must not replace it.
+  else if (!outGiven && !quick && (subset || targetsGiven || modesGiven)) {
+    options.out = 'bench/results/partial.json'
+  }
   return options
 }

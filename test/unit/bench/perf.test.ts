@@ -129,3 +129,21 @@ describe('the perf profile', () => {
     expect(() => parseOptions(['--profile', 'cold', '--profiler', 'gprof'])).toThrow(/profiler/)
   })
 })
+
+describe('the results file of npm run bench', () => {
+  it('is the published latest.json only for a full run; a subset goes to partial.json', () => {
+    expect(parseOptions([]).out).toBe('bench/results/latest.json')
+    expect(parseOptions(['--rounds', '5', '--duration', '2']).out).toBe('bench/results/latest.json')
+    for (const subset of [
+      ['--targets', 'oidc-guard,aws-jwt-verify'],
+      ['--modes', 'cold'],
+      ['--cores', '1'],
+      ['--algs', 'ES256'],
+    ]) {
+      expect(parseOptions(subset).out).toBe('bench/results/partial.json')
+    }
+    expect(parseOptions(['--modes', 'cold', '--out', 'x.json']).out).toBe('x.json')
+    expect(parseOptions(['--quick', '--modes', 'cold']).out).toBe('bench/results/quick.json')
+    expect(parseOptions(['--micro']).out).toBe('bench/results/micro.json')
+  })
+})
