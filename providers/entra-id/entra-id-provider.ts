@@ -209,7 +209,8 @@ export class EntraIdProvider extends KeySetProvider {
       },
       isCurrent: (key) => location.isCurrent(key),
     }
-    const verified = await verifyJwt(token, parsed, this.policy, keys)
+    const result = verifyJwt(token, parsed, this.policy, keys)
+    const verified = result instanceof Promise ? await result : result
     const { claims } = verified
     const version = this.#config.authority.parse(claims.iss ?? '')?.version
     const tid = checkEntraClaims(claims, this.#config, version)

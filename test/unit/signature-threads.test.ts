@@ -10,8 +10,17 @@ const FIXTURE = fileURLToPath(new URL('../fixtures/signature-threads.ts', import
 
 interface Report {
   offThread: boolean
+  first: string
   valid: string
   forged: string
+  expired: string
+}
+
+const ANSWERS = {
+  first: 'alice',
+  valid: 'bob',
+  forged: 'ERR_AUTH_SIGNATURE_INVALID',
+  expired: 'ERR_AUTH_TOKEN_EXPIRED',
 }
 
 function run(pinned: boolean): Report {
@@ -22,19 +31,11 @@ function run(pinned: boolean): Report {
 }
 
 describe('signature checks and the cores a process may use', () => {
-  it('a process pinned to one core checks inline, and refuses a forged signature', () => {
-    expect(run(true)).toEqual({
-      offThread: false,
-      valid: 'alice',
-      forged: 'ERR_AUTH_SIGNATURE_INVALID',
-    })
+  it('a process pinned to one core checks inline, and refuses a forged signature and expired claims', () => {
+    expect(run(true)).toEqual({ offThread: false, ...ANSWERS })
   })
 
   it('a process that may use every core of this machine checks on the pool when it has several', () => {
-    expect(run(false)).toEqual({
-      offThread: availableParallelism() > 1,
-      valid: 'alice',
-      forged: 'ERR_AUTH_SIGNATURE_INVALID',
-    })
+    expect(run(false)).toEqual({ offThread: availableParallelism() > 1, ...ANSWERS })
   })
 })
