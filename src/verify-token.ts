@@ -36,12 +36,13 @@ export interface VerificationPolicy extends HeaderPolicy, ClaimsPolicy {
  * expired `exp` answers "signature verification failed", not "token expired".
  *
  * Synchronous when it can be: with the key at hand and the signature checked inline (one core),
- * the answer comes back as it is, not as a promise, and a failure is thrown; a caller that awaits
- * the result gets the same either way. Each promise spared is an allocation and a turn of the
- * microtask queue per new token.
+ * the verified token comes back as it is and a failure is thrown. Otherwise (the key set being
+ * fetched, the signature checked on the thread pool) it returns a promise, which rejects with the
+ * same errors. A caller in an `async` function awaits it only when it is a promise: each promise
+ * spared is an allocation and a turn of the microtask queue per new token.
  *
- * @throws {InvalidTokenError} for any failed check (401).
- * @throws {UnavailableError} when the keys cannot be had (503).
+ * @throws {InvalidTokenError} for any failed check (401), or the promise rejects with it.
+ * @throws {UnavailableError} when the keys cannot be had (503), as a rejection.
  */
 export function verifyJwt(
   token: string,
