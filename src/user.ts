@@ -90,7 +90,10 @@ export class User {
   readonly clientId: string | undefined
   /** The name of the provider that verified the token; `''` for the anonymous user. */
   readonly provider: string
-  /** The verified claims (empty for the anonymous user). */
+  /**
+   * The verified claims (empty for the anonymous user), frozen all the way down: while the token
+   * cache remembers the token, later requests bringing it share them. Copy what you want to change.
+   */
   readonly claims: JwtClaims
   readonly #authenticated: boolean
   readonly #token: string | undefined

@@ -268,6 +268,52 @@ describe('parseJwt', () => {
     expect(['accepted', 'ERR_AUTH_TOKEN_MALFORMED']).toContain(outcome)
   })
 
+  it('PARSE freezes the header and the payload all the way down, a long header too', () => {
+    const payload = '{"sub":"u","roles":["reader",{"tenant":{"id":"t"}}],"cnf":{"jkt":"x"}}'
+    const longHeader = `{"alg":"RS256","kid":"${'k'.repeat(600)}","x":[{"y":[1]}]}`
+    for (const header of ['{"alg":"RS256","x":[{"y":[1]}]}', longHeader]) {
+      const parsed = parseJwt(tokenWith({ header: b64url(header), payload: b64url(payload) }))
+      const claims = parsed.payload as {
+        roles: [string, { tenant: { id: string } }]
+        cnf: { jkt: string }
+      }
+      for (const part of [
+        claims,
+        claims.roles,
+        claims.roles[1],
+        claims.roles[1].tenant,
+        claims.cnf,
+      ]) {
+        expect(Object.isFrozen(part)).toBe(true)
+      }
+      const x = parsed.header['x'] as [{ y: number[] }]
+      for (const part of [parsed.header, x, x[0], x[0].y]) expect(Object.isFrozen(part)).toBe(true)
+    }
+  })
+
+  it('PARSE freezes only the token: an enumerable member put on Object.prototype is left alone', () => {
+    const planted = { value: 1 }
+    Object.defineProperty(Object.prototype, 'plantedForTest', {
+      value: planted,
+      enumerable: true,
+      configurable: true,
+      writable: true,
+    })
+    try {
+      const parsed = parseJwt(tokenWith({ payload: b64url('{"sub":"u","list":[{}]}') }))
+      expect(Object.isFrozen(parsed.payload)).toBe(true)
+      expect(Object.isFrozen(planted)).toBe(false)
+    } finally {
+      delete (Object.prototype as Record<string, unknown>)['plantedForTest']
+    }
+  })
+
+  it('PARSE freezes a payload of 100,000 nested arrays within the cap without running out of stack', () => {
+    const nested = `${'['.repeat(100_000)}1${']'.repeat(100_000)}`
+    const token = tokenWith({ payload: b64url(`{"sub":"u","x":${nested}}`) })
+    expect(outcomeOf(() => parseJwt(token, token.length))).toBe('accepted')
+  })
+
   it('PARSE-10 keeps __proto__ in the payload a plain own data property', () => {
     const payload = '{"sub":"user-1","__proto__":{"polluted":true,"cnf":{"jkt":"x"},"sub":"admin"}}'
     const header = '{"alg":"RS256","__proto__":{"alg":"none","polluted":true}}'
@@ -276,9 +322,10 @@ describe('parseJwt', () => {
     expect(Object.getPrototypeOf(parsed.payload)).toBe(Object.prototype)
     expect(Object.getOwnPropertyDescriptor(parsed.payload, '__proto__')).toEqual({
       value: { polluted: true, cnf: { jkt: 'x' }, sub: 'admin' },
-      writable: true,
+      // Frozen, as every decoded member is (below).
+      writable: false,
       enumerable: true,
-      configurable: true,
+      configurable: false,
     })
     expect(parsed.payload['polluted']).toBeUndefined()
     expect(parsed.payload['cnf']).toBeUndefined()

@@ -5,6 +5,7 @@ import { ConfigError, createVerifier, JwksCache } from '../../src/index.js'
 import type { JwtClaims } from '../../src/jwt.js'
 import { createTestIssuer, type TestIssuer } from '../../src/testing.js'
 import type { UserIdentity } from '../../src/user.js'
+import { ClaimRolesProvider } from '../../providers/claims/index.js'
 import { JwksProvider } from '../../providers/jwks/index.js'
 
 let idp: TestIssuer
@@ -95,6 +96,42 @@ describe('the verified-token cache', () => {
     expect(verify.fromCache(token)).toBeUndefined()
     await expect(verify(token)).rejects.toMatchObject({ code: 'ERR_AUTH_TOKEN_EXPIRED' })
     expect(spy).toHaveBeenCalledTimes(2)
+  })
+
+  it('one request cannot change the claims a later request with the same token gets, nor their expiry', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const start = new Date('2026-01-01T00:00:00Z')
+    vi.setSystemTime(start)
+    const cache = new JwksCache({ fetch: idp.fetch, cooldownMs: 60_000 })
+    const provider = new JwksProvider({
+      issuer: idp.issuer,
+      jwksUri: idp.jwksUri,
+      audience: idp.audience,
+      jwksCache: cache,
+      clockToleranceSec: 0,
+    })
+    const verify = createVerifier({ provider, logger: false, roles: new ClaimRolesProvider() })
+    const exp = start.getTime() / 1000 + 60
+    const token = idp.mint({ sub: 'alice', roles: ['reader'], exp })
+    // Every use's claims, the first (decoded for the signature check) and the remembered ones.
+    const uses = [await verify(token), verify.fromCache(token)!, verify.fromCache(token)!]
+    for (const user of uses) {
+      const claims = user.claims as { roles: string[]; exp: number }
+      // A handler that treats the claims as its own scratch space (ES modules are strict mode).
+      expect(() => claims.roles.push('admin')).toThrow(TypeError)
+      expect(() => {
+        claims.exp = exp + 3600
+      }).toThrow(TypeError)
+      expect(() => {
+        ;(claims as Record<string, unknown>)['admin'] = true
+      }).toThrow(TypeError)
+    }
+    const later = verify.fromCache(token)!
+    expect(later.claims).toMatchObject({ roles: ['reader'], exp })
+    expect(later.claims['admin']).toBeUndefined()
+    expect(await later.roles).toEqual(['reader'])
+    vi.setSystemTime(start.getTime() + 60_000)
+    expect(verify.fromCache(token)).toBeUndefined()
   })
 
   it('never remembers a failure', async () => {
