@@ -10,6 +10,7 @@ import {
 import { isUtf8 } from 'node:buffer'
 import { availableParallelism } from 'node:os'
 import { InvalidTokenError } from './errors.js'
+import { pkcs1SignatureIsValid, type Pkcs1Hash } from './pkcs1.js'
 
 /** Claims of a verified token. Registered claims are typed; vendor claims are `unknown`. */
 export interface JwtClaims {
@@ -70,12 +71,14 @@ interface AlgorithmSpec {
   /** Exact signature length in bytes where it is fixed (ECDSA r||s, Ed25519). */
   readonly signatureLength?: number
   readonly pss?: boolean
+  /** RSASSA-PKCS1-v1_5 (RS256, RS384, RS512): checked by {@link pkcs1SignatureIsValid} inline. */
+  readonly pkcs1?: Pkcs1Hash
 }
 
 const ALGORITHMS: Readonly<Record<JwsAlgorithm, AlgorithmSpec>> = {
-  RS256: { kty: 'RSA', hash: 'sha256' },
-  RS384: { kty: 'RSA', hash: 'sha384' },
-  RS512: { kty: 'RSA', hash: 'sha512' },
+  RS256: { kty: 'RSA', hash: 'sha256', pkcs1: 'sha256' },
+  RS384: { kty: 'RSA', hash: 'sha384', pkcs1: 'sha384' },
+  RS512: { kty: 'RSA', hash: 'sha512', pkcs1: 'sha512' },
   PS256: { kty: 'RSA', hash: 'sha256', pss: true },
   PS384: { kty: 'RSA', hash: 'sha384', pss: true },
   PS512: { kty: 'RSA', hash: 'sha512', pss: true },
@@ -341,14 +344,31 @@ function signatureCheck(
 
 /**
  * Checks the signature synchronously with node:crypto: a verification costs one public-key
- * operation and no promise. ECDSA signatures must be the fixed-length r||s form (RFC 7518 §3.4);
- * DER, short, long and all-zero signatures fail.
+ * operation and no promise. RS256/384/512 are checked by encoding and comparing (src/pkcs1.ts),
+ * which spares OpenSSL's per-call verification set-up; the thread-pool path below and every other
+ * algorithm use crypto.verify. ECDSA signatures must be the fixed-length r||s form (RFC 7518
+ * §3.4); DER, short, long and all-zero signatures fail.
  */
 export function signatureIsValid(
   parsed: ParsedJwt,
   alg: JwsAlgorithm,
   key: VerificationKey,
 ): boolean {
+  const { pkcs1 } = ALGORITHMS[alg]
+  if (pkcs1 !== undefined) {
+    const modulusBits = key.keyObject.asymmetricKeyDetails?.modulusLength
+    return (
+      keySuitsAlgorithm(key, alg) &&
+      modulusBits !== undefined &&
+      pkcs1SignatureIsValid(
+        pkcs1,
+        parsed.signingInput,
+        parsed.signature,
+        key.keyObject,
+        Math.ceil(modulusBits / 8),
+      )
+    )
+  }
   const check = signatureCheck(parsed, alg, key)
   if (check === undefined) return false
   try {

@@ -34,6 +34,7 @@ const EXPRESS_GLUE = [
 ]
 const CRYPTO_USERS = [
   'src/jwt.ts',
+  'src/pkcs1.ts',
   'src/key-set.ts',
   'src/testing-cognito.ts',
   'src/testing-entra-claims.ts',
