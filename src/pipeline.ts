@@ -246,9 +246,17 @@ export function createVerifier(options: VerifierOptions): Verifier {
   // (jwtAuth makes it at once), so the store is asked once per request.
   let handoff: { token: string; answer: Promise<boolean> } | undefined
 
+  // The token fromCache last found nothing for. jwtAuth calls verify(token) at once after such a
+  // miss, and a second lookup of a new token costs a Map probe into a cache that every other new
+  // token churns. Skipping the lookup can only cost a verification, never accept anything.
+  let lastMiss: string | undefined
+
   function fromCache(token: string): User | undefined {
     const hit = recall(token)
-    if (hit === undefined) return undefined
+    if (hit === undefined) {
+      lastMiss = token
+      return undefined
+    }
     if (revocation !== undefined) {
       const answer = revocation.isRevoked(hit.verified)
       if (answer !== false) {
@@ -301,7 +309,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     let provider: JwtProvider | undefined
     let hit: Remembered | undefined
     try {
-      hit = recall(token)
+      if (token === lastMiss) lastMiss = undefined
+      else hit = recall(token)
       let verified: VerifiedToken
       if (hit === undefined) {
         const parsed = parseJwt(token, maxTokenLength)

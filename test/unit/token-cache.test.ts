@@ -134,6 +134,24 @@ describe('the verified-token cache', () => {
     expect(verify.fromCache(token)).toBeUndefined()
   })
 
+  it('skips the lookup only for the token fromCache has just missed, in the verify call after it', async () => {
+    const { verify, spy } = setup()
+    const [a, b] = [idp.mint({ sub: 'alice' }), idp.mint({ sub: 'bob' })]
+    expect(verify.fromCache(a)).toBeUndefined()
+    expect((await verify(a)).id).toBe('alice')
+    expect(spy).toHaveBeenCalledTimes(1)
+    // Another token's miss does not stop a remembered one from being found.
+    expect(verify.fromCache(b)).toBeUndefined()
+    expect((await verify(a)).id).toBe('alice')
+    expect(spy).toHaveBeenCalledTimes(1)
+    expect((await verify(b)).id).toBe('bob')
+    expect(spy).toHaveBeenCalledTimes(2)
+    // Used once: the next verify of the same token looks it up again.
+    expect(verify.fromCache(a)?.id).toBe('alice')
+    expect((await verify(b)).id).toBe('bob')
+    expect(spy).toHaveBeenCalledTimes(2)
+  })
+
   it('never remembers a failure', async () => {
     const { verify, spy } = setup()
     const forged = idp.mint({ sub: 'alice' }, { tamper: 'signature' })
