@@ -298,7 +298,13 @@ async function runPerfProfile(
       const plan = { cores: 1 as const, mode, target, round }
       let server: number | undefined
       const run = await measure(options, setup, pools, plan, {
-        nodeOptions: ['--perf-basic-prof'],
+        // V8 also writes a code-event log with --perf-basic-prof: into the profile's folder, not
+        // the server's working directory (the repository root).
+        nodeOptions: [
+          '--perf-basic-prof',
+          `--logfile=${join(dir, `${target}-${round}-v8.log`)}`,
+          '--no-logfile-per-isolate',
+        ],
         measuredWindow: async (pid) => {
           server = pid
           const recording = await recordPerf(pid, join(dir, `${target}-${round}.data`))
