@@ -20,7 +20,9 @@ afterEach(() => {
   vi.useRealTimers()
 })
 
-function setup(options: { tokenCache?: { max?: number } | false } = {}) {
+function setup(
+  options: { tokenCache?: { max?: number } | false; roles?: ClaimRolesProvider } = {},
+) {
   const cache = new JwksCache({ fetch: idp.fetch, cooldownMs: 60_000 })
   const provider = new JwksProvider({
     issuer: idp.issuer,
@@ -102,15 +104,7 @@ describe('the verified-token cache', () => {
     vi.useFakeTimers({ toFake: ['Date'] })
     const start = new Date('2026-01-01T00:00:00Z')
     vi.setSystemTime(start)
-    const cache = new JwksCache({ fetch: idp.fetch, cooldownMs: 60_000 })
-    const provider = new JwksProvider({
-      issuer: idp.issuer,
-      jwksUri: idp.jwksUri,
-      audience: idp.audience,
-      jwksCache: cache,
-      clockToleranceSec: 0,
-    })
-    const verify = createVerifier({ provider, logger: false, roles: new ClaimRolesProvider() })
+    const { verify } = setup({ roles: new ClaimRolesProvider() })
     const exp = start.getTime() / 1000 + 60
     const token = idp.mint({ sub: 'alice', roles: ['reader'], exp })
     // Every use's claims, the first (decoded for the signature check) and the remembered ones.
