@@ -435,11 +435,25 @@ export const SIG_ROWS: readonly Row[] = [
     id: 'SIG-06',
     what: 'a bad RS256 signature',
     expect: IT(BAD_SIGNATURE),
-    probes: (c) =>
-      tokens(
+    probes: (c) => {
+      // A valid signature whose first byte is zero: the same number in one byte fewer, or with a
+      // zero more in front, is still the signed number, but not a signature of the key's length.
+      let token = c.idp.mint({})
+      while (Buffer.from(segments(token)[2], 'base64url')[0] !== 0) token = c.idp.mint({})
+      const signature = Buffer.from(segments(token)[2], 'base64url')
+      return tokens(
         ['one bit flipped', c.idp.mint({}, { tamper: 'signature' })],
         ['another key under the issuer kid', c.idp.mint({}, { key: c.attackerKey.privateKey })],
-      ),
+        [
+          'a valid signature, its leading zero byte dropped',
+          withSignature(token, signature.subarray(1)),
+        ],
+        [
+          'a valid signature, a zero byte put in front',
+          withSignature(token, Buffer.concat([Buffer.alloc(1), signature])),
+        ],
+      )
+    },
   },
   {
     id: 'SIG-07',
