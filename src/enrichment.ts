@@ -92,11 +92,7 @@ export function sourceUnavailable(facet: string, cause: unknown): UnavailableErr
  * never "no rule", and never an empty list that would look like a real answer.
  */
 export function checkedAnswer(facet: Facet, value: unknown): Answer {
-  if (facet === 'profile') {
-    if (typeof value === 'object' && value !== null && !Array.isArray(value))
-      return value as Profile
-    throw sourceUnavailable(facet, new TypeError('the profile source did not return an object'))
-  }
+  if (facet === 'profile') return profileCopy(value)
   if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
     throw sourceUnavailable(
       facet,
@@ -104,6 +100,23 @@ export function checkedAnswer(facet: Facet, value: unknown): Answer {
     )
   }
   return Object.freeze([...(value as string[])])
+}
+
+/**
+ * A profile is checked once per request (and once more when the cache stores it): each gets its own
+ * deep copy. A profile can be any shape, dates included, so freezing would not protect it; a copy
+ * does, and keeps one handler's change from reaching the same user's later requests.
+ */
+function profileCopy(value: unknown): Profile {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw sourceUnavailable('profile', new TypeError('the profile source did not return an object'))
+  }
+  try {
+    return structuredClone(value) as Profile
+  } catch (error) {
+    // Functions, symbols, class instances with such members: a broken source, like any other.
+    throw sourceUnavailable('profile', error)
+  }
 }
 
 /** Checks a `sources` object given to `jwtAuth`/`createVerifier`: each needs its fetch method. */

@@ -155,6 +155,7 @@ export class User {
     return (this.#permissions ??= this.#loadList('permissions'))
   }
 
+  /** The profile source's answer as this request's own deep copy: a change reaches no other request. */
   get profile(): Promise<Profile> {
     return (this.#profile ??= this.#loadProfile())
   }

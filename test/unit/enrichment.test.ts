@@ -119,6 +119,46 @@ describe('Enrichment: the cross-request cache', () => {
     await expect(userOf(sources).profile).rejects.toBeInstanceOf(UnavailableError)
   })
 
+  it("a profile is each request's own copy: a handler's change reaches no other request", async () => {
+    let calls = 0
+    const kept = { name: 'Alice', address: { city: 'Lyon' }, tags: ['a'], since: new Date(0) }
+    const sources = new Enrichment({}, silentLogger).wrap({
+      profile: {
+        fetchProfile: () => {
+          calls += 1
+          return kept
+        },
+      },
+    })
+    const first = (await userOf(sources).profile) as typeof kept
+    first.name = 'Mallory'
+    first.address.city = 'Paris'
+    first.tags.push('admin')
+    first.since.setTime(1)
+    const second = (await userOf(sources).profile) as typeof kept
+    expect(calls).toBe(1)
+    expect(second).toEqual({
+      name: 'Alice',
+      address: { city: 'Lyon' },
+      tags: ['a'],
+      since: new Date(0),
+    })
+    expect(kept).toEqual(second)
+    // The source changing its own object after answering does not change the stored answer.
+    kept.address.city = 'Nice'
+    expect(((await userOf(sources).profile) as typeof kept).address.city).toBe('Lyon')
+  })
+
+  it('a profile that cannot be copied (a function inside) fails closed with 503', async () => {
+    const sources = new Enrichment({}, silentLogger).wrap({
+      profile: { fetchProfile: () => ({ name: 'Alice', greet: () => 'hi' }) },
+    })
+    await expect(userOf(sources).profile).rejects.toMatchObject({
+      status: 503,
+      code: 'ERR_AUTH_SOURCE_UNAVAILABLE',
+    })
+  })
+
   it('forget(issuer, subject) makes the next request ask again; clear() forgets everyone', async () => {
     const enrichment = new Enrichment({}, silentLogger)
     const source = countingGroups(() => ['ops'])
