@@ -1,6 +1,6 @@
 // One token's verification in a fixed order: structure, header, key, signature, then claims.
 
-import { checkTimes, validateClaims, type ClaimsPolicy } from './claims.js'
+import { validateClaims, type ClaimsPolicy } from './claims.js'
 import type { VerifiedToken } from './contracts.js'
 import { InvalidTokenError } from './errors.js'
 import type { UserIdentity } from './user.js'
@@ -106,7 +106,8 @@ type CurrentKeys = KeySource & Required<Pick<KeySource, 'isCurrent'>>
  * as it can in the token cache, where the garbage collector copies each entry out of the young
  * generation and marks it in the old one until it is evicted. So what can be made again from the
  * token is kept only from its second use: the user identity the provider maps from the claims, and
- * the decoded claims themselves (see {@link Verification.releaseClaims}).
+ * the decoded claims themselves (see {@link Verification.releaseClaims}). The validity window is
+ * kept as numbers, read once: a reuse checks it without reading the claims.
  */
 export class Verification implements VerifiedToken {
   /**
@@ -116,10 +117,15 @@ export class Verification implements VerifiedToken {
    */
   identity: UserIdentity | null | undefined = undefined
   #claims: JwtClaims | undefined
+  readonly #expiresSec: number
+  // The latest of nbf and iat (a token is not valid before either), -Infinity without them.
+  readonly #startsSec: number
+  readonly #issuedSec: number
   readonly #policy: VerificationPolicy
   readonly #keys: CurrentKeys
   readonly #key: VerificationKey
 
+  /** @param claims claims that passed {@link validateClaims} under `policy`: `exp` is a number. */
   constructor(
     readonly token: string,
     readonly header: JwtHeader,
@@ -128,7 +134,11 @@ export class Verification implements VerifiedToken {
     keys: CurrentKeys,
     key: VerificationKey,
   ) {
+    const { exp, nbf, iat } = claims
     this.#claims = claims
+    this.#expiresSec = exp as number
+    this.#startsSec = Math.max(nbf ?? -Infinity, iat ?? -Infinity)
+    this.#issuedSec = iat ?? Number.NaN
     this.#policy = policy
     this.#keys = keys
     this.#key = key
@@ -151,12 +161,12 @@ export class Verification implements VerifiedToken {
 
   /**
    * Re-checked on every reuse: time passes (a remembered token must fail the second it expires)
-   * and keys leave the set.
+   * and keys leave the set. The comparisons are `checkTimes`'s, on the numbers it read.
    */
   revalidate(nowSec: number): boolean {
-    try {
-      checkTimes(this.claims, this.#policy, nowSec)
-    } catch {
+    const { clockToleranceSec: tolerance, maxTokenAgeSec } = this.#policy
+    if (nowSec >= this.#expiresSec + tolerance || this.#startsSec > nowSec + tolerance) return false
+    if (maxTokenAgeSec !== undefined && !(nowSec - this.#issuedSec <= maxTokenAgeSec + tolerance)) {
       return false
     }
     return this.#keys.isCurrent(this.#key)

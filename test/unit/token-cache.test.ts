@@ -100,6 +100,49 @@ describe('the verified-token cache', () => {
     expect(spy).toHaveBeenCalledTimes(2)
   })
 
+  it('reuses a remembered token exactly while checkTimes would pass it: exp and tolerance, nbf and iat, maxTokenAgeSec', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const start = Date.parse('2026-01-01T00:00:00Z')
+    const at = (seconds: number) => vi.setSystemTime(start + seconds * 1000)
+    const provider = new JwksProvider({
+      issuer: idp.issuer,
+      jwksUri: idp.jwksUri,
+      audience: idp.audience,
+      jwksCache: new JwksCache({ fetch: idp.fetch, cooldownMs: 60_000 }),
+      clockToleranceSec: 5,
+      maxTokenAgeSec: 100,
+    })
+    const verify = createVerifier({ provider, logger: false })
+    const now = start / 1000
+    const remembered = async (claims: Record<string, unknown>) => {
+      at(0)
+      const token = idp.mint({ sub: 'alice', ...claims })
+      await verify(token)
+      return token
+    }
+    // exp + tolerance: still valid a millisecond before, not at it.
+    let token = await remembered({ iat: now, exp: now + 60 })
+    at(64.999)
+    expect(verify.fromCache(token)?.id).toBe('alice')
+    at(65)
+    expect(verify.fromCache(token)).toBeUndefined()
+    // iat + maxTokenAgeSec + tolerance: valid at it, not a millisecond after.
+    token = await remembered({ iat: now, exp: now + 3600 })
+    at(105)
+    expect(verify.fromCache(token)?.id).toBe('alice')
+    at(105.001)
+    expect(verify.fromCache(token)).toBeUndefined()
+    // A clock stepped back: before nbf - tolerance, and before iat - tolerance, refused.
+    token = await remembered({ iat: now - 10, nbf: now, exp: now + 3600 })
+    at(-5)
+    expect(verify.fromCache(token)?.id).toBe('alice')
+    at(-5.001)
+    expect(verify.fromCache(token)).toBeUndefined()
+    token = await remembered({ iat: now, exp: now + 3600 })
+    at(-5.001)
+    expect(verify.fromCache(token)).toBeUndefined()
+  })
+
   it('one request cannot change the claims a later request with the same token gets, nor their expiry', async () => {
     vi.useFakeTimers({ toFake: ['Date'] })
     const start = new Date('2026-01-01T00:00:00Z')
