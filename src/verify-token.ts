@@ -6,6 +6,7 @@ import { InvalidTokenError } from './errors.js'
 import type { UserIdentity } from './user.js'
 import {
   checkHeader,
+  freezeVerified,
   parseJwt,
   signatureIsValid,
   signatureIsValidOffThread,
@@ -90,6 +91,7 @@ function accept(
   if (!valid) {
     throw new InvalidTokenError('ERR_AUTH_SIGNATURE_INVALID', 'signature verification failed')
   }
+  freezeVerified(jwt)
   const claims = jwt.payload
   validateClaims(claims, policy, Date.now() / 1000)
   if (keys.isCurrent === undefined) return { token, header: jwt.header, claims }
@@ -146,7 +148,12 @@ export class Verification implements VerifiedToken {
 
   /** The verified claims: those the checks read, or, once released, the token's payload decoded again. */
   get claims(): JwtClaims {
-    return (this.#claims ??= parseJwt(this.token, this.#policy.maxTokenLength).payload)
+    if (this.#claims === undefined) {
+      const { payload } = parseJwt(this.token, this.#policy.maxTokenLength)
+      freezeVerified({ header: this.header, payload })
+      this.#claims = payload
+    }
+    return this.#claims
   }
 
   /**

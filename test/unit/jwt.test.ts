@@ -8,6 +8,7 @@ import {
   ASYMMETRIC_ALGORITHMS,
   DEFAULT_MAX_TOKEN_LENGTH,
   checkHeader,
+  freezeVerified,
   isJwsAlgorithm,
   keySuitsAlgorithm,
   normaliseTyp,
@@ -235,14 +236,15 @@ describe('parseJwt', () => {
     },
   )
 
-  it('PARSE decodes each header text once: the same frozen object, nested members too', () => {
+  it('PARSE decodes each header text once: the same object, frozen by the first verified token', () => {
     const header = b64url('{"alg":"RS256","kid":"memo","x":{"y":[1]}}')
     const first = parseJwt(tokenWith({ header }))
     const second = parseJwt(tokenWith({ header }))
     expect(second.header).toBe(first.header)
-    expect(Object.isFrozen(first.header)).toBe(true)
-    expect(Object.isFrozen(first.header['x'])).toBe(true)
-    expect(Object.isFrozen((first.header['x'] as { y: unknown }).y)).toBe(true)
+    freezeVerified(first)
+    expect(Object.isFrozen(second.header)).toBe(true)
+    expect(Object.isFrozen(second.header['x'])).toBe(true)
+    expect(Object.isFrozen((second.header['x'] as { y: unknown }).y)).toBe(true)
     expect(() => {
       ;(first.header as Record<string, unknown>)['alg'] = 'none'
     }).toThrow(TypeError)
@@ -268,11 +270,19 @@ describe('parseJwt', () => {
     expect(['accepted', 'ERR_AUTH_TOKEN_MALFORMED']).toContain(outcome)
   })
 
-  it('PARSE freezes the header and the payload all the way down, a long header too', () => {
+  it('PARSE leaves the payload and a long header unfrozen: a forged token gets no freezing done for it', () => {
+    const longHeader = b64url(`{"alg":"RS256","kid":"${'k'.repeat(600)}","x":[{}]}`)
+    const parsed = parseJwt(tokenWith({ header: longHeader, payload: b64url('{"x":[{},{}]}') }))
+    expect(Object.isFrozen(parsed.payload)).toBe(false)
+    expect(Object.isFrozen(parsed.header)).toBe(false)
+  })
+
+  it('VERIFIED freezes the header and the payload all the way down, a long header too', () => {
     const payload = '{"sub":"u","roles":["reader",{"tenant":{"id":"t"}}],"cnf":{"jkt":"x"}}'
     const longHeader = `{"alg":"RS256","kid":"${'k'.repeat(600)}","x":[{"y":[1]}]}`
     for (const header of ['{"alg":"RS256","x":[{"y":[1]}]}', longHeader]) {
       const parsed = parseJwt(tokenWith({ header: b64url(header), payload: b64url(payload) }))
+      freezeVerified(parsed)
       const claims = parsed.payload as {
         roles: [string, { tenant: { id: string } }]
         cnf: { jkt: string }
@@ -291,7 +301,7 @@ describe('parseJwt', () => {
     }
   })
 
-  it('PARSE freezes only the token: an enumerable member put on Object.prototype is left alone', () => {
+  it('VERIFIED freezes only the token: an enumerable member put on Object.prototype is left alone', () => {
     const planted = { value: 1 }
     Object.defineProperty(Object.prototype, 'plantedForTest', {
       value: planted,
@@ -301,6 +311,7 @@ describe('parseJwt', () => {
     })
     try {
       const parsed = parseJwt(tokenWith({ payload: b64url('{"sub":"u","list":[{}]}') }))
+      freezeVerified(parsed)
       expect(Object.isFrozen(parsed.payload)).toBe(true)
       expect(Object.isFrozen(planted)).toBe(false)
     } finally {
@@ -308,10 +319,17 @@ describe('parseJwt', () => {
     }
   })
 
-  it('PARSE freezes a payload of 100,000 nested arrays within the cap without running out of stack', () => {
+  it('VERIFIED freezes a payload of 100,000 nested arrays within the cap without running out of stack', () => {
     const nested = `${'['.repeat(100_000)}1${']'.repeat(100_000)}`
     const token = tokenWith({ payload: b64url(`{"sub":"u","x":${nested}}`) })
-    expect(outcomeOf(() => parseJwt(token, token.length))).toBe('accepted')
+    const parsed = parseJwt(token, token.length)
+    freezeVerified(parsed)
+    let inner: unknown = parsed.payload['x']
+    for (let depth = 0; depth < 100_000; depth += 1) {
+      expect(Object.isFrozen(inner)).toBe(true)
+      inner = (inner as unknown[])[0]
+    }
+    expect(inner).toBe(1)
   })
 
   it('PARSE-10 keeps __proto__ in the payload a plain own data property', () => {
@@ -322,10 +340,9 @@ describe('parseJwt', () => {
     expect(Object.getPrototypeOf(parsed.payload)).toBe(Object.prototype)
     expect(Object.getOwnPropertyDescriptor(parsed.payload, '__proto__')).toEqual({
       value: { polluted: true, cnf: { jkt: 'x' }, sub: 'admin' },
-      // Frozen, as every decoded member is (below).
-      writable: false,
+      writable: true,
       enumerable: true,
-      configurable: false,
+      configurable: true,
     })
     expect(parsed.payload['polluted']).toBeUndefined()
     expect(parsed.payload['cnf']).toBeUndefined()

@@ -143,6 +143,20 @@ describe('the verified-token cache', () => {
     expect(verify.fromCache(token)).toBeUndefined()
   })
 
+  it('a verified token comes back frozen all the way down, a long (unremembered) header too', async () => {
+    const { provider } = setup()
+    const token = idp.mint(
+      { sub: 'alice', roles: [{ name: 'reader' }] },
+      { header: { pad: 'k'.repeat(600), x: [{ y: 1 }] } },
+    )
+    const verified = await provider.verifyToken(token)
+    const x = verified.header['x'] as [{ y: number }]
+    const roles = verified.claims['roles'] as [{ name: string }]
+    for (const part of [verified.header, x, x[0], verified.claims, roles, roles[0]]) {
+      expect(Object.isFrozen(part)).toBe(true)
+    }
+  })
+
   it('one request cannot change the claims a later request with the same token gets, nor their expiry', async () => {
     vi.useFakeTimers({ toFake: ['Date'] })
     const start = new Date('2026-01-01T00:00:00Z')
