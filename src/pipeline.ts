@@ -17,7 +17,7 @@ import {
 } from './enrichment.js'
 import { readLogLevel, type Env } from './env.js'
 import { revocationChannel, verifyChannel } from './diagnostics.js'
-import { AuthError, InvalidTokenError } from './errors.js'
+import { AuthError, InvalidTokenError, UnavailableError } from './errors.js'
 import { healthReport, type HasHealth, type HealthReport } from './health.js'
 import { DEFAULT_MAX_TOKEN_LENGTH, parseJwt } from './jwt.js'
 import { LOG_LEVELS, resolveLogger, safeError, type Logger, type LogLevel } from './logger.js'
@@ -258,7 +258,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       return undefined
     }
     if (revocation !== undefined) {
-      const answer = revocation.isRevoked(hit.verified)
+      const answer = askStore(revocation, hit.verified)
       if (answer !== false) {
         if (answer !== true) {
           answer.catch(() => undefined) // Observed here; verify(token) reports its failure.
@@ -283,7 +283,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (handoff !== undefined && handoff.token === verified.token) {
       answer = handoff.answer
       handoff = undefined
-    } else answer = revocation!.isRevoked(verified)
+    } else answer = askStore(revocation!, verified)
     if (answer === false || (answer !== true && !(await answer))) return
     forget(verified.token)
     if (revocationChannel.hasSubscribers) {
@@ -368,6 +368,43 @@ export function createVerifier(options: VerifierOptions): Verifier {
         shared: enrichment.shared,
         revocation: revocation as HasHealth | undefined,
       }),
+  })
+}
+
+/**
+ * A revocation store's answer, held to its contract: `true`, `false`, or a promise of one. A store
+ * that throws, rejects or answers anything else cannot say the token is not revoked, so the
+ * request gets a 503 (its own `AuthError`, if it threw one): never a pass, and never an error
+ * thrown out of the middleware, past `onError`, from the synchronous fast path.
+ */
+function askStore(store: RevocationStore, verified: VerifiedToken): boolean | Promise<boolean> {
+  let answer: unknown
+  try {
+    answer = store.isRevoked(verified)
+  } catch (error) {
+    return Promise.reject(storeFailure(error))
+  }
+  if (typeof answer === 'boolean') return answer
+  if (typeof (answer as PromiseLike<unknown> | null)?.then === 'function') {
+    return Promise.resolve(answer).then(
+      (value: unknown) => {
+        if (typeof value === 'boolean') return value
+        throw storeFailure(new TypeError('the revocation store answered neither true nor false'))
+      },
+      (error: unknown) => {
+        throw storeFailure(error)
+      },
+    )
+  }
+  return Promise.reject(
+    storeFailure(new TypeError('the revocation store answered neither true nor false')),
+  )
+}
+
+function storeFailure(error: unknown): AuthError {
+  if (error instanceof AuthError) return error
+  return new UnavailableError('ERR_AUTH_REVOCATION_UNAVAILABLE', 'revocation store unavailable', {
+    cause: error,
   })
 }
 

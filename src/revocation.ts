@@ -10,7 +10,8 @@ import { parseJwt } from './jwt.js'
  * Decides whether a verified token was revoked. Consulted after the signature and the claims hold,
  * on every request, remembered tokens included. May answer synchronously (the hot path stays
  * synchronous) or with a promise; a store that cannot answer throws an `UnavailableError` (503)
- * unless it was built to fail open.
+ * unless it was built to fail open. Any other failure (another error, a rejection, an answer that
+ * is not `true` or `false`) is a 503 `ERR_AUTH_REVOCATION_UNAVAILABLE` too: never a pass.
  */
 export interface RevocationStore extends HasHealth {
   isRevoked(verified: VerifiedToken): boolean | Promise<boolean>

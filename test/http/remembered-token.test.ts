@@ -101,6 +101,32 @@ describe.each(EXPRESS_MAJORS)('a remembered token on %s', (_name, createApp) => 
     })
   })
 
+  it('with a revocation store that throws: 503 through onError, like a new token', async () => {
+    let down = false
+    const revocation = {
+      isRevoked: () => {
+        if (down) throw new Error('connection reset')
+        return false
+      },
+    }
+    const seen: number[] = []
+    const token = idp.mint({ sub: 'alice' })
+    const app = await appRemembering(token, {
+      revocation,
+      onError: (error, _req, res) => {
+        seen.push(error.status)
+        res.status(error.status).json({ code: error.code })
+      },
+    })
+    down = true
+    for (const sent of [token, idp.mint({ sub: 'bob' })]) {
+      const res = await request(app).get('/public').set('Authorization', `Bearer ${sent}`)
+      expect(res.status).toBe(503)
+      expect(res.body).toEqual({ code: 'ERR_AUTH_REVOCATION_UNAVAILABLE' })
+    }
+    expect(seen).toEqual([503, 503])
+  })
+
   it('once expired: 401 token expired, though remembered', async () => {
     const token = idp.mint({ sub: 'alice' }, { expiresInSec: 60 })
     const app = await appRemembering(token)

@@ -108,6 +108,73 @@ describe('MemoryRevocationStore through the verifier', () => {
     expect(verify.fromCache(token)).toBeUndefined()
   })
 
+  it.each<[string, () => unknown, string]>([
+    [
+      'throws an Error',
+      () => {
+        throw new Error('socket closed')
+      },
+      'ERR_AUTH_REVOCATION_UNAVAILABLE',
+    ],
+    [
+      'throws its own AuthError',
+      () => {
+        throw new UnavailableError('ERR_AUTH_KEYS_UNAVAILABLE', 'down')
+      },
+      'ERR_AUTH_KEYS_UNAVAILABLE',
+    ],
+    [
+      'rejects with an Error',
+      () => Promise.reject(new Error('timeout')),
+      'ERR_AUTH_REVOCATION_UNAVAILABLE',
+    ],
+    ['answers undefined', () => undefined, 'ERR_AUTH_REVOCATION_UNAVAILABLE'],
+    ["answers 'no'", () => 'no', 'ERR_AUTH_REVOCATION_UNAVAILABLE'],
+    ['answers 0', () => 0, 'ERR_AUTH_REVOCATION_UNAVAILABLE'],
+    [
+      'answers a promise of undefined',
+      () => Promise.resolve(undefined),
+      'ERR_AUTH_REVOCATION_UNAVAILABLE',
+    ],
+    [
+      'answers a thenable of null',
+      () => ({ then: (resolve: (v: unknown) => void) => resolve(null) }),
+      'ERR_AUTH_REVOCATION_UNAVAILABLE',
+    ],
+  ])(
+    'a store that %s: 503 for new and remembered tokens, never a pass, nothing thrown by fromCache',
+    async (_case, answer, code) => {
+      let broken = false
+      const store: RevocationStore = {
+        isRevoked: () => (broken ? answer() : false) as boolean,
+      }
+      const verify = setup(store)
+      const remembered = idp.mint({ sub: 'alice' })
+      expect((await verify(remembered)).id).toBe('alice')
+      broken = true
+      for (const token of [remembered, idp.mint({ sub: 'bob' })]) {
+        expect(verify.fromCache(token)).toBeUndefined()
+        await expect(verify(token)).rejects.toMatchObject({ status: 503, code })
+      }
+    },
+  )
+
+  it('a store answering through a thenable of its own is heard: false passes, true refuses', async () => {
+    let revoked = false
+    const store: RevocationStore = {
+      isRevoked: () =>
+        ({ then: (resolve: (value: boolean) => void) => resolve(revoked) }) as Promise<boolean>,
+    }
+    const verify = setup(store)
+    const token = idp.mint({ sub: 'alice' })
+    expect((await verify(token)).id).toBe('alice')
+    revoked = true
+    await expect(verify(token)).rejects.toMatchObject({
+      status: 401,
+      code: 'ERR_AUTH_TOKEN_REVOKED',
+    })
+  })
+
   it('refuses bad arguments and bad stores', () => {
     const store = new MemoryRevocationStore()
     expect(() => store.revokeToken('')).toThrow(TypeError)
