@@ -61,8 +61,11 @@ const SYNTHETIC = new WeakSet<User>()
  * })
  */
 export class User {
-  /** The anonymous user: no identity, no scopes, empty facets. */
-  static readonly anonymous: User = new User(undefined, { id: '' }, {})
+  /**
+   * The anonymous user: no identity, no scopes, empty facets. One object for every request without
+   * credentials, so it is frozen: a handler's `req.currentUser.name = …` cannot reach the next one.
+   */
+  static readonly anonymous: User = Object.freeze(new User(undefined, { id: '' }, {})) as User
 
   /**
    * The stand-in user of the disabled switch (`AUTH_MIDDLEWARE_DISABLED`): authenticated, id

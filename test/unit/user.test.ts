@@ -24,6 +24,16 @@ describe('User', () => {
     expect(user.token).toBeUndefined()
   })
 
+  it('the anonymous user, shared by every request without credentials, cannot be changed by one', async () => {
+    expect(Object.isFrozen(User.anonymous)).toBe(true)
+    expect(() => {
+      ;(User.anonymous as { name: string | undefined }).name = 'set by a handler'
+    }).toThrow(TypeError)
+    expect(() => Object.assign(User.anonymous, { extra: 1 })).toThrow(TypeError)
+    expect(User.anonymous.name).toBeUndefined()
+    expect(await User.anonymous.groups).toEqual([])
+  })
+
   it('calls a source only when first awaited, once per user, shared by concurrent awaiters', async () => {
     const fetchGroups = vi.fn(async () => ['admin'])
     const user = new User(verified, { id: 'alice' }, { groups: { fetchGroups } })
