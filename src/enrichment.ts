@@ -93,13 +93,30 @@ export function sourceUnavailable(facet: string, cause: unknown): UnavailableErr
  */
 export function checkedAnswer(facet: Facet, value: unknown): Answer {
   if (facet === 'profile') return profileCopy(value)
-  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
+  const copy = Array.isArray(value) ? listOfStrings(value) : undefined
+  if (copy === undefined) {
     throw sourceUnavailable(
       facet,
       new TypeError(`the ${facet} source did not return a list of strings`),
     )
   }
-  return Object.freeze([...(value as string[])])
+  return Object.freeze(copy)
+}
+
+/**
+ * A copy of `list` if every item is a string, else undefined. Each item is read once, and what is
+ * checked is what is kept: a getter or a proxy could answer a string to a check and something else
+ * to a second read.
+ */
+function listOfStrings(list: readonly unknown[]): string[] | undefined {
+  const { length } = list
+  const copy: string[] = []
+  for (let index = 0; index < length; index += 1) {
+    const item = list[index]
+    if (typeof item !== 'string') return undefined
+    copy.push(item)
+  }
+  return copy
 }
 
 /**

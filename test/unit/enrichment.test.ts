@@ -112,6 +112,20 @@ describe('Enrichment: the cross-request cache', () => {
     },
   )
 
+  it('a list item is read once: what was checked is what is kept, though a getter answers otherwise later', async () => {
+    let reads = 0
+    const shifty: unknown[] = ['ops']
+    Object.defineProperty(shifty, 1, {
+      enumerable: true,
+      get: () => (++reads === 1 ? 'admin' : { toString: () => 'admin' }),
+    })
+    const sources = new Enrichment({}, silentLogger).wrap({ groups: countingGroups(() => shifty) })
+    const groups = await userOf(sources).groups
+    expect(reads).toBe(1)
+    expect(groups).toEqual(['ops', 'admin'])
+    expect(groups.every((item) => typeof item === 'string')).toBe(true)
+  })
+
   it('a profile must be an object', async () => {
     const sources = new Enrichment({}, silentLogger).wrap({
       profile: { fetchProfile: () => ['not', 'a', 'record'] as unknown as Record<string, unknown> },
