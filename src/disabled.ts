@@ -34,7 +34,10 @@ export function resolveDisabled(problems: Problems, options: DisabledOptions): b
   const disabled = given ?? env.boolean('AUTH_MIDDLEWARE_DISABLED') ?? false
   if (disabled !== true) return false
   const allowed = allowGiven ?? env.boolean('AUTH_MIDDLEWARE_ALLOW_DISABLED_IN_PRODUCTION') ?? false
-  if (isProduction(options.env ?? process.env) && allowed !== true) {
+  // An env option replaces process.env for reading settings, not for knowing where we run: either
+  // one saying production is enough to refuse.
+  const production = isProduction(process.env) || isProduction(options.env ?? process.env)
+  if (production && allowed !== true) {
     problems.add(
       'authentication is disabled (disabled: true or AUTH_MIDDLEWARE_DISABLED=true) while NODE_ENV=production; unset it, or set AUTH_MIDDLEWARE_ALLOW_DISABLED_IN_PRODUCTION=true if this is really meant',
     )

@@ -145,7 +145,12 @@ export function resolveAlgorithms(
   return new Set(value.filter(isJwsAlgorithm))
 }
 
-/** Whether NODE_ENV says production (read once, at construction). */
+/**
+ * Whether NODE_ENV says production (read once, at construction). Read loosely (`Production`,
+ * `production ` with a stray space, `prod`): what it guards is stricter in production, so a
+ * misspelt production must not read as development.
+ */
 export function isProduction(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env['NODE_ENV'] === 'production'
+  const value = env['NODE_ENV']?.trim().toLowerCase()
+  return value === 'production' || value === 'prod'
 }

@@ -70,6 +70,28 @@ describe.each(EXPRESS_MAJORS)('the disabled switch on %s', (_name, createApp) =>
     expect(() => appWith({ ...fromEnv(allowed, { logger: false }) })).not.toThrow()
   })
 
+  it.each(['Production', 'PRODUCTION', 'production ', 'prod'])(
+    'reads NODE_ENV=%j as production too',
+    (value) => {
+      expect(() => appWith({ disabled: true, env: { NODE_ENV: value }, logger: false })).toThrow(
+        ConfigError,
+      )
+    },
+  )
+
+  it("is refused when the process's NODE_ENV says production, whatever env option is given", () => {
+    const before = process.env['NODE_ENV']
+    process.env['NODE_ENV'] = 'production'
+    try {
+      expect(() => appWith({ env: { AUTH_MIDDLEWARE_DISABLED: 'true' }, logger: false })).toThrow(
+        ConfigError,
+      )
+    } finally {
+      if (before === undefined) delete process.env['NODE_ENV']
+      else process.env['NODE_ENV'] = before
+    }
+  })
+
   it('logs a warning at start-up', () => {
     const { logger, lines } = memoryLogger()
     appWith({ disabled: true, logger })
