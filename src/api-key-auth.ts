@@ -10,6 +10,7 @@ import {
   type CredentialsAuthOptions,
 } from './basic-auth.js'
 import { resolveDisabled } from './disabled.js'
+import { afterSpaces, trimOws } from './http-field.js'
 import { headerValues } from './middleware.js'
 import { readLogLevel } from './env.js'
 import {
@@ -158,7 +159,7 @@ function headerReader(name: string): (req: Request) => string | undefined {
     const values = headerValues(req, name)
     if (values === undefined) return undefined
     if (values.length > 1) throw new InvalidRequestError(`more than one ${name} header`)
-    return checkKey(values[0]!.trim())
+    return checkKey(trimOws(values[0]!))
   }
 }
 
@@ -168,13 +169,13 @@ function schemeReader(scheme: string): (req: Request) => string | undefined {
     const values = headerValues(req, 'authorization')
     if (values === undefined) return undefined
     if (values.length > 1) throw new InvalidRequestError('more than one Authorization header')
-    const header = values[0]!.trim()
+    const header = trimOws(values[0]!)
     const found = AUTH_SCHEME.exec(header)?.[0]
     // Another scheme (Bearer, Basic…) is no API key: another middleware may handle it.
     if (found === undefined || found.toLowerCase() !== lower) return undefined
     const rest = header.slice(found.length)
     if (rest.charCodeAt(0) !== 0x20) throw new InvalidRequestError('malformed API key')
-    const key = rest.trimStart()
+    const key = afterSpaces(rest)
     if (key === '') throw new InvalidRequestError('malformed API key')
     return checkKey(key)
   }

@@ -1,6 +1,7 @@
 // RFC 6750 §2 token extraction: the Authorization header, and other transports only when opted in.
 
 import { InvalidRequestError } from './errors.js'
+import { afterSpaces, trimOws } from './http-field.js'
 
 /** Where a token may come from besides the `Authorization` header. All off by default. */
 export interface TokenLocations {
@@ -60,19 +61,6 @@ const OTHER_METHODS = new Set([
 const MALFORMED = 'malformed Authorization header'
 
 /**
- * Strips the optional whitespace around a field value: spaces and tabs only (RFC 9110 §5.5). A
- * no-break or ideographic space is not whitespace there, so String#trim would accept too much.
- */
-function trimOws(value: string): string {
-  let start = 0
-  let end = value.length
-  const isOws = (code: number) => code === 0x20 || code === 0x09
-  while (start < end && isOws(value.charCodeAt(start))) start += 1
-  while (end > start && isOws(value.charCodeAt(end - 1))) end -= 1
-  return start === 0 && end === value.length ? value : value.slice(start, end)
-}
-
-/**
  * Reads the bearer token of one `Authorization` field value.
  *
  * @returns the token, or `undefined` when the header is empty or names another authentication
@@ -97,9 +85,7 @@ export function parseAuthorization(value: string): string | undefined {
   }
   // One or more spaces, then exactly one b64token (a second credential or a tab is malformed).
   if (rest.charCodeAt(0) !== 0x20) throw new InvalidRequestError(MALFORMED)
-  let start = 1
-  while (rest.charCodeAt(start) === 0x20) start += 1
-  const token = rest.slice(start)
+  const token = afterSpaces(rest)
   if (token === '' || !B64TOKEN.test(token)) throw new InvalidRequestError(MALFORMED)
   return token
 }

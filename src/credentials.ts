@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { EnvReader, type Env } from './env.js'
 import { credentialsUnavailable, InvalidRequestError } from './errors.js'
+import { afterSpaces, trimOws } from './http-field.js'
 import { Problems } from './options.js'
 import { parsePasswordHash } from './passwords.js'
 
@@ -71,13 +72,13 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
  *   no credentials, bad base64, invalid UTF-8, no colon, control characters, over 8 KiB.
  */
 export function parseBasicAuthorization(value: string): BasicCredentials | undefined {
-  const header = value.trim()
+  const header = trimOws(value)
   const scheme = AUTH_SCHEME.exec(header)?.[0]
   if (scheme === undefined || scheme.toLowerCase() !== 'basic') return undefined
   const rest = header.slice(scheme.length)
   // One or more spaces, then one token68: `Basic`, `Basic:x`, `Basic\tx` and `Basic a b` are not.
   if (rest.charCodeAt(0) !== 0x20) throw new InvalidRequestError('malformed Basic credentials')
-  const encoded = rest.trimStart()
+  const encoded = afterSpaces(rest)
   if (encoded.length > MAX_ENCODED_LENGTH) {
     throw new InvalidRequestError('Basic credentials are too long')
   }

@@ -135,6 +135,18 @@ describe.each(EXPRESS_MAJORS)('apiKeyAuth on %s', (_name, createApp) => {
     expect(res.body).toMatchObject({ error: 'invalid_request' })
   })
 
+  it.each([
+    ['before', (key: string) => `\u00a0${key}`],
+    ['after', (key: string) => `${key}\u00a0`],
+  ])(
+    'a no-break space %s a good key is not header whitespace: 400 invalid_request',
+    async (_where, framed) => {
+      const res = await rawGet(appWith(), '/private', { 'x-api-key': framed(billing.key) })
+      expect(res.status).toBe(400)
+      expect(res.body).toMatchObject({ error: 'invalid_request' })
+    },
+  )
+
   it('two x-api-key headers: 400 invalid_request', async () => {
     const res = await rawGet(appWith(), '/public', { 'x-api-key': [billing.key, reports.key] })
     expect(res.status).toBe(400)
@@ -193,10 +205,12 @@ describe.each(EXPRESS_MAJORS)('apiKeyAuth on %s', (_name, createApp) => {
       ['a tab separator', 'ApiKey\tabc'],
       ['two keys', 'ApiKey abc def'],
       ['a comma', 'ApiKey abc,def'],
+      ['a no-break space before the key', `ApiKey \u00a0${billing.key}`],
+      ['a no-break space after the key', `ApiKey ${billing.key}\u00a0`],
     ])('malformed (%s): 400', async (_case, header) => {
-      const res = await request(app()).get('/public').set('Authorization', header)
+      const res = await rawGet(app(), '/public', { authorization: header })
       expect(res.status).toBe(400)
-      expect(res.body.error).toBe('invalid_request')
+      expect(res.body).toMatchObject({ error: 'invalid_request' })
     })
 
     it('two Authorization headers: 400', async () => {
