@@ -124,8 +124,14 @@ function carrierOf(
 export function isPreflight(req: Request): boolean {
   // A browser's CORS preflight never carries credentials; refusing it would break the real request.
   // It goes on as the anonymous user, so guards still refuse it: only a handler with no guard that
-  // also answers OPTIONS (app.all, router.use) would run for it.
-  return req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined
+  // also answers OPTIONS (app.all, router.use) would run for it. A browser always sends Origin with
+  // it (Fetch standard); an OPTIONS request without one is no preflight and is authenticated.
+  const { headers } = req
+  return (
+    req.method === 'OPTIONS' &&
+    headers['access-control-request-method'] !== undefined &&
+    headers.origin !== undefined
+  )
 }
 
 function checkOptions(problems: Problems, options: JwtAuthOptions): void {

@@ -283,8 +283,15 @@ describe.each(EXPRESS_MAJORS)('basicAuth on %s', (_name, createApp) => {
   it('a CORS preflight passes untouched, even with credentialsRequired', async () => {
     const app = appWith({ credentialsRequired: true })
     app.options('/public', (_req, res) => void res.status(204).end())
-    const res = await request(app).options('/public').set('Access-Control-Request-Method', 'GET')
+    const res = await request(app)
+      .options('/public')
+      .set('Origin', 'http://app.test')
+      .set('Access-Control-Request-Method', 'GET')
     expect(res.status).toBe(204)
+    const noOrigin = await request(app)
+      .options('/public')
+      .set('Access-Control-Request-Method', 'GET')
+    expect(noOrigin.status).toBe(401)
   })
 
   it('a throwing repository: 503 with Retry-After, never a 401 that would look like a wrong password', async () => {

@@ -198,6 +198,13 @@ describe.each(EXPRESS_MAJORS)('HTTP contract on %s', (_name, createApp) => {
     expect(res.status).toBe(401)
   })
 
+  it('an OPTIONS request with Access-Control-Request-Method but no Origin is no preflight: 401', async () => {
+    const res = await request(appWith({ credentialsRequired: true }))
+      .options('/private')
+      .set('Access-Control-Request-Method', 'GET')
+    expect(res.status).toBe(401)
+  })
+
   it('onError replaces the response; next(error) hands it to the app', async () => {
     const custom = await request(
       appWith({
