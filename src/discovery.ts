@@ -23,6 +23,7 @@ function discoveryUrl(issuer: string): string {
 export class Discovery {
   readonly #issuer: string
   readonly #documentIssuer: string
+  readonly #httpsIssuer: boolean
   readonly #limits: FetchLimits & { production: boolean }
   readonly #logger: Logger
   #jwksUri: string | undefined
@@ -45,6 +46,7 @@ export class Discovery {
   ) {
     this.#issuer = issuer
     this.#documentIssuer = documentIssuer
+    this.#httpsIssuer = /^https:/i.test(issuer)
     this.#limits = limits
     this.#logger = logger
   }
@@ -91,10 +93,18 @@ export class Discovery {
       throw new Error('the discovery document names another issuer than the configured one')
     }
     const jwksUri = document['jwks_uri']
-    // A jwks_uri may not be weaker than the issuer: an https issuer never sends us to plain http.
-    const strict = this.#limits.production || this.#issuer.startsWith('https:')
-    const problem = urlProblem(jwksUri, strict)
+    const strict = this.#limits.production || this.#httpsIssuer
+    const problem = urlProblem(jwksUri, strict) ?? this.#downgrade(jwksUri as string)
     if (problem !== undefined) throw new Error(`the discovered jwks_uri ${problem}`)
     return jwksUri as string
+  }
+
+  /**
+   * A jwks_uri may not be weaker than the issuer: an https issuer never sends us to plain http,
+   * not even on loopback: whoever can listen on that local port would then choose the keys.
+   */
+  #downgrade(jwksUri: string): string | undefined {
+    if (!this.#httpsIssuer || new URL(jwksUri).protocol === 'https:') return undefined
+    return `must use https, as the issuer does, got ${JSON.stringify(jwksUri)}`
   }
 }

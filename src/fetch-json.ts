@@ -87,6 +87,14 @@ export async function readCapped(
 }
 
 /**
+ * Parses JSON after one leading byte order mark, which some servers write and `JSON.parse` refuses
+ * (`Response.json()`, and so jose, skip it as the Encoding standard's UTF-8 decode does).
+ */
+function parseJson(text: string): unknown {
+  return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text)
+}
+
+/**
  * Reads a capped body (see {@link readCapped}) and parses it as JSON.
  *
  * @throws {FetchFailure} when the body is too large or not JSON.
@@ -98,7 +106,7 @@ export async function readJsonCapped(
 ): Promise<unknown> {
   const text = await readCapped(response, maxBytes, response.url, signal)
   try {
-    return JSON.parse(text)
+    return parseJson(text)
   } catch {
     throw new FetchFailure(`${response.url || 'the server'} answered something that is not JSON`)
   }
@@ -138,7 +146,7 @@ export async function fetchJson(url: string, limits: FetchLimits): Promise<unkno
     throw new FetchFailure(`${url} could not be read: ${describe(error)}`, { cause: error })
   }
   try {
-    return JSON.parse(text)
+    return parseJson(text)
   } catch {
     throw new FetchFailure(`${url} did not answer JSON`)
   }

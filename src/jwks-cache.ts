@@ -152,6 +152,11 @@ export class JwksCache {
     }
   }
 
+  /** How key sets are fetched, so that discovery for them goes the same way (a proxy's fetch). */
+  get fetchOptions(): { readonly fetch: FetchFunction; readonly timeoutMs: number } {
+    return { fetch: this.#options.fetch, timeoutMs: this.#options.timeoutMs }
+  }
+
   #state(uri: string): KeySetState {
     let state = this.#sets.get(uri)
     if (state === undefined) {

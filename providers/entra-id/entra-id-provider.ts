@@ -63,9 +63,12 @@ function keyLocations(
   if (options.jwksUri !== undefined) {
     return new Map([['', new KeyLocation(cache, { jwksUri: options.jwksUri }, appId)]])
   }
+  // Discovery goes the way the keys go: through the cache's fetch (a proxy) unless the provider
+  // has its own, and within the cache's time-out unless told otherwise.
+  const keyFetch = cache.fetchOptions
   const settings = {
-    fetch: options.fetch ?? ((input: string, init: RequestInit) => globalThis.fetch(input, init)),
-    timeoutMs: options.discoveryTimeoutMs ?? 5_000,
+    fetch: options.fetch ?? keyFetch.fetch,
+    timeoutMs: options.discoveryTimeoutMs ?? keyFetch.timeoutMs,
     production: isProduction(),
     logger: options.logger ?? silentLogger,
   }

@@ -100,7 +100,7 @@ export interface EntraIdProviderOptions extends Omit<TokenCheckOptions, 'audienc
   groupOverageResolver?: GroupOverageResolver
   /** Azure AD B2C: the tenant's name and the user flows accepted; `tenantId` must be its GUID. */
   b2c?: B2cOptions
-  /** Time-out of discovery requests, in milliseconds. Default 5000. */
+  /** Time-out of discovery requests, in milliseconds. Default: the key cache's `timeoutMs` (5000). */
   discoveryTimeoutMs?: number
   /** Where discovery failures are logged. */
   logger?: Logger

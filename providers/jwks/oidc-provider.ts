@@ -20,7 +20,7 @@ import {
 export interface OidcProviderOptions extends TokenCheckOptions {
   /** The issuer; its discovery document is at `{issuer}/.well-known/openid-configuration` and must name this same issuer. */
   issuer: string
-  /** Time-out of the discovery request, in milliseconds. Default 5000. */
+  /** Time-out of the discovery request, in milliseconds. Default: the key cache's `timeoutMs` (5000). */
   discoveryTimeoutMs?: number
   /** Where discovery failures are logged. */
   logger?: Logger
@@ -52,11 +52,14 @@ export class OidcProvider extends KeySetProvider {
     const policy = resolvePolicy(problems, options?.issuer, options ?? ({} as OidcProviderOptions))
     problems.throwIfAny()
     const cache = resolveJwksCache(options)
+    // Discovery goes the way the keys go: through the cache's fetch (a proxy) unless the provider
+    // has its own, and within the cache's time-out unless told otherwise.
+    const keyFetch = cache.fetchOptions
     const discovery = new Discovery(
       options.issuer,
       {
-        fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
-        timeoutMs: options.discoveryTimeoutMs ?? 5_000,
+        fetch: options.fetch ?? keyFetch.fetch,
+        timeoutMs: options.discoveryTimeoutMs ?? keyFetch.timeoutMs,
         maxResponseBytes: MAX_DISCOVERY_BYTES,
         production,
       },

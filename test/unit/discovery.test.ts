@@ -214,6 +214,42 @@ describe('Discovery: the document is checked', () => {
     expect(idp.counts.discovery).toBe(1)
   })
 
+  it.each([
+    ['http://127.0.0.1:8080/.well-known/jwks.json', false],
+    ['http://127.0.0.1:8080/.well-known/jwks.json', true],
+    ['http://localhost:2375/keys', false],
+    ['http://localhost:2375/keys', true],
+    ['http://[::1]/keys', true],
+  ])(
+    'refuses %s, plain http on loopback, for an https issuer (production: %s) (JWKS-25)',
+    async (jwksUri, production) => {
+      const idp = await newIssuer()
+      idp.setDiscovery({ jwks_uri: jwksUri })
+      const error = await expectUnavailable(discoveryFor(idp, { production }).jwksUri())
+      expect(causeMessage(error)).toBe(
+        `the discovered jwks_uri must use https, as the issuer does, got ${JSON.stringify(jwksUri)}`,
+      )
+    },
+  )
+
+  it('an https issuer is recognised whatever the case of its scheme', async () => {
+    const idp = await newIssuer('HTTPS://issuer.test')
+    idp.setDiscovery({ jwks_uri: 'http://127.0.0.1/keys' })
+    await expectUnavailable(discoveryFor(idp).jwksUri())
+    idp.setDiscovery({ jwks_uri: 'HTTPS://issuer.test/keys' })
+    expect(await discoveryFor(idp).jwksUri()).toBe('HTTPS://issuer.test/keys')
+  })
+
+  it('keeps plain http on loopback for a plain-http issuer on loopback, in production too', async () => {
+    const idp = await newIssuer('http://127.0.0.1:8080')
+    idp.setDiscovery({ jwks_uri: 'http://127.0.0.1:8080/.well-known/jwks.json' })
+    for (const production of [false, true]) {
+      expect(await discoveryFor(idp, { production }).jwksUri()).toBe(
+        'http://127.0.0.1:8080/.well-known/jwks.json',
+      )
+    }
+  })
+
   it('allows plain http for a plain-http issuer outside production, not in production', async () => {
     const idp = await newIssuer('http://idp.test')
     idp.setDiscovery({ jwks_uri: 'http://idp.test/.well-known/jwks.json' })

@@ -7,6 +7,7 @@ import {
   ConfigError,
   createVerifier,
   InvalidTokenError,
+  JwksCache,
   UnavailableError,
 } from '../../src/index.js'
 import { EntraIdProvider, type EntraIdProviderOptions } from '../../providers/entra-id/index.js'
@@ -611,6 +612,68 @@ describe('EntraIdProvider: keys', () => {
     } finally {
       await ciam.close()
     }
+  })
+})
+
+describe('EntraIdProvider: discovery goes the way the keys go', () => {
+  /** `entra.fetch` standing for a proxy's, recording the paths asked for. */
+  function viaProxy(): typeof fetch & { paths: string[] } {
+    const paths: string[] = []
+    const proxied: typeof fetch = (input, init) => {
+      paths.push(new URL(String(input)).pathname)
+      return entra.fetch(input, init)
+    }
+    return Object.assign(proxied, { paths })
+  }
+
+  it.each([
+    ['options', (proxied: typeof fetch) => ({ fetch: proxied })],
+    ['a JwksCache instance', (proxied: typeof fetch) => new JwksCache({ fetch: proxied })],
+  ])('jwksCache given as %s with a fetch: discovery uses it too', async (_, jwksCache) => {
+    const direct = vi
+      .spyOn(globalThis, 'fetch')
+      .mockRejectedValue(new TypeError('around the proxy'))
+    try {
+      const proxied = viaProxy()
+      const provider = new EntraIdProvider({
+        tenantId: TENANT,
+        audience: CLIENT_ID,
+        jwksCache: jwksCache(proxied),
+      })
+      await provider.hydrate()
+      expect(proxied.paths).toEqual([
+        `/${TENANT}/v2.0/.well-known/openid-configuration`,
+        expect.stringMatching(/\/keys$/),
+      ])
+      expect(direct).not.toHaveBeenCalled()
+    } finally {
+      direct.mockRestore()
+    }
+  })
+
+  it('discovery times out with the key cache’s timeoutMs unless discoveryTimeoutMs is given', async () => {
+    const asked: string[] = []
+    const hanging: typeof fetch = (input, init) => {
+      asked.push(new URL(String(input)).pathname)
+      return new Promise((_resolve, reject) => {
+        init?.signal?.addEventListener('abort', () => reject(init.signal?.reason), { once: true })
+      })
+    }
+    const options = { tenantId: TENANT, audience: CLIENT_ID }
+    let started = performance.now()
+    const cached = new EntraIdProvider({ ...options, jwksCache: { fetch: hanging, timeoutMs: 50 } })
+    await expect(cached.hydrate()).rejects.toBeInstanceOf(UnavailableError)
+    expect(asked).toEqual([`/${TENANT}/v2.0/.well-known/openid-configuration`])
+    expect(performance.now() - started).toBeLessThan(2_000) // not the 5 s default
+    started = performance.now()
+    const own = new EntraIdProvider({
+      ...options,
+      fetch: hanging,
+      jwksCache: { timeoutMs: 60_000 },
+      discoveryTimeoutMs: 50,
+    })
+    await expect(own.hydrate()).rejects.toBeInstanceOf(UnavailableError)
+    expect(performance.now() - started).toBeLessThan(2_000)
   })
 })
 

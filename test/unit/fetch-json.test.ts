@@ -2,7 +2,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { afterEach, describe, expect, it } from 'vitest'
 import { endlessBody, startCountingServer } from '../helpers/http.js'
-import { FetchFailure, fetchJson, isJsonObject, type FetchFunction } from '../../src/fetch-json.js'
+import {
+  FetchFailure,
+  fetchJson,
+  isJsonObject,
+  readJsonCapped,
+  type FetchFunction,
+} from '../../src/fetch-json.js'
 import { createTestIssuer } from '../../src/testing.js'
 
 const URL_ = 'https://idp.test/jwks'
@@ -184,6 +190,39 @@ describe('fetchJson: body', () => {
     })
     const fetch = answering(() => new Response(stream))
     await expect(fetchJson(URL_, limits(fetch))).resolves.toEqual({ name: 'Zoë 🔑' })
+  })
+})
+
+describe('fetchJson: a UTF-8 byte order mark', () => {
+  const BOM = Uint8Array.of(0xef, 0xbb, 0xbf)
+  const withBom = (text: string, marks = 1) =>
+    Buffer.concat([...Array.from({ length: marks }, () => BOM), Buffer.from(text, 'utf8')])
+
+  it('skips one leading BOM, as Response.json() (and so jose) does', async () => {
+    const fetch = answering(() => new Response(withBom('{"keys":[]}')))
+    await expect(fetchJson(URL_, limits(fetch))).resolves.toEqual({ keys: [] })
+    await expect(new Response(withBom('{"keys":[]}')).json()).resolves.toEqual({ keys: [] })
+  })
+
+  it('skips it from a real server too', async () => {
+    const server = await tinyServer((_req, res) => res.end(withBom('{"keys":[]}')))
+    const fetch: FetchFunction = (input, init) => globalThis.fetch(input, init)
+    await expect(fetchJson(server.url, limits(fetch))).resolves.toEqual({ keys: [] })
+  })
+
+  it('skips it in readJsonCapped', async () => {
+    await expect(readJsonCapped(new Response(withBom('{"a":1}')), 1024)).resolves.toEqual({ a: 1 })
+  })
+
+  it('skips only one: a second BOM is not JSON', async () => {
+    const fetch = answering(() => new Response(withBom('{"keys":[]}', 2)))
+    const error = await failure(fetchJson(URL_, limits(fetch)))
+    expect(error.message).toBe(`${URL_} did not answer JSON`)
+  })
+
+  it('keeps a BOM inside a string value', async () => {
+    const fetch = answering(() => new Response('{"a":"\ufeffx"}'))
+    await expect(fetchJson(URL_, limits(fetch))).resolves.toEqual({ a: '\ufeffx' })
   })
 })
 
