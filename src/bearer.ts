@@ -2,6 +2,7 @@
 
 import { InvalidRequestError } from './errors.js'
 import { afterSpaces, trimOws } from './http-field.js'
+import type { Problems } from './options.js'
 
 /** Where a token may come from besides the `Authorization` header. All off by default. */
 export interface TokenLocations {
@@ -20,6 +21,40 @@ export interface TokenLocations {
    * GET routes) and keep CSRF protection on unsafe methods.
    */
   cookie?: string
+}
+
+// RFC 9110 §5.6.2 token: what a cookie name is (RFC 6265 §4.1.1).
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+// A query parameter name that can be matched: not empty, no separator or whitespace.
+const QUERY_NAME = /^[^\s&=#]+$/
+
+/**
+ * Checks `tokenLocations` once, at construction: a misspelt setting (`formBody: 'true'`, a cookie
+ * named `''`, `cookies`) would otherwise read nothing without a word, or something unintended.
+ */
+export function checkTokenLocations(problems: Problems, locations: unknown): void {
+  if (locations === undefined) return
+  if (typeof locations !== 'object' || locations === null || Array.isArray(locations)) {
+    problems.add('tokenLocations must be an object: { query?, formBody?, cookie? }')
+    return
+  }
+  const { query, formBody, cookie, ...others } = locations as Record<string, unknown>
+  for (const name of Object.keys(others)) {
+    problems.add(`tokenLocations.${name} is not a token location; use query, formBody or cookie`)
+  }
+  if (query !== undefined && typeof query !== 'boolean') {
+    if (typeof query !== 'string' || !QUERY_NAME.test(query)) {
+      problems.add('tokenLocations.query must be true, false or a query parameter name')
+    }
+  }
+  if (formBody !== undefined && typeof formBody !== 'boolean') {
+    problems.add('tokenLocations.formBody must be true or false')
+  }
+  if (cookie !== undefined && (typeof cookie !== 'string' || !COOKIE_NAME.test(cookie))) {
+    problems.add(
+      "tokenLocations.cookie must be a cookie name (letters, digits and !#$%&'*+-.^_`|~)",
+    )
+  }
 }
 
 /** What a request offers to the extractor; the Express glue builds it, tests can too. */

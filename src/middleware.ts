@@ -3,6 +3,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import {
   bearerCandidate,
+  checkTokenLocations,
   createTokenExtractor,
   type TokenCarrier,
   type TokenLocations,
@@ -144,6 +145,7 @@ function checkOptions(problems: Problems, options: JwtAuthOptions): void {
   }
   if (onError !== undefined && typeof onError !== 'function')
     problems.add('onError must be a function')
+  checkTokenLocations(problems, options.tokenLocations)
   const { resourceMetadata } = options
   if (resourceMetadata !== undefined) {
     checkUrl(

@@ -37,6 +37,33 @@ describe.each(EXPRESS_MAJORS)('token transports on %s', (_name, createApp) => {
     return app
   }
 
+  it.each<[string, unknown, RegExp]>([
+    ['formBody as a string', { formBody: 'true' }, /tokenLocations.formBody must be true or false/],
+    ['an empty cookie name', { cookie: '' }, /tokenLocations.cookie must be a cookie name/],
+    ['a cookie name with a space', { cookie: 'my token' }, /tokenLocations.cookie/],
+    ['an empty query parameter', { query: '' }, /tokenLocations.query must be/],
+    ['a query parameter with =', { query: 'a=b' }, /tokenLocations.query must be/],
+    ['a misspelt location', { cookies: 'token' }, /tokenLocations.cookies is not a token location/],
+    ['a list', ['cookie'], /tokenLocations must be an object/],
+  ])(
+    'a bad tokenLocations (%s) is a ConfigError at construction',
+    (_case, tokenLocations, message) => {
+      expect(() => appWith(tokenLocations as TokenLocations)).toThrow(message)
+    },
+  )
+
+  it('accepts every documented tokenLocations shape', () => {
+    for (const tokenLocations of [
+      {},
+      { query: true },
+      { query: 'token' },
+      { formBody: false },
+      { cookie: '__Host-access_token' },
+    ]) {
+      expect(() => appWith(tokenLocations)).not.toThrow()
+    }
+  })
+
   it('HTTP-12: ignores ?access_token= by default (401 with a bare challenge)', async () => {
     const res = await request(appWith()).get(`/private?access_token=${idp.mint()}`)
     expect(res.status).toBe(401)
