@@ -50,10 +50,17 @@ export interface RequireUserOptions extends GuardOptions {
   kind?: 'human' | 'm2m'
 }
 
-/** A guard: Express middleware that also carries its rule, so `requireAll`/`requireAny` can combine it. */
-export type Guard = RequestHandler & { readonly [GUARD_RULE]: Rule }
+/**
+ * A guard: Express middleware that also carries its rule, and the options it answers anonymous
+ * users with, so `requireAll`/`requireAny` can combine it.
+ */
+export type Guard = RequestHandler & {
+  readonly [GUARD_RULE]: Rule
+  readonly [GUARD_ANONYMOUS]: GuardOptions
+}
 
 const GUARD_RULE = Symbol('oidc-guard.rule')
+const GUARD_ANONYMOUS = Symbol('oidc-guard.anonymous')
 // Which guard options answer a refusal, when a combinator passes on an inner guard's refusal.
 const REFUSAL_OPTIONS = new WeakMap<AuthError, GuardOptions>()
 
@@ -73,9 +80,29 @@ export function checkGuardOptions(problems: Problems, options: GuardOptions): vo
   }
 }
 
+/** The login URL with the page asked for in `next`, placed in the query, before any fragment. */
 function redirectTo(target: string, req: Request): string {
-  const separator = target.includes('?') ? '&' : '?'
-  return `${target}${separator}${new URLSearchParams({ next: req.originalUrl })}`
+  const hash = target.indexOf('#')
+  const base = hash === -1 ? target : target.slice(0, hash)
+  const fragment = hash === -1 ? '' : target.slice(hash)
+  const separator = !base.includes('?') ? '?' : /[?&]$/.test(base) ? '' : '&'
+  return `${base}${separator}${new URLSearchParams({ next: samePath(req.originalUrl) })}${fragment}`
+}
+
+const SAME_ORIGIN = 'http://same-origin.invalid'
+
+/**
+ * The request's target when it is a path on this site, otherwise `/`. A login page that sends the
+ * user back to `next` must never be steered elsewhere: `//evil.example/x`, `/\evil.example` (which
+ * browsers read as `//`) and absolute-form targets (`GET http://evil.example/`) all become `/`.
+ */
+function samePath(url: string): string {
+  if (!url.startsWith('/')) return '/'
+  try {
+    return new URL(url, SAME_ORIGIN).origin === SAME_ORIGIN ? url : '/'
+  } catch {
+    return '/'
+  }
 }
 
 /**
@@ -106,11 +133,11 @@ function isVerdictPromise(value: Verdict | Promise<Verdict>): value is Promise<V
 
 /**
  * Builds a guard from a rule: anonymous users are refused with 401 (or the reason their token was
- * refused, under `invalidToken: 'anonymous'`), the disabled switch's synthetic user passes, and
- * everyone else is let through only when the rule holds. A rule that loads a facet is awaited;
- * anything else is decided synchronously.
+ * refused, under `invalidToken: 'anonymous'`) answered with `anonymous`'s status/redirect, the
+ * disabled switch's synthetic user passes, and everyone else is let through only when the rule
+ * holds. A rule that loads a facet is awaited; anything else is decided synchronously.
  */
-function guard(rule: Rule, options: GuardOptions): Guard {
+function guard(rule: Rule, options: GuardOptions, anonymous: GuardOptions = options): Guard {
   // Inside requireAll/requireAny this guard's refusals keep this guard's status and redirect.
   const tagged: Rule = {
     check: (user) => {
@@ -124,7 +151,7 @@ function guard(rule: Rule, options: GuardOptions): Guard {
     const user = getCurrentUser(req)
     if (user.isSynthetic) return next()
     if (!user.isAuthenticated) {
-      return refuse(req.authError ?? new CredentialsRequiredError(), options, req, res, next)
+      return refuse(req.authError ?? new CredentialsRequiredError(), anonymous, req, res, next)
     }
     let verdict: Verdict | Promise<Verdict>
     try {
@@ -138,7 +165,7 @@ function guard(rule: Rule, options: GuardOptions): Guard {
       (error: unknown) => decide(error, options, req, res, next),
     )
   }
-  return Object.assign(oidcGuard, { [GUARD_RULE]: tagged })
+  return Object.assign(oidcGuard, { [GUARD_RULE]: tagged, [GUARD_ANONYMOUS]: anonymous })
 }
 
 function tag(verdict: Verdict, options: GuardOptions): Verdict {
@@ -255,7 +282,12 @@ export function requireScopes(scopes: readonly string[], options?: ListGuardOpti
   return listGuard('requireScopes', 'scopes', scopes, options)
 }
 
-function combine(name: string, guards: readonly unknown[]): Rule[] {
+/**
+ * The inner guards' rules, and the options anonymous users are answered with. Every guard refuses
+ * anonymous users, so the first inner guard is the one that refuses them, in requireAll as in
+ * requireAny: its status/redirect answer, not a bare 401 that would give away a hidden route.
+ */
+function combine(name: string, guards: readonly unknown[]): Combined {
   const problems = new Problems()
   if (guards.length === 0) problems.add(`${name} needs at least one guard`)
   const rules = guards.map((candidate, index) => {
@@ -268,31 +300,40 @@ function combine(name: string, guards: readonly unknown[]): Rule[] {
     return rule!
   })
   problems.throwIfAny()
-  return rules
+  return { rules, anonymous: (guards[0] as Guard)[GUARD_ANONYMOUS] }
+}
+
+interface Combined {
+  readonly rules: Rule[]
+  readonly anonymous: GuardOptions
 }
 
 /**
  * Lets through users every guard lets through. Guards run left to right and stop at the first
  * refusal, so a later guard's facet is never loaded when an earlier one refused: put cheap ones
- * (scopes) first. A refusal is answered with the status/redirect of the guard that refused.
+ * (scopes) first. A refusal is answered with the status/redirect of the guard that refused; an
+ * anonymous user is refused by the first guard. requireAll has no options of its own.
  *
  * @example app.post('/orders', requireAll(requireScopes(['orders.write']), requireGroups(['ops'])), handler)
  * @throws {ConfigError} at route definition when an argument is not a guard.
  */
 export function requireAll(...guards: Guard[]): Guard {
-  return guard(allRule(combine('requireAll', guards)), {})
+  const { rules, anonymous } = combine('requireAll', guards)
+  return guard(allRule(rules), {}, anonymous)
 }
 
 /**
  * Lets through users any one guard lets through, trying them left to right. A guard whose source
  * is down does not decide alone: a later one may still let the user through; when none does, the
- * answer is 503; otherwise the first guard's refusal.
+ * answer is 503; otherwise the first guard's refusal, with its status/redirect (for anonymous users
+ * too). requireAny has no options of its own.
  *
  * @example app.get('/report', requireAny(requireRoles(['auditor']), requireAll(requireGroups(['ops']), requireScopes(['report.read']))), handler)
  * @throws {ConfigError} at route definition when an argument is not a guard.
  */
 export function requireAny(...guards: Guard[]): Guard {
-  return guard(anyRule(combine('requireAny', guards)), {})
+  const { rules, anonymous } = combine('requireAny', guards)
+  return guard(anyRule(rules), {}, anonymous)
 }
 
 async function has(req: Request, rule: Rule): Promise<boolean> {

@@ -29,7 +29,9 @@ const SINGULAR: Record<RuleFacet | 'scopes', string> = {
 
 /**
  * Validates a guard's list when the route is defined. A string instead of a list is refused: the
- * Python seed turned `require_groups("admin")` into a substring test that `"min"` passed.
+ * Python seed turned `require_groups("admin")` into a substring test that `"min"` passed. Entries
+ * that could never match are refused too, each named; names with spaces stay legal for groups,
+ * roles and permissions, since a source may hand them out as written.
  */
 export function checkList(
   problems: Problems,
@@ -48,20 +50,56 @@ export function checkList(
     problems.add(`${guard} needs a non-empty list of ${what}, e.g. ${example}`)
     return []
   }
-  const bad = values.filter((value) => typeof value !== 'string' || value.trim() === '')
-  if (bad.length > 0) {
-    problems.add(`${guard} accepts only non-empty strings, got ${bad.map(String).join(', ')}`)
+  // Array.from turns the holes of a sparse list into undefined, which filter and map would skip.
+  const entries: unknown[] = Array.from(values as unknown[])
+  entries.forEach((value, index) => {
+    const problem = entryProblem(what, value)
+    if (problem !== undefined) problems.add(`${guard}: entry ${index + 1} ${problem}`)
+  })
+  return Object.freeze(entries as string[])
+}
+
+// RFC 6749 §3.3 scope-token: a space separates scopes, and '"' and '\\' cannot appear in the
+// challenge's scope="…" (RFC 6750 §3), so a required scope with them could never be granted.
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
+
+/** Why one entry of a guard's list could never match, or undefined when it is fine. */
+function entryProblem(what: RuleFacet | 'scopes', value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.trim() === '') {
+    return `is ${show(value)}: the list accepts only non-empty strings`
   }
-  if (what === 'permissions') {
-    for (const value of values as string[]) {
-      if (value.split(':').includes('*')) {
-        problems.add(
-          `${guard}: the required permission ${JSON.stringify(value)} contains a wildcard; wildcards belong to the permissions a user is granted, a route requires concrete ones`,
-        )
-      }
-    }
+  if (what === 'scopes' && !SCOPE_TOKEN.test(value)) return scopeProblem(value)
+  if (what !== 'permissions') return undefined
+  const segments = value.split(':')
+  if (segments.includes('*')) {
+    return `${JSON.stringify(value)} contains a wildcard; wildcards belong to the permissions a user is granted, a route requires concrete ones`
   }
-  return Object.freeze([...(values as string[])])
+  if (segments.includes('')) {
+    return `${JSON.stringify(value)} has an empty segment; a permission is non-empty segments joined by ':', e.g. 'orders:read'`
+  }
+  return undefined
+}
+
+function scopeProblem(value: string): string {
+  const shown = JSON.stringify(value)
+  const trimmed = value.trim()
+  if (SCOPE_TOKEN.test(trimmed)) {
+    return `${shown} has spaces around it: write ${JSON.stringify(trimmed)}`
+  }
+  if (/\s/.test(trimmed)) {
+    return `${shown} is not one scope: a scope has no spaces, list each scope as its own entry`
+  }
+  return `${shown} is not a scope: a scope is printable ASCII without spaces, '"' or '\\' (RFC 6749 §3.3)`
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value)
+  if (value === undefined) return 'undefined'
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) {
+    return `${String(value)} (${value === null ? 'null' : typeof value})`
+  }
+  if (Array.isArray(value)) return 'a list'
+  return typeof value === 'function' ? 'a function' : 'an object'
 }
 
 /** Validates `match`. */

@@ -243,7 +243,6 @@ export async function createCatalog(options: CatalogOptions = {}): Promise<Catal
   mount('/transports', { provider: main, tokenLocations: { query: true, formBody: true } })
   app.get('/api/scoped', requireScopes(['orders.read']), handler)
   app.get('/api/scoped-all', requireScopes(['read', 'write'], { match: 'all' }), handler)
-  app.get('/api/scoped-one-string', requireScopes(['read write']), handler)
   app.get('/api/grouped', requireGroups(['admin']), handler)
   app.get('/api/roled', requireRoles(['admin']), handler)
   app.get('/api/permitted', requirePermissions(['orders:read']), handler)

@@ -68,6 +68,11 @@ describe('permissionCovers: wildcards in granted permissions', () => {
   })
 })
 
+/** A list with holes, as `[, 'a:b']` makes: filter, map and forEach skip them. */
+function sparse(length: number, entries: Record<number, string>): string[] {
+  return Object.assign(new Array<string>(length), entries)
+}
+
 describe('guard lists are checked when the route is defined', () => {
   it.each([
     ['admin', /not a string: write requireGroups\(\["admin"\]\)/],
@@ -79,6 +84,47 @@ describe('guard lists are checked when the route is defined', () => {
     const problems = new Problems()
     checkList(problems, 'requireGroups', 'groups', value)
     expect(() => problems.throwIfAny()).toThrow(message)
+  })
+
+  it.each([
+    ['requirePermissions', 'permissions', [1], /entry 1 is 1 \(number\): .*only non-empty strings/],
+    ['requirePermissions', 'permissions', sparse(2, { 1: 'a:b' }), /entry 1 is undefined/],
+    ['requireGroups', 'groups', sparse(3, { 0: 'admin', 2: 'ops' }), /entry 2 is undefined/],
+    ['requireRoles', 'roles', [null], /entry 1 is null/],
+    ['requireGroups', 'groups', [{ toString: null }], /entry 1 is an object/],
+    [
+      'requireScopes',
+      'scopes',
+      ['orders.read orders.write'],
+      /"orders.read orders.write" is not one scope/,
+    ],
+    ['requireScopes', 'scopes', [' orders.read'], /has spaces around it: write "orders.read"/],
+    ['requireScopes', 'scopes', ['orders.read\n'], /has spaces around it/],
+    ['requireScopes', 'scopes', ['a"b'], /entry 1 "a\\"b" is not a scope/],
+    ['requireScopes', 'scopes', ['ok', 'a\\b'], /entry 2 .* is not a scope/],
+    ['requireScopes', 'scopes', ['café'], /is not a scope/],
+    ['requirePermissions', 'permissions', ['orders:'], /"orders:" has an empty segment/],
+    ['requirePermissions', 'permissions', [':read'], /empty segment/],
+    ['requirePermissions', 'permissions', ['orders::read'], /empty segment/],
+  ] as const)(
+    '%s (%s) refuses the unmatchable %j with a ConfigError',
+    (guard, what, value, message) => {
+      const problems = new Problems()
+      checkList(problems, guard, what, value)
+      expect(() => problems.throwIfAny()).toThrow(ConfigError)
+      expect(() => problems.throwIfAny()).toThrow(message)
+    },
+  )
+
+  it.each([
+    ['groups', ['Domain Users', ' padded ', 'Ünïcode', 'a"b']],
+    ['roles', ['Billing Admin']],
+    ['permissions', ['orders:read', 'Read Orders', 'https://api.example/read']],
+    ['scopes', ['orders.read', 'orders:read', 'https://api.example/x', "!#[]~'"]],
+  ] as const)('accepts legitimate %s %j', (what, values) => {
+    const problems = new Problems()
+    expect(checkList(problems, 'guard', what, values)).toEqual(values)
+    expect(() => problems.throwIfAny()).not.toThrow()
   })
 
   it('refuses a wildcard in a required permission', () => {
