@@ -14,7 +14,7 @@ import {
   type ErrorResponder,
   type OnAuthError,
 } from './error-handler.js'
-import { installCurrentUser, readRequest, setCurrentUser } from './current-user.js'
+import { currentUserOf, installCurrentUser, readRequest, setCurrentUser } from './current-user.js'
 import { resolveDisabled, warnDisabled, type DisabledOptions } from './disabled.js'
 import { AuthError, CredentialsRequiredError, InvalidTokenError } from './errors.js'
 import type {} from './express-augment.js'
@@ -199,7 +199,6 @@ export function jwtAuth(
   const anonymousOnInvalid = options.invalidToken === 'anonymous'
 
   function jwtAuthMiddleware(req: Request, res: Response, next: NextFunction): void {
-    setErrorResponder(req, respond)
     if (isPreflight(req)) return proceed(req, User.anonymous, next)
     const authorization = headerValues(req, 'authorization')
     // Most requests carry a token verified before: it is looked up before the header is parsed.
@@ -215,10 +214,13 @@ export function jwtAuth(
     } catch (error) {
       // Only our errors are answered here; anything else (a throwing query parser) is the app's.
       if (error instanceof AuthError) return reject(error, req, res, next)
-      setCurrentUser(req, User.anonymous)
-      return next(error)
+      return fail(error, req, next)
     }
     if (token === undefined) {
+      // Stacked after basicAuth or apiKeyAuth, which authenticated the request: it goes on as that
+      // user, answered as that middleware answers, as they let a bearer user through. A bearer
+      // token, when one is sent, is verified and decides.
+      if ((currentUserOf(req) as User | undefined)?.isAuthenticated === true) return next()
       if (credentialsRequired) return reject(new CredentialsRequiredError(), req, res, next)
       return proceed(req, User.anonymous, next)
     }
@@ -233,10 +235,7 @@ export function jwtAuth(
     verify(token).then(
       (user) => proceed(req, user, next),
       (error: unknown) => {
-        if (!(error instanceof AuthError)) {
-          setCurrentUser(req, User.anonymous)
-          return next(error)
-        }
+        if (!(error instanceof AuthError)) return fail(error, req, next)
         if (anonymousOnInvalid && error instanceof InvalidTokenError) {
           req.authError = error
           return proceed(req, User.anonymous, next)
@@ -246,17 +245,26 @@ export function jwtAuth(
     )
   }
 
+  // Each outcome names this middleware's way of answering errors for the guards after it (set
+  // here rather than on entry, so that a request another middleware authenticated keeps its own).
+  function proceed(req: Request, user: User, next: NextFunction): void {
+    setErrorResponder(req, respond)
+    setCurrentUser(req, user)
+    next()
+  }
+
   function reject(error: AuthError, req: Request, res: Response, next: NextFunction): void {
+    setErrorResponder(req, respond)
     setCurrentUser(req, User.anonymous)
     respond(error, req, res, next)
   }
-  return Object.assign(jwtAuthMiddleware, { verifier: verify as Verifier | undefined })
-}
 
-/** Sets the request's user and hands it on. */
-function proceed(req: Request, user: User, next: NextFunction): void {
-  setCurrentUser(req, user)
-  next()
+  function fail(error: unknown, req: Request, next: NextFunction): void {
+    setErrorResponder(req, respond)
+    setCurrentUser(req, User.anonymous)
+    next(error)
+  }
+  return Object.assign(jwtAuthMiddleware, { verifier: verify as Verifier | undefined })
 }
 
 /**

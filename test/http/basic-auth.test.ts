@@ -400,6 +400,43 @@ describe.each(EXPRESS_MAJORS)('basicAuth on %s', (_name, createApp) => {
     expect(basicUser.body).toMatchObject({ id: 'u-alice', provider: 'basic' })
   })
 
+  it('mounted before jwtAuth: a Basic user passes it, even with credentialsRequired, answered the Basic way; a bearer user is verified', async () => {
+    const app = createApp()
+    const provider = new JwksProvider({
+      issuer: idp.issuer,
+      jwksUri: idp.jwksUri,
+      audience: idp.audience,
+      fetch: idp.fetch,
+    })
+    app.use(
+      basicAuth({
+        credentialsRepository: repository,
+        logger: false,
+        onError: (error, _req, res) => res.status(error.status).json({ answeredBy: 'basicAuth' }),
+      }),
+    )
+    app.use(jwtAuth({ provider, logger: false, credentialsRequired: true, realm: 'jwt-realm' }))
+    app.get('/private', requireUser(), whoAmI())
+    app.get('/admins', requireGroups(['no-one-has-this']), whoAmI())
+    const basicUser = await request(app)
+      .get('/private')
+      .set('Authorization', basic('alice', 'alice-password'))
+    expect(basicUser.status).toBe(200)
+    expect(basicUser.body).toMatchObject({ id: 'u-alice', provider: 'basic' })
+    const refused = await request(app)
+      .get('/admins')
+      .set('Authorization', basic('alice', 'alice-password'))
+    expect(refused.status).toBe(403)
+    expect(refused.body).toEqual({ answeredBy: 'basicAuth' })
+    const bearer = await request(app)
+      .get('/private')
+      .set('Authorization', `Bearer ${idp.mint({ sub: 'jwt-user' })}`)
+    expect(bearer.body).toMatchObject({ id: 'jwt-user', provider: 'jwks' })
+    const nobody = await request(app).get('/private')
+    expect(nobody.status).toBe(401)
+    expect(nobody.headers['www-authenticate']).toBe('Bearer realm="jwt-realm"')
+  })
+
   it('the disabled switch lets every request through as the synthetic user', async () => {
     const app = appWith({ disabled: true, env: {} })
     const res = await request(app).get('/private')
