@@ -379,14 +379,17 @@ describe.each(EXPRESS_MAJORS)('basicAuth on %s', (_name, createApp) => {
     expect(res.headers['www-authenticate']).toBe(CHALLENGE)
   })
 
-  it('mounted after jwtAuth: a bearer user passes untouched, a Basic user is authenticated', async () => {
-    const app = createApp()
-    const provider = new JwksProvider({
+  const bearerProvider = () =>
+    new JwksProvider({
       issuer: idp.issuer,
       jwksUri: idp.jwksUri,
       audience: idp.audience,
       fetch: idp.fetch,
     })
+
+  it('mounted after jwtAuth: a bearer user passes untouched, a Basic user is authenticated', async () => {
+    const app = createApp()
+    const provider = bearerProvider()
     app.use(jwtAuth({ provider, logger: false }))
     app.use(basicAuth({ credentialsRepository: repository, realm: 'api', logger: false }))
     app.get('/private', requireUser(), whoAmI())
@@ -402,12 +405,7 @@ describe.each(EXPRESS_MAJORS)('basicAuth on %s', (_name, createApp) => {
 
   it('mounted before jwtAuth: a Basic user passes it, even with credentialsRequired, answered the Basic way; a bearer user is verified', async () => {
     const app = createApp()
-    const provider = new JwksProvider({
-      issuer: idp.issuer,
-      jwksUri: idp.jwksUri,
-      audience: idp.audience,
-      fetch: idp.fetch,
-    })
+    const provider = bearerProvider()
     app.use(
       basicAuth({
         credentialsRepository: repository,

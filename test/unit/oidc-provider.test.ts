@@ -58,28 +58,17 @@ function hanging(): FetchFunction & { paths: string[] } {
 const BOTH = ['/.well-known/openid-configuration', '/.well-known/jwks.json']
 
 describe('OidcProvider: discovery uses the fetch of the keys', () => {
-  it('jwksCache options with a fetch (a proxy): discovery goes through it too', async () => {
+  it.each([
+    ['jwksCache options with a fetch (a proxy)', (fetch: FetchFunction) => ({ fetch })],
+    ['a JwksCache instance built with a fetch', (fetch: FetchFunction) => new JwksCache({ fetch })],
+  ])('%s: discovery goes through it too', async (_case, jwksCache) => {
     const idp = await newIssuer()
     const direct = directRequests()
     const fetch = proxy(idp)
     const provider = new OidcProvider({
       issuer: idp.issuer,
       audience: idp.audience,
-      jwksCache: { fetch },
-    })
-    await provider.hydrate()
-    expect(fetch.paths).toEqual(BOTH)
-    expect(direct).toEqual([])
-  })
-
-  it('a JwksCache instance built with a fetch: discovery goes through it too', async () => {
-    const idp = await newIssuer()
-    const direct = directRequests()
-    const fetch = proxy(idp)
-    const provider = new OidcProvider({
-      issuer: idp.issuer,
-      audience: idp.audience,
-      jwksCache: new JwksCache({ fetch }),
+      jwksCache: jwksCache(fetch),
     })
     await provider.hydrate()
     expect(fetch.paths).toEqual(BOTH)
