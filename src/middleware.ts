@@ -127,11 +127,11 @@ export function isPreflight(req: Request): boolean {
   // It goes on as the anonymous user, so guards still refuse it: only a handler with no guard that
   // also answers OPTIONS (app.all, router.use) would run for it. A browser always sends Origin with
   // it (Fetch standard); an OPTIONS request without one is no preflight and is authenticated.
-  const { headers } = req
+  // req.headers is built on first read: only an OPTIONS request pays for it here.
   return (
     req.method === 'OPTIONS' &&
-    headers['access-control-request-method'] !== undefined &&
-    headers.origin !== undefined
+    req.headers['access-control-request-method'] !== undefined &&
+    req.headers.origin !== undefined
   )
 }
 
