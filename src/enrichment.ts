@@ -276,7 +276,9 @@ export class Enrichment {
       }
     }
     const answer = await this.#call(context, signal)
-    void this.#sharedStep(() => shared.set(key, answer, this.#ttlMs))
+    // Aborted: the user was forgotten while the source answered (a source may ignore the signal).
+    // Its answer predates the change that made someone forget it, so it must not be shared.
+    if (!signal.aborted) void this.#sharedStep(() => shared.set(key, answer, this.#ttlMs))
     return answer
   }
 

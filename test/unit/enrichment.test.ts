@@ -173,6 +173,43 @@ describe('Enrichment: the cross-request cache', () => {
     })
   })
 
+  it('an answer whose load was overtaken by forget() is not written to the shared tier', async () => {
+    const stored = new Map<string, unknown>()
+    const listeners: Array<(keys: readonly string[]) => void> = []
+    const shared = {
+      get: async (key: string) => stored.get(key),
+      set: async (key: string, value: unknown) => void stored.set(key, value),
+      invalidate: async (keys: readonly string[]) => {
+        for (const key of keys) stored.delete(key)
+        for (const listener of listeners) listener(keys)
+      },
+      onInvalidate: (listener: (keys: readonly string[]) => void) => void listeners.push(listener),
+      health: () => ({ ok: true }),
+    }
+    const enrichment = new Enrichment({ sourceCache: { ttlMs: 30_000, shared } }, silentLogger)
+    let groups = ['admin']
+    let release: () => void = () => undefined
+    // A slow source that ignores its abort signal, answering what it read when it was called.
+    const source = countingGroups(() => {
+      const read = groups
+      return new Promise<readonly string[]>((resolve) => (release = () => resolve(read)))
+    })
+    const sources = enrichment.wrap({ groups: source })
+    const before = userOf(sources).groups
+    await new Promise((resolve) => setImmediate(resolve))
+    groups = [] // An admin removes alice from admin, then forgets her cached answers.
+    const releaseFirst = release
+    await enrichment.forget(ISSUER, 'alice')
+    const after = userOf(sources).groups
+    await new Promise((resolve) => setImmediate(resolve))
+    release()
+    releaseFirst()
+    await Promise.allSettled([before, after])
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(await after).toEqual([])
+    expect([...stored.values()]).toEqual([[]])
+  })
+
   it('forget(issuer, subject) makes the next request ask again; clear() forgets everyone', async () => {
     const enrichment = new Enrichment({}, silentLogger)
     const source = countingGroups(() => ['ops'])
