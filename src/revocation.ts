@@ -39,6 +39,13 @@ export type RevocationEntry =
 
 export const DEFAULT_MAX_TOKEN_LIFETIME_SEC = 86_400
 
+/**
+ * How long a revocation is kept past the end of what it covers. A verifier accepts a token until
+ * `exp` plus its clock tolerance (5 s by default), and an entry dropped at `exp` would let a
+ * revoked token pass again inside that window. Five minutes covers every tolerance up to there.
+ */
+export const REVOCATION_GRACE_SEC = 300
+
 /** The revocation error: 401 `invalid_token` "token revoked". */
 export function tokenRevoked(): InvalidTokenError {
   return new InvalidTokenError('ERR_AUTH_TOKEN_REVOKED', 'token revoked')
@@ -60,7 +67,11 @@ export function jtiEntry(
     throw new TypeError('revokeToken needs a token or a jti')
   }
   if (tokenOrJti.split('.').length !== 3) {
-    return { kind: 'jti', jti: tokenOrJti, expiresAtSec: nowSec + maxLifetimeSec }
+    return {
+      kind: 'jti',
+      jti: tokenOrJti,
+      expiresAtSec: nowSec + maxLifetimeSec + REVOCATION_GRACE_SEC,
+    }
   }
   const { payload } = parseJwt(tokenOrJti, Number.MAX_SAFE_INTEGER)
   const jti = stringOf(payload, 'jti') ?? stringOf(payload, 'origin_jti')
@@ -68,7 +79,8 @@ export function jtiEntry(
     throw new TypeError('the token has no jti or origin_jti: revoke its subject instead')
   }
   const exp = typeof payload.exp === 'number' ? payload.exp : nowSec + maxLifetimeSec
-  return { kind: 'jti', jti, expiresAtSec: Math.min(exp, nowSec + maxLifetimeSec) }
+  const ends = Math.min(exp, nowSec + maxLifetimeSec)
+  return { kind: 'jti', jti, expiresAtSec: ends + REVOCATION_GRACE_SEC }
 }
 
 /** What `revokeSubject(issuer, subject, { before })` revokes. */
@@ -90,7 +102,8 @@ export function subjectEntry(
     throw new TypeError('revokeSubject: before must be a valid Date')
   }
   const beforeSec = before.getTime() / 1000
-  return { kind: 'subject', issuer, subject, beforeSec, expiresAtSec: beforeSec + maxLifetimeSec }
+  const expiresAtSec = beforeSec + maxLifetimeSec + REVOCATION_GRACE_SEC
+  return { kind: 'subject', issuer, subject, beforeSec, expiresAtSec }
 }
 
 /** The ids a token can be revoked by: its `jti` and Cognito's `origin_jti`. */

@@ -8,6 +8,7 @@ import {
   UnavailableError,
   type RevocationStore,
 } from '../../src/index.js'
+import { REVOCATION_GRACE_SEC } from '../../src/revocation.js'
 import { createTestIssuer, type TestIssuer } from '../../src/testing.js'
 import { JwksProvider } from '../../providers/jwks/index.js'
 
@@ -90,8 +91,31 @@ describe('MemoryRevocationStore through the verifier', () => {
     store.revokeToken(idp.mint({ sub: 's', jti: 'j', exp: now() + 60 }))
     const claims = { iss: 'https://i', sub: 's', jti: 'j', iat: now() - 1 }
     expect(store.isRevoked({ token: 't', header: { alg: 'RS256' }, claims })).toBe(true)
-    vi.setSystemTime(Date.now() + 3_601_000)
+    const start = Date.now()
+    vi.setSystemTime(start + 3_601_000)
+    // Kept through the grace that covers a verifier's clock tolerance, then dropped.
+    expect(store.isRevoked({ token: 't', header: { alg: 'RS256' }, claims })).toBe(true)
+    vi.setSystemTime(start + (3_601 + REVOCATION_GRACE_SEC) * 1000)
     expect(store.isRevoked({ token: 't', header: { alg: 'RS256' }, claims })).toBe(false)
+  })
+
+  it('a revoked token stays refused through the clock tolerance past its exp', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const start = Date.parse('2026-01-01T00:00:00Z')
+    vi.setSystemTime(start)
+    const store = new MemoryRevocationStore()
+    const provider = new JwksProvider({
+      issuer: idp.issuer,
+      jwksUri: idp.jwksUri,
+      audience: idp.audience,
+      fetch: idp.fetch,
+      clockToleranceSec: 60,
+    })
+    const verify = createVerifier({ provider, revocation: store, logger: false })
+    const token = idp.mint({ sub: 'alice', exp: start / 1000 + 60 })
+    store.revokeToken(token)
+    vi.setSystemTime(start + 100_000) // Past exp, inside the 60 s tolerance.
+    await expect(verify(token)).rejects.toMatchObject({ code: 'ERR_AUTH_TOKEN_REVOKED' })
   })
 
   it('a store that cannot answer makes the request 503, never a pass', async () => {
