@@ -32,7 +32,7 @@ import { LOG_LEVELS, resolveLogger, safeError, type Logger, type LogLevel } from
 import { installCurrentUser, setCurrentUser } from './current-user.js'
 import { getCurrentUser } from './guards.js'
 import { disabledMiddleware, headerValues, isPreflight, setErrorResponder } from './middleware.js'
-import { checkTimeout, checkNumber, Problems } from './options.js'
+import { checkNumber, checkRealm, checkTimeout, Problems } from './options.js'
 import {
   decoyHash,
   parsePasswordHash,
@@ -90,8 +90,6 @@ export interface BasicAuthOptions extends CredentialsAuthOptions {
   allowLegacySha256?: boolean
 }
 
-// RFC 6750 §3 / RFC 9110 §11.2: a realm is a quoted-string of visible ASCII without `"` or `\`.
-const SAFE_REALM = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
 const WARN_ONCE_LIMIT = 1_000
 
 /** Checks the options every credentials middleware shares. */
@@ -100,9 +98,7 @@ export function checkCredentialsAuthOptions(
   options: CredentialsAuthOptions,
 ): void {
   const { realm, onError, credentialsRequired, logLevel } = options
-  if (realm !== undefined && (typeof realm !== 'string' || !SAFE_REALM.test(realm))) {
-    problems.add('realm must be a string of visible ASCII characters without " or \\')
-  }
+  checkRealm(problems, 'realm', realm)
   if (onError !== undefined && typeof onError !== 'function') {
     problems.add('onError must be a function')
   }

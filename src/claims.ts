@@ -20,6 +20,13 @@ export interface ClaimsPolicy {
   readonly requiredClaims: readonly string[]
 }
 
+/**
+ * The largest clock tolerance a provider accepts. Clocks synchronised by NTP differ by
+ * milliseconds; a tolerance of minutes is what a skewed host needs at worst, and anything larger
+ * (most likely milliseconds given where seconds were meant) would keep expired tokens valid.
+ */
+export const MAX_CLOCK_TOLERANCE_SEC = 300
+
 // Claims that, when present, must be strings: a list or object there is an attack or a bug.
 const STRING_CLAIMS = ['jti', 'client_id', 'azp', 'sid', 'typ'] as const
 

@@ -83,14 +83,33 @@ export class EnvReader {
     return undefined
   }
 
-  /** A number greater than 0 (a whole one with `integer`). */
-  positive(name: string, options: { integer?: boolean } = {}): number | undefined {
+  /** A number greater than 0 (a whole one with `integer`), `max` at most. */
+  positive(name: string, options: { integer?: boolean; max?: number } = {}): number | undefined {
+    const raw = this.raw(name)
+    if (raw === undefined) return undefined
+    const { integer = false, max = Number.MAX_VALUE } = options
+    const value = Number(raw)
+    const ok =
+      Number.isFinite(value) && value > 0 && value <= max && (!integer || Number.isInteger(value))
+    if (ok) return value
+    const kind = integer ? 'a whole number' : 'a number'
+    const range =
+      max === Number.MAX_VALUE
+        ? 'above 0'
+        : integer
+          ? `from 1 to ${max}`
+          : `above 0, at most ${max}`
+    this.#expected(name, `${kind} ${range}`)
+    return undefined
+  }
+
+  /** A number of seconds from 0 to `max`. */
+  seconds(name: string, max: number): number | undefined {
     const raw = this.raw(name)
     if (raw === undefined) return undefined
     const value = Number(raw)
-    const ok = Number.isFinite(value) && value > 0 && (!options.integer || Number.isInteger(value))
-    if (ok) return value
-    this.#expected(name, options.integer ? 'a whole number above 0' : 'a number above 0')
+    if (Number.isFinite(value) && value >= 0 && value <= max) return value
+    this.#expected(name, `a number of seconds from 0 to ${max}`)
     return undefined
   }
 

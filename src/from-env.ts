@@ -1,12 +1,12 @@
 // fromEnv(): a complete jwtAuth configuration from environment variables, each read once.
 
 import type { JwtProvider } from './contracts.js'
-import { EnvReader, readJwksCacheEnv, showValue, type Env } from './env.js'
+import { EnvReader, readJwksCacheEnv, type Env } from './env.js'
 import { ConfigError } from './errors.js'
 import { JwksCache } from './jwks-cache.js'
 import { LOG_LEVELS, resolveLogger, type Logger } from './logger.js'
 import type { JwtAuthOptions } from './middleware.js'
-import { isProduction, Problems } from './options.js'
+import { checkRealm, isProduction, MAX_TIMER_MS, Problems } from './options.js'
 import type { UserSources } from './user.js'
 
 /** What every provider built from the environment shares. */
@@ -67,6 +67,7 @@ export const CORE_VARIABLES: readonly string[] = Object.freeze([
   'AUTH_MIDDLEWARE_DISABLED',
   'AUTH_MIDDLEWARE_ALLOW_DISABLED_IN_PRODUCTION',
   'AUTH_MIDDLEWARE_LOG_LEVEL',
+  'AUTH_MIDDLEWARE_JSON_REPOSITORY_PATH',
   'AUTH_CREDENTIALS_REQUIRED',
   'AUTH_REALM',
   'AUTH_SOURCE_TIMEOUT_MS',
@@ -125,11 +126,14 @@ export function buildFromEnv(
   }
   const credentialsRequired = env.boolean('AUTH_CREDENTIALS_REQUIRED')
   if (credentialsRequired !== undefined) options.credentialsRequired = credentialsRequired
+  // Checked here as jwtAuth will check them, so that one error names every problem and the variable.
   const realm = env.string('AUTH_REALM')
+  checkRealm(problems, 'AUTH_REALM', realm)
   if (realm !== undefined) options.realm = realm
-  const timeout = env.positive('AUTH_SOURCE_TIMEOUT_MS', { integer: true })
+  const timer = { integer: true, max: MAX_TIMER_MS }
+  const timeout = env.positive('AUTH_SOURCE_TIMEOUT_MS', timer)
   if (timeout !== undefined) options.sourceTimeoutMs = timeout
-  const ttlMs = env.positive('AUTH_SOURCE_CACHE_TTL_MS', { integer: true })
+  const ttlMs = env.positive('AUTH_SOURCE_CACHE_TTL_MS', timer)
   const cacheOff = env.boolean('AUTH_SOURCE_CACHE') === false
   if (ttlMs !== undefined) options.sourceCache = { ttlMs }
   for (const factory of registry.options ?? []) {
@@ -211,11 +215,11 @@ function warnAboutUnknown(
   ])
   for (const name of env.namesStartingWith('AUTH_')) {
     if (!known.has(name)) {
+      // The name alone: a misspelt secret's name is what the secret pattern misses.
       logger.warn(
         { variable: name },
-        'unknown environment variable %s=%s ignored (a typo?); see docs/configuration.md',
+        'unknown environment variable %s ignored (a typo?); see docs/configuration.md',
         name,
-        showValue(name, source[name] ?? ''),
       )
     }
   }

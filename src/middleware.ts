@@ -20,7 +20,7 @@ import { AuthError, CredentialsRequiredError, InvalidTokenError } from './errors
 import type {} from './express-augment.js'
 import { readLogLevel } from './env.js'
 import { resolveLogger } from './logger.js'
-import { checkUrl, isProduction, Problems } from './options.js'
+import { checkRealm, checkUrl, isProduction, Problems } from './options.js'
 import { createVerifier, type Verifier, type VerifierOptions } from './pipeline.js'
 import { User } from './user.js'
 
@@ -50,8 +50,6 @@ export interface JwtAuthOptions extends VerifierOptions, DisabledOptions {
 // Kept beside the request, not on it: a new own property of an Express request costs a new hidden
 // class on every request (src/current-user.ts), a WeakMap entry far less.
 const responders = new WeakMap<Request, ErrorResponder>()
-// RFC 6750 §3: a realm is a quoted-string of visible ASCII without `"` or `\`.
-const SAFE_REALM = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
 
 /**
  * Makes `responder` the way errors are answered on this request (guards included): each
@@ -137,9 +135,7 @@ export function isPreflight(req: Request): boolean {
 
 function checkOptions(problems: Problems, options: JwtAuthOptions): void {
   const { realm, invalidToken, onError, credentialsRequired } = options
-  if (realm !== undefined && (typeof realm !== 'string' || !SAFE_REALM.test(realm))) {
-    problems.add('realm must be a string of visible ASCII characters without " or \\')
-  }
+  checkRealm(problems, 'realm', realm)
   if (invalidToken !== undefined && invalidToken !== 'reject' && invalidToken !== 'anonymous') {
     problems.add(`invalidToken must be 'reject' or 'anonymous'`)
   }

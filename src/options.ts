@@ -35,12 +35,24 @@ export function urlProblem(value: unknown, production: boolean): string | undefi
   } catch {
     return `must be an absolute https URL, got ${show(value)}`
   }
+  // The URL parser drops spaces, tabs and newlines that the issuer's exact comparison would keep.
+  if (hasSpaceOrControl(value)) {
+    return `must not contain spaces or control characters, got ${show(value)}`
+  }
   if (url.username !== '' || url.password !== '') return 'must not carry credentials'
   if (url.search !== '' || url.hash !== '') return 'must not have a query or fragment'
   if (url.protocol === 'https:') return undefined
   if (url.protocol === 'http:' && (LOOPBACK_HOSTS.has(url.hostname) || !production))
     return undefined
   return `must use https (plain http is allowed only on loopback or outside production), got ${show(value)}`
+}
+
+function hasSpaceOrControl(value: string): boolean {
+  for (let index = 0; index < value.length; index += 1) {
+    const code = value.charCodeAt(index)
+    if (code <= 0x20 || code === 0x7f) return true
+  }
+  return false
 }
 
 /** Adds a problem when `value` is not a usable URL (see {@link urlProblem}). */
@@ -52,6 +64,16 @@ export function checkUrl(
 ): void {
   const problem = urlProblem(value, production)
   if (problem !== undefined) problems.add(`${name} ${problem}`)
+}
+
+// RFC 6750 §3 (and RFC 7617 §2): a realm is a quoted-string of visible ASCII without `"` or `\`.
+const SAFE_REALM = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
+
+/** Adds a problem unless `value` is undefined or a realm a challenge can quote as it is. */
+export function checkRealm(problems: Problems, name: string, value: unknown): void {
+  if (value !== undefined && (typeof value !== 'string' || !SAFE_REALM.test(value))) {
+    problems.add(`${name} must be a string of visible ASCII characters without " or \\`)
+  }
 }
 
 /** Timers (and `AbortSignal.timeout`) hold at most 2^31 - 1 ms; a longer delay silently becomes 1 ms. */

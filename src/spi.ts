@@ -1,6 +1,6 @@
 // The one door providers use into the core: everything a provider builds on, and nothing else.
 
-export { scopesOf, type ClaimsPolicy, type IssuerRule } from './claims.js'
+export { MAX_CLOCK_TOLERANCE_SEC, scopesOf, type ClaimsPolicy, type IssuerRule } from './claims.js'
 export type {
   GroupsProvider,
   JwtProvider,
@@ -57,6 +57,7 @@ export {
   checkTimeout,
   checkUrl,
   isProduction,
+  MAX_TIMER_MS,
   Problems,
   resolveAlgorithms,
   resolveAudience,

@@ -1,6 +1,12 @@
 // entraIdEnv: an EntraIdProvider from environment variables (AUTH_PROVIDER=entra-id).
 
-import type { EnvContext, EnvReader, JwtProvider, ProviderEnvFactory } from '../../src/spi.js'
+import {
+  MAX_CLOCK_TOLERANCE_SEC,
+  type EnvContext,
+  type EnvReader,
+  type JwtProvider,
+  type ProviderEnvFactory,
+} from '../../src/spi.js'
 import { EntraIdProvider } from './entra-id-provider.js'
 import type { EntraIdProviderOptions } from './options.js'
 
@@ -58,15 +64,8 @@ function readOptional(env: EnvReader): Partial<EntraIdProviderOptions> {
   const idClaim = env.oneOf('AUTH_PROVIDER_AZURE_ENTRA_ID_ID_CLAIM', ['oid', 'sub'] as const)
   if (idClaim !== undefined) options.idClaim = idClaim
   // The seed's name for the clock tolerance, in seconds.
-  const leeway = env.raw('AUTH_PROVIDER_AZURE_ENTRA_ID_LEEWAY')
-  if (leeway !== undefined) {
-    const seconds = Number(leeway)
-    if (Number.isFinite(seconds) && seconds >= 0) options.clockToleranceSec = seconds
-    else
-      env.problems.add(
-        `AUTH_PROVIDER_AZURE_ENTRA_ID_LEEWAY must be a number of seconds ≥ 0, got ${JSON.stringify(leeway)}`,
-      )
-  }
+  const leeway = env.seconds('AUTH_PROVIDER_AZURE_ENTRA_ID_LEEWAY', MAX_CLOCK_TOLERANCE_SEC)
+  if (leeway !== undefined) options.clockToleranceSec = leeway
   const b2cTenant = env.string('AUTH_PROVIDER_AZURE_ENTRA_ID_B2C_TENANT_NAME')
   const policies = env.list('AUTH_PROVIDER_AZURE_ENTRA_ID_B2C_POLICIES')
   if (b2cTenant !== undefined || policies !== undefined) {

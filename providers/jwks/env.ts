@@ -1,6 +1,12 @@
 // The generic providers built from environment variables: AUTH_PROVIDER=jwks or oidc.
 
-import type { EnvContext, EnvReader, JwsAlgorithm, ProviderEnvFactory } from '../../src/spi.js'
+import {
+  MAX_CLOCK_TOLERANCE_SEC,
+  type EnvContext,
+  type EnvReader,
+  type JwsAlgorithm,
+  type ProviderEnvFactory,
+} from '../../src/spi.js'
 import type { TokenCheckOptions } from './jwks-provider.js'
 import { JwksProvider } from './jwks-provider.js'
 import { OidcProvider } from './oidc-provider.js'
@@ -24,7 +30,7 @@ function readTokenChecks(env: EnvReader, context: EnvContext, name: string): Tok
   }
   const algorithms = env.list('AUTH_PROVIDER_ALGORITHMS')
   if (algorithms !== undefined) options.algorithms = algorithms as JwsAlgorithm[]
-  const tolerance = env.positive('AUTH_PROVIDER_CLOCK_TOLERANCE_SEC')
+  const tolerance = env.seconds('AUTH_PROVIDER_CLOCK_TOLERANCE_SEC', MAX_CLOCK_TOLERANCE_SEC)
   if (tolerance !== undefined) options.clockToleranceSec = tolerance
   return options
 }

@@ -7,6 +7,7 @@ import {
   DEFAULT_MAX_TOKEN_LENGTH,
   isProduction,
   JwksCache,
+  MAX_CLOCK_TOLERANCE_SEC,
   normaliseTyp,
   Problems,
   resolveAlgorithms,
@@ -78,11 +79,17 @@ export function resolvePolicy(
   issuer: VerificationPolicy['issuer'],
   options: TokenCheckOptions,
 ): VerificationPolicy {
-  checkNumber(problems, 'clockToleranceSec', options.clockToleranceSec)
+  checkNumber(problems, 'clockToleranceSec', options.clockToleranceSec, 0, {
+    max: MAX_CLOCK_TOLERANCE_SEC,
+  })
   checkNumber(problems, 'maxTokenAgeSec', options.maxTokenAgeSec, 1)
   checkNumber(problems, 'maxTokenLifetimeSec', options.maxTokenLifetimeSec, 1)
   checkNumber(problems, 'maxTokenLength', options.maxTokenLength, 64)
   if (options.typ !== undefined) checkString(problems, 'typ', options.typ)
+  const { jwksCache } = options
+  if (jwksCache !== undefined && (typeof jwksCache !== 'object' || jwksCache === null)) {
+    problems.add('jwksCache must be a JwksCache or its options ({ cooldownMs, … })')
+  }
   const required = options.requiredClaims ?? []
   if (
     !Array.isArray(required) ||

@@ -1,6 +1,11 @@
 // The Redis stores from environment variables: AUTH_REDIS_URL, the shared cache and revocation.
 
-import { ConfigError, type JwtAuthOptions, type OptionsEnvFactory } from '../../src/spi.js'
+import {
+  ConfigError,
+  MAX_TIMER_MS,
+  type JwtAuthOptions,
+  type OptionsEnvFactory,
+} from '../../src/spi.js'
 import { redisUrlProblem, type RedisConnectionOptions } from './connection.js'
 import { RedisRevocationStore, type RevocationStoreDownPolicy } from './revocation-store.js'
 import { RedisSharedCache } from './shared-cache.js'
@@ -34,7 +39,7 @@ export const redisEnv: OptionsEnvFactory = {
   create(env, context): Partial<JwtAuthOptions> {
     const url = env.string('AUTH_REDIS_URL')
     const prefix = env.string('AUTH_REDIS_PREFIX')
-    const timeoutMs = env.positive('AUTH_REDIS_TIMEOUT_MS', { integer: true })
+    const timeoutMs = env.positive('AUTH_REDIS_TIMEOUT_MS', { integer: true, max: MAX_TIMER_MS })
     const sharedCache = env.boolean('AUTH_REDIS_SOURCE_CACHE')
     const mode = env.oneOf('AUTH_REVOCATION', REVOCATION_MODES) ?? 'off'
     const onDown = env.oneOf('AUTH_REVOCATION_ON_STORE_DOWN', DOWN_POLICIES)

@@ -117,7 +117,7 @@ describe('fromEnv: a whole setup from environment variables', () => {
       "AUTH_PROVIDER_AUDIENCE is required when AUTH_PROVIDER includes jwks: the API's identifier as it appears in the tokens' aud claim",
       expect.stringMatching(/^AUTH_PROVIDER names "keycloak"; known providers: jwks, oidc/),
       'AUTH_CREDENTIALS_REQUIRED must be true or false, got "sometimes"',
-      'AUTH_SOURCE_TIMEOUT_MS must be a whole number above 0, got "-5"',
+      'AUTH_SOURCE_TIMEOUT_MS must be a whole number from 1 to 2147483647, got "-5"',
     ])
   })
 
@@ -144,6 +144,53 @@ describe('fromEnv: a whole setup from environment variables', () => {
     expect(showValue(name, 'p@ss')).toBe(secret ? '(4 characters, hidden)' : '"p@ss"')
   })
 
+  it('clock tolerances are seconds from 0 to 300: a value in milliseconds is refused, naming the variable', () => {
+    expect(() =>
+      fromEnv({ ...jwksVars(), AUTH_PROVIDER_CLOCK_TOLERANCE_SEC: '0' }, { logger: false }),
+    ).not.toThrow()
+    expect(
+      problemsOf(() =>
+        fromEnv({ ...jwksVars(), AUTH_PROVIDER_CLOCK_TOLERANCE_SEC: '300000' }, { logger: false }),
+      ),
+    ).toEqual([
+      'AUTH_PROVIDER_CLOCK_TOLERANCE_SEC must be a number of seconds from 0 to 300, got "300000"',
+    ])
+    const entra = {
+      AUTH_PROVIDER: 'entra-id',
+      AUTH_PROVIDER_AZURE_ENTRA_ID_TENANT_ID: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+      AUTH_PROVIDER_AZURE_ENTRA_ID_AUDIENCE_ID: 'api://orders',
+    }
+    expect(
+      problemsOf(() =>
+        fromEnv({ ...entra, AUTH_PROVIDER_AZURE_ENTRA_ID_LEEWAY: '300000' }, { logger: false }),
+      ),
+    ).toContainEqual(
+      expect.stringMatching(
+        /^AUTH_PROVIDER_AZURE_ENTRA_ID_LEEWAY must be a number of seconds from 0 to 300/,
+      ),
+    )
+  })
+
+  it('the realm and timers are checked with the rest, each problem naming its variable', () => {
+    expect(
+      problemsOf(() =>
+        fromEnv(
+          {
+            ...jwksVars(),
+            AUTH_REALM: 'a"b',
+            AUTH_SOURCE_TIMEOUT_MS: '1e12',
+            AUTH_SOURCE_CACHE_TTL_MS: '2147483648',
+          },
+          { logger: false },
+        ),
+      ),
+    ).toEqual([
+      'AUTH_REALM must be a string of visible ASCII characters without " or \\',
+      'AUTH_SOURCE_TIMEOUT_MS must be a whole number from 1 to 2147483647, got "1e12"',
+      'AUTH_SOURCE_CACHE_TTL_MS must be a whole number from 1 to 2147483647, got "2147483648"',
+    ])
+  })
+
   it('AUTH_PROVIDER is required unless authentication is disabled', () => {
     expect(problemsOf(() => fromEnv({}, { logger: false }))[0]).toMatch(
       /^AUTH_PROVIDER is required \(one or more of jwks, oidc/,
@@ -160,16 +207,20 @@ describe('fromEnv: a whole setup from environment variables', () => {
         ...jwksVars(),
         AUTH_PROVIDER_AUDIENSE: 'x',
         AUTH_API_KEY: 'super-secret-value',
+        // A misspelt secret: its name escapes the secret pattern, so no value is ever shown.
+        AUTH_REDIS_ULR: 'redis://:hunter2@cache:6379/0',
+        AUTH_MIDDLEWARE_JSON_REPOSITORY_PATH: 'config/users.json', // documented, not a typo
         JWT_TOKEN_VERIFICATION_DISABLED: 'true',
       },
       { logger },
     )
     const text = messages().join('\n')
-    expect(text).toContain(
-      'unknown environment variable AUTH_PROVIDER_AUDIENSE="x" ignored (a typo?)',
-    )
-    expect(text).toContain('unknown environment variable AUTH_API_KEY=(18 characters, hidden)')
+    expect(text).toContain('unknown environment variable AUTH_PROVIDER_AUDIENSE ignored (a typo?)')
+    expect(text).toContain('unknown environment variable AUTH_API_KEY ignored')
+    expect(text).toContain('unknown environment variable AUTH_REDIS_ULR ignored')
+    expect(text).not.toContain('AUTH_MIDDLEWARE_JSON_REPOSITORY_PATH')
     expect(text).not.toContain('super-secret-value')
+    expect(text).not.toContain('hunter2')
     expect(text).toContain('JWT_TOKEN_VERIFICATION_DISABLED is not supported')
     const verify = createVerifier(options)
     await expect(verify(idp.mint({ sub: 'x' }, { tamper: 'signature' }))).rejects.toMatchObject({

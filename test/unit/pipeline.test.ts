@@ -200,6 +200,47 @@ describe('JwksProvider and OidcProvider options', () => {
     expect(build).toThrow(problem)
   })
 
+  it.each([
+    ['a trailing newline', 'https://idp.example/\n'],
+    ['a leading space', ' https://idp.example'],
+    ['a tab inside', 'https://idp.\texample'],
+  ])(
+    'refuses an issuer with %s, which the URL parser would hide and iss never matches',
+    (_case, issuer) => {
+      const build = () =>
+        new JwksProvider({ issuer, jwksUri: 'https://idp.example/k', audience: 'a' })
+      expect(build).toThrow(/issuer must not contain spaces or control characters/)
+    },
+  )
+
+  it('caps the clock tolerance at 300 s: more is a unit mistake that keeps expired tokens valid', () => {
+    const options = {
+      issuer: 'https://idp.example',
+      jwksUri: 'https://idp.example/k',
+      audience: 'a',
+    }
+    expect(() => new JwksProvider({ ...options, clockToleranceSec: 0 })).not.toThrow()
+    expect(() => new JwksProvider({ ...options, clockToleranceSec: 300 })).not.toThrow()
+    for (const clockToleranceSec of [301, 300_000]) {
+      expect(() => new JwksProvider({ ...options, clockToleranceSec })).toThrow(
+        /clockToleranceSec must be a finite number from 0 to 300/,
+      )
+    }
+  })
+
+  it('refuses a jwksCache that is neither a cache nor its options', () => {
+    const options = {
+      issuer: 'https://idp.example',
+      jwksUri: 'https://idp.example/k',
+      audience: 'a',
+    }
+    for (const jwksCache of [5, 'shared', null]) {
+      expect(() => new JwksProvider({ ...options, jwksCache: jwksCache as never })).toThrow(
+        /jwksCache must be a JwksCache or its options/,
+      )
+    }
+  })
+
   it('refuses plain-http issuers in production, except on loopback', () => {
     vi.stubEnv('NODE_ENV', 'production')
     try {

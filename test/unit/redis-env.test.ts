@@ -127,6 +127,12 @@ describe('redisEnv', () => {
     expect(fromEnv({ AUTH_REDIS_URL: REDIS_URL, AUTH_SOURCE_CACHE: 'off' }).sourceCache).toBe(false)
   })
 
+  it('a time-out no timer can hold names its own variable', () => {
+    expect(problemsOf({ AUTH_REDIS_URL: REDIS_URL, AUTH_REDIS_TIMEOUT_MS: '1e12' })).toEqual([
+      'AUTH_REDIS_TIMEOUT_MS must be a whole number from 1 to 2147483647, got "1e12"',
+    ])
+  })
+
   it('reports every problem at once, never showing the URL', () => {
     const problems = problemsOf({
       AUTH_REDIS_URL: 'https://admin:hunter2@cache.internal:6379',
@@ -139,7 +145,7 @@ describe('redisEnv', () => {
     expect(problems).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^AUTH_REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/),
-        expect.stringMatching(/^AUTH_REDIS_TIMEOUT_MS must be a whole number above 0/),
+        expect.stringMatching(/^AUTH_REDIS_TIMEOUT_MS must be a whole number from 1 to 2147483647/),
         expect.stringMatching(/^AUTH_REDIS_SOURCE_CACHE must be true or false/),
         expect.stringMatching(/^AUTH_REVOCATION must be one of off, redis/),
         expect.stringMatching(
