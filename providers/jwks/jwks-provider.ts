@@ -73,6 +73,9 @@ export interface JwksProviderOptions extends TokenCheckOptions {
 
 const DEFAULT_CLOCK_TOLERANCE_SEC = 5
 
+// A readiness probe runs every 5-10 s: each may start a fetch of missing keys, no more often.
+const WARM_UP_GAP_MS = 5_000
+
 /** Resolves the checks shared by JWKS-backed providers, adding problems to `problems`. */
 export function resolvePolicy(
   problems: Problems,
@@ -181,12 +184,33 @@ export abstract class KeySetProvider implements JwtProvider {
 
   abstract hydrate(): Promise<void>
 
-  /** The key set's state: ok once keys are held (stale keys served through an outage count). */
+  /**
+   * The key set's state: ok once keys are held (stale keys served through an outage count). A
+   * provider without keys starts fetching them: a readiness probe is asked before any token
+   * arrives, and an instance kept out of service until it holds keys would otherwise never get
+   * the token that fetches them.
+   */
   health(): ProviderHealth {
     const jwksUri = this.currentJwksUri()
-    if (jwksUri === undefined) return { ok: false, keyCount: 0, lastError: 'keys not located yet' }
+    if (jwksUri === undefined) {
+      this.#warmUp()
+      return { ok: false, keyCount: 0, lastError: 'keys not located yet' }
+    }
     const { keyCount, fetchedAt, lastError } = this.cache.status(jwksUri)
+    if (keyCount === 0) this.#warmUp()
     return { ok: keyCount > 0, jwksUri, keyCount, fetchedAt, lastError }
+  }
+
+  // At most one fetch per gap, whoever asks: a health route reachable from outside must not turn
+  // into a stream of requests to the issuer.
+  #lastWarmUpAt = -Infinity
+
+  #warmUp(): void {
+    const now = Date.now()
+    if (now - this.#lastWarmUpAt < WARM_UP_GAP_MS) return
+    this.#lastWarmUpAt = now
+    // The outcome is in the cache's status (lastError), which the next report carries.
+    this.hydrate().catch(() => undefined)
   }
 
   /** Where the keys are, once known (discovery may not have run yet). Subclasses say. */

@@ -1,7 +1,7 @@
 // diagnostics_channel events and the health report: what a metrics system or a probe sees.
 
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import {
   CHANNELS,
   createVerifier,
@@ -147,7 +147,47 @@ describe('health', () => {
     })
   })
 
-  it('an OIDC provider reports no keys until discovery ran', async () => {
+  it('a provider without keys starts fetching them when asked for its health, once per 5 s at most', async () => {
+    const jwks = new JwksProvider({
+      issuer: idp.issuer,
+      jwksUri: idp.jwksUri,
+      audience: idp.audience,
+      jwksCache: new JwksCache({ fetch: idp.fetch }),
+    })
+    const verify = createVerifier({ provider: jwks, logger: false })
+    idp.respondWith('jwks', { status: 503, body: 'down' })
+    idp.resetCounts()
+    try {
+      expect((await verify.health()).ok).toBe(false)
+      await vi.waitFor(async () => {
+        expect((await verify.health()).providers[0]!.lastError).toEqual(expect.any(String))
+      })
+      for (let probe = 0; probe < 5; probe += 1) await verify.health()
+      expect(idp.counts.jwks).toBe(1) // probes inside the gap start nothing more
+      idp.respondWith('jwks', undefined)
+      const later = Date.now() + 5_000
+      vi.spyOn(Date, 'now').mockImplementation(() => later)
+      await vi.waitFor(async () => expect((await verify.health()).ok).toBe(true))
+      expect(idp.counts.jwks).toBe(2)
+    } finally {
+      vi.restoreAllMocks()
+      idp.respondWith('jwks', undefined)
+    }
+  })
+
+  it('an OIDC provider reports no keys until discovery ran, which its health report starts', async () => {
+    const oidc = new OidcProvider({ issuer: idp.issuer, audience: idp.audience, fetch: idp.fetch })
+    const verify = createVerifier({ provider: oidc, logger: false })
+    expect((await verify.health()).providers[0]).toMatchObject({
+      ok: false,
+      lastError: 'keys not located yet',
+    })
+    await vi.waitFor(async () => {
+      expect((await verify.health()).providers[0]).toMatchObject({ ok: true, jwksUri: idp.jwksUri })
+    })
+  })
+
+  it('an OIDC provider reports no keys until hydrate ran', async () => {
     const oidc = new OidcProvider({ issuer: idp.issuer, audience: idp.audience, fetch: idp.fetch })
     const verify = createVerifier({ provider: oidc, logger: false })
     expect((await verify.health()).providers[0]).toMatchObject({
