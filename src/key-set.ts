@@ -75,12 +75,17 @@ export function importKeySet(
   // A refresh that brings the same key keeps the same object: verified tokens cached against it
   // stay trusted, while a key that left the set takes its tokens with it.
   const known = new Map(previous.map((key) => [key.source, key]))
+  // A set that lists one key twice, byte for byte, holds it once: kept twice, it would make its
+  // kid ambiguous and refuse every token signed with it. Keys that differ in anything still are.
+  const seen = new Set<string>()
   for (const jwk of document['keys'] as unknown[]) {
     if (!isJsonObject(jwk)) {
       skipped.push({ kid: undefined, reason: 'not an object' })
       continue
     }
     const source = JSON.stringify(jwk)
+    if (seen.has(source)) continue
+    seen.add(source)
     const kept = known.get(source)
     if (kept !== undefined) {
       keys.push(kept)

@@ -187,6 +187,17 @@ describe('importKeySet', () => {
     expect(keys).toHaveLength(1)
   })
 
+  it('JWKS-17 holds a key listed twice, byte for byte, once, so its kid stays usable', () => {
+    const key = { ...jwk.rsa, kid: 'a', use: 'sig' }
+    const { keys, skipped } = importKeySet({ keys: [key, { ...key }, { ...key, use: 'sig' }] })
+    expect(skipped).toEqual([])
+    expect(keys).toHaveLength(1)
+    expect(selection(keys, 'RS256', 'a')).toBe('key a')
+    // The same key with one member more is another entry: the kid is ambiguous, and refused.
+    const twice = importKeySet({ keys: [key, { ...key, alg: 'RS256' }] }).keys
+    expect(selection(twice, 'RS256', 'a')).toBe('ERR_AUTH_KEY_NOT_FOUND')
+  })
+
   it('JWKS keeps the Entra-style issuer member on the key', () => {
     const issuer = 'https://login.microsoftonline.com/{tenantid}/v2.0'
     const { keys } = importKeySet({
