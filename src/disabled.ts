@@ -45,8 +45,22 @@ export function resolveDisabled(problems: Problems, options: DisabledOptions): b
   return true
 }
 
-/** The startup warning of a disabled middleware, written once per middleware. */
+// Whether this process has been told on stderr already (once is enough to be seen).
+let processWarned = false
+
+/**
+ * The startup warning of a disabled middleware, logged once per middleware, and once per process
+ * as a Node.js warning on stderr: a log level of `silent` or `error`, or `logger: false`, must not
+ * hide that authentication is off.
+ */
 export function warnDisabled(logger: Logger, middleware: string): void {
+  if (!processWarned) {
+    processWarned = true
+    process.emitWarning(
+      'authentication is disabled (AUTH_MIDDLEWARE_DISABLED): every request passes as the synthetic user',
+      { code: 'OIDC_GUARD_AUTH_DISABLED' },
+    )
+  }
   logger.warn(
     { middleware },
     'AUTHENTICATION IS DISABLED: %s lets every request through as the synthetic user and every guard allows it',
