@@ -9,7 +9,7 @@ import type {
   SourceContext,
 } from './contracts.js'
 import { sourceChannel } from './diagnostics.js'
-import { UnavailableError } from './errors.js'
+import { InvalidTokenError, UnavailableError } from './errors.js'
 import type { HasHealth } from './health.js'
 import { safeError, type Logger } from './logger.js'
 import { checkNumber, checkTimeout, type Problems } from './options.js'
@@ -336,6 +336,9 @@ export class Enrichment {
         return checked
       })
       .catch((error: unknown) => {
+        // A source that found the token itself refused (Cognito's GetUser after GlobalSignOut)
+        // answers 401: a 503 would have the client retry the same token until it expires.
+        if (error instanceof InvalidTokenError) throw error
         const failure = error instanceof UnavailableError ? error : sourceUnavailable(facet, error)
         if (sourceChannel.hasSubscribers) {
           const reason =

@@ -1,7 +1,7 @@
 // The user on req.currentUser: a verified identity with lazy groups, roles, permissions and profile.
 
 import { checkedAnswer, sourceUnavailable, type Facet } from './enrichment.js'
-import { UnavailableError } from './errors.js'
+import { InvalidTokenError, UnavailableError } from './errors.js'
 import type {
   GroupsProvider,
   PermissionsProvider,
@@ -197,7 +197,9 @@ function guarded(facet: Facet, call: () => unknown): Promise<unknown> {
   const promise = new Promise<unknown>((resolve) => resolve(call())).then(
     (value) => checkedAnswer(facet, value),
     (error: unknown) => {
-      throw error instanceof UnavailableError ? error : sourceUnavailable(facet, error)
+      // Outages (503) and refused tokens (401) keep their answer; anything else is a broken source.
+      if (error instanceof UnavailableError || error instanceof InvalidTokenError) throw error
+      throw sourceUnavailable(facet, error)
     },
   )
   promise.catch(() => undefined)

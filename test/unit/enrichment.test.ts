@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { Enrichment, checkEnrichmentOptions, checkSources } from '../../src/enrichment.js'
-import { UnavailableError } from '../../src/errors.js'
+import { InvalidTokenError, UnavailableError } from '../../src/errors.js'
 import { silentLogger } from '../../src/logger.js'
 import { Problems } from '../../src/options.js'
 import { User, type UserSources } from '../../src/user.js'
@@ -83,6 +83,17 @@ describe('Enrichment: the cross-request cache', () => {
     await userOf(uncached).groups
     await userOf(uncached).groups
     expect(plain.calls).toBe(2)
+  })
+
+  it('a refused token (InvalidTokenError) passes through the cached source as it is, uncached', async () => {
+    const refused = new InvalidTokenError('ERR_AUTH_TOKEN_REVOKED', 'token revoked')
+    const source = countingGroups(() => {
+      throw refused
+    })
+    const sources = new Enrichment({}, silentLogger).wrap({ groups: source })
+    await expect(userOf(sources).groups).rejects.toBe(refused)
+    await expect(userOf(sources).groups).rejects.toBe(refused)
+    expect(source.calls).toBe(2)
   })
 
   it('failures are not cached: the next request asks again', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
-import { UnavailableError, User } from '../../src/index.js'
+import { InvalidTokenError, UnavailableError, User } from '../../src/index.js'
 import { standardIdentity } from '../../src/user.js'
 
 const verified = {
@@ -82,6 +82,24 @@ describe('User', () => {
       { profile: { fetchProfile: async () => [] as never } },
     )
     await expect(profile.profile).rejects.toBeInstanceOf(UnavailableError)
+  })
+
+  it('a source that found the token refused passes its InvalidTokenError on (401, not a 503 to retry)', async () => {
+    const refused = new InvalidTokenError('ERR_AUTH_TOKEN_REVOKED', 'token revoked')
+    const user = new User(
+      verified,
+      { id: 'a' },
+      {
+        groups: {
+          fetchGroups: () => {
+            throw refused
+          },
+        },
+        roles: { fetchRoles: async () => Promise.reject(refused) },
+      },
+    )
+    await expect(user.groups).rejects.toBe(refused)
+    await expect(user.roles).rejects.toBe(refused)
   })
 
   it('an unobserved failing facet does not crash the process', async () => {
