@@ -3,14 +3,25 @@
 import { randomUUID } from 'node:crypto'
 import { createOidcIssuer, type MintOptions, type TestIssuer } from './test-issuer.js'
 
+/**
+ * The two forms of a pool's `iss`: `regional`, `https://cognito-idp.{region}.amazonaws.com/{userPoolId}`,
+ * and `global`, `https://issuer-cognito-idp.{region}.amazonaws.com/{userPoolId}` (the updated issuer
+ * of multi-Region pools).
+ */
+export type CognitoTestIssuerForm = 'regional' | 'global'
+
 /** A user pool's identifiers as Cognito spells them. */
 export interface CognitoPool {
   readonly userPoolId: string
   readonly region: string
-  /** `https://cognito-idp.{region}.amazonaws.com/{userPoolId}` */
+  /** `https://cognito-idp.{region}.amazonaws.com/{userPoolId}`: the regional issuer, the default. */
   readonly issuer: string
   /** `{issuer}/.well-known/jwks.json` */
   readonly jwksUri: string
+  /** `https://issuer-cognito-idp.{region}.amazonaws.com/{userPoolId}`: the global issuer. */
+  readonly globalIssuer: string
+  /** `{globalIssuer}/.well-known/jwks.json`: the same keys, as AWS publishes them under both forms. */
+  readonly globalJwksUri: string
 }
 
 /** A user of the pool, as the tokens describe them. */
@@ -30,19 +41,34 @@ export interface CognitoTokenContext {
   readonly now: number
   /** Lifetime in seconds. Default 3600 (Cognito's default for access and ID tokens). */
   readonly lifetimeSec?: number
+  /** Which form of the pool's issuer the token carries. Default `regional`. */
+  readonly issuerForm?: CognitoTestIssuerForm
 }
 
 /** The identifiers of a user pool, `<region>_<id>`. */
 export function cognitoPool(userPoolId: string): CognitoPool {
   const region = userPoolId.split('_')[0] ?? ''
   const issuer = `https://cognito-idp.${region}.amazonaws.com/${userPoolId}`
-  return { userPoolId, region, issuer, jwksUri: `${issuer}/.well-known/jwks.json` }
+  const globalIssuer = `https://issuer-cognito-idp.${region}.amazonaws.com/${userPoolId}`
+  return {
+    userPoolId,
+    region,
+    issuer,
+    jwksUri: `${issuer}/.well-known/jwks.json`,
+    globalIssuer,
+    globalJwksUri: `${globalIssuer}/.well-known/jwks.json`,
+  }
+}
+
+/** The pool's issuer in one form. */
+export function issuerOf(pool: CognitoPool, form: CognitoTestIssuerForm = 'regional'): string {
+  return form === 'global' ? pool.globalIssuer : pool.issuer
 }
 
 function common(context: CognitoTokenContext): Record<string, unknown> {
-  const { pool, now, lifetimeSec = 3600 } = context
+  const { pool, now, lifetimeSec = 3600, issuerForm } = context
   return {
-    iss: pool.issuer,
+    iss: issuerOf(pool, issuerForm),
     origin_jti: randomUUID(),
     event_id: randomUUID(),
     auth_time: now,
@@ -126,8 +152,14 @@ export const JANE: CognitoTestUser = {
   groups: ['admin', 'editors'],
 }
 
-/** Options of a Cognito pool's `mint`: the test issuer's, plus a token shape. */
-export interface CognitoMintOptions extends MintOptions {
+/** Options of a Cognito pool's tokens: the test issuer's, plus the issuer form. */
+export interface CognitoTokenOptions extends MintOptions {
+  /** `'global'` mints with `pool.globalIssuer` (multi-Region pools). Default `'regional'`. */
+  issuerForm?: CognitoTestIssuerForm
+}
+
+/** Options of a Cognito pool's `mint`: the test issuer's, plus a token shape and issuer form. */
+export interface CognitoMintOptions extends CognitoTokenOptions {
   preset?: 'access' | 'id' | 'm2m'
 }
 
@@ -135,17 +167,28 @@ export interface CognitoMintOptions extends MintOptions {
 export interface CognitoTestIssuer {
   readonly pool: CognitoPool
   readonly clientId: string
-  /** The underlying issuer: `fetch` serves the JWKS at `pool.jwksUri`; `rotateKeys`, `counts`… */
+  /** The underlying issuer: its `fetch` serves the JWKS at `pool.jwksUri` only; `rotateKeys`, `counts`… */
   readonly idp: TestIssuer
+  /** An in-memory fetch serving the pool's keys under both issuer forms (`pool.jwksUri`, `pool.globalJwksUri`). */
+  readonly fetch: typeof fetch
   /** A user's access token; `overrides` change claims (undefined removes one). */
-  access(user?: CognitoTestUser, overrides?: Record<string, unknown>, options?: MintOptions): string
+  access(
+    user?: CognitoTestUser,
+    overrides?: Record<string, unknown>,
+    options?: CognitoTokenOptions,
+  ): string
   /** A user's ID token. */
-  id(user?: CognitoTestUser, overrides?: Record<string, unknown>, options?: MintOptions): string
+  id(
+    user?: CognitoTestUser,
+    overrides?: Record<string, unknown>,
+    options?: CognitoTokenOptions,
+  ): string
   /** A client-credentials token of `clientId` (or another client). */
-  m2m(scope?: string, overrides?: Record<string, unknown>, options?: MintOptions): string
+  m2m(scope?: string, overrides?: Record<string, unknown>, options?: CognitoTokenOptions): string
   /**
    * Mints claims as this pool. With `preset`, they go on top of a complete Cognito token of Jane
-   * (`access`, `id`) or of the app client (`m2m`); without, no defaults beyond the issuer's.
+   * (`access`, `id`) or of the app client (`m2m`); without, no defaults beyond the `iss` (and
+   * those of the test issuer).
    */
   mint(claims?: Record<string, unknown>, options?: CognitoMintOptions): string
   /** What `new CognitoProvider(...)` needs to verify this pool's tokens in memory. */
@@ -154,12 +197,28 @@ export interface CognitoTestIssuer {
 }
 
 /**
- * Starts a fake Cognito user pool. Its in-memory `idp.fetch` answers `pool.jwksUri`, so a
- * `CognitoProvider({ userPoolId, fetch: issuer.idp.fetch })` needs no `jwksUri` override.
+ * Answers the global form's key URL from the regional one's route: AWS publishes one key set
+ * under both issuer forms of a pool.
+ */
+function servingBothForms(idp: TestIssuer, pool: CognitoPool): typeof fetch {
+  const globalBase = `${pool.globalIssuer}/`
+  return (input, init) => {
+    const url = input instanceof Request ? input.url : String(input)
+    if (!url.startsWith(globalBase)) return idp.fetch(input, init)
+    const regional = `${pool.issuer}/${url.slice(globalBase.length)}`
+    return idp.fetch(input instanceof Request ? new Request(regional, input) : regional, init)
+  }
+}
+
+/**
+ * Starts a fake Cognito user pool. Its in-memory `fetch` answers `pool.jwksUri` and
+ * `pool.globalJwksUri`, so a `CognitoProvider({ userPoolId, fetch: issuer.fetch })` needs no
+ * `jwksUri` override, whichever issuer form the tokens carry.
  *
  * @example
  * const cognito = await createCognitoIssuer('eu-west-1_TestPool1', '5example6client7id')
  * const token = cognito.access(JANE)
+ * const multiRegion = cognito.access(JANE, {}, { issuerForm: 'global' })
  */
 export async function createCognitoIssuer(
   userPoolId = 'eu-west-1_TestPool1',
@@ -172,38 +231,44 @@ export async function createCognitoIssuer(
     algorithms: ['RS256'],
     listen: options.listen ?? false,
   })
-  const context = (): CognitoTokenContext => ({
+  const context = (issuerForm: CognitoTestIssuerForm = 'regional'): CognitoTokenContext => ({
     pool,
     clientId,
     now: Math.floor(Date.now() / 1000),
+    issuerForm,
   })
   // Cognito's header is { kid, alg } only; the test issuer would add typ and a default aud.
-  const raw = (claims: Record<string, unknown>, mintOptions: MintOptions = {}): string =>
-    idp.mint(
-      { aud: undefined, ...claims },
+  const raw = (claims: Record<string, unknown>, options: CognitoTokenOptions = {}): string => {
+    const { issuerForm, ...mintOptions } = options
+    return idp.mint(
+      { aud: undefined, iss: issuerOf(pool, issuerForm), ...claims },
       { ...mintOptions, header: { typ: undefined, ...mintOptions.header } },
     )
+  }
   const presets = {
-    access: () => accessTokenClaims(context(), JANE),
-    id: () => idTokenClaims(context(), JANE),
-    m2m: () => m2mTokenClaims(context()),
+    access: (form?: CognitoTestIssuerForm) => accessTokenClaims(context(form), JANE),
+    id: (form?: CognitoTestIssuerForm) => idTokenClaims(context(form), JANE),
+    m2m: (form?: CognitoTestIssuerForm) => m2mTokenClaims(context(form)),
   }
   const mint = (claims: Record<string, unknown> = {}, mintOptions: CognitoMintOptions = {}) => {
     const { preset, ...rest } = mintOptions
-    return raw({ ...(preset === undefined ? {} : presets[preset]()), ...claims }, rest)
+    const base = preset === undefined ? {} : presets[preset](rest.issuerForm)
+    return raw({ ...base, ...claims }, rest)
   }
+  const fetch = servingBothForms(idp, pool)
   return {
     pool,
     clientId,
     idp,
-    access: (user = JANE, overrides = {}, mintOptions) =>
-      raw({ ...accessTokenClaims(context(), user), ...overrides }, mintOptions),
-    id: (user = JANE, overrides = {}, mintOptions) =>
-      raw({ ...idTokenClaims(context(), user), ...overrides }, mintOptions),
-    m2m: (scope, overrides = {}, mintOptions) =>
-      raw({ ...m2mTokenClaims(context(), scope), ...overrides }, mintOptions),
+    fetch,
+    access: (user = JANE, overrides = {}, options = {}) =>
+      raw({ ...accessTokenClaims(context(options.issuerForm), user), ...overrides }, options),
+    id: (user = JANE, overrides = {}, options = {}) =>
+      raw({ ...idTokenClaims(context(options.issuerForm), user), ...overrides }, options),
+    m2m: (scope, overrides = {}, options = {}) =>
+      raw({ ...m2mTokenClaims(context(options.issuerForm), scope), ...overrides }, options),
     mint,
-    providerOptions: { userPoolId, clientId, fetch: idp.fetch },
+    providerOptions: { userPoolId, clientId, fetch },
     close: () => idp.close(),
   }
 }

@@ -8,7 +8,9 @@ import {
   scopesOf,
   stringClaim,
   User,
+  verifyJwt,
   type JwtClaims,
+  type ParsedJwt,
   type UserIdentity,
   type UserSources,
   type VerifiedToken,
@@ -20,7 +22,14 @@ import {
   type TokenCheckOptions,
 } from '../jwks/jwks-provider.js'
 import { CognitoGroupsProvider } from './groups.js'
-import { userPoolIssuer, userPoolRegion } from './user-pool.js'
+import {
+  formsOf,
+  issuerKeys,
+  peekIssuer,
+  type CognitoIssuerFormOption,
+  type IssuerKeys,
+} from './issuer-keys.js'
+import { userPoolRegion } from './user-pool.js'
 
 /** Which tokens a {@link CognitoProvider} accepts, by their `token_use` claim. */
 export type CognitoTokenUse = 'access' | 'id' | 'any'
@@ -48,11 +57,23 @@ export interface CognitoProviderOptions extends Omit<
    * (`AUTH_PROVIDER_AWS_COGNITO_TOKEN_USE`). Refresh tokens are always refused.
    */
   tokenUse?: CognitoTokenUse
-  /** Where the keys are. Default `{issuer}/.well-known/jwks.json` (override for LocalStack or tests). */
+  /**
+   * Which form of the pool's issuer is accepted: `'regional'`
+   * (`https://cognito-idp.{region}.amazonaws.com/{userPoolId}`), `'global'`
+   * (`https://issuer-cognito-idp.{region}.amazonaws.com/{userPoolId}`, the updated issuer of
+   * multi-Region pools) or `'any'` (default, as aws-jwt-verify): each token's keys come from the
+   * form it carries.
+   */
+  issuerForm?: CognitoIssuerFormOption
+  /**
+   * Where the keys are. Default `{issuer}/.well-known/jwks.json` of each accepted issuer form.
+   * An override (LocalStack, tests) serves the keys of every accepted form.
+   */
   jwksUri?: string
 }
 
 const TOKEN_USES: readonly CognitoTokenUse[] = ['access', 'id', 'any']
+const ISSUER_FORMS: readonly CognitoIssuerFormOption[] = ['any', 'regional', 'global']
 const KIND = { access: 'an access token', id: 'an ID token' } as const
 
 function tokenTypeError(description: string): InvalidTokenError {
@@ -67,6 +88,26 @@ function tokenUseOf(claims: JwtClaims): 'access' | 'id' {
   if (use === 'refresh') throw tokenTypeError('refresh tokens are not accepted')
   // Exact match only: "ID" or "Access" are not Cognito's, so not to be trusted as such.
   throw tokenTypeError('unknown token_use claim')
+}
+
+/**
+ * A value of a fixed list, or its default when undefined. `null` is not "any": it is refused like
+ * any other stray value, so that a config loader's null never widens what is accepted.
+ */
+function oneOf<T extends string>(
+  problems: Problems,
+  label: string,
+  allowed: readonly T[],
+  value: unknown,
+  fallback: T,
+): T {
+  if (value === undefined) return fallback
+  if (allowed.includes(value as T)) return value as T
+  const names = allowed.map((name) => `'${name}'`)
+  problems.add(
+    `${label} must be ${names.slice(0, -1).join(', ')} or ${names.at(-1)}, got ${JSON.stringify(value)}`,
+  )
+  return fallback
 }
 
 function resolveClientIds(problems: Problems, value: unknown): readonly string[] | null {
@@ -101,7 +142,8 @@ function checkCognitoOnly(problems: Problems, options: object): void {
 
 /**
  * Verifies the tokens of one Amazon Cognito user pool: RS256 signature against the pool's keys,
- * `exp`, the exact issuer `https://cognito-idp.{region}.amazonaws.com/{userPoolId}`, `token_use`,
+ * `exp`, the exact issuer (`https://cognito-idp.{region}.amazonaws.com/{userPoolId}` or
+ * `https://issuer-cognito-idp.{region}.amazonaws.com/{userPoolId}`, see `issuerForm`), `token_use`,
  * and the app client (`client_id` of access tokens, `aud` of ID tokens). Refresh tokens (opaque
  * JWE) never verify. Users get `id` = `sub`, `name` = `username` (access) or `cognito:username`
  * (ID), `email`, `scopes`, `clientId`; client-credentials tokens are `isM2M`, with no groups and no
@@ -129,48 +171,80 @@ function checkCognitoOnly(problems: Problems, options: object): void {
 export class CognitoProvider extends KeySetProvider {
   readonly userPoolId: string
   readonly region: string
-  /** `https://cognito-idp.{region}.amazonaws.com/{userPoolId}` */
+  /**
+   * The primary issuer: `https://cognito-idp.{region}.amazonaws.com/{userPoolId}`, or the global
+   * form with `issuerForm: 'global'`. `issuers` lists every accepted one.
+   */
   readonly issuer: string
+  /** The primary issuer's key set: the one `hydrate()` fetches and `health()` reports. */
   readonly jwksUri: string
   readonly tokenUse: CognitoTokenUse
+  readonly issuerForm: CognitoIssuerFormOption
   /** The accepted app clients; `null` when any client of the pool is accepted. */
   readonly clientIds: readonly string[] | null
   readonly defaultSources: UserSources
+  readonly #issuerKeys: ReadonlyMap<string, IssuerKeys>
+  readonly #primary: IssuerKeys
 
   constructor(options: CognitoProviderOptions) {
     const problems = new Problems()
     const given = options ?? ({} as CognitoProviderOptions)
     const region = userPoolRegion(problems, given.userPoolId, given.region)
-    const issuer = userPoolIssuer(region, given.userPoolId)
-    const jwksUri = given.jwksUri ?? `${issuer}/.well-known/jwks.json`
     if (given.jwksUri !== undefined) checkUrl(problems, 'jwksUri', given.jwksUri, isProduction())
     const clientIds = resolveClientIds(problems, given.clientId)
-    const tokenUse = given.tokenUse ?? 'access'
-    if (!TOKEN_USES.includes(tokenUse)) {
-      problems.add(
-        `tokenUse (AUTH_PROVIDER_AWS_COGNITO_TOKEN_USE) must be 'access', 'id' or 'any', got ${JSON.stringify(tokenUse)}`,
-      )
-    }
+    const tokenUseLabel = 'tokenUse (AUTH_PROVIDER_AWS_COGNITO_TOKEN_USE)'
+    const tokenUse = oneOf(problems, tokenUseLabel, TOKEN_USES, given.tokenUse, 'access')
+    const issuerForm = oneOf(problems, 'issuerForm', ISSUER_FORMS, given.issuerForm, 'any')
     checkCognitoOnly(problems, given)
     // Cognito access tokens carry no `aud`: the app client is checked in checkClaims instead.
     const checks: TokenCheckOptions = { ...given, audience: null, algorithms: ['RS256'] }
-    const policy = resolvePolicy(problems, issuer, checks)
+    // No issuer yet: each accepted form gets the policy with its own exact issuer (issuerKeys).
+    const policy = resolvePolicy(problems, '', checks)
     problems.throwIfAny()
     const cache = resolveJwksCache(checks)
-    super(options.name ?? 'cognito', [issuer], policy, cache, {
-      getKey: (alg, kid) => cache.getKey(jwksUri, alg, kid),
-      isCurrent: (key) => cache.isCurrent(jwksUri, key),
+    const keySets = issuerKeys(region, given.userPoolId, formsOf(issuerForm), {
+      policy,
+      cache,
+      jwksUriOverride: given.jwksUri,
     })
+    const primary = keySets.values().next().value!
+    super(options.name ?? 'cognito', [...keySets.keys()], primary.policy, cache, primary.keys)
     this.userPoolId = options.userPoolId
     this.region = region
-    this.issuer = issuer
-    this.jwksUri = jwksUri
+    this.issuer = primary.issuer
+    this.jwksUri = primary.jwksUri
     this.tokenUse = tokenUse
+    this.issuerForm = issuerForm
     this.clientIds = clientIds
     this.defaultSources = Object.freeze({ groups: new CognitoGroupsProvider() })
+    this.#issuerKeys = keySets
+    this.#primary = primary
   }
 
-  /** Fetches the pool's keys now, so the first request does not wait; rejects while they are unavailable. */
+  /**
+   * Verifies against the key set of the issuer form the token names; that form's policy then
+   * requires exactly its issuer once the signature holds.
+   */
+  override async verifyToken(token: string, parsed?: ParsedJwt): Promise<VerifiedToken> {
+    const { policy, keys } = this.#keySetFor(token, parsed)
+    const result = verifyJwt(token, parsed, policy, keys)
+    const verified = result instanceof Promise ? await result : result
+    this.checkClaims(verified.claims)
+    return verified
+  }
+
+  #keySetFor(token: string, parsed: ParsedJwt | undefined): IssuerKeys {
+    if (this.#issuerKeys.size === 1) return this.#primary
+    // An unknown or missing iss goes to the primary form's keys, and is refused after them.
+    const iss = peekIssuer(token, parsed, this.policy.maxTokenLength)
+    return (iss === undefined ? undefined : this.#issuerKeys.get(iss)) ?? this.#primary
+  }
+
+  /**
+   * Fetches the primary issuer form's keys now, so the first request does not wait; rejects while
+   * they are unavailable. The other form's keys come with its first token: a pool that never
+   * issues that form must not fail the start-up.
+   */
   hydrate(): Promise<void> {
     return this.cache.hydrate(this.jwksUri)
   }

@@ -16,6 +16,7 @@ import {
   awsUnavailable,
   clientConfig,
   destroyClient,
+  isTokenRefusal,
   loadIdentitySdk,
   send,
 } from './sdk.js'
@@ -45,7 +46,10 @@ export interface CognitoIdentityPoolProviderOptions extends Omit<AwsClientOption
   loginKey?: string
   /** Fetch new credentials this long before the cached ones expire, in seconds. Default 300. */
   refreshBeforeSec?: number
-  /** Most identities whose credentials are kept (least recently used go first). Default 10 000. */
+  /**
+   * Most credentials kept, one per ID token (least recently used go first). Default 10 000.
+   * (Named for identities when credentials were kept per user.)
+   */
   maxIdentities?: number
   /** Time-out of one exchange (both calls), in milliseconds. Default 5000. */
   timeoutMs?: number
@@ -86,12 +90,36 @@ function wrongToken(): InvalidTokenError {
   )
 }
 
+/** The 401 of a token the identity pool refused (expired, not of a provider it trusts…). */
+function refusedToken(cause: unknown): InvalidTokenError {
+  return new InvalidTokenError('ERR_AUTH_TOKEN_REJECTED', 'AWS refused the token for credentials', {
+    cause,
+  })
+}
+
+/** The prefix of every cache key of one user: `clear(user)` forgets all of them. */
+function userPrefix(iss: string, sub: string): string {
+  return `${iss}\n${sub}\n`
+}
+
+/**
+ * The cache key of one ID token: the user, then a SHA-256 digest of the token. The identity pool
+ * picks the IAM role from the whole token (its app client, `cognito:groups`,
+ * `cognito:preferred_role`), so credentials fetched with one token must never serve another, even
+ * of the same user; the digest keeps the raw token out of the cache's keys.
+ */
+async function credentialsKey(iss: string, sub: string, token: string): Promise<string> {
+  const digest = await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(token))
+  return userPrefix(iss, sub) + Buffer.from(digest).toString('base64url')
+}
+
 /**
  * Exchanges a verified user's ID token for temporary AWS credentials through a Cognito identity
  * pool (`GetId`, then `GetCredentialsForIdentity`, with the AWS SDK v3
- * `@aws-sdk/client-cognito-identity`, loaded on first use). Credentials are kept per identity (a
- * bounded LRU) until `refreshBeforeSec` before they expire; concurrent calls for one identity share
- * one exchange.
+ * `@aws-sdk/client-cognito-identity`, loaded on first use). Credentials are kept per ID token (a
+ * bounded LRU) until `refreshBeforeSec` before they expire, never shared between tokens: the
+ * identity pool picks the IAM role from the token, so a user's next token may map to another
+ * role. Concurrent calls with one token share one exchange.
  *
  * @example
  * const identityPool = new CognitoIdentityPoolProvider({
@@ -139,29 +167,22 @@ export class CognitoIdentityPoolProvider {
   }
 
   /**
-   * The user's temporary AWS credentials: cached ones while they have more than
-   * `refreshBeforeSec` left, else a new exchange (shared with concurrent calls for the same user).
+   * The temporary AWS credentials of the user's ID token: cached ones while they have more than
+   * `refreshBeforeSec` left, else a new exchange (shared with concurrent calls with the same token).
    *
-   * @throws {InvalidTokenError} `ERR_AUTH_TOKEN_TYPE_INVALID` (401) when the user is anonymous or
-   *   was not authenticated with an ID token of this identity pool's user pool.
+   * @throws {InvalidTokenError} 401: `ERR_AUTH_TOKEN_TYPE_INVALID` when the user is anonymous or
+   *   was not authenticated with an ID token of this identity pool's user pool;
+   *   `ERR_AUTH_TOKEN_REJECTED` when AWS refuses the token (`NotAuthorizedException`).
    * @throws {UnavailableError} `ERR_AUTH_SOURCE_UNAVAILABLE` (503) when AWS cannot be reached,
-   *   refuses, times out or answers something malformed.
+   *   fails, throttles, times out or answers something malformed.
    */
-  getAwsCredentials(user: User): Promise<AwsCredentials> {
-    const { token, claims } = user
-    const iss = claims.iss
-    // Identity pools take ID tokens (OpenID Connect); a Cognito access token would be refused.
-    const idToken = claims['token_use'] === undefined || claims['token_use'] === 'id'
-    if (!user.isAuthenticated || token === undefined || typeof iss !== 'string' || !idToken) {
-      return Promise.reject(wrongToken())
-    }
-    if (loginKeyOf(iss) !== this.loginKey || !iss.startsWith('https://')) {
-      return Promise.reject(wrongToken())
-    }
-    const key = `${iss}\n${user.id}`
+  async getAwsCredentials(user: User): Promise<AwsCredentials> {
+    const { iss, token } = this.#idTokenOf(user)
+    const key = await credentialsKey(iss, user.id, token)
+    // No await from here to the in-flight entry: concurrent calls with one token find it.
     const cached = this.#cache.get(key)
     if (cached !== undefined && cached.expiration.getTime() - this.#refreshBeforeMs > Date.now()) {
-      return Promise.resolve(cached)
+      return cached
     }
     let pending = this.#inflight.get(key)
     if (pending === undefined) {
@@ -173,17 +194,36 @@ export class CognitoIdentityPoolProvider {
     return pending
   }
 
-  /** Forgets the cached credentials of one user, or of every user. */
+  /** Forgets the cached credentials of one user (all their tokens), or of every user. */
   clear(user?: User): void {
-    if (user === undefined) this.#cache.clear()
-    else if (typeof user.claims.iss === 'string')
-      this.#cache.delete(`${user.claims.iss}\n${user.id}`)
+    if (user === undefined) {
+      this.#cache.clear()
+      return
+    }
+    if (typeof user.claims.iss !== 'string') return
+    const prefix = userPrefix(user.claims.iss, user.id)
+    // Collected first: deleting while iterating an LRU's keys would skip some.
+    const keys = [...this.#cache.keys()].filter((key) => key.startsWith(prefix))
+    for (const key of keys) this.#cache.delete(key)
   }
 
   /** Closes the SDK client this provider created (its keep-alive sockets); a client you passed stays open. */
   close(): void {
     if (this.#client !== this.#options.client) destroyClient(this.#client)
     this.#client = this.#options.client
+  }
+
+  /** The user's issuer and ID token, when they are of this identity pool's user pool. */
+  #idTokenOf(user: User): { iss: string; token: string } {
+    const { token, claims } = user
+    const iss = claims.iss
+    // Identity pools take ID tokens (OpenID Connect); a Cognito access token would be refused.
+    const idToken = claims['token_use'] === undefined || claims['token_use'] === 'id'
+    if (!user.isAuthenticated || token === undefined || typeof iss !== 'string' || !idToken) {
+      throw wrongToken()
+    }
+    if (loginKeyOf(iss) !== this.loginKey || !iss.startsWith('https://')) throw wrongToken()
+    return { iss, token }
   }
 
   async #exchange(
@@ -203,7 +243,10 @@ export class CognitoIdentityPoolProvider {
     } catch (error) {
       // A known identity AWS no longer has: forget it so the next call asks GetId again.
       if (awsErrorName(error) !== undefined) this.#cache.delete(key)
-      throw awsUnavailable('AWS credentials are', error)
+      // Refused tokens stay refused: a 503 would have the client retry it until it expires.
+      throw isTokenRefusal(error)
+        ? refusedToken(error)
+        : awsUnavailable('AWS credentials are', error)
     }
   }
 

@@ -5,6 +5,8 @@ export {
   type CognitoProviderOptions,
   type CognitoTokenUse,
 } from './cognito-provider.js'
+export type { CognitoIssuerFormOption } from './issuer-keys.js'
+export type { CognitoIssuerForm } from './user-pool.js'
 export {
   COGNITO_GROUPS_CLAIM,
   CognitoGroupsAsRolesProvider,

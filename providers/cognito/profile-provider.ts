@@ -1,17 +1,24 @@
 // CognitoProfileProvider: a user's attributes from the user pool, for req.currentUser.profile.
 
-import { Problems, type ProfileProvider, type SourceContext, type User } from '../../src/spi.js'
+import {
+  InvalidTokenError,
+  Problems,
+  type ProfileProvider,
+  type SourceContext,
+  type User,
+} from '../../src/spi.js'
 import { checkAwsClientOptions, type AwsClientLike, type AwsClientOptions } from './aws-options.js'
 import {
   awsErrorName,
   awsUnavailable,
   clientConfig,
   destroyClient,
+  isTokenRefusal,
   loadIdentityProviderSdk,
   send,
   type IdentityProviderSdk,
 } from './sdk.js'
-import { userPoolIssuer, userPoolRegion } from './user-pool.js'
+import { userPoolIssuers, userPoolRegion } from './user-pool.js'
 
 /** Options of {@link CognitoProfileProvider}. */
 export interface CognitoProfileProviderOptions extends AwsClientOptions {
@@ -33,11 +40,26 @@ type Profile = Readonly<Record<string, string>>
 const EMPTY: Profile = Object.freeze({})
 
 /**
+ * The 401 of an access token `GetUser` refused. Cognito enforces `GlobalSignOut` and
+ * `RevokeToken` in its own APIs ("Access Token has been revoked"); it also refuses the tokens of
+ * disabled users. Asking again would get the same answer, so this is never a 503.
+ */
+function refusedToken(cause: unknown): InvalidTokenError {
+  const message = cause instanceof Error ? cause.message : ''
+  return /revoked/i.test(message)
+    ? new InvalidTokenError('ERR_AUTH_TOKEN_REVOKED', 'token revoked', { cause })
+    : new InvalidTokenError('ERR_AUTH_TOKEN_REJECTED', 'Cognito refused the token', { cause })
+}
+
+/**
  * The user's attributes (`email`, `given_name`, `custom:…`) as a flat record, read from Cognito
  * with the AWS SDK v3 (`@aws-sdk/client-cognito-identity-provider`, loaded on first use).
  *
  * - A user the pool no longer has (deleted after the token was issued) has the profile `{}`.
  * - Machine-to-machine clients and users of other issuers have the profile `{}`: no call is made.
+ * - With `GetUser`, a token Cognito refuses (`NotAuthorizedException`: revoked by `GlobalSignOut`
+ *   or `RevokeToken`, a disabled user) rejects with a 401 `invalid_token`
+ *   (`ERR_AUTH_TOKEN_REVOKED`, else `ERR_AUTH_TOKEN_REJECTED`).
  * - Every other failure (network, throttling, access denied, time-out, a malformed answer)
  *   rejects with a 503 `ERR_AUTH_SOURCE_UNAVAILABLE`: an outage never looks like an empty profile.
  *
@@ -51,7 +73,8 @@ export class CognitoProfileProvider implements ProfileProvider {
   readonly userPoolId: string
   readonly region: string
   readonly operation: 'AdminGetUser' | 'GetUser'
-  readonly #issuer: string
+  /** The pool's issuers, both forms: a token of either is of this pool. */
+  readonly #issuers: ReadonlySet<string>
   readonly #options: AwsClientOptions
   #client: AwsClientLike | undefined
 
@@ -59,22 +82,26 @@ export class CognitoProfileProvider implements ProfileProvider {
     const problems = new Problems()
     const given = options ?? ({} as CognitoProfileProviderOptions)
     const region = userPoolRegion(problems, given.userPoolId, given.region)
-    const operation = given.operation ?? 'AdminGetUser'
+    // undefined only: a null is refused like any other stray value, not read as the default.
+    const operation = given.operation === undefined ? 'AdminGetUser' : given.operation
     if (operation !== 'AdminGetUser' && operation !== 'GetUser') {
-      problems.add(`CognitoProfileProvider: operation must be 'AdminGetUser' or 'GetUser'`)
+      problems.add(
+        `CognitoProfileProvider: operation must be 'AdminGetUser' or 'GetUser', got ${JSON.stringify(operation)}`,
+      )
     }
     checkAwsClientOptions(problems, 'CognitoProfileProvider', given)
     problems.throwIfAny()
     this.userPoolId = given.userPoolId
     this.region = region
     this.operation = operation
-    this.#issuer = userPoolIssuer(region, given.userPoolId)
+    this.#issuers = new Set(userPoolIssuers(region, given.userPoolId))
     this.#options = given
     this.#client = given.client
   }
 
   async fetchProfile(user: User, context?: SourceContext): Promise<Profile> {
-    if (user.isM2M || user.claims.iss !== this.#issuer) return EMPTY
+    const iss = user.claims.iss
+    if (user.isM2M || typeof iss !== 'string' || !this.#issuers.has(iss)) return EMPTY
     const command = await this.#command(user)
     try {
       const answer = await send<{ UserAttributes?: unknown }>(
@@ -85,6 +112,8 @@ export class CognitoProfileProvider implements ProfileProvider {
       return attributesOf(answer?.UserAttributes)
     } catch (error) {
       if (awsErrorName(error) === 'UserNotFoundException') return EMPTY
+      // Only GetUser sends the user's token; AdminGetUser's refusals are about the app's credentials.
+      if (this.operation === 'GetUser' && isTokenRefusal(error)) throw refusedToken(error)
       throw awsUnavailable('the profile is', error)
     }
   }

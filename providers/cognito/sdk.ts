@@ -61,6 +61,18 @@ export function awsErrorName(error: unknown): string | undefined {
   return typeof name === 'string' && $metadata !== undefined ? name : undefined
 }
 
+/**
+ * Whether AWS refused the user's token itself: `NotAuthorizedException` from a call that carries
+ * the token (`GetUser`: "Access Token has been revoked" after `GlobalSignOut` or `RevokeToken`,
+ * expired, disabled user; `GetId` and `GetCredentialsForIdentity`: "Invalid login token…"). Asking
+ * again with the same token gets the same answer, so it is a 401, never a 503 to retry. Calls
+ * signed with the app's own credentials (`AdminGetUser`) must not use it: a refusal there is about
+ * the app, not the user.
+ */
+export function isTokenRefusal(error: unknown): boolean {
+  return awsErrorName(error) === 'NotAuthorizedException'
+}
+
 /** The 503 of an AWS call that failed; `cause` is for logs, never for the response. */
 export function awsUnavailable(what: string, cause: unknown): UnavailableError {
   return new UnavailableError('ERR_AUTH_SOURCE_UNAVAILABLE', `${what} temporarily unavailable`, {

@@ -75,9 +75,35 @@ export function identityPoolRegion(
   return poolRegion(problems, label, IDENTITY_POOL_ID, example, identityPoolId, region)
 }
 
-/** The `iss` of a user pool's tokens: `https://cognito-idp.{region}.amazonaws.com/{userPoolId}`. */
-export function userPoolIssuer(region: string, userPoolId: string): string {
-  return `https://cognito-idp.${region}.amazonaws.com/${userPoolId}`
+/**
+ * The two forms of a user pool's `iss`, each with its keys at `{issuer}/.well-known/jwks.json`:
+ * - `regional`: `https://cognito-idp.{region}.amazonaws.com/{userPoolId}`, what every pool issued
+ *   until AWS added the second form, and what identity pools name as the provider;
+ * - `global`: `https://issuer-cognito-idp.{region}.amazonaws.com/{userPoolId}`, the "updated"
+ *   issuer of pools configured for multi-Region replication.
+ */
+export type CognitoIssuerForm = 'regional' | 'global'
+
+const ISSUER_HOST_PREFIX: Readonly<Record<CognitoIssuerForm, string>> = {
+  regional: 'cognito-idp',
+  global: 'issuer-cognito-idp',
+}
+
+/** The `iss` of a user pool's tokens in one form (default `regional`). */
+export function userPoolIssuer(
+  region: string,
+  userPoolId: string,
+  form: CognitoIssuerForm = 'regional',
+): string {
+  return `https://${ISSUER_HOST_PREFIX[form]}.${region}.amazonaws.com/${userPoolId}`
+}
+
+/** Both issuers of a user pool, regional first. */
+export function userPoolIssuers(region: string, userPoolId: string): readonly string[] {
+  return [
+    userPoolIssuer(region, userPoolId, 'regional'),
+    userPoolIssuer(region, userPoolId, 'global'),
+  ]
 }
 
 /**

@@ -21,6 +21,8 @@ export interface FakeAwsFailure {
   status?: number
   /** The AWS error type (`__type`). Default `InternalErrorException`. */
   type?: string
+  /** The error's message. Default `failing`. */
+  message?: string
   /** Answer this body with a 200 instead of an error (malformed answers). */
   body?: unknown
 }
@@ -53,7 +55,12 @@ export interface FakeAws {
   fail(operation: FakeAwsOperation | 'all', failure: FakeAwsFailure | undefined): void
   /** Make one operation, or all, never answer (until `close`); false restores it. */
   hang(operation: FakeAwsOperation | 'all', on?: boolean): void
-  /** Forget failures, hangs, counts and requests. */
+  /**
+   * `GlobalSignOut` of one user: their access tokens issued so far (`iat` up to now) are refused
+   * by `GetUser` with `NotAuthorizedException: Access Token has been revoked`, as Cognito does.
+   */
+  globalSignOut(username: string): void
+  /** Forget failures, hangs, sign-outs, counts and requests. */
   reset(): void
   close(): Promise<void>
 }
@@ -112,6 +119,8 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
   const failures = new Map<FakeAwsOperation | 'all', FakeAwsFailure>()
   const hangs = new Set<FakeAwsOperation | 'all'>()
   const identities = new Set<string>()
+  // username → the second up to which their access tokens are revoked.
+  const signedOut = new Map<string, number>()
 
   function attributesOf(user: FakeAwsUser): { Name: string; Value: string }[] {
     return Object.entries({ sub: user.sub, ...user.attributes }).map(([Name, Value]) => ({
@@ -161,6 +170,10 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
       const claims = claimsOf(body['AccessToken'])
       if (claims['token_use'] !== 'access') {
         throw new AwsError('NotAuthorizedException', 'Invalid Access Token')
+      }
+      const revokedUntil = signedOut.get(String(claims['username']))
+      if (revokedUntil !== undefined && Number(claims['iat']) <= revokedUntil) {
+        throw new AwsError('NotAuthorizedException', 'Access Token has been revoked')
       }
       const user = userNamed(claims['username'])
       return { Username: user.username, UserAttributes: attributesOf(user) }
@@ -218,7 +231,8 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
     if (failure?.body !== undefined) return answer(res, 200, failure.body)
     if (failure !== undefined) {
       const type = failure.type ?? 'InternalErrorException'
-      return answer(res, failure.status ?? 500, { __type: type, message: 'failing' }, type)
+      const message = failure.message ?? 'failing'
+      return answer(res, failure.status ?? 500, { __type: type, message }, type)
     }
     try {
       answer(res, 200, handlers[operation](body))
@@ -253,9 +267,13 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
       if (on) hangs.add(operation)
       else hangs.delete(operation)
     },
+    globalSignOut(username) {
+      signedOut.set(username, Math.floor(Date.now() / 1000))
+    },
     reset() {
       failures.clear()
       hangs.clear()
+      signedOut.clear()
       requests.length = 0
       for (const name of Object.keys(counts) as FakeAwsOperation[]) counts[name] = 0
     },

@@ -7,6 +7,9 @@ import request from 'supertest'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import {
   authErrorHandler,
+  ConfigError,
+  createVerifier,
+  InvalidTokenError,
   JwksCache,
   jwtAuth,
   requireUser,
@@ -68,7 +71,8 @@ function cognitoProvider(): CognitoProvider {
     userPoolId: POOL,
     clientId: cognito.clientId,
     tokenUse: 'any',
-    jwksCache: new JwksCache({ fetch: cognito.idp.fetch }),
+    // The kit's fetch serves the pool's keys under both issuer forms.
+    jwksCache: new JwksCache({ fetch: cognito.fetch }),
   })
 }
 
@@ -107,6 +111,26 @@ function route(handler: (req: Request, res: Response) => Promise<void>) {
     handler(req, res).catch(next)
   }
 }
+
+describe('CognitoProfileProvider options', () => {
+  it.each<[string, unknown, RegExp]>([
+    [
+      'another operation',
+      'ListUsers',
+      /operation must be 'AdminGetUser' or 'GetUser', got "ListUsers"/,
+    ],
+    // null is no opt-out: it once became AdminGetUser silently.
+    ['a null operation', null, /operation must be 'AdminGetUser' or 'GetUser', got null/],
+  ])('refuses %s with a ConfigError', (_case, operation, message) => {
+    const build = () =>
+      new CognitoProfileProvider({
+        userPoolId: POOL,
+        operation,
+      } as unknown as CognitoProfileProviderOptions)
+    expect(build).toThrow(ConfigError)
+    expect(build).toThrow(message)
+  })
+})
 
 describe.each(EXPRESS_MAJORS)('Cognito and AWS on %s', (_name, createApp) => {
   function appWith(options: Partial<JwtAuthOptions>, pool?: CognitoIdentityPoolProvider): Express {
@@ -177,6 +201,56 @@ describe.each(EXPRESS_MAJORS)('Cognito and AWS on %s', (_name, createApp) => {
       expect(aws.requests[0]!.headers['authorization']).toBeUndefined()
     })
 
+    it('GetUser after GlobalSignOut: Cognito refuses the token, fetchProfile rejects with 401 ERR_AUTH_TOKEN_REVOKED', async () => {
+      const profile = profileSource({ operation: 'GetUser' })
+      const user = await createVerifier({ provider: cognitoProvider(), logger: false })(
+        cognito.access(),
+      )
+      aws.globalSignOut('jane')
+      const failure = await profile.fetchProfile(user).catch((error: unknown) => error)
+      expect(failure).toBeInstanceOf(InvalidTokenError)
+      expect(failure).toMatchObject({
+        status: 401,
+        code: 'ERR_AUTH_TOKEN_REVOKED',
+        description: 'token revoked',
+      })
+      expect(aws.counts.GetUser).toBe(1)
+    })
+
+    it('GetUser after GlobalSignOut: 401 invalid_token with the Bearer challenge, never a 503 to retry', async () => {
+      const app = appWith({ profile: profileSource({ operation: 'GetUser' }) })
+      aws.globalSignOut('jane')
+      const res = await get(app, '/profile', cognito.access())
+      expect(res.status).toBe(401)
+      expect(res.headers['retry-after']).toBeUndefined()
+      expect(res.headers['www-authenticate']).toBe(
+        'Bearer realm="api", error="invalid_token", error_description="token revoked"',
+      )
+      expect(res.body).toEqual({ error: 'invalid_token', error_description: 'token revoked' })
+    })
+
+    it('GetUser refused for another reason (a disabled user): 401 ERR_AUTH_TOKEN_REJECTED', async () => {
+      aws.fail('GetUser', { type: 'NotAuthorizedException', message: 'User is disabled.' })
+      const user = await createVerifier({ provider: cognitoProvider(), logger: false })(
+        cognito.access(),
+      )
+      await expect(
+        profileSource({ operation: 'GetUser' }).fetchProfile(user),
+      ).rejects.toMatchObject({
+        status: 401,
+        code: 'ERR_AUTH_TOKEN_REJECTED',
+        description: 'Cognito refused the token',
+      })
+    })
+
+    it('a token of the global issuer form (multi-Region pools) gets its profile too, never {}', async () => {
+      const token = cognito.access(JANE, {}, { issuerForm: 'global' })
+      const res = await get(appWith({ profile: profileSource() }), '/profile', token)
+      expect(res.status).toBe(200)
+      expect(res.body.email).toBe('jane@example.com')
+      expect(aws.counts.AdminGetUser).toBe(1)
+    })
+
     it('GetUser with an ID token: 503, and AWS is not called', async () => {
       const profile = profileSource({ operation: 'GetUser' })
       const res = await get(appWith({ profile }), '/profile', cognito.id())
@@ -213,6 +287,8 @@ describe.each(EXPRESS_MAJORS)('Cognito and AWS on %s', (_name, createApp) => {
       ['an internal error', { status: 500, type: 'InternalErrorException' }],
       ['throttling', { status: 400, type: 'TooManyRequestsException' }],
       ['access denied (IAM)', { status: 400, type: 'AccessDeniedException' }],
+      // AdminGetUser is signed with the app's credentials: a refusal is about them, not the user.
+      ['NotAuthorizedException to the app', { status: 400, type: 'NotAuthorizedException' }],
       ['an unknown pool', { status: 400, type: 'ResourceNotFoundException' }],
       ['a malformed answer', { body: { Username: 'jane' } }],
     ])(
@@ -266,20 +342,37 @@ describe.each(EXPRESS_MAJORS)('Cognito and AWS on %s', (_name, createApp) => {
       expect(aws.requests.every((sent) => sent.headers['authorization'] === undefined)).toBe(true)
     })
 
-    it('reuses the credentials of an identity across requests and new tokens, and refreshes them near expiry', async () => {
+    it('reuses the credentials of one token across requests, and refreshes them near expiry', async () => {
       vi.useFakeTimers({ toFake: ['Date'], now: new Date('2030-06-01T12:00:00Z') })
       const provider = cognitoProvider()
       const app = appWith({ provider }, identityPool(provider))
-      const first = await get(app, '/aws', cognito.id())
-      const second = await get(app, '/aws', cognito.id())
+      const token = cognito.id()
+      const first = await get(app, '/aws', token)
+      const second = await get(app, '/aws', token)
       expect(second.body).toEqual(first.body)
       expect(aws.counts).toMatchObject({ GetId: 1, GetCredentialsForIdentity: 1 })
       // The fake issues credentials for an hour; 300 s before they end they are renewed.
       vi.setSystemTime(new Date('2030-06-01T12:55:01Z'))
-      const third = await get(app, '/aws', cognito.id())
+      const third = await get(app, '/aws', token)
       expect(third.body.identityId).toBe(first.body.identityId)
       expect(third.body.accessKeyId).not.toBe(first.body.accessKeyId)
       expect(aws.counts).toMatchObject({ GetId: 1, GetCredentialsForIdentity: 2 })
+    })
+
+    it('a new token of the same user gets its own credentials: the identity pool picks the role from each token', async () => {
+      const provider = cognitoProvider()
+      const app = appWith({ provider }, identityPool(provider))
+      const admin = await get(app, '/aws', cognito.id(JANE))
+      const demoted = await get(app, '/aws', cognito.id({ ...JANE, groups: [] }))
+      expect(demoted.status).toBe(200)
+      expect(demoted.body.identityId).toBe(admin.body.identityId)
+      expect(demoted.body.accessKeyId).not.toBe(admin.body.accessKeyId)
+      expect(aws.counts).toMatchObject({ GetId: 2, GetCredentialsForIdentity: 2 })
+      // Each exchange carried its own token, so AWS could map each to its role.
+      const logins = aws.requests
+        .filter((sent) => sent.operation === 'GetCredentialsForIdentity')
+        .map((sent) => Object.values(sent.body['Logins'] as Record<string, string>)[0])
+      expect(new Set(logins).size).toBe(2)
     })
 
     it('concurrent requests of one user share one exchange', async () => {
@@ -302,13 +395,32 @@ describe.each(EXPRESS_MAJORS)('Cognito and AWS on %s', (_name, createApp) => {
       expect(aws.requests).toEqual([])
     })
 
+    it('AWS refusing the token: 401 invalid_token with the Bearer challenge, never a 503 to retry', async () => {
+      aws.fail('GetId', {
+        type: 'NotAuthorizedException',
+        status: 400,
+        message: 'Invalid login token. Token expired.',
+      })
+      const provider = cognitoProvider()
+      const res = await get(appWith({ provider }, identityPool(provider)), '/aws', cognito.id())
+      expect(res.status).toBe(401)
+      expect(res.headers['retry-after']).toBeUndefined()
+      expect(res.headers['www-authenticate']).toBe(
+        'Bearer realm="api", error="invalid_token", error_description="AWS refused the token for credentials"',
+      )
+      expect(res.body).toEqual({
+        error: 'invalid_token',
+        error_description: 'AWS refused the token for credentials',
+      })
+    })
+
     it.each<[string, (provider: CognitoProvider) => CognitoIdentityPoolProvider]>([
       ['the SDK endpoint down', (provider) => identityPool(provider, { endpoint: downEndpoint })],
       ['AWS failing', (provider) => (aws.fail('all', {}), identityPool(provider))],
       [
-        'AWS refusing the token',
+        'AWS throttling',
         (provider) => (
-          aws.fail('GetId', { type: 'NotAuthorizedException', status: 400 }),
+          aws.fail('GetCredentialsForIdentity', { type: 'TooManyRequestsException', status: 400 }),
           identityPool(provider)
         ),
       ],

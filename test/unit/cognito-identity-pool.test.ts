@@ -146,12 +146,13 @@ describe('CognitoIdentityPoolProvider.getAwsCredentials', () => {
     expect(Object.isFrozen(credentials)).toBe(true)
   })
 
-  it('reuses the credentials of an identity across requests and tokens until shortly before expiry', async () => {
+  it('reuses the credentials of one token across requests until shortly before expiry', async () => {
     vi.useFakeTimers({ toFake: ['Date'], now: new Date('2030-01-01T00:00:00Z') })
     const aws = fakeClient({ lifetimeSec: 3600 })
     const pool = identityPool(aws.client)
-    const first = await pool.getAwsCredentials(await verify(cognito.id()))
-    const again = await pool.getAwsCredentials(await verify(cognito.id()))
+    const token = cognito.id()
+    const first = await pool.getAwsCredentials(await verify(token))
+    const again = await pool.getAwsCredentials(await verify(token))
     expect(again).toBe(first)
     expect([aws.count('GetIdCommand'), aws.count('GetCredentialsForIdentityCommand')]).toEqual([
       1, 1,
@@ -159,7 +160,6 @@ describe('CognitoIdentityPoolProvider.getAwsCredentials', () => {
 
     // Still more than 300 s left: cached.
     vi.setSystemTime(new Date('2030-01-01T00:54:59Z'))
-    const token = cognito.id()
     expect(await pool.getAwsCredentials(await verify(token))).toBe(first)
     // 300 s or less left: refreshed with the known identity id, no second GetId.
     vi.setSystemTime(new Date('2030-01-01T00:55:00Z'))
@@ -169,6 +169,50 @@ describe('CognitoIdentityPoolProvider.getAwsCredentials', () => {
     expect([aws.count('GetIdCommand'), aws.count('GetCredentialsForIdentityCommand')]).toEqual([
       1, 2,
     ])
+  })
+
+  it("never serves one token's credentials to another token of the same user (the role is chosen per token)", async () => {
+    // Like an identity pool's role mapping: the admin app's tokens with the admin group get the
+    // admin role; any other token of the same user gets the read-only role.
+    const sent: string[] = []
+    const client: AwsClientLike = {
+      async send(command) {
+        const { input } = command as { input: Record<string, unknown> }
+        const token = Object.values(input['Logins'] as Record<string, string>)[0]!
+        sent.push(token)
+        if ((command as object).constructor.name === 'GetIdCommand') {
+          return { IdentityId: `eu-west-1:${JANE.sub}` }
+        }
+        const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString())
+        const admin = claims.aud === 'adminApp' && claims['cognito:groups']?.includes('admin')
+        return {
+          Credentials: {
+            AccessKeyId: admin ? 'ASIA-ADMIN-ROLE' : 'ASIA-READONLY-ROLE',
+            SecretKey: 'secret',
+            SessionToken: 'session',
+            Expiration: new Date(Date.now() + 3_600_000),
+          },
+        }
+      },
+    }
+    const twoApps = new CognitoProvider({
+      userPoolId: cognito.pool.userPoolId,
+      clientId: ['adminApp', 'kioskApp'],
+      tokenUse: 'id',
+      fetch: cognito.fetch,
+    })
+    const verifyTwoApps = createVerifier({ provider: twoApps, logger: false })
+    const pool = identityPool(client, { userPoolProvider: twoApps })
+    const adminToken = cognito.id(JANE, { aud: 'adminApp' })
+    const kioskToken = cognito.id({ ...JANE, groups: [] }, { aud: 'kioskApp' })
+    const admin = await pool.getAwsCredentials(await verifyTwoApps(adminToken))
+    const kiosk = await pool.getAwsCredentials(await verifyTwoApps(kioskToken))
+    expect(admin.accessKeyId).toBe('ASIA-ADMIN-ROLE')
+    expect(kiosk.accessKeyId).toBe('ASIA-READONLY-ROLE')
+    expect(sent).toEqual([adminToken, adminToken, kioskToken, kioskToken])
+    // Each token keeps its own: the admin token is still served from the cache.
+    expect(await pool.getAwsCredentials(await verifyTwoApps(adminToken))).toBe(admin)
+    expect(sent).toHaveLength(4)
   })
 
   it('honours refreshBeforeSec', async () => {
@@ -184,7 +228,21 @@ describe('CognitoIdentityPoolProvider.getAwsCredentials', () => {
     expect(await pool.getAwsCredentials(await verify(token))).not.toBe(first)
   })
 
-  it('concurrent calls for one identity share one exchange', async () => {
+  it('concurrent calls with two tokens of one user make two exchanges', async () => {
+    const aws = fakeClient()
+    const pool = identityPool(aws.client)
+    const release = aws.hold()
+    const [first, second] = await Promise.all([verify(cognito.id()), verify(cognito.id())])
+    const calls = [first!, second!, first!, second!].map((user) => pool.getAwsCredentials(user))
+    release()
+    const results = await Promise.all(calls)
+    expect(results[0]).toBe(results[2])
+    expect(results[1]).toBe(results[3])
+    expect(results[0]).not.toBe(results[1])
+    expect(aws.count('GetCredentialsForIdentityCommand')).toBe(2)
+  })
+
+  it('concurrent calls with one token share one exchange', async () => {
     const aws = fakeClient()
     const pool = identityPool(aws.client)
     const release = aws.hold()
@@ -201,32 +259,62 @@ describe('CognitoIdentityPoolProvider.getAwsCredentials', () => {
   it('keeps identities apart, in a bounded LRU', async () => {
     const aws = fakeClient()
     const pool = identityPool(aws.client, { maxIdentities: 1 })
-    const jane = await pool.getAwsCredentials(await verify(cognito.id(JANE)))
+    const janeToken = cognito.id(JANE)
+    const jane = await pool.getAwsCredentials(await verify(janeToken))
     const bob = await pool.getAwsCredentials(await verify(cognito.id(BOB)))
     expect(bob.identityId).toBe(`eu-west-1:${BOB.sub}`)
     expect(bob.identityId).not.toBe(jane.identityId)
     // Jane was evicted by Bob: a new exchange.
-    const janeAgain = await pool.getAwsCredentials(await verify(cognito.id(JANE)))
+    const janeAgain = await pool.getAwsCredentials(await verify(janeToken))
     expect(janeAgain).not.toBe(jane)
     expect(aws.count('GetIdCommand')).toBe(3)
   })
 
-  it('clear() forgets one user or every user', async () => {
+  it('clear() forgets one user (every token of theirs) or every user', async () => {
+    const aws = fakeClient()
+    const pool = identityPool(aws.client)
+    const [user, sameUser, bob] = await Promise.all([
+      verify(cognito.id()),
+      verify(cognito.id()),
+      verify(cognito.id(BOB)),
+    ])
+    await Promise.all([user, sameUser, bob].map((who) => pool.getAwsCredentials(who!)))
+    expect(aws.count('GetCredentialsForIdentityCommand')).toBe(3)
+    pool.clear(user)
+    await Promise.all([user, sameUser, bob].map((who) => pool.getAwsCredentials(who!)))
+    // Both of Jane's tokens were forgotten, Bob's was not.
+    expect(aws.count('GetCredentialsForIdentityCommand')).toBe(5)
+    pool.clear()
+    await pool.getAwsCredentials(user!)
+    expect(aws.count('GetCredentialsForIdentityCommand')).toBe(6)
+  })
+
+  it('AWS refusing the token (NotAuthorizedException): 401 ERR_AUTH_TOKEN_REJECTED, not cached, never a 503 to retry', async () => {
     const aws = fakeClient()
     const pool = identityPool(aws.client)
     const user = await verify(cognito.id())
-    await pool.getAwsCredentials(user)
-    pool.clear(user)
-    await pool.getAwsCredentials(user)
-    pool.clear()
-    await pool.getAwsCredentials(user)
-    expect(aws.count('GetCredentialsForIdentityCommand')).toBe(3)
+    const cause = awsError('NotAuthorizedException')
+    aws.failWith(cause)
+    const failure = await pool.getAwsCredentials(user).catch((e: unknown) => e)
+    expect(failure).toBeInstanceOf(InvalidTokenError)
+    expect(failure).toMatchObject({
+      status: 401,
+      code: 'ERR_AUTH_TOKEN_REJECTED',
+      description: 'AWS refused the token for credentials',
+      cause,
+    })
+    aws.failWith(undefined)
+    await expect(pool.getAwsCredentials(user)).resolves.toMatchObject({
+      accessKeyId: expect.any(String),
+    })
   })
 
   it.each<[string, () => unknown]>([
     ['a network error', () => new TypeError('fetch failed')],
     ['an AWS throttling error', () => awsError('TooManyRequestsException')],
-    ['an AWS refusal', () => awsError('NotAuthorizedException')],
+    ['an AWS internal error', () => awsError('InternalErrorException')],
+    // Bad input our configuration built (the pool id, the identity id), not the token.
+    ['an AWS parameter error', () => awsError('InvalidParameterException')],
   ])('%s: 503 ERR_AUTH_SOURCE_UNAVAILABLE, not cached', async (_case, error) => {
     const aws = fakeClient()
     const pool = identityPool(aws.client)

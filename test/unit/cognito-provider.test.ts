@@ -25,18 +25,21 @@ const OTHER_CLIENT = '9other8client7id6example5'
 let cognito: CognitoTestIssuer
 let otherPool: CognitoTestIssuer
 let otherRegion: CognitoTestIssuer
+// The same pool id with other keys: what an attacker would need the global key URL to serve.
+let impostor: CognitoTestIssuer
 
 beforeAll(async () => {
-  ;[cognito, otherPool, otherRegion] = await Promise.all([
+  ;[cognito, otherPool, otherRegion, impostor] = await Promise.all([
     createCognitoIssuer(POOL, CLIENT),
     createCognitoIssuer('eu-west-1_OtherPool9', CLIENT),
     // The same pool id suffix in another region: a different pool, a different issuer.
     createCognitoIssuer('us-east-1_TestPool1', CLIENT),
+    createCognitoIssuer(POOL, CLIENT),
   ])
 })
 
 afterAll(async () => {
-  await Promise.all([cognito.close(), otherPool.close(), otherRegion.close()])
+  await Promise.all([cognito.close(), otherPool.close(), otherRegion.close(), impostor.close()])
 })
 
 /** A provider of the test pool with its own key cache, fetching from the fake pool in memory. */
@@ -44,7 +47,8 @@ function providerWith(options: Partial<CognitoProviderOptions> = {}): CognitoPro
   return new CognitoProvider({
     userPoolId: POOL,
     clientId: CLIENT,
-    jwksCache: new JwksCache({ fetch: cognito.idp.fetch }),
+    // The kit's fetch serves the pool's keys under both issuer forms.
+    jwksCache: new JwksCache({ fetch: cognito.fetch }),
     ...options,
   })
 }
@@ -68,9 +72,13 @@ describe('CognitoProvider options', () => {
       jwksUri:
         'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TestPool1/.well-known/jwks.json',
       tokenUse: 'access',
+      issuerForm: 'any',
       clientIds: [CLIENT],
     })
-    expect(provider.issuers).toEqual([provider.issuer])
+    expect(provider.issuers).toEqual([
+      provider.issuer,
+      'https://issuer-cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TestPool1',
+    ])
   })
 
   it.each([
@@ -119,6 +127,21 @@ describe('CognitoProvider options', () => {
     ['an empty client list', { clientId: [] }, /clientId .* must be a non-empty string/],
     ['a client list with a number', { clientId: [CLIENT, 7] }, /clientId/],
     ['tokenUse refresh', { tokenUse: 'refresh' }, /tokenUse .* must be 'access', 'id' or 'any'/],
+    // null is no opt-out here: it once became 'access' silently.
+    ['tokenUse null', { tokenUse: null }, /tokenUse .* must be 'access', 'id' or 'any', got null/],
+    ['tokenUse ID', { tokenUse: 'ID' }, /tokenUse .* must be 'access', 'id' or 'any', got "ID"/],
+    [
+      'an issuerForm that is not one',
+      { issuerForm: 'issuer-cognito-idp' },
+      /^issuerForm must be 'any', 'regional' or 'global', got "issuer-cognito-idp"/,
+    ],
+    ['issuerForm null', { issuerForm: null }, /^issuerForm must be .* got null/],
+    // Its partition's domain is amazonaws.eu, not amazonaws.com: not supported until verified.
+    [
+      'a European Sovereign Cloud pool',
+      { userPoolId: 'eusc-de-east-1_AbC123xyz' },
+      /userPoolId .* must look like/,
+    ],
     [
       'a jwksUri with a query',
       { jwksUri: 'https://example.com/jwks?x=1' },
@@ -349,6 +372,93 @@ describe('CognitoProvider token rules', () => {
     const provider = providerWith({ jwksCache: new JwksCache({ fetch: counting.fetch }) })
     await expect(provider.verifyToken(cognito.access())).resolves.toBeDefined()
     expect(counting.urls).toEqual([provider.jwksUri])
+  })
+})
+
+describe('CognitoProvider issuer forms (regional and global)', () => {
+  const REGIONAL = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TestPool1'
+  const GLOBAL = 'https://issuer-cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TestPool1'
+
+  /** The regional key URL serves the pool's keys; the global one serves the impostor's. */
+  function splitKeys(): { fetch: typeof fetch; urls: string[] } {
+    return countingFetch((input, init) => {
+      const url = String(input instanceof Request ? input.url : input)
+      return url.startsWith(`${GLOBAL}/`) ? impostor.fetch(input, init) : cognito.fetch(input, init)
+    })
+  }
+
+  it('accepts a token of the global form by default, with the keys of its own form', async () => {
+    const counting = countingFetch(cognito.fetch)
+    const provider = providerWith({ jwksCache: new JwksCache({ fetch: counting.fetch }) })
+    const token = cognito.access(JANE, {}, { issuerForm: 'global' })
+    const user = await createVerifier({ provider, logger: false })(token)
+    expect(user.claims.iss).toBe(GLOBAL)
+    expect(user.id).toBe(JANE.sub)
+    expect(counting.urls).toEqual([`${GLOBAL}/.well-known/jwks.json`])
+    // A regional token fetches the regional keys.
+    await provider.verifyToken(cognito.access())
+    expect(counting.urls).toEqual([
+      `${GLOBAL}/.well-known/jwks.json`,
+      `${REGIONAL}/.well-known/jwks.json`,
+    ])
+  })
+
+  it("a token's keys come only from its own form's key set, and iss is checked again after the signature", async () => {
+    const keys = splitKeys()
+    const provider = providerWith({ jwksCache: new JwksCache({ fetch: keys.fetch }) })
+    // Signed by the pool's regional key, but naming the global issuer: the global set lacks the key.
+    const borrowed = cognito.access(JANE, {}, { issuerForm: 'global' })
+    expect((await rejectionOf(provider.verifyToken(borrowed))).code).toBe('ERR_AUTH_KEY_NOT_FOUND')
+    // Signed by a key of the global set, naming the regional issuer: the regional set lacks it.
+    const crossed = impostor.access(JANE, {}, { issuerForm: 'regional' })
+    expect((await rejectionOf(provider.verifyToken(crossed))).code).toBe('ERR_AUTH_KEY_NOT_FOUND')
+    // Each form's own key verifies its own form.
+    await expect(provider.verifyToken(cognito.access())).resolves.toBeDefined()
+    await expect(
+      provider.verifyToken(impostor.access(JANE, {}, { issuerForm: 'global' })),
+    ).resolves.toBeDefined()
+  })
+
+  it("issuerForm 'regional' refuses global tokens before any key fetch", async () => {
+    const counting = countingFetch(cognito.fetch)
+    const provider = providerWith({
+      issuerForm: 'regional',
+      jwksCache: new JwksCache({ fetch: counting.fetch }),
+    })
+    expect(provider.issuers).toEqual([REGIONAL])
+    const token = cognito.access(JANE, {}, { issuerForm: 'global' })
+    await expect(createVerifier({ provider, logger: false })(token)).rejects.toMatchObject({
+      code: 'ERR_AUTH_ISSUER_UNKNOWN',
+    })
+    expect(counting.urls).toEqual([])
+    // Called directly: verified against the regional keys, then refused on iss.
+    expect((await rejectionOf(provider.verifyToken(token))).code).toBe('ERR_AUTH_ISSUER_MISMATCH')
+  })
+
+  it("issuerForm 'global' makes the global form the only one, and the primary", async () => {
+    const provider = providerWith({ issuerForm: 'global' })
+    expect(provider).toMatchObject({
+      issuer: GLOBAL,
+      issuers: [GLOBAL],
+      jwksUri: `${GLOBAL}/.well-known/jwks.json`,
+    })
+    await expect(
+      provider.verifyToken(cognito.access(JANE, {}, { issuerForm: 'global' })),
+    ).resolves.toBeDefined()
+    expect((await rejectionOf(provider.verifyToken(cognito.access()))).code).toBe(
+      'ERR_AUTH_ISSUER_MISMATCH',
+    )
+  })
+
+  it('a jwksUri override serves the keys of both forms', async () => {
+    const counting = countingFetch(cognito.fetch)
+    const provider = providerWith({
+      jwksUri: cognito.pool.jwksUri,
+      jwksCache: new JwksCache({ fetch: counting.fetch }),
+    })
+    await provider.verifyToken(cognito.access(JANE, {}, { issuerForm: 'global' }))
+    await provider.verifyToken(cognito.access())
+    expect(counting.urls).toEqual([cognito.pool.jwksUri])
   })
 })
 
