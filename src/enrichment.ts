@@ -341,8 +341,9 @@ export class Enrichment {
         if (error instanceof InvalidTokenError) throw error
         const failure = error instanceof UnavailableError ? error : sourceUnavailable(facet, error)
         if (sourceChannel.hasSubscribers) {
+          // Scrubbed as the log line is: a source's error text may quote the user's token.
           const reason =
-            failure.cause instanceof Error ? failure.cause.message : failure.description
+            failure.cause instanceof Error ? safeError(failure.cause).message : failure.description
           sourceChannel.publish({
             facet,
             provider: user.provider,

@@ -1,6 +1,7 @@
 // The health report: each provider's keys, the revocation store, the authorization caches.
 
 import type { JwtProvider, ProviderHealth } from './contracts.js'
+import { safeError } from './logger.js'
 
 /** The health of a dependency other than a provider (a revocation store, a shared cache). */
 export interface ComponentHealth {
@@ -27,7 +28,8 @@ async function componentHealth(part: HasHealth | undefined): Promise<ComponentHe
   try {
     return await part.health()
   } catch (error) {
-    return { ok: false, detail: error instanceof Error ? error.message : String(error) }
+    // Scrubbed: the report may be served, and a store's error text may carry a URL's password.
+    return { ok: false, detail: safeError(error).message }
   }
 }
 

@@ -42,15 +42,45 @@ export function resolveLogger(logger: Logger | false | undefined, level: LogLeve
   return pino({ name: 'oidc-guard', level, redact })
 }
 
-// A compact JWS/JWE, or a credential after an auth scheme: what must never leave in an error text.
-const TOKEN_LIKE = /[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]{8,}){2,4}/g
+// A credential after an auth scheme or in a URL, and dotted runs of base64url text (where compact
+// JWS/JWE hide): what must never leave in an error text. Each pattern runs in time linear in the
+// text: a run starts only where no character of its kind precedes it, so a long run without dots
+// is tried once, not from each of its characters (which made scrubbing an attacker's
+// 50,000-character username take seconds).
 const SCHEME_CREDENTIAL = /\b(Bearer|Basic|DPoP|ApiKey)\s+[A-Za-z0-9._~+/=-]{8,}/gi
+const DOTTED_RUN = /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+/g
+// The user information of a URL (a database's or Redis's, with its password).
+const URL_CREDENTIALS = /(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^\s/@]+@/g
 const MAX_ERROR_TEXT = 1_000
+// A JWS has 3 segments and a JWE 5, each of 8 characters or more.
+const MIN_SEGMENT = 8
+const MIN_SEGMENTS = 3
+
+/** A dotted run with every stretch of three or more token-sized segments redacted. */
+function redactTokens(run: string): string {
+  const segments = run.split('.')
+  const kept: string[] = []
+  let stretch = 0 // token-sized segments just before this one
+  for (let index = 0; index <= segments.length; index += 1) {
+    const segment = segments[index]
+    if (segment !== undefined && segment.length >= MIN_SEGMENT) {
+      stretch += 1
+      continue
+    }
+    const stretchStart = index - stretch
+    if (stretch >= MIN_SEGMENTS) kept.push('[redacted token]')
+    else kept.push(...segments.slice(stretchStart, index))
+    if (segment !== undefined) kept.push(segment)
+    stretch = 0
+  }
+  return kept.join('.')
+}
 
 function scrub(text: string): string {
   return text
     .replace(SCHEME_CREDENTIAL, '$1 [redacted]')
-    .replace(TOKEN_LIKE, '[redacted token]')
+    .replace(URL_CREDENTIALS, '$1[redacted]@')
+    .replace(DOTTED_RUN, redactTokens)
     .slice(0, MAX_ERROR_TEXT)
 }
 

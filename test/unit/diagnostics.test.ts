@@ -47,8 +47,9 @@ describe('diagnostics channels', () => {
         provider,
         logger: false,
         groups: {
-          fetchGroups: () => {
-            throw new Error('directory down')
+          fetchGroups: (user) => {
+            // A source quoting the request it made: the token must not reach the channel.
+            throw new Error(`directory down for Bearer ${user.token} (${user.token})`)
           },
         },
       })
@@ -72,7 +73,12 @@ describe('diagnostics channels', () => {
         ],
         [
           CHANNELS.source,
-          { facet: 'groups', provider: 'jwks', outcome: 'failed', error: 'directory down' },
+          {
+            facet: 'groups',
+            provider: 'jwks',
+            outcome: 'failed',
+            error: 'directory down for Bearer [redacted] ([redacted token])',
+          },
         ],
       ])
     } finally {
@@ -139,11 +145,14 @@ describe('health', () => {
     const broken = createVerifier({
       provider: jwks,
       logger: false,
-      revocation: { isRevoked: () => false, health: () => Promise.reject(new Error('redis down')) },
+      revocation: {
+        isRevoked: () => false,
+        health: () => Promise.reject(new Error('redis://default:hunter2@cache:6379 down')),
+      },
     })
     expect(await broken.health()).toMatchObject({
       ok: false,
-      revocation: { ok: false, detail: 'redis down' },
+      revocation: { ok: false, detail: 'redis://[redacted]@cache:6379 down' },
     })
   })
 
