@@ -28,8 +28,19 @@ export interface JwtProvider {
   readonly name: string
   /** The exact issuers this provider accepts, used to route tokens without trying each provider. */
   readonly issuers: readonly string[]
-  /** For issuers that are templates (Entra's `{tenantid}`): whether `iss` belongs to this provider. */
+  /**
+   * For issuers that are templates (Entra's `{tenantid}`): whether this provider takes `iss`. It
+   * must answer only for issuers it accepts: the first templated provider to claim one gets it.
+   */
   claimsIssuer?(iss: string): boolean
+  /**
+   * Whether `iss` is of this provider's form though it refuses it (a tenant or version it does not
+   * take): a token no provider claims goes to the first that recognises it, to be refused with
+   * the reason rather than "token issuer is not trusted".
+   */
+  recognisesIssuer?(iss: string): boolean
+  /** Why this provider and `other` would both claim some issuer not listed in `issuers`, if so. */
+  issuerConflictWith?(other: JwtProvider): string | undefined
   /** Verifies a token; `parsed` is the pipeline's decoding of it, to avoid decoding twice. */
   verifyToken(token: string, parsed?: ParsedJwt): Promise<VerifiedToken>
   /** Builds the user of a verified token. */

@@ -154,20 +154,53 @@ function sourcesFor(provider: JwtProvider, explicit: UserSources): UserSources {
   }
 }
 
-/** Builds the issuer → provider Map once; two providers may not claim one issuer. */
+function label(providers: readonly JwtProvider[], provider: JwtProvider): string {
+  return `providers[${providers.indexOf(provider)}] (${JSON.stringify(provider.name)})`
+}
+
+/**
+ * Builds the issuer → provider Map once; two providers may not claim one issuer: which of them the
+ * token was meant for cannot be told, and the other would never get it.
+ */
 function routeTable(
   problems: Problems,
   providers: readonly JwtProvider[],
 ): Map<string, JwtProvider> {
   const table = new Map<string, JwtProvider>()
   for (const provider of providers) {
-    for (const issuer of provider.issuers ?? []) {
-      if (table.has(issuer))
-        problems.add(`two providers accept the issuer ${JSON.stringify(issuer)}`)
+    for (const issuer of provider?.issuers ?? []) {
+      const owner = table.get(issuer)
+      if (owner !== undefined) {
+        problems.add(
+          `two providers accept the issuer ${JSON.stringify(issuer)}: ${label(providers, owner)} and ${label(providers, provider)}; give it to one of them`,
+        )
+      }
       table.set(issuer, provider)
     }
   }
   return table
+}
+
+/**
+ * Refuses two templated providers that could both claim an issuer (Entra: two taking every tenant
+ * of one cloud and version), for the same reason as exact issuers. An exact issuer always wins
+ * over a template (the Map is asked first), so a template only ever gets the issuers no provider
+ * names.
+ */
+function checkTemplates(problems: Problems, providers: readonly JwtProvider[]): void {
+  const templated = providers.filter(isTemplated)
+  templated.forEach((provider, index) => {
+    for (const other of templated.slice(index + 1)) {
+      const conflict = provider.issuerConflictWith?.(other) ?? other.issuerConflictWith?.(provider)
+      if (conflict !== undefined) {
+        problems.add(`${label(providers, provider)} and ${label(providers, other)} ${conflict}`)
+      }
+    }
+  })
+}
+
+function isTemplated(provider: JwtProvider): boolean {
+  return typeof provider?.claimsIssuer === 'function'
 }
 
 /**
@@ -196,6 +229,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
   checkEnrichmentOptions(problems, options ?? {})
   const byIssuer = routeTable(problems, providers)
+  checkTemplates(problems, providers)
   checkNumber(problems, 'maxTokenLength', options?.maxTokenLength, 64)
   const { tokenCache: tokenCacheOptions, revocation } = options ?? {}
   if (revocation !== undefined && !hasMethod(revocation, 'isRevoked')) {
@@ -212,7 +246,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const level = options?.logLevel ?? readLogLevel(options?.env ?? process.env, problems)
   problems.throwIfAny()
 
-  const templated = providers.filter((provider) => typeof provider.claimsIssuer === 'function')
+  const templated = providers.filter(isTemplated)
+  const recognising = templated.filter(
+    (provider) => typeof provider.recognisesIssuer === 'function',
+  )
   const maxTokenLength = options.maxTokenLength ?? DEFAULT_MAX_TOKEN_LENGTH
   const logger = resolveLogger(options.logger, level)
   const enrichment = new Enrichment(options, logger)
@@ -297,12 +334,25 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const problem = iss === undefined ? 'missing' : 'invalid'
       throw new InvalidTokenError('ERR_AUTH_CLAIM_INVALID', `${problem} iss claim`)
     }
-    const provider =
-      byIssuer.get(iss) ?? templated.find((candidate) => candidate.claimsIssuer?.(iss))
+    const provider = byIssuer.get(iss) ?? routeTemplated(iss)
     if (provider === undefined) {
       throw new InvalidTokenError('ERR_AUTH_ISSUER_UNKNOWN', 'token issuer is not trusted')
     }
     return provider
+  }
+
+  /**
+   * The templated provider that claims `iss` (at most one: checkTemplates), else the first that
+   * recognises it, which refuses it saying why. Plain loops: no closure per token.
+   */
+  function routeTemplated(iss: string): JwtProvider | undefined {
+    for (let index = 0; index < templated.length; index += 1) {
+      if (templated[index]!.claimsIssuer!(iss)) return templated[index]
+    }
+    for (let index = 0; index < recognising.length; index += 1) {
+      if (recognising[index]!.recognisesIssuer!(iss)) return recognising[index]
+    }
+    return undefined
   }
 
   async function verifyToken(token: string): Promise<User> {

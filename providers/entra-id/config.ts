@@ -123,6 +123,17 @@ function isTenantIdLoose(value: unknown): boolean {
   return typeof value === 'string' && isTenantId(value.toLowerCase())
 }
 
+/**
+ * A GUID (client id, app id) in the lower case Entra writes in `aud`, `azp` and `appid`: GUIDs
+ * are case-insensitive, token claims are compared exactly, and the portal lets one copy a client
+ * id in either case. Anything else (an App ID URI) is kept as given: its case is the registration's.
+ */
+function normaliseGuid<T>(value: T): T {
+  if (typeof value !== 'string') return value // Reported by the option's own check.
+  const lower = value.toLowerCase()
+  return (isTenantId(lower) ? lower : value) as T
+}
+
 function resolveAudiences(problems: Problems, value: unknown): readonly string[] {
   const list = typeof value === 'string' ? [value] : value
   const name = `audience (${ENV}_AUDIENCE_ID)`
@@ -138,15 +149,15 @@ function resolveAudiences(problems: Problems, value: unknown): readonly string[]
     )
     return []
   }
-  const audiences = new Set<string>(list as string[])
+  const audiences = new Set<string>((list as string[]).map(normaliseGuid))
   if (namesGraph([...audiences])) {
     problems.add(
       `${name} names Microsoft Graph: Graph tokens are for Graph, never for your API; give your API's client id or App ID URI`,
     )
   }
   // A client id alone also stands for its default App ID URI, which v1 tokens carry.
-  for (const item of list as string[]) {
-    if (isTenantId(item.toLowerCase())) audiences.add(`api://${item}`)
+  for (const item of [...audiences]) {
+    if (isTenantId(item)) audiences.add(`api://${item}`)
   }
   return Object.freeze([...audiences])
 }
@@ -204,8 +215,9 @@ function resolveAppId(
   audience: readonly string[],
 ): string | undefined {
   if (value === undefined || value === false) return undefined
-  const appId = value === true ? audience.find((item) => isTenantId(item.toLowerCase())) : value
-  if (typeof appId === 'string' && isTenantId(appId.toLowerCase())) return appId
+  const given = value === true ? audience.find((item) => isTenantId(item)) : value
+  const appId = typeof given === 'string' ? normaliseGuid(given) : given
+  if (isTenantId(appId)) return appId
   problems.add(
     value === true
       ? `appSigningKeys (${ENV}_APP_SIGNING_KEYS) needs the application (client) ID in audience, or the app id as its value`
@@ -279,7 +291,7 @@ export function resolveEntraConfig(
     audience,
     allowGuestUsers: options.allowGuestUsers ?? false,
     allowedClientApps: Array.isArray(options.allowedClientApps)
-      ? new Set(options.allowedClientApps)
+      ? new Set(options.allowedClientApps.map(normaliseGuid))
       : undefined,
     requireScopeOrRole: options.requireScopeOrRole ?? true,
     idClaim: options.idClaim ?? (policies === undefined ? 'oid' : 'sub'),

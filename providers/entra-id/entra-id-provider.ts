@@ -11,6 +11,7 @@ import {
   verifyJwt,
   type JwksCache,
   type JwtClaims,
+  type JwtProvider,
   type KeySource,
   type ParsedJwt,
   type UserIdentity,
@@ -18,7 +19,7 @@ import {
   type VerifiedToken,
 } from '../../src/spi.js'
 import { KeySetProvider, resolveJwksCache, resolvePolicy } from '../jwks/jwks-provider.js'
-import { namesGraph, TENANT_TEMPLATE } from './authority.js'
+import { CONSUMER_TENANT_ID, namesGraph, TENANT_TEMPLATE } from './authority.js'
 import { EntraGroupsProvider, EntraRolesProvider } from './groups.js'
 import { entraDiscovery, KeyLocation, type SigningKey } from './keys.js'
 import { resolveEntraConfig, type EntraConfig } from './config.js'
@@ -33,12 +34,34 @@ import {
 
 const JWKS_URI_OPTION = 'jwksUri (AUTH_PROVIDER_AZURE_ENTRA_ID_JWKS_URI)'
 
-/** The issuers routed to a provider by exact match: a single tenant's (or user flow's) own. */
+/**
+ * The issuers routed to a provider by exact match: a single tenant's (or user flow's) own, and
+ * each listed tenant's. Only `'*'` and a predicate leave issuers to a template: the verifier then
+ * refuses, at construction, two providers listing one tenant, as it does any issuer claimed twice.
+ */
 function fixedIssuers(config: EntraConfig): string[] {
   const { authority, tenants, tenant, versions } = config
   if (config.policies !== undefined) return [authority.b2cIssuer(tenant)]
-  if (tenants.kind !== 'one') return []
-  return [...versions].map((version) => authority.issuer(version, tenant))
+  const tids = tenants.kind === 'one' ? [tenants.tid] : tenants.kind === 'list' ? tenants.tids : []
+  return [...tids].flatMap((tid) => [...versions].map((version) => authority.issuer(version, tid)))
+}
+
+/** Whether the configuration takes tokens of tenants it does not name (`'*'`, a predicate). */
+function isOpen(config: EntraConfig): boolean {
+  const { kind } = config.tenants
+  return kind === 'any' || kind === 'predicate'
+}
+
+/**
+ * Whether an open configuration takes tokens of `iss`, as far as `iss` tells: its cloud, a version
+ * it accepts, and no personal account unless `common`. Whether a predicate admits the tenant is
+ * asked after the signature; so two open providers may never share an issuer form.
+ */
+function takesOpenIssuer(iss: string, config: EntraConfig): boolean {
+  const form = config.authority.parse(iss)
+  if (form === undefined || !config.versions.has(form.version)) return false
+  const { tenants } = config
+  return tenants.kind !== 'one' && (tenants.personal || form.tenant !== CONSUMER_TENANT_ID)
 }
 
 /**
@@ -159,6 +182,10 @@ export class EntraIdProvider extends KeySetProvider {
   readonly audience: readonly string[]
   readonly defaultSources: UserSources
   readonly #config: EntraConfig
+  /** Whether tenants it does not name are taken (`'*'`, a predicate): routed by template. */
+  readonly #open: boolean
+  /** The issuers it takes by name: its tenant's, its listed tenants', its user flows'. */
+  readonly #exact: ReadonlySet<string>
   readonly #locations: ReadonlyMap<string, KeyLocation>
   readonly #primary: KeyLocation
 
@@ -179,11 +206,14 @@ export class EntraIdProvider extends KeySetProvider {
     const cache = resolveJwksCache(given)
     const locations = keyLocations(config, given, cache)
     const primary = locations.values().next().value!
-    super(given.name ?? 'entra-id', fixedIssuers(config), policy, cache, primary)
+    const exact = fixedIssuers(config)
+    super(given.name ?? 'entra-id', exact, policy, cache, primary)
     this.tenantId = given.tenantId
     this.authority = config.authority.origin
     this.audience = config.audience
     this.#config = config
+    this.#open = isOpen(config)
+    this.#exact = new Set(exact)
     this.#locations = locations
     this.#primary = primary
     this.defaultSources = Object.freeze({
@@ -192,9 +222,52 @@ export class EntraIdProvider extends KeySetProvider {
     })
   }
 
-  /** Whether `iss` is one of this provider's Entra issuers (templated: any allowed tenant's). */
+  /**
+   * Whether this provider takes tokens of `iss`, as far as `iss` tells (the verifier routes by
+   * it): one of its exact issuers, or, with `allowedTenants` `'*'` or a predicate, an issuer of its
+   * cloud in a version it accepts. A tenant outside an `allowedTenants` list is not claimed: it may
+   * be another provider's.
+   */
   claimsIssuer(iss: string): boolean {
+    return this.#open ? takesOpenIssuer(iss, this.#config) : this.#exact.has(iss)
+  }
+
+  /**
+   * Whether `iss` is an Entra issuer of this provider's cloud that it refuses (a tenant it does not
+   * take, a version it does not accept): the verifier sends a token no provider claims to the first
+   * provider that recognises it, to be refused with the reason rather than "issuer not trusted".
+   */
+  recognisesIssuer(iss: string): boolean {
     return answersFor(iss, this.#config)
+  }
+
+  /**
+   * Why this provider and `other` would both claim some issuer, or `undefined`. Exact issuers are
+   * compared by the verifier; what is left is two providers taking every tenant (`'*'` or a
+   * predicate) of one issuer form, which the verifier refuses at construction: each of those
+   * tokens could reach only the first, and which one it was meant for cannot be read from `iss`.
+   */
+  issuerConflictWith(other: JwtProvider): string | undefined {
+    if (!(#config in other) || !this.#open || !other.#open) return undefined
+    const mine = this.#config
+    const theirs = other.#config
+    for (const version of mine.versions) {
+      const template = mine.authority.issuer(version, TENANT_TEMPLATE)
+      if (
+        !theirs.versions.has(version) ||
+        theirs.authority.issuer(version, TENANT_TEMPLATE) !== template
+      ) {
+        continue
+      }
+      const both = `both take tokens of any tenant with the issuer ${template}`
+      if (version === '2.0') {
+        return `${both}: make one provider with both audiences, or give one of them an allowedTenants list`
+      }
+      const clouds =
+        mine.authority.origin === theirs.authority.origin ? '' : ' (v1.0 issuers name no cloud)'
+      return `${both}${clouds}: accept v1.0 tokens in one of them only, make one provider with both audiences, or give one of them an allowedTenants list`
+    }
+    return undefined
   }
 
   override async verifyToken(token: string, parsed?: ParsedJwt): Promise<VerifiedToken> {

@@ -207,6 +207,31 @@ describe('EntraIdProvider options', () => {
     expect(entraProvider({ tenantId: TENANT.toUpperCase() }).issuers).toEqual([v2Issuer(TENANT)])
     expect(entraProvider({ tenantId: 'consumers' }).issuers).toEqual([v2Issuer(CONSUMER_TENANT)])
   })
+
+  it('takes client ids in any case (tokens carry them in lower case); App ID URIs as given', async () => {
+    const upper = CLIENT_ID.toUpperCase()
+    const provider = entraProvider({
+      audience: [upper, 'api://Orders'],
+      allowedClientApps: [CLIENT_APP.toUpperCase()],
+      acceptV1: true,
+    })
+    expect(provider.audience).toEqual([CLIENT_ID, 'api://Orders', `api://${CLIENT_ID}`])
+    await expect(provider.verifyToken(entra.v2())).resolves.toBeDefined()
+    await expect(
+      provider.verifyToken(entra.v1(JANE, { aud: `api://${CLIENT_ID}` })),
+    ).resolves.toBeDefined()
+    await refusal(
+      provider.verifyToken(entra.v1(JANE, { aud: 'api://orders' })),
+      'audience mismatch',
+    )
+  })
+
+  it('names an app signing key set by the lower-case app id, whatever the case given', async () => {
+    const jwksUri = `https://login.microsoftonline.com/${TENANT}/discovery/v2.0/keys`
+    const provider = entraProvider({ jwksUri, appSigningKeys: CLIENT_ID.toUpperCase() })
+    await provider.hydrate()
+    expect(provider.health()).toMatchObject({ jwksUri: `${jwksUri}?appid=${CLIENT_ID}` })
+  })
 })
 
 describe('EntraIdProvider: a single tenant', () => {
