@@ -9,7 +9,7 @@ import type {
   SourceContext,
 } from './contracts.js'
 import { sourceChannel } from './diagnostics.js'
-import { InvalidTokenError, UnavailableError } from './errors.js'
+import { ForbiddenError, InvalidTokenError, UnavailableError } from './errors.js'
 import type { HasHealth } from './health.js'
 import { safeError, type Logger } from './logger.js'
 import { checkNumber, checkTimeout, type Problems } from './options.js'
@@ -337,8 +337,10 @@ export class Enrichment {
       })
       .catch((error: unknown) => {
         // A source that found the token itself refused (Cognito's GetUser after GlobalSignOut)
-        // answers 401: a 503 would have the client retry the same token until it expires.
-        if (error instanceof InvalidTokenError) throw error
+        // answers 401: a 503 would have the client retry the same token until it expires. One
+        // that knows this user's answer can never be had (Entra's group overage without a
+        // resolver) answers 403, for the same reason.
+        if (error instanceof InvalidTokenError || error instanceof ForbiddenError) throw error
         const failure = error instanceof UnavailableError ? error : sourceUnavailable(facet, error)
         if (sourceChannel.hasSubscribers) {
           // Scrubbed as the log line is: a source's error text may quote the user's token.

@@ -39,7 +39,13 @@ export {
   type SourcesEnvFactory,
 } from './from-env.js'
 export type { JwtAuthOptions } from './middleware.js'
-export { ConfigError, InvalidTokenError, UnavailableError, type AuthError } from './errors.js'
+export {
+  ConfigError,
+  ForbiddenError,
+  InvalidTokenError,
+  UnavailableError,
+  type AuthError,
+} from './errors.js'
 export { FetchFailure, isJsonObject, readJsonCapped, type FetchFunction } from './fetch-json.js'
 export { JwksCache, sharedJwksCache, type JwksCacheOptions } from './jwks-cache.js'
 export {

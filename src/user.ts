@@ -1,7 +1,7 @@
 // The user on req.currentUser: a verified identity with lazy groups, roles, permissions and profile.
 
 import { checkedAnswer, sourceUnavailable, type Facet } from './enrichment.js'
-import { InvalidTokenError, UnavailableError } from './errors.js'
+import { ForbiddenError, InvalidTokenError, UnavailableError } from './errors.js'
 import type {
   GroupsProvider,
   PermissionsProvider,
@@ -53,7 +53,8 @@ const SYNTHETIC = new WeakSet<User>()
  * Who made the request. After `jwtAuth` runs, `req.currentUser` is always a `User`: a verified
  * identity (`isAuthenticated === true`) or the anonymous user. `groups`, `roles`, `permissions`
  * and `profile` are promises that call their source only when first awaited, at most once per
- * request; a source that fails makes them reject with a 503 {@link UnavailableError}.
+ * request; a source that fails makes them reject with a 503 {@link UnavailableError}, and one
+ * that refuses with its own 401 or 403.
  *
  * @example
  * app.get('/me', requireUser(), async (req, res) => {
@@ -197,8 +198,15 @@ function guarded(facet: Facet, call: () => unknown): Promise<unknown> {
   const promise = new Promise<unknown>((resolve) => resolve(call())).then(
     (value) => checkedAnswer(facet, value),
     (error: unknown) => {
-      // Outages (503) and refused tokens (401) keep their answer; anything else is a broken source.
-      if (error instanceof UnavailableError || error instanceof InvalidTokenError) throw error
+      // Outages (503), refused tokens (401) and a source's own refusal of the user (403) keep
+      // their answer; anything else is a broken source.
+      if (
+        error instanceof UnavailableError ||
+        error instanceof InvalidTokenError ||
+        error instanceof ForbiddenError
+      ) {
+        throw error
+      }
       throw sourceUnavailable(facet, error)
     },
   )

@@ -142,7 +142,7 @@ function peekPayload(
  * refused by name), and that the token is an access token (`scp` or `roles`). Guests are refused
  * unless `allowGuestUsers`. Users get `id` = `oid`, `name`, `email`, `scopes` from `scp`,
  * `clientId` from `azp`/`appid`, and `isM2M` for app-only tokens; roles default to the `roles`
- * claim and groups to `groups` (an overflowing token goes to `groupOverageResolver`, else 503).
+ * claim and groups to `groups` (an overflowing token goes to `groupOverageResolver`, else 403).
  *
  * @example
  * // Single tenant: tokens of your own directory only.

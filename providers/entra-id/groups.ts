@@ -1,7 +1,7 @@
 // Roles and groups read from Entra tokens, with group overage detected and never read as "none".
 
 import {
-  UnavailableError,
+  ForbiddenError,
   type GroupsProvider,
   type JwtClaims,
   type RolesProvider,
@@ -34,10 +34,12 @@ export function hasGroupOverage(claims: JwtClaims): boolean {
   return typeof names === 'object' && names !== null && 'groups' in names
 }
 
-/** The 503 of an overage nobody can resolve. */
-function overageUnresolved(): UnavailableError {
-  return new UnavailableError(
-    'ERR_AUTH_SOURCE_UNAVAILABLE',
+/**
+ * The 403 of an overage nobody can resolve (ENT-13). Not a 503: waiting changes nothing until a
+ * resolver is configured, and a `Retry-After` would have clients retry for ever.
+ */
+function overageUnresolved(): ForbiddenError {
+  return new ForbiddenError(
     'group membership is too large for the token; configure a group overage resolver',
   )
 }
@@ -52,8 +54,8 @@ export interface EntraGroupsOptions {
  * A user's groups from the token's `groups` claim (group object ids, or names when the app
  * registration emits `sAMAccountName`): the default groups source of `EntraIdProvider`. When the
  * token carries an overage marker instead, the resolver answers (for example
- * {@link GraphGroupResolver}); without one the facet answers 503, never an empty list that would
- * look like "member of nothing".
+ * {@link GraphGroupResolver}; its failures are 503s); without one the facet is refused with a 403
+ * saying why, never an empty list that would look like "member of nothing".
  *
  * @example
  * app.use(jwtAuth({ provider, groups: new EntraGroupsProvider({ overageResolver: graph }) }))

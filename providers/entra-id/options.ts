@@ -95,7 +95,7 @@ export interface EntraIdProviderOptions extends Omit<TokenCheckOptions, 'audienc
   /**
    * Resolves groups when a token has too many to carry (`_claim_names.groups` / `hasgroups`): a
    * function or a groups source, such as `new GraphGroupResolver({ getGraphToken })`. Without one,
-   * such users' groups answer 503; never an empty list.
+   * such users' groups are refused (403, saying why); never an empty list.
    */
   groupOverageResolver?: GroupOverageResolver
   /** Azure AD B2C: the tenant's name and the user flows accepted; `tenantId` must be its GUID. */

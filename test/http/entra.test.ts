@@ -184,13 +184,14 @@ describe.each(EXPRESS_MAJORS)('Entra ID on %s', (_name, createApp) => {
     expect((await get(app, '/team', nobody)).status).toBe(403)
   })
 
-  it('ENT-13: overage without a resolver answers 503 on the groups route only', async () => {
+  it('ENT-13: overage without a resolver answers 403 saying why, on the groups route only', async () => {
     const app = appWith()
     const res = await get(app, '/team', overage(`${canary.url}/users/x/getMemberObjects`))
-    expect(res.status).toBe(503)
-    expect(res.headers['retry-after']).toBeDefined()
+    // For good, not an outage: no Retry-After that would have clients retry for ever.
+    expect(res.status).toBe(403)
+    expect(res.headers['retry-after']).toBeUndefined()
     expect(res.body).toEqual({
-      error: 'temporarily_unavailable',
+      error: 'forbidden',
       error_description:
         'group membership is too large for the token; configure a group overage resolver',
     })

@@ -290,7 +290,10 @@ const MAPPED: Readonly<Record<string, readonly IndexEntry[]>> = {
     ),
   ],
   'ENT-13': [
-    test(ENTRA_HTTP, 'ENT-13: overage without a resolver answers 503 on the groups route only'),
+    test(
+      ENTRA_HTTP,
+      'ENT-13: overage without a resolver answers 403 saying why, on the groups route only',
+    ),
     test(
       ENTRA_HTTP,
       'ENT-13: overage resolved through Microsoft Graph; the token’s endpoint is never called',

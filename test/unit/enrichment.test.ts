@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { Enrichment, checkEnrichmentOptions, checkSources } from '../../src/enrichment.js'
-import { InvalidTokenError, UnavailableError } from '../../src/errors.js'
+import { ForbiddenError, InvalidTokenError, UnavailableError } from '../../src/errors.js'
 import { silentLogger } from '../../src/logger.js'
 import { Problems } from '../../src/options.js'
 import { User, type UserSources } from '../../src/user.js'
@@ -95,6 +95,25 @@ describe('Enrichment: the cross-request cache', () => {
     await expect(userOf(sources).groups).rejects.toBe(refused)
     expect(source.calls).toBe(2)
   })
+
+  it.each([
+    ['cached', {}],
+    ['not cached', { sourceCache: false as const }],
+  ])(
+    'a source’s refusal of the user (ForbiddenError) passes through as it is, %s',
+    async (_name, options) => {
+      const refusal = new ForbiddenError('group membership is too large for the token')
+      const source = countingGroups(() => {
+        throw refusal
+      })
+      const sources = new Enrichment(options, silentLogger).wrap({ groups: source })
+      await expect(userOf(sources).groups).rejects.toBe(refusal)
+      await expect(userOf(sources).groups).rejects.toBe(refusal)
+      expect(source.calls).toBe(2)
+      // Without the enrichment too: the user's own facet loading.
+      await expect(userOf({ groups: source }).groups).rejects.toBe(refusal)
+    },
+  )
 
   it('failures are not cached: the next request asks again', async () => {
     let fail = true

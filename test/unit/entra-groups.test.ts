@@ -1,7 +1,7 @@
-// Entra roles and groups: read from the token, overage detected, resolved or 503, never read as none.
+// Entra roles and groups: read from the token, overage detected, resolved or refused, never read as none.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createVerifier, UnavailableError, User, type GroupsProvider } from '../../src/index.js'
+import { createVerifier, ForbiddenError, User, type GroupsProvider } from '../../src/index.js'
 import {
   EntraGroupsProvider,
   EntraIdProvider,
@@ -80,15 +80,16 @@ describe('ENT-13: group overage', () => {
   })
 
   it.each(['claim_names', 'hasgroups'] as const)(
-    'without a resolver, %s answers 503 saying why (never an empty list)',
+    'without a resolver, %s is refused (403, for good) saying why, never an empty list',
     async (marker) => {
       const user = await verifierWith(undefined)(overageToken(marker))
       const error = await user.groups.then(
         () => expect.unreachable('groups were answered'),
-        (reason: unknown) => reason as UnavailableError,
+        (reason: unknown) => reason as ForbiddenError,
       )
-      expect(error).toBeInstanceOf(UnavailableError)
-      expect(error.code).toBe('ERR_AUTH_SOURCE_UNAVAILABLE')
+      expect(error).toBeInstanceOf(ForbiddenError)
+      expect(error.status).toBe(403)
+      expect(error.code).toBe('ERR_AUTH_FORBIDDEN')
       expect(error.description).toBe(
         'group membership is too large for the token; configure a group overage resolver',
       )
