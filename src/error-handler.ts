@@ -5,6 +5,7 @@ import { STATUS_CODES } from 'node:http'
 import {
   challengeHeaders,
   isAuthError,
+  NO_STORE,
   responseHeaders,
   type AuthChallenge,
   type AuthError,
@@ -46,7 +47,7 @@ export function sendAuthError(
 export function sendPlainStatus(res: Response, status: number): void {
   if (res.headersSent) return
   const name = (STATUS_CODES[status] ?? 'error').toLowerCase().replace(/[^a-z0-9]+/g, '_')
-  res.status(status).json({ error: name })
+  res.status(status).set('Cache-Control', NO_STORE).json({ error: name })
 }
 
 /** How an error is answered with no realm, `onError` or resource metadata: status, challenge, JSON. */

@@ -166,7 +166,11 @@ export class UnavailableError extends AuthError {
   ) {
     super(description, options)
     this.code = code
-    this.retryAfterSec = options?.retryAfterSec ?? 5
+    // A whole number of seconds, or the header is not one (RFC 9110 §10.2.3): a source's 1.5 or NaN
+    // must not reach it.
+    const given = options?.retryAfterSec
+    this.retryAfterSec =
+      typeof given === 'number' && Number.isFinite(given) ? Math.max(0, Math.ceil(given)) : 5
   }
 }
 
@@ -236,7 +240,17 @@ export function bearerChallenge(
   return params.length === 0 ? 'Bearer' : `Bearer ${params.join(', ')}`
 }
 
-/** Headers for the response to `error`: the challenge where RFC 6750 wants one, `Retry-After` on 503. */
+/**
+ * An answer about this request's credentials is for this request alone: no cache may keep it and
+ * serve it to another (a route hidden with a 404, say, shown to a signed-in user). RFC 9111 lets
+ * shared caches store a 404 or 501 heuristically.
+ */
+export const NO_STORE = 'no-store'
+
+/**
+ * Headers for the response to `error`: `Cache-Control: no-store`, the challenge where RFC 6750
+ * wants one, `Retry-After` on 503.
+ */
 export function responseHeaders(
   error: AuthError,
   realm: string | undefined,
@@ -244,7 +258,7 @@ export function responseHeaders(
 ): Record<string, string> {
   // Wrong credentials of another scheme (Basic, API keys) are challenged in their own scheme.
   if (error instanceof CredentialsInvalidError) return challengeHeaders(error, error.challenge)
-  const headers: Record<string, string> = {}
+  const headers: Record<string, string> = { 'Cache-Control': NO_STORE }
   if (error.challenges) {
     headers['WWW-Authenticate'] = bearerChallenge(error, realm, resourceMetadata)
   }
@@ -278,15 +292,15 @@ export function basicChallenge(realm: string | undefined): AuthChallenge {
 }
 
 /**
- * Headers for the response to `error` under a non-Bearer scheme: the scheme's challenge on every
- * 401 (RFC 9110 §15.5.2 requires one), none on 400/403 (Basic has no error attributes to put in
- * one), `Retry-After` on 503.
+ * Headers for the response to `error` under a non-Bearer scheme: `Cache-Control: no-store`, the
+ * scheme's challenge on every 401 (RFC 9110 §15.5.2 requires one), none on 400/403 (Basic has no
+ * error attributes to put in one), `Retry-After` on 503.
  */
 export function challengeHeaders(
   error: AuthError,
   challenge: AuthChallenge,
 ): Record<string, string> {
-  const headers: Record<string, string> = {}
+  const headers: Record<string, string> = { 'Cache-Control': NO_STORE }
   if (error.status === 401) headers['WWW-Authenticate'] = schemeChallenge(challenge)
   if (error instanceof UnavailableError) headers['Retry-After'] = String(error.retryAfterSec)
   return headers

@@ -9,7 +9,7 @@ import {
   isAuthError,
   UnavailableError,
 } from '../../src/index.js'
-import { bearerChallenge } from '../../src/errors.js'
+import { bearerChallenge, responseHeaders } from '../../src/errors.js'
 
 describe('AuthError hierarchy', () => {
   it.each([
@@ -59,7 +59,26 @@ describe('AuthError hierarchy', () => {
   it('a 503 carries Retry-After so even a default error handler answers it', () => {
     expect(
       new UnavailableError('ERR_AUTH_SOURCE_UNAVAILABLE', 'x', { retryAfterSec: 7 }).headers,
-    ).toEqual({ 'Retry-After': '7' })
+    ).toEqual({ 'Cache-Control': 'no-store', 'Retry-After': '7' })
+  })
+
+  it.each([
+    [1.5, '2'],
+    [-3, '0'],
+    [Number.NaN, '5'],
+    [Number.POSITIVE_INFINITY, '5'],
+  ])('Retry-After is a whole number of seconds: %s gives %s', (retryAfterSec, header) => {
+    const error = new UnavailableError('ERR_AUTH_SOURCE_UNAVAILABLE', 'x', { retryAfterSec })
+    expect(error.headers['Retry-After']).toBe(header)
+  })
+
+  it('every answer about credentials is no-store, challenged or not', () => {
+    expect(new InvalidTokenError('ERR_AUTH_TOKEN_EXPIRED', 'token expired').headers).toMatchObject({
+      'Cache-Control': 'no-store',
+    })
+    expect(responseHeaders(new ForbiddenError(), undefined)).toEqual({
+      'Cache-Control': 'no-store',
+    })
   })
 
   it('strips characters RFC 6750 does not allow in challenge values (HTTP-18)', () => {
