@@ -26,7 +26,12 @@ import { User } from './user.js'
 
 /** Options of {@link jwtAuth}. */
 export interface JwtAuthOptions extends VerifierOptions, DisabledOptions {
-  /** Answer 401 to requests without a token. Default `false`: they go on as the anonymous user. */
+  /**
+   * Answer 401 to requests without a token. Default `false`: they go on as the anonymous user.
+   * CORS preflights (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) go on as the
+   * anonymous user either way, since browsers send them without credentials; any client can send
+   * one, so guard handlers mounted with `app.all`/`app.use` (or mount CORS before authentication).
+   */
   credentialsRequired?: boolean
   /**
    * What a bad token does. `'reject'` (default): 401 `invalid_token`. `'anonymous'`: the request
