@@ -26,8 +26,8 @@ import { User } from './user.js'
 export interface GuardOptions {
   /**
    * The status to answer with instead of 401/403, for example 404 to hide a route: the body is
-   * then `{ "error": "not_found" }` and no challenge is sent. Takes precedence over `onError`.
-   * Outages still answer 503.
+   * then `{ "error": "not_found" }` and no challenge is sent, so 401 and 407 (which need one)
+   * are refused. Takes precedence over `onError`. Outages still answer 503.
    */
   status?: number
   /**
@@ -74,6 +74,11 @@ export function checkGuardOptions(problems: Problems, options: GuardOptions): vo
   const { status, redirect } = options
   if (status !== undefined && (!Number.isInteger(status) || status < 400 || status > 599)) {
     problems.add(`status must be an HTTP error status (400-599), got ${String(status)}`)
+  } else if (status === 401 || status === 407) {
+    // Both must carry a challenge (RFC 9110 §15.5.2, §15.5.8), which a chosen status never does.
+    problems.add(
+      `status ${status} needs a challenge this answer cannot carry: leave status out for the default 401, or use 403 or 404`,
+    )
   }
   if (redirect !== undefined && (typeof redirect !== 'string' || redirect === '')) {
     problems.add('redirect must be a non-empty URL')

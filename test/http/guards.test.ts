@@ -101,12 +101,16 @@ describe.each(EXPRESS_MAJORS)('guards answer as the last jwtAuth on %s', (_name,
 })
 
 describe('guard options are checked when the route is defined', () => {
-  it.each([{ status: 200 }, { status: 700 }, { redirect: '' }, { kind: 'robot' }])(
-    'refuses %j',
-    (options) => {
-      expect(() => requireUser(options as RequireUserOptions)).toThrow(ConfigError)
-    },
-  )
+  it.each([
+    { status: 200 },
+    { status: 700 },
+    { status: 401 },
+    { status: 407 },
+    { redirect: '' },
+    { kind: 'robot' },
+  ])('refuses %j', (options) => {
+    expect(() => requireUser(options as RequireUserOptions)).toThrow(ConfigError)
+  })
 
   it('refuses an unsafe realm and unknown invalidToken mode', () => {
     const provider = new JwksProvider({
