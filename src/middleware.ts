@@ -20,7 +20,7 @@ import { AuthError, CredentialsRequiredError, InvalidTokenError } from './errors
 import type {} from './express-augment.js'
 import { readLogLevel } from './env.js'
 import { resolveLogger } from './logger.js'
-import { checkRealm, checkUrl, isProduction, Problems } from './options.js'
+import { checkNormalForm, checkRealm, checkUrl, isProduction, Problems } from './options.js'
 import { createVerifier, type Verifier, type VerifierOptions } from './pipeline.js'
 import { User } from './user.js'
 
@@ -155,6 +155,8 @@ function checkOptions(problems: Problems, options: JwtAuthOptions): void {
       resourceMetadata,
       isProduction(options.env ?? process.env),
     )
+    // It goes into the challenge as a quoted string, which only ASCII survives.
+    checkNormalForm(problems, 'resourceMetadata', resourceMetadata)
   }
   if (credentialsRequired !== undefined && typeof credentialsRequired !== 'boolean') {
     problems.add('credentialsRequired must be true or false')

@@ -55,6 +55,19 @@ function hasSpaceOrControl(value: string): boolean {
   return false
 }
 
+/**
+ * Adds a problem when a URL that is compared as text (a resource identifier, RFC 9728 §3.3) is not
+ * written as the URL parser writes it: upper-case host, default port, `..`, non-ASCII characters
+ * would make the text differ from the URL built from it. A root path's slash may be left out.
+ */
+export function checkNormalForm(problems: Problems, name: string, value: unknown): void {
+  if (typeof value !== 'string' || urlProblem(value, false) !== undefined) return
+  const url = new URL(value)
+  if (url.href === value || url.href === `${value}/`) return
+  const written = url.pathname === '/' ? url.origin : url.href
+  problems.add(`${name} must be written as ${JSON.stringify(written)}, got ${show(value)}`)
+}
+
 /** Adds a problem when `value` is not a usable URL (see {@link urlProblem}). */
 export function checkUrl(
   problems: Problems,

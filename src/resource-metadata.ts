@@ -3,7 +3,7 @@
 
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import type { JwtProvider } from './contracts.js'
-import { checkUrl, isProduction, Problems } from './options.js'
+import { checkNormalForm, checkUrl, isProduction, Problems } from './options.js'
 
 /** Options of {@link protectedResourceMetadata}. */
 export interface ResourceMetadataOptions {
@@ -51,6 +51,8 @@ export function protectedResourceMetadata(
   const production = isProduction()
   const given = options ?? ({} as ResourceMetadataOptions)
   checkUrl(problems, 'resource', given.resource, production)
+  // Clients compare the document's resource with the URL they built the well-known one from.
+  checkNormalForm(problems, 'resource', given.resource)
   const servers = given.authorizationServers ?? issuersOf(given.providers)
   if (!Array.isArray(servers) || servers.length === 0) {
     problems.add(
@@ -76,8 +78,10 @@ export function protectedResourceMetadata(
   problems.throwIfAny()
 
   const resource = new URL(given.resource)
-  const path =
-    resource.pathname === '/' ? WELL_KNOWN : `${WELL_KNOWN}${resource.pathname.replace(/\/$/, '')}`
+  // RFC 9728 §3.1: the resource's path follows the well-known one as it is, a final slash included
+  // (clients build the URL that way); the same path without that slash is answered too.
+  const path = resource.pathname === '/' ? WELL_KNOWN : `${WELL_KNOWN}${resource.pathname}`
+  const unslashed = path.endsWith('/') ? path.slice(0, -1) : path
   const url = `${resource.origin}${path}`
   const document: Record<string, unknown> = {
     resource: given.resource,
@@ -93,7 +97,7 @@ export function protectedResourceMetadata(
 
   function resourceMetadata(req: Request, res: Response, next: NextFunction): void {
     if (
-      req.path !== path ||
+      (req.path !== path && req.path !== unslashed) ||
       (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS')
     ) {
       return next()

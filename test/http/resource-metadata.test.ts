@@ -56,10 +56,15 @@ describe.each(EXPRESS_MAJORS)('protected resource metadata on %s', (_name, creat
 
   it('a resource with a path has the path appended to the well-known one (RFC 9728 §3.1)', async () => {
     const { app, metadata } = appFor('https://api.example.com/orders/')
-    expect(metadata.url).toBe('https://api.example.com/.well-known/oauth-protected-resource/orders')
-    expect((await request(app).get('/.well-known/oauth-protected-resource/orders')).status).toBe(
-      200,
+    // The final slash stays, as a client builds the URL from the resource it calls.
+    expect(metadata.url).toBe(
+      'https://api.example.com/.well-known/oauth-protected-resource/orders/',
     )
+    for (const path of ['/orders/', '/orders']) {
+      const res = await request(app).get(`/.well-known/oauth-protected-resource${path}`)
+      expect(res.status).toBe(200)
+      expect(res.body.resource).toBe('https://api.example.com/orders/')
+    }
     expect((await request(app).get('/.well-known/oauth-protected-resource')).status).toBe(404)
   })
 
@@ -106,5 +111,30 @@ describe('protected resource metadata options', () => {
 
   it('jwtAuth refuses a resourceMetadata that is not a URL', () => {
     expect(() => jwtAuth({ provider, resourceMetadata: 'somewhere' })).toThrow(/resourceMetadata/)
+  })
+
+  // RFC 9728 §3.3: the document's resource must be the very identifier the client used; a resource
+  // written otherwise than the URL parser writes it would differ from the URL built from it.
+  it.each([
+    ['https://API.Example.com/mcp', 'https://api.example.com/mcp'],
+    ['https://api.example.com:443/mcp', 'https://api.example.com/mcp'],
+    ['https://api.example.com/a/../mcp', 'https://api.example.com/mcp'],
+    ['https://api.example.com/ménu', 'https://api.example.com/m%C3%A9nu'],
+  ])('refuses the resource %s, naming its normal form', (resource, written) => {
+    const build = () => protectedResourceMetadata({ resource, providers: [provider] })
+    expect(build).toThrow(`resource must be written as "${written}"`)
+    expect(() => jwtAuth({ provider, resourceMetadata: resource })).toThrow(
+      `resourceMetadata must be written as "${written}"`,
+    )
+  })
+
+  it('accepts a resource in normal form, with or without the root path', () => {
+    for (const resource of [
+      'https://api.example.com',
+      'https://api.example.com/',
+      'https://api.example.com/mcp/',
+    ]) {
+      expect(() => protectedResourceMetadata({ resource, providers: [provider] })).not.toThrow()
+    }
   })
 })
