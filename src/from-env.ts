@@ -116,6 +116,7 @@ export function buildFromEnv(
     production: isProduction(source),
   }
   const providers = buildProviders(env, registry, context)
+  warnAboutUnselected(env, registry, source, logger)
   const sources = buildSources(env, registry, context)
   const options: JwtAuthOptions = {
     providers,
@@ -199,6 +200,40 @@ function collect<T>(problems: Problems, label: string, build: () => T): T | unde
     for (const problem of error.problems) problems.add(`${label}: ${problem}`)
     return undefined
   }
+}
+
+/**
+ * Warns about a provider's variables that are set while `AUTH_PROVIDER` does not name it: the
+ * setting the user believes in is not in force (`AUTH_PROVIDER_JWKS_URI` under
+ * `AUTH_PROVIDER=oidc`, where the keys are discovered instead). Only `AUTH_*` names: other
+ * names (`USER_POOL_ID`) may be the app's own.
+ */
+function warnAboutUnselected(
+  env: EnvReader,
+  registry: EnvRegistry,
+  source: Env,
+  logger: Logger,
+): void {
+  const named = new Set((env.raw('AUTH_PROVIDER') ?? '').split(',').map(normalName))
+  const selected = registry.providers.filter((factory) => named.has(factory.name))
+  const inForce = new Set(selected.flatMap((factory) => factory.variables))
+  for (const factory of registry.providers) {
+    if (named.has(factory.name)) continue
+    for (const name of factory.variables) {
+      if (!name.startsWith('AUTH_') || inForce.has(name) || source[name] === undefined) continue
+      logger.warn(
+        { variable: name },
+        '%s is set, but AUTH_PROVIDER does not include %s: it is ignored',
+        name,
+        factory.name,
+      )
+      inForce.add(name) // once, though several providers read it
+    }
+  }
+}
+
+function normalName(name: string): string {
+  return name.trim().toLowerCase()
 }
 
 function warnAboutUnknown(

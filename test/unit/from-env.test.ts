@@ -191,6 +191,25 @@ describe('fromEnv: a whole setup from environment variables', () => {
     ])
   })
 
+  it('warns about a provider’s variables set while AUTH_PROVIDER does not name it: they are not in force', () => {
+    const { logger, messages } = memoryLogger()
+    fromEnv(
+      {
+        AUTH_PROVIDER: 'oidc',
+        AUTH_PROVIDER_ISSUER: idp.issuer,
+        AUTH_PROVIDER_AUDIENCE: idp.audience,
+        AUTH_PROVIDER_JWKS_URI: idp.jwksUri, // jwks only: oidc discovers the keys instead
+        AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID: 'client-1',
+        USER_POOL_ID: 'eu-west-1_abc', // not an AUTH_ name: may be the app's own
+      },
+      { logger },
+    )
+    expect(messages()).toEqual([
+      'AUTH_PROVIDER_JWKS_URI is set, but AUTH_PROVIDER does not include jwks: it is ignored',
+      'AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID is set, but AUTH_PROVIDER does not include cognito: it is ignored',
+    ])
+  })
+
   it('AUTH_PROVIDER is required unless authentication is disabled', () => {
     expect(problemsOf(() => fromEnv({}, { logger: false }))[0]).toMatch(
       /^AUTH_PROVIDER is required \(one or more of jwks, oidc/,
