@@ -60,8 +60,15 @@ export const cognitoEnv: ProviderEnvFactory = {
   create(env: EnvReader, context: EnvContext): JwtProvider | undefined {
     const userPoolId = env.string('USER_POOL_ID', { required: 'when AUTH_PROVIDER=cognito' })
     const region = env.string('USER_POOL_REGION')
-    const clients =
-      env.list('AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID') ?? env.list('USER_POOL_CLIENT_ID')
+    const named = env.list('AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID')
+    const seeds = env.list('USER_POOL_CLIENT_ID')
+    // Two names for one setting: different values mean one of them is stale, and which cannot be told.
+    if (named !== undefined && seeds !== undefined && named.join(',') !== seeds.join(',')) {
+      env.problems.add(
+        'AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID and USER_POOL_CLIENT_ID (its older name) are both set, to different client ids; keep one',
+      )
+    }
+    const clients = named ?? seeds
     const tokenUse = env.oneOf('AUTH_PROVIDER_AWS_COGNITO_TOKEN_USE', TOKEN_USES)
     const jwksUri = env.string('AUTH_PROVIDER_AWS_COGNITO_JWKS_URI')
     if (clients === undefined) {

@@ -78,16 +78,25 @@ describe('cognitoEnv', () => {
     expect(provider).toMatchObject({ tokenUse: 'id', jwksUri: 'http://127.0.0.1:4566/keys.json' })
   })
 
-  it("falls back to the seed's USER_POOL_CLIENT_ID; the prefixed name wins", () => {
+  it("falls back to the seed's USER_POOL_CLIENT_ID; both names with different ids are refused", () => {
     expect(create({ USER_POOL_ID: POOL, USER_POOL_CLIENT_ID: 'seed' }).provider).toMatchObject({
       clientIds: ['seed'],
     })
+    const same = create({
+      USER_POOL_ID: POOL,
+      USER_POOL_CLIENT_ID: 'a, b',
+      AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID: 'a,b',
+    })
+    expect(same.reported).toEqual([])
+    expect(same.provider).toMatchObject({ clientIds: ['a', 'b'] })
     const both = create({
       USER_POOL_ID: POOL,
       USER_POOL_CLIENT_ID: 'seed',
       AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID: 'new',
     })
-    expect(both.provider).toMatchObject({ clientIds: ['new'] })
+    expect(both.reported).toEqual([
+      'AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID and USER_POOL_CLIENT_ID (its older name) are both set, to different client ids; keep one',
+    ])
   })
 
   it('* accepts every app client of the pool, deliberately, with a warning', () => {
