@@ -10,6 +10,7 @@ import {
   type AuthChallenge,
   type AuthError,
 } from './errors.js'
+import { checkNormalForm, checkRealm, checkUrl, isProduction, Problems } from './options.js'
 
 /** Replaces oidc-guard's error response (Starlette's `on_error`). Pass `next(error)` to use your own handler. */
 export type OnAuthError = (
@@ -102,21 +103,42 @@ export function createChallengeResponder(
   return createErrorResponder(challenge.realm, onError)
 }
 
+/** Options of {@link authErrorHandler}: what the challenges it writes carry. */
+export interface AuthErrorHandlerOptions {
+  /** The `realm` of the `WWW-Authenticate` challenge. */
+  realm?: string
+  /**
+   * The URL of this API's protected resource metadata (RFC 9728), as `jwtAuth`'s option of that
+   * name: MCP clients read it from the challenge of a 401 to find where to get a token.
+   */
+  resourceMetadata?: string
+}
+
 /**
  * An Express error handler for apps that route auth errors through `next(err)`: answers
  * `AuthError`s per RFC 6750 and passes anything else on.
  *
- * @example app.use(authErrorHandler({ realm: 'api' }))
+ * @example app.use(authErrorHandler({ realm: 'api', resourceMetadata: metadata.url }))
+ *
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` for a realm a challenge cannot quote, or a
+ *   `resourceMetadata` that is not a usable URL in normal form.
  */
-export function authErrorHandler(options: { realm?: string } = {}) {
-  const { realm } = options
+export function authErrorHandler(options: AuthErrorHandlerOptions = {}) {
+  const problems = new Problems()
+  const { realm, resourceMetadata } = options ?? {}
+  checkRealm(problems, 'realm', realm)
+  if (resourceMetadata !== undefined) {
+    checkUrl(problems, 'resourceMetadata', resourceMetadata, isProduction())
+    checkNormalForm(problems, 'resourceMetadata', resourceMetadata)
+  }
+  problems.throwIfAny()
   return function oidcGuardErrorHandler(
     error: unknown,
     _req: Request,
     res: Response,
     next: NextFunction,
   ): void {
-    if (isAuthError(error) && !res.headersSent) sendAuthError(res, error, realm)
+    if (isAuthError(error) && !res.headersSent) sendAuthError(res, error, realm, resourceMetadata)
     else next(error)
   }
 }

@@ -31,7 +31,12 @@ export type {
   SourceTraits,
   VerifiedToken,
 } from './contracts.js'
-export { authErrorHandler, sendAuthError, type OnAuthError } from './error-handler.js'
+export {
+  authErrorHandler,
+  sendAuthError,
+  type AuthErrorHandlerOptions,
+  type OnAuthError,
+} from './error-handler.js'
 export {
   AuthError,
   ConfigError,

@@ -5,6 +5,7 @@ import type { Express, NextFunction, Request, Response } from 'express'
 import request from 'supertest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  ConfigError,
   ForbiddenError,
   InsufficientScopeError,
   JwksCache,
@@ -182,6 +183,30 @@ describe.each(EXPRESS_MAJORS)('HTTP contract on %s', (_name, createApp) => {
     expect(grouped.status).toBe(403)
     expect(grouped.headers['www-authenticate']).toBeUndefined()
     expect(grouped.body).toEqual({ error: 'forbidden', error_description: 'access denied' })
+  })
+
+  it('authErrorHandler writes resource_metadata into the challenge, and checks its options', async () => {
+    const metadata = 'https://api.example.com/.well-known/oauth-protected-resource'
+    const app = createApp()
+    app.use(
+      jwtAuth({
+        provider: providerFor(idp),
+        credentialsRequired: true,
+        onError: (error, _req, _res, next) => next(error),
+        logger: false,
+      }),
+    )
+    app.get('/private', (_req: Request, res: Response) => res.json({ ok: true }))
+    app.use(authErrorHandler({ realm: 'mcp', resourceMetadata: metadata }))
+    const res = await request(app).get('/private')
+    expect(res.status).toBe(401)
+    expect(res.headers['www-authenticate']).toBe(
+      `Bearer realm="mcp", resource_metadata="${metadata}"`,
+    )
+    expect(() => authErrorHandler({ realm: 'a"b' })).toThrow(ConfigError)
+    expect(() => authErrorHandler({ resourceMetadata: 'https://API.example.com/x' })).toThrow(
+      'resourceMetadata must be written as "https://api.example.com/x"',
+    )
   })
 
   it('a CORS preflight passes untouched, even with credentialsRequired', async () => {
