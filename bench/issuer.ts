@@ -1,5 +1,5 @@
-// The benchmark's identity provider process: JWKS and discovery on 127.0.0.1, and a control port
-// that mints token pools and reports how many JWKS fetches the servers made.
+// The benchmark's identity provider process: a local issuer on 127.0.0.1, and a control port that
+// mints token pools, serves each server its own JWKS URI and counts the fetches made through each.
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
@@ -83,14 +83,25 @@ async function streamTokens(
   res.end()
 }
 
+// JWKS fetches by the name in the path (/jwks/<name>): the servers of a round run side by side,
+// so each is given its own URI and its fetches are counted apart.
+const fetchesBy = new Map<string, number>()
+
 async function control(issuer: TestIssuer, req: IncomingMessage, res: ServerResponse) {
   const url = new URL(req.url ?? '/', 'http://127.0.0.1')
+  const json = { 'content-type': 'application/json' }
+  if (url.pathname.startsWith('/jwks/')) {
+    const name = url.pathname.slice('/jwks/'.length)
+    fetchesBy.set(name, (fetchesBy.get(name) ?? 0) + 1)
+    res.writeHead(200, json).end(JSON.stringify(issuer.jwks()))
+    return
+  }
   if (url.pathname === '/counts') {
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(issuer.counts))
+    res.writeHead(200, json).end(JSON.stringify(Object.fromEntries(fetchesBy)))
     return
   }
   if (url.pathname === '/reset') {
-    issuer.resetCounts()
+    fetchesBy.clear()
     res.writeHead(204).end()
     return
   }

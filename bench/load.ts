@@ -33,6 +33,44 @@ export interface LoadResult {
   statuses: Record<string, number>
 }
 
+/** The middle value of a non-empty list (the lower of the two middle ones for an even count). */
+function middle(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[(sorted.length - 1) >> 1] ?? 0
+}
+
+/**
+ * Several loads of one server taken as one: requests and seconds summed (so the rate is over them
+ * all), statuses and problems added up, latencies the middle of the loads' own percentiles.
+ */
+export function combineLoads(loads: readonly LoadResult[]): LoadResult {
+  const combined: LoadResult = {
+    requests: 0,
+    seconds: 0,
+    requestsPerSec: 0,
+    p50Ms: middle(loads.map((one) => one.p50Ms)),
+    p99Ms: middle(loads.map((one) => one.p99Ms)),
+    errors: 0,
+    timeouts: 0,
+    unexpected: {},
+    statuses: {},
+  }
+  for (const one of loads) {
+    combined.requests += one.requests
+    combined.seconds += one.seconds
+    combined.errors += one.errors
+    combined.timeouts += one.timeouts
+    addCounts(combined.unexpected, one.unexpected)
+    addCounts(combined.statuses, one.statuses)
+  }
+  combined.requestsPerSec = combined.seconds > 0 ? combined.requests / combined.seconds : 0
+  return combined
+}
+
+function addCounts(into: Record<string, number>, counts: Readonly<Record<string, number>>): void {
+  for (const [key, count] of Object.entries(counts)) into[key] = (into[key] ?? 0) + count
+}
+
 /** Runs autocannon; resolves when it is done. */
 export async function load(options: LoadOptions): Promise<LoadResult> {
   const unexpected: Record<string, number> = {}

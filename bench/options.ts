@@ -12,7 +12,7 @@ export interface BenchOptions {
   /** Core configurations: 1 pins the server to core 1, 2 lets it use both. */
   cores: (1 | 2)[]
   algorithms: Algorithm[]
-  /** Measured seconds per run. */
+  /** Measured seconds per target and round (in slices taken in turn with the other targets). */
   duration: number
   /** Unmeasured seconds before each run (JIT, key fetch). */
   warmup: number
@@ -38,9 +38,11 @@ export const USAGE = `npm run bench -- [options]
   --cores 1|2|1,2       server on one pinned core, on both, or both configurations (default 1,2;
                         two cores run the cold mode only, unless --modes is given)
   --algs a,b            ${ALGORITHMS.join(', ')} (default RS256)
-  --duration N          measured seconds per run (default 3)
+  --duration N          measured seconds per target and round, taken in slices of about 0.5 s
+                        in turn with the other targets' (default 3)
   --warmup N            warm-up seconds per run (default 1.5)
-  --rounds N            rounds, targets interleaved, medians reported (default 3)
+  --rounds N            rounds, each with every target's server started anew, medians
+                        reported (default 3)
   --connections N       concurrent connections (default 64)
   --micro               only the micro benchmark (verifications/s without HTTP)
   --no-micro            skip the micro benchmark

@@ -156,8 +156,9 @@ export function summarise(runs: readonly RunRecord[]): Summary[] {
 export type Round = ReadonlyMap<TargetName, RunRecord>
 
 /**
- * The rounds of one configuration and mode, in order. Targets of a round run back to back, so
- * comparing them within a round cancels the slow drift of a shared machine that medians keep.
+ * The rounds of one configuration and mode, in order. Targets of a round are measured in slices
+ * taken in turn, so comparing them within a round cancels the drift of a shared machine that
+ * medians over rounds keep.
  */
 export function roundsOf(
   runs: readonly RunRecord[],

@@ -6,7 +6,7 @@ import { cpus, loadavg, release, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { buildScripts } from './build.js'
 import type { IssuerReady } from './issuer.js'
-import { load } from './load.js'
+import { combineLoads, load, type LoadOptions, type LoadResult } from './load.js'
 import { runMemory } from './memory.js'
 import { parseOptions, type BenchOptions } from './options.js'
 import { cpuMicros, pinSelf, ROOT, rssMiB, startProcess, type Started } from './processes.js'
@@ -39,7 +39,7 @@ import {
   type TargetName,
   type TokenKind,
 } from './shared.js'
-import { fetchPools, tokenStream, type TokenPools } from './tokens.js'
+import { fetchPools, tokenStream, type NextToken, type TokenPools } from './tokens.js'
 
 const DISTINCT_TOKENS = 10_000
 // Above twice oidc-guard's default token cache (10,000, LRU): cycling it misses every time.
@@ -47,8 +47,10 @@ const MIN_COLD_TOKENS = 25_000
 // Enough for the fastest cold target (~9,000 req/s on two cores) not to wrap within a run.
 const COLD_TOKENS_PER_SECOND = 9_000
 const SIGNED_BAD_TOKENS = 300
-// The second warm-up, on new connections (see measure).
+// The second warm-up, on new connections (see startContender).
 const REWARM_SECONDS = 0.5
+// A round's measured window of each target is cut into slices of about this length, taken in turn.
+const SLICE_SECONDS = 0.5
 const PEER_PACKAGES = [
   'express',
   'express-oauth2-jwt-bearer',
@@ -86,8 +88,9 @@ function describeMachine(loadBefore: number): Machine {
   }
 }
 
-async function jwksFetches(control: string): Promise<number> {
-  return ((await (await fetch(`${control}/counts`)).json()) as { jwks: number }).jwks
+/** JWKS fetches made through each target's own JWKS URI since the last reset, by target. */
+async function jwksFetches(control: string): Promise<Partial<Record<TargetName, number>>> {
+  return (await (await fetch(`${control}/counts`)).json()) as Partial<Record<TargetName, number>>
 }
 
 type RunPlan = Pick<RunRecord, 'cores' | 'alg' | 'mode' | 'target' | 'round'>
@@ -136,7 +139,111 @@ interface Observer {
   measuredWindow?: (pid: number) => Promise<(window: MeasuredWindow) => Promise<void>>
 }
 
-/** Starts one target's server, warms it up, measures it, stops it. */
+/** One target's server of a round, warmed up, with what its measured window has loaded so far. */
+interface Contender {
+  target: TargetName
+  server: Started<{ port: number }>
+  common: Omit<LoadOptions, 'next' | 'duration' | 'amount'>
+  /** The mode's tokens, continued from slice to slice. */
+  next: () => NextToken
+  slices: LoadResult[]
+  cpuMicros: number
+  problems: string[]
+}
+
+/** The unexpected statuses, failed requests and timeouts of some loads, for a failure message. */
+function problemsOf(loads: readonly LoadResult[]): string[] {
+  return loads.flatMap((run) => [
+    ...Object.entries(run.unexpected).map(([what, count]) => `${count}× ${what}`),
+    ...(run.errors > 0 ? [`${run.errors} request errors`] : []),
+    ...(run.timeouts > 0 ? [`${run.timeouts} timeouts`] : []),
+  ])
+}
+
+/** Starts `target`'s server on `cores`, its key set behind its own JWKS URI, and warms it up. */
+async function startContender(
+  options: BenchOptions,
+  setup: Setup,
+  pools: TokenPools,
+  plan: { cores: 1 | 2; mode: Mode; target: TargetName },
+  observe: Observer,
+): Promise<Contender> {
+  const { cores, mode, target } = plan
+  const env: ServerEnv = {
+    BENCH_ISSUER: setup.issuer.issuer,
+    BENCH_JWKS_URI: `${setup.issuer.control}/jwks/${target}`,
+    BENCH_AUDIENCE: AUDIENCE,
+    BENCH_ALGORITHMS: pools.alg,
+  }
+  const server = await startProcess<{ port: number }>(setup.servers[target]!, {
+    cores: cores === 1 ? '1' : '0,1',
+    env: { ...env },
+    nodeOptions: observe.nodeOptions ?? [],
+  })
+  const common = {
+    url: `http://127.0.0.1:${server.ready.port}/`,
+    expected: (kind: TokenKind) => expectedStatuses(target, kind),
+    connections: options.connections,
+  }
+  // Warm-up: JIT, the key set, a full token cache; cold mode warms up on other tokens. Then a
+  // little more on new connections: the first connections' close and the next ones' open take
+  // paths of Node's http and stream code that its optimized code has not seen, and dozens of
+  // functions are deoptimized and recompiled (--trace-deopt), in every target alike.
+  try {
+    const warmTokens = tokenStream(mode === 'cold' ? 'warm-up' : mode, pools)
+    const warm = await load({ ...common, next: warmTokens, ...warmUpLength(mode, options) })
+    const rewarm = await load({ ...common, next: warmTokens, duration: REWARM_SECONDS })
+    return {
+      target,
+      server,
+      common,
+      next: tokenStream(mode, pools),
+      slices: [],
+      cpuMicros: 0,
+      problems: problemsOf([warm, rewarm]),
+    }
+  } catch (error) {
+    await server.stop()
+    throw error
+  }
+}
+
+/** Loads a contender for `seconds` more of its measured window. */
+async function measureSlice(contender: Contender, seconds: number): Promise<LoadResult> {
+  const cpuBefore = cpuMicros(contender.server.pid)
+  const slice = await load({ ...contender.common, next: contender.next, duration: seconds })
+  contender.cpuMicros += cpuMicros(contender.server.pid) - cpuBefore
+  contender.slices.push(slice)
+  return slice
+}
+
+/** A contender's record of the round: its slices taken as one window (see combineLoads). */
+function recordOf(
+  contender: Contender,
+  plan: RunPlan,
+  fetches: number,
+  coldPool: number,
+): RunRecord {
+  const window = combineLoads(contender.slices)
+  const problems = [...contender.problems, ...problemsOf([window])]
+  return {
+    ...plan,
+    ok: problems.length === 0,
+    ...(problems.length === 0 ? {} : { failure: `unexpected ${problems.join(', ')}` }),
+    requests: window.requests,
+    requestsPerSec: window.requestsPerSec,
+    p50Ms: window.p50Ms,
+    p99Ms: window.p99Ms,
+    cpuMicrosPerRequest: contender.cpuMicros / Math.max(1, window.requests),
+    rssMiB: rssMiB(contender.server.pid),
+    jwksFetches: fetches,
+    statuses: window.statuses,
+    unexpected: window.unexpected,
+    ...(plan.mode === 'cold' ? { poolWrapped: window.requests > coldPool } : {}),
+  }
+}
+
+/** Starts one target's server, warms it up, measures it in one window, stops it (profiles). */
 async function measure(
   options: BenchOptions,
   setup: Setup,
@@ -144,74 +251,89 @@ async function measure(
   plan: { cores: 1 | 2; mode: Mode; target: TargetName; round: number },
   observe: Observer = {},
 ): Promise<RunRecord> {
-  const { cores, mode, target } = plan
   const base = { ...plan, alg: pools.alg }
-  const env: ServerEnv = {
-    BENCH_ISSUER: setup.issuer.issuer,
-    BENCH_JWKS_URI: setup.issuer.jwksUri,
-    BENCH_AUDIENCE: AUDIENCE,
-    BENCH_ALGORITHMS: pools.alg,
-  }
   await fetch(`${setup.issuer.control}/reset`, { method: 'POST' })
-  let server: Started<{ port: number }> | undefined
+  let contender: Contender | undefined
   try {
-    server = await startProcess<{ port: number }>(setup.servers[target]!, {
-      cores: cores === 1 ? '1' : '0,1',
-      env: { ...env },
-      nodeOptions: observe.nodeOptions ?? [],
-    })
-    const common = {
-      url: `http://127.0.0.1:${server.ready.port}/`,
-      expected: (kind: TokenKind) => expectedStatuses(target, kind),
-      connections: options.connections,
-    }
-    // Warm-up: JIT, the key set, a full token cache; cold mode warms up on other tokens. Then a
-    // little more on new connections: the first connections' close and the next ones' open take
-    // paths of Node's http and stream code that its optimized code has not seen, and dozens of
-    // functions are deoptimized and recompiled (--trace-deopt), in every target alike.
-    const warmTokens = tokenStream(mode === 'cold' ? 'warm-up' : mode, pools)
-    const warm = await load({ ...common, next: warmTokens, ...warmUpLength(mode, options) })
-    const rewarm = await load({ ...common, next: warmTokens, duration: REWARM_SECONDS })
-    const watching = await observe.measuredWindow?.(server.pid)
-    const cpuBefore = cpuMicros(server.pid)
-    const result = await load({
-      ...common,
-      next: tokenStream(mode, pools),
-      duration: options.duration,
-    })
-    const cpuAfter = cpuMicros(server.pid)
+    contender = await startContender(options, setup, pools, plan, observe)
+    const watching = await observe.measuredWindow?.(contender.server.pid)
+    const window = await measureSlice(contender, options.duration)
     await watching?.({
-      pid: server.pid,
-      requests: result.requests,
-      cpuMicros: cpuAfter - cpuBefore,
+      pid: contender.server.pid,
+      requests: window.requests,
+      cpuMicros: contender.cpuMicros,
     })
-    const rss = rssMiB(server.pid)
-    const problems = [warm, rewarm, result].flatMap((run) => [
-      ...Object.entries(run.unexpected).map(([what, count]) => `${count}× ${what}`),
-      ...(run.errors > 0 ? [`${run.errors} request errors`] : []),
-      ...(run.timeouts > 0 ? [`${run.timeouts} timeouts`] : []),
-    ])
-    return {
-      ...base,
-      ok: problems.length === 0,
-      ...(problems.length === 0 ? {} : { failure: `unexpected ${problems.join(', ')}` }),
-      requests: result.requests,
-      requestsPerSec: result.requestsPerSec,
-      p50Ms: result.p50Ms,
-      p99Ms: result.p99Ms,
-      cpuMicrosPerRequest: (cpuAfter - cpuBefore) / Math.max(1, result.requests),
-      rssMiB: rss,
-      jwksFetches: await jwksFetches(setup.issuer.control),
-      statuses: result.statuses,
-      unexpected: result.unexpected,
-      ...(mode === 'cold' ? { poolWrapped: result.requests > pools.cold.length } : {}),
-    }
+    const fetches = (await jwksFetches(setup.issuer.control))[plan.target] ?? 0
+    return recordOf(contender, base, fetches, pools.cold.length)
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error)
-    return failedRun(base, `${detail} ${server?.stderr() ?? ''}`.trim())
+    return failedRun(base, `${detail} ${contender?.server.stderr() ?? ''}`.trim())
   } finally {
-    await server?.stop()
+    await contender?.server.stop()
   }
+}
+
+/**
+ * One round of one configuration and mode: every target's server started and warmed up in turn,
+ * then all measured in slices taken in turn, so that each target's window is spread over the same
+ * seconds as the others'. Measured one after another instead, targets saw different machines: on
+ * a shared virtual machine the no-auth app alone measured 4,256 to 7,678 req/s across the rounds
+ * of one run, and ratios between targets moved as much.
+ */
+async function measureRound(
+  options: BenchOptions,
+  setup: Setup,
+  pools: TokenPools,
+  plan: { cores: 1 | 2; mode: Mode; round: number },
+  targets: readonly TargetName[],
+): Promise<RunRecord[]> {
+  await fetch(`${setup.issuer.control}/reset`, { method: 'POST' })
+  const records = new Map<TargetName, RunRecord>()
+  const contenders: Contender[] = []
+  const baseOf = (target: TargetName): RunPlan => ({ ...plan, target, alg: pools.alg })
+  try {
+    for (const target of targets) {
+      try {
+        contenders.push(await startContender(options, setup, pools, { ...plan, target }, {}))
+      } catch (error) {
+        records.set(target, failedRun(baseOf(target), errorText(error)))
+      }
+    }
+    const slices = Math.max(1, Math.round(options.duration / SLICE_SECONDS))
+    const sliceSeconds = options.duration / slices
+    for (let slice = 0; slice < slices; slice += 1) {
+      // Each slice starts with the next contender, so that none is always first after the warm-ups.
+      const shift = slice % Math.max(1, contenders.length)
+      for (const contender of [...contenders.slice(shift), ...contenders.slice(0, shift)]) {
+        if (records.has(contender.target)) continue
+        try {
+          await measureSlice(contender, sliceSeconds)
+        } catch (error) {
+          const stderr = contender.server.stderr()
+          records.set(
+            contender.target,
+            failedRun(baseOf(contender.target), `${errorText(error)} ${stderr}`),
+          )
+        }
+      }
+    }
+    const fetches = await jwksFetches(setup.issuer.control)
+    for (const contender of contenders) {
+      if (records.has(contender.target)) continue
+      const base = baseOf(contender.target)
+      records.set(
+        contender.target,
+        recordOf(contender, base, fetches[contender.target] ?? 0, pools.cold.length),
+      )
+    }
+  } finally {
+    await Promise.all(contenders.map((contender) => contender.server.stop()))
+  }
+  return targets.map((target) => records.get(target)!)
+}
+
+function errorText(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).trim()
 }
 
 /** The targets in the order of `round` (from 1): rotated, so no target always runs first or last. */
@@ -220,7 +342,7 @@ function rotated(targets: readonly TargetName[], round: number): TargetName[] {
   return [...targets.slice(shift), ...targets.slice(0, shift)]
 }
 
-/** Every configuration, round, mode and target of the plan; targets interleaved, order rotated. */
+/** Every configuration, round and mode of the plan, each a round of all targets (measureRound). */
 async function runHttp(options: BenchOptions, setup: Setup): Promise<RunRecord[]> {
   const runs: RunRecord[] = []
   const coldTokens = Math.max(MIN_COLD_TOKENS, Math.ceil(options.duration * COLD_TOKENS_PER_SECOND))
@@ -234,13 +356,19 @@ async function runHttp(options: BenchOptions, setup: Setup): Promise<RunRecord[]
     for (const cores of options.cores) {
       for (let round = 1; round <= options.rounds; round += 1) {
         for (const mode of cores === 1 ? options.modes : options.modesOnTwoCores) {
-          for (const target of rotated(options.targets, round)) {
-            const run = await measure(options, setup, pools, { cores, mode, target, round })
+          const targets = rotated(options.targets, round)
+          for (const run of await measureRound(
+            options,
+            setup,
+            pools,
+            { cores, mode, round },
+            targets,
+          )) {
             runs.push(run)
             const rate = run.ok
               ? `${Math.round(run.requestsPerSec)} req/s`
               : `FAILED ${run.failure}`
-            log(`${alg}, ${cores} core(s), round ${round}, ${mode}, ${target}: ${rate}`)
+            log(`${alg}, ${cores} core(s), round ${round}, ${mode}, ${run.target}: ${rate}`)
           }
         }
       }
