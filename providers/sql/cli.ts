@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util'
 import { ConfigError, EnvReader, Problems, type Env } from '../../src/spi.js'
 import { SQL_FACETS, type SqlColumnNames, type SqlFacet, type SqlTableNames } from './schema.js'
 import { SqlAuthzStore } from './store.js'
-import { parseDatabaseUrl, URL_EXAMPLES, type SqlDialectName } from './url.js'
+import { parseDatabaseUrl, URL_EXAMPLES, urlSecrets, type SqlDialectName } from './url.js'
 
 /** What a command reads and writes: lines out, lines to the error stream, the environment. */
 export interface CliIo {
@@ -125,15 +125,11 @@ async function withStore<T>(
   }
 }
 
-/** Removes the URL's password from a driver's message, in case it quotes the URL. */
+/** Cuts the URL's secrets (password, `?password=`…) out of a driver's message that quotes it. */
 function scrub(message: string, url: string): string {
-  let password = ''
-  try {
-    password = decodeURIComponent(new URL(url).password)
-  } catch {
-    // not a URL with a password
-  }
-  return password === '' ? message : message.split(password).join('***')
+  // Longest first, so a secret that contains another is cut out whole.
+  const secrets = urlSecrets(url).sort((a, b) => b.length - a.length)
+  return secrets.reduce((text, secret) => text.split(secret).join('***'), message)
 }
 
 function command(

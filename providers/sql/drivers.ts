@@ -71,7 +71,10 @@ export async function openTarget(
       idleTimeout: 30_000,
       connectTimeout: queryTimeoutMs,
       waitForConnections: true,
-      queueLimit: 0, // the gate bounds the queue
+      // The gate lets at most size + maxWaiting lookups in at once: beyond that, mysql2's own queue
+      // holds lookups the gate already timed out (a stalled database), so the next one fails at
+      // once (a 503) instead of joining them. Never 0: to mysql2 that means unbounded.
+      queueLimit: pool.size + pool.maxWaiting,
       enableKeepAlive: true,
     })
     dialect = new kysely.MysqlDialect({
@@ -183,35 +186,69 @@ interface RawMysqlPool {
 }
 
 /**
- * A mysql2 pool whose queries carry the time-out, whose failed connections are discarded, and
- * whose values travel as server-side prepared statement parameters: mysql2's `query` would
- * escape them into the SQL text, which a server in `NO_BACKSLASH_ESCAPES` mode reads differently.
+ * A mysql2 pool whose waits for a connection end at the time-out, whose queries carry it, whose
+ * failed connections are discarded, and whose values travel as server-side prepared statement
+ * parameters: mysql2's `query` would escape them into the SQL text, which a server in
+ * `NO_BACKSLASH_ESCAPES` mode reads differently.
  */
 function guardMysqlPool(pool: RawMysqlPool, timeoutMs: number): MysqlPool {
   return {
     getConnection: (callback) => {
-      pool.getConnection((error, connection) => {
-        if (error) return callback(error, connection as unknown as MysqlPoolConnection)
-        let broken = false
-        const guarded = {
-          query: (sql: string, values: unknown[], done?: MysqlCallback) => {
-            const options = { sql, timeout: timeoutMs }
-            if (done === undefined) return connection.query(options, values) // streaming: unused
-            const finish: MysqlCallback = (failure, result) => {
-              if (failure && !reportedByServer(failure, 'sqlState')) broken = true
-              done(failure, result)
-            }
-            if (values.length === 0) connection.query(options, values, finish)
-            else connection.execute(options, values, finish)
-            return undefined
-          },
-          release: () => (broken ? connection.destroy() : connection.release()),
+      acquireMysql(pool, timeoutMs, (error, connection) => {
+        if (error || connection === undefined) {
+          return callback(error, connection as unknown as MysqlPoolConnection)
         }
-        callback(null, guarded as unknown as MysqlPoolConnection)
+        callback(null, guardMysqlConnection(connection, timeoutMs))
       })
     },
     end: (callback) => pool.end(callback),
   }
+}
+
+/**
+ * Asks mysql2 for a connection, giving up after `timeoutMs` as pg's `connectionTimeoutMillis`
+ * does. mysql2 has no such bound: a lookup the gate had already timed out would keep waiting in
+ * mysql2's queue and run its query long after anyone wanted the answer. A connection that comes
+ * too late goes straight back to the pool, unused.
+ */
+function acquireMysql(
+  pool: RawMysqlPool,
+  timeoutMs: number,
+  callback: (error: unknown, connection?: RawMysqlConnection) => void,
+): void {
+  let late = false
+  const timer = setTimeout(() => {
+    late = true
+    callback(new Error(`mysql2 gave no connection within ${timeoutMs} ms`))
+  }, timeoutMs)
+  timer.unref?.()
+  pool.getConnection((error, connection) => {
+    clearTimeout(timer)
+    if (!late) callback(error, connection)
+    else if (!error) connection.release()
+  })
+}
+
+function guardMysqlConnection(
+  connection: RawMysqlConnection,
+  timeoutMs: number,
+): MysqlPoolConnection {
+  let broken = false
+  const guarded = {
+    query: (sql: string, values: unknown[], done?: MysqlCallback) => {
+      const options = { sql, timeout: timeoutMs }
+      if (done === undefined) return connection.query(options, values) // streaming: unused
+      const finish: MysqlCallback = (failure, result) => {
+        if (failure && !reportedByServer(failure, 'sqlState')) broken = true
+        done(failure, result)
+      }
+      if (values.length === 0) connection.query(options, values, finish)
+      else connection.execute(options, values, finish)
+      return undefined
+    },
+    release: () => (broken ? connection.destroy() : connection.release()),
+  }
+  return guarded as unknown as MysqlPoolConnection
 }
 
 /** A dialect that compiles but never connects. */

@@ -88,7 +88,13 @@ abstract class SqlSource {
         if (!(error instanceof ConfigError)) throw error
         for (const problem of error.problems) problems.add(problem)
       }
-      problems.throwIfAny()
+      try {
+        problems.throwIfAny()
+      } catch (error) {
+        // The store took a reference on a shared pool: give it back, or the pool never closes.
+        void built?.close()
+        throw error
+      }
       this.store = built!
     }
     this.idClaim = idClaim

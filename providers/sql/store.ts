@@ -206,22 +206,33 @@ export class SqlAuthzStore {
     })
   }
 
-  /** Creates the three tables and their indexes when missing (`CREATE … IF NOT EXISTS`). */
+  /**
+   * Creates the three tables and their indexes when missing (`CREATE … IF NOT EXISTS`). Safe to
+   * run twice, and from several processes at once.
+   */
   async init(): Promise<void> {
     for (const facet of SQL_FACETS) {
-      for (const index of [0, 1]) {
-        await this.#run(async ({ db, kysely }) => {
-          const statement = schemaStatements(db, kysely, this.dialect, this.schema, facet)[index]!
-          try {
-            await db.executeQuery(statement.compile())
-          } catch (error) {
-            // MySQL: the index exists already (it has no CREATE INDEX IF NOT EXISTS).
-            if (this.dialect !== 'mysql' || (error as { errno?: unknown })?.errno !== 1061)
-              throw error
-          }
-        })
-      }
+      for (const index of [0, 1]) await this.#create(facet, index)
     }
+  }
+
+  /**
+   * Runs one of a facet's CREATE statements. One that lost a race with another process's `init()`
+   * runs once more: the table or index now exists, so `IF NOT EXISTS` lets it through (and a real
+   * problem, such as duplicate rows under the unique index, fails again and is thrown).
+   */
+  #create(facet: SqlFacet, index: number): Promise<void> {
+    return this.#run(async ({ db, kysely }) => {
+      const statement = schemaStatements(db, kysely, this.dialect, this.schema, facet)[index]!
+      const query = statement.compile()
+      try {
+        await db.executeQuery(query)
+      } catch (error) {
+        if (indexExists(this.dialect, error)) return
+        if (!lostCreateRace(this.dialect, error)) throw error
+        await db.executeQuery(query)
+      }
+    })
   }
 
   /** Opens the pool and sends one trivial query: call at start-up to fail fast (bad URL, no driver). */
@@ -307,8 +318,31 @@ function describeText(name: string, value: string, width: number): string | unde
   return undefined
 }
 
+function errorCodes(error: unknown): { code?: unknown; errno?: unknown } {
+  return (error ?? {}) as { code?: unknown; errno?: unknown }
+}
+
+/** MySQL's error for an index that exists: it has no CREATE INDEX IF NOT EXISTS. */
+function indexExists(dialect: SqlDialectName, error: unknown): boolean {
+  return dialect === 'mysql' && errorCodes(error).errno === 1061 // ER_DUP_KEYNAME
+}
+
+// PostgreSQL checks a CREATE … IF NOT EXISTS name first and inserts into its catalogue after, so
+// the loser of a race fails instead of skipping: on the catalogue's unique index (23505, pg_type
+// or pg_class), or on the table's type (42710) or the relation (42P07) committed meanwhile.
+const PG_CREATE_RACE: ReadonlySet<unknown> = new Set(['23505', '42710', '42P07'])
+
+/**
+ * Whether a CREATE … IF NOT EXISTS failed because the same statement ran at the same moment
+ * elsewhere. MySQL and MariaDB lock the name first, so their tables do not race, and a racing
+ * index is the 1061 above.
+ */
+function lostCreateRace(dialect: SqlDialectName, error: unknown): boolean {
+  return dialect === 'postgres' && PG_CREATE_RACE.has(errorCodes(error).code)
+}
+
 function isUniqueViolation(error: unknown): boolean {
-  const { code, errno } = (error ?? {}) as { code?: unknown; errno?: unknown }
+  const { code, errno } = errorCodes(error)
   return (
     code === '23505' || // PostgreSQL unique_violation
     errno === 1062 || // MySQL ER_DUP_ENTRY

@@ -1,4 +1,4 @@
-// Database URLs: which dialect a URL names, where it points, and how to show it without its password.
+// Database URLs: which dialect a URL names, where it points, and how to show it without its secrets.
 
 /** The SQL dialects the SQL sources speak: PostgreSQL, MySQL/MariaDB, SQLite. */
 export type SqlDialectName = 'postgres' | 'mysql' | 'sqlite'
@@ -86,17 +86,77 @@ function serverTarget(dialect: 'postgres' | 'mysql', rest: string): DatabaseTarg
   return { dialect, url: url.href, display: maskUrl(url.href) }
 }
 
+// Query parameters whose value is a secret the driver reads: pg takes `password` from the query
+// (over the user information's), libpq-style URLs carry `sslpassword`, mysql2 takes `password1` to
+// `password3` and `passwordSha1`. Compared in lower case, so a variant spelling is masked too.
+const SECRET_PARAMETERS: ReadonlySet<string> = new Set([
+  'password',
+  'sslpassword',
+  'password1',
+  'password2',
+  'password3',
+  'passwordsha1',
+])
+
 /**
- * The URL with its password replaced by `***`, for errors and logs. Text that is not a URL is
- * hidden whole, since it might still carry a secret.
+ * The URL with its password, and the value of every password query parameter (`?password=`,
+ * `sslpassword=`, mysql2's `password1`…), replaced by `***`, for errors and logs. Text that is
+ * not a URL is hidden whole, since it might still carry a secret.
  */
 export function maskUrl(value: string): string {
   if (/^sqlite[0-9]*(?:\+[a-z0-9_]+)?:/i.test(value)) return value
   try {
     const url = new URL(value)
     if (url.password !== '') url.password = '***'
+    if (url.search !== '') url.search = maskQuery(url.search)
     return url.href
   } catch {
     return `(${value.length} characters, hidden)`
+  }
+}
+
+/**
+ * The secrets a URL carries (its password, its password query parameters), as written and
+ * decoded, so they can be cut out of a driver's message that quotes the URL.
+ */
+export function urlSecrets(value: string): string[] {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    return []
+  }
+  const written = [url.password, ...queryPairs(url.search).flatMap((pair) => secretIn(pair) ?? [])]
+  // The query decodes `+` as a space (as the drivers' URLSearchParams does), user information not.
+  const decoded = written.flatMap((secret) => [decode(secret), decode(secret.replace(/\+/g, ' '))])
+  return [...new Set([...written, ...decoded])].filter((secret) => secret !== '')
+}
+
+/** `?a=1&password=x` as written, with each secret value replaced by `***`. */
+function maskQuery(search: string): string {
+  const pairs = queryPairs(search).map((pair) =>
+    secretIn(pair) === undefined ? pair : `${pair.slice(0, pair.indexOf('='))}=***`,
+  )
+  return `?${pairs.join('&')}`
+}
+
+function queryPairs(search: string): string[] {
+  return search === '' ? [] : search.slice(1).split('&')
+}
+
+/** The value, as written, of a `name=value` pair that holds a password; undefined for others. */
+function secretIn(pair: string): string | undefined {
+  const equals = pair.indexOf('=')
+  const value = pair.slice(equals + 1)
+  if (equals < 0 || value === '') return undefined
+  const name = decode(pair.slice(0, equals).replace(/\+/g, ' ')).toLowerCase()
+  return SECRET_PARAMETERS.has(name) ? value : undefined
+}
+
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text // a stray `%`: keep the text as written
   }
 }
