@@ -29,14 +29,14 @@ import {
 } from './errors.js'
 import type {} from './express-augment.js'
 import { LOG_LEVELS, resolveLogger, safeError, type Logger, type LogLevel } from './logger.js'
-import { installCurrentUser, setCurrentUser } from './current-user.js'
+import { installCurrentUser, readRequest, setCurrentUser } from './current-user.js'
 import { getCurrentUser } from './guards.js'
 import { disabledMiddleware, headerValues, isPreflight, setErrorResponder } from './middleware.js'
 import { checkNumber, checkRealm, checkTimeout, Problems } from './options.js'
 import {
   decoyHash,
+  hashWork,
   parsePasswordHash,
-  sameCost,
   verifyParsedHash,
   VerifiedPasswordCache,
   type ParsedPasswordHash,
@@ -161,19 +161,20 @@ export function credentialsAuthBase(
   ): void {
     // Stacked after jwtAuth (or another credentials middleware) that already authenticated.
     if (getCurrentUser(req).isAuthenticated) return next()
-    setErrorResponder(req, respond)
     setCurrentUser(req, User.anonymous)
-    if (isPreflight(req)) return next()
+    if (isPreflight(req)) return withoutCredentials(req, res, next, false)
     let credentials: C | undefined
     try {
       credentials = read(req)
     } catch (error) {
+      setErrorResponder(req, respond)
       if (!(error instanceof AuthError)) return next(error)
       return reject(error, req, res, next)
     }
     if (credentials === undefined) {
-      return credentialsRequired ? respond(new CredentialsRequiredError(), req, res, next) : next()
+      return withoutCredentials(req, res, next, credentialsRequired)
     }
+    setErrorResponder(req, respond)
     authenticate(credentials).then(
       (user) => {
         setCurrentUser(req, user)
@@ -184,6 +185,20 @@ export function credentialsAuthBase(
         reject(error, req, res, next)
       },
     )
+  }
+
+  function withoutCredentials(
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    required: boolean,
+  ): void {
+    // A bearer token that an earlier jwtAuth refused under invalidToken: 'anonymous' is this
+    // request's credentials: guards must answer with jwtAuth's error="invalid_token", which OAuth
+    // clients act on, not this scheme's challenge (a browser's password prompt, for Basic).
+    if (readRequest(req, 'authError') === undefined) setErrorResponder(req, respond)
+    if (!required) return next()
+    respond(new CredentialsRequiredError(), req, res, next)
   }
 
   function reject(error: AuthError, req: Request, res: Response, next: NextFunction): void {
@@ -241,7 +256,7 @@ export function sourcesWithStoredLists(
  * charset="UTF-8"`; malformed credentials or two `Authorization` headers → 400; a failing
  * repository → 503. Guards downstream answer with the Basic challenge too.
  *
- * An unknown user costs the same hash as a known one (a decoy with the last seen cost), passwords
+ * An unknown user costs the same hash as a known one (a decoy with the highest cost seen), passwords
  * are compared with `crypto.timingSafeEqual`, and hashes run on the thread pool. Credentials are
  * never logged. Mounted after `jwtAuth`, a request `jwtAuth` authenticated passes untouched.
  *
@@ -310,8 +325,11 @@ function createBasicAuthenticator(
   const cache =
     options.verifiedCache === false ? undefined : new VerifiedPasswordCache(options.verifiedCache)
   const warned = new Set<string>()
-  // Unknown users are checked against a decoy that costs what the last known user's hash cost.
+  // Unknown users are checked against a decoy as costly as the costliest known hash seen so far
+  // (the default stands in until the first). From then on it only rises: no order of requests can
+  // set it back to the cost of a user an attacker picked, to compare unknown names with that user.
   let decoy: ParsedPasswordHash = decoyHash()
+  let decoyFromStore = false
 
   function warnOnce(id: string, problem: string): void {
     if (warned.has(id) || warned.size >= WARN_ONCE_LIMIT) return
@@ -351,8 +369,9 @@ function createBasicAuthenticator(
           warnOnce(id, 'is a legacy unsalted SHA-256 (set allowLegacySha256 or rehash it)')
           target = undefined
         }
-      } else if (!sameCost(decoy, target)) {
+      } else if (!decoyFromStore || hashWork(target) > hashWork(decoy)) {
         decoy = decoyHash(target)
+        decoyFromStore = true
       }
     }
     let verified: boolean

@@ -196,6 +196,17 @@ export function decoyHash(like?: ParsedPasswordHash): SaltedPasswordHash {
   return { kind: 'pbkdf2_sha256', iterations, salt, hash }
 }
 
+/**
+ * A rough measure of the work verifying a hash takes, to tell which of two hashes costs more, even
+ * across algorithms: PBKDF2's iterations, scrypt's N × r × p (a unit of either is of the same order
+ * of CPU time), nothing for the legacy digest.
+ */
+export function hashWork(parsed: ParsedPasswordHash): number {
+  if (parsed.kind === 'pbkdf2_sha256') return parsed.iterations
+  if (parsed.kind === 'scrypt') return parsed.N * parsed.r * parsed.p
+  return 0
+}
+
 /** Whether two parsed hashes cost the same to verify. */
 export function sameCost(a: ParsedPasswordHash, b: ParsedPasswordHash): boolean {
   if (a.kind === 'pbkdf2_sha256' && b.kind === 'pbkdf2_sha256') return a.iterations === b.iterations
