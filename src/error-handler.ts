@@ -4,6 +4,7 @@ import type { NextFunction, Request, Response } from 'express'
 import { STATUS_CODES } from 'node:http'
 import {
   challengeHeaders,
+  inScheme,
   isAuthError,
   NO_STORE,
   responseHeaders,
@@ -92,6 +93,7 @@ export function sendChallengedError(
 /**
  * Builds the responder of one `basicAuth`/`apiKeyAuth` instance: like {@link createErrorResponder},
  * with the scheme's challenge instead of Bearer's. Guards downstream answer through it too.
+ * `onError` receives a copy of the error whose `headers` carry that challenge.
  */
 export function createChallengeResponder(
   challenge: AuthChallenge,
@@ -100,7 +102,10 @@ export function createChallengeResponder(
   if (onError === undefined) {
     return (error, _req, res) => sendChallengedError(res, error, challenge)
   }
-  return createErrorResponder(challenge.realm, onError)
+  // An onError that calls next(error) leaves the answer to Express's handler or authErrorHandler,
+  // which write the error's own headers: they must hold this scheme's challenge, not Bearer's.
+  const respond = createErrorResponder(challenge.realm, onError)
+  return (error, req, res, next) => respond(inScheme(error, challenge), req, res, next)
 }
 
 /** Options of {@link authErrorHandler}: what the challenges it writes carry. */

@@ -256,8 +256,9 @@ export function responseHeaders(
   realm: string | undefined,
   resourceMetadata?: string,
 ): Record<string, string> {
-  // Wrong credentials of another scheme (Basic, API keys) are challenged in their own scheme.
-  if (error instanceof CredentialsInvalidError) return challengeHeaders(error, error.challenge)
+  // Errors of another scheme (Basic, API keys) are challenged in their own scheme.
+  const scheme = schemeOf(error)
+  if (scheme !== undefined) return challengeHeaders(error, scheme)
   const headers: Record<string, string> = { 'Cache-Control': NO_STORE }
   if (error.challenges) {
     headers['WWW-Authenticate'] = bearerChallenge(error, realm, resourceMetadata)
@@ -323,6 +324,39 @@ export class CredentialsInvalidError extends AuthError {
     super(description)
     this.challenge = challenge
   }
+}
+
+// Copies made by inScheme, and the challenge of the scheme each is answered under.
+const SCHEMES = new WeakMap<AuthError, AuthChallenge>()
+
+/** The non-Bearer challenge `error` is answered with, if any. */
+function schemeOf(error: AuthError): AuthChallenge | undefined {
+  return error instanceof CredentialsInvalidError ? error.challenge : SCHEMES.get(error)
+}
+
+/**
+ * A copy of `error`: same class, code, status and description, own properties copied. For marks
+ * that belong to one request and one route, since the error itself may be shared by concurrent
+ * requests (a source's refusal, handed to every request that awaited the same lookup).
+ */
+export function copyError<E extends AuthError>(error: E): E {
+  return Object.create(
+    Object.getPrototypeOf(error) as object,
+    Object.getOwnPropertyDescriptors(error),
+  ) as E
+}
+
+/**
+ * `error` as a `basicAuth`/`apiKeyAuth` answers it: a copy whose `headers` (and whose answer from
+ * `authErrorHandler`) carry `challenge` instead of a Bearer one, so an `onError` that calls
+ * `next(error)` still gets a browser to prompt for a password. An error that already carries a
+ * scheme's challenge is returned as it is.
+ */
+export function inScheme<E extends AuthError>(error: E, challenge: AuthChallenge): E {
+  if (schemeOf(error) !== undefined) return error
+  const copy = copyError(error)
+  SCHEMES.set(copy, challenge)
+  return copy
 }
 
 /** The 503 of a credentials store (a `CredentialsRepository`, an API key repository) that failed. */
