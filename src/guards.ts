@@ -3,7 +3,7 @@
 
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { currentUserOf } from './current-user.js'
-import { AuthError, CredentialsRequiredError } from './errors.js'
+import { AuthError, copyError, CredentialsRequiredError } from './errors.js'
 import { sendPlainStatus } from './error-handler.js'
 import { respondWithAuthError } from './middleware.js'
 import { Problems } from './options.js'
@@ -143,12 +143,23 @@ function isVerdictPromise(value: Verdict | Promise<Verdict>): value is Promise<V
  * holds. A rule that loads a facet is awaited; anything else is decided synchronously.
  */
 function guard(rule: Rule, options: GuardOptions, anonymous: GuardOptions = options): Guard {
-  // Inside requireAll/requireAny this guard's refusals keep this guard's status and redirect.
+  // Inside requireAll/requireAny this guard's refusals keep this guard's status and redirect,
+  // whether the rule answers with a refusal or its source throws one.
   const tagged: Rule = {
     check: (user) => {
-      const verdict = rule.check(user)
+      let verdict: Verdict | Promise<Verdict>
+      try {
+        verdict = rule.check(user)
+      } catch (error) {
+        throw tagFailure(error, options)
+      }
       return isVerdictPromise(verdict)
-        ? verdict.then((v) => tag(v, options))
+        ? verdict.then(
+            (v) => tag(v, options),
+            (error: unknown) => {
+              throw tagFailure(error, options)
+            },
+          )
         : tag(verdict, options)
     },
   }
@@ -176,6 +187,21 @@ function guard(rule: Rule, options: GuardOptions, anonymous: GuardOptions = opti
 function tag(verdict: Verdict, options: GuardOptions): Verdict {
   if (verdict !== undefined && !REFUSAL_OPTIONS.has(verdict)) REFUSAL_OPTIONS.set(verdict, options)
   return verdict
+}
+
+/**
+ * A source's refusal (Entra ID's group overage without a resolver throws a ForbiddenError) is this
+ * guard's refusal too, thrown on as a tagged copy: the error may be shared with other requests and
+ * routes. Outages (503) stay untagged, so no route's status ever hides one, and anything else stays
+ * the application's error.
+ */
+function tagFailure(error: unknown, options: GuardOptions): unknown {
+  if (!(error instanceof AuthError) || error.status === 503 || REFUSAL_OPTIONS.has(error)) {
+    return error
+  }
+  const copy = copyError(error)
+  REFUSAL_OPTIONS.set(copy, options)
+  return copy
 }
 
 function decided(
