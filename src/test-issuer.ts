@@ -83,7 +83,11 @@ export interface MintOptions {
   kid?: string | null
   /** Extra or overriding header members (jku, jwk, crit, typ …), applied last; undefined removes a member. */
   header?: Record<string, unknown>
-  /** Lifetime in seconds: `exp = now + expiresInSec`. Default 3600. */
+  /**
+   * Lifetime in seconds: `exp = now + expiresInSec` (now is the default `iat`), in a Cognito or
+   * Entra preset's claims too (`-60`: expired a minute ago). Default 3600 (a preset: its own, 3600
+   * for Cognito, 3900 for Entra). An `exp` claim given to `mint` wins.
+   */
   expiresInSec?: number
   /** Sign exactly this text as the payload instead of the JSON of the claims (duplicate members, 1e400 …). */
   rawPayload?: string
@@ -332,6 +336,26 @@ class LocalIssuer implements TestIssuer {
     res.writeHead(NOT_FOUND.status, NOT_FOUND.headers).end(NOT_FOUND.body)
   }
 
+  /**
+   * Answers `route` at a URL of a vendor kit's as this issuer's own route would (counting it,
+   * applying `respondWith`, `setJwks` and `setDiscovery`), with `normal` as the document nothing
+   * overrides.
+   */
+  async serveAs(
+    route: Route,
+    target: URL,
+    init: RequestInit | undefined,
+    normal: Record<string, unknown>,
+  ): Promise<Response> {
+    const signal = init?.signal ?? undefined
+    signal?.throwIfAborted()
+    if (this.closing !== undefined) throw refused(target)
+    return toResponse(
+      await this.answer(route, signal ?? new AbortController().signal, normal),
+      target,
+    )
+  }
+
   private async serveInMemory(
     input: string | URL | Request,
     init: RequestInit | undefined,
@@ -340,8 +364,7 @@ class LocalIssuer implements TestIssuer {
     const signal = init?.signal ?? (input instanceof Request ? input.signal : undefined)
     signal?.throwIfAborted()
     const route = this.closing === undefined ? this.routeOf(target) : 'foreign'
-    if (route === 'foreign')
-      throw fetchFailed(`connect ECONNREFUSED ${target.host}`, 'ECONNREFUSED')
+    if (route === 'foreign') throw refused(target)
     if (route === 'not-found') return toResponse(NOT_FOUND, target)
     return toResponse(await this.answer(route, signal ?? new AbortController().signal), target)
   }
@@ -359,12 +382,16 @@ class LocalIssuer implements TestIssuer {
     return sameOrigin ? 'not-found' : 'foreign'
   }
 
-  private async answer(route: Route, signal: AbortSignal): Promise<Answer> {
+  private async answer(
+    route: Route,
+    signal: AbortSignal,
+    normal?: Record<string, unknown>,
+  ): Promise<Answer> {
     this.served[route] += 1
     const behaviour = this.behaviours.get(route)
     if (behaviour?.hang === true) await this.wait(undefined, signal)
     else if (behaviour?.delayMs !== undefined) await this.wait(behaviour.delayMs, signal)
-    const body = behaviour?.body === undefined ? this.document(route) : behaviour.body
+    const body = behaviour?.body === undefined ? this.document(route, normal) : behaviour.body
     const headers: Record<string, string> = { 'content-type': 'application/json' }
     for (const [name, value] of Object.entries(behaviour?.headers ?? {})) {
       headers[name.toLowerCase()] = value
@@ -393,11 +420,13 @@ class LocalIssuer implements TestIssuer {
     })
   }
 
-  private document(route: Route): string {
+  /** The route's document: `normal` (default the issuer's own), under `setJwks` / `setDiscovery`. */
+  private document(route: Route, normal: Record<string, unknown> | undefined): string {
     if (route === 'jwks') {
-      return JSON.stringify(this.jwksOverride === undefined ? this.jwks() : this.jwksOverride.value)
+      const override = this.jwksOverride
+      return JSON.stringify(override === undefined ? (normal ?? this.jwks()) : override.value)
     }
-    const discovery = {
+    const discovery = normal ?? {
       issuer: this.issuer,
       jwks_uri: this.jwksUri,
       id_token_signing_alg_values_supported: [...this.algorithms],
@@ -406,4 +435,24 @@ class LocalIssuer implements TestIssuer {
     }
     return JSON.stringify(merge(discovery, this.discoveryOverrides))
   }
+}
+
+/** undici's rejection of a URL no one answers. */
+function refused(target: URL): TypeError {
+  return fetchFailed(`connect ECONNREFUSED ${target.host}`, 'ECONNREFUSED')
+}
+
+/**
+ * For the vendor kits: answers `route` at `target` as `idp`'s own route would (counts,
+ * `respondWith`, `setJwks`, `setDiscovery`), serving `normal` when nothing is overridden.
+ */
+export function serveAs(
+  idp: TestIssuer,
+  route: Route,
+  target: URL,
+  init: RequestInit | undefined,
+  normal: Record<string, unknown>,
+): Promise<Response> {
+  if (!(idp instanceof LocalIssuer)) throw new TypeError('serveAs: not an issuer of this kit')
+  return idp.serveAs(route, target, init, normal)
 }

@@ -152,7 +152,10 @@ export const JANE: CognitoTestUser = {
   groups: ['admin', 'editors'],
 }
 
-/** Options of a Cognito pool's tokens: the test issuer's, plus the issuer form. */
+/**
+ * Options of a Cognito pool's tokens: the test issuer's (`expiresInSec` sets a preset's `exp`
+ * too), plus the issuer form.
+ */
 export interface CognitoTokenOptions extends MintOptions {
   /** `'global'` mints with `pool.globalIssuer` (multi-Region pools). Default `'regional'`. */
   issuerForm?: CognitoTestIssuerForm
@@ -231,11 +234,13 @@ export async function createCognitoIssuer(
     algorithms: ['RS256'],
     listen: options.listen ?? false,
   })
-  const context = (issuerForm: CognitoTestIssuerForm = 'regional'): CognitoTokenContext => ({
+  // A preset's lifetime is the mint's expiresInSec when given, else Cognito's (common()).
+  const context = (options: CognitoTokenOptions = {}): CognitoTokenContext => ({
     pool,
     clientId,
     now: Math.floor(Date.now() / 1000),
-    issuerForm,
+    issuerForm: options.issuerForm ?? 'regional',
+    ...(options.expiresInSec === undefined ? {} : { lifetimeSec: options.expiresInSec }),
   })
   // Cognito's header is { kid, alg } only; the test issuer would add typ and a default aud.
   const raw = (claims: Record<string, unknown>, options: CognitoTokenOptions = {}): string => {
@@ -246,13 +251,13 @@ export async function createCognitoIssuer(
     )
   }
   const presets = {
-    access: (form?: CognitoTestIssuerForm) => accessTokenClaims(context(form), JANE),
-    id: (form?: CognitoTestIssuerForm) => idTokenClaims(context(form), JANE),
-    m2m: (form?: CognitoTestIssuerForm) => m2mTokenClaims(context(form)),
+    access: (options: CognitoTokenOptions) => accessTokenClaims(context(options), JANE),
+    id: (options: CognitoTokenOptions) => idTokenClaims(context(options), JANE),
+    m2m: (options: CognitoTokenOptions) => m2mTokenClaims(context(options)),
   }
   const mint = (claims: Record<string, unknown> = {}, mintOptions: CognitoMintOptions = {}) => {
     const { preset, ...rest } = mintOptions
-    const base = preset === undefined ? {} : presets[preset](rest.issuerForm)
+    const base = preset === undefined ? {} : presets[preset](rest)
     return raw({ ...base, ...claims }, rest)
   }
   const fetch = servingBothForms(idp, pool)
@@ -262,11 +267,11 @@ export async function createCognitoIssuer(
     idp,
     fetch,
     access: (user = JANE, overrides = {}, options = {}) =>
-      raw({ ...accessTokenClaims(context(options.issuerForm), user), ...overrides }, options),
+      raw({ ...accessTokenClaims(context(options), user), ...overrides }, options),
     id: (user = JANE, overrides = {}, options = {}) =>
-      raw({ ...idTokenClaims(context(options.issuerForm), user), ...overrides }, options),
+      raw({ ...idTokenClaims(context(options), user), ...overrides }, options),
     m2m: (scope, overrides = {}, options = {}) =>
-      raw({ ...m2mTokenClaims(context(options.issuerForm), scope), ...overrides }, options),
+      raw({ ...m2mTokenClaims(context(options), scope), ...overrides }, options),
     mint,
     providerOptions: { userPoolId, clientId, fetch },
     close: () => idp.close(),

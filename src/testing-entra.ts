@@ -1,7 +1,7 @@
 // An Entra ID stand-in for tests: Entra-shaped tokens of any tenant, and Entra's discovery and key
 // URLs answered in memory.
 
-import { createOidcIssuer, type MintOptions, type TestIssuer } from './test-issuer.js'
+import { createOidcIssuer, serveAs, type MintOptions, type TestIssuer } from './test-issuer.js'
 import {
   APP_ID_URI,
   AUTHORITY,
@@ -29,7 +29,10 @@ export interface EntraMintOptions extends MintOptions {
 
 /** An Entra stand-in: tokens of any tenant, discovery and keys at Entra's URLs, in memory. */
 export interface EntraTestIssuer {
-  /** The underlying issuer (signing keys, `respondWith`, `counts`, `rotateKeys`). */
+  /**
+   * The underlying issuer (signing keys, `counts`, `rotateKeys`). Its `respondWith`, `setJwks`
+   * and `setDiscovery` apply to Entra's URLs too, served as given.
+   */
   readonly idp: TestIssuer
   readonly tid: string
   /** Answers Entra's discovery and keys URLs on `host`, and `idp`'s own URLs. */
@@ -54,7 +57,7 @@ export interface EntraTestIssuer {
   context(tid?: string, audience?: string): EntraTokenContext
   /** The `issuer` the keys endpoints publish: `undefined` derives it, `null` omits it. */
   setKeyIssuer(issuer: string | null | undefined): void
-  /** Serves an app's own key set at `…/keys?appid={appId}`. */
+  /** Serves an app's own key set at `…/keys?appid={appId}` (unless `idp.setJwks` replaces it). */
   setAppKeys(appId: string, jwks: { keys: Record<string, unknown>[] }): void
   close(): Promise<void>
 }
@@ -63,8 +66,9 @@ export interface EntraTestIssuer {
  * Starts an Entra stand-in for tenant `tid` at `host`. Its `fetch` answers
  * `https://{host}/{tenant}/v2.0/.well-known/openid-configuration` for any tenant (`organizations`
  * and `common` name `{tenantid}` as their issuer, as Entra's do), B2C user-flow discovery, and
- * `…/discovery/v2.0/keys` with alg-less keys carrying an `issuer`. `idp.respondWith` applies to
- * them (discovery and jwks), and `idp.counts` counts them.
+ * `…/discovery/v2.0/keys` with alg-less keys carrying an `issuer`. `idp.respondWith`,
+ * `idp.setJwks` and `idp.setDiscovery` apply to them, as to `idp`'s own routes, and `idp.counts`
+ * counts them. `expiresInSec` sets the presets' `exp` (`iat` and `nbf` stay now).
  *
  * @example
  * const entra = await createEntraIssuer()
@@ -80,7 +84,6 @@ export async function createEntraIssuer(
     algorithms: ['RS256'],
     listen: false,
   })
-  idp.setJwks(entraJwks(idp.jwks().keys, `https://${host}/{tenantid}/v2.0`))
   const site: EntraSite = {
     idp,
     tid,
@@ -92,21 +95,28 @@ export async function createEntraIssuer(
   }
   const requested: string[] = []
 
-  const context = (tenant = tid, audience = CLIENT_ID): EntraTokenContext => ({
+  // A preset's lifetime is the mint's expiresInSec when given, else Entra's (times()).
+  const context = (
+    tenant = tid,
+    audience = CLIENT_ID,
+    lifetimeSec?: number,
+  ): EntraTokenContext => ({
     tid: tenant,
     audience,
     clientApp: CLIENT_APP,
     now: Math.floor(Date.now() / 1000),
     host,
+    ...(lifetimeSec === undefined ? {} : { lifetimeSec }),
   })
   const presets = {
-    v2: () => v2AccessTokenClaims(context(), JANE),
-    v1: () => v1AccessTokenClaims(context(tid, APP_ID_URI), JANE),
-    app: () => appOnlyTokenClaims(context()),
+    v2: (life?: number) => v2AccessTokenClaims(context(tid, CLIENT_ID, life), JANE),
+    v1: (life?: number) => v1AccessTokenClaims(context(tid, APP_ID_URI, life), JANE),
+    app: (life?: number) => appOnlyTokenClaims(context(tid, CLIENT_ID, life)),
   }
   const mint = (claims: Record<string, unknown> = {}, mintOptions: EntraMintOptions = {}) => {
     const { preset, ...rest } = mintOptions
-    return raw({ ...(preset === undefined ? {} : presets[preset]()), ...claims }, rest)
+    const base = preset === undefined ? {} : presets[preset](rest.expiresInSec)
+    return raw({ ...base, ...claims }, rest)
   }
   const raw = (claims: Record<string, unknown>, mintOptions: MintOptions = {}): string => {
     const kid = idp.jwks().keys[0]?.['kid']
@@ -116,11 +126,17 @@ export async function createEntraIssuer(
     )
   }
 
+  // The issuer's own key URLs serve Entra's key shape too, under the multi-tenant template.
+  const ownKeys = new Set([idp.jwksUri, `${idp.issuer}/.well-known/jwks.json`])
   const fetch: typeof globalThis.fetch = async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : input)
     requested.push(url.href)
-    if (url.host !== host) return idp.fetch(url.href, init)
     init?.signal?.throwIfAborted()
+    if (ownKeys.has(url.href)) {
+      const keys = entraJwks(idp.jwks().keys, `https://${host}/{tenantid}/v2.0`)
+      return serveAs(idp, 'jwks', url, init, keys)
+    }
+    if (url.host !== host) return idp.fetch(url.href, init)
     return answerEntraUrl(site, url, init)
   }
 
@@ -133,12 +149,21 @@ export async function createEntraIssuer(
     mint,
     // Both audience forms: v2 tokens carry the client id, v1 tokens the App ID URI.
     providerOptions: { tenantId: tid, audience: [CLIENT_ID, APP_ID_URI], fetch },
-    v2: (user = JANE, overrides = {}, mintOptions) =>
-      mint({ ...v2AccessTokenClaims(context(), user), ...overrides }, mintOptions),
-    v1: (user = JANE, overrides = {}, mintOptions) =>
-      mint({ ...v1AccessTokenClaims(context(tid, APP_ID_URI), user), ...overrides }, mintOptions),
-    app: (appOptions, overrides = {}, mintOptions) =>
-      mint({ ...appOnlyTokenClaims(context(), appOptions), ...overrides }, mintOptions),
+    v2: (user = JANE, overrides = {}, mintOptions = {}) => {
+      const claims = v2AccessTokenClaims(context(tid, CLIENT_ID, mintOptions.expiresInSec), user)
+      return mint({ ...claims, ...overrides }, mintOptions)
+    },
+    v1: (user = JANE, overrides = {}, mintOptions = {}) => {
+      const claims = v1AccessTokenClaims(context(tid, APP_ID_URI, mintOptions.expiresInSec), user)
+      return mint({ ...claims, ...overrides }, mintOptions)
+    },
+    app: (appOptions, overrides = {}, mintOptions = {}) => {
+      const claims = appOnlyTokenClaims(
+        context(tid, CLIENT_ID, mintOptions.expiresInSec),
+        appOptions,
+      )
+      return mint({ ...claims, ...overrides }, mintOptions)
+    },
     setKeyIssuer: (issuer) => {
       site.keyIssuer = issuer
     },
@@ -169,12 +194,10 @@ function b2cPathOf(tenantName: string): RegExp {
   )
 }
 
-const json = (body: unknown): Response =>
-  new Response(JSON.stringify(body), { headers: { 'content-type': 'application/json' } })
-
 /**
- * A URL of Entra's host: a tenant's discovery or keys (the issuer's own routes answer first, so
- * `respondWith` and `counts` apply), B2C user flows, or the issuer's other routes.
+ * A URL of Entra's host: a tenant's discovery or keys, B2C user flows, or the issuer's other
+ * routes. Discovery and keys are answered as the issuer's own routes (`counts`, `respondWith`,
+ * `setJwks`, `setDiscovery`), with Entra's documents where nothing overrides them.
  */
 async function answerEntraUrl(
   site: EntraSite,
@@ -183,7 +206,7 @@ async function answerEntraUrl(
 ): Promise<Response> {
   const { idp, host } = site
   const b2c = site.b2cPath?.exec(url.pathname) ?? null
-  if (b2c !== null) return answerB2cUrl(site, b2c[1]!, b2c[2]!, init)
+  if (b2c !== null) return answerB2cUrl(site, url, b2c[1]!, b2c[2]!, init)
   const match = TENANT_PATH.exec(url.pathname)
   if (match === null) return idp.fetch(url.href, init)
   const [, tenant, what] = match
@@ -192,9 +215,7 @@ async function answerEntraUrl(
     ? `https://${host}/{tenantid}/v2.0`
     : v2Issuer(tenant === 'consumers' ? CONSUMER_TENANT : tenant!, host)
   if (what!.startsWith('v2.0')) {
-    const upstream = await idp.fetch(idp.discoveryUri, init)
-    if (upstream.status !== 200) return upstream
-    return json({
+    return serveAs(idp, 'discovery', url, init, {
       issuer,
       jwks_uri: `https://${host}/${tenant}/discovery/v2.0/keys`,
       id_token_signing_alg_values_supported: ['RS256'],
@@ -204,19 +225,19 @@ async function answerEntraUrl(
       cloud_instance_name: 'microsoftonline.com',
     })
   }
-  const upstream = await idp.fetch(idp.jwksUri, init)
-  if (upstream.status !== 200) return upstream
   const appId = url.searchParams.get('appid')
-  if (appId !== null) return json(site.appKeys.get(appId) ?? entraJwks(idp.jwks().keys, issuer))
   const { keyIssuer } = site
-  return json(
-    entraJwks(idp.jwks().keys, keyIssuer === undefined ? issuer : (keyIssuer ?? undefined)),
-  )
+  const keys =
+    appId === null
+      ? entraJwks(idp.jwks().keys, keyIssuer === undefined ? issuer : (keyIssuer ?? undefined))
+      : (site.appKeys.get(appId) ?? entraJwks(idp.jwks().keys, issuer))
+  return serveAs(idp, 'jwks', url, init, keys)
 }
 
 /** A B2C user flow's discovery (its issuer has a trailing slash) or keys (no `issuer` member). */
 async function answerB2cUrl(
   site: EntraSite,
+  url: URL,
   policy: string,
   what: string,
   init: RequestInit | undefined,
@@ -224,10 +245,8 @@ async function answerB2cUrl(
   const { idp, host, tid } = site
   const base = `https://${host}/${site.b2cTenantName}.onmicrosoft.com/${policy}`
   if (what.startsWith('v2.0')) {
-    const upstream = await idp.fetch(idp.discoveryUri, init)
-    if (upstream.status !== 200) return upstream
-    return json({ issuer: b2cIssuer(host, tid), jwks_uri: `${base}/discovery/v2.0/keys` })
+    const discovery = { issuer: b2cIssuer(host, tid), jwks_uri: `${base}/discovery/v2.0/keys` }
+    return serveAs(idp, 'discovery', url, init, discovery)
   }
-  const upstream = await idp.fetch(idp.jwksUri, init)
-  return upstream.status === 200 ? json(entraJwks(idp.jwks().keys, undefined)) : upstream
+  return serveAs(idp, 'jwks', url, init, entraJwks(idp.jwks().keys, undefined))
 }
