@@ -312,7 +312,15 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (verifyChannel.hasSubscribers) {
       verifyChannel.publish({ outcome: 'pass', provider: hit.provider.name, cached: true })
     }
-    return hit.provider.createUser(hit.verified, hit.sources)
+    try {
+      return hit.provider.createUser(hit.verified, hit.sources)
+    } catch {
+      // A user that cannot be built from this verification is not remembered: verify(token),
+      // which jwtAuth calls next, builds it again and answers its failure as any other.
+      forget(token)
+      lastMiss = undefined
+      return undefined
+    }
   }
 
   async function checkRevocation(provider: JwtProvider, verified: VerifiedToken): Promise<void> {
@@ -359,6 +367,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
     let provider: JwtProvider | undefined
     let hit: Remembered | undefined
     try {
+      // A caller's missing token (a WebSocket or queue message without one) is the client's
+      // fault, answered as a malformed token, not logged as a failure of ours.
+      if (typeof token !== 'string') {
+        throw new InvalidTokenError('ERR_AUTH_TOKEN_MALFORMED', 'token is not a string')
+      }
       if (token === lastMiss) lastMiss = undefined
       else hit = recall(token)
       let verified: VerifiedToken
@@ -366,15 +379,22 @@ export function createVerifier(options: VerifierOptions): Verifier {
         const parsed = parseJwt(token, maxTokenLength)
         provider = route(parsed.payload.iss)
         verified = await provider.verifyToken(token, parsed)
-        if (remembered !== undefined && typeof verified.revalidate === 'function') {
-          const entry = { provider, verified, sources: sourcesByProvider.get(provider)! }
-          remembered.set(cacheKey(token), entry)
-        }
       } else {
         provider = hit.provider
         verified = hit.verified
       }
+      const sources = sourcesByProvider.get(provider)!
       if (revocation !== undefined) await checkRevocation(provider, verified)
+      const user = provider.createUser(verified, sources)
+      // Remembered once its user could be built: an entry whose user throws would make every
+      // later request with the token fail in fromCache, outside this catch.
+      if (
+        hit === undefined &&
+        remembered !== undefined &&
+        typeof verified.revalidate === 'function'
+      ) {
+        remembered.set(cacheKey(token), { provider, verified, sources })
+      }
       if (verifyChannel.hasSubscribers) {
         verifyChannel.publish({
           outcome: 'pass',
@@ -382,7 +402,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
           cached: hit !== undefined,
         })
       }
-      return provider.createUser(verified, sourcesByProvider.get(provider)!)
+      return user
     } catch (error) {
       const failure = asAuthError(error, logger, provider)
       if (verifyChannel.hasSubscribers) {
