@@ -21,7 +21,11 @@ export interface RevocationStore extends HasHealth {
 export interface RevocationOptions {
   /**
    * The longest lifetime a token of your issuers has, in seconds: a subject revoked at T must stay
-   * revoked until every token issued before T has expired. Default 86 400 (one day).
+   * revoked until every token issued before T has expired, and a revocation by a bare `jti` (no
+   * token to read `exp` from) is kept this long. Default 86 400 (one day).
+   *
+   * Warning: a subject revocation lapses after this time even if the tokens it covers live on. A
+   * store that sees a token living longer logs a warning (once): raise this value then.
    */
   maxTokenLifetimeSec?: number
 }
@@ -45,6 +49,14 @@ export const DEFAULT_MAX_TOKEN_LIFETIME_SEC = 86_400
  * revoked token pass again inside that window. Five minutes covers every tolerance up to there.
  */
 export const REVOCATION_GRACE_SEC = 300
+
+/**
+ * The longest a revocation of a token read for its `exp` is kept. The `exp` is trusted over
+ * `maxTokenLifetimeSec` (an entry dropped before `exp` lets the revoked token pass again); this
+ * ceiling only keeps an absurd `exp` (a far-future typo) from pinning the entry, and its memory,
+ * for ever. No access token lives a year.
+ */
+const MAX_TOKEN_ENTRY_SEC = 365 * 86_400
 
 /** The revocation error: 401 `invalid_token` "token revoked". */
 export function tokenRevoked(): InvalidTokenError {
@@ -78,12 +90,18 @@ export function jtiEntry(
   if (jti === undefined) {
     throw new TypeError('the token has no jti or origin_jti: revoke its subject instead')
   }
-  const exp = typeof payload.exp === 'number' ? payload.exp : nowSec + maxLifetimeSec
-  const ends = Math.min(exp, nowSec + maxLifetimeSec)
+  const { exp } = payload
+  const ends =
+    typeof exp === 'number' && Number.isFinite(exp)
+      ? Math.min(exp, nowSec + Math.max(maxLifetimeSec, MAX_TOKEN_ENTRY_SEC))
+      : nowSec + maxLifetimeSec
   return { kind: 'jti', jti, expiresAtSec: ends + REVOCATION_GRACE_SEC }
 }
 
-/** What `revokeSubject(issuer, subject, { before })` revokes. */
+/**
+ * What `revokeSubject(issuer, subject, { before })` revokes: `subject` is matched with the token's
+ * `sub` claim, kept until `before + maxLifetimeSec` (each token's own `exp` is not known here).
+ */
 export function subjectEntry(
   issuer: string,
   subject: string,
@@ -124,6 +142,29 @@ export function issuedBefore(claims: JwtClaims, beforeSec: number): boolean {
   return typeof claims.iat !== 'number' || claims.iat < beforeSec
 }
 
+/**
+ * Whether a token lives longer than `maxLifetimeSec` (`exp` − `iat`, or `exp` − now without `iat`):
+ * a subject revocation covering it may then end while it is still valid.
+ */
+function outlivesRevocations(
+  claims: JwtClaims,
+  maxLifetimeSec: number,
+  now: () => number,
+): boolean {
+  const { exp, iat } = claims
+  if (typeof exp !== 'number') return false
+  return exp - (typeof iat === 'number' ? iat : now()) > maxLifetimeSec
+}
+
+/** The warning given (once per store) when {@link outlivesRevocations} holds for a token. */
+function outlivesRevocationsWarning(maxLifetimeSec: number): string {
+  return (
+    `a token lives longer than maxTokenLifetimeSec (${maxLifetimeSec} s): subject revocations ` +
+    'may end before such tokens expire, which then pass again; raise maxTokenLifetimeSec ' +
+    'to the longest lifetime of your tokens'
+  )
+}
+
 function stringOf(claims: JwtClaims, name: string): string | undefined {
   const value = claims[name]
   return typeof value === 'string' && value !== '' ? value : undefined
@@ -131,13 +172,15 @@ function stringOf(claims: JwtClaims, name: string): string | undefined {
 
 /**
  * Revocations kept in this process: for a single instance, or tests. Same API as the Redis store
- * of `oidc-guard/redis`, which shares revocations between instances.
+ * of `oidc-guard/redis`, which shares revocations between instances. A token living longer than
+ * `maxTokenLifetimeSec` is reported once with a process warning (`OIDC_GUARD_REVOCATION_LIFETIME`).
  *
  * @example
  * const revocations = new MemoryRevocationStore()
  * app.use(jwtAuth({ provider, revocation: revocations }))
  * app.post('/logout', requireUser(), (req, res) => {
- *   revocations.revokeSubject(req.currentUser.claims.iss!, req.currentUser.id)
+ *   // The token's `sub`, not `user.id`: that may be another claim (Entra ID: `oid`).
+ *   revocations.revokeSubject(req.currentUser.claims.iss!, req.currentUser.claims.sub!)
  *   res.status(204).end()
  * })
  */
@@ -146,6 +189,7 @@ export class MemoryRevocationStore implements RevocationStore {
   readonly #jtis = new Map<string, number>()
   readonly #subjects = new Map<string, { beforeSec: number; expiresAtSec: number }>()
   #writes = 0
+  #warned = false
 
   constructor(options: RevocationOptions = {}) {
     const { maxTokenLifetimeSec = DEFAULT_MAX_TOKEN_LIFETIME_SEC } = options
@@ -165,7 +209,12 @@ export class MemoryRevocationStore implements RevocationStore {
     this.#pruneNow()
   }
 
-  /** Revokes every token of a subject issued before `before` (default: now): "log out everywhere". */
+  /**
+   * Revokes every token of a subject issued before `before` (default: now): "log out everywhere".
+   *
+   * @param subject the tokens' `sub` claim (`user.claims.sub`). Not `user.id`, which a provider may
+   *   take from another claim (Entra ID: `oid`): such a revocation would match no token.
+   */
   revokeSubject(issuer: string, subject: string, options: { before?: Date } = {}): void {
     const entry = subjectEntry(issuer, subject, options.before ?? new Date(), this.#maxLifetimeSec)
     if (entry.kind !== 'subject') return
@@ -194,8 +243,10 @@ export class MemoryRevocationStore implements RevocationStore {
   }
 
   isRevoked(verified: VerifiedToken): boolean {
-    // The common case (nothing revoked) reads no clock and builds nothing.
+    // The common case (nothing revoked) builds nothing, and reads the clock only for a token
+    // without `iat` (its lifetime, until the warning was given).
     const { claims } = verified
+    if (!this.#warned) this.#warnIfOutlives(claims)
     if (this.#jtis.size > 0) {
       if (this.#jtiRevoked(claims['jti']) || this.#jtiRevoked(claims['origin_jti'])) return true
     }
@@ -210,6 +261,15 @@ export class MemoryRevocationStore implements RevocationStore {
       return false
     }
     return issuedBefore(claims, entry.beforeSec)
+  }
+
+  #warnIfOutlives(claims: JwtClaims): void {
+    if (!outlivesRevocations(claims, this.#maxLifetimeSec, nowSec)) return
+    this.#warned = true
+    // This store has no logger: a process warning reaches stderr by default, once per store.
+    process.emitWarning(outlivesRevocationsWarning(this.#maxLifetimeSec), {
+      code: 'OIDC_GUARD_REVOCATION_LIFETIME',
+    })
   }
 
   #jtiRevoked(id: unknown): boolean {

@@ -60,18 +60,42 @@ export function checkConnectionOptions(problems: Problems, options: RedisConnect
   checkTimeout(problems, 'heartbeatMs', options.heartbeatMs)
 }
 
+const HIDDEN = '(value hidden: it may carry a password)'
+
 /** What is wrong with a Redis URL, without repeating it (it may carry a password). */
 export function redisUrlProblem(value: unknown): string | undefined {
-  const expected = 'must be a redis:// or rediss:// URL (value hidden: it may carry a password)'
+  const expected = `must be a redis:// or rediss:// URL ${HIDDEN}`
   if (typeof value !== 'string') return expected
+  let url: URL
   try {
-    const url = new URL(value)
-    if ((url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '')
-      return expected
+    url = new URL(value)
   } catch {
     return expected
   }
+  if ((url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '') {
+    return expected
+  }
+  // ioredis takes the path (or `?db=`) as the database and sends `SELECT NaN` for anything but a
+  // number: a rejection no one handles, which ends the process.
+  const db = url.searchParams.get('db')
+  if (!/^\/?\d*$/.test(url.pathname) || (db !== null && !/^\d+$/.test(db))) {
+    return `must name its database by number, as in redis://host:6379/2, or not at all ${HIDDEN}`
+  }
+  // ioredis decodes the user and password on first use: one that does not decode throws there,
+  // every time, and the store would never reach Redis.
+  if (!decodes(url.username) || !decodes(url.password)) {
+    return `must percent-encode its user and password (a % as %25) ${HIDDEN}`
+  }
   return undefined
+}
+
+function decodes(component: string): boolean {
+  try {
+    decodeURIComponent(component)
+    return true
+  } catch {
+    return false
+  }
 }
 
 type RedisConstructor = new (url: string, options: RedisOptions) => Redis

@@ -6,9 +6,12 @@ import {
   DEFAULT_MAX_TOKEN_LIFETIME_SEC,
   jtiEntry,
   Problems,
+  silentLogger,
   subjectEntry,
   UnavailableError,
   type ComponentHealth,
+  type JwtClaims,
+  type Logger,
   type RevocationEntry,
   type RevocationOptions,
   type RevocationStore,
@@ -69,13 +72,16 @@ return 1
  * Warning: another instance learns of a revocation when the message reaches it (well under a
  * millisecond on a local network, once Redis answered the revoking call); the revoking instance
  * knows at once. Size: each revocation costs about 150 bytes per instance for its lifetime.
+ * A subject revocation is kept `maxTokenLifetimeSec`: the first token seen living longer is
+ * logged as a warning, since such tokens may pass again before they expire.
  *
  * @example
  * const revocations = new RedisRevocationStore({ url: process.env.AUTH_REDIS_URL, logger })
  * await revocations.ready() // optional: the first requests wait for the copy otherwise
  * app.use(jwtAuth({ provider, revocation: revocations }))
  * app.post('/logout-everywhere', requireUser(), async (req, res) => {
- *   await revocations.revokeSubject(req.currentUser.claims.iss!, req.currentUser.id)
+ *   // The token's `sub`, not `user.id`: that may be another claim (Entra ID: `oid`).
+ *   await revocations.revokeSubject(req.currentUser.claims.iss!, req.currentUser.claims.sub!)
  *   res.status(204).end()
  * })
  *
@@ -88,6 +94,8 @@ export class RedisRevocationStore implements RevocationStore {
   readonly #channel: string
   readonly #local = new LocalRevocations()
   readonly #link: RedisLink
+  readonly #logger: Logger
+  #warned = false
 
   constructor(options: RedisRevocationStoreOptions) {
     const problems = new Problems()
@@ -109,6 +117,7 @@ export class RedisRevocationStore implements RevocationStore {
     }
     problems.throwIfAny()
     this.#maxLifetimeSec = maxTokenLifetimeSec
+    this.#logger = options.logger ?? silentLogger
     this.#failOpen = onRevocationStoreDown === 'fail-open'
     this.#key = `${prefix}revocations`
     this.#channel = `${prefix}revocations`
@@ -128,8 +137,8 @@ export class RedisRevocationStore implements RevocationStore {
 
   /**
    * Revokes one token, by the token itself or its `jti` (Cognito's `origin_jti` too), on every
-   * instance, until the token expires (at most `maxTokenLifetimeSec`). This instance refuses it at
-   * once, even when Redis cannot be reached.
+   * instance, until the token expires (its `exp`, whatever `maxTokenLifetimeSec` says; a bare `jti`
+   * for `maxTokenLifetimeSec`). This instance refuses it at once, even when Redis cannot be reached.
    *
    * @throws {TypeError} synchronously, for an empty value or a token with no `jti`/`origin_jti`.
    * @returns a promise that rejects when Redis could not store the revocation: it then holds on
@@ -141,8 +150,10 @@ export class RedisRevocationStore implements RevocationStore {
 
   /**
    * Revokes every token of a subject issued before `before` (default: now), on every instance:
-   * "log out everywhere". Tokens issued later pass.
+   * "log out everywhere". Tokens issued later pass. Kept `maxTokenLifetimeSec` from `before`.
    *
+   * @param subject the tokens' `sub` claim (`user.claims.sub`). Not `user.id`, which a provider may
+   *   take from another claim (Entra ID: `oid`): such a revocation would match no token.
    * @throws {TypeError} synchronously, for an empty issuer or subject or an invalid date.
    * @returns a promise that rejects when Redis could not store the revocation (retry).
    */
@@ -157,6 +168,7 @@ export class RedisRevocationStore implements RevocationStore {
    * it (at most `timeoutMs`); while Redis is unreachable it follows `onRevocationStoreDown`.
    */
   isRevoked(verified: VerifiedToken): boolean | Promise<boolean> {
+    if (!this.#warned) this.#warnIfOutlives(verified.claims)
     const known = this.#local.isRevoked(verified.claims, nowSec)
     if (known || this.#link.live) return known
     if (this.#link.down) return this.#failOpen ? false : Promise.reject(unavailable())
@@ -202,6 +214,26 @@ export class RedisRevocationStore implements RevocationStore {
   /** Closes the connections the store opened. */
   close(): Promise<void> {
     return this.#link.close()
+  }
+
+  /**
+   * Warns, once, of a token living longer than `maxTokenLifetimeSec` (`exp` − `iat`, or `exp` − now
+   * without `iat`): a subject revocation ends before it expires. The token is not refused: its
+   * issuer chose that lifetime, and the setting is what is wrong.
+   */
+  #warnIfOutlives(claims: JwtClaims): void {
+    const { exp, iat } = claims
+    if (typeof exp !== 'number') return
+    const lifetimeSec = exp - (typeof iat === 'number' ? iat : nowSec())
+    if (!(lifetimeSec > this.#maxLifetimeSec)) return
+    this.#warned = true
+    this.#logger.warn(
+      { iss: claims.iss, lifetimeSec: Math.round(lifetimeSec) },
+      'a token lives longer than maxTokenLifetimeSec (%d s): subject revocations may end before ' +
+        'such tokens expire, which then pass again; raise maxTokenLifetimeSec ' +
+        '(AUTH_REVOCATION_MAX_TOKEN_LIFETIME_SEC) to the longest lifetime of your tokens',
+      this.#maxLifetimeSec,
+    )
   }
 
   async #revoke(entry: RevocationEntry): Promise<void> {

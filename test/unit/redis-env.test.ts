@@ -97,12 +97,16 @@ describe('redisEnv', () => {
     const verify = createVerifier(options)
     const token = idp.mint({ sub: 'alice', exp: Math.floor(Date.now() / 1000) + 3600 })
     expect((await verify(token)).id).toBe('alice')
-    await revocation.revokeToken(token)
-    await expect(verify(token)).rejects.toMatchObject({ code: 'ERR_AUTH_TOKEN_REVOKED' })
-    // Under the prefix, kept no longer than AUTH_REVOCATION_MAX_TOKEN_LIFETIME_SEC and the grace.
+    // A bare jti (whose token's exp is unknown) is kept under the prefix for
+    // AUTH_REVOCATION_MAX_TOKEN_LIFETIME_SEC and the grace.
+    await revocation.revokeToken('a-bare-jti')
     const ttl = await admin.ttl(`${PREFIX}revocations`)
     expect(ttl).toBeGreaterThan(590 + REVOCATION_GRACE_SEC)
     expect(ttl).toBeLessThanOrEqual(602 + REVOCATION_GRACE_SEC)
+    // A token until its own exp, even past that lifetime.
+    await revocation.revokeToken(token)
+    await expect(verify(token)).rejects.toMatchObject({ code: 'ERR_AUTH_TOKEN_REVOKED' })
+    expect(await admin.ttl(`${PREFIX}revocations`)).toBeGreaterThan(3590 + REVOCATION_GRACE_SEC)
   })
 
   it('AUTH_REVOCATION_ON_STORE_DOWN=fail-open reaches the store', async () => {
