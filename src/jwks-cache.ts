@@ -142,14 +142,40 @@ export class JwksCache {
       throw keysUnavailable(state.lastError)
   }
 
-  /** The state of `uri`'s set, for health reports. */
+  /**
+   * The state of `uri`'s set, for health reports: keys too stale to serve count as none, as they
+   * would for the next token, so a quiet instance's probe does not stay green on keys it would refuse.
+   */
   status(uri: string): KeySetStatus {
     const state = this.#sets.get(uri)
+    if (state === undefined) return { keyCount: 0, fetchedAt: undefined, lastError: undefined }
+    const keys = this.#usableKeys(state, Date.now())
+    const expired = keys === undefined && state.fetchedAt > 0 // Set only by a successful fetch.
     return {
-      keyCount: state?.keys?.length ?? 0,
-      fetchedAt: state?.keys === undefined ? undefined : new Date(state.fetchedAt),
-      lastError: state?.lastError?.message,
+      keyCount: keys?.length ?? 0,
+      fetchedAt: keys === undefined ? undefined : new Date(state.fetchedAt),
+      lastError: state.lastError?.message ?? (expired ? STALE_KEYS_DROPPED : undefined),
     }
+  }
+
+  /**
+   * Whether a health probe should fetch `uri`'s set now: it is missing, expired, empty or due for
+   * refresh, and a request would be let fetch it too. A probe reachable from outside thus adds no
+   * fetch beyond the failure back-off and the kid-miss cooldown that bound requests.
+   */
+  warmUpDue(uri: string): boolean {
+    const state = this.#sets.get(uri)
+    if (state === undefined) return true
+    if (state.inflight !== undefined) return false
+    const now = Date.now()
+    const keys = this.#usableKeys(state, now)
+    const since = elapsed(now, state.lastAttemptAt)
+    // Missing, expired or due: the request path (#afterFetch, #currentKeys) waits out the back-off.
+    if (keys === undefined || elapsed(now, state.fetchedAt) >= this.#options.refreshIntervalMs) {
+      return since >= this.#backoff(state)
+    }
+    // An answer of no usable key is refetched as an unknown kid would be: once a cooldown.
+    return keys.length === 0 && since >= this.#options.cooldownMs
   }
 
   /** How key sets are fetched, so that discovery for them goes the same way (a proxy's fetch). */
@@ -275,6 +301,9 @@ export class JwksCache {
     return state.inflight
   }
 }
+
+const STALE_KEYS_DROPPED =
+  'keys expired: not refreshed within the refresh interval plus staleIfErrorMs'
 
 function keyNotFound(): InvalidTokenError {
   return new InvalidTokenError('ERR_AUTH_KEY_NOT_FOUND', 'no signing key matches the token')

@@ -185,24 +185,26 @@ export abstract class KeySetProvider implements JwtProvider {
   abstract hydrate(): Promise<void>
 
   /**
-   * The key set's state: ok once keys are held (stale keys served through an outage count). A
-   * provider without keys starts fetching them: a readiness probe is asked before any token
-   * arrives, and an instance kept out of service until it holds keys would otherwise never get
-   * the token that fetches them.
+   * The key set's state: ok while it holds keys a token could use (stale keys served through an
+   * outage count, keys past `staleIfErrorMs` do not). A provider whose keys are missing, expired
+   * or due for refresh starts fetching them: a readiness probe is asked before any token arrives,
+   * and an instance kept out of service until it holds keys would otherwise never get the token
+   * that fetches them; a quiet one would let its keys expire unseen.
    */
   health(): ProviderHealth {
     const jwksUri = this.currentJwksUri()
     if (jwksUri === undefined) {
-      this.#warmUp()
+      this.#warmUp() // Discovery has its own failure back-off.
       return { ok: false, keyCount: 0, lastError: 'keys not located yet' }
     }
     const { keyCount, fetchedAt, lastError } = this.cache.status(jwksUri)
-    if (keyCount === 0) this.#warmUp()
+    if (this.cache.warmUpDue(jwksUri)) this.#warmUp()
     return { ok: keyCount > 0, jwksUri, keyCount, fetchedAt, lastError }
   }
 
-  // At most one fetch per gap, whoever asks: a health route reachable from outside must not turn
-  // into a stream of requests to the issuer.
+  // At most one fetch per gap, whoever asks, and only when the cache's back-off and cooldown let
+  // one through: a health route reachable from outside must not turn into a stream of requests
+  // to the issuer.
   #lastWarmUpAt = -Infinity
 
   #warmUp(): void {
