@@ -75,8 +75,8 @@ export function importKeySet(
   // A refresh that brings the same key keeps the same object: verified tokens cached against it
   // stay trusted, while a key that left the set takes its tokens with it.
   const known = new Map(previous.map((key) => [key.source, key]))
-  // A set that lists one key twice, byte for byte, holds it once: kept twice, it would make its
-  // kid ambiguous and refuse every token signed with it. Keys that differ in anything still are.
+  // A set that lists one key twice, byte for byte, holds it once. Entries of one key that differ
+  // in metadata stay apart here; selectKey tells them from different keys sharing a kid.
   const seen = new Set<string>()
   for (const jwk of document['keys'] as unknown[]) {
     if (!isJsonObject(jwk)) {
@@ -103,11 +103,14 @@ export function importKeySet(
 
 /**
  * Chooses the key for a token: the one key with the token's `kid` (or, with no `kid`, the one
- * key of the set) that suits the algorithm.
+ * key of the set) that suits the algorithm. Entries that each suit it and hold the same key
+ * material, bound to the same issuer, are that one key listed twice (once with `use`, once with
+ * `alg`): the first of them is chosen. Nothing is merged, so no entry lends another a permission:
+ * the token's algorithm is one that every entry chosen from allows on its own.
  *
  * @returns the key, or `undefined` when the set does not know the `kid` (a refetch may help).
  * @throws {InvalidTokenError} `ERR_AUTH_KEY_NOT_FOUND` when the `kid` is known but no key suits
- *   the algorithm, or when several keys match (never "first key wins", RFC 7517 §4.5).
+ *   the algorithm, or when different keys match (never "first key wins", RFC 7517 §4.5).
  */
 export function selectKey(
   keys: readonly VerificationKey[],
@@ -120,13 +123,18 @@ export function selectKey(
     if (kid !== undefined && key.kid !== kid) continue
     kidKnown = true
     if (!keySuitsAlgorithm(key, alg)) continue
-    if (match !== undefined) {
+    if (match === undefined) match = key
+    else if (!sameKey(match, key)) {
       throw new InvalidTokenError('ERR_AUTH_KEY_NOT_FOUND', 'no unique signing key for the token')
     }
-    match = key
   }
   if (match === undefined && kidKnown) {
     throw new InvalidTokenError('ERR_AUTH_KEY_NOT_FOUND', 'no suitable signing key for the token')
   }
   return match
+}
+
+// Compared only when a second entry matches, which is rare: the hot path pays nothing.
+function sameKey(a: VerificationKey, b: VerificationKey): boolean {
+  return a.issuer === b.issuer && a.keyObject.equals(b.keyObject)
 }
