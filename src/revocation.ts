@@ -146,7 +146,7 @@ export function issuedBefore(claims: JwtClaims, beforeSec: number): boolean {
  * Whether a token lives longer than `maxLifetimeSec` (`exp` − `iat`, or `exp` − now without `iat`):
  * a subject revocation covering it may then end while it is still valid.
  */
-function outlivesRevocations(
+export function outlivesRevocations(
   claims: JwtClaims,
   maxLifetimeSec: number,
   now: () => number,

@@ -20,6 +20,7 @@ export {
   DEFAULT_MAX_TOKEN_LIFETIME_SEC,
   issuedBefore,
   jtiEntry,
+  outlivesRevocations,
   revocableIds,
   subjectEntry,
   subjectKey,

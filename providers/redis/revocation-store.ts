@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis'
 import {
   DEFAULT_MAX_TOKEN_LIFETIME_SEC,
   jtiEntry,
+  outlivesRevocations,
   Problems,
   silentLogger,
   subjectEntry,
@@ -222,13 +223,10 @@ export class RedisRevocationStore implements RevocationStore {
    * issuer chose that lifetime, and the setting is what is wrong.
    */
   #warnIfOutlives(claims: JwtClaims): void {
-    const { exp, iat } = claims
-    if (typeof exp !== 'number') return
-    const lifetimeSec = exp - (typeof iat === 'number' ? iat : nowSec())
-    if (!(lifetimeSec > this.#maxLifetimeSec)) return
+    if (!outlivesRevocations(claims, this.#maxLifetimeSec, nowSec)) return
     this.#warned = true
     this.#logger.warn(
-      { iss: claims.iss, lifetimeSec: Math.round(lifetimeSec) },
+      { iss: claims.iss, exp: claims.exp, iat: claims.iat },
       'a token lives longer than maxTokenLifetimeSec (%d s): subject revocations may end before ' +
         'such tokens expire, which then pass again; raise maxTokenLifetimeSec ' +
         '(AUTH_REVOCATION_MAX_TOKEN_LIFETIME_SEC) to the longest lifetime of your tokens',
