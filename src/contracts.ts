@@ -29,6 +29,17 @@ export interface JwtProvider {
   /** The exact issuers this provider accepts, used to route tokens without trying each provider. */
   readonly issuers: readonly string[]
   /**
+   * Issuers routed to this provider though it refuses them (Entra: a version of a tenant it names
+   * that it does not accept), so that their tokens meet the rules their owner set and are refused
+   * saying why, never reaching a provider that takes any tenant. Not listed as accepted anywhere.
+   */
+  readonly refusedIssuers?: readonly string[]
+  /**
+   * The longest token it accepts, in characters: a verifier given no limit of its own decodes
+   * tokens up to the longest of its providers' (at least 16 KiB).
+   */
+  readonly maxTokenLength?: number
+  /**
    * For issuers that are templates (Entra's `{tenantid}`): whether this provider takes `iss`. It
    * must answer only for issuers it accepts: the first templated provider to claim one gets it.
    */

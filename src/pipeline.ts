@@ -39,7 +39,10 @@ export interface VerifierOptions extends EnrichmentOptions {
   permissions?: PermissionsProvider
   /** Source of `user.profile`. */
   profile?: ProfileProvider
-  /** Longest token accepted, in characters, checked before any decoding. Default 16 KiB. */
+  /**
+   * Longest token accepted, in characters, checked before any decoding. Default: the longest a
+   * provider accepts (its own `maxTokenLength`), at least 16 KiB.
+   */
   maxTokenLength?: number
   /** A pino logger to write to (a child is used), or `false` for none. Default: a new pino logger. */
   logger?: Logger | false
@@ -103,7 +106,9 @@ export interface Verifier {
   fromCache(token: string): User | undefined
   /**
    * Forgets the cached groups, roles, permissions and profile of one user, so the next request
-   * asks the sources again (after changing the user's roles, say).
+   * asks the sources again (after changing the user's roles, say). Pass the `User`, or its issuer
+   * and `user.id` as `subject`: the id claim the provider maps (`oid` for Entra ID), not always
+   * the token's `sub`.
    */
   forgetUser(user: User | { issuer: string; subject: string }): Promise<void>
   /** Forgets every cached authorization answer. */
@@ -168,11 +173,11 @@ function routeTable(
 ): Map<string, JwtProvider> {
   const table = new Map<string, JwtProvider>()
   for (const provider of providers) {
-    for (const issuer of provider?.issuers ?? []) {
+    for (const issuer of [...(provider?.issuers ?? []), ...(provider?.refusedIssuers ?? [])]) {
       const owner = table.get(issuer)
       if (owner !== undefined) {
         problems.add(
-          `two providers accept the issuer ${JSON.stringify(issuer)}: ${label(providers, owner)} and ${label(providers, provider)}; give it to one of them`,
+          `two providers claim the issuer ${JSON.stringify(issuer)}: ${label(providers, owner)} and ${label(providers, provider)}; give it to one of them`,
         )
       }
       table.set(issuer, provider)
@@ -197,6 +202,20 @@ function checkTemplates(problems: Problems, providers: readonly JwtProvider[]): 
       }
     }
   })
+}
+
+/**
+ * The verifier's own limit when none is given: the longest token a provider accepts (its
+ * `maxTokenLength`), never below 16 KiB. A limit set on a provider must not
+ * be cut short before the provider sees the token; each provider still applies its own.
+ */
+function longestAccepted(providers: readonly JwtProvider[]): number {
+  let longest = DEFAULT_MAX_TOKEN_LENGTH
+  for (const provider of providers) {
+    const length: unknown = provider?.maxTokenLength
+    if (typeof length === 'number' && Number.isFinite(length) && length > longest) longest = length
+  }
+  return longest
 }
 
 function isTemplated(provider: JwtProvider): boolean {
@@ -250,7 +269,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const recognising = templated.filter(
     (provider) => typeof provider.recognisesIssuer === 'function',
   )
-  const maxTokenLength = options.maxTokenLength ?? DEFAULT_MAX_TOKEN_LENGTH
+  const maxTokenLength = options.maxTokenLength ?? longestAccepted(providers)
   const logger = resolveLogger(options.logger, level)
   const enrichment = new Enrichment(options, logger)
   const sourcesByProvider = new Map(

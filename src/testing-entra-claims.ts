@@ -45,8 +45,14 @@ export const v2Issuer = (tid: string, host = AUTHORITY) =>
   host.endsWith('.ciamlogin.com')
     ? `https://${tid}.ciamlogin.com/${tid}/v2.0`
     : `https://${host}/${tid}/v2.0`
-/** `https://sts.windows.net/{tid}/` */
-export const v1Issuer = (tid: string) => `https://sts.windows.net/${tid}/`
+// v1 tokens keep their cloud's old STS host whatever the authority (as EntraIdProvider reads them).
+const V1_ISSUER_HOSTS: Readonly<Record<string, string>> = {
+  'login.partner.microsoftonline.cn': 'sts.chinacloudapi.cn',
+  'login.chinacloudapi.cn': 'sts.chinacloudapi.cn',
+}
+/** `https://sts.windows.net/{tid}/` (China: `https://sts.chinacloudapi.cn/{tid}/`) */
+export const v1Issuer = (tid: string, host = AUTHORITY) =>
+  `https://${V1_ISSUER_HOSTS[host] ?? 'sts.windows.net'}/${tid}/`
 /** Azure AD B2C: `https://{host}/{tid}/v2.0/` */
 export const b2cIssuer = (host: string, tid: string) => `https://${host}/${tid}/v2.0/`
 
@@ -99,7 +105,7 @@ export function v1AccessTokenClaims(
 ): Record<string, unknown> {
   return {
     aud: context.audience,
-    iss: v1Issuer(context.tid),
+    iss: v1Issuer(context.tid, context.host),
     ...times(context),
     acr: '1',
     aio: opaque(48),
@@ -136,7 +142,7 @@ export function appOnlyTokenClaims(
     sub: oid,
   }
   if (version === '1.0') {
-    const iss = v1Issuer(context.tid)
+    const iss = v1Issuer(context.tid, context.host)
     return {
       aud: context.audience,
       iss,

@@ -51,8 +51,16 @@ export interface EntraTestIssuer {
    * top of a complete token: Jane's v2.0 or v1.0 access token, or an app-only token.
    */
   mint(claims?: Record<string, unknown>, options?: EntraMintOptions): string
-  /** What `new EntraIdProvider(...)` needs to verify this tenant's tokens in memory. */
-  readonly providerOptions: { tenantId: string; audience: readonly string[]; fetch: typeof fetch }
+  /**
+   * What `new EntraIdProvider(...)` needs to verify this tenant's tokens in memory; with
+   * `authorityHost` when the stand-in's host is not the public cloud's.
+   */
+  readonly providerOptions: {
+    tenantId: string
+    audience: readonly string[]
+    fetch: typeof fetch
+    authorityHost?: string
+  }
   /** The context of a token of `tid` (default the issuer's). */
   context(tid?: string, audience?: string): EntraTokenContext
   /** The `issuer` the keys endpoints publish: `undefined` derives it, `null` omits it. */
@@ -148,7 +156,12 @@ export async function createEntraIssuer(
     context,
     mint,
     // Both audience forms: v2 tokens carry the client id, v1 tokens the App ID URI.
-    providerOptions: { tenantId: tid, audience: [CLIENT_ID, APP_ID_URI], fetch },
+    providerOptions: {
+      tenantId: tid,
+      audience: [CLIENT_ID, APP_ID_URI],
+      fetch,
+      ...(host === AUTHORITY ? {} : { authorityHost: host }),
+    },
     v2: (user = JANE, overrides = {}, mintOptions = {}) => {
       const claims = v2AccessTokenClaims(context(tid, CLIENT_ID, mintOptions.expiresInSec), user)
       return mint({ ...claims, ...overrides }, mintOptions)

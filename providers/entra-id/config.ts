@@ -76,6 +76,18 @@ function resolveAuthority(problems: Problems, value: unknown): Authority {
   return new Authority(url.origin)
 }
 
+/**
+ * External ID (`*.ciamlogin.com`) tenants are single-tenant: their apps take only their own
+ * directory's accounts, and their issuer names the tenant in its host, which no multi-tenant key
+ * set or discovery document can match. `organizations` or `common` there would refuse every token.
+ */
+function checkSingleTenantAuthority(problems: Problems, authority: Authority, tenant: string) {
+  if (!authority.ciam || !MULTI.includes(tenant)) return
+  problems.add(
+    `tenantId (${ENV}_TENANT_ID) ${tenant} cannot be used with the External ID authority ${authority.host}: External ID tenants are single-tenant, so give the tenant's own id (a GUID)`,
+  )
+}
+
 function resolveTenant(problems: Problems, value: unknown): string {
   const tenant = typeof value === 'string' ? value.trim().toLowerCase() : ''
   if (tenant === 'consumers') return CONSUMER_TENANT_ID
@@ -273,10 +285,14 @@ export function resolveEntraConfig(
   checkOptions(problems, options)
   const tenant = resolveTenant(problems, options.tenantId)
   const b2cTenantName = options.b2c?.tenantName
-  const authority = resolveAuthority(
-    problems,
-    options.authorityHost ?? (b2cTenantName && `${b2cTenantName}.b2clogin.com`),
-  )
+  // A B2C host is derived from a tenant name only: a missing or empty one is b2c.tenantName's
+  // problem, reported once, not a second time as an empty authorityHost.
+  const b2cHost =
+    typeof b2cTenantName === 'string' && b2cTenantName !== ''
+      ? `${b2cTenantName}.b2clogin.com`
+      : undefined
+  const authority = resolveAuthority(problems, options.authorityHost ?? b2cHost)
+  checkSingleTenantAuthority(problems, authority, tenant)
   const versions = resolveVersions(problems, options)
   const policies = resolveB2c(problems, options.b2c, tenant)
   if (policies !== undefined && versions.has('1.0')) {

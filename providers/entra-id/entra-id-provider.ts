@@ -19,11 +19,19 @@ import {
   type VerifiedToken,
 } from '../../src/spi.js'
 import { KeySetProvider, resolveJwksCache, resolvePolicy } from '../jwks/jwks-provider.js'
-import { CONSUMER_TENANT_ID, namesGraph, TENANT_TEMPLATE } from './authority.js'
+import { namesGraph, TENANT_TEMPLATE } from './authority.js'
 import { EntraGroupsProvider, EntraRolesProvider } from './groups.js'
 import { entraDiscovery, KeyLocation, type SigningKey } from './keys.js'
 import { resolveEntraConfig, type EntraConfig } from './config.js'
 import type { EntraIdProviderOptions } from './options.js'
+import {
+  answersFor,
+  fixedIssuers,
+  isOpen,
+  issuerConflict,
+  refusedIssuers,
+  takesOpenIssuer,
+} from './routing.js'
 import {
   checkEntraClaims,
   entraIdentity,
@@ -33,48 +41,6 @@ import {
 } from './token-rules.js'
 
 const JWKS_URI_OPTION = 'jwksUri (AUTH_PROVIDER_AZURE_ENTRA_ID_JWKS_URI)'
-
-/**
- * The issuers routed to a provider by exact match: a single tenant's (or user flow's) own, and
- * each listed tenant's. Only `'*'` and a predicate leave issuers to a template: the verifier then
- * refuses, at construction, two providers listing one tenant, as it does any issuer claimed twice.
- */
-function fixedIssuers(config: EntraConfig): string[] {
-  const { authority, tenants, tenant, versions } = config
-  if (config.policies !== undefined) return [authority.b2cIssuer(tenant)]
-  const tids = tenants.kind === 'one' ? [tenants.tid] : tenants.kind === 'list' ? tenants.tids : []
-  return [...tids].flatMap((tid) => [...versions].map((version) => authority.issuer(version, tid)))
-}
-
-/** Whether the configuration takes tokens of tenants it does not name (`'*'`, a predicate). */
-function isOpen(config: EntraConfig): boolean {
-  const { kind } = config.tenants
-  return kind === 'any' || kind === 'predicate'
-}
-
-/**
- * Whether an open configuration takes tokens of `iss`, as far as `iss` tells: its cloud, a version
- * it accepts, and no personal account unless `common`. Whether a predicate admits the tenant is
- * asked after the signature; so two open providers may never share an issuer form.
- */
-function takesOpenIssuer(iss: string, config: EntraConfig): boolean {
-  const form = config.authority.parse(iss)
-  if (form === undefined || !config.versions.has(form.version)) return false
-  const { tenants } = config
-  return tenants.kind !== 'one' && (tenants.personal || form.tenant !== CONSUMER_TENANT_ID)
-}
-
-/**
- * Whether `iss` is an Entra issuer this provider answers for: any form (v1 or v2) of its tenant,
- * or of any tenant when it is multi-tenant, so that a refusal can say which rule failed ("v1.0
- * tokens are not accepted", "tenant is not allowed") instead of "issuer not trusted".
- */
-function answersFor(iss: string, config: EntraConfig): boolean {
-  if (config.policies !== undefined) return iss === config.authority.b2cIssuer(config.tenant)
-  const form = config.authority.parse(iss)
-  if (form === undefined) return false
-  return config.tenants.kind !== 'one' || form.tenant === config.tenants.tid
-}
 
 /** The key sets: a configured URI, the tenant's discovery, or one discovery per B2C user flow. */
 function keyLocations(
@@ -143,6 +109,8 @@ function peekPayload(
  * unless `allowGuestUsers`. Users get `id` = `oid`, `name`, `email`, `scopes` from `scp`,
  * `clientId` from `azp`/`appid`, and `isM2M` for app-only tokens; roles default to the `roles`
  * claim and groups to `groups` (an overflowing token goes to `groupOverageResolver`, else 403).
+ * A subclass may override `checkClaims(claims)` to add checks of its own (throw
+ * `InvalidTokenError` to refuse); it runs after all of Entra's rules, which always run.
  *
  * @example
  * // Single tenant: tokens of your own directory only.
@@ -181,6 +149,8 @@ export class EntraIdProvider extends KeySetProvider {
   /** The accepted audiences, `api://{clientId}` included when derived. */
   readonly audience: readonly string[]
   readonly defaultSources: UserSources
+  /** Its named tenants' issuers in a version it does not accept: routed here to be refused. */
+  readonly refusedIssuers: readonly string[]
   readonly #config: EntraConfig
   /** Whether tenants it does not name are taken (`'*'`, a predicate): routed by template. */
   readonly #open: boolean
@@ -214,6 +184,7 @@ export class EntraIdProvider extends KeySetProvider {
     this.#config = config
     this.#open = isOpen(config)
     this.#exact = new Set(exact)
+    this.refusedIssuers = Object.freeze(refusedIssuers(config))
     this.#locations = locations
     this.#primary = primary
     this.defaultSources = Object.freeze({
@@ -224,9 +195,9 @@ export class EntraIdProvider extends KeySetProvider {
 
   /**
    * Whether this provider takes tokens of `iss`, as far as `iss` tells (the verifier routes by
-   * it): one of its exact issuers, or, with `allowedTenants` `'*'` or a predicate, an issuer of its
-   * cloud in a version it accepts. A tenant outside an `allowedTenants` list is not claimed: it may
-   * be another provider's.
+   * it): one of its exact issuers (either version of a tenant it names), or, with `allowedTenants`
+   * `'*'` or a predicate, an issuer of its cloud in a version it accepts. A tenant outside an
+   * `allowedTenants` list is not claimed: it may be another provider's.
    */
   claimsIssuer(iss: string): boolean {
     return this.#open ? takesOpenIssuer(iss, this.#config) : this.#exact.has(iss)
@@ -242,32 +213,13 @@ export class EntraIdProvider extends KeySetProvider {
   }
 
   /**
-   * Why this provider and `other` would both claim some issuer, or `undefined`. Exact issuers are
-   * compared by the verifier; what is left is two providers taking every tenant (`'*'` or a
-   * predicate) of one issuer form, which the verifier refuses at construction: each of those
-   * tokens could reach only the first, and which one it was meant for cannot be read from `iss`.
+   * Why this provider and `other` would both claim some issuer, or `undefined`: both naming one
+   * tenant, or both taking every tenant of one issuer form. The verifier refuses either at
+   * construction: each of those tokens could reach only one of them.
    */
   issuerConflictWith(other: JwtProvider): string | undefined {
-    if (!(#config in other) || !this.#open || !other.#open) return undefined
-    const mine = this.#config
-    const theirs = other.#config
-    for (const version of mine.versions) {
-      const template = mine.authority.issuer(version, TENANT_TEMPLATE)
-      if (
-        !theirs.versions.has(version) ||
-        theirs.authority.issuer(version, TENANT_TEMPLATE) !== template
-      ) {
-        continue
-      }
-      const both = `both take tokens of any tenant with the issuer ${template}`
-      if (version === '2.0') {
-        return `${both}: make one provider with both audiences, or give one of them an allowedTenants list`
-      }
-      const clouds =
-        mine.authority.origin === theirs.authority.origin ? '' : ' (v1.0 issuers name no cloud)'
-      return `${both}${clouds}: accept v1.0 tokens in one of them only, make one provider with both audiences, or give one of them an allowedTenants list`
-    }
-    return undefined
+    if (!(#config in other)) return undefined
+    return issuerConflict(this.#config, other.#config)
   }
 
   override async verifyToken(token: string, parsed?: ParsedJwt): Promise<VerifiedToken> {
@@ -293,6 +245,9 @@ export class EntraIdProvider extends KeySetProvider {
     if (used?.issuer !== undefined) this.#checkKeyIssuer(used.issuer, claims.iss ?? '', tid)
     const rule = this.#config.tenants
     if (rule.kind === 'predicate') await this.#askTenant(rule.allows, tid)
+    // A subclass's own checks, on a token every Entra rule has passed: they can add refusals,
+    // never take one of Entra's away (those are not methods an override could replace).
+    this.checkClaims(claims)
     return verified
   }
 

@@ -146,6 +146,11 @@ export abstract class KeySetProvider implements JwtProvider {
     this.keys = keys
   }
 
+  /** The longest token accepted, in characters (`maxTokenLength`, default 16 KiB). */
+  get maxTokenLength(): number {
+    return this.policy.maxTokenLength
+  }
+
   async verifyToken(token: string, parsed?: ParsedJwt): Promise<VerifiedToken> {
     const result = verifyJwt(token, parsed, this.policy, this.keys)
     // Awaited only when it is a promise: awaiting an answer at hand still costs a microtask turn.
