@@ -9,7 +9,7 @@ import type {
   SourceContext,
 } from './contracts.js'
 import { sourceChannel } from './diagnostics.js'
-import { ForbiddenError, InvalidTokenError, UnavailableError } from './errors.js'
+import { isSourceRefusal, UnavailableError } from './errors.js'
 import type { HasHealth } from './health.js'
 import { safeError, type Logger } from './logger.js'
 import { checkNumber, checkTimeout, type Problems } from './options.js'
@@ -38,10 +38,23 @@ export interface SourceCacheOptions {
 export interface SharedCacheTier extends HasHealth {
   /** The stored answer, or `undefined`. */
   get(key: string): Promise<unknown>
+  /**
+   * The stored answer with the time it has left, or `undefined`. Optional, read instead of `get`
+   * when there: an answer another instance stored some time ago is then kept here only for what is
+   * left of its TTL. Through `get` alone it is kept a whole `ttlMs` more, so up to twice as long.
+   */
+  getEntry?(key: string): Promise<SharedCacheEntry | undefined>
   set(key: string, value: unknown, ttlMs: number): Promise<void>
   /** Deletes the keys everywhere and tells every instance (their `onInvalidate` listeners). */
   invalidate(keys: readonly string[]): Promise<void>
   onInvalidate(listener: (keys: readonly string[]) => void): void
+}
+
+/** An answer read from a {@link SharedCacheTier}, and how long it has left there. */
+export interface SharedCacheEntry {
+  readonly value: unknown
+  /** Milliseconds before the tier drops the answer; without it, the in-process TTL is whole. */
+  readonly remainingMs?: number
 }
 
 /** How the pipeline calls authorization sources. */
@@ -66,6 +79,12 @@ const FACETS = Object.keys(METHODS) as Facet[]
 const DEFAULT_TIMEOUT_MS = 5_000
 const DEFAULT_TTL_MS = 30_000
 const DEFAULT_MAX = 10_000
+const SHARED_TIER_METHODS = ['get', 'set', 'invalidate', 'onInvalidate'] as const
+
+// The reasons lru-cache gave when it aborted a pending load (its key deleted or evicted): it
+// rejects everyone waiting on that load with the reason itself, which is how they are told apart
+// from a source's failure.
+const abortedLoads = new WeakSet<object>()
 
 type AnySource = GroupsProvider | RolesProvider | PermissionsProvider | ProfileProvider
 type Call = (user: User, context: SourceContext) => unknown
@@ -165,6 +184,26 @@ export function checkEnrichmentOptions(problems: Problems, options: EnrichmentOp
   }
   checkTimeout(problems, 'sourceCache.ttlMs', sourceCache.ttlMs)
   checkNumber(problems, 'sourceCache.max', sourceCache.max, 1, { integer: true })
+  checkSharedTier(problems, sourceCache.shared)
+}
+
+/** A shared tier is checked at construction, rather than failing at its first use. */
+function checkSharedTier(problems: Problems, shared: unknown): void {
+  if (shared === undefined || shared === null) return
+  const expected = `a shared cache tier with get(), set(), invalidate() and onInvalidate() methods (new RedisSharedCache(...) from oidc-guard/redis)`
+  if (typeof shared !== 'object') {
+    problems.add(`sourceCache.shared must be ${expected}, got ${describe(shared)}`)
+    return
+  }
+  const tier = shared as Partial<Record<string, unknown>>
+  const missing = SHARED_TIER_METHODS.filter((method) => typeof tier[method] !== 'function')
+  if (missing.length > 0) {
+    const names = missing.map((method) => `${method}()`).join(', ')
+    problems.add(`sourceCache.shared must be ${expected}; it has no ${names}`)
+  }
+  if (tier.getEntry !== undefined && typeof tier.getEntry !== 'function') {
+    problems.add('sourceCache.shared.getEntry must be a method, or left out')
+  }
 }
 
 function describe(value: unknown): string {
@@ -193,7 +232,7 @@ export class Enrichment {
     this.#logger = logger
     const { sourceCache } = options
     this.#ttlMs = (sourceCache || undefined)?.ttlMs ?? DEFAULT_TTL_MS
-    this.#shared = (sourceCache || undefined)?.shared
+    this.#shared = (sourceCache || undefined)?.shared ?? undefined
     if (sourceCache === false) return
     this.#shared?.onInvalidate((keys) => {
       for (const key of keys) this.#cache?.delete(key)
@@ -206,7 +245,10 @@ export class Enrichment {
       // Read the clock on every check: a cached "now" would let answers outlive their TTL.
       ttlResolution: 0,
       ...(clock === undefined ? {} : { perf: clock }),
-      fetchMethod: (key, _stale, { signal, context }) => this.#load(key, context, signal),
+      fetchMethod: (key, _stale, { signal, options, context }) => {
+        signal.addEventListener('abort', () => noteAbortedLoad(signal.reason), { once: true })
+        return this.#load(key, context, signal, options)
+      },
     })
   }
 
@@ -257,20 +299,47 @@ export class Enrichment {
       if (!cached || typeof issuer !== 'string' || user.id === '') {
         return this.#call({ user, call, facet }, undefined)
       }
-      const key = cacheKey(facet, issuer, user.id)
-      return this.#cache!.fetch(key, { context: { user, call, facet } }) as Promise<Answer>
+      return this.#fetch(cacheKey(facet, issuer, user.id), { user, call, facet })
     }
     return { fromToken: source.fromToken === true, [method]: load } as unknown as AnySource
   }
 
+  /**
+   * The cached answer, or the one load that concurrent misses share. lru-cache aborts a pending
+   * load when its key is dropped (forgetUser, clearSourceCache, an invalidation, eviction) and
+   * rejects everyone waiting on it. That is our cache's doing, not an outage: they get a new load,
+   * started after the drop, so never the answer a forgetUser meant to discard. Dropped again (a
+   * cache too small for the users loading at once), the source is asked without the cache.
+   */
+  async #fetch(key: string, context: FetchContext, retried = false): Promise<Answer> {
+    try {
+      return (await this.#cache!.fetch(key, { context }))!
+    } catch (error) {
+      if (!abortedLoads.has(error as object)) throw error
+      return retried ? this.#call(context, undefined) : this.#fetch(key, context, true)
+    }
+  }
+
   /** A miss of the in-process tier: the shared tier, else the source (whose answer is shared). */
-  async #load(key: string, context: FetchContext, signal: AbortSignal): Promise<Answer> {
+  async #load(
+    key: string,
+    context: FetchContext,
+    signal: AbortSignal,
+    options: { ttl?: number },
+  ): Promise<Answer> {
     const shared = this.#shared
     if (shared === undefined) return this.#call(context, signal)
-    const stored = await this.#sharedStep(() => shared.get(key))
+    const stored = await this.#sharedStep(() => readShared(shared, key))
     if (stored !== undefined) {
       try {
-        return checkedAnswer(context.facet, stored)
+        const answer = checkedAnswer(context.facet, stored.value)
+        // Stored by another instance a while ago: kept here only for what it has left there, so
+        // no answer is ever older than ttlMs.
+        const left = stored.remainingMs
+        if (typeof left === 'number' && left < this.#ttlMs) {
+          options.ttl = Math.max(1, Math.ceil(left)) // never 0, which lru-cache reads as "forever"
+        }
+        return answer
       } catch {
         // A corrupt shared entry is ignored: the source answers, and its answer replaces it.
       }
@@ -336,11 +405,7 @@ export class Enrichment {
         return checked
       })
       .catch((error: unknown) => {
-        // A source that found the token itself refused (Cognito's GetUser after GlobalSignOut)
-        // answers 401: a 503 would have the client retry the same token until it expires. One
-        // that knows this user's answer can never be had (Entra's group overage without a
-        // resolver) answers 403, for the same reason.
-        if (error instanceof InvalidTokenError || error instanceof ForbiddenError) throw error
+        if (isSourceRefusal(error)) throw error
         const failure = error instanceof UnavailableError ? error : sourceUnavailable(facet, error)
         if (sourceChannel.hasSubscribers) {
           // Scrubbed as the log line is: a source's error text may quote the user's token.
@@ -365,6 +430,20 @@ export class Enrichment {
         outer?.removeEventListener('abort', onOuterAbort)
       })
   }
+}
+
+function noteAbortedLoad(reason: unknown): void {
+  if (typeof reason === 'object' && reason !== null) abortedLoads.add(reason)
+}
+
+/** What the shared tier holds for `key`, with the time it has left when the tier can tell. */
+async function readShared(
+  shared: SharedCacheTier,
+  key: string,
+): Promise<SharedCacheEntry | undefined> {
+  if (shared.getEntry !== undefined) return shared.getEntry(key)
+  const value = await shared.get(key)
+  return value === undefined ? undefined : { value }
 }
 
 function cacheKey(facet: Facet, issuer: string, subject: string): string {

@@ -29,7 +29,10 @@ export type ErrorResponder = (
   next: NextFunction,
 ) => void
 
-/** Writes the response for `error` with the given realm. */
+/**
+ * Writes the response for `error` with the given realm. Does nothing once the headers are sent:
+ * then hand the error to `next(error)`, whose final handler closes the connection.
+ */
 export function sendAuthError(
   res: Response,
   error: AuthError,
@@ -53,7 +56,20 @@ export function sendPlainStatus(res: Response, status: number): void {
 }
 
 /** How an error is answered with no realm, `onError` or resource metadata: status, challenge, JSON. */
-export const defaultErrorResponder: ErrorResponder = (error, _req, res) => sendAuthError(res, error)
+export const defaultErrorResponder: ErrorResponder = (error, _req, res, next) => {
+  if (!tooLate(error, res, next)) sendAuthError(res, error)
+}
+
+/**
+ * Too late to answer (a handler before a guard sent the headers, a stream say): the error goes to
+ * Express's error handlers, whose last one closes the connection, rather than leave the response
+ * hanging until the server's time-out.
+ */
+function tooLate(error: AuthError, res: Response, next: NextFunction): boolean {
+  if (!res.headersSent) return false
+  next(error)
+  return true
+}
 
 /** Builds the responder of one middleware instance, with its realm and `onError` resolved once. */
 export function createErrorResponder(
@@ -63,7 +79,9 @@ export function createErrorResponder(
 ): ErrorResponder {
   if (onError === undefined) {
     if (realm === undefined && resourceMetadata === undefined) return defaultErrorResponder
-    return (error, _req, res) => sendAuthError(res, error, realm, resourceMetadata)
+    return (error, _req, res, next) => {
+      if (!tooLate(error, res, next)) sendAuthError(res, error, realm, resourceMetadata)
+    }
   }
   return (error, req, res, next) => {
     try {
@@ -100,7 +118,9 @@ export function createChallengeResponder(
   onError: OnAuthError | undefined,
 ): ErrorResponder {
   if (onError === undefined) {
-    return (error, _req, res) => sendChallengedError(res, error, challenge)
+    return (error, _req, res, next) => {
+      if (!tooLate(error, res, next)) sendChallengedError(res, error, challenge)
+    }
   }
   // An onError that calls next(error) leaves the answer to Express's handler or authErrorHandler,
   // which write the error's own headers: they must hold this scheme's challenge, not Bearer's.

@@ -367,3 +367,17 @@ export function credentialsUnavailable(cause: unknown): UnavailableError {
     { cause },
   )
 }
+
+/**
+ * Whether a source's failure is a refusal that keeps its own answer rather than an outage: the
+ * token itself refused (401, Cognito's GetUser after GlobalSignOut), or an answer that can never be
+ * had for this token (403: Entra ID's group overage without a resolver, Cognito's GetUser without
+ * its scope). A 503 for these would have the client retry what cannot succeed.
+ */
+export function isSourceRefusal(error: unknown): error is AuthError {
+  return (
+    error instanceof InvalidTokenError ||
+    error instanceof ForbiddenError ||
+    error instanceof InsufficientScopeError
+  )
+}

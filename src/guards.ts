@@ -69,6 +69,24 @@ export function getCurrentUser(req: Request): User {
   return (currentUserOf(req) as User | undefined) ?? User.anonymous
 }
 
+// Whether this process has been told that a guard ran where no authentication middleware did.
+let noMiddlewareWarned = false
+
+/**
+ * Every authentication middleware (jwtAuth, basicAuth, apiKeyAuth, the disabled switch) sets a
+ * user on each request it sees, the anonymous one included: a guard that finds none runs on a
+ * route mounted before the middleware, and refuses valid tokens with a bare 401. Guards have no
+ * logger, so a Node.js warning says it on stderr, once per process, whatever the log level.
+ */
+function warnNoMiddleware(): void {
+  if (noMiddlewareWarned) return
+  noMiddlewareWarned = true
+  process.emitWarning(
+    'a guard ran on a request no authentication middleware ran on, and refused it: mount jwtAuth (or basicAuth/apiKeyAuth) before the routes it protects',
+    { code: 'OIDC_GUARD_NO_AUTH_MIDDLEWARE' },
+  )
+}
+
 /** Checks guard options when the route is defined, not per request. */
 export function checkGuardOptions(problems: Problems, options: GuardOptions): void {
   const { status, redirect } = options
@@ -122,11 +140,16 @@ export function refuse(
   res: Response,
   next: NextFunction,
 ): void {
-  const chosen = REFUSAL_OPTIONS.get(error) ?? options
-  if (chosen.redirect !== undefined && !getCurrentUser(req).isAuthenticated) {
-    res.redirect(302, redirectTo(chosen.redirect, req))
-  } else if (chosen.status !== undefined && error.status !== 503) {
-    sendPlainStatus(res, chosen.status) // The route asked for this answer, even over onError.
+  const { redirect, status } = REFUSAL_OPTIONS.get(error) ?? options
+  // A redirect or a chosen status is written here; once a handler before the guard has sent the
+  // headers, neither can be, and the error goes to Express's error handlers, whose last one closes
+  // the connection rather than leave the response hanging until the server's time-out.
+  if (redirect !== undefined && !getCurrentUser(req).isAuthenticated) {
+    if (res.headersSent) next(error)
+    else res.redirect(302, redirectTo(redirect, req))
+  } else if (status !== undefined && error.status !== 503) {
+    if (res.headersSent) next(error)
+    else sendPlainStatus(res, status) // The route asked for this answer, even over onError.
   } else {
     respondWithAuthError(error, req, res, next)
   }
@@ -164,7 +187,9 @@ function guard(rule: Rule, options: GuardOptions, anonymous: GuardOptions = opti
     },
   }
   function oidcGuard(req: Request, res: Response, next: NextFunction): void {
-    const user = getCurrentUser(req)
+    const current = currentUserOf(req) as User | undefined
+    if (current === undefined) warnNoMiddleware()
+    const user = current ?? User.anonymous
     if (user.isSynthetic) return next()
     if (!user.isAuthenticated) {
       return refuse(req.authError ?? new CredentialsRequiredError(), anonymous, req, res, next)

@@ -63,7 +63,12 @@ export {
   type SourceEvent,
   type VerifyEvent,
 } from './diagnostics.js'
-export type { EnrichmentOptions, SharedCacheTier, SourceCacheOptions } from './enrichment.js'
+export type {
+  EnrichmentOptions,
+  SharedCacheEntry,
+  SharedCacheTier,
+  SourceCacheOptions,
+} from './enrichment.js'
 export {
   getCurrentUser,
   hasGroups,

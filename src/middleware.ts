@@ -111,6 +111,23 @@ function isHeaderName(field: string, name: string): boolean {
   return true
 }
 
+// Whether this process has been told that a form body came in unparsed.
+let unparsedBodyWarned = false
+
+/**
+ * `tokenLocations.formBody` reads what a body parser put on `req.body`: with none before jwtAuth,
+ * a form's token is never seen and the request goes on as anonymous. Said once per process as a
+ * Node.js warning, visible whatever the log level.
+ */
+function warnUnparsedBody(): void {
+  if (unparsedBodyWarned) return
+  unparsedBodyWarned = true
+  process.emitWarning(
+    'tokenLocations.formBody is on but a form request reached jwtAuth unparsed (req.body is undefined): mount express.urlencoded() before jwtAuth, or its access_token is not read',
+    { code: 'OIDC_GUARD_FORM_BODY_UNPARSED' },
+  )
+}
+
 function carrierOf(
   req: Request,
   authorization: readonly string[] | undefined,
@@ -118,8 +135,10 @@ function carrierOf(
 ): TokenCarrier {
   const carrier: TokenCarrier = { authorization }
   if (locations.query !== undefined && locations.query !== false) carrier.query = req.query
-  if (locations.formBody === true && req.is('application/x-www-form-urlencoded'))
+  if (locations.formBody === true && req.is('application/x-www-form-urlencoded')) {
     carrier.formBody = req.body
+    if (req.body === undefined) warnUnparsedBody()
+  }
   if (locations.cookie !== undefined) carrier.cookieHeader = req.headers.cookie
   return carrier
 }

@@ -1,7 +1,7 @@
 // The user on req.currentUser: a verified identity with lazy groups, roles, permissions and profile.
 
 import { checkedAnswer, sourceUnavailable, type Facet } from './enrichment.js'
-import { ForbiddenError, InvalidTokenError, UnavailableError } from './errors.js'
+import { isSourceRefusal, UnavailableError } from './errors.js'
 import type {
   GroupsProvider,
   PermissionsProvider,
@@ -200,13 +200,7 @@ function guarded(facet: Facet, call: () => unknown): Promise<unknown> {
     (error: unknown) => {
       // Outages (503), refused tokens (401) and a source's own refusal of the user (403) keep
       // their answer; anything else is a broken source.
-      if (
-        error instanceof UnavailableError ||
-        error instanceof InvalidTokenError ||
-        error instanceof ForbiddenError
-      ) {
-        throw error
-      }
+      if (error instanceof UnavailableError || isSourceRefusal(error)) throw error
       throw sourceUnavailable(facet, error)
     },
   )

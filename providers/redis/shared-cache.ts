@@ -22,6 +22,11 @@ const GENERATION_TTL_MS = 3_600_000
 // missed (the subscriber was away).
 const TRACKED_MAX = 100_000
 
+// Reads a key's generation, its answer and the time the answer has left, at one instant.
+const GET_SCRIPT = `
+return { redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2]), redis.call('PTTL', KEYS[2]) }
+`
+
 // Stores an answer only if no invalidation happened since it was read from the source's side.
 const SET_SCRIPT = `
 local generation = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -80,15 +85,29 @@ export class RedisSharedCache implements SharedCacheTier {
 
   /** The stored answer, or `undefined`; rejects when Redis cannot be reached. */
   async get(key: string): Promise<unknown> {
+    return (await this.getEntry(key))?.value
+  }
+
+  /**
+   * The stored answer and the milliseconds it has left in Redis (so that an instance reading it
+   * late keeps it no longer than the others), or `undefined`; rejects when Redis cannot be reached.
+   */
+  async getEntry(key: string): Promise<{ value: unknown; remainingMs?: number } | undefined> {
     const command = await this.#link.command()
-    const [generationRaw, raw] = await command.mget(this.#generationKey(key), this.#valueKey(key))
+    const [generationRaw, raw, pttl] = (await command.eval(
+      GET_SCRIPT,
+      2,
+      this.#generationKey(key),
+      this.#valueKey(key),
+    )) as [string | null, string | null, number]
     const generation = Number(generationRaw ?? 0)
     this.#generations.set(key, generation)
     if (raw === null || raw === undefined) return undefined
     const stored = parse(raw)
     if (stored === undefined || stored.g !== generation) return undefined
     this.#tracked.set(key, true)
-    return stored.v
+    // -1: a value without an expiry, which this cache never writes; its age is then unknown.
+    return pttl >= 0 ? { value: stored.v, remainingMs: pttl } : { value: stored.v }
   }
 
   /**

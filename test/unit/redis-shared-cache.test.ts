@@ -106,6 +106,50 @@ describe('RedisSharedCache', () => {
     expect(pttl).toBeLessThanOrEqual(30_000)
   })
 
+  it('getEntry tells how long an answer has left in Redis', async () => {
+    const one = tier()
+    expect(await one.getEntry(groupsKey('alice'))).toBeUndefined()
+    await one.set(groupsKey('alice'), ['ops'], 30_000)
+    const entry = await tier().getEntry(groupsKey('alice'))
+    expect(entry?.value).toEqual(['ops'])
+    expect(entry?.remainingMs).toBeGreaterThan(29_000)
+    expect(entry?.remainingMs).toBeLessThanOrEqual(30_000)
+  })
+
+  it('an answer read late from Redis is kept in-process only for what it has left there', async () => {
+    let now = 1_000
+    const clock = { now: () => now }
+    const { state, source } = directory(['fresh'])
+    // Another instance stored 'stale' a while ago: one second is left of its TTL in Redis.
+    await admin.set(
+      `${PREFIX}cache:v:${groupsKey('alice')}`,
+      JSON.stringify({ g: 0, v: ['stale'] }),
+      'PX',
+      1_000,
+    )
+    const shared = tier()
+    await shared.ready()
+    const enrichment = new Enrichment(
+      { sourceCache: { ttlMs: 60_000, shared } },
+      silentLogger,
+      clock,
+    )
+    const groupsOf = () =>
+      new User(
+        { provider: 't', claims: { iss: ISSUER, sub: 'alice' }, token: 't' },
+        { id: 'alice' },
+        enrichment.wrap({ groups: source }),
+      ).groups
+    expect(await groupsOf()).toEqual(['stale'])
+    await admin.del(`${PREFIX}cache:v:${groupsKey('alice')}`) // gone from Redis, as it would be
+    now += 500
+    expect(await groupsOf()).toEqual(['stale'])
+    expect(state.calls).toBe(0)
+    now += 501 // past the second it had left: not a whole new ttlMs here
+    expect(await groupsOf()).toEqual(['fresh'])
+    expect(state.calls).toBe(1)
+  })
+
   it('an instance that starts later reads what another loaded; the source is asked once', async () => {
     const { state, source } = directory(['ops'])
     const first = instance(tier())
