@@ -13,6 +13,13 @@ export interface FetchLimits {
 /** A failed fetch; `message` is for logs (it names the URL, never a token). */
 export class FetchFailure extends Error {
   override readonly name = 'FetchFailure'
+  /** The HTTP status of an answer that was not 200, when that is what failed. */
+  readonly status: number | undefined
+
+  constructor(message: string, options?: ErrorOptions & { status?: number }) {
+    super(message, options)
+    this.status = options?.status
+  }
 }
 
 /**
@@ -136,7 +143,7 @@ export async function fetchJson(url: string, limits: FetchLimits): Promise<unkno
   }
   if (response.status !== 200) {
     discardBody(response)
-    throw new FetchFailure(`${url} answered HTTP ${response.status}`)
+    throw new FetchFailure(`${url} answered HTTP ${response.status}`, { status: response.status })
   }
   let text: string
   try {

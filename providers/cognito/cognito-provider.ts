@@ -29,6 +29,7 @@ import {
   type CognitoIssuerFormOption,
   type IssuerKeys,
 } from './issuer-keys.js'
+import { checkCognitoOnly, oneOf, resolveClientIds } from './provider-options.js'
 import { userPoolRegion } from './user-pool.js'
 
 /** Which tokens a {@link CognitoProvider} accepts, by their `token_use` claim. */
@@ -45,8 +46,9 @@ export interface CognitoProviderOptions extends Omit<
   region?: string
   /**
    * The app client id(s) whose tokens are accepted (`AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID`):
-   * compared with `client_id` in access tokens and with `aud` in ID tokens, never one for the
-   * other. Required.
+   * compared with `client_id` in access tokens and with `aud` (and `azp`, when present) in ID
+   * tokens, never one for the other. Required; ids as Cognito spells them (`[\w+]+`), and `'*'`
+   * is refused: `null` is the opt-out.
    *
    * @remarks **Security:** `null` accepts the tokens of every app client of the pool, including
    * ones created later for other apps. Use it only when every client of the pool may call the API.
@@ -62,7 +64,9 @@ export interface CognitoProviderOptions extends Omit<
    * (`https://cognito-idp.{region}.amazonaws.com/{userPoolId}`), `'global'`
    * (`https://issuer-cognito-idp.{region}.amazonaws.com/{userPoolId}`, the updated issuer of
    * multi-Region pools) or `'any'` (default, as aws-jwt-verify): each token's keys come from the
-   * form it carries.
+   * form it carries (`AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM`). With `'any'`, a token naming the
+   * global form whose key set AWS refuses to serve (HTTP 4xx: the pool does not use that form) is
+   * refused as `ERR_AUTH_ISSUER_MISMATCH`, not answered 503.
    */
   issuerForm?: CognitoIssuerFormOption
   /**
@@ -80,6 +84,18 @@ function tokenTypeError(description: string): InvalidTokenError {
   return new InvalidTokenError('ERR_AUTH_TOKEN_TYPE_INVALID', description)
 }
 
+/**
+ * The app client an ID token was issued to: `azp` when present (checked to be ours), else its one
+ * audience. Never the first of several: that may be another client.
+ */
+function idTokenClient(claims: JwtClaims): string | undefined {
+  const azp = stringClaim(claims, 'azp')
+  if (azp !== undefined) return azp
+  const { aud } = claims
+  if (Array.isArray(aud)) return aud.length === 1 ? aud[0] : undefined
+  return stringClaim(claims, 'aud')
+}
+
 /** The `token_use` of a verified token; anything but `access` or `id` is refused. */
 function tokenUseOf(claims: JwtClaims): 'access' | 'id' {
   const use = claims['token_use']
@@ -91,63 +107,14 @@ function tokenUseOf(claims: JwtClaims): 'access' | 'id' {
 }
 
 /**
- * A value of a fixed list, or its default when undefined. `null` is not "any": it is refused like
- * any other stray value, so that a config loader's null never widens what is accepted.
- */
-function oneOf<T extends string>(
-  problems: Problems,
-  label: string,
-  allowed: readonly T[],
-  value: unknown,
-  fallback: T,
-): T {
-  if (value === undefined) return fallback
-  if (allowed.includes(value as T)) return value as T
-  const names = allowed.map((name) => `'${name}'`)
-  problems.add(
-    `${label} must be ${names.slice(0, -1).join(', ')} or ${names.at(-1)}, got ${JSON.stringify(value)}`,
-  )
-  return fallback
-}
-
-function resolveClientIds(problems: Problems, value: unknown): readonly string[] | null {
-  if (value === null) return null
-  const list = typeof value === 'string' ? [value] : value
-  if (
-    Array.isArray(list) &&
-    list.length > 0 &&
-    list.every((id) => typeof id === 'string' && id.trim() !== '')
-  ) {
-    return Object.freeze([...(list as string[])])
-  }
-  problems.add(
-    value === undefined
-      ? 'clientId (AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID) is required: the app client id(s) whose tokens the API accepts; null accepts every app client of the pool, deliberately'
-      : `clientId (AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID) must be a non-empty string or list of strings, or null, got ${JSON.stringify(value)}`,
-  )
-  return []
-}
-
-function checkCognitoOnly(problems: Problems, options: object): void {
-  // Options of JwksProvider a migrating caller may still pass: say what replaces them.
-  const { audience, algorithms } = options as { audience?: unknown; algorithms?: unknown }
-  if (audience !== undefined) {
-    problems.add('audience is not an option of CognitoProvider: give the app client id as clientId')
-  }
-  const rs256 = Array.isArray(algorithms) && algorithms.length === 1 && algorithms[0] === 'RS256'
-  if (algorithms !== undefined && !rs256) {
-    problems.add('algorithms cannot be changed: Cognito signs its tokens with RS256 only')
-  }
-}
-
-/**
  * Verifies the tokens of one Amazon Cognito user pool: RS256 signature against the pool's keys,
  * `exp`, the exact issuer (`https://cognito-idp.{region}.amazonaws.com/{userPoolId}` or
  * `https://issuer-cognito-idp.{region}.amazonaws.com/{userPoolId}`, see `issuerForm`), `token_use`,
  * and the app client (`client_id` of access tokens, `aud` of ID tokens). Refresh tokens (opaque
  * JWE) never verify. Users get `id` = `sub`, `name` = `username` (access) or `cognito:username`
  * (ID), `email`, `scopes`, `clientId`; client-credentials tokens are `isM2M`, with no groups and no
- * roles. Groups default to the `cognito:groups` claim.
+ * roles. Groups default to the `cognito:groups` claim. A subclass may override `checkClaims`
+ * (throw `InvalidTokenError`) to add rules: they run after Cognito's, which always run.
  *
  * @example
  * const provider = new CognitoProvider({
@@ -164,8 +131,10 @@ function checkCognitoOnly(problems: Problems, options: object): void {
  *
  * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option.
  * @throws per token (from `verifyToken`, 401): `ERR_AUTH_TOKEN_TYPE_INVALID` (`token_use`),
- *   `ERR_AUTH_AUDIENCE_MISMATCH` (app client), `ERR_AUTH_CLAIM_INVALID` (a missing `client_id`/`aud`),
- *   `ERR_AUTH_ISSUER_MISMATCH`, and the core's signature and time checks; 503
+ *   `ERR_AUTH_AUDIENCE_MISMATCH` (app client), `ERR_AUTH_CLAIM_INVALID` (a missing `client_id`/`aud`,
+ *   a `scope` that is not a string), `ERR_AUTH_HEADER_INVALID` (no `kid`),
+ *   `ERR_AUTH_ISSUER_MISMATCH` (also: the global form's keys refused by AWS with a 4xx), and the
+ *   core's signature and time checks; 503
  *   `ERR_AUTH_KEYS_UNAVAILABLE` when the pool's keys cannot be fetched.
  */
 export class CognitoProvider extends KeySetProvider {
@@ -194,9 +163,10 @@ export class CognitoProvider extends KeySetProvider {
     const clientIds = resolveClientIds(problems, given.clientId)
     const tokenUseLabel = 'tokenUse (AUTH_PROVIDER_AWS_COGNITO_TOKEN_USE)'
     const tokenUse = oneOf(problems, tokenUseLabel, TOKEN_USES, given.tokenUse, 'access')
-    const issuerForm = oneOf(problems, 'issuerForm', ISSUER_FORMS, given.issuerForm, 'any')
+    const issuerFormLabel = 'issuerForm (AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM)'
+    const issuerForm = oneOf(problems, issuerFormLabel, ISSUER_FORMS, given.issuerForm, 'any')
     checkCognitoOnly(problems, given)
-    // Cognito access tokens carry no `aud`: the app client is checked in checkClaims instead.
+    // Cognito access tokens carry no `aud`: the app client is checked in #checkCognitoRules instead.
     const checks: TokenCheckOptions = { ...given, audience: null, algorithms: ['RS256'] }
     // No issuer yet: each accepted form gets the policy with its own exact issuer (issuerKeys).
     const policy = resolvePolicy(problems, '', checks)
@@ -223,12 +193,14 @@ export class CognitoProvider extends KeySetProvider {
 
   /**
    * Verifies against the key set of the issuer form the token names; that form's policy then
-   * requires exactly its issuer once the signature holds.
+   * requires exactly its issuer once the signature holds. Cognito's own rules run next, always;
+   * `checkClaims`, a subclass's hook, runs after them.
    */
   override async verifyToken(token: string, parsed?: ParsedJwt): Promise<VerifiedToken> {
     const { policy, keys } = this.#keySetFor(token, parsed)
     const result = verifyJwt(token, parsed, policy, keys)
     const verified = result instanceof Promise ? await result : result
+    this.#checkCognitoRules(verified.claims)
     this.checkClaims(verified.claims)
     return verified
   }
@@ -264,10 +236,12 @@ export class CognitoProvider extends KeySetProvider {
   }
 
   /**
-   * `token_use`, then the app client. Descriptions say what was expected ("expected an access
-   * token, got an ID token") and never echo a claim's value.
+   * `token_use`, `scope`, then the app client. Private, so that a subclass overriding
+   * `checkClaims` (the migration guide's `customJwtCheck`) adds rules and never drops these.
+   * Descriptions say what was expected ("expected an access token, got an ID token") and never
+   * echo a claim's value.
    */
-  protected override checkClaims(claims: JwtClaims): void {
+  #checkCognitoRules(claims: JwtClaims): void {
     const use = tokenUseOf(claims)
     if (this.tokenUse !== 'any' && use !== this.tokenUse) {
       throw tokenTypeError(`expected ${KIND[this.tokenUse]}, got ${KIND[use]}`)
@@ -277,7 +251,15 @@ export class CognitoProvider extends KeySetProvider {
     if (use === 'id' && typeof claims.iat !== 'number') {
       throw new InvalidTokenError('ERR_AUTH_CLAIM_INVALID', 'missing iat claim')
     }
-    if (this.clientIds === null) return
+    // Cognito's scope is one space-separated string (as aws-jwt-verify requires): a list would be
+    // read as scopes no Cognito token grants.
+    if (claims['scope'] !== undefined && typeof claims['scope'] !== 'string') {
+      throw new InvalidTokenError('ERR_AUTH_CLAIM_INVALID', 'invalid scope claim')
+    }
+    if (this.clientIds !== null) this.#checkAppClient(use, claims, this.clientIds)
+  }
+
+  #checkAppClient(use: 'access' | 'id', claims: JwtClaims, clientIds: readonly string[]): void {
     // AWS "Verifying a JSON web token": access tokens name their client in `client_id`, ID tokens
     // in `aud`. No fall-back from one to the other (the seed's, COG-05).
     const claim = use === 'access' ? 'client_id' : 'aud'
@@ -286,32 +268,32 @@ export class CognitoProvider extends KeySetProvider {
       throw new InvalidTokenError('ERR_AUTH_CLAIM_INVALID', `missing ${claim} claim`)
     }
     const named = typeof value === 'string' ? [value] : Array.isArray(value) ? value : []
-    if (!this.clientIds.some((id) => named.includes(id))) {
+    if (!clientIds.some((id) => named.includes(id))) {
       throw new InvalidTokenError(
         'ERR_AUTH_AUDIENCE_MISMATCH',
         `token issued to another app client (${claim})`,
       )
     }
-    // OIDC Core §3.1.3.7 items 3-4: an ID token for several audiences must name, in azp, the
-    // party it was issued to, and that party must be ours (catalog CLM-21).
-    if (use === 'id' && named.length > 1) {
-      const azp = claims['azp']
-      if (typeof azp !== 'string' || !this.clientIds.includes(azp)) {
-        throw new InvalidTokenError(
-          'ERR_AUTH_AUDIENCE_MISMATCH',
-          'ID token for several audiences without our app client as azp',
-        )
-      }
+    if (use !== 'id') return
+    // OIDC Core §3.1.3.7 items 3-5: an ID token for several audiences must name, in azp, the
+    // party it was issued to (catalog CLM-21), and an azp present must be ours: it is the user's
+    // clientId.
+    const azp = claims['azp']
+    if (azp === undefined && named.length === 1) return
+    if (typeof azp !== 'string' || !clientIds.includes(azp)) {
+      throw new InvalidTokenError(
+        'ERR_AUTH_AUDIENCE_MISMATCH',
+        named.length > 1
+          ? 'ID token for several audiences without our app client as azp'
+          : 'token issued to another app client (azp)',
+      )
     }
   }
 
   protected override identity(claims: JwtClaims): UserIdentity {
     const use = claims['token_use']
     const name = stringClaim(claims, 'username') ?? stringClaim(claims, 'cognito:username')
-    const clientId =
-      use === 'id'
-        ? (stringClaim(claims, 'aud') ?? (Array.isArray(claims.aud) ? claims.aud[0] : undefined))
-        : stringClaim(claims, 'client_id')
+    const clientId = use === 'id' ? idTokenClient(claims) : stringClaim(claims, 'client_id')
     // Client credentials (AWS "M2M authorization"): an access token with no user, whose subject
     // is the app client itself.
     const isM2M =

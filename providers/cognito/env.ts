@@ -10,6 +10,7 @@ import {
   type ProviderEnvFactory,
 } from '../../src/spi.js'
 import { CognitoProvider, type CognitoTokenUse } from './cognito-provider.js'
+import type { CognitoIssuerFormOption } from './issuer-keys.js'
 import {
   CognitoIdentityPoolProvider,
   type CognitoIdentityPoolProviderOptions,
@@ -20,6 +21,7 @@ import { userPoolRegion } from './user-pool.js'
 export const ANY_CLIENT = '*'
 
 const TOKEN_USES: readonly CognitoTokenUse[] = ['access', 'id', 'any']
+const ISSUER_FORMS: readonly CognitoIssuerFormOption[] = ['any', 'regional', 'global']
 
 /** Adds a constructor's problems to the reader's, so every problem is reported together. */
 function collect<T>(env: EnvReader, build: () => T): T | undefined {
@@ -39,6 +41,7 @@ function collect<T>(env: EnvReader, build: () => T): T | undefined {
  *   accepts every app client of the pool (logged as a warning). The seed's `USER_POOL_CLIENT_ID`
  *   is read when it is not set;
  * - `AUTH_PROVIDER_AWS_COGNITO_TOKEN_USE`: `access` (default), `id` or `any`;
+ * - `AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM`: `any` (default), `regional` or `global`;
  * - `AUTH_PROVIDER_AWS_COGNITO_JWKS_URI`: a key URL override (LocalStack, tests).
  *
  * Keys are kept in the process-wide cache (`JWKS_CACHE_INTERVAL`, `JWKS_CACHE_USAGES`).
@@ -55,6 +58,7 @@ export const cognitoEnv: ProviderEnvFactory = {
     'USER_POOL_CLIENT_ID',
     'AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID',
     'AUTH_PROVIDER_AWS_COGNITO_TOKEN_USE',
+    'AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM',
     'AUTH_PROVIDER_AWS_COGNITO_JWKS_URI',
   ],
   create(env: EnvReader, context: EnvContext): JwtProvider | undefined {
@@ -62,14 +66,16 @@ export const cognitoEnv: ProviderEnvFactory = {
     const region = env.string('USER_POOL_REGION')
     const named = env.list('AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID')
     const seeds = env.list('USER_POOL_CLIENT_ID')
-    // Two names for one setting: different values mean one of them is stale, and which cannot be told.
-    if (named !== undefined && seeds !== undefined && named.join(',') !== seeds.join(',')) {
+    // Two names for one setting: different values mean one of them is stale, and which cannot be
+    // told. The same ids in another order are the same setting.
+    if (named !== undefined && seeds !== undefined && !sameIds(named, seeds)) {
       env.problems.add(
         'AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID and USER_POOL_CLIENT_ID (its older name) are both set, to different client ids; keep one',
       )
     }
     const clients = named ?? seeds
     const tokenUse = env.oneOf('AUTH_PROVIDER_AWS_COGNITO_TOKEN_USE', TOKEN_USES)
+    const issuerForm = env.oneOf('AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM', ISSUER_FORMS)
     const jwksUri = env.string('AUTH_PROVIDER_AWS_COGNITO_JWKS_URI')
     if (clients === undefined) {
       env.problems.add(
@@ -97,10 +103,17 @@ export const cognitoEnv: ProviderEnvFactory = {
       clientId: anyClient ? null : clients,
       ...(region === undefined ? {} : { region }),
       ...(tokenUse === undefined ? {} : { tokenUse }),
+      ...(issuerForm === undefined ? {} : { issuerForm }),
       ...(jwksUri === undefined ? {} : { jwksUri }),
       jwksCache: context.jwksCache,
     })
   },
+}
+
+function sameIds(a: readonly string[], b: readonly string[]): boolean {
+  const first = new Set(a)
+  const second = new Set(b)
+  return first.size === second.size && [...first].every((id) => second.has(id))
 }
 
 /**

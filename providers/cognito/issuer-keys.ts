@@ -1,6 +1,15 @@
 // The issuer forms a CognitoProvider accepts, each bound to its own key set and exact-issuer policy.
 
-import type { JwksCache, KeySource, ParsedJwt, VerificationPolicy } from '../../src/spi.js'
+import {
+  FetchFailure,
+  InvalidTokenError,
+  UnavailableError,
+  type JwksCache,
+  type JwsAlgorithm,
+  type KeySource,
+  type ParsedJwt,
+  type VerificationPolicy,
+} from '../../src/spi.js'
 import { userPoolIssuer, type CognitoIssuerForm } from './user-pool.js'
 
 /** Which issuer forms a {@link CognitoProvider} accepts: one of them, or `'any'` (both). */
@@ -22,7 +31,8 @@ export function formsOf(option: CognitoIssuerFormOption): readonly CognitoIssuer
 /**
  * The key set and policy of each accepted issuer form. Without `jwksUriOverride` each form's keys
  * come from `{issuer}/.well-known/jwks.json`, as AWS publishes them (and aws-jwt-verify fetches
- * them); with it, every form shares the one key set it names.
+ * them); with it, every form shares the one key set it names. A token without `kid` is refused
+ * before any fetch: Cognito names the key of every token it signs (as aws-jwt-verify requires).
  */
 export function issuerKeys(
   region: string,
@@ -31,11 +41,19 @@ export function issuerKeys(
   context: { policy: VerificationPolicy; cache: JwksCache; jwksUriOverride: string | undefined },
 ): ReadonlyMap<string, IssuerKeys> {
   const { policy, cache, jwksUriOverride } = context
-  const entries = forms.map((form): [string, IssuerKeys] => {
+  const entries = forms.map((form, index): [string, IssuerKeys] => {
     const issuer = userPoolIssuer(region, userPoolId, form)
     const jwksUri = jwksUriOverride ?? `${issuer}/.well-known/jwks.json`
+    // The first form is the primary: its keys missing is an outage. Another form's key set that
+    // AWS refuses to serve belongs to a form the pool does not issue (see unservedIssuer).
+    const secondary = index > 0 && jwksUriOverride === undefined
     const keys: KeySource = {
-      getKey: (alg, kid) => cache.getKey(jwksUri, alg, kid),
+      getKey: (alg, kid) => {
+        if (kid === undefined) throw MISSING_KID()
+        return secondary
+          ? refusingUnserved(cache, jwksUri, alg, kid)
+          : cache.getKey(jwksUri, alg, kid)
+      },
       isCurrent: (key) => cache.isCurrent(jwksUri, key),
     }
     // The exact issuer of this form: after the signature, `iss` must be the one whose keys
@@ -43,6 +61,40 @@ export function issuerKeys(
     return [issuer, { issuer, jwksUri, policy: Object.freeze({ ...policy, issuer }), keys }]
   })
   return new Map(entries)
+}
+
+const MISSING_KID = (): InvalidTokenError =>
+  new InvalidTokenError('ERR_AUTH_HEADER_INVALID', 'missing kid header parameter')
+
+function refusingUnserved(
+  cache: JwksCache,
+  jwksUri: string,
+  alg: JwsAlgorithm,
+  kid: string,
+): ReturnType<KeySource['getKey']> {
+  const found = cache.getKey(jwksUri, alg, kid)
+  if (!(found instanceof Promise)) return found
+  return found.catch((error: unknown) => {
+    throw unservedIssuer(error) ? ISSUER_NOT_SERVED() : error
+  })
+}
+
+const ISSUER_NOT_SERVED = (): InvalidTokenError =>
+  new InvalidTokenError('ERR_AUTH_ISSUER_MISMATCH', 'issuer not used by this user pool')
+
+// 4xx answers that say "try again later", not "there is nothing here".
+const TRANSIENT_STATUSES = new Set([408, 425, 429])
+
+/**
+ * Whether keys are missing because the key set URL answered a definite 4xx. AWS answers 403 at
+ * `issuer-cognito-idp…/jwks.json` for a pool not set up for the global issuer (aws-jwt-verify
+ * #279): a forged token naming that form must get a 401, not a 503 that would look like an outage
+ * and, the failure being cached, hold for everyone. A 5xx, a time-out or a network error stays a 503.
+ */
+function unservedIssuer(error: unknown): boolean {
+  if (!(error instanceof UnavailableError) || !(error.cause instanceof FetchFailure)) return false
+  const { status } = error.cause
+  return status !== undefined && status >= 400 && status < 500 && !TRANSIENT_STATUSES.has(status)
 }
 
 /**

@@ -1,6 +1,7 @@
 // CognitoProfileProvider: a user's attributes from the user pool, for req.currentUser.profile.
 
 import {
+  InsufficientScopeError,
   InvalidTokenError,
   Problems,
   type ProfileProvider,
@@ -31,7 +32,8 @@ export interface CognitoProfileProviderOptions extends AwsClientOptions {
    * - `'AdminGetUser'` (default): by username, with the app's IAM credentials
    *   (`cognito-idp:AdminGetUser` on the pool); works for access and ID tokens.
    * - `'GetUser'`: with the user's own access token (no IAM permission needed); the token needs
-   *   the `aws.cognito.signin.user.admin` scope, and ID tokens cannot be used.
+   *   the `aws.cognito.signin.user.admin` scope, and ID tokens cannot be used. Cognito is asked on
+   *   every request: the answer depends on the token (revoked or not), so it is never cached.
    */
   operation?: 'AdminGetUser' | 'GetUser'
 }
@@ -39,13 +41,33 @@ export interface CognitoProfileProviderOptions extends AwsClientOptions {
 type Profile = Readonly<Record<string, string>>
 const EMPTY: Profile = Object.freeze({})
 
+/** The scope Cognito requires of an access token for `GetUser` (its own APIs' scope). */
+const USER_ADMIN_SCOPE = 'aws.cognito.signin.user.admin'
+
+// Refusals of GetUser about the user's state, not an outage: asking again gets the same answer.
+const USER_STATE_REFUSALS = new Set(['PasswordResetRequiredException', 'UserNotConfirmedException'])
+
+/**
+ * The refusal of an access token without {@link USER_ADMIN_SCOPE}: a 403, so that the client does
+ * not refresh the token in a loop (a new one has the same scopes).
+ */
+function missingAdminScope(): InsufficientScopeError {
+  return new InsufficientScopeError(
+    [USER_ADMIN_SCOPE],
+    `the token lacks the ${USER_ADMIN_SCOPE} scope the profile needs`,
+  )
+}
+
 /**
  * The 401 of an access token `GetUser` refused. Cognito enforces `GlobalSignOut` and
  * `RevokeToken` in its own APIs ("Access Token has been revoked"); it also refuses the tokens of
  * disabled users. Asking again would get the same answer, so this is never a 503.
  */
-function refusedToken(cause: unknown): InvalidTokenError {
+function refusedToken(cause: unknown): InvalidTokenError | InsufficientScopeError {
   const message = cause instanceof Error ? cause.message : ''
+  // "Access Token does not have required scopes": a scope Cognito wants that the check before the
+  // call did not know of; refreshing gets the same scopes.
+  if (/required scopes/i.test(message)) return missingAdminScope()
   return /revoked/i.test(message)
     ? new InvalidTokenError('ERR_AUTH_TOKEN_REVOKED', 'token revoked', { cause })
     : new InvalidTokenError('ERR_AUTH_TOKEN_REJECTED', 'Cognito refused the token', { cause })
@@ -58,8 +80,12 @@ function refusedToken(cause: unknown): InvalidTokenError {
  * - A user the pool no longer has (deleted after the token was issued) has the profile `{}`.
  * - Machine-to-machine clients and users of other issuers have the profile `{}`: no call is made.
  * - With `GetUser`, a token Cognito refuses (`NotAuthorizedException`: revoked by `GlobalSignOut`
- *   or `RevokeToken`, a disabled user) rejects with a 401 `invalid_token`
- *   (`ERR_AUTH_TOKEN_REVOKED`, else `ERR_AUTH_TOKEN_REJECTED`).
+ *   or `RevokeToken`, a disabled user; `PasswordResetRequiredException`,
+ *   `UserNotConfirmedException`) rejects with a 401 `invalid_token` (`ERR_AUTH_TOKEN_REVOKED`,
+ *   else `ERR_AUTH_TOKEN_REJECTED`). The answer is never shared with another token or request
+ *   (`fromToken`): a revoked token must not get the profile a valid one fetched.
+ * - With `GetUser`, an access token without the `aws.cognito.signin.user.admin` scope rejects
+ *   with a 403 `ERR_AUTH_FORBIDDEN` before any call: a refreshed token would not have it either.
  * - Every other failure (network, throttling, access denied, time-out, a malformed answer)
  *   rejects with a 503 `ERR_AUTH_SOURCE_UNAVAILABLE`: an outage never looks like an empty profile.
  *
@@ -73,6 +99,11 @@ export class CognitoProfileProvider implements ProfileProvider {
   readonly userPoolId: string
   readonly region: string
   readonly operation: 'AdminGetUser' | 'GetUser'
+  /**
+   * `true` with `GetUser`: its answer depends on the token (Cognito refuses a revoked one), so the
+   * source cache must never reuse it for another token or request of the same user.
+   */
+  readonly fromToken: boolean
   /** The pool's issuers, both forms: a token of either is of this pool. */
   readonly #issuers: ReadonlySet<string>
   readonly #options: AwsClientOptions
@@ -94,6 +125,7 @@ export class CognitoProfileProvider implements ProfileProvider {
     this.userPoolId = given.userPoolId
     this.region = region
     this.operation = operation
+    this.fromToken = operation === 'GetUser'
     this.#issuers = new Set(userPoolIssuers(region, given.userPoolId))
     this.#options = given
     this.#client = given.client
@@ -111,9 +143,15 @@ export class CognitoProfileProvider implements ProfileProvider {
       )
       return attributesOf(answer?.UserAttributes)
     } catch (error) {
-      if (awsErrorName(error) === 'UserNotFoundException') return EMPTY
+      const name = awsErrorName(error)
+      if (name === 'UserNotFoundException') return EMPTY
       // Only GetUser sends the user's token; AdminGetUser's refusals are about the app's credentials.
-      if (this.operation === 'GetUser' && isTokenRefusal(error)) throw refusedToken(error)
+      if (
+        this.operation === 'GetUser' &&
+        (isTokenRefusal(error) || USER_STATE_REFUSALS.has(name ?? ''))
+      ) {
+        throw refusedToken(error)
+      }
       throw awsUnavailable('the profile is', error)
     }
   }
@@ -132,6 +170,9 @@ export class CognitoProfileProvider implements ProfileProvider {
         )
         throw awsUnavailable('the profile is', cause)
       }
+      // Checked here, before the call: Cognito's answer to a missing scope is the same
+      // NotAuthorizedException as for a revoked token.
+      if (!user.scopes.includes(USER_ADMIN_SCOPE)) throw missingAdminScope()
       return new sdk.GetUserCommand({ AccessToken: user.token })
     }
     // The username (or, failing it, sub): AdminGetUser takes either for users of the pool.

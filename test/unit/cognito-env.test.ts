@@ -43,6 +43,7 @@ describe('cognitoEnv', () => {
     expect(cognitoEnv.name).toBe('cognito')
     expect([...cognitoEnv.variables].sort()).toEqual([
       'AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID',
+      'AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM',
       'AUTH_PROVIDER_AWS_COGNITO_JWKS_URI',
       'AUTH_PROVIDER_AWS_COGNITO_TOKEN_USE',
       'USER_POOL_CLIENT_ID',
@@ -55,7 +56,7 @@ describe('cognitoEnv', () => {
     const { provider, context, reported } = create({
       USER_POOL_ID: POOL,
       USER_POOL_REGION: 'eu-west-1',
-      AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID: 'client-a, client-b',
+      AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID: 'clientA, clientB',
     })
     expect(reported).toEqual([])
     expect(provider).toBeInstanceOf(CognitoProvider)
@@ -63,7 +64,7 @@ describe('cognitoEnv', () => {
     expect(cognito).toMatchObject({
       userPoolId: POOL,
       tokenUse: 'access',
-      clientIds: ['client-a', 'client-b'],
+      clientIds: ['clientA', 'clientB'],
     })
     expect((cognito as unknown as { cache: JwksCache }).cache).toBe(context.jwksCache)
   })
@@ -71,7 +72,7 @@ describe('cognitoEnv', () => {
   it('reads the token use and the key URL override', () => {
     const { provider } = create({
       USER_POOL_ID: POOL,
-      AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID: 'client-a',
+      AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID: 'clientA',
       AUTH_PROVIDER_AWS_COGNITO_TOKEN_USE: 'ID',
       AUTH_PROVIDER_AWS_COGNITO_JWKS_URI: 'http://127.0.0.1:4566/keys.json',
     })
@@ -135,7 +136,7 @@ describe('cognitoEnv', () => {
   it('refuses * mixed with client ids', () => {
     const { reported, provider } = create({
       USER_POOL_ID: POOL,
-      AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID: '*,client-a',
+      AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID: '*,clientA',
     })
     expect(provider).toBeUndefined()
     expect(reported).toEqual([
@@ -147,7 +148,7 @@ describe('cognitoEnv', () => {
     const { thrown } = create({
       USER_POOL_ID: POOL,
       USER_POOL_REGION: 'us-east-1',
-      AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID: 'client-a',
+      AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID: 'clientA',
     })
     expect(thrown).toBeInstanceOf(ConfigError)
     expect((thrown as ConfigError).problems).toEqual([

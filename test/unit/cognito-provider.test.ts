@@ -133,9 +133,13 @@ describe('CognitoProvider options', () => {
     [
       'an issuerForm that is not one',
       { issuerForm: 'issuer-cognito-idp' },
-      /^issuerForm must be 'any', 'regional' or 'global', got "issuer-cognito-idp"/,
+      /^issuerForm \(AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM\) must be 'any', 'regional' or 'global', got "issuer-cognito-idp"/,
     ],
-    ['issuerForm null', { issuerForm: null }, /^issuerForm must be .* got null/],
+    [
+      'issuerForm null',
+      { issuerForm: null },
+      /^issuerForm \(AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM\) must be .* got null/,
+    ],
     // Its partition's domain is amazonaws.eu, not amazonaws.com: not supported until verified.
     [
       'a European Sovereign Cloud pool',
