@@ -20,6 +20,9 @@ export interface Command {
 /** Exit code of a wrong command line. */
 const USAGE = 2
 
+/** Thrown by a command for a wrong command line: printed with the command's usage, exit code 2. */
+export class UsageError extends Error {}
+
 function overview(commands: readonly Command[]): string {
   const width = Math.max(...commands.map((command) => command.name.length))
   return [
@@ -35,7 +38,8 @@ function overview(commands: readonly Command[]): string {
 /**
  * Runs the command named by `argv[0]`. `help`, `--help` and `-h` print the overview (or, followed
  * by a command, its help). Errors are printed as one line, never a stack; the exit code is 0 when
- * done, 1 when the command failed and 2 for a wrong command line.
+ * done, 1 when the command failed and 2 for a wrong command line (a {@link UsageError}, printed
+ * with the command's usage).
  */
 export async function runCli(
   argv: readonly string[],
@@ -60,6 +64,10 @@ export async function runCli(
   try {
     return await command.run(rest, io)
   } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`oidc-guard ${name}: ${error.message}\n\n${command.usage}`)
+      return USAGE
+    }
     io.err(`oidc-guard ${name}: ${error instanceof Error ? error.message : String(error)}`)
     return 1
   }

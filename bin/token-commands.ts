@@ -1,17 +1,29 @@
 // The token commands of the CLI: verify (as fromEnv() configures), decode (unverified), mint (local issuer).
 
-import { parseArgs } from 'node:util'
-import { AuthError, createVerifier, fromEnv } from '../src/index.js'
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { AuthError, createVerifier, fromEnv, type JwtAuthOptions } from '../src/index.js'
 import { parseJwt } from '../src/jwt.js'
 import { createTestIssuer } from '../src/testing.js'
-import type { Command, Io } from './dispatch.js'
+import { UsageError, type Command, type Io } from './dispatch.js'
 
-const JSON_FLAG = { json: { type: 'boolean', default: false } } as const
+const COMMON_FLAGS = {
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const
+
+/** parseArgs, with an unknown flag or a missing value reported as a wrong command line. */
+function parseLine<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config)
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error))
+  }
+}
 
 function tokenArgument(positionals: readonly string[], command: string): string {
   const token = positionals[0]?.replace(/^Bearer\s+/i, '').trim()
   if (token === undefined || token === '' || positionals.length > 1) {
-    throw new Error(`give one token: oidc-guard ${command} <token>`)
+    throw new UsageError(`give one token: oidc-guard ${command} <token>`)
   }
   return token
 }
@@ -20,71 +32,118 @@ function print(io: Io, json: boolean, value: unknown, text: () => string): void 
   io.out(json ? JSON.stringify(value, null, 2) : text())
 }
 
-const verify: Command = {
-  name: 'verify',
-  summary: 'verify a token as your API would (configured by the same variables as fromEnv())',
-  usage: `Usage: oidc-guard verify <token> [--json]
+/**
+ * Closes what `fromEnv()` built that holds connections (Redis stores, SQL pools): the process
+ * would otherwise never exit. A failure to close is not the command's result: it is ignored.
+ */
+async function closeAll(options: JwtAuthOptions): Promise<void> {
+  const { revocation, sourceCache, groups, roles, permissions, profile } = options
+  const shared = sourceCache === false ? undefined : sourceCache?.shared
+  const built = new Set<unknown>([revocation, shared, groups, roles, permissions, profile])
+  await Promise.allSettled([...built].filter(isClosable).map(async (resource) => resource.close()))
+}
+
+function isClosable(value: unknown): value is { close(): unknown } {
+  return typeof (value as { close?: unknown } | null | undefined)?.close === 'function'
+}
+
+const VERIFY_USAGE = `Usage: oidc-guard verify <token> [--json]
 
 Verifies the token with the providers the environment configures (AUTH_PROVIDER and the
 provider's variables, exactly as fromEnv() reads them) and prints its verified claims, or the
-check that failed and why. Exit code 0 when valid, 1 when refused or unavailable.`,
+check that failed and why. Exit code 0 when valid, 1 when refused or unavailable (or when
+AUTH_MIDDLEWARE_DISABLED=true: there is nothing to verify), 2 for a wrong command line.`
+
+const verify: Command = {
+  name: 'verify',
+  summary: 'verify a token as your API would (configured by the same variables as fromEnv())',
+  usage: VERIFY_USAGE,
   async run(args, io) {
-    const { values, positionals } = parseArgs({
+    const { values, positionals } = parseLine({
       args: [...args],
-      options: JSON_FLAG,
+      options: COMMON_FLAGS,
       allowPositionals: true,
     })
-    const token = tokenArgument(positionals, 'verify')
-    const verifier = createVerifier({ ...fromEnv(io.env, { logger: false }), logger: false })
-    try {
-      const user = await verifier(token)
-      const result = {
-        valid: true,
-        provider: user.provider,
-        user: user.toJSON(),
-        claims: user.claims,
-      }
-      print(io, values.json, result, () =>
-        [`valid: verified by ${user.provider}`, JSON.stringify(user.claims, null, 2)].join('\n'),
-      )
+    if (values.help) {
+      io.out(VERIFY_USAGE)
       return 0
-    } catch (error) {
-      if (!(error instanceof AuthError)) throw error
-      const result = {
-        valid: false,
-        status: error.status,
-        code: error.code,
-        description: error.description,
+    }
+    const token = tokenArgument(positionals, 'verify')
+    const options = fromEnv(io.env, { logger: false })
+    try {
+      if (options.disabled === true) {
+        throw new Error('authentication is disabled (AUTH_MIDDLEWARE_DISABLED): nothing to verify')
       }
-      print(
-        io,
-        values.json,
-        result,
-        () => `refused (${error.status} ${error.code}): ${error.description}`,
-      )
-      return 1
+      return await verifyWith(createVerifier({ ...options, logger: false }), token, io, values.json)
+    } finally {
+      await closeAll(options)
     }
   },
 }
 
+async function verifyWith(
+  verifier: ReturnType<typeof createVerifier>,
+  token: string,
+  io: Io,
+  json: boolean,
+): Promise<number> {
+  try {
+    const user = await verifier(token)
+    const result = {
+      valid: true,
+      provider: user.provider,
+      user: user.toJSON(),
+      claims: user.claims,
+    }
+    print(io, json, result, () =>
+      [`valid: verified by ${user.provider}`, JSON.stringify(user.claims, null, 2)].join('\n'),
+    )
+    return 0
+  } catch (error) {
+    if (!(error instanceof AuthError)) throw error
+    const { status, code, description } = error
+    print(
+      io,
+      json,
+      { valid: false, status, code, description },
+      () => `refused (${status} ${code}): ${description}`,
+    )
+    return 1
+  }
+}
+
+/** `exp: 2030-01-01T00:00:00.000Z`, or the number marked invalid when no date can hold it. */
+function timeLine(name: string, seconds: number): string {
+  const date = new Date(seconds * 1000)
+  return Number.isNaN(date.getTime())
+    ? `${name}: ${seconds} (not a valid time)`
+    : `${name}: ${date.toISOString()}`
+}
+
+const DECODE_USAGE = `Usage: oidc-guard decode <token> [--json]
+
+Prints the header and the claims of a compact JWT. Nothing is verified: anyone can write any
+claims into a token; use "oidc-guard verify" to know whether to trust them.`
+
 const decode: Command = {
   name: 'decode',
   summary: 'show a token’s header and claims WITHOUT verifying it',
-  usage: `Usage: oidc-guard decode <token> [--json]
-
-Prints the header and the claims of a compact JWT. Nothing is verified: anyone can write any
-claims into a token; use "oidc-guard verify" to know whether to trust them.`,
+  usage: DECODE_USAGE,
   async run(args, io) {
-    const { values, positionals } = parseArgs({
+    const { values, positionals } = parseLine({
       args: [...args],
-      options: JSON_FLAG,
+      options: COMMON_FLAGS,
       allowPositionals: true,
     })
+    if (values.help) {
+      io.out(DECODE_USAGE)
+      return 0
+    }
     const token = tokenArgument(positionals, 'decode')
     const { header, payload } = parseJwt(token, Number.MAX_SAFE_INTEGER)
     const times = ['exp', 'nbf', 'iat']
       .filter((name) => typeof payload[name] === 'number')
-      .map((name) => `${name}: ${new Date((payload[name] as number) * 1000).toISOString()}`)
+      .map((name) => timeLine(name, payload[name] as number))
     print(io, values.json, { verified: false, header, claims: payload }, () =>
       [
         'UNVERIFIED: the signature was not checked',
@@ -97,21 +156,42 @@ claims into a token; use "oidc-guard verify" to know whether to trust them.`,
   },
 }
 
-const mint: Command = {
-  name: 'mint',
-  summary: 'start a local development issuer and print a token it signed',
-  usage: `Usage: oidc-guard mint [--sub alice] [--scope "orders.read"] [--claim name=value]...
+const MINT_USAGE = `Usage: oidc-guard mint [--sub alice] [--scope "orders.read"] [--claim name=value]...
                       [--audience api://local] [--port 4000] [--expires 3600] [--json]
 
 Starts a local issuer on 127.0.0.1 (JWKS and discovery), prints a token it signed and the
 variables that point an API at it (AUTH_PROVIDER=jwks…), and keeps serving until Ctrl+C so the
 token verifies. For development only: the keys live in memory. --claim values are JSON when they
-parse as JSON (--claim roles='["admin"]'), strings otherwise.`,
+parse as JSON (--claim roles='["admin"]'), strings otherwise.`
+
+/** The claims of `--sub`, `--scope` and each `--claim name=value`. */
+function mintClaims(sub: string, scope: string | undefined, pairs: readonly string[]) {
+  const claims: Record<string, unknown> = { sub }
+  if (scope !== undefined) claims['scope'] = scope
+  for (const pair of pairs) {
+    const at = pair.indexOf('=')
+    if (at <= 0) throw new UsageError(`--claim must be name=value, got ${JSON.stringify(pair)}`)
+    const raw = pair.slice(at + 1)
+    let value: unknown = raw
+    try {
+      value = JSON.parse(raw)
+    } catch {
+      // A plain string.
+    }
+    claims[pair.slice(0, at)] = value
+  }
+  return claims
+}
+
+const mint: Command = {
+  name: 'mint',
+  summary: 'start a local development issuer and print a token it signed',
+  usage: MINT_USAGE,
   async run(args, io) {
-    const { values } = parseArgs({
+    const { values } = parseLine({
       args: [...args],
       options: {
-        ...JSON_FLAG,
+        ...COMMON_FLAGS,
         sub: { type: 'string', default: 'dev-user' },
         scope: { type: 'string' },
         claim: { type: 'string', multiple: true, default: [] },
@@ -121,26 +201,17 @@ parse as JSON (--claim roles='["admin"]'), strings otherwise.`,
         'exit-after-print': { type: 'boolean', default: false },
       },
     })
+    if (values.help) {
+      io.out(MINT_USAGE)
+      return 0
+    }
     const port = Number(values.port)
     const expiresInSec = Number(values.expires)
     if (!Number.isInteger(port) || port < 0 || port > 65535)
-      throw new Error('--port must be a port number')
+      throw new UsageError('--port must be a port number')
     if (!Number.isInteger(expiresInSec) || expiresInSec <= 0)
-      throw new Error('--expires must be seconds > 0')
-    const claims: Record<string, unknown> = { sub: values.sub }
-    if (values.scope !== undefined) claims['scope'] = values.scope
-    for (const pair of values.claim) {
-      const at = pair.indexOf('=')
-      if (at <= 0) throw new Error(`--claim must be name=value, got ${JSON.stringify(pair)}`)
-      const raw = pair.slice(at + 1)
-      let value: unknown = raw
-      try {
-        value = JSON.parse(raw)
-      } catch {
-        // A plain string.
-      }
-      claims[pair.slice(0, at)] = value
-    }
+      throw new UsageError('--expires must be seconds > 0')
+    const claims = mintClaims(values.sub, values.scope, values.claim)
     const issuer = await createTestIssuer({ port, audience: values.audience })
     const token = issuer.mint(claims, { expiresInSec })
     const env = {

@@ -6,7 +6,7 @@ import { ConfigError } from './errors.js'
 import { JwksCache } from './jwks-cache.js'
 import { LOG_LEVELS, resolveLogger, type Logger } from './logger.js'
 import type { JwtAuthOptions } from './middleware.js'
-import { checkRealm, isProduction, MAX_TIMER_MS, Problems } from './options.js'
+import { assumingProduction, checkRealm, isProduction, MAX_TIMER_MS, Problems } from './options.js'
 import type { UserSources } from './user.js'
 
 /** What every provider built from the environment shares. */
@@ -25,7 +25,7 @@ export interface EnvContext {
 export interface ProviderEnvFactory {
   /** The `AUTH_PROVIDER` value that selects this provider: `jwks`, `cognito`… */
   readonly name: string
-  /** Every variable `create` may read, so unknown `AUTH_*` variables can be reported as typos. */
+  /** Every variable `create` may read, so unknown `AUTH_*`/`AUTHZ_*` names can be told as typos. */
   readonly variables: readonly string[]
   create(env: EnvReader, context: EnvContext): JwtProvider | undefined
 }
@@ -77,18 +77,30 @@ export const CORE_VARIABLES: readonly string[] = Object.freeze([
   'JWKS_CACHE_USAGES',
 ])
 
-// Names the seed (or its docs) used that are deliberately not supported, with the reason.
-const REFUSED_VARIABLES: Readonly<Record<string, string>> = {
-  JWT_TOKEN_VERIFICATION_DISABLED:
-    'is not supported: signature verification cannot be switched off (AUTH_MIDDLEWARE_DISABLED exists for local development)',
-  TOKEN_VERIFICATION_DISABLED:
-    'is not supported: signature verification cannot be switched off (AUTH_MIDDLEWARE_DISABLED exists for local development)',
+const NO_KILL_SWITCH =
+  'is not supported: signature verification cannot be switched off (AUTH_MIDDLEWARE_DISABLED exists for local development)'
+const NO_POOL_EQUIVALENT =
+  'is a pool setting of the Python package with no equivalent here: it is ignored (AUTHZ_POOL_SIZE and AUTHZ_POOL_TIMEOUT_IN_SECONDS are read)'
+
+// Names the seed (or its docs) used that are deliberately not read, with the reason: set, each is
+// warned about with its reason rather than as a typo.
+const UNREAD_VARIABLES: Readonly<Record<string, string>> = {
+  JWT_TOKEN_VERIFICATION_DISABLED: NO_KILL_SWITCH,
+  TOKEN_VERIFICATION_DISABLED: NO_KILL_SWITCH,
+  AUTHZ_MAX_OVERFLOW: NO_POOL_EQUIVALENT,
+  AUTHZ_POOL_PRE_PING: NO_POOL_EQUIVALENT,
+  AUTHZ_POOL_RECYCLE_IN_SECONDS: NO_POOL_EQUIVALENT,
+  AUTHZ_POOL_RESET_ON_RETURN: NO_POOL_EQUIVALENT,
+  AUTHZ_ECHO_POOL: NO_POOL_EQUIVALENT,
+  AUTHZ_POOL: NO_POOL_EQUIVALENT,
 }
 
 /**
  * Builds `jwtAuth` options from environment variables using the factories of `registry`. Every
  * problem (name, value seen with secrets masked, what was expected) is collected and thrown as one
- * `ConfigError`; unknown `AUTH_*` variables are warned about once, as likely typos.
+ * `ConfigError`; unknown `AUTH_*` and `AUTHZ_*` variables are warned about once, as likely typos.
+ * With `AUTH_MIDDLEWARE_DISABLED=true` everything is still built and checked (`AUTH_PROVIDER` is
+ * then optional) and returned with `disabled: true`, so `disabled: false` spread after it works.
  *
  * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every problem.
  */
@@ -102,29 +114,37 @@ export function buildFromEnv(
   const logLevel = env.oneOf('AUTH_MIDDLEWARE_LOG_LEVEL', LOG_LEVELS) ?? 'info'
   const logger = resolveLogger(settings.logger, logLevel)
   warnAboutUnknown(env, registry, source, logger)
-
-  if (env.boolean('AUTH_MIDDLEWARE_DISABLED') === true) {
-    // jwtAuth decides (and refuses it in production) from the same env: nothing else is needed.
-    env.boolean('AUTH_MIDDLEWARE_ALLOW_DISABLED_IN_PRODUCTION')
-    problems.throwIfAny()
-    return { disabled: true, env: source, logger: settings.logger ?? logger, logLevel }
-  }
+  warnAboutUnselected(env, registry, source, logger)
+  // jwtAuth decides (and refuses it in production) from the same env, passed on as `env`.
+  const disabled = env.boolean('AUTH_MIDDLEWARE_DISABLED') === true
+  if (disabled) env.boolean('AUTH_MIDDLEWARE_ALLOW_DISABLED_IN_PRODUCTION')
 
   const context: EnvContext = {
     jwksCache: new JwksCache({ ...readJwksCacheEnv(source, problems), logger }),
     logger,
     production: isProduction(source),
   }
-  const providers = buildProviders(env, registry, context)
-  warnAboutUnselected(env, registry, source, logger)
-  const sources = buildSources(env, registry, context)
-  const options: JwtAuthOptions = {
-    providers,
-    ...sources,
-    logger: settings.logger ?? logger,
-    logLevel,
-    env: source,
-  }
+  const options = assumingProduction(context.production, () =>
+    buildOptions(env, registry, context, disabled),
+  )
+  if (disabled) options.disabled = true
+  options.logger = settings.logger ?? logger
+  options.logLevel = logLevel
+  options.env = source
+  problems.throwIfAny()
+  return options
+}
+
+/** Everything but the logging settings; the providers and sources are built, never started. */
+function buildOptions(
+  env: EnvReader,
+  registry: EnvRegistry,
+  context: EnvContext,
+  disabled: boolean,
+): JwtAuthOptions {
+  const problems = env.problems
+  const providers = buildProviders(env, registry, context, disabled)
+  const options: JwtAuthOptions = { providers, ...buildSources(env, registry, context) }
   const credentialsRequired = env.boolean('AUTH_CREDENTIALS_REQUIRED')
   if (credentialsRequired !== undefined) options.credentialsRequired = credentialsRequired
   // Checked here as jwtAuth will check them, so that one error names every problem and the variable.
@@ -144,15 +164,24 @@ export function buildFromEnv(
     if (sourceCache) options.sourceCache = { ...(options.sourceCache || {}), ...sourceCache }
   }
   if (cacheOff) options.sourceCache = false
-  problems.throwIfAny()
   return options
 }
 
-function buildProviders(env: EnvReader, registry: EnvRegistry, context: EnvContext): JwtProvider[] {
+function buildProviders(
+  env: EnvReader,
+  registry: EnvRegistry,
+  context: EnvContext,
+  disabled: boolean,
+): JwtProvider[] {
   const known = registry.providers.map((factory) => factory.name)
-  const names = env.list('AUTH_PROVIDER', {
-    required: `(one or more of ${known.join(', ')}, comma-separated), or AUTH_MIDDLEWARE_DISABLED=true for local development`,
-  })
+  const names = env.list(
+    'AUTH_PROVIDER',
+    disabled
+      ? {}
+      : {
+          required: `(one or more of ${known.join(', ')}, comma-separated), or AUTH_MIDDLEWARE_DISABLED=true for local development`,
+        },
+  )
   const providers: JwtProvider[] = []
   for (const [index, name] of (names ?? []).entries()) {
     const factory = registry.providers.find((candidate) => candidate.name === name.toLowerCase())
@@ -248,17 +277,18 @@ function warnAboutUnknown(
     ...registry.sources.flatMap((factory) => factory.variables),
     ...(registry.options ?? []).flatMap((factory) => factory.variables),
   ])
-  for (const name of env.namesStartingWith('AUTH_')) {
-    if (!known.has(name)) {
+  const ours = [...env.namesStartingWith('AUTH_'), ...env.namesStartingWith('AUTHZ_')]
+  for (const name of ours) {
+    if (!known.has(name) && UNREAD_VARIABLES[name] === undefined) {
       // The name alone: a misspelt secret's name is what the secret pattern misses.
       logger.warn(
         { variable: name },
-        'unknown environment variable %s ignored (a typo?); see docs/configuration.md',
+        'unknown environment variable %s ignored (a typo?); every variable is listed in docs/configuration.md of the oidc-guard package',
         name,
       )
     }
   }
-  for (const [name, reason] of Object.entries(REFUSED_VARIABLES)) {
+  for (const [name, reason] of Object.entries(UNREAD_VARIABLES)) {
     if (source[name] !== undefined) logger.warn({ variable: name }, '%s %s', name, reason)
   }
 }

@@ -12,9 +12,15 @@ import { checkNumber, checkTimeout, Problems } from './options.js'
 
 /** How key sets are fetched and kept. Every duration is in milliseconds. */
 export interface JwksCacheOptions {
-  /** Refresh a set in the background once it is this old. Default 20 min (`JWKS_CACHE_INTERVAL`, minutes). */
+  /**
+   * Refresh a set in the background once it is this old. Default 20 min (the process-wide cache
+   * and `fromEnv()`'s read `JWKS_CACHE_INTERVAL`, in minutes).
+   */
   refreshIntervalMs?: number
-  /** Refresh a set in the background after this many verifications. Default 1000 (`JWKS_CACHE_USAGES`). */
+  /**
+   * Refresh a set in the background after this many verifications. Default 1000 (the process-wide
+   * cache and `fromEnv()`'s read `JWKS_CACHE_USAGES`).
+   */
   refreshAfterUses?: number
   /** Least time between two fetches of one set caused by unknown `kid`s or usage. Default 30 s. */
   cooldownMs?: number

@@ -180,12 +180,34 @@ export function resolveAlgorithms(
   return new Set(value.filter(isJwsAlgorithm))
 }
 
+// Set while fromEnv(env) builds its providers: they ask isProduction() with no argument (built in
+// code, process.env is all they know), yet the env fromEnv was given may be the one saying
+// production. Either one saying so is enough, as for the disabled switch.
+let assumedProduction = false
+
 /**
  * Whether NODE_ENV says production (read once, at construction). Read loosely (`Production`,
  * `production ` with a stray space, `prod`): what it guards is stricter in production, so a
- * misspelt production must not read as development.
+ * misspelt production must not read as development. With no argument, `process.env` is read, and
+ * inside {@link assumingProduction}`(true, …)` the answer is `true` whatever it says.
  */
-export function isProduction(env: NodeJS.ProcessEnv = process.env): boolean {
+export function isProduction(env?: NodeJS.ProcessEnv): boolean {
+  if (env === undefined) return assumedProduction || isProduction(process.env)
   const value = env['NODE_ENV']?.trim().toLowerCase()
   return value === 'production' || value === 'prod'
+}
+
+/**
+ * Runs `build` (synchronously) with `isProduction()` saying production when `production` is true,
+ * so constructors called inside apply production's stricter checks to an environment given as an
+ * object. Nested calls keep the outer answer when it is production.
+ */
+export function assumingProduction<T>(production: boolean, build: () => T): T {
+  const outer = assumedProduction
+  assumedProduction = outer || production
+  try {
+    return build()
+  } finally {
+    assumedProduction = outer
+  }
 }

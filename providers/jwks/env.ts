@@ -1,6 +1,7 @@
 // The generic providers built from environment variables: AUTH_PROVIDER=jwks or oidc.
 
 import {
+  ConfigError,
   MAX_CLOCK_TOLERANCE_SEC,
   type EnvContext,
   type EnvReader,
@@ -11,6 +12,16 @@ import type { TokenCheckOptions } from './jwks-provider.js'
 import { JwksProvider } from './jwks-provider.js'
 import { OidcProvider } from './oidc-provider.js'
 
+// The option each variable sets: a constructor's problem names the option, to which the variable
+// is added, so the problem says what to change in the environment.
+const VARIABLE_OF_OPTION: Readonly<Record<string, string>> = {
+  issuer: 'AUTH_PROVIDER_ISSUER',
+  jwksUri: 'AUTH_PROVIDER_JWKS_URI',
+  audience: 'AUTH_PROVIDER_AUDIENCE',
+  algorithms: 'AUTH_PROVIDER_ALGORITHMS',
+  clockToleranceSec: 'AUTH_PROVIDER_CLOCK_TOLERANCE_SEC',
+}
+
 const TOKEN_CHECK_VARIABLES = [
   'AUTH_PROVIDER_ISSUER',
   'AUTH_PROVIDER_AUDIENCE',
@@ -18,21 +29,45 @@ const TOKEN_CHECK_VARIABLES = [
   'AUTH_PROVIDER_CLOCK_TOLERANCE_SEC',
 ] as const
 
-/** The checks both generic providers read: audience (required), algorithms, clock tolerance. */
-function readTokenChecks(env: EnvReader, context: EnvContext, name: string): TokenCheckOptions {
+/**
+ * The checks both generic providers read: audience (required), algorithms, clock tolerance;
+ * `undefined` when the audience is missing or empty (already a problem: no provider can be built).
+ */
+function readTokenChecks(
+  env: EnvReader,
+  context: EnvContext,
+  name: string,
+): TokenCheckOptions | undefined {
   const audience = env.list('AUTH_PROVIDER_AUDIENCE', {
     required: `when AUTH_PROVIDER includes ${name}: the API's identifier as it appears in the tokens' aud claim`,
   })
-  const options: TokenCheckOptions = {
-    audience: audience ?? [],
-    jwksCache: context.jwksCache,
-    name,
-  }
   const algorithms = env.list('AUTH_PROVIDER_ALGORITHMS')
-  if (algorithms !== undefined) options.algorithms = algorithms as JwsAlgorithm[]
   const tolerance = env.seconds('AUTH_PROVIDER_CLOCK_TOLERANCE_SEC', MAX_CLOCK_TOLERANCE_SEC)
+  if (audience === undefined || audience.length === 0) return undefined
+  const options: TokenCheckOptions = { audience, jwksCache: context.jwksCache, name }
+  if (algorithms !== undefined) options.algorithms = algorithms as JwsAlgorithm[]
   if (tolerance !== undefined) options.clockToleranceSec = tolerance
   return options
+}
+
+/**
+ * Runs a constructor whose problems name the option, adding the variable that sets it:
+ * `issuer (AUTH_PROVIDER_ISSUER) must use https…`.
+ */
+function withVariableNames<T>(build: () => T): T {
+  try {
+    return build()
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    throw new ConfigError(
+      error.problems.map((problem) =>
+        problem.replace(/^([a-zA-Z]+) /, (whole, option: string) => {
+          const variable = VARIABLE_OF_OPTION[option]
+          return variable === undefined ? whole : `${option} (${variable}) `
+        }),
+      ),
+    )
+  }
 }
 
 /** `AUTH_PROVIDER=jwks`: an issuer and the URL of its JWK Set. */
@@ -44,8 +79,8 @@ export const jwksEnv: ProviderEnvFactory = {
     const issuer = env.string('AUTH_PROVIDER_ISSUER', required)
     const jwksUri = env.string('AUTH_PROVIDER_JWKS_URI', required)
     const checks = readTokenChecks(env, context, 'jwks')
-    if (issuer === undefined || jwksUri === undefined) return undefined
-    return new JwksProvider({ ...checks, issuer, jwksUri })
+    if (issuer === undefined || jwksUri === undefined || checks === undefined) return undefined
+    return withVariableNames(() => new JwksProvider({ ...checks, issuer, jwksUri }))
   },
 }
 
@@ -58,7 +93,7 @@ export const oidcEnv: ProviderEnvFactory = {
       required: 'when AUTH_PROVIDER includes oidc',
     })
     const checks = readTokenChecks(env, context, 'oidc')
-    if (issuer === undefined) return undefined
-    return new OidcProvider({ ...checks, issuer, logger: context.logger })
+    if (issuer === undefined || checks === undefined) return undefined
+    return withVariableNames(() => new OidcProvider({ ...checks, issuer, logger: context.logger }))
   },
 }

@@ -4,7 +4,14 @@ import { parseArgs } from 'node:util'
 import { ConfigError, EnvReader, Problems, type Env } from '../../src/spi.js'
 import { SQL_FACETS, type SqlColumnNames, type SqlFacet, type SqlTableNames } from './schema.js'
 import { SqlAuthzStore } from './store.js'
-import { parseDatabaseUrl, URL_EXAMPLES, urlSecrets, type SqlDialectName } from './url.js'
+import { readDatabaseUrl, type DatabaseUrlSetting } from './env.js'
+import {
+  parseDatabaseUrl,
+  URL_EXAMPLES,
+  urlSecrets,
+  type DatabaseTarget,
+  type SqlDialectName,
+} from './url.js'
 
 /** What a command reads and writes: lines out, lines to the error stream, the environment. */
 export interface CliIo {
@@ -93,13 +100,23 @@ function names(values: Parsed['values']): { tables: SqlTableNames; columns: SqlC
   return { tables, columns }
 }
 
-/** The URL: --url, else AUTHZ_DATABASE_URL, else its alias. */
-function urlOf(values: Parsed['values'], io: CliIo): string {
-  if (typeof values['url'] === 'string') return values['url']
-  const env = new EnvReader(io.env, new Problems())
-  const url = env.string('AUTHZ_DATABASE_URL') ?? env.string('AUTHZ_SQLALCHEMY_DATABASE_URI')
-  if (url === undefined) throw new UsageError(`--url is required (${URL_EXAMPLES})`)
-  return url
+/**
+ * The URL: --url, else AUTHZ_DATABASE_URL, else its alias (both set to different URLs is refused,
+ * as fromEnv() refuses it); a URL that cannot be used is reported under the name it came by.
+ */
+function urlOf(values: Parsed['values'], io: CliIo): { url: string; target: DatabaseTarget } {
+  let setting: DatabaseUrlSetting | undefined
+  if (typeof values['url'] === 'string') {
+    setting = { url: values['url'], variable: '--url' }
+  } else {
+    const problems = new Problems()
+    setting = readDatabaseUrl(new EnvReader(io.env, problems), (text) => problems.add(text))
+    problems.throwIfAny()
+  }
+  if (setting === undefined) throw new UsageError(`--url is required (${URL_EXAMPLES})`)
+  const target = parseDatabaseUrl(setting.url)
+  if (typeof target === 'string') throw new UsageError(`${setting.variable} ${target}`)
+  return { url: setting.url, target }
 }
 
 /** Runs `work` on a store for the command line's URL and names, closing it after. */
@@ -108,7 +125,7 @@ async function withStore<T>(
   io: CliIo,
   work: (store: SqlAuthzStore) => Promise<T>,
 ): Promise<T> {
-  const url = urlOf(values, io)
+  const { url } = urlOf(values, io)
   const store = new SqlAuthzStore({
     url,
     ...names(values),
@@ -203,9 +220,7 @@ function printDialect(values: Parsed['values'], io: CliIo): SqlDialectName {
   const given = values['dialect']
   if (given === 'postgres' || given === 'mysql' || given === 'sqlite') return given
   if (given !== undefined) throw new UsageError('--dialect must be postgres, mysql or sqlite')
-  const target = parseDatabaseUrl(urlOf(values, io))
-  if (typeof target === 'string') throw new UsageError(`--url ${target}`)
-  return target.dialect
+  return urlOf(values, io).target.dialect
 }
 
 function lookupCommand(facet: SqlFacet): CliCommand {

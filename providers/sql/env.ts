@@ -1,6 +1,11 @@
 // The SQL sources from environment variables: AUTHZ_DATABASE_URL and the pool's bounds.
 
-import { ConfigError, type SourcesEnvFactory, type UserSources } from '../../src/spi.js'
+import {
+  ConfigError,
+  type EnvReader,
+  type SourcesEnvFactory,
+  type UserSources,
+} from '../../src/spi.js'
 import type { SqlPoolOptions } from './connection.js'
 import { SQL_FACETS, type SqlFacet } from './schema.js'
 import {
@@ -43,8 +48,11 @@ export const sqlSourcesEnv: SourcesEnvFactory = {
     'AUTHZ_QUERY_TIMEOUT_IN_SECONDS',
   ],
   create(env, context): UserSources {
-    const primary = env.string('AUTHZ_DATABASE_URL')
-    const alias = env.string('AUTHZ_SQLALCHEMY_DATABASE_URI')
+    let ok = true
+    const problem = (text: string): void => {
+      env.problems.add(text)
+      ok = false
+    }
     const facets = env.list('AUTHZ_SQL_FACETS')
     const idClaim = env.string('AUTHZ_SQL_ID_CLAIM')
     const pool: SqlPoolOptions = {}
@@ -54,11 +62,6 @@ export const sqlSourcesEnv: SourcesEnvFactory = {
     if (acquire !== undefined) pool.acquireTimeoutMs = milliseconds(acquire)
     const query = env.positive('AUTHZ_QUERY_TIMEOUT_IN_SECONDS')
     if (query !== undefined) pool.queryTimeoutMs = milliseconds(query)
-    let ok = true
-    const problem = (text: string): void => {
-      env.problems.add(text)
-      ok = false
-    }
     for (const [name, seconds] of [
       ['AUTHZ_POOL_TIMEOUT_IN_SECONDS', acquire],
       ['AUTHZ_QUERY_TIMEOUT_IN_SECONDS', query],
@@ -67,19 +70,14 @@ export const sqlSourcesEnv: SourcesEnvFactory = {
         problem(`${name} must be at most ${MAX_SECONDS} seconds`)
       }
     }
-    if (primary !== undefined && alias !== undefined && primary !== alias) {
-      problem(
-        `${URL_VARIABLE} and ${URL_ALIAS} (its alias) are both set, to different URLs; keep one`,
-      )
-    }
-    const url = primary ?? alias
-    const urlName = primary !== undefined ? URL_VARIABLE : URL_ALIAS
-    if (url === undefined) {
+    const database = readDatabaseUrl(env, problem)
+    if (database === undefined) {
       if (facets !== undefined || idClaim !== undefined) {
         problem(`AUTHZ_SQL_FACETS and AUTHZ_SQL_ID_CLAIM need ${URL_VARIABLE}, which is not set`)
       }
       return {}
     }
+    const { url, variable: urlName } = database
     const target = parseDatabaseUrl(url)
     if (typeof target === 'string') problem(`${urlName} ${target}`)
     const chosen = (facets ?? DEFAULT_FACETS).map((facet) => facet.toLowerCase())
@@ -106,6 +104,33 @@ export const sqlSourcesEnv: SourcesEnvFactory = {
     )
     return sources as UserSources
   },
+}
+
+/** A database URL and the variable it was read from. */
+export interface DatabaseUrlSetting {
+  readonly url: string
+  readonly variable: string
+}
+
+/**
+ * `AUTHZ_DATABASE_URL`, else its alias `AUTHZ_SQLALCHEMY_DATABASE_URI`; `undefined` when neither
+ * is set. Both set to different URLs is a `problem` (which one is stale cannot be told). Shared
+ * with the CLI, so that it refuses the environments `fromEnv()` refuses.
+ */
+export function readDatabaseUrl(
+  env: EnvReader,
+  problem: (text: string) => void,
+): DatabaseUrlSetting | undefined {
+  // Named as written, so the docs test finds every variable read.
+  const primary = env.string('AUTHZ_DATABASE_URL')
+  const alias = env.string('AUTHZ_SQLALCHEMY_DATABASE_URI')
+  if (primary !== undefined && alias !== undefined && primary !== alias) {
+    problem(
+      `${URL_VARIABLE} and ${URL_ALIAS} (its alias) are both set, to different URLs; keep one`,
+    )
+  }
+  if (primary !== undefined) return { url: primary, variable: URL_VARIABLE }
+  return alias === undefined ? undefined : { url: alias, variable: URL_ALIAS }
 }
 
 function milliseconds(seconds: number): number {

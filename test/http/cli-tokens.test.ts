@@ -113,8 +113,8 @@ describe('oidc-guard mint', () => {
     ['--port', 'x'],
     ['--expires', '0'],
     ['--claim', 'novalue'],
-  ])('refuses %s %s', async (flag, value) => {
+  ])('refuses %s %s as a wrong command line (exit code 2)', async (flag, value) => {
     const { io } = ioWith()
-    expect(await runCli(['mint', flag, value, '--exit-after-print'], io, tokenCommands)).toBe(1)
+    expect(await runCli(['mint', flag, value, '--exit-after-print'], io, tokenCommands)).toBe(2)
   })
 })

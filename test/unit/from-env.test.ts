@@ -126,7 +126,7 @@ describe('fromEnv: a whole setup from environment variables', () => {
       fromEnv({ ...jwksVars(), AUTH_PROVIDER_ISSUER: 'ftp://issuer.example' }, { logger: false }),
     )
     expect(problems).toEqual([
-      'AUTH_PROVIDER=jwks: issuer must use https (plain http is allowed only on loopback or outside production), got "ftp://issuer.example"',
+      'AUTH_PROVIDER=jwks: issuer (AUTH_PROVIDER_ISSUER) must use https (plain http is allowed only on loopback or outside production), got "ftp://issuer.example"',
     ])
   })
 
@@ -266,7 +266,7 @@ describe('fromEnv: several providers at once', () => {
             ...jwksVars(),
             AUTH_PROVIDER: 'cognito,jwks',
             USER_POOL_ID: pool,
-            AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID: 'combo-client',
+            AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID: 'comboclient1',
             AUTH_PROVIDER_AWS_COGNITO_JWKS_URI: cognito.jwksUri,
           },
           { logger: false },
@@ -277,7 +277,7 @@ describe('fromEnv: several providers at once', () => {
         sub: 'u-1',
         aud: undefined,
         token_use: 'access',
-        client_id: 'combo-client',
+        client_id: 'comboclient1',
         username: 'jane',
         'cognito:groups': ['admin'],
       })
@@ -314,7 +314,7 @@ describe('fromEnv: several providers at once', () => {
             AUTH_PROVIDER_AZURE_ENTRA_ID_AUDIENCE_ID: CLIENT_ID,
             AUTH_PROVIDER_AZURE_ENTRA_ID_JWKS_URI: entra.jwksUri,
             USER_POOL_ID: pool,
-            AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID: 'combo-client',
+            AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID: 'comboclient1',
             AUTH_PROVIDER_AWS_COGNITO_JWKS_URI: cognito.jwksUri,
           },
           { logger: false },
@@ -332,7 +332,7 @@ describe('fromEnv: several providers at once', () => {
         ['Orders.Admin'],
       ])
       const fromPool = await verify(
-        cognito.mint({ sub: 'u', aud: undefined, token_use: 'access', client_id: 'combo-client' }),
+        cognito.mint({ sub: 'u', aud: undefined, token_use: 'access', client_id: 'comboclient1' }),
       )
       expect(fromPool.provider).toBe('cognito')
       const otherTenant = v2AccessTokenClaims(
