@@ -114,7 +114,7 @@ export const CLM_ROWS: readonly Row[] = [
   },
   {
     id: 'CLM-07',
-    what: 'a far-future exp is accepted by default (the bound when configured is a known gap)',
+    what: 'a far-future exp is accepted by default; refused under maxTokenLifetimeSec',
     expect: ACCEPT('forever'),
     probes: (c) =>
       claimSets(c, [['exp = year 9999', { sub: 'forever', iat: NOW, exp: 253_402_300_799 }]]),
