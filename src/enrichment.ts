@@ -330,6 +330,8 @@ export class Enrichment {
     const shared = this.#shared
     if (shared === undefined) return this.#call(context, signal)
     const stored = await this.#sharedStep(() => readShared(shared, key))
+    // Dropped while the shared tier answered: its waiters load afresh, so the source is not asked.
+    signal.throwIfAborted()
     if (stored !== undefined) {
       try {
         const answer = checkedAnswer(context.facet, stored.value)
@@ -381,6 +383,7 @@ export class Enrichment {
   /** One bounded call: aborted and answered 503 when it outlives the time-out. */
   #call(context: FetchContext, outer: AbortSignal | undefined): Promise<Answer> {
     const { user, call, facet } = context
+    if (outer?.aborted) return Promise.reject(outer.reason)
     const controller = new AbortController()
     const onOuterAbort = () => controller.abort(outer?.reason)
     outer?.addEventListener('abort', onOuterAbort, { once: true })
@@ -405,7 +408,9 @@ export class Enrichment {
         return checked
       })
       .catch((error: unknown) => {
-        if (isSourceRefusal(error)) throw error
+        // Dropped by our own cache (forgetUser, an invalidation, eviction): its waiters load
+        // afresh, so this is no outage, and neither logged nor counted as a failed lookup.
+        if (isSourceRefusal(error) || outer?.aborted === true) throw error
         const failure = error instanceof UnavailableError ? error : sourceUnavailable(facet, error)
         if (sourceChannel.hasSubscribers) {
           // Scrubbed as the log line is: a source's error text may quote the user's token.

@@ -164,8 +164,12 @@ function label(providers: readonly JwtProvider[], provider: JwtProvider): string
 }
 
 /**
- * Builds the issuer → provider Map once; two providers may not claim one issuer: which of them the
- * token was meant for cannot be told, and the other would never get it.
+ * Builds the issuer → provider Map once; two providers may not accept one issuer: which of them the
+ * token was meant for cannot be told, and the other would never get it. A provider's refused
+ * issuers (Entra ID: its tenant's version it does not take) come after every accepted one and only
+ * where no provider accepts them: they keep a tenant's tokens from a provider taking any tenant,
+ * never from one that names the issuer (two Entra providers naming one tenant are refused by
+ * checkTemplates).
  */
 function routeTable(
   problems: Problems,
@@ -173,14 +177,19 @@ function routeTable(
 ): Map<string, JwtProvider> {
   const table = new Map<string, JwtProvider>()
   for (const provider of providers) {
-    for (const issuer of [...(provider?.issuers ?? []), ...(provider?.refusedIssuers ?? [])]) {
+    for (const issuer of provider?.issuers ?? []) {
       const owner = table.get(issuer)
       if (owner !== undefined) {
         problems.add(
-          `two providers claim the issuer ${JSON.stringify(issuer)}: ${label(providers, owner)} and ${label(providers, provider)}; give it to one of them`,
+          `two providers accept the issuer ${JSON.stringify(issuer)}: ${label(providers, owner)} and ${label(providers, provider)}; give it to one of them`,
         )
       }
       table.set(issuer, provider)
+    }
+  }
+  for (const provider of providers) {
+    for (const issuer of provider?.refusedIssuers ?? []) {
+      if (!table.has(issuer)) table.set(issuer, provider)
     }
   }
   return table

@@ -9,6 +9,7 @@ import {
   type SharedCacheEntry,
   type SharedCacheTier,
 } from '../../src/enrichment.js'
+import { sourceChannel } from '../../src/diagnostics.js'
 import { ConfigError } from '../../src/errors.js'
 import { silentLogger } from '../../src/logger.js'
 import { Problems } from '../../src/options.js'
@@ -143,6 +144,62 @@ describe('Enrichment: a pending load our own cache drops', () => {
     expect(await settled).toEqual(users.map(() => ({ status: 'fulfilled', value: ['ops'] })))
     // Bounded: a request retries through the cache once, then asks the source uncached.
     expect(state.calls).toBeLessThanOrEqual(users.length * 3)
+  })
+
+  it('a dropped load whose source honours its signal is neither logged nor counted as a failure', async () => {
+    const warnings: string[] = []
+    const logger = {
+      ...silentLogger,
+      warn: (...args: unknown[]) => void warnings.push(String(args.at(-2))),
+    }
+    const events: Array<{ outcome: string }> = []
+    const listen = (event: unknown) => void events.push(event as { outcome: string })
+    sourceChannel.subscribe(listen)
+    try {
+      const enrichment = new Enrichment({}, logger as typeof silentLogger)
+      let calls = 0
+      const sources = enrichment.wrap({
+        groups: {
+          fetchGroups: (_user, { signal }) => {
+            calls += 1
+            const answer = [`g${calls}`]
+            return new Promise<string[]>((resolve, reject) => {
+              const timer = setTimeout(() => resolve(answer), 20)
+              signal.addEventListener('abort', () => {
+                clearTimeout(timer)
+                reject(signal.reason as Error)
+              })
+            })
+          },
+        },
+      })
+      const pending = userOf(sources).groups
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      await enrichment.forget(ISSUER, 'alice')
+      expect(await pending).toEqual(['g2'])
+      expect(events.map((event) => event.outcome)).toEqual(['fetched'])
+      expect(warnings).toEqual([])
+    } finally {
+      sourceChannel.unsubscribe(listen)
+    }
+  })
+
+  it('a load dropped while the shared tier answers does not go on to ask the source', async () => {
+    const shared = memoryTier('no getEntry')
+    const slowMiss = shared.tier.get
+    shared.tier.get = async (key) => {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      return slowMiss(key)
+    }
+    const enrichment = new Enrichment({ sourceCache: { shared: shared.tier } }, silentLogger)
+    let calls = 0
+    const sources = enrichment.wrap({ groups: { fetchGroups: () => [`g${(calls += 1)}`] } })
+    const pending = userOf(sources).groups
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    await enrichment.forget(ISSUER, 'alice')
+    expect(await pending).toEqual(['g1'])
+    await new Promise((resolve) => setTimeout(resolve, 40))
+    expect(calls).toBe(1)
   })
 
   it('a source that fails is still one call and one 503: only our own aborts start a new load', async () => {

@@ -13,6 +13,7 @@ import {
 } from '../../src/index.js'
 import { buildFromEnv, type Env } from '../../src/spi.js'
 import { createTestIssuer } from '../../src/testing.js'
+import { JwksProvider } from '../../providers/jwks/index.js'
 import {
   EntraIdProvider,
   entraIdEnv,
@@ -155,11 +156,30 @@ describe('a named tenant’s tokens go to its provider, whatever their version',
       }),
     )
     expect(message).toContain(
-      `two providers claim the issuer "${v1Issuer(TENANT)}": providers[0] ("new-api") and providers[1] ("old-api")`,
-    )
-    expect(message).toContain(
       `providers[0] ("new-api") and providers[1] ("old-api") both name the tenant ${TENANT}, whose every token (v1.0 and v2.0) goes to the one provider naming it: make one provider with both audiences (acceptV1 for v1.0 tokens)`,
     )
+  })
+})
+
+describe('a refused issuer yields to a provider that accepts it', () => {
+  it('an Entra provider (v2.0 only) beside a JwksProvider for its tenant’s v1.0 issuer: the v1.0 tokens go to the JwksProvider', async () => {
+    const entraV2 = new EntraIdProvider({ ...entra.providerOptions, name: 'entra', acceptV1: false })
+    expect(entraV2.refusedIssuers).toEqual([v1Issuer(TENANT)])
+    const legacy = new JwksProvider({
+      name: 'legacy',
+      issuer: v1Issuer(TENANT),
+      jwksUri: entra.idp.jwksUri,
+      audience: APP_ID_URI,
+      fetch: entra.fetch,
+    })
+    for (const providers of [
+      [entraV2, legacy],
+      [legacy, entraV2],
+    ]) {
+      const verify = createVerifier({ logger: false, providers })
+      expect((await verify(v1Of(TENANT, APP_ID_URI))).provider).toBe('legacy')
+      expect((await verify(entra.v2())).provider).toBe('entra')
+    }
   })
 })
 

@@ -163,7 +163,7 @@ describe('Entra providers whose issuers overlap are a ConfigError naming both', 
       ),
     )
     expect(message).toContain(
-      `two providers claim the issuer "${v2Issuer(OTHER_TENANT)}": providers[0] ("customers-a") and providers[1] ("customers-b")`,
+      `two providers accept the issuer "${v2Issuer(OTHER_TENANT)}": providers[0] ("customers-a") and providers[1] ("customers-b")`,
     )
   })
 

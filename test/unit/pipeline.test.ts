@@ -143,7 +143,7 @@ describe('createVerifier', () => {
   it('refuses two providers for one issuer, and an empty provider list', () => {
     expect(() =>
       createVerifier({ providers: [jwksProvider(a, 'x'), jwksProvider(a, 'y')] }),
-    ).toThrow(/two providers claim/)
+    ).toThrow(/two providers accept/)
     expect(() => createVerifier({ providers: [] })).toThrow(/a provider is required/)
     expect(() => createVerifier({ provider: {} as never })).toThrow(/is not a provider/)
   })
