@@ -1,5 +1,7 @@
 // The oidc-guard command dispatcher: finds the command named first and hands it the rest.
 
+import { UsageError } from '../src/command-line.js'
+
 /** What a command reads and writes. */
 export interface Io {
   out(line: string): void
@@ -19,9 +21,6 @@ export interface Command {
 
 /** Exit code of a wrong command line. */
 const USAGE = 2
-
-/** Thrown by a command for a wrong command line: printed with the command's usage, exit code 2. */
-export class UsageError extends Error {}
 
 function overview(commands: readonly Command[]): string {
   const width = Math.max(...commands.map((command) => command.name.length))

@@ -1,24 +1,15 @@
 // The token commands of the CLI: verify (as fromEnv() configures), decode (unverified), mint (local issuer).
 
-import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { parseCommandLine, UsageError } from '../src/command-line.js'
 import { AuthError, createVerifier, fromEnv, type JwtAuthOptions } from '../src/index.js'
 import { parseJwt } from '../src/jwt.js'
 import { createTestIssuer } from '../src/testing.js'
-import { UsageError, type Command, type Io } from './dispatch.js'
+import type { Command, Io } from './dispatch.js'
 
 const COMMON_FLAGS = {
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const
-
-/** parseArgs, with an unknown flag or a missing value reported as a wrong command line. */
-function parseLine<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
-  try {
-    return parseArgs(config)
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error))
-  }
-}
 
 function tokenArgument(positionals: readonly string[], command: string): string {
   const token = positionals[0]?.replace(/^Bearer\s+/i, '').trim()
@@ -59,7 +50,7 @@ const verify: Command = {
   summary: 'verify a token as your API would (configured by the same variables as fromEnv())',
   usage: VERIFY_USAGE,
   async run(args, io) {
-    const { values, positionals } = parseLine({
+    const { values, positionals } = parseCommandLine({
       args: [...args],
       options: COMMON_FLAGS,
       allowPositionals: true,
@@ -130,7 +121,7 @@ const decode: Command = {
   summary: 'show a token’s header and claims WITHOUT verifying it',
   usage: DECODE_USAGE,
   async run(args, io) {
-    const { values, positionals } = parseLine({
+    const { values, positionals } = parseCommandLine({
       args: [...args],
       options: COMMON_FLAGS,
       allowPositionals: true,
@@ -188,7 +179,7 @@ const mint: Command = {
   summary: 'start a local development issuer and print a token it signed',
   usage: MINT_USAGE,
   async run(args, io) {
-    const { values } = parseLine({
+    const { values } = parseCommandLine({
       args: [...args],
       options: {
         ...COMMON_FLAGS,

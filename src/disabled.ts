@@ -3,6 +3,7 @@
 import { EnvReader, type Env } from './env.js'
 import type { Logger } from './logger.js'
 import { isProduction, type Problems } from './options.js'
+import { warnOnce } from './warn-once.js'
 
 /** Options of the disabled switch, shared by every authentication middleware. */
 export interface DisabledOptions {
@@ -45,22 +46,16 @@ export function resolveDisabled(problems: Problems, options: DisabledOptions): b
   return true
 }
 
-// Whether this process has been told on stderr already (once is enough to be seen).
-let processWarned = false
-
 /**
  * The startup warning of a disabled middleware, logged once per middleware, and once per process
  * as a Node.js warning on stderr: a log level of `silent` or `error`, or `logger: false`, must not
  * hide that authentication is off.
  */
 export function warnDisabled(logger: Logger, middleware: string): void {
-  if (!processWarned) {
-    processWarned = true
-    process.emitWarning(
-      'authentication is disabled (AUTH_MIDDLEWARE_DISABLED): every request passes as the synthetic user',
-      { code: 'OIDC_GUARD_AUTH_DISABLED' },
-    )
-  }
+  warnOnce(
+    'OIDC_GUARD_AUTH_DISABLED',
+    'authentication is disabled (AUTH_MIDDLEWARE_DISABLED): every request passes as the synthetic user',
+  )
   logger.warn(
     { middleware },
     'AUTHENTICATION IS DISABLED: %s lets every request through as the synthetic user and every guard allows it',

@@ -21,6 +21,7 @@ import {
   type Verdict,
 } from './rules.js'
 import { User } from './user.js'
+import { warnOnce } from './warn-once.js'
 
 /** Options every guard accepts. */
 export interface GuardOptions {
@@ -69,9 +70,6 @@ export function getCurrentUser(req: Request): User {
   return (currentUserOf(req) as User | undefined) ?? User.anonymous
 }
 
-// Whether this process has been told that a guard ran where no authentication middleware did.
-let noMiddlewareWarned = false
-
 /**
  * Every authentication middleware (jwtAuth, basicAuth, apiKeyAuth, the disabled switch) sets a
  * user on each request it sees, the anonymous one included: a guard that finds none runs on a
@@ -79,11 +77,9 @@ let noMiddlewareWarned = false
  * logger, so a Node.js warning says it on stderr, once per process, whatever the log level.
  */
 function warnNoMiddleware(): void {
-  if (noMiddlewareWarned) return
-  noMiddlewareWarned = true
-  process.emitWarning(
+  warnOnce(
+    'OIDC_GUARD_NO_AUTH_MIDDLEWARE',
     'a guard ran on a request no authentication middleware ran on, and refused it: mount jwtAuth (or basicAuth/apiKeyAuth) before the routes it protects',
-    { code: 'OIDC_GUARD_NO_AUTH_MIDDLEWARE' },
   )
 }
 

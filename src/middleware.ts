@@ -23,6 +23,7 @@ import { resolveLogger } from './logger.js'
 import { checkNormalForm, checkRealm, checkUrl, isProduction, Problems } from './options.js'
 import { createVerifier, type Verifier, type VerifierOptions } from './pipeline.js'
 import { User } from './user.js'
+import { warnOnce } from './warn-once.js'
 
 /** Options of {@link jwtAuth}. */
 export interface JwtAuthOptions extends VerifierOptions, DisabledOptions {
@@ -111,20 +112,15 @@ function isHeaderName(field: string, name: string): boolean {
   return true
 }
 
-// Whether this process has been told that a form body came in unparsed.
-let unparsedBodyWarned = false
-
 /**
  * `tokenLocations.formBody` reads what a body parser put on `req.body`: with none before jwtAuth,
  * a form's token is never seen and the request goes on as anonymous. Said once per process as a
  * Node.js warning, visible whatever the log level.
  */
 function warnUnparsedBody(): void {
-  if (unparsedBodyWarned) return
-  unparsedBodyWarned = true
-  process.emitWarning(
+  warnOnce(
+    'OIDC_GUARD_FORM_BODY_UNPARSED',
     'tokenLocations.formBody is on but a form request reached jwtAuth unparsed (req.body is undefined): mount express.urlencoded() before jwtAuth, or its access_token is not read',
-    { code: 'OIDC_GUARD_FORM_BODY_UNPARSED' },
   )
 }
 

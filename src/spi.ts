@@ -29,6 +29,7 @@ export {
   type RevocationOptions,
   type RevocationStore,
 } from './revocation.js'
+export { parseCommandLine, UsageError } from './command-line.js'
 export { EnvReader, type Env } from './env.js'
 export {
   buildFromEnv,
@@ -59,6 +60,7 @@ export {
   type ParsedJwt,
 } from './jwt.js'
 export { safeError, silentLogger, type Logger } from './logger.js'
+export { percentDecodes } from './percent-encoding.js'
 export {
   checkNumber,
   checkString,

@@ -24,6 +24,7 @@ import {
 import { CognitoGroupsProvider } from './groups.js'
 import {
   formsOf,
+  ISSUER_FORMS,
   issuerKeys,
   peekIssuer,
   type CognitoIssuerFormOption,
@@ -34,6 +35,9 @@ import { userPoolRegion } from './user-pool.js'
 
 /** Which tokens a {@link CognitoProvider} accepts, by their `token_use` claim. */
 export type CognitoTokenUse = 'access' | 'id' | 'any'
+
+/** Every {@link CognitoTokenUse}, for checking an option or an env var against. */
+export const TOKEN_USES: readonly CognitoTokenUse[] = ['access', 'id', 'any']
 
 /** Options of {@link CognitoProvider}. */
 export interface CognitoProviderOptions extends Omit<
@@ -76,8 +80,6 @@ export interface CognitoProviderOptions extends Omit<
   jwksUri?: string
 }
 
-const TOKEN_USES: readonly CognitoTokenUse[] = ['access', 'id', 'any']
-const ISSUER_FORMS: readonly CognitoIssuerFormOption[] = ['any', 'regional', 'global']
 const KIND = { access: 'an access token', id: 'an ID token' } as const
 
 function tokenTypeError(description: string): InvalidTokenError {

@@ -9,8 +9,8 @@ import {
   type JwtProvider,
   type ProviderEnvFactory,
 } from '../../src/spi.js'
-import { CognitoProvider, type CognitoTokenUse } from './cognito-provider.js'
-import type { CognitoIssuerFormOption } from './issuer-keys.js'
+import { CognitoProvider, TOKEN_USES } from './cognito-provider.js'
+import { ISSUER_FORMS } from './issuer-keys.js'
 import {
   CognitoIdentityPoolProvider,
   type CognitoIdentityPoolProviderOptions,
@@ -19,9 +19,6 @@ import { userPoolRegion } from './user-pool.js'
 
 /** The value of `AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID` that accepts every app client of the pool. */
 export const ANY_CLIENT = '*'
-
-const TOKEN_USES: readonly CognitoTokenUse[] = ['access', 'id', 'any']
-const ISSUER_FORMS: readonly CognitoIssuerFormOption[] = ['any', 'regional', 'global']
 
 /** Adds a constructor's problems to the reader's, so every problem is reported together. */
 function collect<T>(env: EnvReader, build: () => T): T | undefined {

@@ -15,6 +15,9 @@ import { userPoolIssuer, type CognitoIssuerForm } from './user-pool.js'
 /** Which issuer forms a {@link CognitoProvider} accepts: one of them, or `'any'` (both). */
 export type CognitoIssuerFormOption = CognitoIssuerForm | 'any'
 
+/** Every {@link CognitoIssuerFormOption}, for checking an option or an env var against. */
+export const ISSUER_FORMS: readonly CognitoIssuerFormOption[] = ['any', 'regional', 'global']
+
 /** One accepted `iss`: where its keys are, and the policy that requires exactly it. */
 export interface IssuerKeys {
   readonly issuer: string

@@ -85,7 +85,8 @@ function refusedToken(cause: unknown): InvalidTokenError | InsufficientScopeErro
  *   else `ERR_AUTH_TOKEN_REJECTED`). The answer is never shared with another token or request
  *   (`fromToken`): a revoked token must not get the profile a valid one fetched.
  * - With `GetUser`, an access token without the `aws.cognito.signin.user.admin` scope rejects
- *   with a 403 `ERR_AUTH_FORBIDDEN` before any call: a refreshed token would not have it either.
+ *   with a 403 `insufficient_scope` (`ERR_AUTH_INSUFFICIENT_SCOPE`) before any call, as does one
+ *   Cognito refuses for a scope it requires: a refreshed token would not have it either.
  * - Every other failure (network, throttling, access denied, time-out, a malformed answer)
  *   rejects with a 503 `ERR_AUTH_SOURCE_UNAVAILABLE`: an outage never looks like an empty profile.
  *

@@ -5,6 +5,7 @@ import type { Redis, RedisOptions } from 'ioredis'
 import {
   checkTimeout,
   ConfigError,
+  percentDecodes,
   silentLogger,
   type Logger,
   type Problems,
@@ -83,19 +84,10 @@ export function redisUrlProblem(value: unknown): string | undefined {
   }
   // ioredis decodes the user and password on first use: one that does not decode throws there,
   // every time, and the store would never reach Redis.
-  if (!decodes(url.username) || !decodes(url.password)) {
+  if (!percentDecodes(url.username) || !percentDecodes(url.password)) {
     return `must percent-encode its user and password (a % as %25) ${HIDDEN}`
   }
   return undefined
-}
-
-function decodes(component: string): boolean {
-  try {
-    decodeURIComponent(component)
-    return true
-  } catch {
-    return false
-  }
 }
 
 type RedisConstructor = new (url: string, options: RedisOptions) => Redis

@@ -1,7 +1,14 @@
 // The SQL commands of the oidc-guard CLI: create the tables, list, grant and revoke a user's rights.
 
-import { parseArgs } from 'node:util'
-import { ConfigError, EnvReader, Problems, type Env } from '../../src/spi.js'
+import type { ParseArgsConfig } from 'node:util'
+import {
+  ConfigError,
+  EnvReader,
+  parseCommandLine,
+  Problems,
+  UsageError,
+  type Env,
+} from '../../src/spi.js'
 import { SQL_FACETS, type SqlColumnNames, type SqlFacet, type SqlTableNames } from './schema.js'
 import { SqlAuthzStore } from './store.js'
 import { readDatabaseUrl, type DatabaseUrlSetting } from './env.js'
@@ -49,7 +56,7 @@ const OPTIONS = {
   dialect: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   ...Object.fromEntries(NAME_FLAGS.map((flag) => [flag, { type: 'string' }])),
-} as const satisfies NonNullable<Parameters<typeof parseArgs>[0]>['options']
+} as const satisfies NonNullable<ParseArgsConfig['options']>
 
 const COMMON = `Options:
   --url URL               postgres://…, mysql://… or sqlite:./authz.db (default: AUTHZ_DATABASE_URL)
@@ -57,23 +64,16 @@ const COMMON = `Options:
   --user-column NAME      also --id-column, --groups-column, --roles-column, --permissions-column
   -h, --help              this help`
 
-/** A wrong command line: exit code 2 and the usage. */
-class UsageError extends Error {}
-
 type Parsed = { values: Record<string, string | boolean | undefined>; positionals: string[] }
 
 function parse(args: readonly string[]): Parsed {
-  try {
-    const { values, positionals } = parseArgs({
-      args: [...args],
-      options: OPTIONS,
-      allowPositionals: true,
-      strict: true,
-    })
-    return { values: values as Parsed['values'], positionals }
-  } catch (error) {
-    throw new UsageError((error as Error).message)
-  }
+  const { values, positionals } = parseCommandLine({
+    args: [...args],
+    options: OPTIONS,
+    allowPositionals: true,
+    strict: true,
+  })
+  return { values: values as Parsed['values'], positionals }
 }
 
 function facetOf(word: string | undefined): SqlFacet {

@@ -1,5 +1,7 @@
 // Database URLs: which dialect a URL names, where it points, and how to show it without its secrets.
 
+import { percentDecodes } from '../../src/spi.js'
+
 /** The SQL dialects the SQL sources speak: PostgreSQL, MySQL/MariaDB, SQLite. */
 export type SqlDialectName = 'postgres' | 'mysql' | 'sqlite'
 
@@ -85,19 +87,10 @@ function serverTarget(dialect: 'postgres' | 'mysql', rest: string): DatabaseTarg
   if (url.hostname === '') return `has no host (${URL_EXAMPLES})`
   // The drivers decode these parts when they connect: one that does not decode (a bare % in a
   // password) would throw there, at every lookup, instead of here, once.
-  if (![url.username, url.password, url.hostname, url.pathname].every(decodes)) {
+  if (![url.username, url.password, url.hostname, url.pathname].every(percentDecodes)) {
     return 'must percent-encode its user, password, host and database name: a % as %25 (value hidden: it may carry a password)'
   }
   return { dialect, url: url.href, display: maskUrl(url.href) }
-}
-
-function decodes(part: string): boolean {
-  try {
-    decodeURIComponent(part)
-    return true
-  } catch {
-    return false
-  }
 }
 
 // Query parameters whose value is a secret the driver reads: pg takes `password` from the query

@@ -160,7 +160,8 @@ describe('Enrichment: a pending load our own cache drops', () => {
       let calls = 0
       const sources = enrichment.wrap({
         groups: {
-          fetchGroups: (_user, { signal }) => {
+          fetchGroups: (_user, context) => {
+            const signal = context!.signal
             calls += 1
             const answer = [`g${calls}`]
             return new Promise<string[]>((resolve, reject) => {
