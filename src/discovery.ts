@@ -8,6 +8,24 @@ import { urlProblem } from './options.js'
 
 const FIRST_BACKOFF_MS = 1_000
 const MAX_BACKOFF_MS = 30_000
+// The document is the issuer's (or whoever answers in its place): what it says is quoted, cut short.
+const MAX_QUOTED_LENGTH = 300
+
+/**
+ * A document that answers but cannot be used as it is: another issuer, no or an unsafe `jwks_uri`.
+ * Retrying will not help until the configuration (ours or the issuer's) changes: an error, not an
+ * outage.
+ */
+class UnusableDocument extends Error {}
+
+function cut(text: string): string {
+  return text.length > MAX_QUOTED_LENGTH ? `${text.slice(0, MAX_QUOTED_LENGTH)}…` : text
+}
+
+/** A value of the document, for a log line and a health report. */
+function quoted(value: unknown): string {
+  return cut(JSON.stringify(value) ?? String(value))
+}
 
 function discoveryUrl(issuer: string): string {
   // OIDC Discovery §4.1: the path is appended to the issuer, without doubling its trailing slash.
@@ -17,8 +35,9 @@ function discoveryUrl(issuer: string): string {
 /**
  * Finds an issuer's `jwks_uri` through its discovery document, once. The document's `issuer` must
  * equal the configured one (§4.3), and the `jwks_uri` must be a safe URL; otherwise the provider
- * is unusable (503) and the problem is logged as a configuration error. A failure is retried
- * after a short, growing back-off, never cached as an answer.
+ * is unusable (503) and the problem is logged as an error, naming both issuers. A failure of the
+ * request (network, time-out, HTTP status) is logged as a warning, once per outage. Either is
+ * retried after a short, growing back-off, never cached as an answer.
  */
 export class Discovery {
   readonly #issuer: string
@@ -56,6 +75,11 @@ export class Discovery {
     return this.#jwksUri
   }
 
+  /** Why the last discovery failed, until one succeeds (for health reports). */
+  failure(): string | undefined {
+    return this.#lastError === undefined ? undefined : messageOf(this.#lastError)
+  }
+
   /** The `jwks_uri`: a string once known, a promise while it is fetched. */
   jwksUri(): string | Promise<string> {
     if (this.#jwksUri !== undefined) return this.#jwksUri
@@ -76,26 +100,52 @@ export class Discovery {
       const document = await fetchJson(url, this.#limits)
       this.#jwksUri = this.#check(document)
       this.#failures = 0
+      this.#lastError = undefined
       return this.#jwksUri
     } catch (error) {
+      const previous = this.#lastError === undefined ? undefined : messageOf(this.#lastError)
       this.#failures += 1
       this.#lastFailureAt = Date.now()
       this.#lastError = error
-      const level = this.#failures === 1 ? 'warn' : 'debug'
-      this.#logger[level]({ discoveryUrl: url, err: String(error) }, 'OIDC discovery failed')
+      this.#log(url, error, previous)
       throw keysUnavailable(error)
+    }
+  }
+
+  /**
+   * An unusable document is an error, logged again only when what it says changes; a failed
+   * request is a warning once per outage. Repeats go to debug, so a long outage or a lasting
+   * misconfiguration does not flood the log at every retry.
+   */
+  #log(discoveryUrl: string, error: unknown, previous: string | undefined): void {
+    const err = messageOf(error)
+    if (error instanceof UnusableDocument) {
+      const level = err === previous ? 'debug' : 'error'
+      this.#logger[level](
+        { discoveryUrl, err },
+        'OIDC discovery document unusable: check the issuer',
+      )
+    } else {
+      const level = this.#failures === 1 ? 'warn' : 'debug'
+      this.#logger[level]({ discoveryUrl, err }, 'OIDC discovery failed')
     }
   }
 
   #check(document: unknown): string {
     if (!isJsonObject(document)) throw new Error('the discovery document is not a JSON object')
-    if (document['issuer'] !== this.#documentIssuer) {
-      throw new Error('the discovery document names another issuer than the configured one')
+    const named = document['issuer']
+    if (named !== this.#documentIssuer) {
+      throw new UnusableDocument(
+        `the discovery document names another issuer than the configured one: ` +
+          `${named === undefined ? 'none' : quoted(named)} where ` +
+          `${JSON.stringify(this.#documentIssuer)} is expected (compared exactly: a trailing slash matters)`,
+      )
     }
     const jwksUri = document['jwks_uri']
     const strict = this.#limits.production || this.#httpsIssuer
     const problem = urlProblem(jwksUri, strict) ?? this.#downgrade(jwksUri as string)
-    if (problem !== undefined) throw new Error(`the discovered jwks_uri ${problem}`)
+    // urlProblem quotes the URL whole: cut short, as the document's words always are here.
+    if (problem !== undefined) throw new UnusableDocument(`the discovered jwks_uri ${cut(problem)}`)
     return jwksUri as string
   }
 
@@ -107,4 +157,8 @@ export class Discovery {
     if (!this.#httpsIssuer || new URL(jwksUri).protocol === 'https:') return undefined
     return `must use https, as the issuer does, got ${JSON.stringify(jwksUri)}`
   }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
 }

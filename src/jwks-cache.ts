@@ -68,6 +68,23 @@ const DEFAULTS = {
 } as const
 
 /**
+ * Adds a problem for each invalid {@link JwksCacheOptions} member, named `jwksCache.<name>`: the
+ * cache's constructor checks them, and so does a provider given them, beside its other options.
+ */
+export function checkJwksCacheOptions(problems: Problems, options: JwksCacheOptions): void {
+  for (const name of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
+    if (name === 'timeoutMs') continue
+    const min = name === 'staleIfErrorMs' ? 0 : 1
+    const integer = name === 'refreshAfterUses'
+    checkNumber(problems, `jwksCache.${name}`, options[name], min, { integer })
+  }
+  checkTimeout(problems, 'jwksCache.timeoutMs', options.timeoutMs)
+  if (options.fetch !== undefined && typeof options.fetch !== 'function') {
+    problems.add('jwksCache.fetch must be a function with the signature of fetch()')
+  }
+}
+
+/**
  * Holds the key sets of any number of `jwks_uri`s. A request never waits for a routine refresh;
  * it waits only when the set is missing or does not know the token's `kid`, and then shares the
  * one fetch in flight with every other request. An unknown `kid` causes at most one fetch per
@@ -83,16 +100,7 @@ export class JwksCache {
   /** @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option. */
   constructor(options: JwksCacheOptions = {}) {
     const problems = new Problems()
-    for (const name of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
-      if (name === 'timeoutMs') continue
-      const min = name === 'staleIfErrorMs' ? 0 : 1
-      const integer = name === 'refreshAfterUses'
-      checkNumber(problems, `jwksCache.${name}`, options[name], min, { integer })
-    }
-    checkTimeout(problems, 'jwksCache.timeoutMs', options.timeoutMs)
-    if (options.fetch !== undefined && typeof options.fetch !== 'function') {
-      problems.add('jwksCache.fetch must be a function with the signature of fetch()')
-    }
+    checkJwksCacheOptions(problems, options)
     problems.throwIfAny()
     this.#options = {
       ...DEFAULTS,
@@ -187,6 +195,11 @@ export class JwksCache {
   /** How key sets are fetched, so that discovery for them goes the same way (a proxy's fetch). */
   get fetchOptions(): { readonly fetch: FetchFunction; readonly timeoutMs: number } {
     return { fetch: this.#options.fetch, timeoutMs: this.#options.timeoutMs }
+  }
+
+  /** Where failed fetches are logged, so that a failed discovery for these sets is logged there too. */
+  get logger(): Logger {
+    return this.#options.logger
   }
 
   #state(uri: string): KeySetState {

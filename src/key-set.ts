@@ -14,14 +14,23 @@ import {
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'] as const
 const MIN_RSA_BITS = 2048
 
+const NO_KEY_TYPE = 'not a JWK (no kty)'
+
 /** Reasons for skipping that mean the member is broken, rather than a key meant for someone else. */
-export const MALFORMED_KEY: ReadonlySet<string> = new Set(['not an object', 'unparseable key'])
+export const MALFORMED_KEY: ReadonlySet<string> = new Set([
+  'not an object',
+  NO_KEY_TYPE,
+  'unparseable key',
+])
 
 /** Why a JWK was left out of a set; logged once per fetch so misconfigured sets are visible. */
 export type SkippedKey = { kid: string | undefined; reason: string }
 
 function importKey(jwk: Record<string, unknown>, source: string): VerificationKey | string {
   const { kty, use, key_ops: keyOps, alg, kid, crv } = jwk
+  // RFC 7517 §4.1: kty is required. Without it the member is no key at all (`{}`, an error
+  // object in the list), not a key of a type meant for someone else: checked before anything.
+  if (typeof kty !== 'string') return NO_KEY_TYPE
   if (use !== undefined && use !== 'sig') return 'not a signing key (use)'
   if (keyOps !== undefined && !(Array.isArray(keyOps) && keyOps.includes('verify'))) {
     return 'not a verification key (key_ops)'

@@ -50,7 +50,12 @@ export {
   type AuthError,
 } from './errors.js'
 export { FetchFailure, isJsonObject, readJsonCapped, type FetchFunction } from './fetch-json.js'
-export { JwksCache, sharedJwksCache, type JwksCacheOptions } from './jwks-cache.js'
+export {
+  checkJwksCacheOptions,
+  JwksCache,
+  sharedJwksCache,
+  type JwksCacheOptions,
+} from './jwks-cache.js'
 export {
   ASYMMETRIC_ALGORITHMS,
   DEFAULT_MAX_TOKEN_LENGTH,

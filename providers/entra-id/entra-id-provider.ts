@@ -6,7 +6,6 @@ import {
   InvalidTokenError,
   isProduction,
   Problems,
-  silentLogger,
   UnavailableError,
   verifyJwt,
   type JwksCache,
@@ -52,14 +51,15 @@ function keyLocations(
   if (options.jwksUri !== undefined) {
     return new Map([['', new KeyLocation(cache, { jwksUri: options.jwksUri }, appId)]])
   }
-  // Discovery goes the way the keys go: through the cache's fetch (a proxy) unless the provider
-  // has its own, and within the cache's time-out unless told otherwise.
+  // Discovery goes the way the keys go: through the cache's fetch (a proxy; a provider's own fetch
+  // gives it its own cache), within the cache's time-out unless told otherwise, and logged where
+  // a failing key set is.
   const keyFetch = cache.fetchOptions
   const settings = {
-    fetch: options.fetch ?? keyFetch.fetch,
+    fetch: keyFetch.fetch,
     timeoutMs: options.discoveryTimeoutMs ?? keyFetch.timeoutMs,
     production: isProduction(),
-    logger: options.logger ?? silentLogger,
+    logger: options.logger ?? cache.logger,
   }
   const discovered = (base: string, issuer: string) =>
     new KeyLocation(cache, { discovery: entraDiscovery(base, issuer, settings) }, appId)
@@ -258,6 +258,10 @@ export class EntraIdProvider extends KeySetProvider {
 
   protected override currentJwksUri(): string | undefined {
     return this.#primary.known()
+  }
+
+  protected override locatingError(): string | undefined {
+    return this.#primary.failure()
   }
 
   protected override identity(claims: JwtClaims): UserIdentity {

@@ -79,6 +79,11 @@ export class KeyLocation implements KeySource {
     }
   }
 
+  /** Why discovery failed, while its last attempt did (none for a configured key set URI). */
+  failure(): string | undefined {
+    return this.#discovery?.failure()
+  }
+
   /** The key set's URI once known (discovery may not have run yet). */
   known(): string | undefined {
     return this.#uri ?? this.#resolve(this.#discovery?.known())

@@ -1,6 +1,7 @@
 // JwksProvider: an issuer whose signing keys are published at a known JWK Set URL.
 
 import {
+  checkJwksCacheOptions,
   checkNumber,
   checkString,
   checkUrl,
@@ -55,8 +56,9 @@ export interface TokenCheckOptions {
   /** The key cache: a shared {@link JwksCache}, or options for one of this provider's own. Default: the process-wide cache. */
   jwksCache?: JwksCache | JwksCacheOptions
   /**
-   * The fetch used for discovery and keys (for tests and proxies). Setting it without `jwksCache`
-   * gives the provider its own cache; a shared `JwksCache` instance keeps the fetch it was built with.
+   * The fetch used for discovery and keys (for tests and proxies): the provider gets its own cache
+   * with it. Not together with a `JwksCache` instance, which fetches with the one it was built
+   * with: give the fetch to it instead (`new JwksCache({ fetch })`).
    */
   fetch?: FetchFunction
   /** Label on `user.provider` and in logs. */
@@ -89,10 +91,7 @@ export function resolvePolicy(
   checkNumber(problems, 'maxTokenLifetimeSec', options.maxTokenLifetimeSec, 1)
   checkNumber(problems, 'maxTokenLength', options.maxTokenLength, 64)
   if (options.typ !== undefined) checkString(problems, 'typ', options.typ)
-  const { jwksCache } = options
-  if (jwksCache !== undefined && (typeof jwksCache !== 'object' || jwksCache === null)) {
-    problems.add('jwksCache must be a JwksCache or its options ({ cooldownMs, … })')
-  }
+  checkKeyFetching(problems, options)
   const required = options.requiredClaims ?? []
   if (
     !Array.isArray(required) ||
@@ -111,6 +110,30 @@ export function resolvePolicy(
     requiredClaims: Object.freeze(['sub', ...required]),
     maxTokenLength: options.maxTokenLength ?? DEFAULT_MAX_TOKEN_LENGTH,
   })
+}
+
+/**
+ * Checks `jwksCache` and `fetch` with the provider's other options, so that one `ConfigError`
+ * lists every problem. A `fetch` beside a `JwksCache` instance is refused: the instance fetches
+ * the keys with its own, and a proxy meant for both would silently carry only discovery.
+ */
+function checkKeyFetching(problems: Problems, options: TokenCheckOptions): void {
+  const { jwksCache, fetch } = options
+  if (fetch !== undefined && typeof fetch !== 'function') {
+    problems.add('fetch must be a function with the signature of fetch()')
+  }
+  if (jwksCache instanceof JwksCache) {
+    if (fetch !== undefined) {
+      problems.add(
+        'fetch cannot be given beside a JwksCache instance, which fetches the keys with its own: ' +
+          'give fetch to the JwksCache (new JwksCache({ fetch }))',
+      )
+    }
+  } else if (typeof jwksCache === 'object' && jwksCache !== null) {
+    checkJwksCacheOptions(problems, jwksCache)
+  } else if (jwksCache !== undefined) {
+    problems.add('jwksCache must be a JwksCache or its options ({ cooldownMs, … })')
+  }
 }
 
 /** The cache a provider uses: the one given, its own when given options or a fetch, else the shared one. */
@@ -200,7 +223,7 @@ export abstract class KeySetProvider implements JwtProvider {
     const jwksUri = this.currentJwksUri()
     if (jwksUri === undefined) {
       this.#warmUp() // Discovery has its own failure back-off.
-      return { ok: false, keyCount: 0, lastError: 'keys not located yet' }
+      return { ok: false, keyCount: 0, lastError: this.locatingError() ?? 'keys not located yet' }
     }
     const { keyCount, fetchedAt, lastError } = this.cache.status(jwksUri)
     if (this.cache.warmUpDue(jwksUri)) this.#warmUp()
@@ -222,6 +245,11 @@ export abstract class KeySetProvider implements JwtProvider {
 
   /** Where the keys are, once known (discovery may not have run yet). Subclasses say. */
   protected currentJwksUri(): string | undefined {
+    return undefined
+  }
+
+  /** Why the keys could not be located, while the last attempt failed (a discovery's failure). */
+  protected locatingError(): string | undefined {
     return undefined
   }
 

@@ -6,7 +6,6 @@ import {
   Discovery,
   isProduction,
   Problems,
-  silentLogger,
   type Logger,
 } from '../../src/spi.js'
 import {
@@ -22,7 +21,11 @@ export interface OidcProviderOptions extends TokenCheckOptions {
   issuer: string
   /** Time-out of the discovery request, in milliseconds. Default: the key cache's `timeoutMs` (5000). */
   discoveryTimeoutMs?: number
-  /** Where discovery failures are logged. */
+  /**
+   * Where discovery failures are logged: an unusable document (another issuer, no or an unsafe
+   * `jwks_uri`) as an error, a failed request as a warning. Default: the key cache's logger, where
+   * its fetch failures go (the process-wide cache's logs at `AUTH_MIDDLEWARE_LOG_LEVEL`).
+   */
   logger?: Logger
 }
 
@@ -52,18 +55,18 @@ export class OidcProvider extends KeySetProvider {
     const policy = resolvePolicy(problems, options?.issuer, options ?? ({} as OidcProviderOptions))
     problems.throwIfAny()
     const cache = resolveJwksCache(options)
-    // Discovery goes the way the keys go: through the cache's fetch (a proxy) unless the provider
-    // has its own, and within the cache's time-out unless told otherwise.
+    // Discovery goes the way the keys go: through the cache's fetch (a proxy; the provider's own
+    // fetch built that cache), within its time-out unless told otherwise, and logs where it logs.
     const keyFetch = cache.fetchOptions
     const discovery = new Discovery(
       options.issuer,
       {
-        fetch: options.fetch ?? keyFetch.fetch,
+        fetch: keyFetch.fetch,
         timeoutMs: options.discoveryTimeoutMs ?? keyFetch.timeoutMs,
         maxResponseBytes: MAX_DISCOVERY_BYTES,
         production,
       },
-      options.logger ?? silentLogger,
+      options.logger ?? cache.logger,
     )
     super(options.name ?? 'oidc', [options.issuer], policy, cache, {
       getKey(alg, kid) {
@@ -89,5 +92,9 @@ export class OidcProvider extends KeySetProvider {
 
   protected override currentJwksUri(): string | undefined {
     return this.#discovery.known()
+  }
+
+  protected override locatingError(): string | undefined {
+    return this.#discovery.failure()
   }
 }

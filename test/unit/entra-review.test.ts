@@ -8,11 +8,13 @@ import {
   ConfigError,
   createVerifier,
   InvalidTokenError,
+  JwksCache,
   protectedResourceMetadata,
   type JwtClaims,
 } from '../../src/index.js'
 import { buildFromEnv, type Env } from '../../src/spi.js'
 import { createTestIssuer } from '../../src/testing.js'
+import { pino } from 'pino'
 import { JwksProvider } from '../../providers/jwks/index.js'
 import {
   EntraIdProvider,
@@ -163,7 +165,11 @@ describe('a named tenant’s tokens go to its provider, whatever their version',
 
 describe('a refused issuer yields to a provider that accepts it', () => {
   it('an Entra provider (v2.0 only) beside a JwksProvider for its tenant’s v1.0 issuer: the v1.0 tokens go to the JwksProvider', async () => {
-    const entraV2 = new EntraIdProvider({ ...entra.providerOptions, name: 'entra', acceptV1: false })
+    const entraV2 = new EntraIdProvider({
+      ...entra.providerOptions,
+      name: 'entra',
+      acceptV1: false,
+    })
     expect(entraV2.refusedIssuers).toEqual([v1Issuer(TENANT)])
     const legacy = new JwksProvider({
       name: 'legacy',
@@ -180,6 +186,34 @@ describe('a refused issuer yields to a provider that accepts it', () => {
       expect((await verify(v1Of(TENANT, APP_ID_URI))).provider).toBe('legacy')
       expect((await verify(entra.v2())).provider).toBe('entra')
     }
+  })
+})
+
+describe('Entra discovery failures', () => {
+  it('a document naming another issuer is logged as an error on the key cache’s logger, and health says why', async () => {
+    const lines: Array<{ level: number; msg: string }> = []
+    const logger = pino(
+      { level: 'trace' },
+      { write: (line: string) => void lines.push(JSON.parse(line)) },
+    )
+    const lying: typeof fetch = async (input, init) =>
+      String(input).endsWith('openid-configuration')
+        ? Response.json({
+            issuer: v2Issuer(OTHER_TENANT),
+            jwks_uri: 'https://login.microsoftonline.com/x/keys',
+          })
+        : entra.fetch(input, init)
+    const provider = new EntraIdProvider({
+      tenantId: TENANT,
+      audience: CLIENT_ID,
+      jwksCache: new JwksCache({ fetch: lying, logger }),
+    })
+    const error = await provider.verifyToken(entra.v2()).catch((caught: unknown) => caught)
+    expect(error).toMatchObject({ code: 'ERR_AUTH_KEYS_UNAVAILABLE' })
+    const errors = lines.filter((line) => line.level === 50)
+    expect(errors).toHaveLength(1)
+    expect(JSON.stringify(errors[0])).toContain(OTHER_TENANT)
+    expect(provider.health().lastError).toContain(OTHER_TENANT)
   })
 })
 

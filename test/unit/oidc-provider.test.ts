@@ -2,7 +2,7 @@
 
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { OidcProvider } from '../../providers/jwks/index.js'
-import { JwksCache, UnavailableError } from '../../src/index.js'
+import { ConfigError, JwksCache, UnavailableError } from '../../src/index.js'
 import type { FetchFunction } from '../../src/fetch-json.js'
 import { createTestIssuer, type TestIssuer } from '../../src/testing.js'
 
@@ -75,19 +75,17 @@ describe('OidcProvider: discovery uses the fetch of the keys', () => {
     expect(direct).toEqual([])
   })
 
-  it('the provider’s own fetch still wins for discovery next to a shared instance', async () => {
+  it('refuses its own fetch next to a shared instance, which would carry the keys past it', async () => {
     const idp = await newIssuer()
-    const own = proxy(idp)
-    const cacheFetch = proxy(idp)
-    const provider = new OidcProvider({
-      issuer: idp.issuer,
-      audience: idp.audience,
-      fetch: own,
-      jwksCache: new JwksCache({ fetch: cacheFetch }),
-    })
-    await provider.hydrate()
-    expect(own.paths).toEqual(['/.well-known/openid-configuration'])
-    expect(cacheFetch.paths).toEqual(['/.well-known/jwks.json'])
+    const build = () =>
+      new OidcProvider({
+        issuer: idp.issuer,
+        audience: idp.audience,
+        fetch: proxy(idp),
+        jwksCache: new JwksCache({ fetch: proxy(idp) }),
+      })
+    expect(build).toThrow(ConfigError)
+    expect(build).toThrow(/give fetch to the JwksCache/)
   })
 })
 
