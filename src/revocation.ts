@@ -137,6 +137,8 @@ export function revocableIds(claims: JwtClaims): string[] {
 /**
  * Whether a subject revocation issued at `beforeSec` covers a token: tokens issued before it (and
  * tokens without `iat`, whose age cannot be told) are revoked; tokens issued after it are not.
+ * `iat` counts whole seconds, so a token of the same second as a fractional `beforeSec` is revoked:
+ * refusing a token issued just after is the safe side of not knowing.
  */
 export function issuedBefore(claims: JwtClaims, beforeSec: number): boolean {
   return typeof claims.iat !== 'number' || claims.iat < beforeSec
@@ -211,6 +213,10 @@ export class MemoryRevocationStore implements RevocationStore {
 
   /**
    * Revokes every token of a subject issued before `before` (default: now): "log out everywhere".
+   *
+   * `iat` counts whole seconds: a token issued in the same second as `before` (a new login right
+   * after "log out everywhere") is refused too, for its whole life. Let the user sign in again from
+   * the next whole second on, or pass a `before` in the past.
    *
    * @param subject the tokens' `sub` claim (`user.claims.sub`). Not `user.id`, which a provider may
    *   take from another claim (Entra ID: `oid`): such a revocation would match no token.

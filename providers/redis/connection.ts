@@ -23,7 +23,12 @@ export interface RedisConnectionOptions {
    * commands and subscribes through a `duplicate()` of it; `close()` leaves it open.
    */
   client?: Redis
-  /** Prefix of every key and channel, so several APIs can share one Redis. Default `oidc-guard:`. */
+  /**
+   * Prefix of every key and channel, so several APIs can share one Redis: give each its own.
+   * Default `oidc-guard:`. The database number of the URL does not set APIs apart: Redis pub/sub
+   * ignores it, so APIs on `/9` and `/10` with one prefix hear each other's revocations and cache
+   * invalidations.
+   */
   prefix?: string
   /** Longest wait for Redis (connecting, a command), in milliseconds. Default 1000. */
   timeoutMs?: number
@@ -250,9 +255,16 @@ export class RedisLink {
       commandTimeout: this.#timeoutMs,
       maxRetriesPerRequest: 0,
       retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
+      // A duplicate of a `lazyConnect` client would be lazy too, and would never connect.
+      lazyConnect: false,
     }
     if (options.client !== undefined) {
       this.#command = options.client
+      // A `lazyConnect` client no one connected yet: its 'ready' would never come. A failure is
+      // reported like any other (the 'error' events, and commands that fail or time out).
+      if (this.#command.status === 'wait') {
+        this.#command.connect().catch((error: Error) => this.#noteError(error))
+      }
     } else {
       const Redis = await loadRedis()
       if (this.#closed) return

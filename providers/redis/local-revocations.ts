@@ -37,6 +37,8 @@ function isId(value: unknown): value is string {
   return typeof value === 'string' && value !== ''
 }
 
+const PRUNE_AFTER_WRITES = 256
+
 /**
  * Revocations held in this process: added to (never removed from, except when they end), so
  * entries arriving twice or out of order (a message and a full load racing) converge.
@@ -48,6 +50,7 @@ export class LocalRevocations {
   readonly #subjects = new Map<string, Map<string, { beforeSec: number; expiresAtSec: number }>>()
   #subjectCount = 0
   #writes = 0
+  #pruneAfterWrites = PRUNE_AFTER_WRITES
 
   /** Adds an entry; an entry that ended already is ignored. */
   add(entry: RevocationEntry, nowSec: number): void {
@@ -71,8 +74,10 @@ export class LocalRevocations {
         existing.expiresAtSec = Math.max(existing.expiresAtSec, entry.expiresAtSec)
       }
     }
+    // Pruning walks every entry: after as many writes as it left entries (256 at least), so
+    // loading a large set costs linear time, not quadratic.
     this.#writes += 1
-    if (this.#writes % 256 === 0) this.prune(nowSec)
+    if (this.#writes >= this.#pruneAfterWrites) this.prune(nowSec)
   }
 
   /**
@@ -111,6 +116,8 @@ export class LocalRevocations {
       }
       if (subjects.size === 0) this.#subjects.delete(issuer)
     }
+    this.#writes = 0
+    this.#pruneAfterWrites = Math.max(PRUNE_AFTER_WRITES, this.size)
   }
 
   get size(): number {

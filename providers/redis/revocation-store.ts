@@ -41,6 +41,12 @@ export interface RedisRevocationStoreOptions extends RevocationOptions, RedisCon
   onRevocationStoreDown?: RevocationStoreDownPolicy
 }
 
+/**
+ * Revocations asked of Redis per command when loading (a hint to ZSCAN): each reply is a few
+ * milliseconds of work, well within the command time-out, whatever the size of the set.
+ */
+export const LOAD_PAGE_SIZE = 10_000
+
 // Joins the 503 codes of src/errors.ts (and docs/errors.md) as the code of this outage.
 const REVOCATION_UNAVAILABLE: UnavailableError['code'] = 'ERR_AUTH_REVOCATION_UNAVAILABLE'
 
@@ -153,6 +159,10 @@ export class RedisRevocationStore implements RevocationStore {
    * Revokes every token of a subject issued before `before` (default: now), on every instance:
    * "log out everywhere". Tokens issued later pass. Kept `maxTokenLifetimeSec` from `before`.
    *
+   * `iat` counts whole seconds: a token issued in the same second as `before` (a new login right
+   * after "log out everywhere") is refused too, for its whole life. Let the user sign in again from
+   * the next whole second on, or pass a `before` in the past.
+   *
    * @param subject the tokens' `sub` claim (`user.claims.sub`). Not `user.id`, which a provider may
    *   take from another claim (Entra ID: `oid`): such a revocation would match no token.
    * @throws {TypeError} synchronously, for an empty issuer or subject or an invalid date.
@@ -263,14 +273,25 @@ export class RedisRevocationStore implements RevocationStore {
     if (space > 0 && entry !== undefined) this.#local.add(entry, nowSec())
   }
 
-  /** Loads every revocation that has not ended (after subscribing, so none falls in between). */
+  /**
+   * Loads every revocation that has not ended (after subscribing, so none falls in between), in
+   * pages: a set of any size loads, each page well within the command time-out.
+   */
   async #load(command: Redis): Promise<void> {
+    // ZSCAN rather than ZRANGEBYSCORE pages: a full scan returns every member present from its
+    // start to its end, whatever is added, pruned or re-scored meanwhile, where pages by offset or
+    // by score would skip live entries when ended ones are pruned or a revocation is extended
+    // between two pages. What is added meanwhile also arrives by pub/sub; repeats are harmless.
     const now = nowSec()
-    const flat = await command.zrangebyscore(this.#key, `(${now}`, '+inf', 'WITHSCORES')
-    for (let index = 0; index + 1 < flat.length; index += 2) {
-      const entry = entryOf(flat[index]!, Number(flat[index + 1]))
-      if (entry !== undefined) this.#local.add(entry, now)
-    }
+    let cursor = '0'
+    do {
+      const [next, flat] = await command.zscan(this.#key, cursor, 'COUNT', LOAD_PAGE_SIZE)
+      for (let index = 0; index + 1 < flat.length; index += 2) {
+        const entry = entryOf(flat[index]!, Number(flat[index + 1]))
+        if (entry !== undefined) this.#local.add(entry, now)
+      }
+      cursor = next
+    } while (cursor !== '0')
     this.#local.prune(now)
   }
 }
