@@ -7,6 +7,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -39,6 +40,22 @@ try {
     join(modules, 'oidc-guard'),
     '--strip-components=1',
   ])
+  // Source maps carry their sources: the .ts files they name are not in the tarball, and a stack
+  // trace under --enable-source-maps (or vitest) would otherwise point at missing files.
+  const shipped = join(modules, 'oidc-guard')
+  const maps = readdirSync(shipped, { recursive: true }).filter((file) => file.endsWith('.map'))
+  for (const file of maps) {
+    const map = JSON.parse(readFileSync(join(shipped, file), 'utf8'))
+    const contents = map.sourcesContent ?? []
+    if (
+      contents.length !== map.sources.length ||
+      contents.some((text) => typeof text !== 'string')
+    ) {
+      throw new Error(`${file} names sources the package does not ship, without their content`)
+    }
+  }
+  console.log(`source maps: ${maps.length}, each with its sources inlined`)
+
   // The consumer's other packages: the ones the repository installed (no network needed).
   const dependencies = [
     ...Object.keys(pkg.dependencies ?? {}),
@@ -147,6 +164,27 @@ void createTestIssuer
   )
   run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], consumer)
   console.log('typescript: consumer type-checks with Express 5 types')
+
+  // Older projects (module commonjs, moduleResolution node10) ignore `exports`: the root's
+  // `types` and the subpaths' `typesVersions` must lead them to the same declarations.
+  writeFileSync(
+    join(consumer, 'tsconfig.node10.json'),
+    JSON.stringify({
+      compilerOptions: {
+        strict: true,
+        module: 'commonjs',
+        moduleResolution: 'node10',
+        esModuleInterop: true,
+        target: 'ES2022',
+        noEmit: true,
+        types: ['node'],
+        skipLibCheck: false,
+      },
+      files: ['consumer.ts'],
+    }),
+  )
+  run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.node10.json'], consumer)
+  console.log('typescript: consumer type-checks under moduleResolution node10')
 
   // The same consumer with Express 4 and its types (@types/express 4): our .d.ts files import
   // 'express', which must resolve to whatever version the consumer has.

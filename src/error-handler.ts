@@ -4,6 +4,7 @@ import type { NextFunction, Request, Response } from 'express'
 import { STATUS_CODES } from 'node:http'
 import {
   challengeHeaders,
+  copyError,
   inScheme,
   isAuthError,
   NO_STORE,
@@ -85,12 +86,32 @@ export function createErrorResponder(
   }
   return (error, req, res, next) => {
     try {
-      const result = onError(error, req, res, next)
+      const result = onError(withChallenge(error, realm, resourceMetadata), req, res, next)
       if (result instanceof Promise) result.catch(next)
     } catch (thrown) {
       next(thrown)
     }
   }
+}
+
+/**
+ * `error` with `headers` that carry the middleware's realm and resource metadata: an `onError` that
+ * calls `next(error)` leaves the answer to Express's default handler, which writes the error's own
+ * headers, and a client must still learn where to get a token (RFC 9728 §5.1). A copy, since the
+ * error may be shared by concurrent requests; the error itself when nothing changes (no realm, or
+ * another scheme's challenge, which takes no Bearer parameters).
+ */
+function withChallenge<E extends AuthError>(
+  error: E,
+  realm: string | undefined,
+  resourceMetadata: string | undefined,
+): E {
+  if (realm === undefined && resourceMetadata === undefined) return error
+  const headers = responseHeaders(error, realm, resourceMetadata)
+  if (headers['WWW-Authenticate'] === error.headers['WWW-Authenticate']) return error
+  const copy = copyError(error)
+  Object.defineProperty(copy, 'headers', { value: headers, enumerable: false })
+  return copy
 }
 
 /**

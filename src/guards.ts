@@ -3,7 +3,7 @@
 
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { currentUserOf } from './current-user.js'
-import { AuthError, copyError, CredentialsRequiredError } from './errors.js'
+import { AuthError, ConfigError, copyError, CredentialsRequiredError } from './errors.js'
 import { sendPlainStatus } from './error-handler.js'
 import { respondWithAuthError } from './middleware.js'
 import { Problems } from './options.js'
@@ -81,6 +81,19 @@ function warnNoMiddleware(): void {
     'OIDC_GUARD_NO_AUTH_MIDDLEWARE',
     'a guard ran on a request no authentication middleware ran on, and refused it: mount jwtAuth (or basicAuth/apiKeyAuth) before the routes it protects',
   )
+}
+
+/**
+ * `app.use(requireUser)`, the call forgotten, type-checks against Express's error-handler overload,
+ * and Express then calls the factory itself, with (req, res, next), on every request: the request
+ * would hang, or a message would print the response's methods. Throwing there hands Express 4 and
+ * 5 alike a ConfigError for `next` instead; the arguments are never written into the message.
+ */
+function refuseUncalledFactory(name: string, usage: string, first: unknown): void {
+  const candidate = first as { method?: unknown; headers?: unknown } | null | undefined
+  if (typeof candidate?.method === 'string' && typeof candidate.headers === 'object') {
+    throw new ConfigError([`${name} is a guard factory: write app.use(${usage})`])
+  }
 }
 
 /** Checks guard options when the route is defined, not per request. */
@@ -258,6 +271,7 @@ function decide(
  * @throws {ConfigError} at route definition for invalid options.
  */
 export function requireUser(options: RequireUserOptions = {}): Guard {
+  refuseUncalledFactory('requireUser', 'requireUser()', options)
   const problems = new Problems()
   checkGuardOptions(problems, options)
   if (options.kind !== undefined && options.kind !== 'human' && options.kind !== 'm2m') {
@@ -274,6 +288,7 @@ function listGuard(
   values: unknown,
   options: ListGuardOptions = {},
 ): Guard {
+  refuseUncalledFactory(name, `${name}(['…'])`, values)
   const problems = new Problems()
   const required = checkList(problems, name, facet, values)
   const match = checkMatch(problems, name, options?.match)
@@ -340,6 +355,7 @@ export function requireScopes(scopes: readonly string[], options?: ListGuardOpti
  * requireAny: its status/redirect answer, not a bare 401 that would give away a hidden route.
  */
 function combine(name: string, guards: readonly unknown[]): Combined {
+  refuseUncalledFactory(name, `${name}(requireUser(), …)`, guards[0])
   const problems = new Problems()
   if (guards.length === 0) problems.add(`${name} needs at least one guard`)
   const rules = guards.map((candidate, index) => {
@@ -419,6 +435,8 @@ function hasList(
  * Whether the request's user is in any of these groups (every one with `{ match: 'all' }`), for
  * decisions inside a handler. `false` for anonymous users. Rejects with the 503
  * `UnavailableError` when the groups source is down: an outage is never a quiet `false` or `true`.
+ * Express 4 ignores a handler's rejected promise (the process then ends): there, catch it and
+ * call `next(error)` (see docs/authorization.md).
  *
  * @example if (await hasGroups(req, ['admin'])) order.internalNotes = notes
  */

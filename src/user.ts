@@ -57,8 +57,18 @@ const SYNTHETIC = new WeakSet<User>()
  * that refuses with its own 401 or 403.
  *
  * @example
+ * // Express 5 hands a rejected promise (a groups source that is down: a 503) to the error handlers.
  * app.get('/me', requireUser(), async (req, res) => {
  *   res.json({ id: req.currentUser.id, groups: await req.currentUser.groups })
+ * })
+ * @example
+ * // Express 4 ignores it, and an unhandled rejection ends the process: pass it to next().
+ * app.get('/me', requireUser(), async (req, res, next) => {
+ *   try {
+ *     res.json({ id: req.currentUser.id, groups: await req.currentUser.groups })
+ *   } catch (error) {
+ *     next(error)
+ *   }
  * })
  */
 export class User {

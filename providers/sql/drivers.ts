@@ -6,11 +6,13 @@ import { ConfigError, safeError, type Logger } from '../../src/spi.js'
 import type { ClientKind, OpenedDatabase, ResolvedPoolOptions } from './connection.js'
 import type { DatabaseTarget, SqlDialectName } from './url.js'
 
-/** Imports an optional package, or explains which one to install. */
-async function loadOptional<T>(name: string, purpose: string, load: () => Promise<T>): Promise<T> {
-  try {
-    return await load()
-  } catch (cause) {
+/**
+ * The `.catch` handler for importing an optional package: explains which one to install.
+ * Each `import()` is written with `.catch(...)` directly on it so that bundlers such as esbuild
+ * treat the package as optional instead of failing the build of an app that never uses SQL.
+ */
+function explainMissing(name: string, purpose: string): (cause: unknown) => never {
+  return (cause) => {
     const error = new ConfigError([
       `${purpose} needs the "${name}" package, which could not be loaded: npm install ${name}`,
     ])
@@ -26,7 +28,7 @@ const DRIVER_PACKAGES: Readonly<Record<SqlDialectName, string>> = {
 
 /** Loads Kysely, or explains that it must be installed. */
 export function loadKysely(): Promise<typeof KyselyModule> {
-  return loadOptional('kysely', 'the SQL authorization sources', () => import('kysely'))
+  return import('kysely').catch(explainMissing('kysely', 'the SQL authorization sources'))
 }
 
 /** Opens the database a URL names: its driver, a bounded pool, Kysely over it. */
@@ -41,7 +43,7 @@ export async function openTarget(
   const { queryTimeoutMs } = pool
   let dialect: KyselyModule.Dialect
   if (target.dialect === 'postgres') {
-    const { Pool } = await loadOptional(driver, purpose, () => import('pg'))
+    const { Pool } = await import('pg').catch(explainMissing(driver, purpose))
     const pgPool = new Pool({
       connectionString: target.url,
       max: pool.size,
@@ -63,7 +65,7 @@ export async function openTarget(
     })
     dialect = new kysely.PostgresDialect({ pool: guardPgPool(pgPool) })
   } else if (target.dialect === 'mysql') {
-    const mysql = await loadOptional(driver, purpose, () => import('mysql2'))
+    const mysql = await import('mysql2').catch(explainMissing(driver, purpose))
     const mysqlPool = mysql.createPool({
       uri: target.url,
       connectionLimit: pool.size,
@@ -81,7 +83,7 @@ export async function openTarget(
       pool: guardMysqlPool(mysqlPool as unknown as RawMysqlPool, queryTimeoutMs),
     })
   } else if ('path' in target) {
-    const loaded: unknown = await loadOptional(driver, purpose, () => import('better-sqlite3'))
+    const loaded: unknown = await import('better-sqlite3').catch(explainMissing(driver, purpose))
     // A CommonJS module: its constructor is the default export (or the module, in some loaders).
     const Database = ((loaded as { default?: unknown }).default ?? loaded) as SqliteConstructor
     dialect = new kysely.SqliteDialect({
