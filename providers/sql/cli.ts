@@ -55,6 +55,7 @@ const OPTIONS = {
   print: { type: 'boolean' },
   dialect: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  'no-id-column': { type: 'boolean' },
   ...Object.fromEntries(NAME_FLAGS.map((flag) => [flag, { type: 'string' }])),
 } as const satisfies NonNullable<ParseArgsConfig['options']>
 
@@ -62,6 +63,7 @@ const COMMON = `Options:
   --url URL               postgres://…, mysql://… or sqlite:./authz.db (default: AUTHZ_DATABASE_URL)
   --groups-table NAME     also --roles-table, --permissions-table (default authz_groups…)
   --user-column NAME      also --id-column, --groups-column, --roles-column, --permissions-column
+  --no-id-column          the tables have no id column (the library's columns.id: null)
   -h, --help              this help`
 
 type Parsed = { values: Record<string, string | boolean | undefined>; positionals: string[] }
@@ -97,6 +99,11 @@ function names(values: Parsed['values']): { tables: SqlTableNames; columns: SqlC
   }
   if (typeof values['user-column'] === 'string') columns.user = values['user-column']
   if (typeof values['id-column'] === 'string') columns.id = values['id-column']
+  if (values['no-id-column'] === true) {
+    if (columns.id !== undefined)
+      throw new UsageError('give --id-column or --no-id-column, not both')
+    columns.id = null
+  }
   return { tables, columns }
 }
 

@@ -106,12 +106,12 @@ export function kyselyDialect(client: KyselyClient): SqlDialectName | undefined 
 }
 
 const byUrl = new Map<string, SqlConnection>()
-const byClient = new WeakMap<object, SqlConnection>()
+const byClient = new WeakMap<object, Map<string, SqlConnection>>()
 
 /**
  * One database as the SQL sources use it: a lazily opened Kysely instance over a bounded pool,
  * and a {@link Gate} so callers wait a bounded time. Shared by every source given the same URL
- * and pool options (or the same client), and closed when the last of them closes.
+ * (or the same client) and pool options, and closed when the last of them closes.
  */
 export class SqlConnection {
   readonly dialect: SqlDialectName
@@ -166,14 +166,22 @@ export class SqlConnection {
     return connection
   }
 
-  /** The connection over a client the app owns, shared per client; each call takes one reference. */
+  /**
+   * The connection over a client the app owns, shared per client and pool options; each call takes
+   * one reference. Every pool option is applied here, not by the app's pool (the gate's bounds, the
+   * query time-out on each query), so stores with other options get a connection of their own over
+   * the same client rather than silently running with the first store's.
+   */
   static forClient(
     client: object,
     dialect: SqlDialectName,
     kind: ClientKind,
     pool: ResolvedPoolOptions,
   ): SqlConnection {
-    let connection = byClient.get(client)
+    const perPool = byClient.get(client) ?? new Map<string, SqlConnection>()
+    byClient.set(client, perPool)
+    const key = `${dialect}\n${JSON.stringify(pool)}`
+    let connection = perPool.get(key)
     if (connection === undefined) {
       connection = new SqlConnection({
         dialect,
@@ -181,9 +189,12 @@ export class SqlConnection {
         pool,
         owned: false,
         open: () => openClient(client, dialect, kind, pool),
-        forget: () => byClient.delete(client),
+        forget: () => {
+          perPool.delete(key)
+          if (perPool.size === 0) byClient.delete(client)
+        },
       })
-      byClient.set(client, connection)
+      perPool.set(key, connection)
     }
     connection.#refs += 1
     return connection

@@ -2,7 +2,7 @@
 
 import type * as KyselyModule from 'kysely'
 import type { Kysely, MysqlPool, MysqlPoolConnection, PostgresPool } from 'kysely'
-import { ConfigError, safeError, type Logger } from '../../src/spi.js'
+import { ConfigError, MAX_TIMER_MS, safeError, type Logger } from '../../src/spi.js'
 import type { ClientKind, OpenedDatabase, ResolvedPoolOptions } from './connection.js'
 import type { DatabaseTarget, SqlDialectName } from './url.js'
 
@@ -51,7 +51,8 @@ export async function openTarget(
       // The server cancels a slow query and keeps the connection; the client gives up on a
       // silent one (a dead network) and the guard below discards that connection.
       statement_timeout: queryTimeoutMs,
-      query_timeout: queryTimeoutMs + 250,
+      // pg's own timer: past Node's longest delay it would fire at once and fail every query.
+      query_timeout: Math.min(queryTimeoutMs + 250, MAX_TIMER_MS),
       idleTimeoutMillis: 30_000,
       keepAlive: true,
       allowExitOnIdle: true,

@@ -76,21 +76,53 @@ function sqliteTarget(rest: string): DatabaseTarget | string {
   return { dialect: 'sqlite', path, display: `sqlite:${path}` }
 }
 
+// libpq and SQLAlchemy name a Unix socket with an empty host and the socket in the query
+// (postgres://user@/db?host=/var/run/postgresql, postgres:///db?host=…&user=…); mysql2 reads
+// ?socketPath=. WHATWG URLs refuse an empty host after user information, so such a URL is parsed
+// with `localhost` put in: pg lets the query's host override it, mysql2 connects to socketPath.
+const EMPTY_HOST = /^\/\/([^/?#]*@)?(?=[/?]|$)/
+const SOCKET_EXAMPLES =
+  'for a Unix socket: postgres://user@/db?host=/var/run/postgresql or mysql://user@/db?socketPath=/run/mysqld/mysqld.sock'
+const NOT_ENCODED =
+  'must percent-encode its user, password, host and database name: a # as %23, a / as %2F, a ? as %3F, an @ as %40 (value hidden: it may carry a password)'
+
 function serverTarget(dialect: 'postgres' | 'mysql', rest: string): DatabaseTarget | string {
-  let url: URL
-  try {
-    url = new URL(`${dialect}:${rest}`)
-  } catch {
-    // The text may hold a password: never echo it.
-    return `is not a valid URL (${URL_EXAMPLES})`
-  }
-  if (url.hostname === '') return `has no host (${URL_EXAMPLES})`
+  const url = serverUrl(dialect, rest)
+  if (typeof url === 'string') return url
+  // A password such as `4711#Sup3r` or `2024/Xk9`, not percent-encoded, ends the user information
+  // early: the user becomes the host, the digits the port, and the rest of the secret lands in the
+  // fragment, path or query, where no mask would look for it. Drivers never read a fragment.
+  if (rest.includes('#') || `${url.pathname}${url.search}`.includes('@')) return NOT_ENCODED
+  if (url.hostname === '') return `has no host (${URL_EXAMPLES}; ${SOCKET_EXAMPLES})`
   // The drivers decode these parts when they connect: one that does not decode (a bare % in a
   // password) would throw there, at every lookup, instead of here, once.
   if (![url.username, url.password, url.hostname, url.pathname].every(percentDecodes)) {
     return 'must percent-encode its user, password, host and database name: a % as %25 (value hidden: it may carry a password)'
   }
   return { dialect, url: url.href, display: maskUrl(url.href) }
+}
+
+/** The URL parsed, an empty host before a Unix socket's query read as `localhost`; or the problem. */
+function serverUrl(dialect: 'postgres' | 'mysql', rest: string): URL | string {
+  const empty = EMPTY_HOST.exec(rest)
+  const text = empty === null ? rest : `//${empty[1] ?? ''}localhost${rest.slice(empty[0].length)}`
+  let url: URL
+  try {
+    url = new URL(`${dialect}:${text}`)
+  } catch {
+    // The text may hold a password: never echo it.
+    return `is not a valid URL: percent-encode # / ? @ % in its password (${URL_EXAMPLES}; ${SOCKET_EXAMPLES})`
+  }
+  if (empty !== null && !namesSocket(dialect, url.searchParams)) {
+    return `has no host (${URL_EXAMPLES}; ${SOCKET_EXAMPLES})`
+  }
+  return url
+}
+
+function namesSocket(dialect: 'postgres' | 'mysql', query: URLSearchParams): boolean {
+  return dialect === 'postgres'
+    ? (query.get('host') ?? '').startsWith('/')
+    : (query.get('socketPath') ?? '') !== ''
 }
 
 // Query parameters whose value is a secret the driver reads: pg takes `password` from the query
@@ -107,18 +139,23 @@ const SECRET_PARAMETERS: ReadonlySet<string> = new Set([
 
 /**
  * The URL with its password, and the value of every password query parameter (`?password=`,
- * `sslpassword=`, mysql2's `password1`…), replaced by `***`, for errors and logs. Text that is
- * not a URL is hidden whole, since it might still carry a secret.
+ * `sslpassword=`, mysql2's `password1`…), replaced by `***`, and its fragment dropped, for errors
+ * and logs. Text that is not a URL is hidden whole, since it might still carry a secret, and so is
+ * a URL with an `@` past its host: its user information was cut short by a `#`, `/` or `?` that
+ * is not percent-encoded, so even its "host" and "port" may be part of the password.
  */
 export function maskUrl(value: string): string {
   if (/^sqlite[0-9]*(?:\+[a-z0-9_]+)?:/i.test(value)) return value
+  const hidden = `(${value.length} characters, hidden)`
   try {
     const url = new URL(value)
+    if (`${url.pathname}${url.search}${url.hash}`.includes('@')) return hidden
+    url.hash = ''
     if (url.password !== '') url.password = '***'
     if (url.search !== '') url.search = maskQuery(url.search)
     return url.href
   } catch {
-    return `(${value.length} characters, hidden)`
+    return hidden
   }
 }
 
