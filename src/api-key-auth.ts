@@ -9,6 +9,7 @@ import {
   sourcesWithStoredLists,
   type CredentialsAuthOptions,
 } from './basic-auth.js'
+import { isOptionalStringList, presentFields } from './credentials.js'
 import { resolveDisabled } from './disabled.js'
 import { afterSpaces, trimOws } from './http-field.js'
 import { headerValues } from './middleware.js'
@@ -51,7 +52,10 @@ export interface ApiKeyAuthOptions extends CredentialsAuthOptions {
   header?: string
   /** Read the key from `Authorization: <scheme> <key>` instead (`ApiKey`, matched without case). */
   scheme?: string
-  /** The keys, as records with hashes. Give `keys` or `repository`. */
+  /**
+   * The keys, as records with hashes; a field `ApiKeyRecord` does not have is refused. Give `keys`
+   * or `repository`.
+   */
   keys?: readonly ApiKeyRecord[]
   /** Where keys are looked up by hash. */
   repository?: ApiKeyRepository
@@ -107,14 +111,17 @@ export function generateApiKey(options: { prefix?: string } = {}): { key: string
   return { key, hash: hashApiKey(key) }
 }
 
-function isStringList(value: unknown): boolean {
-  return (
-    value === undefined || (Array.isArray(value) && value.every((item) => typeof item === 'string'))
-  )
-}
+const LISTS = ['groups', 'roles', 'permissions', 'scopes'] as const
+const RECORD_FIELDS = ['id', 'hash', 'name', ...LISTS] as const
+const KNOWN_FIELDS = new Set<string>(RECORD_FIELDS)
 
-/** Why a record is unusable, or `undefined`. Used on configured keys and on repository answers. */
-function recordProblem(record: unknown): string | undefined {
+/**
+ * Why a record is unusable, or `undefined`. Used on configured keys and on repository answers;
+ * `null` in an optional field is absent (a nullable column). Only configured keys are refused for
+ * fields of their own (`strict`): a typo such as `scope` must not leave a key without its scopes,
+ * while a database row may well carry columns of its own.
+ */
+function recordProblem(record: unknown, strict: boolean): string | undefined {
   if (typeof record !== 'object' || record === null) return 'must be an object { id, hash }'
   const fields = record as Record<string, unknown>
   if ('key' in fields) return 'holds a key: store hashApiKey(key) in hash, never the key'
@@ -123,12 +130,20 @@ function recordProblem(record: unknown): string | undefined {
   if (typeof fields['hash'] !== 'string' || !HASH.test(fields['hash'])) {
     return 'needs a hash: hashApiKey(key), 64 lower-case hex digits'
   }
-  if (fields['name'] !== undefined && typeof fields['name'] !== 'string')
-    return 'name must be a string'
-  for (const list of ['groups', 'roles', 'permissions', 'scopes']) {
-    if (!isStringList(fields[list])) return `${list} must be a list of strings`
+  if (fields['name'] != null && typeof fields['name'] !== 'string') return 'name must be a string'
+  for (const list of LISTS) {
+    if (!isOptionalStringList(fields[list])) return `${list} must be a list of strings`
+  }
+  const unknown = strict ? Object.keys(fields).find((field) => !KNOWN_FIELDS.has(field)) : undefined
+  if (unknown !== undefined) {
+    return `has an unknown field ${JSON.stringify(unknown)} (known: ${RECORD_FIELDS.join(', ')})`
   }
   return undefined
+}
+
+/** A checked record, as the authenticator reads it: its fields only, `null` ones dropped. */
+function keyRecord(record: unknown): ApiKeyRecord {
+  return presentFields(record as Record<string, unknown>, RECORD_FIELDS) as unknown as ApiKeyRecord
 }
 
 function resolveKeys(problems: Problems, keys: unknown): Map<string, ApiKeyRecord> {
@@ -138,11 +153,11 @@ function resolveKeys(problems: Problems, keys: unknown): Map<string, ApiKeyRecor
     return byHash
   }
   keys.forEach((record: unknown, index) => {
-    const problem = recordProblem(record)
+    const problem = recordProblem(record, true)
     if (problem !== undefined) return problems.add(`keys[${index}] ${problem}`)
     const { hash } = record as ApiKeyRecord
     if (byHash.has(hash)) return problems.add(`keys[${index}] has the same hash as another key`)
-    byHash.set(hash, Object.freeze({ ...(record as ApiKeyRecord) }))
+    byHash.set(hash, Object.freeze(keyRecord(record)))
   })
   return byHash
 }
@@ -247,11 +262,11 @@ export function apiKeyAuth(
       throw credentialsUnavailable(error)
     }
     if (answer === undefined || answer === null) return undefined
-    if (recordProblem(answer) !== undefined) {
+    if (recordProblem(answer, false) !== undefined) {
       logger.error('API key repository returned a malformed record; answering 503')
       throw credentialsUnavailable(new TypeError('malformed API key record'))
     }
-    return answer as ApiKeyRecord
+    return keyRecord(answer)
   }
 
   async function authenticate(key: string): Promise<User> {

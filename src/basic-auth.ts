@@ -31,22 +31,33 @@ import type {} from './express-augment.js'
 import { LOG_LEVELS, resolveLogger, safeError, type Logger, type LogLevel } from './logger.js'
 import { installCurrentUser, readRequest, setCurrentUser } from './current-user.js'
 import { getCurrentUser } from './guards.js'
-import { disabledMiddleware, headerValues, isPreflight, setErrorResponder } from './middleware.js'
-import { checkNumber, checkRealm, checkTimeout, Problems } from './options.js'
+import {
+  disabledMiddleware,
+  headerValues,
+  isPreflight,
+  respondWithAuthError,
+  setErrorResponder,
+} from './middleware.js'
+import { checkNumber, checkRealm, checkTimeout, MAX_TIMER_MS, Problems } from './options.js'
 import {
   decoyHash,
+  HashRefusedError,
   hashWork,
   parsePasswordHash,
   verifyParsedHash,
   VerifiedPasswordCache,
   type ParsedPasswordHash,
+  type SaltedPasswordHash,
   type VerifiedPasswordCacheOptions,
 } from './passwords.js'
 import { User, type UserSources } from './user.js'
 
 /** Options every credentials middleware (`basicAuth`, `apiKeyAuth`) shares with `jwtAuth`. */
 export interface CredentialsAuthOptions extends DisabledOptions {
-  /** The `realm` of the challenge. */
+  /**
+   * The `realm` of the challenge. Default: `api` for `basicAuth` (RFC 7617 §2 requires one), none
+   * for `apiKeyAuth`.
+   */
   realm?: string
   /** Answer 401 to requests without credentials. Default `false`: they go on as the anonymous user. */
   credentialsRequired?: boolean
@@ -196,8 +207,11 @@ export function credentialsAuthBase(
     // A bearer token that an earlier jwtAuth refused under invalidToken: 'anonymous' is this
     // request's credentials: guards must answer with jwtAuth's error="invalid_token", which OAuth
     // clients act on, not this scheme's challenge (a browser's password prompt, for Basic).
-    if (readRequest(req, 'authError') === undefined) setErrorResponder(req, respond)
+    // Under credentialsRequired too: the answer is jwtAuth's, through the responder it set.
+    const authError = readRequest(req, 'authError') as AuthError | undefined
+    if (authError === undefined) setErrorResponder(req, respond)
     if (!required) return next()
+    if (authError !== undefined) return respondWithAuthError(authError, req, res, next)
     respond(new CredentialsRequiredError(), req, res, next)
   }
 
@@ -290,7 +304,11 @@ export function basicAuth(
     if (typeof verifiedCache !== 'object' || verifiedCache === null) {
       problems.add('verifiedCache must be { ttlMs, max } or false')
     } else {
-      checkTimeout(problems, 'verifiedCache.ttlMs', verifiedCache.ttlMs)
+      // lru-cache takes whole milliseconds only (and throws a bare TypeError for others).
+      checkNumber(problems, 'verifiedCache.ttlMs', verifiedCache.ttlMs, 1, {
+        max: MAX_TIMER_MS,
+        integer: true,
+      })
       checkNumber(problems, 'verifiedCache.max', verifiedCache.max, 1, { integer: true })
     }
   }
@@ -331,6 +349,12 @@ function createBasicAuthenticator(
   let decoy: ParsedPasswordHash = decoyHash()
   let decoyFromStore = false
 
+  function raiseDecoy(known: SaltedPasswordHash): void {
+    if (decoyFromStore && hashWork(known) <= hashWork(decoy)) return
+    decoy = decoyHash(known)
+    decoyFromStore = true
+  }
+
   function warnOnce(id: string, problem: string): void {
     if (warned.has(id) || warned.size >= WARN_ONCE_LIMIT) return
     warned.add(id)
@@ -339,6 +363,19 @@ function createBasicAuthenticator(
       'stored password hash of this user %s; the user cannot log in',
       problem,
     )
+  }
+
+  /** Verifies against `hash`; a hash the crypto library refuses answers the refusal, not a 500. */
+  async function verifyOrRefusal(
+    password: string,
+    hash: ParsedPasswordHash,
+  ): Promise<boolean | HashRefusedError> {
+    try {
+      return await verifyParsedHash(password, hash)
+    } catch (error) {
+      if (error instanceof HashRefusedError) return error
+      throw error
+    }
   }
 
   async function lookUp(username: string): Promise<UserCredentials | undefined> {
@@ -359,19 +396,16 @@ function createBasicAuthenticator(
 
   return async function authenticate(username: string, password: string): Promise<User> {
     const record = await lookUp(username)
+    const id = record && (record.id || record.username || username)
     let target: ParsedPasswordHash | undefined
-    if (record !== undefined) {
-      const id = record.id || record.username || username
-      target = parsePasswordHash(record.passwordHash)
+    if (id !== undefined) {
+      target = parsePasswordHash(record!.passwordHash)
       if (target === undefined) warnOnce(id, 'is not a recognised hash')
       else if (target.kind === 'sha256_legacy') {
         if (!allowLegacySha256) {
           warnOnce(id, 'is a legacy unsalted SHA-256 (set allowLegacySha256 or rehash it)')
           target = undefined
         }
-      } else if (!decoyFromStore || hashWork(target) > hashWork(decoy)) {
-        decoy = decoyHash(target)
-        decoyFromStore = true
       }
     }
     let verified: boolean
@@ -380,8 +414,18 @@ function createBasicAuthenticator(
       verified = true
     } else {
       // Fail closed with the same work whether the user is unknown or its hash unusable.
-      verified = (await verifyParsedHash(password, target ?? decoy)) && target !== undefined
+      const outcome = await verifyOrRefusal(password, target ?? decoy)
+      if (outcome instanceof HashRefusedError && target !== undefined) {
+        const code = (outcome.cause as NodeJS.ErrnoException | undefined)?.code ?? 'error'
+        warnOnce(id!, `is refused by crypto (${code})`)
+        target = undefined
+        await verifyOrRefusal(password, decoy) // the work of a wrong password, as for the others
+      }
+      verified = outcome === true && target !== undefined
     }
+    // Only a hash the crypto library took may set the decoy's cost: a refused one would make every
+    // unknown user's check fail differently from a wrong password's.
+    if (target !== undefined && target.kind !== 'sha256_legacy') raiseDecoy(target)
     if (!verified || record === undefined || target === undefined) {
       throw new CredentialsInvalidError(challenge, 'invalid username or password')
     }
@@ -389,7 +433,7 @@ function createBasicAuthenticator(
     const { name, email, scopes } = record
     return new User(
       { provider: 'basic' },
-      { id: record.id || record.username || username, name, email, scopes },
+      { id: id!, name, email, scopes },
       sourcesWithStoredLists(sources, record),
     )
   }

@@ -105,36 +105,49 @@ function canonical(encoded: string): boolean {
   return Buffer.from(encoded, 'base64').toString('base64') === encoded
 }
 
-function isStringList(value: unknown): value is readonly string[] | undefined {
-  return (
-    value === undefined || (Array.isArray(value) && value.every((item) => typeof item === 'string'))
-  )
+/** Whether `value` is a list of strings; `undefined` and `null` (absent) count as one. */
+export function isOptionalStringList(value: unknown): boolean {
+  return value == null || (Array.isArray(value) && value.every((item) => typeof item === 'string'))
 }
 
-function isOptionalString(value: unknown): value is string | undefined {
-  return value === undefined || typeof value === 'string'
-}
+const RECORD_STRINGS = ['id', 'username', 'name', 'email'] as const
+const RECORD_LISTS = ['groups', 'roles', 'permissions', 'scopes'] as const
+const RECORD_FIELDS = ['passwordHash', ...RECORD_STRINGS, ...RECORD_LISTS] as const
 
-/** A repository answer checked for shape; a broken answer is the store failing (503), never a login. */
+/**
+ * A repository answer checked for shape; a broken answer is the store failing (503), never a login.
+ * `null` in an optional field is absent, as SQL drivers return a nullable column (and as the users
+ * file reads it).
+ */
 export function checkedRecord(value: unknown): UserCredentials | undefined {
   if (value === undefined || value === null) return undefined
-  const record = value as Partial<Record<keyof UserCredentials, unknown>>
+  const fields = value as Record<string, unknown>
   const ok =
     typeof value === 'object' &&
-    typeof record.passwordHash === 'string' &&
-    isOptionalString(record.id) &&
-    isOptionalString(record.username) &&
-    isOptionalString(record.name) &&
-    isOptionalString(record.email) &&
-    isStringList(record.groups) &&
-    isStringList(record.roles) &&
-    isStringList(record.permissions) &&
-    isStringList(record.scopes)
+    typeof fields['passwordHash'] === 'string' &&
+    RECORD_STRINGS.every((field) => fields[field] == null || typeof fields[field] === 'string') &&
+    RECORD_LISTS.every((field) => isOptionalStringList(fields[field]))
   if (!ok)
     throw credentialsUnavailable(
       new TypeError('the credentials repository returned a malformed record'),
     )
-  return value as UserCredentials
+  return presentFields(fields, RECORD_FIELDS) as unknown as UserCredentials
+}
+
+/**
+ * A new object with the `fields` of `record` that are neither `undefined` nor `null`: a record
+ * read once (getters included), its nulls gone, and nothing else the store returned.
+ */
+export function presentFields(
+  record: Readonly<Record<string, unknown>>,
+  fields: readonly string[],
+): Record<string, unknown> {
+  const present: Record<string, unknown> = {}
+  for (const field of fields) {
+    const value = record[field]
+    if (value != null) present[field] = value
+  }
+  return present
 }
 
 /** Options of {@link JsonCredentialsRepository}. */

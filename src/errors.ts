@@ -287,9 +287,15 @@ export function schemeChallenge(challenge: AuthChallenge): string {
   return params.length === 0 ? challenge.scheme : `${challenge.scheme} ${params.join(', ')}`
 }
 
-/** RFC 7617 §2.1: the Basic challenge, announcing that credentials are read as UTF-8. */
+/** The realm of a Basic challenge when none is configured. */
+export const DEFAULT_BASIC_REALM = 'api'
+
+/**
+ * RFC 7617 §2.1: the Basic challenge, announcing that credentials are read as UTF-8. Its realm is
+ * required (RFC 7617 §2), unlike Bearer's: `api` when none is configured.
+ */
 export function basicChallenge(realm: string | undefined): AuthChallenge {
-  return { scheme: 'Basic', realm, params: { charset: 'UTF-8' } }
+  return { scheme: 'Basic', realm: realm ?? DEFAULT_BASIC_REALM, params: { charset: 'UTF-8' } }
 }
 
 /**

@@ -122,8 +122,22 @@ function scryptCostProblem(N: number, r: number, p: number): string | undefined 
     return 'N must be a power of two from 2^10 to 2^20'
   if (!Number.isInteger(r) || r < 1 || r > 32) return 'r must be a whole number from 1 to 32'
   if (!Number.isInteger(p) || p < 1 || p > 16) return 'p must be a whole number from 1 to 16'
+  // OpenSSL refuses N ≥ 2^(16·r) (RFC 7914 §2: N < 2^(128·r/8)); 2 ** (16 * r) is a finite double
+  // for every r allowed above, so the comparison needs no guard. Only r = 1 meets it (N ≤ 2^15).
+  if (N >= 2 ** (16 * r)) return 'N must be below 2^(16·r): with r = 1, N at most 2^15'
   if (scryptMemory(N, r) > MAX_SCRYPT_MEMORY) return 'N × r needs more than 256 MiB'
   return undefined
+}
+
+/**
+ * The crypto library refused to derive a key from a stored hash that parsed (a limit of OpenSSL's
+ * that the parser does not know): the hash is unusable, which is no reason to answer 500.
+ */
+export class HashRefusedError extends Error {
+  constructor(cause: unknown) {
+    super('the crypto library refused the stored hash', { cause })
+    this.name = 'HashRefusedError'
+  }
 }
 
 /**
@@ -165,6 +179,9 @@ export function parsePasswordHash(stored: unknown): ParsedPasswordHash | undefin
  * Checks `password` against a parsed hash in constant time (`crypto.timingSafeEqual` on equal
  * lengths). The cost is the stored hash's, whatever the password: a wrong password takes as long
  * as a right one.
+ *
+ * @throws {TypeError} when `password` is not a string of valid Unicode.
+ * @throws {HashRefusedError} when the crypto library refuses the hash's parameters.
  */
 export async function verifyParsedHash(
   password: string,
@@ -172,14 +189,18 @@ export async function verifyParsedHash(
 ): Promise<boolean> {
   const secret = encodePassword(password)
   let derived: Buffer
-  if (parsed.kind === 'pbkdf2_sha256') {
-    derived = await pbkdf2Async(secret, parsed.salt, parsed.iterations)
-  } else if (parsed.kind === 'scrypt') {
-    derived = await scryptAsync(secret, parsed.salt, parsed)
-  } else {
-    derived = createHash('sha256').update(secret).digest()
+  try {
+    derived = await derive(secret, parsed)
+  } catch (error) {
+    throw new HashRefusedError(error)
   }
   return derived.length === parsed.hash.length && timingSafeEqual(derived, parsed.hash)
+}
+
+function derive(secret: Buffer, parsed: ParsedPasswordHash): Promise<Buffer> | Buffer {
+  if (parsed.kind === 'pbkdf2_sha256') return pbkdf2Async(secret, parsed.salt, parsed.iterations)
+  if (parsed.kind === 'scrypt') return scryptAsync(secret, parsed.salt, parsed)
+  return createHash('sha256').update(secret).digest()
 }
 
 /**
@@ -267,8 +288,9 @@ export async function hashPassword(
 /**
  * Checks a password against a stored hash (see {@link hashPassword}) in constant time.
  *
- * @returns `false` for a wrong password, and also for a stored hash that does not parse, or a
- *   legacy SHA-256 digest without `allowLegacySha256`: it fails closed, never throws for them.
+ * @returns `false` for a wrong password, and also for a stored hash that does not parse, one the
+ *   crypto library refuses, or a legacy SHA-256 digest without `allowLegacySha256`: it fails
+ *   closed, never throws for them.
  * @throws {TypeError} when `password` is not a string of valid Unicode.
  * @example if (await verifyPassword(given, user.passwordHash)) { … }
  */
@@ -280,7 +302,12 @@ export async function verifyPassword(
   const parsed = parsePasswordHash(stored)
   if (parsed === undefined) return false
   if (parsed.kind === 'sha256_legacy' && options.allowLegacySha256 !== true) return false
-  return verifyParsedHash(password, parsed)
+  try {
+    return await verifyParsedHash(password, parsed)
+  } catch (error) {
+    if (error instanceof HashRefusedError) return false
+    throw error
+  }
 }
 
 /** Options of the cache of recent successful password checks. */
