@@ -11,6 +11,7 @@ import type {
 import { sourceChannel } from './diagnostics.js'
 import { isSourceRefusal, UnavailableError } from './errors.js'
 import type { HasHealth } from './health.js'
+import { checkSharedTier, readShared, type SharedCacheTier } from './shared-tier.js'
 import { safeError, type Logger } from './logger.js'
 import { checkNumber, checkTimeout, type Problems } from './options.js'
 import type { User, UserSources } from './user.js'
@@ -32,29 +33,6 @@ export interface SourceCacheOptions {
    * to the sources (degraded, logged once per episode), never to a 500 or a grant.
    */
   shared?: SharedCacheTier
-}
-
-/** A cache shared between instances, under the in-process one. */
-export interface SharedCacheTier extends HasHealth {
-  /** The stored answer, or `undefined`. */
-  get(key: string): Promise<unknown>
-  /**
-   * The stored answer with the time it has left, or `undefined`. Optional, read instead of `get`
-   * when there: an answer another instance stored some time ago is then kept here only for what is
-   * left of its TTL. Through `get` alone it is kept a whole `ttlMs` more, so up to twice as long.
-   */
-  getEntry?(key: string): Promise<SharedCacheEntry | undefined>
-  set(key: string, value: unknown, ttlMs: number): Promise<void>
-  /** Deletes the keys everywhere and tells every instance (their `onInvalidate` listeners). */
-  invalidate(keys: readonly string[]): Promise<void>
-  onInvalidate(listener: (keys: readonly string[]) => void): void
-}
-
-/** An answer read from a {@link SharedCacheTier}, and how long it has left there. */
-export interface SharedCacheEntry {
-  readonly value: unknown
-  /** Milliseconds before the tier drops the answer; without it, the in-process TTL is whole. */
-  readonly remainingMs?: number
 }
 
 /** How the pipeline calls authorization sources. */
@@ -79,7 +57,6 @@ const FACETS = Object.keys(METHODS) as Facet[]
 const DEFAULT_TIMEOUT_MS = 5_000
 const DEFAULT_TTL_MS = 30_000
 const DEFAULT_MAX = 10_000
-const SHARED_TIER_METHODS = ['get', 'set', 'invalidate', 'onInvalidate'] as const
 
 // The reasons lru-cache gave when it aborted a pending load (its key deleted or evicted): it
 // rejects everyone waiting on that load with the reason itself, which is how they are told apart
@@ -185,25 +162,6 @@ export function checkEnrichmentOptions(problems: Problems, options: EnrichmentOp
   checkTimeout(problems, 'sourceCache.ttlMs', sourceCache.ttlMs)
   checkNumber(problems, 'sourceCache.max', sourceCache.max, 1, { integer: true })
   checkSharedTier(problems, sourceCache.shared)
-}
-
-/** A shared tier is checked at construction, rather than failing at its first use. */
-function checkSharedTier(problems: Problems, shared: unknown): void {
-  if (shared === undefined || shared === null) return
-  const expected = `a shared cache tier with get(), set(), invalidate() and onInvalidate() methods (new RedisSharedCache(...) from oidc-guard/redis)`
-  if (typeof shared !== 'object') {
-    problems.add(`sourceCache.shared must be ${expected}, got ${describe(shared)}`)
-    return
-  }
-  const tier = shared as Partial<Record<string, unknown>>
-  const missing = SHARED_TIER_METHODS.filter((method) => typeof tier[method] !== 'function')
-  if (missing.length > 0) {
-    const names = missing.map((method) => `${method}()`).join(', ')
-    problems.add(`sourceCache.shared must be ${expected}; it has no ${names}`)
-  }
-  if (tier.getEntry !== undefined && typeof tier.getEntry !== 'function') {
-    problems.add('sourceCache.shared.getEntry must be a method, or left out')
-  }
 }
 
 function describe(value: unknown): string {
@@ -439,16 +397,6 @@ export class Enrichment {
 
 function noteAbortedLoad(reason: unknown): void {
   if (typeof reason === 'object' && reason !== null) abortedLoads.add(reason)
-}
-
-/** What the shared tier holds for `key`, with the time it has left when the tier can tell. */
-async function readShared(
-  shared: SharedCacheTier,
-  key: string,
-): Promise<SharedCacheEntry | undefined> {
-  if (shared.getEntry !== undefined) return shared.getEntry(key)
-  const value = await shared.get(key)
-  return value === undefined ? undefined : { value }
 }
 
 function cacheKey(facet: Facet, issuer: string, subject: string): string {

@@ -63,12 +63,8 @@ export {
   type SourceEvent,
   type VerifyEvent,
 } from './diagnostics.js'
-export type {
-  EnrichmentOptions,
-  SharedCacheEntry,
-  SharedCacheTier,
-  SourceCacheOptions,
-} from './enrichment.js'
+export type { EnrichmentOptions, SourceCacheOptions } from './enrichment.js'
+export type { SharedCacheEntry, SharedCacheTier } from './shared-tier.js'
 export {
   getCurrentUser,
   hasGroups,

@@ -14,7 +14,7 @@ export type {
 export type { ApiKeyRecord, ApiKeyRepository } from './api-key-auth.js'
 export type { CredentialsRepository, UserCredentials } from './credentials.js'
 export { Discovery } from './discovery.js'
-export type { SharedCacheEntry, SharedCacheTier } from './enrichment.js'
+export type { SharedCacheEntry, SharedCacheTier } from './shared-tier.js'
 export type { ComponentHealth } from './health.js'
 export {
   DEFAULT_MAX_TOKEN_LIFETIME_SEC,

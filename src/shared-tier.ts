@@ -1,0 +1,61 @@
+// The tier of authorization answers shared between instances (Redis): its contract, its check at
+// construction, and how an answer is read from it.
+
+import type { HasHealth } from './health.js'
+import type { Problems } from './options.js'
+
+const SHARED_TIER_METHODS = ['get', 'set', 'invalidate', 'onInvalidate'] as const
+
+/** A cache shared between instances, under the in-process one. */
+export interface SharedCacheTier extends HasHealth {
+  /** The stored answer, or `undefined`. */
+  get(key: string): Promise<unknown>
+  /**
+   * The stored answer with the time it has left, or `undefined`. Optional, read instead of `get`
+   * when there: an answer another instance stored some time ago is then kept here only for what is
+   * left of its TTL. Through `get` alone it is kept a whole `ttlMs` more, so up to twice as long.
+   */
+  getEntry?(key: string): Promise<SharedCacheEntry | undefined>
+  set(key: string, value: unknown, ttlMs: number): Promise<void>
+  /** Deletes the keys everywhere and tells every instance (their `onInvalidate` listeners). */
+  invalidate(keys: readonly string[]): Promise<void>
+  onInvalidate(listener: (keys: readonly string[]) => void): void
+}
+
+/** An answer read from a {@link SharedCacheTier}, and how long it has left there. */
+export interface SharedCacheEntry {
+  readonly value: unknown
+  /** Milliseconds before the tier drops the answer; without it, the in-process TTL is whole. */
+  readonly remainingMs?: number
+}
+
+/** A shared tier is checked at construction, rather than failing at its first use. */
+export function checkSharedTier(problems: Problems, shared: unknown): void {
+  if (shared === undefined || shared === null) return
+  const expected = `a shared cache tier with get(), set(), invalidate() and onInvalidate() methods (new RedisSharedCache(...) from oidc-guard/redis)`
+  if (typeof shared !== 'object') {
+    problems.add(
+      `sourceCache.shared must be ${expected}, got ${typeof shared === 'function' ? 'a function (pass an instance)' : typeof shared}`,
+    )
+    return
+  }
+  const tier = shared as Partial<Record<string, unknown>>
+  const missing = SHARED_TIER_METHODS.filter((method) => typeof tier[method] !== 'function')
+  if (missing.length > 0) {
+    const names = missing.map((method) => `${method}()`).join(', ')
+    problems.add(`sourceCache.shared must be ${expected}; it has no ${names}`)
+  }
+  if (tier.getEntry !== undefined && typeof tier.getEntry !== 'function') {
+    problems.add('sourceCache.shared.getEntry must be a method, or left out')
+  }
+}
+
+/** What the shared tier holds for `key`, with the time it has left when the tier can tell. */
+export async function readShared(
+  shared: SharedCacheTier,
+  key: string,
+): Promise<SharedCacheEntry | undefined> {
+  if (shared.getEntry !== undefined) return shared.getEntry(key)
+  const value = await shared.get(key)
+  return value === undefined ? undefined : { value }
+}
