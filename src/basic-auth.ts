@@ -38,7 +38,14 @@ import {
   respondWithAuthError,
   setErrorResponder,
 } from './middleware.js'
-import { checkNumber, checkRealm, checkTimeout, MAX_TIMER_MS, Problems } from './options.js'
+import {
+  checkNumber,
+  checkRealm,
+  checkTimeout,
+  MAX_CACHE_ENTRIES,
+  MAX_TIMER_MS,
+  Problems,
+} from './options.js'
 import {
   decoyHash,
   HashRefusedError,
@@ -309,7 +316,10 @@ export function basicAuth(
         max: MAX_TIMER_MS,
         integer: true,
       })
-      checkNumber(problems, 'verifiedCache.max', verifiedCache.max, 1, { integer: true })
+      checkNumber(problems, 'verifiedCache.max', verifiedCache.max, 1, {
+        integer: true,
+        max: MAX_CACHE_ENTRIES,
+      })
     }
   }
   const level = given.logLevel ?? readLogLevel(given.env ?? process.env, problems)

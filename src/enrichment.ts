@@ -13,7 +13,7 @@ import { isSourceRefusal, UnavailableError } from './errors.js'
 import type { HasHealth } from './health.js'
 import { checkSharedTier, readShared, type SharedCacheTier } from './shared-tier.js'
 import { safeError, type Logger } from './logger.js'
-import { checkNumber, checkTimeout, type Problems } from './options.js'
+import { checkNumber, checkTimeout, MAX_CACHE_ENTRIES, type Problems } from './options.js'
 import type { User, UserSources } from './user.js'
 
 /** The four things a user may be asked for. */
@@ -160,7 +160,10 @@ export function checkEnrichmentOptions(problems: Problems, options: EnrichmentOp
     return
   }
   checkTimeout(problems, 'sourceCache.ttlMs', sourceCache.ttlMs)
-  checkNumber(problems, 'sourceCache.max', sourceCache.max, 1, { integer: true })
+  checkNumber(problems, 'sourceCache.max', sourceCache.max, 1, {
+    integer: true,
+    max: MAX_CACHE_ENTRIES,
+  })
   checkSharedTier(problems, sourceCache.shared)
 }
 

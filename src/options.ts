@@ -93,6 +93,12 @@ export function checkRealm(problems: Problems, name: string, value: unknown): vo
 export const MAX_TIMER_MS = 2_147_483_647
 
 /**
+ * The most entries a cache's `max` may ask for: lru-cache allocates its tables for `max` up front,
+ * and a billion would end the process at construction (out of memory) instead of a ConfigError.
+ */
+export const MAX_CACHE_ENTRIES = 10_000_000
+
+/**
  * Adds a problem unless `value` is undefined or a finite number in `[min, max]` (a whole number
  * with `integer`).
  */

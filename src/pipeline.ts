@@ -21,7 +21,7 @@ import { AuthError, InvalidTokenError, UnavailableError } from './errors.js'
 import { healthReport, type HasHealth, type HealthReport } from './health.js'
 import { DEFAULT_MAX_TOKEN_LENGTH, parseJwt } from './jwt.js'
 import { LOG_LEVELS, resolveLogger, safeError, type Logger, type LogLevel } from './logger.js'
-import { checkNumber, Problems } from './options.js'
+import { checkNumber, MAX_CACHE_ENTRIES, Problems } from './options.js'
 import { tokenRevoked, type RevocationStore } from './revocation.js'
 import type { User, UserSources } from './user.js'
 
@@ -266,7 +266,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
   if (tokenCacheOptions !== undefined && tokenCacheOptions !== false) {
     if (typeof tokenCacheOptions !== 'object' || tokenCacheOptions === null) {
       problems.add('tokenCache must be { max } or false')
-    } else checkNumber(problems, 'tokenCache.max', tokenCacheOptions.max, 1, { integer: true })
+    } else {
+      checkNumber(problems, 'tokenCache.max', tokenCacheOptions.max, 1, {
+        integer: true,
+        max: MAX_CACHE_ENTRIES,
+      })
+    }
   }
   if (options?.logLevel !== undefined && !LOG_LEVELS.includes(options.logLevel)) {
     problems.add(`logLevel must be one of ${LOG_LEVELS.join(', ')}`)

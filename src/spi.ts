@@ -72,6 +72,7 @@ export {
   checkTimeout,
   checkUrl,
   isProduction,
+  MAX_CACHE_ENTRIES,
   MAX_TIMER_MS,
   Problems,
   resolveAlgorithms,

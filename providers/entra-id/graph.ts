@@ -5,6 +5,7 @@ import {
   readJsonCapped,
   isJsonObject,
   checkNumber,
+  MAX_CACHE_ENTRIES,
   checkTimeout,
   checkUrl,
   isProduction,
@@ -131,7 +132,7 @@ export class GraphGroupResolver implements GroupsProvider {
     const { cache } = given
     if (cache !== undefined && cache !== false) {
       checkTimeout(problems, 'cache.ttlMs', cache.ttlMs)
-      checkNumber(problems, 'cache.max', cache.max, 1, { integer: true })
+      checkNumber(problems, 'cache.max', cache.max, 1, { integer: true, max: MAX_CACHE_ENTRIES })
     }
     if (given.fetch !== undefined && typeof given.fetch !== 'function') {
       problems.add('fetch must be a function with the signature of fetch()')
