@@ -1,6 +1,6 @@
 // A JWK Set turned into imported public keys once, and the choice of one key for a token.
 
-import { createPublicKey, type JsonWebKey } from 'node:crypto'
+import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto'
 import { InvalidTokenError } from './errors.js'
 import { isJsonObject } from './fetch-json.js'
 import {
@@ -15,6 +15,21 @@ const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'] as const
 const MIN_RSA_BITS = 2048
 
 const NO_KEY_TYPE = 'not a JWK (no kty)'
+
+// RFC 8032 §5.1.2: an Ed25519 public key is y (255 bits, little-endian) with x's sign in the top
+// bit. Node takes a key whose point has small order (the identity, say), and a y ≥ p: against
+// such a key, R = that point and S = 0 is a valid signature of any token, made with no private
+// key. The sign bit is left out of the check, so each y below covers both of its encodings: the
+// two points of each order-8 y and of y = 0, and y = 1 and p − 1 with a sign bit set (x = 0 there,
+// an encoding RFC 8032 refuses).
+const ED25519_P = 2n ** 255n - 19n
+const SMALL_ORDER_Y: ReadonlySet<bigint> = new Set([
+  0n, // order 4
+  1n, // the identity, order 1
+  ED25519_P - 1n, // order 2
+  0x05fc536d880238b13933c6d305acdfd5f098eff289f4c345b027b2c28f95e826n, // order 8
+  0x7a03ac9277fdc74ec6cc392cfa53202a0f67100d760b3cba4fd84d3d706a17c7n, // order 8
+])
 
 /** Reasons for skipping that mean the member is broken, rather than a key meant for someone else. */
 export const MALFORMED_KEY: ReadonlySet<string> = new Set([
@@ -52,6 +67,7 @@ function importKey(jwk: Record<string, unknown>, source: string): VerificationKe
     if ((details?.modulusLength ?? 0) < MIN_RSA_BITS) return 'RSA key shorter than 2048 bits'
     if ((details?.publicExponent ?? 0n) < 65537n) return 'RSA public exponent too small'
   }
+  if (kty === 'OKP' && isWeakEd25519(keyObject)) return 'small-order or non-canonical Ed25519 key'
   return {
     kid,
     alg,
@@ -63,9 +79,21 @@ function importKey(jwk: Record<string, unknown>, source: string): VerificationKe
   }
 }
 
+/** Whether a signature under this Ed25519 key proves nothing (see SMALL_ORDER_Y). */
+function isWeakEd25519(keyObject: KeyObject): boolean {
+  // The bytes Node imported, not the JWK's text: its base64url decoding skips stray characters.
+  const { x } = keyObject.export({ format: 'jwk' })
+  const bytes = Buffer.from(x ?? '', 'base64url').reverse() // big-endian from here on
+  if (bytes.length !== 32) return true
+  bytes[0] = bytes[0]! & 0x7f // the sign of x
+  const y = BigInt(`0x${bytes.toString('hex')}`)
+  return y >= ED25519_P || SMALL_ORDER_Y.has(y)
+}
+
 /**
  * Imports every usable key of a JWK Set document. Keys that cannot verify (encryption keys,
- * private or symmetric keys, unknown types, weak RSA keys) are skipped, not fatal (RFC 7517 §5).
+ * private or symmetric keys, unknown types, weak RSA and Ed25519 keys) are skipped, not fatal
+ * (RFC 7517 §5).
  *
  * @throws {Error} when the document is not a JWK Set (`{ "keys": [...] }`).
  */

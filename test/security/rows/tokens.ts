@@ -1,6 +1,8 @@
-// Catalog rows PARSE-01..11, SIG-01..16 and HDR-01..09: token structure, signatures, JOSE header.
+// Catalog rows PARSE-01..11, SIG-01..16 (and this repository's SIG-18) and HDR-01..09: token
+// structure, signatures, JOSE header.
 
 import { createPublicKey, randomBytes, type JsonWebKey } from 'node:crypto'
+import { vi } from 'vitest'
 import { refreshToken } from '../../fake-idp/cognito.js'
 import {
   ACCEPT,
@@ -10,6 +12,7 @@ import {
   IR,
   IT,
   NOW,
+  NOW_MS,
   segments,
   signHeld,
   withSignature,
@@ -28,6 +31,8 @@ const TOO_LARGE = 'token too large'
 const CRIT = 'unsupported critical header parameter'
 const BAD_KID = 'invalid kid header parameter'
 const TYP = 'unexpected token type (typ)'
+const NO_SUITABLE_KEY = 'no suitable signing key for the token'
+const NO_KEY = 'no signing key matches the token'
 
 // Group orders n of the NIST curves (SEC 2): r = s = n is the other "psychic" signature.
 const CURVE_ORDERS = {
@@ -51,6 +56,45 @@ function publicKeyOf(c: Catalog, alg: string) {
   const jwk = c.idp.jwks().keys.find((key) => key['kid'] === c.kidOf(alg)) as JsonWebKey
   return { jwk, key: createPublicKey({ key: jwk, format: 'jwk' }) }
 }
+
+// The catalog's clock stands still, so a kid the key cache has not seen waits out the 30 s
+// cooldown for ever. A probe that publishes keys of its own sets the clock before the last fetch
+// (a clock that went back counts as a cooldown elapsed: one refetch) and puts it back after, which
+// leaves the cache as if it had fetched a moment ago.
+let rewoundMs = 0
+
+/** The probe, sent while the catalog issuer serves `extra` beside its keys (and the held one). */
+function publishing(extra: readonly Record<string, unknown>[], probe: Probe): Probe {
+  const served = (c: Catalog) => [...c.idp.jwks().keys, c.held.jwk]
+  return {
+    ...probe,
+    before: (c) => {
+      c.idp.setJwks({ keys: [...served(c), ...extra] })
+      rewoundMs += 1
+      vi.setSystemTime(NOW_MS - rewoundMs)
+    },
+    after: (c) => {
+      c.idp.setJwks({ keys: served(c) })
+      vi.setSystemTime(NOW_MS)
+    },
+  }
+}
+
+/** The issuer's public key for `alg`, under another kid and without `alg` (as Entra's keys are). */
+function withoutAlg(c: Catalog, alg: string, kid: string): Record<string, unknown> {
+  const { alg: _alg, ...jwk } = publicKeyOf(c, alg).jwk as Record<string, unknown>
+  return { ...jwk, kid }
+}
+
+/** An Ed25519 public key of this 32-byte encoding (y little-endian, x's sign in the top bit). */
+const ed25519 = (hex: string, kid: string) => ({
+  kty: 'OKP',
+  crv: 'Ed25519',
+  x: Buffer.from(hex, 'hex').toString('base64url'),
+  kid,
+})
+// R = the identity point (canonical) and S = 0: valid under any key whose point is the identity.
+const IDENTITY_SIGNATURE = Buffer.concat([Buffer.from('01', 'hex'), Buffer.alloc(63)])
 
 /** An ES256 signature re-encoded as ASN.1 DER (the form RFC 7518 §3.4 forbids). */
 function toDer(signature: Buffer): Buffer {
@@ -564,11 +608,48 @@ export const SIG_ROWS: readonly Row[] = [
   {
     id: 'SIG-14',
     what: 'the curve of the named key does not match the alg',
-    expect: IT(),
-    probes: (c) =>
-      tokens(
+    // The key is refused before its signature is checked. The issuer's keys carry alg, which
+    // refuses them already; the alg-less copies (as Entra publishes keys) leave the curve alone.
+    expect: IT(NO_SUITABLE_KEY),
+    probes: (c) => [
+      ...tokens(
         ['ES256 header, P-384 kid', c.idp.mint({}, { alg: 'ES256', kid: c.kidOf('ES384') })],
         ['ES512 header, P-256 kid', c.idp.mint({}, { alg: 'ES512', kid: c.kidOf('ES256') })],
+      ),
+      publishing([withoutAlg(c, 'ES384', 'p384-no-alg')], {
+        label: 'ES256 header, kid of a P-384 key without alg',
+        authorization: bearer(c.idp.mint({}, { alg: 'ES256', kid: 'p384-no-alg' })),
+      }),
+      publishing([withoutAlg(c, 'ES256', 'p256-no-alg')], {
+        label: 'ES512 header, kid of a P-256 key without alg',
+        authorization: bearer(c.idp.mint({}, { alg: 'ES512', kid: 'p256-no-alg' })),
+      }),
+    ],
+  },
+  // SIG-15, weak RSA keys, is a test of its own (jwks.test.ts). SIG-18 is its Ed25519 counterpart,
+  // a row of this repository beyond the shared catalog: Node takes such keys, and with them a
+  // token "signed" with R = identity and S = 0, no private key needed.
+  {
+    id: 'SIG-18',
+    what: 'a small-order or non-canonical Ed25519 key in the set is never used (R = identity, S = 0)',
+    expect: IT(NO_KEY),
+    probes: (c) =>
+      (
+        [
+          ['identity (order 1)', `01${'00'.repeat(31)}`, 'ed-order-1'],
+          ['identity with the sign bit (x = 0)', `01${'00'.repeat(30)}80`, 'ed-order-1-signed'],
+          ['y = p + 1, the identity written non-canonically', `ee${'ff'.repeat(30)}7f`, 'ed-p1'],
+        ] as const
+      ).map(([label, hex, kid]) =>
+        publishing([ed25519(hex, kid)], {
+          label,
+          authorization: bearer(
+            withSignature(
+              c.idp.mint({ sub: 'admin', roles: ['admin'] }, { alg: 'EdDSA', kid }),
+              IDENTITY_SIGNATURE,
+            ),
+          ),
+        }),
       ),
   },
   {
