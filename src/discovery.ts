@@ -3,7 +3,7 @@
 import { backoffMs, elapsed } from './backoff.js'
 import { keysUnavailable } from './errors.js'
 import { fetchJson, isJsonObject, type FetchLimits } from './fetch-json.js'
-import type { Logger } from './logger.js'
+import { neverThrows, scrubbedMessage, type Logger } from './logger.js'
 import { urlProblem } from './options.js'
 
 const FIRST_BACKOFF_MS = 1_000
@@ -49,7 +49,10 @@ export class Discovery {
   #inflight: Promise<string> | undefined
   #failures = 0
   #lastFailureAt = 0
+  /** Why the last discovery failed, as it happened: the cause of the 503 it leads to. */
   #lastError: unknown
+  /** The same, scrubbed: what a health report and the log show. */
+  #lastErrorText: string | undefined
 
   /**
    * @param issuer where discovery starts: `{issuer}/.well-known/openid-configuration`.
@@ -67,7 +70,7 @@ export class Discovery {
     this.#documentIssuer = documentIssuer
     this.#httpsIssuer = /^https:/i.test(issuer)
     this.#limits = limits
-    this.#logger = logger
+    this.#logger = neverThrows(logger)
   }
 
   /** The `jwks_uri` found so far, without starting discovery. */
@@ -77,7 +80,7 @@ export class Discovery {
 
   /** Why the last discovery failed, until one succeeds (for health reports). */
   failure(): string | undefined {
-    return this.#lastError === undefined ? undefined : messageOf(this.#lastError)
+    return this.#lastErrorText
   }
 
   /** The `jwks_uri`: a string once known, a promise while it is fetched. */
@@ -101,12 +104,15 @@ export class Discovery {
       this.#jwksUri = this.#check(document)
       this.#failures = 0
       this.#lastError = undefined
+      this.#lastErrorText = undefined
       return this.#jwksUri
     } catch (error) {
-      const previous = this.#lastError === undefined ? undefined : messageOf(this.#lastError)
+      const previous = this.#lastErrorText
       this.#failures += 1
       this.#lastFailureAt = Date.now()
       this.#lastError = error
+      // A fetch error may quote a URL with its credentials (a proxy's): shown only scrubbed.
+      this.#lastErrorText = scrubbedMessage(error)
       this.#log(url, error, previous)
       throw keysUnavailable(error)
     }
@@ -118,7 +124,7 @@ export class Discovery {
    * misconfiguration does not flood the log at every retry.
    */
   #log(discoveryUrl: string, error: unknown, previous: string | undefined): void {
-    const err = messageOf(error)
+    const err = this.#lastErrorText
     if (error instanceof UnusableDocument) {
       const level = err === previous ? 'debug' : 'error'
       this.#logger[level](
@@ -157,8 +163,4 @@ export class Discovery {
     if (!this.#httpsIssuer || new URL(jwksUri).protocol === 'https:') return undefined
     return `must use https, as the issuer does, got ${JSON.stringify(jwksUri)}`
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }

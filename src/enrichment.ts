@@ -12,7 +12,7 @@ import { sourceChannel } from './diagnostics.js'
 import { isSourceRefusal, UnavailableError } from './errors.js'
 import type { HasHealth } from './health.js'
 import { checkSharedTier, readShared, type SharedCacheTier } from './shared-tier.js'
-import { safeError, type Logger } from './logger.js'
+import { neverThrows, safeError, type Logger } from './logger.js'
 import { checkNumber, checkTimeout, MAX_CACHE_ENTRIES, type Problems } from './options.js'
 import type { User, UserSources } from './user.js'
 
@@ -190,7 +190,9 @@ export class Enrichment {
   /** @param clock where the cache reads the time (tests pass a fake one). */
   constructor(options: EnrichmentOptions, logger: Logger, clock?: { now(): number }) {
     this.#timeoutMs = options.sourceTimeoutMs ?? DEFAULT_TIMEOUT_MS
-    this.#logger = logger
+    // Its calls run in background steps (a shared-tier write no one awaits): one that throws
+    // would be an unhandled rejection.
+    this.#logger = neverThrows(logger)
     const { sourceCache } = options
     this.#ttlMs = (sourceCache || undefined)?.ttlMs ?? DEFAULT_TTL_MS
     this.#shared = (sourceCache || undefined)?.shared ?? undefined

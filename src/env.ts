@@ -132,6 +132,21 @@ export function readLogLevel(env: Env, problems: Problems): LogLevel {
   return new EnvReader(env, problems).oneOf('AUTH_MIDDLEWARE_LOG_LEVEL', LOG_LEVELS) ?? 'info'
 }
 
+// The JWKS cache's cooldownMs (30 s, which no variable changes), in minutes: a shorter interval
+// would refetch the key set all the time, and the cache refuses it.
+const MIN_JWKS_CACHE_INTERVAL_MINUTES = 0.5
+
+/** `JWKS_CACHE_INTERVAL` when long enough, else a problem (a value meant as seconds, say). */
+function checkedInterval(reader: EnvReader, minutes: number | undefined): number | undefined {
+  if (minutes === undefined || minutes >= MIN_JWKS_CACHE_INTERVAL_MINUTES) return minutes
+  const seen = showValue('JWKS_CACHE_INTERVAL', reader.raw('JWKS_CACHE_INTERVAL') ?? '')
+  reader.problems.add(
+    `JWKS_CACHE_INTERVAL is in minutes and must be at least ${MIN_JWKS_CACHE_INTERVAL_MINUTES} ` +
+      `(30 s, the least time between two fetches of a key set), got ${seen}`,
+  )
+  return undefined
+}
+
 /**
  * `JWKS_CACHE_INTERVAL` (minutes, default 20) and `JWKS_CACHE_USAGES` (default 1000), with the
  * seed's names and meanings, as JWKS cache options.
@@ -141,7 +156,7 @@ export function readJwksCacheEnv(
   problems: Problems,
 ): { refreshIntervalMs?: number; refreshAfterUses?: number } {
   const reader = new EnvReader(env, problems)
-  const minutes = reader.positive('JWKS_CACHE_INTERVAL')
+  const minutes = checkedInterval(reader, reader.positive('JWKS_CACHE_INTERVAL'))
   const usages = reader.positive('JWKS_CACHE_USAGES', { integer: true })
   const options: { refreshIntervalMs?: number; refreshAfterUses?: number } = {}
   if (minutes !== undefined) options.refreshIntervalMs = minutes * 60_000

@@ -4,10 +4,17 @@ import { elapsed, backoffMs } from './backoff.js'
 import { jwksChannel } from './diagnostics.js'
 import { InvalidTokenError, keysUnavailable } from './errors.js'
 import { fetchJson, type FetchFunction } from './fetch-json.js'
-import type { JwsAlgorithm, VerificationKey } from './jwt.js'
+import { keySuitsAlgorithm, type JwsAlgorithm, type VerificationKey } from './jwt.js'
 import { importKeySet, MALFORMED_KEY, selectKey } from './key-set.js'
 import { readJwksCacheEnv, readLogLevel } from './env.js'
-import { resolveLogger, silentLogger, type Logger } from './logger.js'
+import {
+  checkLogger,
+  neverThrows,
+  resolveLogger,
+  scrubbedMessage,
+  silentLogger,
+  type Logger,
+} from './logger.js'
 import { checkNumber, checkTimeout, Problems } from './options.js'
 
 /** How key sets are fetched and kept. Every duration is in milliseconds. */
@@ -34,6 +41,10 @@ export interface JwksCacheOptions {
   failureBackoffMs?: number
   /** The fetch to use (a test issuer's in-memory fetch, a proxy agent). Default `globalThis.fetch`. */
   fetch?: FetchFunction
+  /**
+   * Where failed fetches (and discovery for these sets) are logged. Default: nowhere; the
+   * process-wide cache logs to its own pino logger at `AUTH_MIDDLEWARE_LOG_LEVEL`.
+   */
   logger?: Logger
 }
 
@@ -51,7 +62,10 @@ interface KeySetState {
   /** When the last fetch started, or when it failed: the cooldown and the back-off count from it. */
   lastAttemptAt: number
   failures: number
+  /** Why the last fetch failed, as it happened: the cause of the 503 it leads to. */
   lastError: Error | undefined
+  /** The same, scrubbed: what a health report, the `oidc-guard:jwks` channel and the log show. */
+  lastErrorText: string | undefined
   inflight: Promise<void> | undefined
 }
 
@@ -67,6 +81,9 @@ const DEFAULTS = {
   failureBackoffMs: 1_000,
 } as const
 
+// A skipped-key warning names this many members; a hostile set of thousands is counted, not listed.
+const MAX_SKIPPED_LOGGED = 10
+
 /**
  * Adds a problem for each invalid {@link JwksCacheOptions} member, named `jwksCache.<name>`: the
  * cache's constructor checks them, and so does a provider given them, beside its other options.
@@ -79,9 +96,26 @@ export function checkJwksCacheOptions(problems: Problems, options: JwksCacheOpti
     checkNumber(problems, `jwksCache.${name}`, options[name], min, { integer })
   }
   checkTimeout(problems, 'jwksCache.timeoutMs', options.timeoutMs)
+  checkRefreshInterval(problems, options)
   if (options.fetch !== undefined && typeof options.fetch !== 'function') {
     problems.add('jwksCache.fetch must be a function with the signature of fetch()')
   }
+  checkLogger(problems, 'jwksCache.logger', options.logger, { allowFalse: false })
+}
+
+/**
+ * A refresh interval under the cooldown refetches the set all the time, one fetch always in flight
+ * (a value meant as minutes, as `JWKS_CACHE_INTERVAL` takes, is the usual cause).
+ */
+function checkRefreshInterval(problems: Problems, options: JwksCacheOptions): void {
+  const { refreshIntervalMs: interval, cooldownMs = DEFAULTS.cooldownMs } = options
+  const valid = (value: unknown): value is number =>
+    typeof value === 'number' && Number.isFinite(value) && value >= 1
+  if (!valid(interval) || !valid(cooldownMs) || interval >= cooldownMs) return
+  problems.add(
+    `jwksCache.refreshIntervalMs is in milliseconds (JWKS_CACHE_INTERVAL is in minutes) and must ` +
+      `be at least cooldownMs (${cooldownMs}), got ${interval}`,
+  )
 }
 
 /**
@@ -96,6 +130,7 @@ export class JwksCache {
   // A plain Map, never evicted: URIs come only from configuration and discovery, never from a
   // token, and evicting a set would forget its cooldown and let a kid flood refetch at will.
   readonly #sets = new Map<string, KeySetState>()
+  readonly #refreshAfterMs: number
 
   /** @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option. */
   constructor(options: JwksCacheOptions = {}) {
@@ -105,9 +140,11 @@ export class JwksCache {
     this.#options = {
       ...DEFAULTS,
       fetch: (input, init) => globalThis.fetch(input, init),
-      logger: silentLogger,
       ...definedOnly(options),
+      logger: neverThrows(options.logger ?? silentLogger),
     }
+    // Never sooner than a cooldown after the last successful fetch, whatever the interval says.
+    this.#refreshAfterMs = Math.max(this.#options.refreshIntervalMs, this.#options.cooldownMs)
   }
 
   /**
@@ -168,8 +205,21 @@ export class JwksCache {
     return {
       keyCount: keys?.length ?? 0,
       fetchedAt: keys === undefined ? undefined : new Date(state.fetchedAt),
-      lastError: state.lastError?.message ?? (expired ? STALE_KEYS_DROPPED : undefined),
+      lastError: state.lastErrorText ?? (expired ? STALE_KEYS_DROPPED : undefined),
     }
+  }
+
+  /**
+   * How many of `uri`'s usable keys suit one of `algorithms`: a set of RSA keys held by a provider
+   * that accepts only ES256 holds keys, yet none a token could be verified with. For health
+   * reports; it counts no use of the set and never fetches.
+   */
+  suitableKeyCount(uri: string, algorithms: Iterable<JwsAlgorithm>): number {
+    const state = this.#sets.get(uri)
+    const keys = state === undefined ? undefined : this.#usableKeys(state, Date.now())
+    if (keys === undefined) return 0
+    const accepted = [...algorithms]
+    return keys.filter((key) => accepted.some((alg) => keySuitsAlgorithm(key, alg))).length
   }
 
   /**
@@ -212,6 +262,7 @@ export class JwksCache {
         lastAttemptAt: 0,
         failures: 0,
         lastError: undefined,
+        lastErrorText: undefined,
         inflight: undefined,
       }
       this.#sets.set(uri, state)
@@ -228,7 +279,7 @@ export class JwksCache {
     const keys = this.#usableKeys(state, now)
     if (keys === undefined) return undefined
     state.uses += 1
-    if (elapsed(now, state.fetchedAt) >= this.#options.refreshIntervalMs) {
+    if (elapsed(now, state.fetchedAt) >= this.#refreshAfterMs) {
       this.#refreshInBackground(uri, state, now, this.#backoff(state))
     } else if (state.uses >= this.#options.refreshAfterUses) {
       this.#refreshInBackground(uri, state, now, this.#options.cooldownMs)
@@ -286,13 +337,22 @@ export class JwksCache {
         if (keys.length === 0 && skipped.some((key) => MALFORMED_KEY.has(key.reason))) {
           throw new Error('the JWK Set holds no well-formed key')
         }
-        if (skipped.length > 0)
-          this.#options.logger.warn({ jwksUri: uri, skipped }, 'unusable keys skipped in JWK Set')
+        if (skipped.length > 0) {
+          this.#options.logger.warn(
+            {
+              jwksUri: uri,
+              skippedCount: skipped.length,
+              skipped: skipped.slice(0, MAX_SKIPPED_LOGGED),
+            },
+            'unusable keys skipped in JWK Set',
+          )
+        }
         state.keys = keys
         state.fetchedAt = Date.now()
         state.uses = 0
         state.failures = 0
         state.lastError = undefined
+        state.lastErrorText = undefined
         this.#options.logger.debug({ jwksUri: uri, keyCount: keys.length }, 'JWK Set fetched')
         if (jwksChannel.hasSubscribers) {
           jwksChannel.publish({ uri, outcome: 'fetched', keyCount: keys.length })
@@ -304,13 +364,15 @@ export class JwksCache {
         state.lastAttemptAt = Date.now()
         state.failures += 1
         state.lastError = error instanceof Error ? error : new Error(String(error))
+        // A fetch error may quote a URL with its credentials (a proxy's): shown only scrubbed.
+        state.lastErrorText = scrubbedMessage(state.lastError)
         if (jwksChannel.hasSubscribers) {
-          jwksChannel.publish({ uri, outcome: 'failed', error: state.lastError.message })
+          jwksChannel.publish({ uri, outcome: 'failed', error: state.lastErrorText })
         }
         // One warning per outage episode, then quiet until it recovers.
         const level = state.failures === 1 ? 'warn' : 'debug'
         this.#options.logger[level](
-          { jwksUri: uri, err: state.lastError.message },
+          { jwksUri: uri, err: state.lastErrorText },
           'JWK Set fetch failed',
         )
       })

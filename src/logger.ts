@@ -1,6 +1,8 @@
 // Logging through pino: a caller's logger or our own, with credentials redacted everywhere.
 
 import { pino, type Logger } from 'pino'
+import { ConfigError } from './errors.js'
+import type { Problems } from './options.js'
 
 export type { Logger }
 
@@ -32,14 +34,101 @@ export const silentLogger: Logger = pino({ enabled: false })
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
 
+// What oidc-guard calls on a logger it is given: child() and isLevelEnabled() on a verifier's or a
+// middleware's, and the level methods on every one.
+const REQUIRED_METHODS = ['child', 'isLevelEnabled', 'error', 'warn', 'info', 'debug'] as const
+const STANDARD_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const
+
+/**
+ * What is wrong with a `logger` option, or undefined when it is `undefined`, `false` (with
+ * `allowFalse`) or has the methods oidc-guard calls. A `console` or a half-built object would
+ * otherwise fail later, as a bare TypeError at construction or, worse, in a background fetch.
+ */
+export function loggerProblem(
+  name: string,
+  value: unknown,
+  { allowFalse = true }: { allowFalse?: boolean } = {},
+): string | undefined {
+  if (value === undefined || (allowFalse && value === false)) return undefined
+  const expected = `a pino logger (pino() from the pino package)${allowFalse ? ', or false for none' : ', or left out'}`
+  if (typeof value !== 'object' || value === null) {
+    return `${name} must be ${expected}, got ${value === null ? 'null' : typeof value}`
+  }
+  const logger = value as Partial<Record<string, unknown>>
+  const missing = REQUIRED_METHODS.filter((method) => typeof logger[method] !== 'function')
+  if (missing.length === 0) return undefined
+  return `${name} must be ${expected}; it has no ${missing.map((method) => `${method}()`).join(', ')}`
+}
+
+/** Adds a problem when `value` is no logger oidc-guard can write to (see {@link loggerProblem}). */
+export function checkLogger(
+  problems: Problems,
+  name: string,
+  value: unknown,
+  options?: { allowFalse?: boolean },
+): void {
+  const problem = loggerProblem(name, value, options)
+  if (problem !== undefined) problems.add(problem)
+}
+
 /**
  * The logger oidc-guard writes to: a child of the caller's logger (with our redaction added), a
- * silent one for `false`, or a new pino logger at `level` on stdout.
+ * silent one for `false`, or a new pino logger at `level` on stdout; never one that throws.
+ *
+ * @throws {ConfigError} when `logger` is neither `false` nor a pino logger.
  */
 export function resolveLogger(logger: Logger | false | undefined, level: LogLevel): Logger {
   if (logger === false) return silentLogger
-  if (logger !== undefined) return logger.child({ component: 'oidc-guard' }, { redact })
-  return pino({ name: 'oidc-guard', level, redact })
+  if (logger !== undefined) {
+    const problem = loggerProblem('logger', logger)
+    if (problem !== undefined) throw new ConfigError([problem])
+    return neverThrows(logger.child({ component: 'oidc-guard' }, { redact }))
+  }
+  return neverThrows(pino({ name: 'oidc-guard', level, redact }))
+}
+
+const guarded = new WeakSet<object>()
+
+/**
+ * `logger` with log methods that never throw: a record its sink, serializer or hook fails on is
+ * dropped. Logging runs on error paths and inside background fetches and event handlers, where a
+ * throw would turn an outage's 503 into a 401, count a good fetch as failed, or end the process.
+ * Each method calls the logger's current one (so a level change is followed, and a disabled level
+ * costs one call to pino's no-op); everything else, `isLevelEnabled` included, is the logger's own.
+ * Guarding a guarded logger, or the silent one, returns it as it is.
+ */
+export function neverThrows(logger: Logger): Logger {
+  if (logger === silentLogger || guarded.has(logger)) return logger
+  const target = logger as unknown as Record<string, unknown>
+  const safe = Object.create(logger) as Logger
+  const custom = Object.keys((logger.levels as Logger['levels'] | undefined)?.values ?? {})
+  for (const name of new Set<string>([...STANDARD_LEVELS, ...custom])) {
+    if (typeof target[name] !== 'function') continue
+    const method = (...args: unknown[]): void => {
+      try {
+        ;(target[name] as (...args: unknown[]) => unknown).apply(logger, args)
+      } catch {
+        // Dropped: a log line is never worth the request or the process.
+      }
+    }
+    Object.defineProperty(safe, name, { value: method, writable: true, configurable: true })
+  }
+  Object.defineProperties(safe, {
+    // pino's own setter would install its raw methods on the wrapper, so the level lives on `logger`.
+    level: {
+      get: () => logger.level,
+      set: (level: string) => void (logger.level = level),
+      configurable: true,
+    },
+    child: {
+      value: (...args: Parameters<Logger['child']>) =>
+        neverThrows(logger.child(...args) as unknown as Logger),
+      writable: true,
+      configurable: true,
+    },
+  })
+  guarded.add(safe)
+  return safe
 }
 
 // A credential after an auth scheme or in a URL, and dotted runs of base64url text (where compact
@@ -80,7 +169,11 @@ function redactTokens(run: string): string {
   return kept.join('.')
 }
 
-function scrub(text: string): string {
+/**
+ * `text` without credentials and token-shaped runs, cut to 1,000 characters: the one scrubber of
+ * every error text oidc-guard passes on (logs, diagnostics channels, health reports).
+ */
+export function scrub(text: string): string {
   return text
     .replace(SCHEME_CREDENTIAL, '$1 [redacted]')
     .replace(URL_CREDENTIALS, '$1[redacted]@')
@@ -110,4 +203,9 @@ export function safeError(error: unknown): {
   if (typeof code === 'string' || typeof code === 'number') summary.code = String(code)
   if (error.stack !== undefined) summary.stack = scrub(error.stack)
   return summary
+}
+
+/** The scrubbed message of a foreign error: what a health report, a channel or a log may show. */
+export function scrubbedMessage(error: unknown): string {
+  return safeError(error).message
 }

@@ -9,6 +9,7 @@ import {
   checkTimeout,
   checkUrl,
   isProduction,
+  neverThrows,
   Problems,
   silentLogger,
   UnavailableError,
@@ -144,7 +145,7 @@ export class GraphGroupResolver implements GroupsProvider {
     this.#securityEnabledOnly = given.securityEnabledOnly ?? true
     this.#maxPages = given.maxPages ?? 20
     this.#fetch = given.fetch ?? ((input, init) => globalThis.fetch(input, init))
-    this.#logger = given.logger ?? silentLogger
+    this.#logger = neverThrows(given.logger ?? silentLogger)
     this.#cache =
       cache === false
         ? undefined

@@ -64,6 +64,20 @@ export function checkConnectionOptions(problems: Problems, options: RedisConnect
   if (prefix !== undefined && typeof prefix !== 'string') problems.add('prefix must be a string')
   checkTimeout(problems, 'timeoutMs', options.timeoutMs)
   checkTimeout(problems, 'heartbeatMs', options.heartbeatMs)
+  checkLinkLogger(problems, options.logger)
+}
+
+/** The link logs through `warn()` and `info()`: anything without them would fail in an outage. */
+function checkLinkLogger(problems: Problems, logger: unknown): void {
+  if (logger === undefined) return
+  const methods = logger as Partial<Record<string, unknown>> | null
+  const usable =
+    typeof logger === 'object' &&
+    methods !== null &&
+    typeof methods.warn === 'function' &&
+    typeof methods.info === 'function'
+  if (!usable)
+    problems.add('logger must be a pino logger (pino() from the pino package), or left out')
 }
 
 const HIDDEN = '(value hidden: it may carry a password)'
@@ -290,7 +304,7 @@ export class RedisLink {
       await this.#handlers.onSubscribed(await this.command({ waitForReconnection: true }))
       if (this.#closed || subscriber.status !== 'ready') return
       this.#live = true
-      if (this.#down) this.#logger.info('redis %s is back in step', this.#what)
+      if (this.#down) this.#log('info', 'redis %s is back in step', this.#what)
       this.#down = false
       const waiters = this.#liveWaiters
       this.#liveWaiters = []
@@ -323,12 +337,25 @@ export class RedisLink {
     if (this.#closed || this.#down) return
     this.#down = true
     if (error instanceof Error) this.#lastError = error.message
-    this.#logger.warn(
+    this.#log(
+      'warn',
       { err: { message: this.#lastError } },
       'redis %s unreachable (%s)',
       this.#what,
       this.#lastError,
     )
+  }
+
+  /**
+   * Logs, dropping the record if the logger throws (a broken sink): these calls run inside
+   * ioredis's event handlers and un-awaited steps, where a throw would end the process.
+   */
+  #log(level: 'info' | 'warn', ...args: Parameters<Logger['info']>): void {
+    try {
+      this.#logger[level](...args)
+    } catch {
+      // Dropped: a log line is never worth the link.
+    }
   }
 }
 

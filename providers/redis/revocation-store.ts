@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis'
 import {
   DEFAULT_MAX_TOKEN_LIFETIME_SEC,
   jtiEntry,
+  neverThrows,
   outlivesRevocations,
   Problems,
   silentLogger,
@@ -124,7 +125,7 @@ export class RedisRevocationStore implements RevocationStore {
     }
     problems.throwIfAny()
     this.#maxLifetimeSec = maxTokenLifetimeSec
-    this.#logger = options.logger ?? silentLogger
+    this.#logger = neverThrows(options.logger ?? silentLogger)
     this.#failOpen = onRevocationStoreDown === 'fail-open'
     this.#key = `${prefix}revocations`
     this.#channel = `${prefix}revocations`

@@ -51,7 +51,11 @@ function setup(cacheOptions: ConstructorParameters<typeof JwksCache>[0] = {}) {
 describe('health reports only keys a token could use', () => {
   it('keys past the refresh interval plus stale-if-error are none: not ok, and a warm-up starts', async () => {
     const clock = fakeClock()
-    const { provider, verify } = setup({ refreshIntervalMs: 100, staleIfErrorMs: 100 })
+    const { provider, verify } = setup({
+      refreshIntervalMs: 100,
+      cooldownMs: 100,
+      staleIfErrorMs: 100,
+    })
     await verify.hydrate()
     idp.respondWith('jwks', { status: 503, body: 'down' })
     idp.resetCounts()
@@ -67,7 +71,11 @@ describe('health reports only keys a token could use', () => {
 
   it('a quiet instance refreshes keys due for it from its probe, so they never expire unseen', async () => {
     const clock = fakeClock()
-    const { provider, verify } = setup({ refreshIntervalMs: 1_000, staleIfErrorMs: 10_000 })
+    const { provider, verify } = setup({
+      refreshIntervalMs: 1_000,
+      cooldownMs: 1_000,
+      staleIfErrorMs: 10_000,
+    })
     await verify.hydrate()
     idp.resetCounts()
     clock.at(1_500)

@@ -261,6 +261,7 @@ describe('a JWK Set member without kty is broken, not a key for someone else', (
       jwksCache: new JwksCache({
         fetch: idp.fetch,
         refreshIntervalMs: 1_000,
+        cooldownMs: 1_000,
         logger: pino({ level: 'silent' }),
       }),
     })
