@@ -1,8 +1,7 @@
 // healthHandler(): the verifier's health report as an Express route: 200 when it can serve, else 503.
 
 import type { Request, RequestHandler, Response } from 'express'
-import { ConfigError } from './errors.js'
-import type { HealthReport } from './health.js'
+import { Problems } from './options.js'
 import type { Verifier } from './pipeline.js'
 
 /** Options of {@link healthHandler}. */
@@ -15,13 +14,14 @@ export interface HealthHandlerOptions {
   details?: boolean
 }
 
+const OPTION_NAMES: ReadonlySet<string> = new Set(['details'])
+
 /** What the handler reads the report from: a verifier, or the middleware `jwtAuth` returned. */
 export type HealthSource = Pick<Verifier, 'health'> | { readonly verifier: Verifier | undefined }
 
 /**
  * An Express handler answering the health report as JSON: 200 when every part can serve (each
- * provider holds keys, the revocation store can answer), 503 otherwise, never cached. Each
- * provider's entry gains `keyAgeSec`, the age of its key set. A shared authorization cache that is
+ * provider holds keys, the revocation store can answer), 503 otherwise, never cached. A shared authorization cache that is
  * down is reported (degraded) without failing the check: the sources still answer. With
  * authentication disabled (`AUTH_MIDDLEWARE_DISABLED`) it answers 200 `{ ok: true, disabled: true }`.
  *
@@ -35,14 +35,17 @@ export type HealthSource = Pick<Verifier, 'health'> | { readonly verifier: Verif
  * app.get('/health/auth', healthHandler(auth))
  *
  * @throws {ConfigError} `ERR_AUTH_CONFIG` at construction when `source` is neither a verifier nor
- *   the middleware of `jwtAuth`.
+ *   the middleware of `jwtAuth`, or an option is unknown or not of its type (`details: 'false'`
+ *   would otherwise serve the whole report it was meant to hide).
  */
 export function healthHandler(
   source: HealthSource,
   options: HealthHandlerOptions = {},
 ): RequestHandler {
-  const verifier = resolve(source)
-  const details = options.details !== false
+  const problems = new Problems()
+  const verifier = resolve(problems, source)
+  const details = resolveDetails(problems, options)
+  problems.throwIfAny()
   return function oidcGuardHealth(_req: Request, res: Response): void {
     res.set('cache-control', 'no-store')
     if (verifier === undefined) {
@@ -51,7 +54,7 @@ export function healthHandler(
     }
     verifier.health().then(
       (report) => {
-        res.status(report.ok ? 200 : 503).json(details ? withAges(report) : { ok: report.ok })
+        res.status(report.ok ? 200 : 503).json(details ? report : { ok: report.ok })
       },
       () => {
         // The report gathers its parts' failures itself; a failure here is a bug, not an outage
@@ -62,7 +65,7 @@ export function healthHandler(
   }
 }
 
-function resolve(source: HealthSource): Pick<Verifier, 'health'> | undefined {
+function resolve(problems: Problems, source: HealthSource): Pick<Verifier, 'health'> | undefined {
   const candidate: unknown = source
   const isObject =
     typeof candidate === 'function' || (typeof candidate === 'object' && candidate !== null)
@@ -72,20 +75,27 @@ function resolve(source: HealthSource): Pick<Verifier, 'health'> | undefined {
   if (isObject && typeof (candidate as { health?: unknown }).health === 'function') {
     return candidate as Pick<Verifier, 'health'>
   }
-  throw new ConfigError([
-    'healthHandler needs a verifier (createVerifier) or the middleware jwtAuth returned',
-  ])
+  problems.add('healthHandler needs a verifier (createVerifier) or the middleware jwtAuth returned')
+  return undefined
 }
 
-function withAges(report: HealthReport): HealthReport {
-  const now = Date.now()
-  return {
-    ...report,
-    providers: report.providers.map((provider) => ({
-      ...provider,
-      ...(provider.fetchedAt === undefined
-        ? {}
-        : { keyAgeSec: Math.max(0, Math.round((now - provider.fetchedAt.getTime()) / 1000)) }),
-    })),
+/** Whether to answer the whole report; anything but a boolean is refused, never read as "yes". */
+function resolveDetails(problems: Problems, options: HealthHandlerOptions): boolean {
+  const given: unknown = options
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
+    problems.add('healthHandler options must be an object ({ details })')
+    return false
   }
+  for (const name of Object.keys(given)) {
+    if (!OPTION_NAMES.has(name)) {
+      problems.add(
+        `healthHandler has no option ${JSON.stringify(name)}: its only option is details`,
+      )
+    }
+  }
+  const { details } = given as { details?: unknown }
+  if (details !== undefined && typeof details !== 'boolean') {
+    problems.add('healthHandler option details must be true or false')
+  }
+  return details !== false
 }

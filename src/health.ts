@@ -9,10 +9,18 @@ export interface ComponentHealth {
   readonly detail?: string | undefined
 }
 
+/** A provider's entry of the report: its health, its names, and the age of its key set. */
+export type ProviderReport = ProviderHealth & {
+  readonly name: string
+  readonly issuers: readonly string[]
+  /** Seconds since `fetchedAt`, when the provider holds keys. */
+  readonly keyAgeSec?: number | undefined
+}
+
 /** What `verifier.health()` reports; `ok` is false when any part cannot serve. */
 export interface HealthReport {
   readonly ok: boolean
-  readonly providers: ReadonlyArray<ProviderHealth & { name: string; issuers: readonly string[] }>
+  readonly providers: readonly ProviderReport[]
   readonly tokenCache: { readonly size: number }
   readonly sourceCache: { readonly size: number; readonly shared?: ComponentHealth | undefined }
   readonly revocation?: ComponentHealth | undefined
@@ -23,13 +31,43 @@ export interface HasHealth {
   health?(): ComponentHealth | Promise<ComponentHealth>
 }
 
+const BAD_ANSWER = 'health() answered neither { ok: true } nor { ok: false }'
+
+/**
+ * A part's health as reported. Its text is scrubbed: the report may be served, and a store's own
+ * text (it is user code) may carry a URL's password. An answer outside the contract (`false`,
+ * `{ ok: undefined }`) is not ok, as `isRevoked` answering outside its own is an outage.
+ */
 async function componentHealth(part: HasHealth | undefined): Promise<ComponentHealth | undefined> {
   if (part === undefined || typeof part.health !== 'function') return undefined
+  let answer: unknown
   try {
-    return await part.health()
+    answer = await part.health()
   } catch (error) {
-    // Scrubbed: the report may be served, and a store's error text may carry a URL's password.
     return { ok: false, detail: safeError(error).message }
+  }
+  if (typeof answer !== 'object' || answer === null) return { ok: false, detail: BAD_ANSWER }
+  const { ok, detail } = answer as { ok?: unknown; detail?: unknown }
+  if (typeof ok !== 'boolean') return { ok: false, detail: BAD_ANSWER }
+  return detail === undefined ? { ok } : { ok, detail: scrubbed(detail) }
+}
+
+function scrubbed(text: unknown): string {
+  return safeError(String(text)).message
+}
+
+/** A provider's entry: its `lastError` scrubbed (a fetch's error may name a proxy's password). */
+function providerReport(provider: JwtProvider, now: number): ProviderReport {
+  const health = provider.health?.() ?? { ok: true, keyCount: 0 }
+  const { fetchedAt, lastError } = health
+  return {
+    name: provider.name,
+    issuers: provider.issuers,
+    ...health,
+    ...(lastError === undefined ? {} : { lastError: scrubbed(lastError) }),
+    ...(fetchedAt instanceof Date
+      ? { keyAgeSec: Math.max(0, Math.round((now - fetchedAt.getTime()) / 1000)) }
+      : {}),
   }
 }
 
@@ -41,17 +79,16 @@ export async function healthReport(parts: {
   shared: HasHealth | undefined
   revocation: HasHealth | undefined
 }): Promise<HealthReport> {
-  const providers = parts.providers.map((provider) => ({
-    name: provider.name,
-    issuers: provider.issuers,
-    ...(provider.health?.() ?? { ok: true, keyCount: 0 }),
-  }))
+  const now = Date.now()
+  const providers = parts.providers.map((provider) => providerReport(provider, now))
   const [shared, revocation] = await Promise.all([
     componentHealth(parts.shared),
     componentHealth(parts.revocation),
   ])
   const ok =
-    providers.every((provider) => provider.ok) && (revocation?.ok ?? true) && (shared?.ok ?? true)
+    providers.every((provider) => provider.ok === true) &&
+    (revocation?.ok ?? true) &&
+    (shared?.ok ?? true)
   return {
     ok,
     providers,

@@ -256,6 +256,16 @@ export class EntraIdProvider extends KeySetProvider {
     await Promise.all([...this.#locations.values()].map((location) => location.hydrate()))
   }
 
+  /**
+   * Warms each key set on its own (B2C: one per user flow): only those whose URI is unknown or
+   * whose keys are due, so that a broken flow does not refetch the fresh sets at every probe.
+   */
+  protected override warm(): Promise<void> | undefined {
+    const due = [...this.#locations.values()].filter((location) => location.warmUpDue())
+    if (due.length === 0) return undefined
+    return Promise.all(due.map((location) => location.warmUp())).then(() => undefined)
+  }
+
   protected override currentJwksUri(): string | undefined {
     return this.#primary.known()
   }

@@ -108,6 +108,21 @@ export class KeyLocation implements KeySource {
     await this.#cache.hydrate(await this.#current())
   }
 
+  /** Whether a health probe should warm this set: its URI is still unknown, or its keys are due. */
+  warmUpDue(): boolean {
+    const uri = this.known()
+    return uri === undefined || this.#cache.warmUpDue(uri)
+  }
+
+  /**
+   * For a health probe: runs discovery if the URI is unknown (within discovery's back-off), then
+   * fetches the keys only if the cache says a probe may (missing, expired or due).
+   */
+  async warmUp(): Promise<void> {
+    const uri = await this.#current()
+    if (this.#cache.warmUpDue(uri)) await this.#cache.hydrate(uri)
+  }
+
   #current(): string | Promise<string> {
     if (this.#uri !== undefined) return this.#uri
     const found = this.#discovery!.jwksUri()

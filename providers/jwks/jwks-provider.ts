@@ -78,6 +78,10 @@ const DEFAULT_CLOCK_TOLERANCE_SEC = 5
 // A readiness probe runs every 5-10 s: each may start a fetch of missing keys, no more often.
 const WARM_UP_GAP_MS = 5_000
 
+function noKeySuits(algorithms: ReadonlySet<JwsAlgorithm>): string {
+  return `no key of the set suits the accepted algorithms (${[...algorithms].join(', ')})`
+}
+
 /** Resolves the checks shared by JWKS-backed providers, adding problems to `problems`. */
 export function resolvePolicy(
   problems: Problems,
@@ -213,34 +217,59 @@ export abstract class KeySetProvider implements JwtProvider {
   abstract hydrate(): Promise<void>
 
   /**
-   * The key set's state: ok while it holds keys a token could use (stale keys served through an
-   * outage count, keys past `staleIfErrorMs` do not). A provider whose keys are missing, expired
-   * or due for refresh starts fetching them: a readiness probe is asked before any token arrives,
-   * and an instance kept out of service until it holds keys would otherwise never get the token
-   * that fetches them; a quiet one would let its keys expire unseen.
+   * The key set's state: ok while it holds a key a token could use, one that suits an accepted
+   * algorithm (stale keys served through an outage count, keys past `staleIfErrorMs` do not). Key
+   * sets that are missing, expired or due for refresh start being fetched (see {@link warm}): a
+   * readiness probe is asked before any token arrives, and an instance kept out of service until
+   * it holds keys would otherwise never get the token that fetches them; a quiet one would let its
+   * keys expire unseen.
    */
   health(): ProviderHealth {
+    this.#warmUp()
     const jwksUri = this.currentJwksUri()
     if (jwksUri === undefined) {
-      this.#warmUp() // Discovery has its own failure back-off.
       return { ok: false, keyCount: 0, lastError: this.locatingError() ?? 'keys not located yet' }
     }
     const { keyCount, fetchedAt, lastError } = this.cache.status(jwksUri)
-    if (this.cache.warmUpDue(jwksUri)) this.#warmUp()
+    if (keyCount > 0 && this.cache.suitableKeyCount(jwksUri, this.policy.algorithms) === 0) {
+      const unfit = noKeySuits(this.policy.algorithms)
+      return {
+        ok: false,
+        jwksUri,
+        keyCount,
+        fetchedAt,
+        lastError: lastError === undefined ? unfit : `${unfit}; ${lastError}`,
+      }
+    }
     return { ok: keyCount > 0, jwksUri, keyCount, fetchedAt, lastError }
   }
 
-  // At most one fetch per gap, whoever asks, and only when the cache's back-off and cooldown let
-  // one through: a health route reachable from outside must not turn into a stream of requests
-  // to the issuer.
+  /**
+   * Starts fetching, for a health probe, the keys that are missing, expired or due for refresh
+   * (or locating them, while their URI is unknown), and answers `undefined` when nothing is. A
+   * provider holding several key sets overrides it to check each on its own: one failing set must
+   * not refetch the fresh ones at every probe.
+   */
+  protected warm(): Promise<void> | undefined {
+    const jwksUri = this.currentJwksUri()
+    // An unknown URI: discovery has its own failure back-off.
+    if (jwksUri !== undefined && !this.cache.warmUpDue(jwksUri)) return undefined
+    return this.hydrate()
+  }
+
+  // At most one warm-up per gap, whoever asks, and only of sets the cache's back-off and cooldown
+  // let a fetch through for: a health route reachable from outside must not turn into a stream of
+  // requests to the issuer.
   #lastWarmUpAt = -Infinity
 
   #warmUp(): void {
     const now = Date.now()
     if (now - this.#lastWarmUpAt < WARM_UP_GAP_MS) return
+    const warming = this.warm()
+    if (warming === undefined) return
     this.#lastWarmUpAt = now
     // The outcome is in the cache's status (lastError), which the next report carries.
-    this.hydrate().catch(() => undefined)
+    warming.catch(() => undefined)
   }
 
   /** Where the keys are, once known (discovery may not have run yet). Subclasses say. */
