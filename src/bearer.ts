@@ -93,6 +93,9 @@ const OTHER_METHODS = new Set([
   'apikey',
 ])
 
+// A Bearer credential after another scheme's (`Basic eA==, Bearer x`): two schemes in one header.
+const LATER_BEARER = /,[ \t]*bearer(?:[ \t]|$)/i
+
 const MALFORMED = 'malformed Authorization header'
 
 /**
@@ -101,8 +104,9 @@ const MALFORMED = 'malformed Authorization header'
  * @returns the token, or `undefined` when the header is empty or names another authentication
  *   method (`Basic`, `DPoP`…).
  * @throws {InvalidRequestError} `ERR_AUTH_INVALID_REQUEST` for a Bearer header without a valid
- *   token (`Bearer`, `Bearer:x`, `Bearer a b`, `Bearer a, Basic b`), and for a JWT sent without the
- *   Bearer scheme (a misconfigured client is told so rather than treated as anonymous).
+ *   token (`Bearer`, `Bearer:x`, `Bearer a b`), for two schemes (`Bearer a, Basic b`,
+ *   `Basic b, Bearer a`), and for a JWT sent without the Bearer scheme (a misconfigured client is
+ *   told so rather than treated as anonymous).
  */
 export function parseAuthorization(value: string): string | undefined {
   const header = trimOws(value)
@@ -112,6 +116,9 @@ export function parseAuthorization(value: string): string | undefined {
   const rest = header.slice(scheme.length)
   const lower = scheme.toLowerCase()
   if (lower !== 'bearer') {
+    // Refused as `Bearer x, Basic y` is: a client that sends a bearer token is told its header is
+    // malformed, rather than answered a bare challenge as if it had sent none.
+    if (LATER_BEARER.test(rest)) throw new InvalidRequestError(MALFORMED)
     if (OTHER_METHODS.has(lower)) return undefined
     if (JWT_SHAPE.test(scheme) || JWT_SHAPE.test(rest.trim())) {
       throw new InvalidRequestError('the Authorization header must use the Bearer scheme')
@@ -168,16 +175,26 @@ function pickOne(current: string | undefined, found: string | undefined): string
   return found
 }
 
+/**
+ * The token of a query or form parameter. An empty one (`?access_token=`) is no token, as an empty
+ * `Authorization` header is: a client that clears its token must not get a 400 on every route.
+ */
 function fieldOf(source: unknown, name: string): string | undefined {
   if (typeof source !== 'object' || source === null || !Object.hasOwn(source, name))
     return undefined
   const value: unknown = (source as Record<string, unknown>)[name]
+  if (typeof value === 'string' && trimOws(value) === '') return undefined
   if (typeof value !== 'string' || !B64TOKEN.test(value)) {
     throw new InvalidRequestError(`malformed ${name} parameter`)
   }
   return value
 }
 
+/**
+ * The token of the cookie `name`. An empty cookie (`token=`, what `document.cookie = 'token='` leaves
+ * behind on log-out) is no token, as an empty `Authorization` header is, not a 400 on every route
+ * until it expires.
+ */
 function cookieValue(header: string | undefined, name: string): string | undefined {
   if (header === undefined) return undefined
   let found: string | undefined
@@ -185,6 +202,7 @@ function cookieValue(header: string | undefined, name: string): string | undefin
     const eq = pair.indexOf('=')
     if (eq === -1 || pair.slice(0, eq).trim() !== name) continue
     const value = pair.slice(eq + 1).trim()
+    if (value === '') continue
     if (found !== undefined || !B64TOKEN.test(value)) {
       throw new InvalidRequestError(`malformed ${name} cookie`)
     }

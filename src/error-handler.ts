@@ -31,8 +31,21 @@ export type ErrorResponder = (
 ) => void
 
 /**
+ * Whether `error` is a fault of the server rather than an answer about the request: a
+ * `ConfigError` (500), whose text describes the configuration, or any server status but the 503 of
+ * an outage. Its text is never written to a client.
+ */
+function isServerFault(error: AuthError): boolean {
+  return error.status >= 500 && error.status !== 503
+}
+
+// What a client is told of a server fault: nothing about the configuration.
+const SERVER_FAULT_BODY = { error: 'server_error', error_description: 'internal server error' }
+
+/**
  * Writes the response for `error` with the given realm. Does nothing once the headers are sent:
- * then hand the error to `next(error)`, whose final handler closes the connection.
+ * then hand the error to `next(error)`, whose final handler closes the connection. A `ConfigError`
+ * is answered with a fixed text, never its own.
  */
 export function sendAuthError(
   res: Response,
@@ -41,6 +54,10 @@ export function sendAuthError(
   resourceMetadata?: string,
 ): void {
   if (res.headersSent) return
+  if (isServerFault(error)) {
+    res.status(error.status).set('Cache-Control', NO_STORE).json(SERVER_FAULT_BODY)
+    return
+  }
   res.status(error.status)
   res.set(responseHeaders(error, realm, resourceMetadata))
   res.json(error.toJSON())
@@ -58,16 +75,19 @@ export function sendPlainStatus(res: Response, status: number): void {
 
 /** How an error is answered with no realm, `onError` or resource metadata: status, challenge, JSON. */
 export const defaultErrorResponder: ErrorResponder = (error, _req, res, next) => {
-  if (!tooLate(error, res, next)) sendAuthError(res, error)
+  if (!passedOn(error, res, next)) sendAuthError(res, error)
 }
 
 /**
- * Too late to answer (a handler before a guard sent the headers, a stream say): the error goes to
- * Express's error handlers, whose last one closes the connection, rather than leave the response
- * hanging until the server's time-out.
+ * Hands `error` to Express's error handlers when it is not answered here, `onError` included:
+ * - too late to answer (a handler before a guard sent the headers, a stream say): their last one
+ *   closes the connection, rather than leave the response hanging until the server's time-out, or
+ *   let an `onError` that ends it pass a cut-off response for a complete one;
+ * - a server fault (a `ConfigError`, `app.use(requireUser)` say): its text describes the
+ *   configuration, and Express's final handler answers a generic 500 in production.
  */
-function tooLate(error: AuthError, res: Response, next: NextFunction): boolean {
-  if (!res.headersSent) return false
+function passedOn(error: AuthError, res: Response, next: NextFunction): boolean {
+  if (!res.headersSent && !isServerFault(error)) return false
   next(error)
   return true
 }
@@ -81,10 +101,11 @@ export function createErrorResponder(
   if (onError === undefined) {
     if (realm === undefined && resourceMetadata === undefined) return defaultErrorResponder
     return (error, _req, res, next) => {
-      if (!tooLate(error, res, next)) sendAuthError(res, error, realm, resourceMetadata)
+      if (!passedOn(error, res, next)) sendAuthError(res, error, realm, resourceMetadata)
     }
   }
   return (error, req, res, next) => {
+    if (passedOn(error, res, next)) return
     try {
       const result = onError(withChallenge(error, realm, resourceMetadata), req, res, next)
       if (result instanceof Promise) result.catch(next)
@@ -140,7 +161,7 @@ export function createChallengeResponder(
 ): ErrorResponder {
   if (onError === undefined) {
     return (error, _req, res, next) => {
-      if (!tooLate(error, res, next)) sendChallengedError(res, error, challenge)
+      if (!passedOn(error, res, next)) sendChallengedError(res, error, challenge)
     }
   }
   // An onError that calls next(error) leaves the answer to Express's handler or authErrorHandler,
@@ -162,7 +183,8 @@ export interface AuthErrorHandlerOptions {
 
 /**
  * An Express error handler for apps that route auth errors through `next(err)`: answers
- * `AuthError`s per RFC 6750 and passes anything else on.
+ * `AuthError`s per RFC 6750 and passes anything else on, a `ConfigError` included (its text
+ * describes the configuration: Express's final handler answers a generic 500).
  *
  * @example app.use(authErrorHandler({ realm: 'api', resourceMetadata: metadata.url }))
  *
@@ -184,7 +206,8 @@ export function authErrorHandler(options: AuthErrorHandlerOptions = {}) {
     res: Response,
     next: NextFunction,
   ): void {
-    if (isAuthError(error) && !res.headersSent) sendAuthError(res, error, realm, resourceMetadata)
-    else next(error)
+    if (isAuthError(error) && !res.headersSent && !isServerFault(error)) {
+      sendAuthError(res, error, realm, resourceMetadata)
+    } else next(error)
   }
 }

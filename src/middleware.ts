@@ -120,8 +120,21 @@ function isHeaderName(field: string, name: string): boolean {
 function warnUnparsedBody(): void {
   warnOnce(
     'OIDC_GUARD_FORM_BODY_UNPARSED',
-    'tokenLocations.formBody is on but a form request reached jwtAuth unparsed (req.body is undefined): mount express.urlencoded() before jwtAuth, or its access_token is not read',
+    'tokenLocations.formBody is on but a form request reached jwtAuth unparsed (no body parser read it): mount express.urlencoded() before jwtAuth, or its access_token is not read',
   )
+}
+
+/**
+ * Whether no body parser read this form. `req.body === undefined` is not the sign: body-parser 1.x
+ * (Express 4) sets `req.body = {}` in every parser it runs, `express.json()` included, whatever the
+ * content type. A parser that read the body leaves a mark instead: body-parser 1.x sets `req._body`,
+ * and any parser (body-parser 2.x sets no flag) leaves the request stream ended. A body with fields
+ * was parsed by someone (an adapter that hands the app a parsed body), whatever the stream says.
+ */
+function formUnparsed(req: Request): boolean {
+  if (readRequest(req, '_body') === true || readRequest(req, 'readableEnded') === true) return false
+  const body = readRequest(req, 'body')
+  return typeof body !== 'object' || body === null || Object.keys(body).length === 0
 }
 
 function carrierOf(
@@ -133,7 +146,7 @@ function carrierOf(
   if (locations.query !== undefined && locations.query !== false) carrier.query = req.query
   if (locations.formBody === true && req.is('application/x-www-form-urlencoded')) {
     carrier.formBody = req.body
-    if (req.body === undefined) warnUnparsedBody()
+    if (formUnparsed(req)) warnUnparsedBody()
   }
   if (locations.cookie !== undefined) carrier.cookieHeader = req.headers.cookie
   return carrier

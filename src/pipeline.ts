@@ -17,7 +17,7 @@ import {
 } from './enrichment.js'
 import { readLogLevel, type Env } from './env.js'
 import { revocationChannel, verifyChannel } from './diagnostics.js'
-import { AuthError, InvalidTokenError, UnavailableError } from './errors.js'
+import { AuthError, ConfigError, InvalidTokenError, UnavailableError } from './errors.js'
 import { healthReport, type HasHealth, type HealthReport } from './health.js'
 import { DEFAULT_MAX_TOKEN_LENGTH, parseJwt } from './jwt.js'
 import { LOG_LEVELS, resolveLogger, safeError, type Logger, type LogLevel } from './logger.js'
@@ -477,8 +477,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
 /**
  * A revocation store's answer, held to its contract: `true`, `false`, or a promise of one. A store
  * that throws, rejects or answers anything else cannot say the token is not revoked, so the
- * request gets a 503 (its own `AuthError`, if it threw one): never a pass, and never an error
- * thrown out of the middleware, past `onError`, from the synchronous fast path.
+ * request gets a 503 (its own `AuthError`, if it threw one other than a `ConfigError`): never a
+ * pass, and never an error thrown out of the middleware, past `onError`, from the synchronous fast
+ * path.
  */
 function askStore(store: RevocationStore, verified: VerifiedToken): boolean | Promise<boolean> {
   let answer: unknown
@@ -505,15 +506,27 @@ function askStore(store: RevocationStore, verified: VerifiedToken): boolean | Pr
 }
 
 function storeFailure(error: unknown): AuthError {
-  if (error instanceof AuthError) return error
+  if (isRefusal(error)) return error
   return new UnavailableError('ERR_AUTH_REVOCATION_UNAVAILABLE', 'revocation store unavailable', {
     cause: error,
   })
 }
 
-/** Fail closed: anything but an AuthError out of a provider is a bug, answered as an invalid token. */
+/**
+ * Whether a provider's or store's error is an answer for the client. A `ConfigError` is not: a
+ * custom provider or store that finds its configuration wanting on first use would otherwise
+ * write that configuration into the response. It is answered as any other unexpected error.
+ */
+function isRefusal(error: unknown): error is AuthError {
+  return error instanceof AuthError && !(error instanceof ConfigError)
+}
+
+/**
+ * Fail closed: anything but an AuthError out of a provider (a ConfigError included) is a bug,
+ * logged and answered as an invalid token.
+ */
 function asAuthError(error: unknown, logger: Logger, provider: JwtProvider | undefined): AuthError {
-  if (error instanceof AuthError) {
+  if (isRefusal(error)) {
     if (logger.isLevelEnabled('debug')) {
       logger.debug(
         { code: error.code, provider: provider?.name },

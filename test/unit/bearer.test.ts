@@ -45,6 +45,9 @@ describe('parseAuthorization (RFC 6750 §2.1)', () => {
     'Bearer abc def',
     'Bearer abc, Bearer def',
     `Bearer ${JWT}, Basic eA==`,
+    `Basic eA==, Bearer ${JWT}`,
+    `Token abc, Bearer ${JWT}`,
+    `Basic eA==,bearer ${JWT}`,
     'Bearer "abc"',
     'Bearer a=b',
     'Bearer tökén',
@@ -121,6 +124,29 @@ describe('createTokenExtractor', () => {
     expect(() =>
       extract({ authorization: ['Bearer x'], cookieHeader: 'session_token=abc' }),
     ).toThrow(InvalidRequestError)
+  })
+
+  it('treats an empty cookie or parameter as no token, as an empty header is', () => {
+    const extract = createTokenExtractor({ query: true, formBody: true, cookie: 'token' })
+    for (const carrier of [
+      { authorization: undefined, cookieHeader: 'token=; theme=dark' },
+      { authorization: undefined, cookieHeader: 'token= ' },
+      { authorization: undefined, query: { access_token: '' } },
+      { authorization: undefined, formBody: { access_token: ' ' } },
+    ]) {
+      expect(extract(carrier)).toBeUndefined()
+    }
+    // Still one token, wherever the empty one is; a malformed non-empty one is still refused.
+    expect(extract({ authorization: ['Bearer abc'], cookieHeader: 'token=' })).toBe('abc')
+    expect(extract({ authorization: undefined, cookieHeader: 'token=; token=abc' })).toBe('abc')
+    for (const carrier of [
+      { authorization: undefined, cookieHeader: 'token="abc"' },
+      { authorization: undefined, query: { access_token: 'a b' } },
+      { authorization: undefined, query: { access_token: ['', ''] } },
+      { authorization: undefined, formBody: { access_token: 'a=b' } },
+    ]) {
+      expect(() => extract(carrier)).toThrow(InvalidRequestError)
+    }
   })
 
   it('does not read inherited properties as parameters', () => {
