@@ -68,7 +68,20 @@ export function createAuthorizationApp(provider: JwksProvider): Express {
   return app
 }
 
-/** Starts everything, replays a few requests and prints what each got. */
+/** The requests replayed: method, path, who calls (no one: no token), and what the answer shows. */
+const CALLS: ReadonlyArray<readonly [string, string, 'alice' | 'bob' | undefined, string]> = [
+  ['GET', '/orders', undefined, 'no token on a guarded route'],
+  ['GET', '/orders', 'bob', "bob's token has the orders.read scope"],
+  ['DELETE', '/orders/7', 'alice', 'alice holds orders:* (a wildcard)'],
+  ['DELETE', '/orders/7', 'bob', 'bob holds no permission'],
+  ['GET', '/ops', 'alice', 'alice is in the ops group (from the directory)'],
+  ['GET', '/admin', 'bob', "bob's token carries realm_access.roles: [admin]"],
+  ['POST', '/refunds', 'alice', 'orders.write scope AND (finance role OR ops group)'],
+  ['POST', '/refunds', 'bob', 'bob lacks orders.write'],
+  ['GET', '/reports', 'alice', 'alice holds reports:read'],
+]
+
+/** Starts everything, replays the calls and answers what each got: `['GET /orders as bob', 200]`. */
 export async function runAuthorizationExample(): Promise<Array<[string, number]>> {
   const issuer = await createTestIssuer({ audience: 'orders-api' })
   const provider = new JwksProvider({
@@ -79,35 +92,32 @@ export async function runAuthorizationExample(): Promise<Array<[string, number]>
   const server = createAuthorizationApp(provider).listen(0, '127.0.0.1')
   await new Promise((resolve) => server.once('listening', resolve))
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  const alice = issuer.mint({
-    sub: 'alice',
-    scope: 'orders.read orders.write',
-    realm_access: { roles: ['viewer'] },
-  })
-  const bob = issuer.mint({ sub: 'bob', scope: 'orders.read', realm_access: { roles: ['admin'] } })
-  const calls: Array<[string, string, string | undefined]> = [
-    ['GET', '/orders', undefined],
-    ['GET', '/orders', bob],
-    ['DELETE', '/orders/7', alice],
-    ['DELETE', '/orders/7', bob],
-    ['GET', '/ops', alice],
-    ['GET', '/admin', bob],
-    ['POST', '/refunds', alice],
-    ['POST', '/refunds', bob],
-    ['GET', '/reports', alice],
-  ]
+  const tokens = {
+    alice: issuer.mint({
+      sub: 'alice',
+      scope: 'orders.read orders.write',
+      realm_access: { roles: ['viewer'] },
+    }),
+    bob: issuer.mint({ sub: 'bob', scope: 'orders.read', realm_access: { roles: ['admin'] } }),
+  }
   const results: Array<[string, number]> = []
-  for (const [method, path, token] of calls) {
-    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {}
+  for (const [method, path, who] of CALLS) {
+    const headers: Record<string, string> = who ? { authorization: `Bearer ${tokens[who]}` } : {}
     const res = await fetch(url + path, { method, headers })
-    const who = token === alice ? 'alice' : token === bob ? 'bob' : 'anonymous'
-    results.push([`${method} ${path} as ${who}`, res.status])
+    results.push([`${method} ${path} as ${who ?? 'anonymous'}`, res.status])
   }
   server.close()
   await issuer.close()
   return results
 }
 
+/** The lines the example prints: status, call, and what the answer shows. */
+export function explainAnswers(results: ReadonlyArray<readonly [string, number]>): string[] {
+  return results.map(([call, status], index) =>
+    `${status}  ${call.padEnd(26)} ${CALLS[index]?.[3] ?? ''}`.trimEnd(),
+  )
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  for (const [call, status] of await runAuthorizationExample()) console.log(`${status}  ${call}`)
+  for (const line of explainAnswers(await runAuthorizationExample())) console.log(line)
 }

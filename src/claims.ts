@@ -125,8 +125,11 @@ function checkShapes(claims: JwtClaims, policy: ClaimsPolicy): void {
       'sender-constrained token sent as bearer',
     )
   }
+  // Own claims only: `constructor` or `toString` read through Object.prototype is never missing.
   for (const name of policy.requiredClaims) {
-    if (claims[name] === undefined) throw invalidClaim(name, 'missing')
+    if (!Object.hasOwn(claims, name) || claims[name] === undefined) {
+      throw invalidClaim(name, 'missing')
+    }
   }
 }
 

@@ -47,7 +47,12 @@ export interface ListGuardOptions extends GuardOptions {
 
 /** Options of {@link requireUser}. */
 export interface RequireUserOptions extends GuardOptions {
-  /** Only people (`'human'`) or only machine-to-machine clients (`'m2m'`). Default: either. */
+  /**
+   * Only people (`'human'`) or only machine-to-machine clients (`'m2m'`). Default: either. A token
+   * is machine-to-machine when its provider recognises it as one (`user.isM2M`; which issuers'
+   * tokens are recognised: docs/authorization.md); a machine token it does not recognise counts
+   * as a person's, so also guard machine-only or people-only routes by scope or role there.
+   */
   kind?: 'human' | 'm2m'
 }
 
@@ -94,6 +99,32 @@ function refuseUncalledFactory(name: string, usage: string, first: unknown): voi
   if (typeof candidate?.method === 'string' && typeof candidate.headers === 'object') {
     throw new ConfigError([`${name} is a guard factory: write app.use(${usage})`])
   }
+}
+
+/**
+ * Options as given: `undefined` and `null` mean none; anything else must be an object. A string
+ * (`requireUser('m2m')`) read as options would quietly have no `kind`, and admit everyone.
+ */
+function optionsOf<T extends object>(
+  problems: Problems,
+  name: string,
+  options: unknown,
+  example: string,
+): T {
+  if (options === undefined || options === null) return {} as T
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    const got =
+      typeof options === 'string'
+        ? JSON.stringify(options)
+        : Array.isArray(options)
+          ? 'a list'
+          : typeof options === 'function' || typeof options === 'symbol'
+            ? `a ${typeof options}`
+            : `${String(options)} (${typeof options})`
+    problems.add(`${name}: options must be an object, e.g. ${example}, got ${got}`)
+    return {} as T
+  }
+  return options as T
 }
 
 /** Checks guard options when the route is defined, not per request. */
@@ -210,10 +241,14 @@ function guard(rule: Rule, options: GuardOptions, anonymous: GuardOptions = opti
       return decide(error, options, req, res, next)
     }
     if (!isVerdictPromise(verdict)) return decided(verdict, options, req, res, next)
-    verdict.then(
-      (value) => decided(value, options, req, res, next),
-      (error: unknown) => decide(error, options, req, res, next),
-    )
+    // A throw while answering (a response wrapper that throws, say) would otherwise be an
+    // unhandled rejection, which ends the process: Express's error handlers answer it instead.
+    verdict
+      .then(
+        (value) => decided(value, options, req, res, next),
+        (error: unknown) => decide(error, options, req, res, next),
+      )
+      .catch(next)
   }
   return Object.assign(oidcGuard, { [GUARD_RULE]: tagged, [GUARD_ANONYMOUS]: anonymous })
 }
@@ -268,31 +303,39 @@ function decide(
  *
  * @example app.get('/me', requireUser(), handler)
  * @example app.get('/jobs', requireUser({ kind: 'm2m' }), handler)
- * @throws {ConfigError} at route definition for invalid options.
+ * @throws {ConfigError} at route definition for invalid options, or options that are not an
+ * object (`requireUser('m2m')`); `null` means none.
  */
-export function requireUser(options: RequireUserOptions = {}): Guard {
+export function requireUser(options?: RequireUserOptions): Guard {
   refuseUncalledFactory('requireUser', 'requireUser()', options)
   const problems = new Problems()
-  checkGuardOptions(problems, options)
-  if (options.kind !== undefined && options.kind !== 'human' && options.kind !== 'm2m') {
-    problems.add(`requireUser: kind must be 'human' or 'm2m', got ${String(options.kind)}`)
+  const checked = optionsOf<RequireUserOptions>(
+    problems,
+    'requireUser',
+    options,
+    "{ kind: 'human' }",
+  )
+  checkGuardOptions(problems, checked)
+  if (checked.kind !== undefined && checked.kind !== 'human' && checked.kind !== 'm2m') {
+    problems.add(`requireUser: kind must be 'human' or 'm2m', got ${String(checked.kind)}`)
   }
   problems.throwIfAny()
-  const { kind } = options
-  return guard(kind === undefined ? { check: () => undefined } : kindRule(kind), options)
+  const { kind } = checked
+  return guard(kind === undefined ? { check: () => undefined } : kindRule(kind), checked)
 }
 
 function listGuard(
   name: string,
   facet: RuleFacet | 'scopes',
   values: unknown,
-  options: ListGuardOptions = {},
+  given: ListGuardOptions | undefined,
 ): Guard {
   refuseUncalledFactory(name, `${name}(['…'])`, values)
   const problems = new Problems()
   const required = checkList(problems, name, facet, values)
-  const match = checkMatch(problems, name, options?.match)
-  checkGuardOptions(problems, options ?? {})
+  const options = optionsOf<ListGuardOptions>(problems, name, given, "{ match: 'all' }")
+  const match = checkMatch(problems, name, options.match)
+  checkGuardOptions(problems, options)
   problems.throwIfAny()
   const rule = facet === 'scopes' ? scopeRule(required, match) : facetRule(facet, required, match)
   return guard(rule, options)
@@ -418,10 +461,11 @@ function hasList(
   facet: RuleFacet,
   req: Request,
   values: readonly string[],
-  options: { match?: Match } = {},
+  given: { match?: Match } | undefined,
 ): Promise<boolean> {
   const problems = new Problems()
   const required = checkList(problems, name, facet, values)
+  const options = optionsOf<{ match?: Match }>(problems, name, given, "{ match: 'all' }")
   const match = checkMatch(problems, name, options.match)
   try {
     problems.throwIfAny()
@@ -473,11 +517,12 @@ export function hasPermissions(
 export function hasScopes(
   req: Request,
   scopes: readonly string[],
-  options: { match?: Match } = {},
+  options?: { match?: Match },
 ): boolean {
   const problems = new Problems()
   const required = checkList(problems, 'hasScopes', 'scopes', scopes)
-  const match = checkMatch(problems, 'hasScopes', options.match)
+  const checked = optionsOf<{ match?: Match }>(problems, 'hasScopes', options, "{ match: 'all' }")
+  const match = checkMatch(problems, 'hasScopes', checked.match)
   problems.throwIfAny()
   const user = getCurrentUser(req)
   if (user.isSynthetic) return true

@@ -220,9 +220,8 @@ function guarded(facet: Facet, call: () => unknown): Promise<unknown> {
 
 /**
  * The identity standard OIDC / OAuth 2.0 claims describe: `sub`; `name`, `preferred_username` or
- * `username`; `email`; scopes from `scope`/`scp`; the client from `client_id` or `azp`. A token is
- * machine-to-machine when its subject is its client (client credentials) or when it says so
- * (`gty: client-credentials`, Auth0).
+ * `username`; `email`; scopes from `scope`/`scp`; the client from `client_id` or `azp`; and
+ * whether the token is machine-to-machine (see {@link isMachineToken}).
  */
 export function standardIdentity(claims: JwtClaims): UserIdentity {
   const clientId = claims.client_id ?? claims.azp
@@ -236,8 +235,33 @@ export function standardIdentity(claims: JwtClaims): UserIdentity {
     email: stringClaim(claims, 'email'),
     scopes: scopesOf(claims),
     clientId,
-    isM2M: (clientId !== undefined && sub === clientId) || claims['gty'] === 'client-credentials',
+    isM2M: isMachineToken(claims),
   }
+}
+
+// Keycloak names the user behind a client's service account (client credentials) so, always.
+const KEYCLOAK_SERVICE_ACCOUNT = 'service-account-'
+
+/**
+ * Whether a token was issued to a client on its own behalf (client credentials), as far as the
+ * common issuers say so: its subject is its client (`client_id`/`azp`, generic; Okta's `cid`),
+ * Auth0's `gty: client-credentials`, or Keycloak's service-account user
+ * (`preferred_username` = `service-account-` + the client id, which Keycloak stores lower-cased).
+ * A machine token none of these recognise counts as a person's: docs/authorization.md says so.
+ */
+export function isMachineToken(claims: JwtClaims): boolean {
+  if (claims['gty'] === 'client-credentials') return true
+  const sub = stringClaim(claims, 'sub')
+  if (sub === undefined) return false
+  const clientId = claims.client_id ?? claims.azp
+  if (sub === clientId || sub === stringClaim(claims, 'cid')) return true
+  const keycloakClient = stringClaim(claims, 'azp') ?? stringClaim(claims, 'client_id')
+  const username = stringClaim(claims, 'preferred_username')
+  return (
+    keycloakClient !== undefined &&
+    username !== undefined &&
+    username.toLowerCase() === (KEYCLOAK_SERVICE_ACCOUNT + keycloakClient).toLowerCase()
+  )
 }
 
 /** A claim's value when it is a non-empty string. */

@@ -16,7 +16,12 @@ export interface ClaimSourceOptions {
   claim?: ClaimPath
   /** Several claims, merged in order with duplicates dropped (instead of `claim`). */
   claims?: readonly ClaimPath[]
-  /** Splits a claim that is a string (`scope`, `scp`). Default: runs of whitespace. */
+  /**
+   * Splits a claim that is a string into several values: `','` reads `"a,b,c"` as three. Without
+   * it, a string claim is **one** value (`"Domain Admins"` is one group: issuers such as ADFS send
+   * a single value as a string, several as a list), except `scope` and `scp`, which are split on
+   * runs of whitespace as RFC 6749 §3.3 writes them. Give `' '` to split another claim on spaces.
+   */
   delimiter?: string
   /** Put before every value: `ROLE_` turns `admin` into `ROLE_admin` (Spring's authorities). */
   prefix?: string
@@ -54,13 +59,24 @@ function lookUp(claims: JwtClaims, path: ClaimPath): unknown {
   return node
 }
 
+/** The scope claims, whose string form is space-separated by definition (RFC 6749 §3.3). */
+function isScopeClaim(path: ClaimPath): boolean {
+  const name = typeof path === 'string' ? path : path.length === 1 ? path[0] : undefined
+  return name === 'scope' || name === 'scp'
+}
+
+function trimmed(items: readonly string[]): string[] {
+  return items.map((item) => item.trim()).filter((item) => item !== '')
+}
+
 function describePath(path: ClaimPath): string {
   return typeof path === 'string' ? path : path.join(' › ')
 }
 
 /**
  * Compiles the options into a reader, validating them once. A missing claim is an empty list (a
- * token without roles has none); a claim of another shape (a number, an object, a list holding
+ * token without roles has none); a string is one value unless split (see `delimiter`), a list is
+ * kept as written; a claim of another shape (a number, an object, a list holding
  * non-strings) throws, which the facet answers as 503 and logs: it is a misconfigured path or a
  * broken issuer, and guessing would grant or deny by accident.
  *
@@ -87,18 +103,22 @@ export function compileClaimReader(
   }
   if (typeof prefix !== 'string') problems.add(`${name}: prefix must be a string`)
   problems.throwIfAny()
-  const split = (text: string): string[] =>
-    (delimiter === undefined ? text.split(/\s+/) : text.split(delimiter))
-      .map((item) => item.trim())
-      .filter((item) => item !== '')
+  // Splitting a group name on its spaces would make a member of "Domain Admins" one of "Admins":
+  // only an explicit delimiter, or the scope claims' own syntax, splits a string.
+  const splitters = paths.map((path): ((text: string) => string[]) => {
+    if (delimiter !== undefined) return (text) => trimmed(text.split(delimiter))
+    if (isScopeClaim(path)) return (text) => trimmed(text.split(/\s+/))
+    return (text) => (text === '' ? [] : [text])
+  })
 
   return (claims) => {
     const values = new Set<string>()
-    for (const path of paths) {
+    for (let index = 0; index < paths.length; index += 1) {
+      const path = paths[index]!
       const value = lookUp(claims, path)
       if (value === undefined || value === null) continue
       let items: string[]
-      if (typeof value === 'string') items = split(value)
+      if (typeof value === 'string') items = splitters[index]!(value)
       else if (Array.isArray(value) && value.every((item) => typeof item === 'string')) {
         items = value as string[]
       } else {

@@ -9,6 +9,7 @@ import { compileClaimReader, type ClaimReader, type ClaimSourceOptions } from '.
  *
  * @example new ClaimGroupsProvider({ claim: 'groups' })
  * @example new ClaimGroupsProvider({ claim: 'https://example.com/groups' }) // Auth0 namespaced claim
+ * @example new ClaimGroupsProvider({ delimiter: ',' }) // "ops,sre" is two groups; without it, one
  * @throws {ConfigError} for invalid options.
  */
 export class ClaimGroupsProvider implements GroupsProvider {
