@@ -3,7 +3,9 @@
 
 import { randomBytes, type KeyObject } from 'node:crypto'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { ConfigError } from './errors.js'
 import type { JwsAlgorithm } from './jwt.js'
+import { isProduction } from './options.js'
 import {
   NOT_FOUND,
   ROUTES,
@@ -34,6 +36,9 @@ import {
   type TamperMode,
 } from './test-signer.js'
 
+/** The longest delay a Node timer holds (2^31 - 1 ms); a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 /** A JWS algorithm the test issuer can hold a signing key for. */
 export type TestAlgorithm = JwsAlgorithm
 
@@ -53,8 +58,14 @@ export interface TestIssuerOptions {
   algorithms?: readonly TestAlgorithm[]
   /** Start an HTTP server on 127.0.0.1 (random port). Default true. With false only `fetch` serves the routes. */
   listen?: boolean
-  /** The port to listen on. Default 0: a free one. */
+  /** The port to listen on, 0 to 65535. Default 0: a free one. Refused with `listen: false` (nothing listens). */
   port?: number
+  /**
+   * Start even though NODE_ENV says production. Default false: a test issuer signs whatever it is
+   * asked to with keys it makes up, so an API trusting it lets in tokens no real identity provider
+   * issued; in production that is refused unless meant (a smoke test of a production build).
+   */
+  allowInProduction?: boolean
 }
 
 /** How a route misbehaves; see {@link TestIssuer.respondWith}. */
@@ -65,7 +76,7 @@ export interface RouteBehaviour {
   body?: string | unknown
   /** Response headers; they replace the defaults of the same name (case-insensitive). */
   headers?: Record<string, string>
-  /** Wait this long before answering. */
+  /** Wait this long before answering, 0 to 2147483647 ms (the longest a Node timer holds). */
   delayMs?: number
   /** Never answer: the request stays open until the client aborts or the issuer closes. */
   hang?: boolean
@@ -98,7 +109,8 @@ export interface MintOptions {
   /**
    * Damage the token after signing.
    * - `signature`: flip one bit of the decoded signature.
-   * - `payload`: swap in the claims with `sub: 'attacker'`, keeping the old signature.
+   * - `payload`: swap in the claims with `sub: 'attacker'` (`'attacker-2'` when the signed payload
+   *   already says that), keeping the old signature: the payload always changes.
    * - `strip-signature`: `header.payload.`
    * - `drop-signature-segment`: `header.payload`
    */
@@ -165,7 +177,8 @@ export interface TestIssuer {
 
 /** Starts a generic issuer (the default kind of `createTestIssuer`). */
 export async function createOidcIssuer(options: TestIssuerOptions): Promise<TestIssuer> {
-  const algorithms = checkAlgorithms(options.algorithms ?? ['RS256'])
+  const algorithms = checkIssuerOptions(options)
+  refuseInProduction(options.allowInProduction)
   // Async generation runs the RSA prime searches in parallel on the libuv pool.
   const keys = await Promise.all(
     algorithms.map(async (alg) => toSigningKey(alg, await newKeyPairAsync(alg))),
@@ -180,6 +193,66 @@ export async function createOidcIssuer(options: TestIssuerOptions): Promise<Test
     keys,
     server,
   })
+}
+
+/** `value` as a message shows it: strings quoted, objects as JSON. */
+export function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value)
+  if (typeof value !== 'object' || value === null) return String(value)
+  try {
+    return JSON.stringify(value)
+  } catch {
+    return String(value)
+  }
+}
+
+/** The TypeError of an option `createTestIssuer` cannot use, naming it and what it must be. */
+export function optionError(name: string, expected: string, value: unknown): TypeError {
+  return new TypeError(`createTestIssuer: ${name} must be ${expected}, got ${show(value)}`)
+}
+
+/** The generic issuer's options checked (a TypeError naming the first bad one); its algorithms. */
+function checkIssuerOptions(options: TestIssuerOptions): readonly TestAlgorithm[] {
+  const { issuer, audience, algorithms = ['RS256'], listen, port } = options
+  if (issuer !== undefined && (typeof issuer !== 'string' || issuer === '')) {
+    throw optionError('issuer', 'a non-empty string', issuer)
+  }
+  if (audience !== undefined && typeof audience !== 'string') {
+    throw optionError('audience', 'a string', audience)
+  }
+  if (listen !== undefined && typeof listen !== 'boolean') {
+    throw optionError('listen', 'true or false', listen)
+  }
+  if (port !== undefined) {
+    if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) {
+      throw optionError('port', 'an integer from 0 to 65535 (0: a free one)', port)
+    }
+    // Ignoring it would leave a test expecting that port talking to nothing.
+    if (listen === false) {
+      throw new TypeError(
+        'createTestIssuer: port is given with listen: false, which starts no server to put on it; drop port, or listen',
+      )
+    }
+  }
+  if (!Array.isArray(algorithms)) {
+    throw optionError('algorithms', "an array such as ['RS256', 'ES256']", algorithms)
+  }
+  return checkAlgorithms(algorithms)
+}
+
+/**
+ * A test issuer signs whatever it is asked to, with keys it makes up: an API trusting it lets in
+ * tokens no real identity provider issued. Where NODE_ENV says production that takes
+ * `allowInProduction: true`, as a disabled middleware takes `allowDisabledInProduction`.
+ */
+export function refuseInProduction(allow: unknown): void {
+  if (allow !== undefined && typeof allow !== 'boolean') {
+    throw optionError('allowInProduction', 'true or false', allow)
+  }
+  if (allow === true || !isProduction()) return
+  throw new ConfigError([
+    'createTestIssuer refuses to start while NODE_ENV=production: its tokens are signed with keys it makes up, so an API trusting it lets in tokens no real identity provider issued; pass allowInProduction: true if this is really meant',
+  ])
 }
 
 interface LocalIssuerInit {
@@ -268,6 +341,16 @@ class LocalIssuer implements TestIssuer {
     const status = behaviour?.status
     if (status !== undefined && !(Number.isInteger(status) && status >= 200 && status <= 599)) {
       throw new RangeError(`respondWith: status must be an integer from 200 to 599, got ${status}`)
+    }
+    // Node fires a longer timer after 1 ms: the "slow" answer would come at once.
+    const delayMs = behaviour?.delayMs
+    if (
+      delayMs !== undefined &&
+      !(typeof delayMs === 'number' && delayMs >= 0 && delayMs <= MAX_TIMER_MS)
+    ) {
+      throw new RangeError(
+        `respondWith: delayMs must be a number of milliseconds from 0 to ${MAX_TIMER_MS} (the longest a timer holds), got ${show(delayMs)}; hang: true never answers`,
+      )
     }
     if (behaviour === undefined) this.behaviours.delete(route)
     else this.behaviours.set(route, { ...behaviour })

@@ -150,7 +150,7 @@ export function tamper(
     case 'signature':
       return `${header}.${payload}.${flipBit(signature)}`
     case 'payload':
-      return `${header}.${base64url(JSON.stringify({ ...claims, sub: 'attacker' }))}.${signature}`
+      return `${header}.${forgedPayload(payload, claims)}.${signature}`
     case 'strip-signature':
       return `${header}.${payload}.`
     case 'drop-signature-segment':
@@ -158,6 +158,15 @@ export function tamper(
     default:
       throw new TypeError(`mint: unknown tamper mode ${String(mode)}`)
   }
+}
+
+/**
+ * The claims with `sub: 'attacker'`, encoded; `sub: 'attacker-2'` when that is what was signed, so
+ * the tampered token never carries its own payload (and a valid signature) back.
+ */
+function forgedPayload(signed: string, claims: Record<string, unknown>): string {
+  const forged = base64url(JSON.stringify({ ...claims, sub: 'attacker' }))
+  return forged !== signed ? forged : base64url(JSON.stringify({ ...claims, sub: 'attacker-2' }))
 }
 
 // Flipping a bit of the decoded bytes, not a base64url character: a last character's spare bits

@@ -1,7 +1,11 @@
 // Cognito-shaped tokens for tests: the claims Cognito puts in access, ID, M2M and refresh tokens.
 
 import { randomUUID } from 'node:crypto'
-import { createOidcIssuer, type MintOptions, type TestIssuer } from './test-issuer.js'
+import { createOidcIssuer, optionError, type MintOptions, type TestIssuer } from './test-issuer.js'
+
+// As CognitoProvider reads them: `<region>_<id>` (at most 55 characters) and an app client id.
+const USER_POOL_ID = /^[a-z]{2}(?:-[a-z]+)+-\d+_[0-9A-Za-z]+$/
+const CLIENT_ID = /^[\w+]{1,128}$/
 
 /**
  * The two forms of a pool's `iss`: `regional`, `https://cognito-idp.{region}.amazonaws.com/{userPoolId}`,
@@ -194,7 +198,11 @@ export interface CognitoTestIssuer {
    * those of the test issuer).
    */
   mint(claims?: Record<string, unknown>, options?: CognitoMintOptions): string
-  /** What `new CognitoProvider(...)` needs to verify this pool's tokens in memory. */
+  /**
+   * What `new CognitoProvider(...)` needs to verify this pool's access and M2M tokens in memory
+   * (the `access` and `m2m` presets): the provider's own default, `tokenUse: 'access'`, applies.
+   * ID tokens (the `id` preset) take `{ ...pool.providerOptions, tokenUse: 'id' }`.
+   */
   readonly providerOptions: { userPoolId: string; clientId: string; fetch: typeof fetch }
   close(): Promise<void>
 }
@@ -216,7 +224,8 @@ function servingBothForms(idp: TestIssuer, pool: CognitoPool): typeof fetch {
 /**
  * Starts a fake Cognito user pool. Its in-memory `fetch` answers `pool.jwksUri` and
  * `pool.globalJwksUri`, so a `CognitoProvider({ userPoolId, fetch: issuer.fetch })` needs no
- * `jwksUri` override, whichever issuer form the tokens carry.
+ * `jwksUri` override, whichever issuer form the tokens carry. A malformed `userPoolId` or
+ * `clientId` is a TypeError naming it; under NODE_ENV=production it takes `allowInProduction`.
  *
  * @example
  * const cognito = await createCognitoIssuer('eu-west-1_TestPool1', '5example6client7id')
@@ -226,13 +235,23 @@ function servingBothForms(idp: TestIssuer, pool: CognitoPool): typeof fetch {
 export async function createCognitoIssuer(
   userPoolId = 'eu-west-1_TestPool1',
   clientId = '3n4example5client6id7abc8',
-  options: { listen?: boolean } = {},
+  options: { listen?: boolean; allowInProduction?: boolean } = {},
 ): Promise<CognitoTestIssuer> {
+  // Caught here rather than by the provider later, with an issuer URL already made of it.
+  if (typeof userPoolId !== 'string' || userPoolId.length > 55 || !USER_POOL_ID.test(userPoolId)) {
+    throw optionError('userPoolId', '<region>_<id>, such as "eu-west-1_TestPool1"', userPoolId)
+  }
+  if (typeof clientId !== 'string' || !CLIENT_ID.test(clientId)) {
+    throw optionError('clientId', 'an app client id (letters, digits, _ or +)', clientId)
+  }
   const pool = cognitoPool(userPoolId)
   const idp = await createOidcIssuer({
     issuer: pool.issuer,
     algorithms: ['RS256'],
     listen: options.listen ?? false,
+    ...(options.allowInProduction === undefined
+      ? {}
+      : { allowInProduction: options.allowInProduction }),
   })
   // A preset's lifetime is the mint's expiresInSec when given, else Cognito's (common()).
   const context = (options: CognitoTokenOptions = {}): CognitoTokenContext => ({

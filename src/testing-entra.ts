@@ -1,7 +1,13 @@
 // An Entra ID stand-in for tests: Entra-shaped tokens of any tenant, and Entra's discovery and key
 // URLs answered in memory.
 
-import { createOidcIssuer, serveAs, type MintOptions, type TestIssuer } from './test-issuer.js'
+import {
+  createOidcIssuer,
+  optionError,
+  serveAs,
+  type MintOptions,
+  type TestIssuer,
+} from './test-issuer.js'
 import {
   APP_ID_URI,
   AUTHORITY,
@@ -21,6 +27,11 @@ import {
 } from './testing-entra-claims.js'
 
 export * from './testing-entra-claims.js'
+
+// A tenant id as Entra stamps it in `tid` and `iss`: a lower-case GUID.
+const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+// B2C tenant names are letters and digits; the name goes into a pattern of URL paths.
+const B2C_TENANT_NAME = /^[A-Za-z0-9]+$/
 
 /** Options of an Entra stand-in's `mint`: the test issuer's, plus a token shape. */
 export interface EntraMintOptions extends MintOptions {
@@ -52,8 +63,11 @@ export interface EntraTestIssuer {
    */
   mint(claims?: Record<string, unknown>, options?: EntraMintOptions): string
   /**
-   * What `new EntraIdProvider(...)` needs to verify this tenant's tokens in memory; with
-   * `authorityHost` when the stand-in's host is not the public cloud's.
+   * What `new EntraIdProvider(...)` needs to verify this tenant's v2.0 tokens in memory (the `v2`
+   * and `app` presets); with `authorityHost` when the stand-in's host is not the public cloud's.
+   * v1.0 tokens (the `v1` preset) take `{ ...tenant.providerOptions, acceptV1: true }`: the
+   * provider refuses them by default. `audience` already names both forms, the client id (v2.0)
+   * and the App ID URI (v1.0), as an API accepting both configures it.
    */
   readonly providerOptions: {
     tenantId: string
@@ -71,7 +85,8 @@ export interface EntraTestIssuer {
 }
 
 /**
- * Starts an Entra stand-in for tenant `tid` at `host`. Its `fetch` answers
+ * Starts an Entra stand-in for tenant `tid` (a lower-case GUID; anything else is a TypeError) at
+ * `host`; under NODE_ENV=production it takes `allowInProduction`. Its `fetch` answers
  * `https://{host}/{tenant}/v2.0/.well-known/openid-configuration` for any tenant (`organizations`
  * and `common` name `{tenantid}` as their issuer, as Entra's do), B2C user-flow discovery, and
  * `…/discovery/v2.0/keys` with alg-less keys carrying an `issuer`. `idp.respondWith`,
@@ -83,14 +98,36 @@ export interface EntraTestIssuer {
  * const provider = new EntraIdProvider({ tenantId: TENANT, audience: CLIENT_ID, fetch: entra.fetch })
  */
 export async function createEntraIssuer(
-  options: { tid?: string; host?: string; b2cTenantName?: string } = {},
+  options: {
+    tid?: string
+    host?: string
+    b2cTenantName?: string
+    allowInProduction?: boolean
+  } = {},
 ): Promise<EntraTestIssuer> {
-  const { tid = TENANT, host = AUTHORITY, b2cTenantName } = options
+  const { tid = TENANT, host = AUTHORITY, b2cTenantName, allowInProduction } = options
+  if (typeof tid !== 'string' || !TENANT_ID.test(tid)) {
+    throw optionError(
+      'tenantId',
+      'a tenant id as Entra writes it, a lower-case GUID such as "72f988bf-86f1-41af-91ab-2d7cd011db47"',
+      tid,
+    )
+  }
+  if (typeof host !== 'string' || host === '') {
+    throw optionError('host', 'a host name such as "login.microsoftonline.com"', host)
+  }
+  if (
+    b2cTenantName !== undefined &&
+    (typeof b2cTenantName !== 'string' || !B2C_TENANT_NAME.test(b2cTenantName))
+  ) {
+    throw optionError('b2cTenantName', 'a B2C tenant name, letters and digits', b2cTenantName)
+  }
   const idp = await createOidcIssuer({
     issuer: v2Issuer(tid, host),
     audience: CLIENT_ID,
     algorithms: ['RS256'],
     listen: false,
+    ...(allowInProduction === undefined ? {} : { allowInProduction }),
   })
   const site: EntraSite = {
     idp,
@@ -137,15 +174,21 @@ export async function createEntraIssuer(
   // The issuer's own key URLs serve Entra's key shape too, under the multi-tenant template.
   const ownKeys = new Set([idp.jwksUri, `${idp.issuer}/.well-known/jwks.json`])
   const fetch: typeof globalThis.fetch = async (input, init) => {
+    const request = input instanceof Request ? input : undefined
     const url = new URL(input instanceof Request ? input.url : input)
     requested.push(url.href)
-    init?.signal?.throwIfAborted()
+    // A Request's own signal counts, as with the global fetch (an init's wins); other URLs get
+    // the Request itself, method and headers included.
+    const signal = init?.signal ?? request?.signal
+    signal?.throwIfAborted()
+    const answerInit = signal === undefined ? init : { ...init, signal }
+    const passOn = (): Promise<Response> => idp.fetch(request ?? url.href, init)
     if (ownKeys.has(url.href)) {
       const keys = entraJwks(idp.jwks().keys, `https://${host}/{tenantid}/v2.0`)
-      return serveAs(idp, 'jwks', url, init, keys)
+      return serveAs(idp, 'jwks', url, answerInit, keys)
     }
-    if (url.host !== host) return idp.fetch(url.href, init)
-    return answerEntraUrl(site, url, init)
+    if (url.host !== host) return passOn()
+    return answerEntraUrl(site, url, answerInit, passOn)
   }
 
   return {
@@ -155,7 +198,10 @@ export async function createEntraIssuer(
     requested,
     context,
     mint,
-    // Both audience forms: v2 tokens carry the client id, v1 tokens the App ID URI.
+    // Both audience forms, as an API accepting v1.0 and v2.0 tokens names them: v2 tokens carry
+    // the client id, v1 tokens the App ID URI. Harmless without acceptV1, which stays the
+    // caller's choice (the provider's default refuses every v1.0 token, whatever its aud): all it
+    // adds is that a v2.0 token for the App ID URI passes, as with a real API configured so.
     providerOptions: {
       tenantId: tid,
       audience: [CLIENT_ID, APP_ID_URI],
@@ -216,12 +262,13 @@ async function answerEntraUrl(
   site: EntraSite,
   url: URL,
   init: RequestInit | undefined,
+  passOn: () => Promise<Response>,
 ): Promise<Response> {
   const { idp, host } = site
   const b2c = site.b2cPath?.exec(url.pathname) ?? null
   if (b2c !== null) return answerB2cUrl(site, url, b2c[1]!, b2c[2]!, init)
   const match = TENANT_PATH.exec(url.pathname)
-  if (match === null) return idp.fetch(url.href, init)
+  if (match === null) return passOn()
   const [, tenant, what] = match
   const multi = tenant === 'organizations' || tenant === 'common'
   const issuer = multi
