@@ -153,7 +153,17 @@ const MINT_USAGE = `Usage: oidc-guard mint [--sub alice] [--scope "orders.read"]
 Starts a local issuer on 127.0.0.1 (JWKS and discovery), prints a token it signed and the
 variables that point an API at it (AUTH_PROVIDER=jwks…), and keeps serving until Ctrl+C so the
 token verifies. For development only: the keys live in memory. --claim values are JSON when they
-parse as JSON (--claim roles='["admin"]'), strings otherwise.`
+parse as JSON (--claim roles='["admin"]'), strings otherwise. The token's aud is --audience and
+its iss the issuer's URL, as the printed variables say: --claim aud= and --claim iss= are refused.`
+
+/** Claims the printed variables describe: a --claim changing them would print a token that fails. */
+const PRINTED_CLAIMS: ReadonlyMap<string, string> = new Map([
+  ['aud', 'use --audience, so that AUTH_PROVIDER_AUDIENCE matches the token'],
+  [
+    'iss',
+    'the iss is the local issuer’s URL (AUTH_PROVIDER_ISSUER), or the token would not verify',
+  ],
+])
 
 /** The claims of `--sub`, `--scope` and each `--claim name=value`. */
 function mintClaims(sub: string, scope: string | undefined, pairs: readonly string[]) {
@@ -162,6 +172,9 @@ function mintClaims(sub: string, scope: string | undefined, pairs: readonly stri
   for (const pair of pairs) {
     const at = pair.indexOf('=')
     if (at <= 0) throw new UsageError(`--claim must be name=value, got ${JSON.stringify(pair)}`)
+    const name = pair.slice(0, at)
+    const instead = PRINTED_CLAIMS.get(name)
+    if (instead !== undefined) throw new UsageError(`--claim ${name}= is not allowed: ${instead}`)
     const raw = pair.slice(at + 1)
     let value: unknown = raw
     try {
@@ -169,9 +182,19 @@ function mintClaims(sub: string, scope: string | undefined, pairs: readonly stri
     } catch {
       // A plain string.
     }
-    claims[pair.slice(0, at)] = value
+    claims[name] = value
   }
   return claims
+}
+
+/**
+ * `value` as one shell word that pastes back as itself: as is when every character is plain,
+ * else single-quoted (a `'` written as `'\''`). `&`, `;`, spaces or `$` would otherwise run,
+ * split or expand when the printed export line is pasted.
+ */
+function shellWord(value: string): string {
+  if (/^[A-Za-z0-9_.:/@%+=,-]+$/.test(value)) return value
+  return `'${value.replaceAll("'", `'\\''`)}'`
 }
 
 const mint: Command = {
@@ -214,8 +237,9 @@ const mint: Command = {
     print(io, values.json, { token, ...env }, () =>
       [
         `# local issuer ${issuer.issuer} (keys in memory; Ctrl+C stops it)`,
-        ...Object.entries(env).map(([name, value]) => `export ${name}=${value}`),
-        `export TOKEN=${token}`,
+        ...Object.entries({ ...env, TOKEN: token }).map(
+          ([name, value]) => `export ${name}=${shellWord(value)}`,
+        ),
       ].join('\n'),
     )
     if (values['exit-after-print']) {

@@ -107,11 +107,58 @@ export interface RunningExample {
   close(): Promise<void>
 }
 
-function listen(app: Express, port: number): Promise<Server> {
+/** Listening failed because another program holds the port; `variable` is the one choosing it. */
+export class PortInUseError extends Error {
+  readonly code = 'EADDRINUSE'
+
+  constructor(
+    readonly port: number,
+    variable: string,
+    cause: unknown,
+  ) {
+    super(
+      `port ${port} is in use; set ${variable}=<another port> (or ${variable}=0 for a free one)`,
+      {
+        cause,
+      },
+    )
+    this.name = 'PortInUseError'
+  }
+}
+
+/**
+ * Listens on 127.0.0.1 and resolves once listening, or rejects (a taken port as PortInUseError
+ * naming `variable`). Express 5 passes a listen error to the callback, so a callback that ignores
+ * it reports a failed server as listening; Express 4 only emits 'error' on the server. Both are
+ * handled.
+ */
+export function listenOn(app: Express, port: number, variable = 'PORT'): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, '127.0.0.1', () => resolve(server)).on('error', reject)
+    const fail = (error: unknown) => {
+      const taken = (error as { code?: unknown } | null)?.code === 'EADDRINUSE'
+      reject(taken ? new PortInUseError(port, variable, error) : error)
+    }
+    const server = app.listen(port, '127.0.0.1', (error?: Error) => {
+      if (error !== undefined) return fail(error)
+      server.off('error', fail) // later errors are not the start's: they must not vanish here
+      resolve(server)
+    })
+    server.once('error', fail)
   })
 }
+
+/** For an example's entry point: a taken port is told in one line and exit code 1, no stack. */
+export function exitIfPortInUse(error: unknown): never {
+  if (!(error instanceof PortInUseError)) throw error
+  console.error(error.message)
+  process.exit(1)
+}
+
+const closeServer = (server: Server) =>
+  new Promise((resolve) => {
+    server.closeAllConnections()
+    server.close(resolve)
+  })
 
 const urlOf = (server: Server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 
@@ -131,19 +178,28 @@ export async function startExample(
   // The page's origin must be known before the API starts (CORS), so the page listens first.
   const mint = (who: keyof typeof EXAMPLE_SUBJECTS) =>
     issuer.mint({ ...EXAMPLE_SUBJECTS[who] }, { expiresInSec: 24 * 3600 })
-  const pageServer = await listen(
-    createExamplePage({ mint, apiUrl: () => url }),
-    options.pagePort ?? 0,
-  )
+  let pageServer: Server | undefined
+  let apiServer: Server
+  try {
+    pageServer = await listenOn(
+      createExamplePage({ mint, apiUrl: () => url }),
+      options.pagePort ?? 0,
+      'PAGE_PORT',
+    )
+    apiServer = await listenOn(
+      createExampleApp(auth, {
+        pageOrigin: urlOf(pageServer),
+        log: options.log ?? true,
+        ...(options.onRequest === undefined ? {} : { onRequest: options.onRequest }),
+      }),
+      port,
+    )
+  } catch (error) {
+    // Nothing may keep the process alive after a failed start: close what did start.
+    await Promise.all([pageServer && closeServer(pageServer), issuer.close()])
+    throw error
+  }
   const pageUrl = urlOf(pageServer)
-  const apiServer = await listen(
-    createExampleApp(auth, {
-      pageOrigin: pageUrl,
-      log: options.log ?? true,
-      ...(options.onRequest === undefined ? {} : { onRequest: options.onRequest }),
-    }),
-    port,
-  )
   const url = urlOf(apiServer)
   const [alice, ada, machine] = [mint('alice'), mint('ada'), mint('billing-job')]
   const forged = issuer.mint({ sub: 'alice' }, { tamper: 'payload' })
@@ -168,15 +224,7 @@ export async function startExample(
     issuer,
     calls,
     async close() {
-      await Promise.all(
-        [apiServer, pageServer].map(
-          (server) =>
-            new Promise((resolve) => {
-              server.closeAllConnections()
-              server.close(resolve)
-            }),
-        ),
-      )
+      await Promise.all([apiServer, pageServer].map(closeServer))
       await issuer.close()
     },
   }

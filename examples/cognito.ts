@@ -4,9 +4,9 @@
 //   npx tsx examples/cognito.ts --serve  keeps serving and prints curl commands to try
 
 import express, { type Express } from 'express'
-import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { pathToFileURL } from 'node:url'
+import { exitIfPortInUse, listenOn } from './app.js'
 import { call, runExample, type ExampleCall } from './calls.js'
 // In your app: from 'oidc-guard', 'oidc-guard/providers/cognito' and 'oidc-guard/testing'.
 import { jwtAuth, requireGroups, requireRoles, requireScopes, requireUser } from '../src/index.js'
@@ -97,9 +97,9 @@ export async function startCognitoExample(port: number): Promise<RunningCognitoE
     jwksUri: pool.jwksUri,
   })
   await provider.hydrate()
-  const server: Server = await new Promise((resolve, reject) => {
-    const app = createCognitoApp(provider)
-    const listening = app.listen(port, '127.0.0.1', () => resolve(listening)).on('error', reject)
+  const server = await listenOn(createCognitoApp(provider), port).catch(async (error: unknown) => {
+    await pool.close() // nothing may keep the process alive after a failed start
+    throw error
   })
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   const token = cognitoTokens(pool)
@@ -130,5 +130,5 @@ export async function startCognitoExample(port: number): Promise<RunningCognitoE
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await runExample(startCognitoExample)
+  await runExample(startCognitoExample).catch(exitIfPortInUse)
 }

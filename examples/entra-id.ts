@@ -5,9 +5,9 @@
 
 import express, { type Express } from 'express'
 import { randomUUID } from 'node:crypto'
-import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { pathToFileURL } from 'node:url'
+import { exitIfPortInUse, listenOn } from './app.js'
 import { call, runExample, type ExampleCall } from './calls.js'
 // In your app: from 'oidc-guard', 'oidc-guard/providers/entra-id' and 'oidc-guard/testing'.
 import { jwtAuth, requireGroups, requireRoles, requireScopes, requireUser } from '../src/index.js'
@@ -137,9 +137,9 @@ export async function startEntraExample(port: number): Promise<RunningEntraExamp
     jwksUri: tenant.jwksUri,
   })
   await provider.hydrate()
-  const server: Server = await new Promise((resolve, reject) => {
-    const app = createEntraApp(provider)
-    const listening = app.listen(port, '127.0.0.1', () => resolve(listening)).on('error', reject)
+  const server = await listenOn(createEntraApp(provider), port).catch(async (error: unknown) => {
+    await tenant.close() // nothing may keep the process alive after a failed start
+    throw error
   })
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   const token = entraTokens(tenant)
@@ -167,5 +167,5 @@ export async function startEntraExample(port: number): Promise<RunningEntraExamp
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await runExample(startEntraExample)
+  await runExample(startEntraExample).catch(exitIfPortInUse)
 }

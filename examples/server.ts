@@ -2,21 +2,31 @@
 // printed. With AUTH_PROVIDER set (and the provider's variables), the same API runs against your
 // real identity provider instead of the embedded local issuer.
 
+import type { AddressInfo } from 'node:net'
 import { fromEnv, jwtAuth } from '../src/index.js'
-import { createExampleApp, curlFor, exampleSources, startExample } from './app.js'
+import {
+  createExampleApp,
+  curlFor,
+  exampleSources,
+  exitIfPortInUse,
+  listenOn,
+  startExample,
+} from './app.js'
 
 const port = Number(process.env['PORT'] ?? 3000)
 
 if (process.env['AUTH_PROVIDER'] !== undefined) {
   const app = createExampleApp(jwtAuth({ ...exampleSources, ...fromEnv() }))
-  app.listen(port, '127.0.0.1', () => {
-    console.log(
-      `oidc-guard example API on http://127.0.0.1:${port}, verifying tokens of ${process.env['AUTH_PROVIDER']}`,
-    )
-    console.log(`Try: curl -i -H "Authorization: Bearer $TOKEN" http://127.0.0.1:${port}/me`)
-  })
+  const server = await listenOn(app, port).catch(exitIfPortInUse)
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  console.log(
+    `oidc-guard example API on ${url}, verifying tokens of ${process.env['AUTH_PROVIDER']}`,
+  )
+  console.log(`Try: curl -i -H "Authorization: Bearer $TOKEN" ${url}/me`)
 } else {
-  const example = await startExample(port, { pagePort: Number(process.env['PAGE_PORT'] ?? 3001) })
+  const example = await startExample(port, {
+    pagePort: Number(process.env['PAGE_PORT'] ?? 3001),
+  }).catch(exitIfPortInUse)
   console.log(`oidc-guard example API on ${example.url} (local issuer ${example.issuer.issuer})`)
   console.log(`Open ${example.pageUrl} in a browser to sign in as a user and call the API.\n`)
   for (const call of example.calls) {

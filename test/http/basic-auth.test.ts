@@ -525,6 +525,44 @@ describe('docs/basic-auth.md stays runnable', () => {
     }
   })
 
+  it.each(EXPRESS_MAJORS)(
+    'the calls of its step 4 answer as their comments say, reporting-bot a 403 on /ops (%s)',
+    async (_major, makeApp) => {
+      const json = /```json\n([\s\S]*?)```/.exec(doc)![1]!
+      const step4 = doc.slice(doc.indexOf('### 4. Call it'))
+      const CALL = /^curl (?:-u '([^':]+):([^']*)' )?http:\/\/localhost:3000(\/\S*)\s+# (\d{3})/gm
+      const calls = [...step4.matchAll(CALL)].map(([, username, password, path, status]) => ({
+        username,
+        password,
+        path: path!,
+        status: Number(status),
+      }))
+      expect(calls.map(({ username, status }) => [username, status])).toEqual([
+        ['alice', 200],
+        ['reporting-bot', 403],
+        [undefined, 401],
+      ])
+      const dir = mkdtempSync(join(tmpdir(), 'oidc-guard-doc-'))
+      try {
+        writeFileSync(join(dir, 'users.json'), json)
+        // Step 3's app, as far as /ops goes.
+        const credentialsRepository = new JsonCredentialsRepository({
+          path: join(dir, 'users.json'),
+        })
+        const app = makeApp()
+        app.use(basicAuth({ credentialsRepository, realm: 'orders-api', logger: false }))
+        app.get('/ops', requireGroups(['ops']), (_req, res) => res.json({ ok: true }))
+        for (const { username, password, path, status } of calls) {
+          const call = request(app).get(path)
+          const res = await (username === undefined ? call : call.auth(username, password ?? ''))
+          expect({ username, status: res.status }).toEqual({ username, status })
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
+    },
+  )
+
   it('its Python one-liner makes hashes that verifyPassword accepts', async () => {
     const program = /\| python3 -c '([^']+)'/.exec(doc)![1]!
     const password = 'pässwörd:with:colons ✓'

@@ -1,5 +1,6 @@
 // The CLI's token commands: verify as fromEnv() configures, decode marked unverified, mint.
 
+import { execFile } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli, type Io } from '../../bin/dispatch.js'
 import { tokenCommands } from '../../bin/token-commands.js'
@@ -117,4 +118,36 @@ describe('oidc-guard mint', () => {
     const { io } = ioWith()
     expect(await runCli(['mint', flag, value, '--exit-after-print'], io, tokenCommands)).toBe(2)
   })
+
+  it('prints export lines a shell reads back as the values, whatever characters they hold', async () => {
+    const audience = `https://api.example.com/orders?v=1&x=2 it's $HOME; \`id\``
+    const { io, out } = ioWith()
+    const args = ['mint', '--audience', audience, '--port', '0', '--exit-after-print']
+    expect(await runCli(args, io, tokenCommands)).toBe(0)
+    const printed = out.join('\n')
+    const show = 'printf "%s\\n" "$AUTH_PROVIDER" "$AUTH_PROVIDER_AUDIENCE" "$TOKEN"'
+    // Pasted into a shell, as a newcomer does.
+    const stdout = await new Promise<string>((resolve, reject) => {
+      execFile('sh', ['-c', `${printed}\n${show}`], { env: {} }, (error, text) =>
+        error ? reject(error) : resolve(text),
+      )
+    })
+    const token = /^export TOKEN=(.+)$/m.exec(printed)![1]!
+    expect(stdout.split('\n').slice(0, 3)).toEqual(['jwks', audience, token])
+    expect(printed).toContain(`export AUTH_PROVIDER_ISSUER=http://127.0.0.1:`)
+  })
+
+  it.each([
+    ['aud=api://orders', /^oidc-guard mint: --claim aud= is not allowed: use --audience/],
+    ['iss=https://other', /^oidc-guard mint: --claim iss= is not allowed: the iss is the local/],
+  ])(
+    'refuses --claim %s: the printed variables would not match the token',
+    async (pair, message) => {
+      const { io, out, err } = ioWith()
+      const args = ['mint', '--claim', pair, '--port', '0', '--exit-after-print']
+      expect(await runCli(args, io, tokenCommands)).toBe(2)
+      expect(out).toEqual([])
+      expect(err[0]).toMatch(message)
+    },
+  )
 })
