@@ -4,6 +4,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import type { JwtProvider } from './contracts.js'
 import { checkNormalForm, checkUrl, isProduction, Problems } from './options.js'
+import { checkList } from './rules.js'
 
 /** Options of {@link protectedResourceMetadata}. */
 export interface ResourceMetadataOptions {
@@ -25,8 +26,79 @@ export interface ResourceMetadataOptions {
 
 const WELL_KNOWN = '/.well-known/oauth-protected-resource'
 
-function issuersOf(providers: readonly JwtProvider[] | undefined): string[] {
-  return [...new Set((providers ?? []).flatMap((provider) => provider.issuers))]
+/** How a value that should have been something else is shown in a message. */
+function kindOf(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value)
+  if (Array.isArray(value)) return 'a list'
+  if (value === null) return 'null'
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`
+}
+
+/** The issuers of `providers`, or undefined when the option is not a list of providers. */
+function issuersOf(problems: Problems, providers: unknown): string[] | undefined {
+  if (providers === undefined) return []
+  if (!Array.isArray(providers)) {
+    problems.add(`providers must be a list: write providers: [provider], got ${kindOf(providers)}`)
+    return undefined
+  }
+  const list: unknown[] = Array.from(providers as unknown[])
+  const bad = list.findIndex(
+    (provider) => !Array.isArray((provider as Partial<JwtProvider> | null)?.issuers),
+  )
+  if (bad !== -1) {
+    problems.add(`providers[${bad}] is not a provider (it has no issuers list)`)
+    return undefined
+  }
+  return [...new Set((list as JwtProvider[]).flatMap((provider) => provider.issuers))]
+}
+
+/** `authorization_servers`: the issuers given, else those of the providers. */
+function authorizationServers(
+  problems: Problems,
+  given: ResourceMetadataOptions,
+  production: boolean,
+): readonly string[] {
+  // Checked even when authorizationServers is given: a wrong option is a mistake either way.
+  const fromProviders = issuersOf(problems, given.providers)
+  const listed: unknown = given.authorizationServers
+  if (listed === undefined && fromProviders === undefined) return []
+  const servers = listed ?? fromProviders
+  if (typeof servers === 'string') {
+    problems.add(
+      `authorizationServers takes a list of issuer URLs, not a string: write authorizationServers: [${JSON.stringify(servers)}]`,
+    )
+    return []
+  }
+  if (!Array.isArray(servers)) {
+    problems.add(`authorizationServers must be a list of issuer URLs, got ${kindOf(servers)}`)
+    return []
+  }
+  if (servers.length === 0) {
+    problems.add(
+      listed === undefined
+        ? 'authorizationServers is required when the providers name no fixed issuer (give the issuer URLs clients should use)'
+        : 'authorizationServers must list at least one issuer URL',
+    )
+  }
+  const list: unknown[] = Array.from(servers as unknown[])
+  list.forEach((server, index) =>
+    checkUrl(problems, `authorizationServers[${index}]`, server, production),
+  )
+  return list as string[]
+}
+
+/** `scopes_supported`: scope tokens as requireScopes takes them, not scopes no token can carry. */
+function checkScopes(problems: Problems, scopes: unknown): void {
+  if (scopes === undefined) return
+  if (typeof scopes === 'string') {
+    problems.add(
+      `scopesSupported takes a list of scopes, not a string: write scopesSupported: [${JSON.stringify(scopes)}]`,
+    )
+  } else if (!Array.isArray(scopes)) {
+    problems.add(`scopesSupported must be a list of scope names, got ${kindOf(scopes)}`)
+  } else if (scopes.length > 0) {
+    checkList(problems, 'scopesSupported', 'scopes', scopes)
+  }
 }
 
 /**
@@ -42,7 +114,10 @@ function issuersOf(providers: readonly JwtProvider[] | undefined): string[] {
  *
  * @throws {ConfigError} when `resource` is not an https URL (http on loopback outside production),
  *   or no authorization server is known (templated issuers, such as Entra's multi-tenant ones, must
- *   be listed in `authorizationServers`).
+ *   be listed in `authorizationServers`); when `providers` or `authorizationServers` is not a list
+ *   (of providers, of issuer URLs), a scope of `scopesSupported` is not one `requireScopes` takes
+ *   (RFC 6749 §3.3: printable ASCII without spaces, '"' or '\\'), or `resourceName` is not a
+ *   non-empty string.
  */
 export function protectedResourceMetadata(
   options: ResourceMetadataOptions,
@@ -53,25 +128,19 @@ export function protectedResourceMetadata(
   checkUrl(problems, 'resource', given.resource, production)
   // Clients compare the document's resource with the URL they built the well-known one from.
   checkNormalForm(problems, 'resource', given.resource)
-  const servers = given.authorizationServers ?? issuersOf(given.providers)
-  if (!Array.isArray(servers) || servers.length === 0) {
-    problems.add(
-      'authorizationServers is required when the providers name no fixed issuer (give the issuer URLs clients should use)',
-    )
-  } else
-    servers.forEach((server, index) =>
-      checkUrl(problems, `authorizationServers[${index}]`, server, production),
-    )
+  const servers = authorizationServers(problems, given, production)
   if (given.resourceDocumentation !== undefined) {
     checkUrl(problems, 'resourceDocumentation', given.resourceDocumentation, production)
   }
-  const { scopesSupported, maxAgeSec = 3600 } = given
+  const { scopesSupported, resourceName, maxAgeSec = 3600 } = given
+  checkScopes(problems, scopesSupported)
   if (
-    scopesSupported !== undefined &&
-    (!Array.isArray(scopesSupported) ||
-      !scopesSupported.every((s) => typeof s === 'string' && s !== ''))
+    resourceName !== undefined &&
+    (typeof resourceName !== 'string' || resourceName.trim() === '')
   ) {
-    problems.add('scopesSupported must be a list of scope names')
+    problems.add(
+      `resourceName must be a non-empty string (the name people see for this API), got ${kindOf(resourceName)}`,
+    )
   }
   if (!Number.isInteger(maxAgeSec) || maxAgeSec < 0)
     problems.add('maxAgeSec must be a whole number ≥ 0')
@@ -89,7 +158,7 @@ export function protectedResourceMetadata(
     bearer_methods_supported: ['header'],
   }
   if (scopesSupported !== undefined) document['scopes_supported'] = [...scopesSupported]
-  if (given.resourceName !== undefined) document['resource_name'] = given.resourceName
+  if (resourceName !== undefined) document['resource_name'] = resourceName
   if (given.resourceDocumentation !== undefined) {
     document['resource_documentation'] = given.resourceDocumentation
   }
