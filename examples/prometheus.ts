@@ -86,11 +86,12 @@ export function oidcGuardMetrics(
     registers,
     async collect() {
       if (verifier === undefined) return
-      for (const provider of (await verifier.health()).providers) {
-        if (provider.fetchedAt !== undefined) {
-          const age = (Date.now() - provider.fetchedAt.getTime()) / 1000
-          this.set({ provider: provider.name }, age)
-        }
+      const { providers } = await verifier.health()
+      // A provider whose keys expired has no age: its series goes, rather than keep its last value.
+      this.reset()
+      for (const provider of providers) {
+        if (provider.keyAgeSec !== undefined)
+          this.set({ provider: provider.name }, provider.keyAgeSec)
       }
     },
   })

@@ -342,18 +342,21 @@ export function createVerifier(options: VerifierOptions): Verifier {
         return undefined
       }
     }
-    if (verifyChannel.hasSubscribers) {
-      verifyChannel.publish({ outcome: 'pass', provider: hit.provider.name, cached: true })
-    }
+    let user: User
     try {
-      return hit.provider.createUser(hit.verified, hit.sources)
+      user = hit.provider.createUser(hit.verified, hit.sources)
     } catch {
       // A user that cannot be built from this verification is not remembered: verify(token),
-      // which jwtAuth calls next, builds it again and answers its failure as any other.
+      // which jwtAuth calls next, builds it again and answers its failure as any other (and
+      // publishes the one event of this request).
       forget(token)
       lastMiss = undefined
       return undefined
     }
+    if (verifyChannel.hasSubscribers) {
+      verifyChannel.publish({ outcome: 'pass', provider: hit.provider.name, cached: true })
+    }
+    return user
   }
 
   async function checkRevocation(provider: JwtProvider, verified: VerifiedToken): Promise<void> {

@@ -174,6 +174,9 @@ export function protectedResourceMetadata(
     res.set('Access-Control-Allow-Origin', '*')
     if (req.method === 'OPTIONS') {
       res.set('Access-Control-Allow-Methods', 'GET')
+      // MCP clients in a browser send MCP-Protocol-Version on discovery: a preflight that does not
+      // allow it fails the GET. The document is public and read without credentials, so `*` holds.
+      res.set('Access-Control-Allow-Headers', '*')
       res.status(204).end()
       return
     }

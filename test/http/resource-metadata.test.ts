@@ -54,6 +54,20 @@ describe.each(EXPRESS_MAJORS)('protected resource metadata on %s', (_name, creat
     })
   })
 
+  it('answers a browser preflight that sends a custom header (MCP-Protocol-Version) with its permission', async () => {
+    const { app } = appFor('https://api.example.com')
+    const res = await request(app)
+      .options('/.well-known/oauth-protected-resource')
+      .set('Origin', 'https://inspector.example')
+      .set('Access-Control-Request-Method', 'GET')
+      .set('Access-Control-Request-Headers', 'mcp-protocol-version')
+    expect(res.status).toBe(204)
+    expect(res.headers['access-control-allow-origin']).toBe('*')
+    expect(res.headers['access-control-allow-methods']).toBe('GET')
+    // Without it a browser refuses the GET that follows: the document is public, any header goes.
+    expect(res.headers['access-control-allow-headers']).toBe('*')
+  })
+
   it('a resource with a path has the path appended to the well-known one (RFC 9728 §3.1)', async () => {
     const { app, metadata } = appFor('https://api.example.com/orders/')
     // The final slash stays, as a client builds the URL from the resource it calls.
