@@ -94,7 +94,29 @@ const OTHER_METHODS = new Set([
 ])
 
 // A Bearer credential after another scheme's (`Basic eA==, Bearer x`): two schemes in one header.
+// Tested with the scheme's quoted strings left out (`Digest username="acme, bearer dept"` is one).
 const LATER_BEARER = /,[ \t]*bearer(?:[ \t]|$)/i
+
+/**
+ * `text` without its quoted strings (RFC 9110 §5.6.4, `\` escaping the next character), in one
+ * pass: a regular expression retried from each quote of an unterminated string would take time
+ * quadratic in a header an attacker writes.
+ */
+function outsideQuotes(text: string): string {
+  let kept = ''
+  let from = 0
+  let quoted = false
+  for (let index = 0; index < text.length; index += 1) {
+    const char = text[index]
+    if (quoted && char === '\\') index += 1
+    else if (char === '"') {
+      if (!quoted) kept += text.slice(from, index)
+      quoted = !quoted
+      from = index + 1
+    }
+  }
+  return quoted ? kept : kept + text.slice(from)
+}
 
 const MALFORMED = 'malformed Authorization header'
 
@@ -118,7 +140,9 @@ export function parseAuthorization(value: string): string | undefined {
   if (lower !== 'bearer') {
     // Refused as `Bearer x, Basic y` is: a client that sends a bearer token is told its header is
     // malformed, rather than answered a bare challenge as if it had sent none.
-    if (LATER_BEARER.test(rest)) throw new InvalidRequestError(MALFORMED)
+    if (LATER_BEARER.test(outsideQuotes(rest))) {
+      throw new InvalidRequestError(MALFORMED)
+    }
     if (OTHER_METHODS.has(lower)) return undefined
     if (JWT_SHAPE.test(scheme) || JWT_SHAPE.test(rest.trim())) {
       throw new InvalidRequestError('the Authorization header must use the Bearer scheme')

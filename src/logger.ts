@@ -148,6 +148,25 @@ const MAX_ERROR_TEXT = 1_000
 // A JWS has 3 segments and a JWE 5, each of 8 characters or more.
 const MIN_SEGMENT = 8
 const MIN_SEGMENTS = 3
+// The longest label of a host name (RFC 1035 §2.3.4).
+const MAX_LABEL = 63
+
+/**
+ * Whether a stretch of token-sized segments may be a compact JWS or JWE rather than a host name
+ * (cognito-idp.eu-west-1.amazonaws.com, keycloak.internal.example.com: an operator must read
+ * which host failed). A token's JSON header or payload is base64url that starts `ey` or `ew` (`{`,
+ * or `{` then white space); its signature or ciphertext is longer than a label, or holds `_`, which
+ * no host name does. Any one of these marks the stretch as a token.
+ */
+function mayBeToken(segments: readonly string[]): boolean {
+  return segments.some(
+    (segment) =>
+      segment.startsWith('ey') ||
+      segment.startsWith('ew') ||
+      segment.length > MAX_LABEL ||
+      segment.includes('_'),
+  )
+}
 
 /** A dotted run with every stretch of three or more token-sized segments redacted. */
 function redactTokens(run: string): string {
@@ -161,8 +180,9 @@ function redactTokens(run: string): string {
       continue
     }
     const stretchStart = index - stretch
-    if (stretch >= MIN_SEGMENTS) kept.push('[redacted token]')
-    else kept.push(...segments.slice(stretchStart, index))
+    if (stretch >= MIN_SEGMENTS && mayBeToken(segments.slice(stretchStart, index))) {
+      kept.push('[redacted token]')
+    } else kept.push(...segments.slice(stretchStart, index))
     if (segment !== undefined) kept.push(segment)
     stretch = 0
   }

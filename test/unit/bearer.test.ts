@@ -26,6 +26,9 @@ describe('parseAuthorization (RFC 6750 §2.1)', () => {
   it.each([
     'Basic dXNlcjpwdw==',
     'Digest username="a"',
+    // A quoted parameter is text of that scheme, not a second scheme.
+    'Digest username="acme, bearer dept", realm="api", nonce="abc"',
+    'Digest username="a \\", bearer b", realm="api"',
     `DPoP ${JWT}`,
     'Negotiate abc',
     'Token abc',
@@ -48,6 +51,7 @@ describe('parseAuthorization (RFC 6750 §2.1)', () => {
     `Basic eA==, Bearer ${JWT}`,
     `Token abc, Bearer ${JWT}`,
     `Basic eA==,bearer ${JWT}`,
+    `Digest realm="a, b", Bearer ${JWT}`,
     'Bearer "abc"',
     'Bearer a=b',
     'Bearer tökén',

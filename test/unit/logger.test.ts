@@ -53,13 +53,34 @@ describe('safeError: what of a foreign error may be logged', () => {
   })
 
   it('removes every token of a longer dotted run, JWE-shaped ones and URL passwords', () => {
-    const jwe = 'aaaaaaaaa.bbbbbbbbb.ccccccccc.ddddddddd.eeeeeeeee'
+    const jwe = 'eyJlbmMiOiJBMjU2R0NNIn0.bbbbbbbbb.ccccccccc.ddddddddd.eeeeeeeee'
     const text = `a.b.${jwt} ${jwt}.${jwt} ${jwe} redis://default:hunter2@cache:6379/0`
     expect(safeError(new Error(text)).message).toBe(
       'a.b.[redacted token] [redacted token] [redacted token] redis://[redacted]@cache:6379/0',
     )
     expect(safeError(new Error('v1.2.3 in file.name.ts, aaaaaaaaa.bbbbbbbbb')).message).toBe(
       'v1.2.3 in file.name.ts, aaaaaaaaa.bbbbbbbbb',
+    )
+  })
+
+  it('keeps host names, which an operator needs to see which issuer or key set failed', () => {
+    const text =
+      'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123/.well-known/jwks.json answered HTTP 404; ' +
+      'discovery names "https://keycloak.internal.mycompany.com/realms/orders" where ' +
+      `"https://identity.production.mycompany.com/realms/orders" is expected; token ${jwt}`
+    expect(safeError(new Error(text)).message).toBe(
+      'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123/.well-known/jwks.json answered HTTP 404; ' +
+        'discovery names "https://keycloak.internal.mycompany.com/realms/orders" where ' +
+        '"https://identity.production.mycompany.com/realms/orders" is expected; token [redacted token]',
+    )
+  })
+
+  it('still removes a token whose segments look like labels, by its header or its signature', () => {
+    // Short random segments without a JSON header: a signature of 64+ characters or an _ gives it away.
+    const longSignature = `aaaaaaaaa.bbbbbbbbb.${'c'.repeat(64)}`
+    const underscore = 'aaaaaaaaa.bbbb_bbbb.ccccccccc'
+    expect(safeError(new Error(`${longSignature} ${underscore}`)).message).toBe(
+      '[redacted token] [redacted token]',
     )
   })
 
