@@ -22,21 +22,16 @@ import {
   type RolesProvider,
   type ListGuardOptions,
 } from '../../src/index.js'
-import { JwksProvider } from '../../providers/jwks/index.js'
-import { createTestIssuer, type TestIssuer } from '../../src/testing.js'
+import type { JwksProvider } from '../../providers/jwks/index.js'
+import type { TestIssuer } from '../../src/testing.js'
 import { EXPRESS_MAJORS } from '../helpers/http.js'
+import { localIssuerAndProvider } from '../helpers/local-issuer.js'
 
 let idp: TestIssuer
 let provider: JwksProvider
 
 beforeAll(async () => {
-  idp = await createTestIssuer({ listen: false, issuer: 'https://authz.example' })
-  provider = new JwksProvider({
-    issuer: idp.issuer,
-    jwksUri: idp.jwksUri,
-    audience: idp.audience,
-    fetch: idp.fetch,
-  })
+  ;({ idp, provider } = await localIssuerAndProvider('https://authz.example'))
 })
 
 afterAll(() => idp.close())

@@ -9,27 +9,22 @@ import { request as httpRequest } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import request from 'supertest'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { JwksProvider } from '../../providers/jwks/index.js'
+import type { JwksProvider } from '../../providers/jwks/index.js'
 import { basicAuth } from '../../src/basic-auth.js'
 import type { CredentialsRepository } from '../../src/credentials.js'
 import type { GroupsProvider } from '../../src/contracts.js'
 import { AuthError } from '../../src/errors.js'
 import { requireGroups, requireUser, type GuardOptions } from '../../src/guards.js'
 import { jwtAuth } from '../../src/middleware.js'
-import { createTestIssuer, type TestIssuer } from '../../src/testing.js'
+import type { TestIssuer } from '../../src/testing.js'
 import { EXPRESS_MAJORS } from '../helpers/http.js'
+import { localIssuerAndProvider } from '../helpers/local-issuer.js'
 
 let idp: TestIssuer
 let provider: JwksProvider
 
 beforeAll(async () => {
-  idp = await createTestIssuer({ listen: false, issuer: 'https://enrichment-review.example' })
-  provider = new JwksProvider({
-    issuer: idp.issuer,
-    jwksUri: idp.jwksUri,
-    audience: idp.audience,
-    fetch: idp.fetch,
-  })
+  ;({ idp, provider } = await localIssuerAndProvider('https://enrichment-review.example'))
 })
 
 afterAll(() => idp.close())

@@ -7,10 +7,11 @@ import type { Express, RequestHandler } from 'express'
 import request from 'supertest'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { jwtAuth, requireUser } from '../../src/index.js'
-import { createTestIssuer, type TestIssuer } from '../../src/testing.js'
+import type { TestIssuer } from '../../src/testing.js'
 import { warnOnce } from '../../src/warn-once.js'
-import { JwksProvider } from '../../providers/jwks/index.js'
+import type { JwksProvider } from '../../providers/jwks/index.js'
 import { whoAmI } from '../helpers/http.js'
+import { localIssuerAndProvider } from '../helpers/local-issuer.js'
 
 // Every call recorded: the real warnOnce says each code once per process, which would hide all but
 // the first case of this file.
@@ -20,13 +21,7 @@ let idp: TestIssuer
 let provider: JwksProvider
 
 beforeAll(async () => {
-  idp = await createTestIssuer({ listen: false, issuer: 'https://form-body-review6.example' })
-  provider = new JwksProvider({
-    issuer: idp.issuer,
-    jwksUri: idp.jwksUri,
-    audience: idp.audience,
-    fetch: idp.fetch,
-  })
+  ;({ idp, provider } = await localIssuerAndProvider('https://form-body-review6.example'))
 })
 
 afterAll(() => idp.close())

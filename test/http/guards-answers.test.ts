@@ -14,21 +14,16 @@ import {
   requireScopes,
   requireUser,
 } from '../../src/index.js'
-import { createTestIssuer, type TestIssuer } from '../../src/testing.js'
-import { JwksProvider } from '../../providers/jwks/index.js'
+import type { TestIssuer } from '../../src/testing.js'
+import type { JwksProvider } from '../../providers/jwks/index.js'
 import { EXPRESS_MAJORS } from '../helpers/http.js'
+import { localIssuerAndProvider } from '../helpers/local-issuer.js'
 
 let idp: TestIssuer
 let provider: JwksProvider
 
 beforeAll(async () => {
-  idp = await createTestIssuer({ listen: false, issuer: 'https://answers.example' })
-  provider = new JwksProvider({
-    issuer: idp.issuer,
-    jwksUri: idp.jwksUri,
-    audience: idp.audience,
-    fetch: idp.fetch,
-  })
+  ;({ idp, provider } = await localIssuerAndProvider('https://answers.example'))
 })
 
 afterAll(() => idp.close())

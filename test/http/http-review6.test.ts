@@ -19,21 +19,16 @@ import {
   type RevocationStore,
 } from '../../src/index.js'
 import { respondWithAuthError } from '../../src/middleware.js'
-import { createTestIssuer, type TestIssuer } from '../../src/testing.js'
-import { JwksProvider } from '../../providers/jwks/index.js'
+import type { TestIssuer } from '../../src/testing.js'
+import type { JwksProvider } from '../../providers/jwks/index.js'
 import { EXPRESS_MAJORS, whoAmI } from '../helpers/http.js'
+import { localIssuerAndProvider } from '../helpers/local-issuer.js'
 
 let idp: TestIssuer
 let provider: JwksProvider
 
 beforeAll(async () => {
-  idp = await createTestIssuer({ listen: false, issuer: 'https://http-review6.example' })
-  provider = new JwksProvider({
-    issuer: idp.issuer,
-    jwksUri: idp.jwksUri,
-    audience: idp.audience,
-    fetch: idp.fetch,
-  })
+  ;({ idp, provider } = await localIssuerAndProvider('https://http-review6.example'))
 })
 
 afterAll(() => idp.close())
