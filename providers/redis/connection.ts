@@ -5,6 +5,7 @@ import type { Redis, RedisOptions } from 'ioredis'
 import {
   checkTimeout,
   ConfigError,
+  neverThrows,
   percentDecodes,
   silentLogger,
   type Logger,
@@ -163,7 +164,9 @@ export class RedisLink {
   /** @param what names the store in log lines ("revocation store"…). */
   constructor(options: RedisConnectionOptions, handlers: LinkHandlers, what: string) {
     this.#handlers = handlers
-    this.#logger = options.logger ?? silentLogger
+    // Its calls run inside ioredis's event handlers and un-awaited steps, where a logger that
+    // throws (a broken sink) would end the process: a failed record is dropped instead.
+    this.#logger = neverThrows(options.logger ?? silentLogger)
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
     this.#owned = options.client === undefined
     this.#what = what
@@ -304,7 +307,7 @@ export class RedisLink {
       await this.#handlers.onSubscribed(await this.command({ waitForReconnection: true }))
       if (this.#closed || subscriber.status !== 'ready') return
       this.#live = true
-      if (this.#down) this.#log('info', 'redis %s is back in step', this.#what)
+      if (this.#down) this.#logger.info('redis %s is back in step', this.#what)
       this.#down = false
       const waiters = this.#liveWaiters
       this.#liveWaiters = []
@@ -337,25 +340,12 @@ export class RedisLink {
     if (this.#closed || this.#down) return
     this.#down = true
     if (error instanceof Error) this.#lastError = error.message
-    this.#log(
-      'warn',
+    this.#logger.warn(
       { err: { message: this.#lastError } },
       'redis %s unreachable (%s)',
       this.#what,
       this.#lastError,
     )
-  }
-
-  /**
-   * Logs, dropping the record if the logger throws (a broken sink): these calls run inside
-   * ioredis's event handlers and un-awaited steps, where a throw would end the process.
-   */
-  #log(level: 'info' | 'warn', ...args: Parameters<Logger['info']>): void {
-    try {
-      this.#logger[level](...args)
-    } catch {
-      // Dropped: a log line is never worth the link.
-    }
   }
 }
 
