@@ -88,7 +88,7 @@ export class EnvReader {
     const raw = this.raw(name)
     if (raw === undefined) return undefined
     const { integer = false, max = Number.MAX_VALUE } = options
-    const value = Number(raw)
+    const value = decimal(raw)
     const ok =
       Number.isFinite(value) && value > 0 && value <= max && (!integer || Number.isInteger(value))
     if (ok) return value
@@ -107,7 +107,7 @@ export class EnvReader {
   seconds(name: string, max: number): number | undefined {
     const raw = this.raw(name)
     if (raw === undefined) return undefined
-    const value = Number(raw)
+    const value = decimal(raw)
     if (Number.isFinite(value) && value >= 0 && value <= max) return value
     this.#expected(name, `a number of seconds from 0 to ${max}`)
     return undefined
@@ -127,29 +127,72 @@ export class EnvReader {
   }
 }
 
-/** `AUTH_MIDDLEWARE_LOG_LEVEL`: a pino level, default `info`. */
+// The Python package's loguru level names, read as the pino level that logs the same records
+// (loguru's SUCCESS sits between INFO and WARNING; pino has no level there, so info keeps it).
+const LOGURU_LEVELS: ReadonlyMap<string, LogLevel> = new Map([
+  ['warning', 'warn'],
+  ['critical', 'fatal'],
+  ['success', 'info'],
+])
+
+/**
+ * `AUTH_MIDDLEWARE_LOG_LEVEL`: a pino level (`fatal` … `trace`, `silent`), or one of the Python
+ * package's loguru names (`WARNING`, `CRITICAL`, `SUCCESS`), in any case; default `info`.
+ */
 export function readLogLevel(env: Env, problems: Problems): LogLevel {
-  return new EnvReader(env, problems).oneOf('AUTH_MIDDLEWARE_LOG_LEVEL', LOG_LEVELS) ?? 'info'
+  const reader = new EnvReader(env, problems)
+  const loguru = LOGURU_LEVELS.get(reader.raw('AUTH_MIDDLEWARE_LOG_LEVEL')?.toLowerCase() ?? '')
+  return loguru ?? reader.oneOf('AUTH_MIDDLEWARE_LOG_LEVEL', LOG_LEVELS) ?? 'info'
 }
 
 // The JWKS cache's cooldownMs (30 s, which no variable changes), in minutes: a shorter interval
 // would refetch the key set all the time, and the cache refuses it.
 const MIN_JWKS_CACHE_INTERVAL_MINUTES = 0.5
+// A key the issuer withdraws (compromised, rotated out) stays trusted until the next refresh: a
+// day at most, as the cache's own maximum (MAX_REFRESH_INTERVAL_MS) says.
+const MAX_JWKS_CACHE_INTERVAL_MINUTES = 1440
 
-/** `JWKS_CACHE_INTERVAL` when long enough, else a problem (a value meant as seconds, say). */
+/** `JWKS_CACHE_INTERVAL` when from 0.5 to 1440 minutes, else a problem (a value meant as ms, say). */
 function checkedInterval(reader: EnvReader, minutes: number | undefined): number | undefined {
-  if (minutes === undefined || minutes >= MIN_JWKS_CACHE_INTERVAL_MINUTES) return minutes
+  if (minutes === undefined) return undefined
   const seen = showValue('JWKS_CACHE_INTERVAL', reader.raw('JWKS_CACHE_INTERVAL') ?? '')
-  reader.problems.add(
-    `JWKS_CACHE_INTERVAL is in minutes and must be at least ${MIN_JWKS_CACHE_INTERVAL_MINUTES} ` +
-      `(30 s, the least time between two fetches of a key set), got ${seen}`,
-  )
-  return undefined
+  if (minutes < MIN_JWKS_CACHE_INTERVAL_MINUTES) {
+    reader.problems.add(
+      `JWKS_CACHE_INTERVAL is in minutes and must be at least ${MIN_JWKS_CACHE_INTERVAL_MINUTES} ` +
+        `(30 s, the least time between two fetches of a key set), got ${seen}`,
+    )
+    return undefined
+  }
+  if (minutes > MAX_JWKS_CACHE_INTERVAL_MINUTES) {
+    reader.problems.add(
+      `JWKS_CACHE_INTERVAL is in minutes and must be at most ${MAX_JWKS_CACHE_INTERVAL_MINUTES} ` +
+        `(24 h: a key removed from the key set stays trusted until the next refresh), got ${seen}` +
+        unitHint(minutes),
+    )
+    return undefined
+  }
+  return minutes
+}
+
+/** What a too-large interval most likely meant: milliseconds, else seconds, when either fits. */
+function unitHint(value: number): string {
+  const fits = (minutes: number): boolean =>
+    minutes >= MIN_JWKS_CACHE_INTERVAL_MINUTES && minutes <= MAX_JWKS_CACHE_INTERVAL_MINUTES
+  const round = (minutes: number): number => Number(minutes.toFixed(2))
+  const asMilliseconds = round(value / 60_000)
+  if (fits(asMilliseconds)) {
+    return `; ${value} looks like milliseconds: write ${asMilliseconds} for ${asMilliseconds} minutes`
+  }
+  const asSeconds = round(value / 60)
+  if (fits(asSeconds)) {
+    return `; ${value} looks like seconds: write ${asSeconds} for ${asSeconds} minutes`
+  }
+  return ''
 }
 
 /**
- * `JWKS_CACHE_INTERVAL` (minutes, default 20) and `JWKS_CACHE_USAGES` (default 1000), with the
- * seed's names and meanings, as JWKS cache options.
+ * `JWKS_CACHE_INTERVAL` (minutes, 0.5 to 1440, default 20) and `JWKS_CACHE_USAGES` (default 1000),
+ * with the seed's names and meanings, as JWKS cache options.
  */
 export function readJwksCacheEnv(
   env: Env,
@@ -162,4 +205,13 @@ export function readJwksCacheEnv(
   if (minutes !== undefined) options.refreshIntervalMs = minutes * 60_000
   if (usages !== undefined) options.refreshAfterUses = usages
   return options
+}
+
+// Plain decimal notation only: Number() also reads '0x10' as 16, '1e3' as 1000 and '' as 0, none
+// of which anyone writes meaning that number of minutes or milliseconds.
+const DECIMAL = /^(?:\d+(?:\.\d*)?|\.\d+)$/
+
+/** The number `raw` writes in plain decimal notation, else NaN. */
+function decimal(raw: string): number {
+  return DECIMAL.test(raw) ? Number(raw) : Number.NaN
 }

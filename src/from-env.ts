@@ -1,10 +1,10 @@
 // fromEnv(): a complete jwtAuth configuration from environment variables, each read once.
 
 import type { JwtProvider } from './contracts.js'
-import { EnvReader, readJwksCacheEnv, type Env } from './env.js'
+import { EnvReader, readJwksCacheEnv, readLogLevel, type Env } from './env.js'
 import { ConfigError } from './errors.js'
 import { JwksCache } from './jwks-cache.js'
-import { LOG_LEVELS, resolveLogger, type Logger } from './logger.js'
+import { resolveLogger, type Logger } from './logger.js'
 import type { JwtAuthOptions } from './middleware.js'
 import { assumingProduction, checkRealm, isProduction, MAX_TIMER_MS, Problems } from './options.js'
 import type { UserSources } from './user.js'
@@ -79,6 +79,8 @@ export const CORE_VARIABLES: readonly string[] = Object.freeze([
 
 const NO_KILL_SWITCH =
   'is not supported: signature verification cannot be switched off (AUTH_MIDDLEWARE_DISABLED exists for local development)'
+const NO_LOG_FORMAT =
+  'is a loguru format of the Python package with no equivalent here: it is ignored. oidc-guard writes pino JSON lines; pipe them through pino-pretty to read them by eye, or pass fromEnv({ logger }) a pino logger of your own with the transport you want'
 const NO_POOL_EQUIVALENT =
   'is a pool setting of the Python package with no equivalent here: it is ignored (AUTHZ_POOL_SIZE and AUTHZ_POOL_TIMEOUT_IN_SECONDS are read)'
 
@@ -87,6 +89,11 @@ const NO_POOL_EQUIVALENT =
 const UNREAD_VARIABLES: Readonly<Record<string, string>> = {
   JWT_TOKEN_VERIFICATION_DISABLED: NO_KILL_SWITCH,
   TOKEN_VERIFICATION_DISABLED: NO_KILL_SWITCH,
+  AUTH_MIDDLEWARE_LOG_FORMAT: NO_LOG_FORMAT,
+  AUTH_MIDDLEWARE_JWKS_CACHE_INTERVAL_MINUTES:
+    'is not read: the setting is JWKS_CACHE_INTERVAL (in minutes too); rename the variable',
+  AUTH_MIDDLEWARE_JWKS_CACHE_USAGES:
+    'is not read: the setting is JWKS_CACHE_USAGES; rename the variable',
   AUTHZ_MAX_OVERFLOW: NO_POOL_EQUIVALENT,
   AUTHZ_POOL_PRE_PING: NO_POOL_EQUIVALENT,
   AUTHZ_POOL_RECYCLE_IN_SECONDS: NO_POOL_EQUIVALENT,
@@ -111,7 +118,7 @@ export function buildFromEnv(
 ): JwtAuthOptions {
   const problems = new Problems()
   const env = new EnvReader(source, problems)
-  const logLevel = env.oneOf('AUTH_MIDDLEWARE_LOG_LEVEL', LOG_LEVELS) ?? 'info'
+  const logLevel = readLogLevel(source, problems)
   const logger = resolveLogger(settings.logger, logLevel)
   warnAboutUnknown(env, registry, source, logger)
   warnAboutUnselected(env, registry, source, logger)
@@ -120,7 +127,7 @@ export function buildFromEnv(
   if (disabled) env.boolean('AUTH_MIDDLEWARE_ALLOW_DISABLED_IN_PRODUCTION')
 
   const context: EnvContext = {
-    jwksCache: new JwksCache({ ...readJwksCacheEnv(source, problems), logger }),
+    jwksCache: buildJwksCache(source, problems, logger),
     logger,
     production: isProduction(source),
   }
@@ -133,6 +140,20 @@ export function buildFromEnv(
   options.env = source
   problems.throwIfAny()
   return options
+}
+
+/**
+ * The key cache `JWKS_CACHE_INTERVAL` and `JWKS_CACHE_USAGES` configure. Its own problems join the
+ * others, named by the variables; a cache with the defaults stands in so the providers can still
+ * be built and checked.
+ */
+function buildJwksCache(source: Env, problems: Problems, logger: Logger): JwksCache {
+  const options = readJwksCacheEnv(source, problems)
+  const label = 'JWKS_CACHE_INTERVAL / JWKS_CACHE_USAGES'
+  return (
+    collect(problems, label, () => new JwksCache({ ...options, logger })) ??
+    new JwksCache({ logger })
+  )
 }
 
 /** Everything but the logging settings; the providers and sources are built, never started. */

@@ -20,8 +20,9 @@ import { checkNumber, checkTimeout, Problems } from './options.js'
 /** How key sets are fetched and kept. Every duration is in milliseconds. */
 export interface JwksCacheOptions {
   /**
-   * Refresh a set in the background once it is this old. Default 20 min (the process-wide cache
-   * and `fromEnv()`'s read `JWKS_CACHE_INTERVAL`, in minutes).
+   * Refresh a set in the background once it is this old: at least `cooldownMs`, at most 24 h (a
+   * withdrawn key stays trusted until then). Default 20 min (the process-wide cache and
+   * `fromEnv()`'s read `JWKS_CACHE_INTERVAL`, in minutes).
    */
   refreshIntervalMs?: number
   /**
@@ -81,6 +82,13 @@ const DEFAULTS = {
   failureBackoffMs: 1_000,
 } as const
 
+/**
+ * The longest refresh interval: 24 h. A key the issuer withdraws (compromised, rotated out) stays
+ * trusted until the set is refreshed, and on a quiet API nothing else (uses, an unknown kid)
+ * refreshes it; an interval of weeks is most often minutes or milliseconds confused.
+ */
+export const MAX_REFRESH_INTERVAL_MS = 24 * 60 * 60_000
+
 // A skipped-key warning names this many members; a hostile set of thousands is counted, not listed.
 const MAX_SKIPPED_LOGGED = 10
 
@@ -105,13 +113,22 @@ export function checkJwksCacheOptions(problems: Problems, options: JwksCacheOpti
 
 /**
  * A refresh interval under the cooldown refetches the set all the time, one fetch always in flight
- * (a value meant as minutes, as `JWKS_CACHE_INTERVAL` takes, is the usual cause).
+ * (a value meant as minutes, as `JWKS_CACHE_INTERVAL` takes, is the usual cause); one over a day
+ * keeps a withdrawn key trusted for as long (milliseconds given where minutes were meant, say).
  */
 function checkRefreshInterval(problems: Problems, options: JwksCacheOptions): void {
   const { refreshIntervalMs: interval, cooldownMs = DEFAULTS.cooldownMs } = options
   const valid = (value: unknown): value is number =>
     typeof value === 'number' && Number.isFinite(value) && value >= 1
-  if (!valid(interval) || !valid(cooldownMs) || interval >= cooldownMs) return
+  if (!valid(interval)) return
+  if (interval > MAX_REFRESH_INTERVAL_MS) {
+    problems.add(
+      `jwksCache.refreshIntervalMs is in milliseconds (JWKS_CACHE_INTERVAL is in minutes) and must ` +
+        `be at most ${MAX_REFRESH_INTERVAL_MS} (24 h: a key removed from the set stays trusted ` +
+        `until the next refresh), got ${interval}`,
+    )
+  }
+  if (!valid(cooldownMs) || interval >= cooldownMs) return
   problems.add(
     `jwksCache.refreshIntervalMs is in milliseconds (JWKS_CACHE_INTERVAL is in minutes) and must ` +
       `be at least cooldownMs (${cooldownMs}), got ${interval}`,

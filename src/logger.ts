@@ -202,24 +202,32 @@ export function scrub(text: string): string {
     .slice(0, MAX_ERROR_TEXT)
 }
 
+/** What {@link safeError} keeps of an error. */
+export interface SafeError {
+  type: string
+  message: string
+  code?: string
+  stack?: string
+}
+
 /**
  * What of a foreign error (a source's, a repository's, a provider's) may be logged: its type,
  * code, message and stack with anything token-shaped removed, and nothing else. Errors of HTTP
  * clients carry the request they made (`config.headers.Authorization`), which pino's serializer
  * would copy whole; redaction paths cannot follow every shape, so they are not logged at all.
+ * The summary has no prototype: pino's `err` serializer takes `type` from an object's constructor
+ * (which would say `Object` for every error), and with none it keeps the summary's own `type`.
  */
-export function safeError(error: unknown): {
-  type: string
-  message: string
-  code?: string
-  stack?: string
-} {
-  if (!(error instanceof Error)) return { type: typeof error, message: scrub(String(error)) }
-  const code = (error as { code?: unknown }).code
-  const summary: { type: string; message: string; code?: string; stack?: string } = {
-    type: error.name,
-    message: scrub(error.message),
+export function safeError(error: unknown): SafeError {
+  const summary = Object.create(null) as SafeError
+  if (!(error instanceof Error)) {
+    summary.type = typeof error
+    summary.message = scrub(String(error))
+    return summary
   }
+  const code = (error as { code?: unknown }).code
+  summary.type = error.name
+  summary.message = scrub(error.message)
   if (typeof code === 'string' || typeof code === 'number') summary.code = String(code)
   if (error.stack !== undefined) summary.stack = scrub(error.stack)
   return summary

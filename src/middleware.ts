@@ -177,12 +177,10 @@ function checkOptions(problems: Problems, options: JwtAuthOptions): void {
   checkTokenLocations(problems, options.tokenLocations)
   const { resourceMetadata } = options
   if (resourceMetadata !== undefined) {
-    checkUrl(
-      problems,
-      'resourceMetadata',
-      resourceMetadata,
-      isProduction(options.env ?? process.env),
-    )
+    // An env option replaces process.env for reading settings, not for knowing where we run:
+    // either one saying production applies production's check.
+    const production = isProduction(process.env) || isProduction(options.env ?? process.env)
+    checkUrl(problems, 'resourceMetadata', resourceMetadata, production)
     // It goes into the challenge as a quoted string, which only ASCII survives.
     checkNormalForm(problems, 'resourceMetadata', resourceMetadata)
   }

@@ -23,9 +23,19 @@ function show(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : String(value)
 }
 
+// Everything from the scheme's `//` (or the start) to the last `@`: the user information, and with
+// it a password, whatever characters it holds and whether or not the URL parser accepts the rest.
+const USER_INFORMATION = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)?[\s\S]*@/
+
+/** A URL as an error may show it: quoted, with any user information (a password) hidden. */
+function showUrl(value: string): string {
+  return JSON.stringify(value.replace(USER_INFORMATION, '$1[hidden]@'))
+}
+
 /**
  * Checks a URL keys are fetched from: absolute, no credentials, query or fragment, and https
  * except on loopback (or anywhere outside production, with a plain-http issuer in development).
+ * The value seen is shown with its user information hidden, whichever check fails.
  */
 export function urlProblem(value: unknown, production: boolean): string | undefined {
   if (typeof value !== 'string' || value === '') return 'must be an absolute https URL'
@@ -33,18 +43,18 @@ export function urlProblem(value: unknown, production: boolean): string | undefi
   try {
     url = new URL(value)
   } catch {
-    return `must be an absolute https URL, got ${show(value)}`
+    return `must be an absolute https URL, got ${showUrl(value)}`
   }
   // The URL parser drops spaces, tabs and newlines that the issuer's exact comparison would keep.
   if (hasSpaceOrControl(value)) {
-    return `must not contain spaces or control characters, got ${show(value)}`
+    return `must not contain spaces or control characters, got ${showUrl(value)}`
   }
   if (url.username !== '' || url.password !== '') return 'must not carry credentials'
   if (url.search !== '' || url.hash !== '') return 'must not have a query or fragment'
   if (url.protocol === 'https:') return undefined
   if (url.protocol === 'http:' && (LOOPBACK_HOSTS.has(url.hostname) || !production))
     return undefined
-  return `must use https (plain http is allowed only on loopback or outside production), got ${show(value)}`
+  return `must use https (plain http is allowed only on loopback or outside production), got ${showUrl(value)}`
 }
 
 function hasSpaceOrControl(value: string): boolean {
