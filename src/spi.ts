@@ -64,7 +64,7 @@ export {
   type JwtClaims,
   type ParsedJwt,
 } from './jwt.js'
-export { neverThrows, safeError, silentLogger, type Logger } from './logger.js'
+export { checkLogger, neverThrows, safeError, silentLogger, type Logger } from './logger.js'
 export { percentDecodes } from './percent-encoding.js'
 export {
   checkNumber,

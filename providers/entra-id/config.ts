@@ -1,6 +1,6 @@
 // EntraIdProvider's options resolved into one frozen configuration, or every problem found.
 
-import { checkTimeout, type GroupsProvider, type Problems } from '../../src/spi.js'
+import { checkLogger, checkTimeout, type GroupsProvider, type Problems } from '../../src/spi.js'
 import {
   Authority,
   CONSUMER_TENANT_ID,
@@ -146,22 +146,37 @@ function normaliseGuid<T>(value: T): T {
   return (isTenantId(lower) ? lower : value) as T
 }
 
+/**
+ * The items of a list of identifiers (audiences, client ids), trimmed, GUIDs in lower case; or
+ * `undefined` when it is empty or an item is not a string, is blank or holds white space. Tokens
+ * carry identifiers exactly: a space pasted with a client id would refuse every token.
+ */
+function identifiers(list: unknown): string[] | undefined {
+  if (!Array.isArray(list) || list.length === 0) return undefined
+  const items = list.map((item: unknown) => (typeof item === 'string' ? item.trim() : ''))
+  if (!items.every((item) => item !== '' && !/\s/.test(item))) return undefined
+  return items.map(normaliseGuid)
+}
+
 function resolveAudiences(problems: Problems, value: unknown): readonly string[] {
-  const list = typeof value === 'string' ? [value] : value
   const name = `audience (${ENV}_AUDIENCE_ID)`
-  if (
-    !Array.isArray(list) ||
-    list.length === 0 ||
-    !list.every((item) => typeof item === 'string' && item.trim() !== '')
-  ) {
+  // `null` opts out of the audience check elsewhere; here it is refused, and said so once.
+  if (value === null) {
     problems.add(
-      value === undefined || value === null
-        ? `${name} is required: the API's application (client) ID and/or App ID URI (api://…) as the tokens' aud carries them`
-        : `${name} must be a non-empty string or list of strings, got ${show(value)}`,
+      `${name} cannot be null for Entra ID: it would accept tokens minted for any app of the tenant`,
     )
     return []
   }
-  const audiences = new Set<string>((list as string[]).map(normaliseGuid))
+  const list = identifiers(typeof value === 'string' ? [value] : value)
+  if (list === undefined) {
+    problems.add(
+      value === undefined
+        ? `${name} is required: the API's application (client) ID and/or App ID URI (api://…) as the tokens' aud carries them`
+        : `${name} must be a non-empty string or list of strings (client ids or App ID URIs, without spaces), got ${show(value)}`,
+    )
+    return []
+  }
+  const audiences = new Set<string>(list)
   if (namesGraph([...audiences])) {
     problems.add(
       `${name} names Microsoft Graph: Graph tokens are for Graph, never for your API; give your API's client id or App ID URI`,
@@ -228,7 +243,7 @@ function resolveAppId(
 ): string | undefined {
   if (value === undefined || value === false) return undefined
   const given = value === true ? audience.find((item) => isTenantId(item)) : value
-  const appId = typeof given === 'string' ? normaliseGuid(given) : given
+  const appId = typeof given === 'string' ? normaliseGuid(given.trim()) : given
   if (isTenantId(appId)) return appId
   problems.add(
     value === true
@@ -245,21 +260,9 @@ function checkOptions(problems: Problems, options: EntraIdProviderOptions): void
       problems.add(`${name} must be true or false, got ${show(value)}`)
     }
   }
-  const { idClaim, allowedClientApps, groupOverageResolver: resolver } = options
+  const { idClaim, groupOverageResolver: resolver } = options
   if (idClaim !== undefined && idClaim !== 'oid' && idClaim !== 'sub') {
     problems.add(`idClaim (${ENV}_ID_CLAIM) must be oid or sub, got ${show(idClaim)}`)
-  }
-  if (
-    allowedClientApps !== undefined &&
-    !(
-      Array.isArray(allowedClientApps) &&
-      allowedClientApps.length > 0 &&
-      allowedClientApps.every((id) => typeof id === 'string' && id !== '')
-    )
-  ) {
-    problems.add(
-      `allowedClientApps (${ENV}_ALLOWED_CLIENT_APPS) must be a non-empty list of application (client) IDs`,
-    )
   }
   if (
     resolver !== undefined &&
@@ -270,11 +273,20 @@ function checkOptions(problems: Problems, options: EntraIdProviderOptions): void
   }
   checkTimeout(problems, 'tenantCheckTimeoutMs', options.tenantCheckTimeoutMs)
   checkTimeout(problems, 'discoveryTimeoutMs', options.discoveryTimeoutMs)
-  if ('audience' in options && options.audience === null) {
+  // Checked here, not when discovery first fails: a logger that throws there would turn the
+  // outage's 503 into a 401.
+  checkLogger(problems, 'logger', options.logger)
+}
+
+function resolveClientApps(problems: Problems, value: unknown): ReadonlySet<string> | undefined {
+  if (value === undefined) return undefined
+  const apps = identifiers(value)
+  if (apps === undefined) {
     problems.add(
-      `audience (${ENV}_AUDIENCE_ID) cannot be null for Entra ID: it would accept tokens minted for any app of the tenant`,
+      `allowedClientApps (${ENV}_ALLOWED_CLIENT_APPS) must be a non-empty list of application (client) IDs, each without spaces; got ${show(value)}`,
     )
   }
+  return new Set(apps)
 }
 
 /** Resolves and checks every option, adding each problem to `problems`. */
@@ -296,7 +308,9 @@ export function resolveEntraConfig(
   const versions = resolveVersions(problems, options)
   const policies = resolveB2c(problems, options.b2c, tenant)
   if (policies !== undefined && versions.has('1.0')) {
-    problems.add('acceptV1 does not apply to B2C: its user flows issue one token format')
+    problems.add(
+      `acceptV1 (1.0 in ${ENV}_TOKEN_VERSIONS) does not apply to B2C: its user flows issue one token format`,
+    )
   }
   const audience = resolveAudiences(problems, options.audience)
   return Object.freeze({
@@ -306,9 +320,7 @@ export function resolveEntraConfig(
     versions,
     audience,
     allowGuestUsers: options.allowGuestUsers ?? false,
-    allowedClientApps: Array.isArray(options.allowedClientApps)
-      ? new Set(options.allowedClientApps.map(normaliseGuid))
-      : undefined,
+    allowedClientApps: resolveClientApps(problems, options.allowedClientApps),
     requireScopeOrRole: options.requireScopeOrRole ?? true,
     idClaim: options.idClaim ?? (policies === undefined ? 'oid' : 'sub'),
     appId: resolveAppId(problems, options.appSigningKeys, audience),

@@ -6,13 +6,14 @@ import {
   InvalidTokenError,
   isProduction,
   Problems,
-  UnavailableError,
+  silentLogger,
   verifyJwt,
   type JwksCache,
   type JwtClaims,
   type JwtProvider,
   type KeySource,
   type ParsedJwt,
+  type ProviderHealth,
   type UserIdentity,
   type UserSources,
   type VerifiedToken,
@@ -31,13 +32,8 @@ import {
   refusedIssuers,
   takesOpenIssuer,
 } from './routing.js'
-import {
-  checkEntraClaims,
-  entraIdentity,
-  graphToken,
-  policyOf,
-  tenantNotAllowed,
-} from './token-rules.js'
+import { TenantCheck } from './tenant-check.js'
+import { checkEntraClaims, entraIdentity, graphToken, policyOf } from './token-rules.js'
 
 const JWKS_URI_OPTION = 'jwksUri (AUTH_PROVIDER_AZURE_ENTRA_ID_JWKS_URI)'
 
@@ -59,7 +55,7 @@ function keyLocations(
     fetch: keyFetch.fetch,
     timeoutMs: options.discoveryTimeoutMs ?? keyFetch.timeoutMs,
     production: isProduction(),
-    logger: options.logger ?? cache.logger,
+    logger: options.logger === false ? silentLogger : (options.logger ?? cache.logger),
   }
   const discovered = (base: string, issuer: string) =>
     new KeyLocation(cache, { discovery: entraDiscovery(base, issuer, settings) }, appId)
@@ -158,6 +154,8 @@ export class EntraIdProvider extends KeySetProvider {
   readonly #exact: ReadonlySet<string>
   readonly #locations: ReadonlyMap<string, KeyLocation>
   readonly #primary: KeyLocation
+  /** The `allowedTenants` predicate, when one decides. */
+  readonly #tenantCheck: TenantCheck | undefined
 
   constructor(options: EntraIdProviderOptions) {
     const problems = new Problems()
@@ -187,6 +185,11 @@ export class EntraIdProvider extends KeySetProvider {
     this.refusedIssuers = Object.freeze(refusedIssuers(config))
     this.#locations = locations
     this.#primary = primary
+    const rule = config.tenants
+    this.#tenantCheck =
+      rule.kind === 'predicate'
+        ? new TenantCheck(rule.allows, config.tenantCheckTimeoutMs)
+        : undefined
     this.defaultSources = Object.freeze({
       groups: new EntraGroupsProvider({ overageResolver: given.groupOverageResolver }),
       roles: new EntraRolesProvider(),
@@ -243,8 +246,7 @@ export class EntraIdProvider extends KeySetProvider {
     const version = this.#config.authority.parse(claims.iss ?? '')?.version
     const tid = checkEntraClaims(claims, this.#config, version)
     if (used?.issuer !== undefined) this.#checkKeyIssuer(used.issuer, claims.iss ?? '', tid)
-    const rule = this.#config.tenants
-    if (rule.kind === 'predicate') await this.#askTenant(rule.allows, tid)
+    if (this.#tenantCheck !== undefined) await this.#tenantCheck.check(tid)
     // A subclass's own checks, on a token every Entra rule has passed: they can add refusals,
     // never take one of Entra's away (those are not methods an override could replace).
     this.checkClaims(claims)
@@ -264,6 +266,34 @@ export class EntraIdProvider extends KeySetProvider {
     const due = [...this.#locations.values()].filter((location) => location.warmUpDue())
     if (due.length === 0) return undefined
     return Promise.all(due.map((location) => location.warmUp())).then(() => undefined)
+  }
+
+  /**
+   * The primary key set's state, as every key-set provider reports it; with B2C, not ok while any
+   * user flow's set cannot serve (its discovery or keys failing), naming each such flow: its
+   * tokens would all be 503, which a readiness probe must see.
+   */
+  override health(): ProviderHealth {
+    const report = super.health()
+    const { policies } = this.#config
+    if (policies === undefined) return report
+    const failing = [...this.#locations].flatMap(([key, location]) => {
+      const problem = this.#unavailable(location)
+      return problem === undefined ? [] : [`user flow ${policies.get(key) ?? key}: ${problem}`]
+    })
+    return failing.length === 0 ? report : { ...report, ok: false, lastError: failing.join('; ') }
+  }
+
+  /** Why a key set cannot verify a token now, or `undefined` when it can. */
+  #unavailable(location: KeyLocation): string | undefined {
+    const uri = location.known()
+    if (uri === undefined) return location.failure() ?? 'keys not located yet'
+    const { keyCount, lastError } = this.cache.status(uri)
+    if (keyCount === 0) return lastError ?? 'no keys fetched yet'
+    if (this.cache.suitableKeyCount(uri, this.policy.algorithms) === 0) {
+      return 'none of its keys suits the accepted algorithms'
+    }
+    return undefined
   }
 
   protected override currentJwksUri(): string | undefined {
@@ -297,29 +327,5 @@ export class EntraIdProvider extends KeySetProvider {
       'ERR_AUTH_ISSUER_MISMATCH',
       'signing key is not valid for the token issuer',
     )
-  }
-
-  /** Asks the tenant predicate, bounded in time; its failure is an outage (503), not a refusal. */
-  async #askTenant(allows: (tid: string) => boolean | Promise<boolean>, tid: string) {
-    let timer: NodeJS.Timeout | undefined
-    const timeoutMs = this.#config.tenantCheckTimeoutMs
-    const timedOut = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
-      timer.unref?.()
-    })
-    let allowed: unknown
-    try {
-      allowed = await Promise.race([Promise.resolve().then(() => allows(tid)), timedOut])
-    } catch (error) {
-      throw new UnavailableError(
-        'ERR_AUTH_SOURCE_UNAVAILABLE',
-        'the tenant allow-list cannot be checked right now',
-        { cause: error },
-      )
-    } finally {
-      clearTimeout(timer)
-    }
-    // Only a plain `true` admits: a truthy string or object is a broken predicate.
-    if (allowed !== true) throw tenantNotAllowed()
   }
 }

@@ -1,12 +1,14 @@
 // entraIdEnv: an EntraIdProvider from environment variables (AUTH_PROVIDER=entra-id).
 
 import {
+  EnvReader,
   MAX_CLOCK_TOLERANCE_SEC,
+  Problems,
   type EnvContext,
-  type EnvReader,
   type JwtProvider,
   type ProviderEnvFactory,
 } from '../../src/spi.js'
+import { isTenantId } from './authority.js'
 import { EntraIdProvider } from './entra-id-provider.js'
 import type { EntraIdProviderOptions } from './options.js'
 
@@ -50,6 +52,24 @@ function readAuthorityHost(env: EnvReader): string | undefined {
   return match?.[1]
 }
 
+/**
+ * `AUTH_PROVIDER_AZURE_ENTRA_ID_APP_SIGNING_KEYS`: `true` (the client id of the audience),
+ * `false`, or the application (client) id whose keys sign, as the `appSigningKeys` option takes.
+ */
+function readAppSigningKeys(env: EnvReader): boolean | string | undefined {
+  const raw = env.raw('AUTH_PROVIDER_AZURE_ENTRA_ID_APP_SIGNING_KEYS')
+  const name = 'AUTH_PROVIDER_AZURE_ENTRA_ID_APP_SIGNING_KEYS'
+  if (raw === undefined || isTenantId(raw.toLowerCase())) return raw
+  // The reader's own words for true and false, its complaint replaced by one naming the app id.
+  const value = new EnvReader({ [name]: raw }, new Problems()).boolean(name)
+  if (value === undefined) {
+    env.problems.add(
+      `${name} must be true, false or an application (client) ID (a GUID), got ${JSON.stringify(raw)}`,
+    )
+  }
+  return value
+}
+
 /** Reads the optional switches and lists; only those set are passed on. */
 function readOptional(env: EnvReader): Partial<EntraIdProviderOptions> {
   const options: Partial<EntraIdProviderOptions> = {}
@@ -59,7 +79,7 @@ function readOptional(env: EnvReader): Partial<EntraIdProviderOptions> {
   if (guests !== undefined) options.allowGuestUsers = guests
   const clients = env.list('AUTH_PROVIDER_AZURE_ENTRA_ID_ALLOWED_CLIENT_APPS')
   if (clients !== undefined) options.allowedClientApps = clients
-  const appKeys = env.boolean('AUTH_PROVIDER_AZURE_ENTRA_ID_APP_SIGNING_KEYS')
+  const appKeys = readAppSigningKeys(env)
   if (appKeys !== undefined) options.appSigningKeys = appKeys
   const idClaim = env.oneOf('AUTH_PROVIDER_AZURE_ENTRA_ID_ID_CLAIM', ['oid', 'sub'] as const)
   if (idClaim !== undefined) options.idClaim = idClaim
@@ -81,8 +101,9 @@ function readOptional(env: EnvReader): Partial<EntraIdProviderOptions> {
  *   `*` for every tenant, logged as a warning);
  * - `AUTH_PROVIDER_AZURE_ENTRA_ID_AUDIENCE_ID` (required): client id and/or App ID URI, comma-separated;
  * - `AUTH_PROVIDER_AZURE_ENTRA_ID_AUTHORITY_HOST`, `_TOKEN_VERSIONS` (`2.0`, `1.0,2.0`), `_JWKS_URI`,
- *   `_ALLOW_GUEST_USERS`, `_ALLOWED_CLIENT_APPS`, `_APP_SIGNING_KEYS`, `_ID_CLAIM`, `_LEEWAY`,
- *   `_B2C_TENANT_NAME`, `_B2C_POLICIES`, and the seed's `_JWKS_URL_TEMPLATE`.
+ *   `_ALLOW_GUEST_USERS`, `_ALLOWED_CLIENT_APPS`, `_APP_SIGNING_KEYS` (`true`, `false` or an app
+ *   id), `_ID_CLAIM`, `_LEEWAY`, `_B2C_TENANT_NAME`, `_B2C_POLICIES`, and the seed's
+ *   `_JWKS_URL_TEMPLATE`.
  *
  * Keys are kept in the process-wide cache (`JWKS_CACHE_INTERVAL`, `JWKS_CACHE_USAGES`).
  *
@@ -127,13 +148,8 @@ export const entraIdEnv: ProviderEnvFactory = {
       )
       return undefined
     }
-    if (anyTenant) {
-      context.logger.warn(
-        'AUTH_PROVIDER_AZURE_ENTRA_ID_ALLOWED_TENANTS=*: tokens of every Entra tenant are accepted',
-      )
-    }
     // A ConfigError of the constructor joins the other problems in fromEnv's one report.
-    return new EntraIdProvider({
+    const provider = new EntraIdProvider({
       tenantId,
       audience,
       ...(tenants === undefined ? {} : { allowedTenants: anyTenant ? '*' : tenants }),
@@ -143,5 +159,12 @@ export const entraIdEnv: ProviderEnvFactory = {
       jwksCache: context.jwksCache,
       logger: context.logger,
     })
+    // Only once the provider stands: a configuration refused is not one accepting every tenant.
+    if (anyTenant) {
+      context.logger.warn(
+        'AUTH_PROVIDER_AZURE_ENTRA_ID_ALLOWED_TENANTS=*: tokens of every Entra tenant are accepted',
+      )
+    }
+    return provider
   },
 }

@@ -4,6 +4,7 @@ import { LRUCache } from 'lru-cache'
 import {
   readJsonCapped,
   isJsonObject,
+  checkLogger,
   checkNumber,
   MAX_CACHE_ENTRIES,
   checkTimeout,
@@ -11,6 +12,7 @@ import {
   isProduction,
   neverThrows,
   Problems,
+  safeError,
   silentLogger,
   UnavailableError,
   type FetchFunction,
@@ -44,11 +46,16 @@ export interface GraphGroupResolverOptions {
   maxPages?: number
   /** The fetch to call Graph with (tests, proxies). Default `globalThis.fetch`. */
   fetch?: FetchFunction
-  /** Where failures are logged (never with the token). */
-  logger?: Logger
+  /**
+   * Where failures are logged (never with the token): a pino logger. Default: none, as with `false`.
+   */
+  logger?: Logger | false
 }
 
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+// The reasons lru-cache gave when it aborted a pending lookup (its entry deleted by clear(), or
+// evicted): it rejects everyone waiting with the reason itself, which tells them from a failure.
+const abortedLookups = new WeakSet<object>()
 const DESCRIPTION = 'group membership cannot be loaded from Microsoft Graph right now'
 
 /** A failed Graph exchange, for logs: the status or the reason, never the token. */
@@ -138,6 +145,7 @@ export class GraphGroupResolver implements GroupsProvider {
     if (given.fetch !== undefined && typeof given.fetch !== 'function') {
       problems.add('fetch must be a function with the signature of fetch()')
     }
+    checkLogger(problems, 'logger', given.logger)
     problems.throwIfAny()
     this.graphEndpoint = endpoint
     this.#getGraphToken = given.getGraphToken
@@ -145,7 +153,7 @@ export class GraphGroupResolver implements GroupsProvider {
     this.#securityEnabledOnly = given.securityEnabledOnly ?? true
     this.#maxPages = given.maxPages ?? 20
     this.#fetch = given.fetch ?? ((input, init) => globalThis.fetch(input, init))
-    this.#logger = neverThrows(given.logger ?? silentLogger)
+    this.#logger = given.logger ? neverThrows(given.logger) : silentLogger
     this.#cache =
       cache === false
         ? undefined
@@ -154,7 +162,12 @@ export class GraphGroupResolver implements GroupsProvider {
             ttl: cache?.ttlMs ?? 300_000,
             updateAgeOnGet: false,
             ttlResolution: 0,
-            fetchMethod: (_key, _stale, { signal, context }) => this.#lookup(context, signal),
+            fetchMethod: (_key, _stale, { signal, context }) => {
+              signal.addEventListener('abort', () => noteAbortedLookup(signal.reason), {
+                once: true,
+              })
+              return this.#lookup(context, signal)
+            },
           })
   }
 
@@ -172,10 +185,28 @@ export class GraphGroupResolver implements GroupsProvider {
     }
     const tid = typeof user.claims['tid'] === 'string' ? user.claims['tid'] : ''
     if (this.#cache === undefined) return this.#lookup(user, context?.signal)
-    const answer = await this.#cache.fetch(`${tid}\n${oid}\n${String(user.isM2M)}`, {
-      context: user,
-    })
-    return answer!
+    return this.#cached(`${tid}\n${oid}\n${String(user.isM2M)}`, user, context?.signal)
+  }
+
+  /**
+   * The cached answer, or the one lookup concurrent misses share. lru-cache aborts a pending
+   * lookup when its entry is dropped ({@link clear}, eviction) and rejects everyone waiting on it:
+   * our cache's doing, not an outage. They get a new lookup, started after the drop (so never the
+   * answer a clear() meant to discard); dropped again (a cache too small for the users looking up
+   * at once), Graph is asked without the cache.
+   */
+  async #cached(
+    key: string,
+    user: User,
+    signal: AbortSignal | undefined,
+    retried = false,
+  ): Promise<readonly string[]> {
+    try {
+      return (await this.#cache!.fetch(key, { context: user }))!
+    } catch (error) {
+      if (!abortedLookups.has(error as object)) throw error
+      return retried ? this.#lookup(user, signal) : this.#cached(key, user, signal, true)
+    }
   }
 
   /** Forgets every cached answer (after a membership change you know of). */
@@ -199,10 +230,14 @@ export class GraphGroupResolver implements GroupsProvider {
     try {
       return await Promise.race([this.#pages(user, controller.signal), timedOut])
     } catch (error) {
-      this.#logger.warn(
-        { err: error instanceof Error ? error.message : String(error) },
-        'Microsoft Graph group lookup failed; answering 503',
-      )
+      // Given up by the caller (or by our cache dropping the entry): not Graph's failure.
+      if (outer?.aborted !== true) {
+        // The token callback's error may quote a token (an on-behalf-of assertion): scrubbed.
+        this.#logger.warn(
+          { err: safeError(error) },
+          'Microsoft Graph group lookup failed; answering 503',
+        )
+      }
       const retryAfterSec = error instanceof GraphFailure ? error.retryAfterSec : undefined
       throw new UnavailableError('ERR_AUTH_SOURCE_UNAVAILABLE', DESCRIPTION, {
         cause: error,
@@ -269,4 +304,8 @@ export class GraphGroupResolver implements GroupsProvider {
     }
     return next
   }
+}
+
+function noteAbortedLookup(reason: unknown): void {
+  if (typeof reason === 'object' && reason !== null) abortedLookups.add(reason)
 }

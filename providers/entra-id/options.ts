@@ -45,7 +45,9 @@ export interface EntraIdProviderOptions extends Omit<TokenCheckOptions, 'audienc
   /**
    * Multi-tenant apps only: which tenants' tokens are accepted
    * (`AUTH_PROVIDER_AZURE_ENTRA_ID_ALLOWED_TENANTS`). A list of tenant ids; an async predicate
-   * for tenants kept in a database (called once per new token); or `'*'` for every tenant.
+   * for tenants kept in a database (asked once per new token; a tenant it refuses is refused
+   * without asking for 60 s, up to 1,000 such tenants, so one just added may wait that long); or
+   * `'*'` for every tenant.
    *
    * @remarks **Security:** `'*'` accepts a token from *any* Entra tenant that can get a token
    * for your app, including one an attacker creates for free. Use it only when your own
@@ -102,6 +104,9 @@ export interface EntraIdProviderOptions extends Omit<TokenCheckOptions, 'audienc
   b2c?: B2cOptions
   /** Time-out of discovery requests, in milliseconds. Default: the key cache's `timeoutMs` (5000). */
   discoveryTimeoutMs?: number
-  /** Where discovery failures are logged. */
-  logger?: Logger
+  /**
+   * Where discovery failures are logged: a pino logger, or `false` for none. Default: the key
+   * cache's logger, where its fetch failures go.
+   */
+  logger?: Logger | false
 }

@@ -1,11 +1,13 @@
 // OidcProvider: an OpenID Connect issuer whose jwks_uri is found through discovery.
 
 import {
+  checkLogger,
   checkTimeout,
   checkUrl,
   Discovery,
   isProduction,
   Problems,
+  silentLogger,
   type Logger,
 } from '../../src/spi.js'
 import {
@@ -24,9 +26,10 @@ export interface OidcProviderOptions extends TokenCheckOptions {
   /**
    * Where discovery failures are logged: an unusable document (another issuer, no or an unsafe
    * `jwks_uri`) as an error, a failed request as a warning. Default: the key cache's logger, where
-   * its fetch failures go (the process-wide cache's logs at `AUTH_MIDDLEWARE_LOG_LEVEL`).
+   * its fetch failures go (the process-wide cache's logs at `AUTH_MIDDLEWARE_LOG_LEVEL`); `false`
+   * for none.
    */
-  logger?: Logger
+  logger?: Logger | false
 }
 
 const MAX_DISCOVERY_BYTES = 256 * 1024
@@ -52,6 +55,7 @@ export class OidcProvider extends KeySetProvider {
     const production = isProduction()
     checkUrl(problems, 'issuer', options?.issuer, production)
     checkTimeout(problems, 'discoveryTimeoutMs', options?.discoveryTimeoutMs)
+    checkLogger(problems, 'logger', options?.logger)
     const policy = resolvePolicy(problems, options?.issuer, options ?? ({} as OidcProviderOptions))
     problems.throwIfAny()
     const cache = resolveJwksCache(options)
@@ -66,7 +70,7 @@ export class OidcProvider extends KeySetProvider {
         maxResponseBytes: MAX_DISCOVERY_BYTES,
         production,
       },
-      options.logger ?? cache.logger,
+      options.logger === false ? silentLogger : (options.logger ?? cache.logger),
     )
     super(options.name ?? 'oidc', [options.issuer], policy, cache, {
       getKey(alg, kid) {

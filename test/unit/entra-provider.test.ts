@@ -185,7 +185,7 @@ describe('EntraIdProvider options', () => {
     [
       'B2C with v1 tokens',
       { b2c: { tenantName: 'contoso', policies: ['B2C_1_susi'] }, acceptV1: true },
-      'acceptV1 does not apply to B2C',
+      'acceptV1 (1.0 in AUTH_PROVIDER_AZURE_ENTRA_ID_TOKEN_VERSIONS) does not apply to B2C',
     ],
     [
       'client apps that are not a list',
