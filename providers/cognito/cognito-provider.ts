@@ -74,8 +74,13 @@ export interface CognitoProviderOptions extends Omit<
    */
   issuerForm?: CognitoIssuerFormOption
   /**
-   * Where the keys are. Default `{issuer}/.well-known/jwks.json` of each accepted issuer form.
-   * An override (LocalStack, tests) serves the keys of every accepted form.
+   * Where the keys are (`AUTH_PROVIDER_AWS_COGNITO_JWKS_URI`). Default
+   * `{issuer}/.well-known/jwks.json` of each accepted issuer form. An override (a proxy, a test's
+   * key server) serves the keys of every accepted form; it moves the key fetch only, the issuers
+   * stay the real ones. Emulators that sign with an issuer of their own (LocalStack's
+   * `http://localhost.localstack.cloud:4566/{userPoolId}`) are not supported: their tokens are
+   * refused (`ERR_AUTH_ISSUER_UNKNOWN`). In tests, mint Cognito's tokens with
+   * `createTestIssuer({ kind: 'cognito' })` from `oidc-guard/testing`.
    */
   jwksUri?: string
 }
@@ -161,7 +166,9 @@ export class CognitoProvider extends KeySetProvider {
     const problems = new Problems()
     const given = options ?? ({} as CognitoProviderOptions)
     const region = userPoolRegion(problems, given.userPoolId, given.region)
-    if (given.jwksUri !== undefined) checkUrl(problems, 'jwksUri', given.jwksUri, isProduction())
+    // Labelled with its variable too, as the other options are: fromEnv reports these problems.
+    const jwksUriLabel = 'jwksUri (AUTH_PROVIDER_AWS_COGNITO_JWKS_URI)'
+    if (given.jwksUri !== undefined) checkUrl(problems, jwksUriLabel, given.jwksUri, isProduction())
     const clientIds = resolveClientIds(problems, given.clientId)
     const tokenUseLabel = 'tokenUse (AUTH_PROVIDER_AWS_COGNITO_TOKEN_USE)'
     const tokenUse = oneOf(problems, tokenUseLabel, TOKEN_USES, given.tokenUse, 'access')

@@ -39,7 +39,8 @@ function collect<T>(env: EnvReader, build: () => T): T | undefined {
  *   is read when it is not set;
  * - `AUTH_PROVIDER_AWS_COGNITO_TOKEN_USE`: `access` (default), `id` or `any`;
  * - `AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM`: `any` (default), `regional` or `global`;
- * - `AUTH_PROVIDER_AWS_COGNITO_JWKS_URI`: a key URL override (LocalStack, tests).
+ * - `AUTH_PROVIDER_AWS_COGNITO_JWKS_URI`: a key URL override (a proxy, tests); the issuers stay
+ *   Cognito's, so emulators signing with their own issuer (LocalStack) are not supported.
  *
  * Keys are kept in the process-wide cache (`JWKS_CACHE_INTERVAL`, `JWKS_CACHE_USAGES`).
  *

@@ -2,15 +2,20 @@
 
 import { LRUCache } from 'lru-cache'
 import {
+  checkLogger,
   checkNumber,
   checkString,
   checkTimeout,
   InvalidTokenError,
   Problems,
+  sharedJwksCache,
+  silentLogger,
+  type Logger,
   type User,
 } from '../../src/spi.js'
 import { checkAwsClientOptions, type AwsClientLike, type AwsClientOptions } from './aws-options.js'
 import type { CognitoProvider } from './cognito-provider.js'
+import { FailureLog } from './failure-log.js'
 import {
   awsErrorName,
   awsUnavailable,
@@ -53,6 +58,12 @@ export interface CognitoIdentityPoolProviderOptions extends Omit<AwsClientOption
   maxIdentities?: number
   /** Time-out of one exchange (both calls), in milliseconds. Default 5000. */
   timeoutMs?: number
+  /**
+   * Where the cause of each 503 is logged (scrubbed, never the token): at warn the first time a
+   * kind of failure is seen, then at most once a minute per kind, at debug in between. Default:
+   * oidc-guard's own logger (stdout, at `AUTH_MIDDLEWARE_LOG_LEVEL`); `false` for none.
+   */
+  logger?: Logger | false
 }
 
 const DEFAULT_REFRESH_BEFORE_SEC = 300
@@ -144,6 +155,7 @@ export class CognitoIdentityPoolProvider {
   readonly #timeoutMs: number
   readonly #cache: LRUCache<string, AwsCredentials>
   readonly #inflight = new Map<string, Promise<AwsCredentials>>()
+  readonly #failures: FailureLog
   #client: AwsClientLike | undefined
 
   constructor(options: CognitoIdentityPoolProviderOptions) {
@@ -155,6 +167,7 @@ export class CognitoIdentityPoolProvider {
     checkNumber(problems, 'maxIdentities', given.maxIdentities, 1, { integer: true })
     checkTimeout(problems, 'timeoutMs', given.timeoutMs)
     checkAwsClientOptions(problems, 'CognitoIdentityPoolProvider', given)
+    checkLogger(problems, 'logger', given.logger)
     problems.throwIfAny()
     this.identityPoolId = given.identityPoolId
     this.region = region
@@ -164,6 +177,11 @@ export class CognitoIdentityPoolProvider {
     this.#timeoutMs = given.timeoutMs ?? DEFAULT_TIMEOUT_MS
     this.#cache = new LRUCache({ max: given.maxIdentities ?? DEFAULT_MAX_IDENTITIES })
     this.#client = given.client
+    this.#failures = new FailureLog(
+      given.logger === false ? silentLogger : (given.logger ?? sharedJwksCache().logger),
+      { identityPoolId: this.identityPoolId },
+      'AWS credentials exchange failed; answering 503',
+    )
   }
 
   /**
@@ -174,7 +192,7 @@ export class CognitoIdentityPoolProvider {
    *   was not authenticated with an ID token of this identity pool's user pool;
    *   `ERR_AUTH_TOKEN_REJECTED` when AWS refuses the token (`NotAuthorizedException`).
    * @throws {UnavailableError} `ERR_AUTH_SOURCE_UNAVAILABLE` (503) when AWS cannot be reached,
-   *   fails, throttles, times out or answers something malformed.
+   *   fails, throttles, times out or answers something malformed; the cause goes to `logger`.
    */
   async getAwsCredentials(user: User): Promise<AwsCredentials> {
     const { iss, token } = this.#idTokenOf(user)
@@ -244,9 +262,11 @@ export class CognitoIdentityPoolProvider {
       // A known identity AWS no longer has: forget it so the next call asks GetId again.
       if (awsErrorName(error) !== undefined) this.#cache.delete(key)
       // Refused tokens stay refused: a 503 would have the client retry it until it expires.
-      throw isTokenRefusal(error)
-        ? refusedToken(error)
-        : awsUnavailable('AWS credentials are', error)
+      if (isTokenRefusal(error)) throw refusedToken(error)
+      // Logged here, once per exchange however many callers share it: the 503 itself says nothing
+      // of a mistyped identityPoolId, a missing permission or a missing SDK.
+      this.#failures.failed(error)
+      throw awsUnavailable('AWS credentials are', error)
     }
   }
 

@@ -59,6 +59,14 @@ function missingAdminScope(): InsufficientScopeError {
 }
 
 /**
+ * The 401 of a token `GetUser` cannot take (an ID token, with `tokenUse: 'any'`): the same answer
+ * as the identity pool's mirror case, an access token where it needs an ID token.
+ */
+function notAccessToken(): InvalidTokenError {
+  return new InvalidTokenError('ERR_AUTH_TOKEN_TYPE_INVALID', 'the profile needs an access token')
+}
+
+/**
  * The 401 of an access token `GetUser` refused. Cognito enforces `GlobalSignOut` and
  * `RevokeToken` in its own APIs ("Access Token has been revoked"); it also refuses the tokens of
  * disabled users. Asking again would get the same answer, so this is never a 503.
@@ -84,6 +92,9 @@ function refusedToken(cause: unknown): InvalidTokenError | InsufficientScopeErro
  *   `UserNotConfirmedException`) rejects with a 401 `invalid_token` (`ERR_AUTH_TOKEN_REVOKED`,
  *   else `ERR_AUTH_TOKEN_REJECTED`). The answer is never shared with another token or request
  *   (`fromToken`): a revoked token must not get the profile a valid one fetched.
+ * - With `GetUser`, an ID token (accepted by a provider with `tokenUse: 'any'` or `'id'`) rejects
+ *   with a 401 `invalid_token` (`ERR_AUTH_TOKEN_TYPE_INVALID`) before any call: `GetUser` takes
+ *   access tokens only, so asking again could never succeed.
  * - With `GetUser`, an access token without the `aws.cognito.signin.user.admin` scope rejects
  *   with a 403 `insufficient_scope` (`ERR_AUTH_INSUFFICIENT_SCOPE`) before any call, as does one
  *   Cognito refuses for a scope it requires: a refreshed token would not have it either.
@@ -92,7 +103,14 @@ function refusedToken(cause: unknown): InvalidTokenError | InsufficientScopeErro
  *
  * @example
  * app.use(jwtAuth({ provider, profile: new CognitoProfileProvider({ userPoolId: 'eu-west-1_AbCdE1234' }) }))
- * app.get('/me', requireUser(), async (req, res) => res.json(await req.currentUser.profile))
+ * // Express 4 ends the process on a rejection nobody catches: hand it to next() (a 503, 401 or 403).
+ * app.get('/me', requireUser(), async (req, res, next) => {
+ *   try {
+ *     res.json(await req.currentUser.profile)
+ *   } catch (error) {
+ *     next(error)
+ *   }
+ * })
  *
  * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option.
  */
@@ -165,12 +183,8 @@ export class CognitoProfileProvider implements ProfileProvider {
       throw awsUnavailable('the profile is', error)
     }
     if (this.operation === 'GetUser') {
-      if (user.claims['token_use'] !== 'access' || user.token === undefined) {
-        const cause = new TypeError(
-          "CognitoProfileProvider: operation 'GetUser' needs the user's access token; use 'AdminGetUser' for ID tokens",
-        )
-        throw awsUnavailable('the profile is', cause)
-      }
+      // An ID token can never call GetUser: a 401, not a 503 the client would retry for nothing.
+      if (user.claims['token_use'] !== 'access' || user.token === undefined) throw notAccessToken()
       // Checked here, before the call: Cognito's answer to a missing scope is the same
       // NotAuthorizedException as for a revoked token.
       if (!user.scopes.includes(USER_ADMIN_SCOPE)) throw missingAdminScope()

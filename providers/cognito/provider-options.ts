@@ -56,11 +56,29 @@ export function resolveClientIds(problems: Problems, value: unknown): readonly s
   return Object.freeze([...ids])
 }
 
-/** Options of JwksProvider a migrating caller may still pass: says what replaces them. */
+/**
+ * Options of JwksProvider a migrating caller may still pass: says what replaces them. Each would
+ * otherwise be ignored (`issuer`) or refuse every Cognito token (`typ`), without a word.
+ */
 export function checkCognitoOnly(problems: Problems, options: object): void {
-  const { audience, algorithms } = options as { audience?: unknown; algorithms?: unknown }
+  const { audience, algorithms, typ, issuer } = options as {
+    audience?: unknown
+    algorithms?: unknown
+    typ?: unknown
+    issuer?: unknown
+  }
   if (audience !== undefined) {
     problems.add('audience is not an option of CognitoProvider: give the app client id as clientId')
+  }
+  if (typ !== undefined) {
+    problems.add(
+      'typ is not an option of CognitoProvider: Cognito tokens carry no typ header, so requiring one would refuse every token',
+    )
+  }
+  if (issuer !== undefined) {
+    problems.add(
+      'issuer is not an option of CognitoProvider: the issuer derives from userPoolId (choose its form with issuerForm)',
+    )
   }
   const rs256 = Array.isArray(algorithms) && algorithms.length === 1 && algorithms[0] === 'RS256'
   if (algorithms !== undefined && !rs256) {

@@ -251,10 +251,15 @@ describe.each(EXPRESS_MAJORS)('Cognito and AWS on %s', (_name, createApp) => {
       expect(aws.counts.AdminGetUser).toBe(1)
     })
 
-    it('GetUser with an ID token: 503, and AWS is not called', async () => {
+    it('GetUser with an ID token: 401 (it never can), and AWS is not called', async () => {
       const profile = profileSource({ operation: 'GetUser' })
       const res = await get(appWith({ profile }), '/profile', cognito.id())
-      expect(res.status).toBe(503)
+      expect(res.status).toBe(401)
+      expect(res.headers['retry-after']).toBeUndefined()
+      expect(res.body).toEqual({
+        error: 'invalid_token',
+        error_description: 'the profile needs an access token',
+      })
       expect(aws.requests).toEqual([])
     })
 

@@ -149,7 +149,7 @@ describe('CognitoProvider options', () => {
     [
       'a jwksUri with a query',
       { jwksUri: 'https://example.com/jwks?x=1' },
-      /^jwksUri must not have a query/,
+      /^jwksUri \(AUTH_PROVIDER_AWS_COGNITO_JWKS_URI\) must not have a query/,
     ],
     [
       'an audience (JwksProvider habit)',
