@@ -148,6 +148,78 @@ export function schemaStatements(
 
 type SqlTag = (typeof KyselyModule)['sql']
 
+/**
+ * `operand` (a column or a value) as text that `=`, `GROUP BY` and `DISTINCT` compare byte for
+ * byte, whatever the column's type, character set or collation. Tables the app made may compare
+ * loosely: `citext` or a case-insensitive collation (PostgreSQL), `COLLATE NOCASE` (SQLite), the
+ * usual MySQL collations (case, accents and trailing spaces ignored, even `utf8mb4_bin` pads), and
+ * on MySQL a `latin1` column holds other bytes than the utf8mb4 parameter, so both sides are
+ * converted to utf8mb4 before their bytes are compared.
+ */
+export function exactText(sql: SqlTag, dialect: SqlDialectName, operand: unknown) {
+  if (dialect === 'postgres') return sql`${operand}::text collate "C"`
+  if (dialect === 'mysql') return sql`cast(convert(${operand} using utf8mb4) as binary)`
+  return sql`${operand} collate binary`
+}
+
+/**
+ * The error for a grant the unique index refused though its exact row is not in the table: the
+ * index compares loosely. It names the columns' collation or type (best effort) and what to change.
+ */
+export async function looseIndexError(
+  db: Kysely<unknown>,
+  sql: SqlTag,
+  dialect: SqlDialectName,
+  schema: SqlSchema,
+  facet: SqlFacet,
+): Promise<Error> {
+  const table = schema.tables[facet]
+  let found = ''
+  try {
+    const query = collationQuery(sql, dialect, table, [schema.user, schema.values[facet]])
+    const { rows } = await query.execute(db)
+    const kinds = rows.map(({ name, kind }) => `${String(name)} ${String(kind)}`)
+    if (kinds.length > 0) found = ` (${kinds.join(', ')})`
+  } catch {
+    // The advice holds without the column details.
+  }
+  return new Error(
+    `the ${facet} grant was not stored: the unique index of ${table} counts it as equal to a row ` +
+      `that differs in case, accents or trailing spaces, so its columns compare loosely${found}; ` +
+      `to store grants exactly, ${EXACT_COLUMNS_ADVICE[dialect](table)}`,
+  )
+}
+
+/**
+ * The query naming the type or collation of a table's `user` and value columns (SQLite: of its
+ * unique indexes' columns, which is what a unique index compares with), each row `{ name, kind }`.
+ */
+function collationQuery(
+  sql: SqlTag,
+  dialect: SqlDialectName,
+  table: string,
+  columns: readonly [string, string],
+): KyselyModule.RawBuilder<{ name: unknown; kind: unknown }> {
+  const [user, value] = columns
+  if (dialect === 'mysql') {
+    return sql`select column_name as name, collation_name as kind from information_schema.columns where table_schema = database() and table_name = ${table} and column_name in (${user}, ${value})`
+  }
+  if (dialect === 'postgres') {
+    return sql`select a.attname as name, format_type(a.atttypid, a.atttypmod) || coalesce(' collate ' || quote_ident(c.collname), '') as kind from pg_attribute a left join pg_collation c on c.oid = a.attcollation and c.collname <> 'default' where a.attrelid = to_regclass(quote_ident(${table})) and a.attname in (${user}, ${value})`
+  }
+  return sql`select x.name as name, x.coll as kind from pragma_index_list(${table}) as i join pragma_index_xinfo(i.name) as x where i."unique" = 1 and x.key = 1 and x.name in (${user}, ${value})`
+}
+
+/** What to change so that a table's unique index tells apart values that differ in any byte. */
+const EXACT_COLUMNS_ADVICE: Readonly<Record<SqlDialectName, (table: string) => string>> = {
+  postgres: (table) =>
+    `make both columns of "${table}" text or varchar with a deterministic collation (not citext, not a case-insensitive ICU collation), then rebuild its unique index`,
+  mysql: (table) =>
+    `ALTER TABLE \`${table}\` CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin (MariaDB; utf8mb4_0900_bin on MySQL 8): a binary collation that keeps trailing spaces`,
+  sqlite: (table) =>
+    `recreate "${table}" and its unique index without COLLATE NOCASE or RTRIM on those columns`,
+}
+
 // A database-side default, so rows inserted by hand get an id too; `grant` sets its own.
 const RANDOM_ID: Readonly<
   Record<SqlDialectName, (sql: SqlTag) => KyselyModule.RawBuilder<unknown>>

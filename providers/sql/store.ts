@@ -15,6 +15,8 @@ import {
 import { loadKysely, offlineDialect } from './drivers.js'
 import { ksuid } from './ksuid.js'
 import {
+  exactText,
+  looseIndexError,
   resolveSchema,
   schemaStatements,
   SQL_FACETS,
@@ -47,7 +49,10 @@ export interface SqlStoreOptions {
   tables?: SqlTableNames
   /** Column names. Default `username`, `id`, `group`, `role`, `permission`. */
   columns?: SqlColumnNames
-  /** Most values one lookup may return; more fails the lookup (never a silent cut). Default 1000. */
+  /**
+   * Most values one lookup may return; more fails the lookup (never a silent cut). Default 1000,
+   * at most 1,000,000.
+   */
   maxValues?: number
   /** Where failures of idle connections are logged. Default: nowhere. */
   logger?: Logger
@@ -56,6 +61,9 @@ export interface SqlStoreOptions {
 const DIALECTS: readonly SqlDialectName[] = ['postgres', 'mysql', 'sqlite']
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 const DEFAULT_MAX_VALUES = 1_000
+// Far above any real user's grants, and low enough that `maxValues + 1` stays an exact integer
+// literal every dialect's LIMIT takes.
+const MAX_MAX_VALUES = 1_000_000
 
 /** Why a lookup key or a granted value cannot be stored or matched exactly, if it cannot. */
 export function unusableText(value: unknown): string | undefined {
@@ -125,7 +133,10 @@ export class SqlAuthzStore {
     const problems = new Problems()
     const given = (options ?? {}) as SqlStoreOptions
     const schema = resolveSchema(problems, given.tables, given.columns)
-    checkNumber(problems, 'maxValues', given.maxValues, 1, { integer: true })
+    checkNumber(problems, 'maxValues', given.maxValues, 1, {
+      integer: true,
+      max: MAX_MAX_VALUES,
+    })
     const connection = connectionFor(problems, given)
     try {
       problems.throwIfAny()
@@ -147,9 +158,11 @@ export class SqlAuthzStore {
   }
 
   /**
-   * The values of `facet` granted to `key`, sorted, without duplicates: one parameterized query.
+   * The values of `facet` granted to `key`, in code point order, without duplicates: one
+   * parameterized query. Values differing in any byte (`Admin`, `admin`, `admin `) are distinct,
+   * and every dialect answers the same list for the same rows, whatever the columns' collation.
    * Rejects (never resolves to `[]`) when the key is unusable, the database cannot be reached or
-   * answers late, or more than `maxValues` rows come back.
+   * answers late, or more than `maxValues` values come back.
    */
   lookup(facet: SqlFacet, key: string, signal?: AbortSignal): Promise<string[]> {
     const problem = unusableText(key)
@@ -157,12 +170,17 @@ export class SqlAuthzStore {
       return Promise.reject(new Error(`the ${facet} lookup key ${problem}`))
     }
     return this.#run(async ({ db, kysely: { sql } }) => {
-      const value = this.schema.values[facet]
-      const { rows } = await sql<{
-        value: unknown
-      }>`select distinct ${sql.id(value)} as ${sql.id('value')} from ${sql.id(this.schema.tables[facet])} where ${this.#matches(sql, this.schema.user, key)} order by 1 limit ${sql.lit(this.maxValues + 1)}`.execute(
-        db,
-      )
+      const column = sql.id(this.schema.values[facet])
+      const from = sql`from ${sql.id(this.schema.tables[facet])} where ${this.#matches(sql, this.schema.user, key)}`
+      const exact = exactText(sql, this.dialect, column)
+      const limit = sql`limit ${sql.lit(this.maxValues + 1)}`
+      // A plain DISTINCT would fold the values a case-insensitive collation or citext counts as
+      // equal. PostgreSQL has no min() for some text-like types (uuid), hence DISTINCT ON there.
+      const query =
+        this.dialect === 'postgres'
+          ? sql`select distinct on (${exact}) ${column} as ${sql.id('value')} ${from} ${limit}`
+          : sql`select min(${column}) as ${sql.id('value')} ${from} group by ${exact} ${limit}`
+      const { rows } = await query.$castTo<{ value: unknown }>().execute(db)
       return this.#values(facet, rows)
     }, signal)
   }
@@ -175,9 +193,10 @@ export class SqlAuthzStore {
       const { tables, id, user, values } = this.schema
       const table = sql.id(tables[facet])
       const where = sql`${this.#matches(sql, user, key)} and ${this.#matches(sql, values[facet], value)}`
-      const found =
-        await sql`select 1 as ${sql.id('found')} from ${table} where ${where} limit 1`.execute(db)
-      if (found.rows.length > 0) return false
+      const granted = async () =>
+        (await sql`select 1 as ${sql.id('found')} from ${table} where ${where} limit 1`.execute(db))
+          .rows.length > 0
+      if (await granted()) return false
       const columns = id === null ? [user, values[facet]] : [id, user, values[facet]]
       const row = id === null ? [key, value] : [ksuid(), key, value]
       try {
@@ -185,8 +204,11 @@ export class SqlAuthzStore {
           db,
         )
       } catch (error) {
-        if (isUniqueViolation(error)) return false // granted at the same moment by someone else
-        throw error
+        if (!isUniqueViolation(error)) throw error
+        // Granted at the same moment by someone else; or else the unique index counts another
+        // row as this one (`orders:read` for `Orders:Read`), and answering `false` would lose it.
+        if (await granted()) return false
+        throw await looseIndexError(db, sql, this.dialect, this.schema, facet)
       }
       return true
     })
@@ -274,14 +296,13 @@ export class SqlAuthzStore {
   }
 
   /**
-   * `column = value`, exactly. MySQL's usual collations ignore case and trailing spaces, so there
-   * the bytes are compared too: `Alice` or `alice ` must never get `alice`'s rights. The first
-   * comparison still lets the index serve the lookup.
+   * `column = value`, exactly, on every dialect: a column the app made may be `citext`, NOCASE, a
+   * case-insensitive MySQL collation or latin1, and `Alice` or `alice ` must never get `alice`'s
+   * rights. The plain comparison first still lets the index serve the lookup.
    */
   #matches(sql: (typeof KyselyModule)['sql'], column: string, value: string) {
-    const equal = sql`${sql.id(column)} = ${value}`
-    if (this.dialect !== 'mysql') return equal
-    return sql`${equal} and cast(${sql.id(column)} as binary) = cast(${value} as binary)`
+    const exact = (operand: unknown) => exactText(sql, this.dialect, operand)
+    return sql`${sql.id(column)} = ${value} and ${exact(sql.id(column))} = ${exact(value)}`
   }
 
   #values(facet: SqlFacet, rows: readonly { value: unknown }[]): string[] {
@@ -298,8 +319,28 @@ export class SqlAuthzStore {
       }
       values.push(value)
     }
-    return values
+    // Sorted here rather than by the database, whose order depends on the column's collation.
+    return values.sort(byCodePoint)
   }
+}
+
+/**
+ * Orders strings by Unicode code point (UTF-8 byte order). UTF-16 code units order differently
+ * above U+FFFF, so surrogates are moved past U+E000–U+FFFF before comparing.
+ */
+function byCodePoint(a: string, b: string): number {
+  const length = Math.min(a.length, b.length)
+  for (let i = 0; i < length; i += 1) {
+    const x = a.charCodeAt(i)
+    const y = b.charCodeAt(i)
+    if (x !== y) return codePointRank(x) - codePointRank(y)
+  }
+  return a.length - b.length
+}
+
+function codePointRank(unit: number): number {
+  if (unit < 0xd800) return unit
+  return unit >= 0xe000 ? unit - 0x800 : unit + 0x2000
 }
 
 /** Why a grant or revoke cannot be stored exactly in the default tables, if it cannot. */
