@@ -1,5 +1,6 @@
 // Connections: one bounded pool per URL (or per client the app hands over), drivers loaded lazily.
 
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import type * as KyselyModule from 'kysely'
 import type { Kysely } from 'kysely'
 import {
@@ -148,7 +149,8 @@ export class SqlConnection {
     pool: ResolvedPoolOptions,
     logger: Logger = silentLogger,
   ): SqlConnection {
-    const where = target.dialect === 'sqlite' ? target.path : target.url
+    const where =
+      target.dialect === 'sqlite' ? target.path : `${target.url}\n${target.sslMode ?? ''}`
     const key = `${target.dialect}\n${where}\n${JSON.stringify(pool)}`
     let connection = byUrl.get(key)
     if (connection === undefined) {
@@ -215,14 +217,35 @@ export class SqlConnection {
    */
   async run<T>(work: (opened: OpenedDatabase) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const opened = await this.open()
+    const release = await this.gate.acquire(signal)
     const { queryTimeoutMs } = this.pool
-    const task = () =>
-      withDeadline(
-        work(opened),
-        queryTimeoutMs,
-        `the database did not answer within ${queryTimeoutMs} ms`,
-      )
-    return abortable(this.gate.run(task, signal), signal)
+    const message = `the database did not answer within ${queryTimeoutMs} ms`
+    const running = this.#start(opened, work, performance.now() + queryTimeoutMs, message)
+    // The slot is held until the work ends, not only until its caller stops waiting: work that
+    // outlives its deadline (a query on a dead network, a wait for a pool the app holds) still
+    // counts against `size`, so a stalled database cannot gather more of it than that.
+    running.then(release, release)
+    return abortable(withDeadline(running, queryTimeoutMs, message), signal)
+  }
+
+  /**
+   * Runs `work` on one connection once the driver hands it over, unless that was past the deadline
+   * (the caller got its error then): a lookup nobody waits for any more is never sent. Async, so
+   * that even a client without Kysely's `connection()` rejects rather than keeping its slot.
+   */
+  async #start<T>(
+    opened: OpenedDatabase,
+    work: (opened: OpenedDatabase) => Promise<T>,
+    deadline: number,
+    message: string,
+  ): Promise<T> {
+    return opened.db.connection().execute(async (db) => {
+      // better-sqlite3 runs each statement synchronously, holding the event loop: let timers and
+      // other requests run between two lookups, so that a queue of them cannot freeze the app.
+      if (this.dialect === 'sqlite') await nextTurn()
+      if (performance.now() >= deadline) throw new Error(message)
+      return work({ db, kysely: opened.kysely })
+    })
   }
 
   /** Drops one reference; the last one closes the pool (never a client the app owns). */

@@ -4,7 +4,7 @@ import type * as KyselyModule from 'kysely'
 import type { Kysely, MysqlPool, MysqlPoolConnection, PostgresPool } from 'kysely'
 import { ConfigError, MAX_TIMER_MS, safeError, type Logger } from '../../src/spi.js'
 import type { ClientKind, OpenedDatabase, ResolvedPoolOptions } from './connection.js'
-import type { DatabaseTarget, SqlDialectName } from './url.js'
+import type { DatabaseTarget, MysqlSslMode, SqlDialectName } from './url.js'
 
 /**
  * The `.catch` handler for importing an optional package: explains which one to install.
@@ -51,8 +51,7 @@ export async function openTarget(
       // The server cancels a slow query and keeps the connection; the client gives up on a
       // silent one (a dead network) and the guard below discards that connection.
       statement_timeout: queryTimeoutMs,
-      // pg's own timer: past Node's longest delay it would fire at once and fail every query.
-      query_timeout: Math.min(queryTimeoutMs + 250, MAX_TIMER_MS),
+      query_timeout: pgReadTimeout(queryTimeoutMs),
       idleTimeoutMillis: 30_000,
       keepAlive: true,
       allowExitOnIdle: true,
@@ -64,11 +63,12 @@ export async function openTarget(
         'an idle SQL connection failed',
       )
     })
-    dialect = new kysely.PostgresDialect({ pool: guardPgPool(pgPool) })
+    dialect = new kysely.PostgresDialect({ pool: guardPgPool(pgPool, pool) })
   } else if (target.dialect === 'mysql') {
     const mysql = await import('mysql2').catch(explainMissing(driver, purpose))
     const mysqlPool = mysql.createPool({
       uri: target.url,
+      ...mysqlTls(target.sslMode),
       connectionLimit: pool.size,
       maxIdle: pool.size,
       idleTimeout: 30_000,
@@ -88,7 +88,9 @@ export async function openTarget(
     // A CommonJS module: its constructor is the default export (or the module, in some loaders).
     const Database = ((loaded as { default?: unknown }).default ?? loaded) as SqliteConstructor
     dialect = new kysely.SqliteDialect({
-      database: new Database(target.path, { timeout: queryTimeoutMs }),
+      database: new Database(target.path, {
+        timeout: Math.min(SQLITE_BUSY_TIMEOUT_MS, queryTimeoutMs),
+      }),
     })
   } else {
     throw new Error(`unknown dialect ${target.dialect}`)
@@ -107,7 +109,7 @@ export async function openClient(
   if (kind === 'kysely') return { db: client as Kysely<unknown>, kysely }
   let adapter: KyselyModule.Dialect
   if (dialect === 'postgres') {
-    adapter = new kysely.PostgresDialect({ pool: guardPgPool(client as RawPgPool) })
+    adapter = new kysely.PostgresDialect({ pool: guardPgPool(client as RawPgPool, pool) })
   } else if (dialect === 'mysql') {
     // A mysql2/promise pool wraps the callback pool Kysely needs.
     const inner = (client as { pool?: unknown }).pool
@@ -121,13 +123,50 @@ export async function openClient(
   return { db: new kysely.Kysely<unknown>({ dialect: adapter }), kysely }
 }
 
+// better-sqlite3 waits for a lock synchronously, the whole event loop with it: while another
+// process holds the file (a writer's transaction, a migration), every lookup would freeze the app
+// for the whole busy timeout. A short one fails the lookup instead (SQLITE_BUSY, so a 503).
+const SQLITE_BUSY_TIMEOUT_MS = 50
+
+/**
+ * mysql2's `ssl` option for a URL's ssl-mode, a new object each time (mysql2 writes to it).
+ * VERIFY_CA checks that the certificate chains to a trusted CA; VERIFY_IDENTITY also that it names
+ * the host, which mysql2 checks only when told to (`verifyIdentity`). REQUIRED is read as
+ * VERIFY_IDENTITY, as pg reads `sslmode=require` as verify-full: MySQL's own clients encrypt
+ * without checking who answers, which stops an eavesdropper but not a server posing as the
+ * database, and that server would answer every user's permissions. Encrypting without any check
+ * takes mysql2's own option, `?ssl={"rejectUnauthorized":false}`, written on purpose. A server
+ * without TLS fails every mode.
+ */
+function mysqlTls(mode: MysqlSslMode | undefined): {
+  ssl?: { rejectUnauthorized: boolean; verifyIdentity: boolean }
+} {
+  if (mode === undefined || mode === 'DISABLED') return {}
+  return {
+    ssl: { rejectUnauthorized: true, verifyIdentity: mode !== 'VERIFY_CA' },
+  }
+}
+
 type SqliteConstructor = new (
   path: string,
   options: { timeout: number },
 ) => KyselyModule.SqliteDatabase
 
+/**
+ * pg's own timer on each query, a little past the query time-out so that the server's
+ * `statement_timeout` speaks first; past Node's longest delay it would fire at once and fail
+ * every query.
+ */
+function pgReadTimeout(queryTimeoutMs: number): number {
+  return Math.min(queryTimeoutMs + 250, MAX_TIMER_MS)
+}
+
 interface RawPgClient {
-  query(sql: string, parameters: readonly unknown[]): Promise<unknown>
+  query(config: {
+    text: string
+    values: readonly unknown[]
+    query_timeout: number
+  }): Promise<unknown>
   release(destroy?: boolean): void
 }
 
@@ -143,26 +182,73 @@ function reportedByServer(error: unknown, field: 'severity' | 'sqlState'): boole
 }
 
 /**
- * A pg pool whose clients are discarded, not reused, after a failure the server did not report
- * (a dropped connection, a read time-out): such a client may still wait for an answer that never
- * comes, and every later query on it would wait too.
+ * A pg pool whose waits for a client end at the time-out, and whose clients are discarded, not
+ * reused, after a failure the server did not report (a dropped connection, a read time-out): such
+ * a client may still wait for an answer that never comes, and every later query on it would wait too.
  */
-function guardPgPool(pool: RawPgPool): PostgresPool {
+function guardPgPool(pool: RawPgPool, bounds: ResolvedPoolOptions): PostgresPool {
+  const acquire = pgAcquirer(pool, bounds)
+  const readTimeoutMs = pgReadTimeout(bounds.queryTimeoutMs)
   return {
     connect: async () => {
-      const client = await pool.connect()
+      const client = await acquire()
       let broken = false
       const guarded = {
+        // The read time-out is set on each query, for an app's pool as for ours: a query that
+        // never gets its answer would otherwise hold the client, and the gate's slot, for good.
         query: (sql: string, parameters: readonly unknown[]) =>
-          client.query(sql, parameters).catch((error: unknown) => {
-            if (!reportedByServer(error, 'severity')) broken = true
-            throw error
-          }),
+          client
+            .query({ text: sql, values: parameters, query_timeout: readTimeoutMs })
+            .catch((error: unknown) => {
+              if (!reportedByServer(error, 'severity')) broken = true
+              throw error
+            }),
         release: () => client.release(broken),
       }
       return guarded as unknown as Awaited<ReturnType<PostgresPool['connect']>>
     },
     end: () => pool.end(),
+  }
+}
+
+/**
+ * Asks pg for a client, giving up after the query time-out. An app's own pool may have no
+ * `connectionTimeoutMillis`: a lookup the gate had already timed out would keep waiting in pg's
+ * queue and run its query long after anyone wanted the answer. A client that comes too late goes
+ * straight back to the pool, unused; and as mysql2's `queueLimit` does, at most `size +
+ * maxWaiting` requests wait in pg's queue, so a pool the app holds cannot gather more.
+ */
+function pgAcquirer(
+  pool: RawPgPool,
+  { size, maxWaiting, queryTimeoutMs }: ResolvedPoolOptions,
+): () => Promise<RawPgClient> {
+  let waiting = 0
+  return () => {
+    if (waiting >= size + maxWaiting) {
+      return Promise.reject(new Error(`${waiting} lookups already wait for a pg connection`))
+    }
+    waiting += 1
+    return new Promise((resolve, reject) => {
+      let late = false
+      const timer = setTimeout(() => {
+        late = true
+        reject(new Error(`pg gave no connection within ${queryTimeoutMs} ms`))
+      }, queryTimeoutMs)
+      timer.unref?.()
+      pool.connect().then(
+        (client) => {
+          waiting -= 1
+          clearTimeout(timer)
+          if (late) client.release()
+          else resolve(client)
+        },
+        (error: unknown) => {
+          waiting -= 1
+          clearTimeout(timer)
+          reject(error) // after the time-out: ignored
+        },
+      )
+    })
   }
 }
 

@@ -44,10 +44,26 @@ export class Gate {
    * @throws {GateRefusedError} when too many tasks wait, or no slot frees within the time-out.
    */
   async run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    await this.#acquire(signal)
+    const release = await this.acquire(signal)
     try {
       return await task()
     } finally {
+      release()
+    }
+  }
+
+  /**
+   * Takes a slot once one is free, for a task whose end the caller tracks itself; resolves to the
+   * function that gives the slot back (calling it again does nothing).
+   *
+   * @throws {GateRefusedError} when too many tasks wait, or no slot frees within the time-out.
+   */
+  async acquire(signal?: AbortSignal): Promise<() => void> {
+    await this.#acquire(signal)
+    let held = true
+    return () => {
+      if (!held) return
+      held = false
       this.#release()
     }
   }

@@ -5,14 +5,22 @@ import { percentDecodes } from '../../src/spi.js'
 /** The SQL dialects the SQL sources speak: PostgreSQL, MySQL/MariaDB, SQLite. */
 export type SqlDialectName = 'postgres' | 'mysql' | 'sqlite'
 
+/** The TLS a MySQL URL asks for with `ssl-mode`, in the names MySQL's own clients give the modes. */
+export type MysqlSslMode = 'DISABLED' | 'REQUIRED' | 'VERIFY_CA' | 'VERIFY_IDENTITY'
+
 /** Where a database URL points, once parsed. */
 export type DatabaseTarget =
   | {
       readonly dialect: 'postgres' | 'mysql'
-      /** The URL to hand the driver: the scheme normalised (`postgres:`/`mysql:`), no `+driver`. */
+      /**
+       * The URL to hand the driver: the scheme normalised (`postgres:`/`mysql:`), no `+driver`,
+       * and for MySQL without its `ssl-mode`, which mysql2 does not read (see `sslMode`).
+       */
       readonly url: string
       /** The URL with its password masked, for errors and logs. */
       readonly display: string
+      /** MySQL only: the TLS the URL's `ssl-mode` (`sslmode`, `ssl_mode`) asks for, if it has one. */
+      readonly sslMode?: MysqlSslMode
     }
   | {
       readonly dialect: 'sqlite'
@@ -99,7 +107,14 @@ function serverTarget(dialect: 'postgres' | 'mysql', rest: string): DatabaseTarg
   if (![url.username, url.password, url.hostname, url.pathname].every(percentDecodes)) {
     return 'must percent-encode its user, password, host and database name: a % as %25 (value hidden: it may carry a password)'
   }
-  return { dialect, url: url.href, display: maskUrl(url.href) }
+  const display = maskUrl(url.href)
+  if (dialect === 'postgres') {
+    const problem = postgresQueryProblem(url)
+    return problem ?? { dialect, url: url.href, display }
+  }
+  const tls = mysqlQuery(url)
+  if (typeof tls === 'string') return tls
+  return { dialect, url: url.href, display, ...tls }
 }
 
 /** The URL parsed, an empty host before a Unix socket's query read as `localhost`; or the problem. */
@@ -123,6 +138,109 @@ function namesSocket(dialect: 'postgres' | 'mysql', query: URLSearchParams): boo
   return dialect === 'postgres'
     ? (query.get('host') ?? '').startsWith('/')
     : (query.get('socketPath') ?? '') !== ''
+}
+
+const isSslModeName = (name: string): boolean =>
+  name.toLowerCase().replace(/[-_]/g, '') === 'sslmode'
+
+/** pg reads `sslmode` only: MySQL's spellings of it would be ignored, and pg would connect in clear. */
+function postgresQueryProblem(url: URL): string | undefined {
+  const misspelt = [...url.searchParams.keys()].find(
+    (name) => isSslModeName(name) && name !== 'sslmode',
+  )
+  return misspelt === undefined
+    ? undefined
+    : `has the query option ${quoteName(misspelt)}, which pg does not read (it would connect without TLS): write sslmode`
+}
+
+// mysql2 takes every query parameter as an option of its own, and one it does not know (such as
+// ssl-mode) it ignores with a console warning: `?ssl-mode=REQUIRED` would connect in clear text.
+// So a MySQL URL's query may hold only the options below, which mysql2 knows and which change
+// neither how lookups run nor the bounds the pool options set; its TLS mode is read here.
+const MYSQL_QUERY_OPTIONS: ReadonlySet<string> = new Set([
+  'socketPath',
+  'charset',
+  'ssl',
+  'password1',
+  'password2',
+  'password3',
+  'passwordSha1',
+  'enableCleartextPlugin',
+  'connectAttributes',
+  'localAddress',
+  'compress',
+  'maxPreparedStatements',
+])
+const MYSQL_QUERY_HINT =
+  'a MySQL URL takes ssl-mode (DISABLED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY) and these mysql2 options: ' +
+  [...MYSQL_QUERY_OPTIONS].join(', ')
+
+// MySQL's mode names, and libpq's (a SQLAlchemy URL may carry either); case and `_`/`-` ignored.
+const SSL_MODES: Readonly<Record<string, MysqlSslMode | 'PREFERRED'>> = {
+  disabled: 'DISABLED',
+  disable: 'DISABLED',
+  preferred: 'PREFERRED',
+  prefer: 'PREFERRED',
+  allow: 'PREFERRED',
+  required: 'REQUIRED',
+  require: 'REQUIRED',
+  'verify-ca': 'VERIFY_CA',
+  'verify-identity': 'VERIFY_IDENTITY',
+  'verify-full': 'VERIFY_IDENTITY',
+}
+
+/**
+ * Checks a MySQL URL's query and takes its `ssl-mode` out of it (mysql2 gets it as its `ssl`
+ * option instead). Returns the mode (none when the URL gives none), or the problem.
+ */
+function mysqlQuery(url: URL): { sslMode?: MysqlSslMode } | string {
+  const names = [...url.searchParams.keys()]
+  const twice = names.find((name, index) => names.indexOf(name) !== index)
+  if (twice !== undefined) return `has the query option ${quoteName(twice)} twice: give it once`
+  const modes = names.filter(isSslModeName)
+  if (modes.length > 1) return `gives the TLS mode twice (${modes.join(', ')}): give ssl-mode once`
+  const unknown = names.find((name) => !isSslModeName(name) && !MYSQL_QUERY_OPTIONS.has(name))
+  if (unknown !== undefined) {
+    return `has the query option ${quoteName(unknown)}, which mysql2 would ignore or which would change how lookups run; ${MYSQL_QUERY_HINT}`
+  }
+  const ssl = url.searchParams.get('ssl')
+  if (ssl !== null && !sslOptionUsable(ssl)) {
+    return 'has an ssl query option that is neither a JSON object nor an SSL profile name: for TLS write ssl-mode=VERIFY_IDENTITY, without it ssl-mode=DISABLED'
+  }
+  const name = modes[0]
+  if (name === undefined) return {}
+  if (ssl !== null) return `gives both ${name} and ssl: give one`
+  const mode = SSL_MODES[url.searchParams.get(name)!.toLowerCase().replace(/_/g, '-')]
+  if (mode === undefined) {
+    return `has an ${name} that is not DISABLED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY (nor libpq's disable, require, verify-ca, verify-full)`
+  }
+  if (mode === 'PREFERRED') {
+    return `has ${name}=PREFERRED, which mysql2 cannot do (it always or never uses TLS): write VERIFY_IDENTITY, REQUIRED or DISABLED`
+  }
+  // Taken out as written, so that every other option reaches mysql2 byte for byte.
+  url.search = queryPairs(url.search)
+    .filter((pair) => !isSslModeName(decode(pair.split('=')[0]!.replace(/\+/g, ' '))))
+    .join('&')
+  return { sslMode: mode }
+}
+
+/** mysql2 reads `ssl` as JSON: an object of TLS options, or a string naming one of its profiles. */
+function sslOptionUsable(value: string): boolean {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(value)
+  } catch {
+    return true // a profile name, such as "Amazon RDS"
+  }
+  return (
+    typeof parsed === 'string' ||
+    (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
+  )
+}
+
+/** An option name for a message: quoted, and cut short (the query is text the user wrote). */
+function quoteName(name: string): string {
+  return JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name)
 }
 
 // Query parameters whose value is a secret the driver reads: pg takes `password` from the query
