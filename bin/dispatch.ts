@@ -1,6 +1,7 @@
 // The oidc-guard command dispatcher: finds the command named first and hands it the rest.
 
 import { UsageError } from '../src/command-line.js'
+import { ConfigError } from '../src/errors.js'
 
 /** What a command reads and writes. */
 export interface Io {
@@ -19,7 +20,7 @@ export interface Command {
   run(args: readonly string[], io: Io): Promise<number>
 }
 
-/** Exit code of a wrong command line. */
+/** Exit code of a wrong command line or configuration. */
 const USAGE = 2
 
 function overview(commands: readonly Command[]): string {
@@ -38,7 +39,8 @@ function overview(commands: readonly Command[]): string {
  * Runs the command named by `argv[0]`. `help`, `--help` and `-h` print the overview (or, followed
  * by a command, its help). Errors are printed as one line, never a stack; the exit code is 0 when
  * done, 1 when the command failed and 2 for a wrong command line (a {@link UsageError}, printed
- * with the command's usage).
+ * with the command's usage) or a wrong configuration (a {@link ConfigError}: one line per problem,
+ * as the SQL commands print them).
  */
 export async function runCli(
   argv: readonly string[],
@@ -65,6 +67,11 @@ export async function runCli(
   } catch (error) {
     if (error instanceof UsageError) {
       io.err(`oidc-guard ${name}: ${error.message}\n\n${command.usage}`)
+      return USAGE
+    }
+    if (error instanceof ConfigError) {
+      // Its message starts "oidc-guard: "; the problems alone read as the command's own lines.
+      for (const problem of error.problems) io.err(`oidc-guard ${name}: ${problem}`)
       return USAGE
     }
     io.err(`oidc-guard ${name}: ${error instanceof Error ? error.message : String(error)}`)

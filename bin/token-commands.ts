@@ -43,7 +43,8 @@ const VERIFY_USAGE = `Usage: oidc-guard verify <token> [--json]
 Verifies the token with the providers the environment configures (AUTH_PROVIDER and the
 provider's variables, exactly as fromEnv() reads them) and prints its verified claims, or the
 check that failed and why. Exit code 0 when valid, 1 when refused or unavailable (or when
-AUTH_MIDDLEWARE_DISABLED=true: there is nothing to verify), 2 for a wrong command line.`
+AUTH_MIDDLEWARE_DISABLED=true: there is nothing to verify), 2 for a wrong command line or
+configuration (each problem on its own line).`
 
 const verify: Command = {
   name: 'verify',
@@ -184,7 +185,21 @@ function mintClaims(sub: string, scope: string | undefined, pairs: readonly stri
     }
     claims[name] = value
   }
+  // The printed variables configure a provider that requires sub (RFC 7519 §4.1.2: a string).
+  const subject = claims['sub']
+  if (typeof subject !== 'string' || subject === '') {
+    throw new UsageError(
+      `the sub claim must be a non-empty string (--sub alice), got ${JSON.stringify(subject) ?? 'none'}`,
+    )
+  }
   return claims
+}
+
+/** A whole number of the command line within `min`..`max`, written in digits only. */
+function wholeNumber(text: string, min: number, max: number): number | undefined {
+  if (!/^\d+$/.test(text)) return undefined
+  const value = Number(text)
+  return value >= min && value <= max ? value : undefined
 }
 
 /**
@@ -219,12 +234,11 @@ const mint: Command = {
       io.out(MINT_USAGE)
       return 0
     }
-    const port = Number(values.port)
-    const expiresInSec = Number(values.expires)
-    if (!Number.isInteger(port) || port < 0 || port > 65535)
-      throw new UsageError('--port must be a port number')
-    if (!Number.isInteger(expiresInSec) || expiresInSec <= 0)
-      throw new UsageError('--expires must be seconds > 0')
+    // Digits only: Number('') is 0 (a random port), Number(' 8e3 ') is 8000.
+    const port = wholeNumber(values.port, 0, 65_535)
+    const expiresInSec = wholeNumber(values.expires, 1, Number.MAX_SAFE_INTEGER)
+    if (port === undefined) throw new UsageError('--port must be a port number: 0 to 65535')
+    if (expiresInSec === undefined) throw new UsageError('--expires must be seconds > 0')
     const claims = mintClaims(values.sub, values.scope, values.claim)
     const issuer = await createTestIssuer({ port, audience: values.audience })
     const token = issuer.mint(claims, { expiresInSec })

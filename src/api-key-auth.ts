@@ -20,8 +20,8 @@ import {
   InvalidRequestError,
   type AuthChallenge,
 } from './errors.js'
-import { safeError } from './logger.js'
 import { Problems } from './options.js'
+import { isUnicodeText } from './passwords.js'
 import { User } from './user.js'
 
 /** One API key, as configured: who it stands for and what it may do. Never the key itself. */
@@ -254,13 +254,9 @@ export function apiKeyAuth(
 
   async function find(hash: string): Promise<ApiKeyRecord | undefined> {
     if (byHash !== undefined) return byHash.get(hash)
-    let answer: unknown
-    try {
-      answer = await repository!.getApiKey(hash)
-    } catch (error) {
-      logger.warn({ err: safeError(error) }, 'API key repository failed; answering 503')
-      throw credentialsUnavailable(error)
-    }
+    const answer: unknown = await base.askRepository('API key repository', () =>
+      repository!.getApiKey(hash),
+    )
     if (answer === undefined || answer === null) return undefined
     if (recordProblem(answer, false) !== undefined) {
       logger.error('API key repository returned a malformed record; answering 503')
@@ -270,6 +266,8 @@ export function apiKeyAuth(
   }
 
   async function authenticate(key: string): Promise<User> {
+    // What no header can carry: UTF-8 would hash a lone surrogate as U+FFFD, another key.
+    if (!isUnicodeText(key)) throw new InvalidRequestError('malformed API key')
     const digest = digestOf(key)
     const record = await find(digest.toString('hex'))
     // The lookup compared hashes of the key, never the key; this re-check guards against a

@@ -50,6 +50,7 @@ import {
   decoyHash,
   HashRefusedError,
   hashWork,
+  isUnicodeText,
   parsePasswordHash,
   verifyParsedHash,
   VerifiedPasswordCache,
@@ -80,6 +81,12 @@ export interface CredentialsAuthOptions extends DisabledOptions {
   profile?: ProfileProvider
   /** Longest wait for a source, in milliseconds; past it the facet answers 503. Default 5000. */
   sourceTimeoutMs?: number
+  /**
+   * Longest wait for the credentials repository (`basicAuth`'s `credentialsRepository`,
+   * `apiKeyAuth`'s `repository`), in milliseconds; past it the request answers 503 with
+   * `Retry-After`, as when the repository throws. Default 5000.
+   */
+  repositoryTimeoutMs?: number
   /** A pino logger to write to (a child is used), or `false` for none. Default: a new pino logger. */
   logger?: Logger | false
   /** Level of the logger oidc-guard creates. Default `AUTH_MIDDLEWARE_LOG_LEVEL`, else `info`. */
@@ -109,6 +116,7 @@ export interface BasicAuthOptions extends CredentialsAuthOptions {
 }
 
 const WARN_ONCE_LIMIT = 1_000
+const DEFAULT_REPOSITORY_TIMEOUT_MS = 5_000
 
 /** Checks the options every credentials middleware shares. */
 export function checkCredentialsAuthOptions(
@@ -129,6 +137,7 @@ export function checkCredentialsAuthOptions(
   const { groups, roles, permissions, profile } = options
   checkSources(problems, { groups, roles, permissions, profile })
   checkTimeout(problems, 'sourceTimeoutMs', options.sourceTimeoutMs)
+  checkTimeout(problems, 'repositoryTimeoutMs', options.repositoryTimeoutMs)
 }
 
 /** What a credentials middleware resolves once: its logger, responder and wrapped sources. */
@@ -137,6 +146,11 @@ export interface CredentialsAuthBase {
   readonly challenge: AuthChallenge
   readonly sources: UserSources
   readonly credentialsRequired: boolean
+  /**
+   * Asks the repository (`what` names it in the log), bounded by `repositoryTimeoutMs`: a throw
+   * or a hang is `ERR_AUTH_CREDENTIALS_UNAVAILABLE` (503), never a 401 nor a request left waiting.
+   */
+  askRepository<T>(what: string, call: () => T | PromiseLike<T>): Promise<T>
   /** Runs a request through the shared steps; `read` extracts the credentials (or throws). */
   handle<C>(
     req: Request,
@@ -169,6 +183,27 @@ export function credentialsAuthBase(
   installCurrentUser()
   const respond = createChallengeResponder(challenge, options.onError)
   const credentialsRequired = options.credentialsRequired === true
+  const repositoryTimeoutMs = options.repositoryTimeoutMs ?? DEFAULT_REPOSITORY_TIMEOUT_MS
+
+  async function askRepository<T>(what: string, call: () => T | PromiseLike<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`the ${what} did not answer within ${repositoryTimeoutMs} ms`)),
+        repositoryTimeoutMs,
+      )
+      timer.unref?.()
+    })
+    try {
+      // A synchronous throw is the repository failing too; race() also handles a late rejection.
+      return await Promise.race([new Promise<T>((resolve) => resolve(call())), timedOut])
+    } catch (error) {
+      logger.warn({ err: safeError(error) }, `${what} failed; answering 503`)
+      throw credentialsUnavailable(error)
+    } finally {
+      clearTimeout(timer)
+    }
+  }
 
   function handle<C>(
     req: Request,
@@ -233,7 +268,7 @@ export function credentialsAuthBase(
     }
     respond(error, req, res, next)
   }
-  return { logger, challenge, sources, credentialsRequired, handle }
+  return { logger, challenge, sources, credentialsRequired, askRepository, handle }
 }
 
 /**
@@ -306,7 +341,11 @@ export function basicAuth(
       'credentialsRepository is required: an object with getCredentials(username), such as new JsonCredentialsRepository({ path })',
     )
   }
-  const { verifiedCache } = given
+  const { verifiedCache, allowLegacySha256 } = given
+  // A string such as 'false' must not turn unsalted hashes on: only true does, so only booleans.
+  if (allowLegacySha256 !== undefined && typeof allowLegacySha256 !== 'boolean') {
+    problems.add('allowLegacySha256 must be true or false')
+  }
   if (verifiedCache !== undefined && verifiedCache !== false) {
     if (typeof verifiedCache !== 'object' || verifiedCache === null) {
       problems.add('verifiedCache must be { ttlMs, max } or false')
@@ -344,11 +383,25 @@ function readBasic(req: Request): BasicCredentials | undefined {
   return parseBasicAuthorization(values[0]!)
 }
 
+/**
+ * Refuses, as the header path refuses malformed credentials (400), what no `Basic` header can
+ * carry: a value that is not a string, or text with a lone surrogate (no UTF-8 encodes it).
+ */
+function checkCredentialText(username: unknown, password: unknown): void {
+  if (typeof username !== 'string' || typeof password !== 'string') {
+    throw new InvalidRequestError('malformed Basic credentials')
+  }
+  if (!isUnicodeText(username) || !isUnicodeText(password)) {
+    throw new InvalidRequestError('Basic credentials are not valid Unicode')
+  }
+}
+
 function createBasicAuthenticator(
   options: BasicAuthOptions,
   base: CredentialsAuthBase,
 ): (username: string, password: string) => Promise<User> {
-  const { credentialsRepository: repository, allowLegacySha256 = false } = options
+  const { credentialsRepository: repository } = options
+  const allowLegacySha256 = options.allowLegacySha256 === true
   const { logger, challenge, sources } = base
   const cache =
     options.verifiedCache === false ? undefined : new VerifiedPasswordCache(options.verifiedCache)
@@ -389,13 +442,9 @@ function createBasicAuthenticator(
   }
 
   async function lookUp(username: string): Promise<UserCredentials | undefined> {
-    let answer: unknown
-    try {
-      answer = await repository.getCredentials(username)
-    } catch (error) {
-      logger.warn({ err: safeError(error) }, 'credentials repository failed; answering 503')
-      throw credentialsUnavailable(error)
-    }
+    const answer: unknown = await base.askRepository('credentials repository', () =>
+      repository.getCredentials(username),
+    )
     try {
       return checkedRecord(answer)
     } catch (error) {
@@ -405,7 +454,11 @@ function createBasicAuthenticator(
   }
 
   return async function authenticate(username: string, password: string): Promise<User> {
-    const record = await lookUp(username)
+    // Before the cache: its HMAC would read a lone surrogate as U+FFFD, another password.
+    checkCredentialText(username, password)
+    // An empty user-id names nobody, whatever a repository answers for it: refused as an unknown
+    // user is, with the same decoy work.
+    const record = username === '' ? undefined : await lookUp(username)
     const id = record && (record.id || record.username || username)
     let target: ParsedPasswordHash | undefined
     if (id !== undefined) {

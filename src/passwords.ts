@@ -104,9 +104,14 @@ function scryptAsync(
   )
 }
 
+/** Whether `value` is a string UTF-8 can encode as it is: one without a lone surrogate. */
+export function isUnicodeText(value: unknown): value is string {
+  return typeof value === 'string' && !LONE_SURROGATE.test(value)
+}
+
 function encodePassword(password: string): Buffer {
   if (typeof password !== 'string') throw new TypeError('password must be a string')
-  if (LONE_SURROGATE.test(password)) {
+  if (!isUnicodeText(password)) {
     throw new TypeError('password is not valid Unicode (it has a lone surrogate)')
   }
   // The seed hashes password.encode(): UTF-8 as typed, with no Unicode normalisation.

@@ -54,8 +54,8 @@ describe('oidc-guard verify', () => {
 
   it('accepts a pasted "Bearer <token>" and reports configuration problems without a stack', async () => {
     const { io, err } = ioWith({})
-    expect(await runCli(['verify', `Bearer ${idp.mint({ sub: 'a' })}`], io, tokenCommands)).toBe(1)
-    expect(err[0]).toMatch(/^oidc-guard verify: oidc-guard: AUTH_PROVIDER is required/)
+    expect(await runCli(['verify', `Bearer ${idp.mint({ sub: 'a' })}`], io, tokenCommands)).toBe(2)
+    expect(err[0]).toMatch(/^oidc-guard verify: AUTH_PROVIDER is required/)
     expect(err.join('\n')).not.toMatch(/\n\s+at /)
   })
 })
