@@ -200,6 +200,8 @@ export class Enrichment {
     this.#shared?.onInvalidate((keys) => {
       for (const key of keys) this.#cache?.delete(key)
     })
+    // Another instance cleared the cache, or the tier may have missed invalidations while away.
+    this.#shared?.onClear?.(() => this.#cache?.clear())
     this.#cache = new LRUCache<string, Answer, FetchContext>({
       max: sourceCache?.max ?? DEFAULT_MAX,
       ttl: sourceCache?.ttlMs ?? DEFAULT_TTL_MS,
@@ -235,9 +237,14 @@ export class Enrichment {
     await this.#shared?.invalidate(keys)
   }
 
-  /** Forgets every cached answer. */
-  clear(): void {
+  /**
+   * Forgets every cached answer, on every instance when the shared tier can clear (Redis can):
+   * resolves once the others have been told; rejects when the tier could not be reached, after
+   * this instance forgot its own. A shared tier without `clear()` is left as it is.
+   */
+  async clear(): Promise<void> {
     this.#cache?.clear()
+    await this.#shared?.clear?.()
   }
 
   /** How many answers the in-process tier holds. */

@@ -111,8 +111,13 @@ export interface Verifier {
    * the token's `sub`.
    */
   forgetUser(user: User | { issuer: string; subject: string }): Promise<void>
-  /** Forgets every cached authorization answer. */
-  clearSourceCache(): void
+  /**
+   * Forgets every cached authorization answer, so the next requests ask the sources again. With a
+   * shared tier (`RedisSharedCache`) every instance forgets too, and the promise resolves once they
+   * have been told; it rejects when Redis cannot be reached (this instance has forgotten its own
+   * answers, the others keep theirs up to `ttlMs`): retry it.
+   */
+  clearSourceCache(): Promise<void>
   /** Each provider's keys, the revocation store and the caches; `ok` is false when one cannot serve. */
   health(): Promise<HealthReport>
 }

@@ -66,9 +66,11 @@ export function tokenRevoked(): InvalidTokenError {
 /**
  * What `revokeToken(tokenOrJti)` revokes: a compact token is read (unverified: revoking more than
  * asked is safe) for its `jti` (or Cognito's `origin_jti`) and `exp`; anything else is taken as a
- * `jti`. A token without either cannot be revoked by id: revoke its subject instead.
+ * `jti`. A token without either cannot be revoked by id: revoke its subject instead. A value is
+ * a token when its first segment is a JOSE header; any other value, dots or not, is a `jti`.
  *
- * @throws {TypeError} for an empty value or a token with no `jti`/`origin_jti`.
+ * @throws {TypeError} for an empty value, a token with no `jti`/`origin_jti`, or a token whose
+ *   payload cannot be read.
  */
 export function jtiEntry(
   tokenOrJti: string,
@@ -78,14 +80,14 @@ export function jtiEntry(
   if (typeof tokenOrJti !== 'string' || tokenOrJti === '') {
     throw new TypeError('revokeToken needs a token or a jti')
   }
-  if (tokenOrJti.split('.').length !== 3) {
+  if (!isCompactJws(tokenOrJti)) {
     return {
       kind: 'jti',
       jti: tokenOrJti,
       expiresAtSec: nowSec + maxLifetimeSec + REVOCATION_GRACE_SEC,
     }
   }
-  const { payload } = parseJwt(tokenOrJti, Number.MAX_SAFE_INTEGER)
+  const payload = readablePayload(tokenOrJti)
   const jti = stringOf(payload, 'jti') ?? stringOf(payload, 'origin_jti')
   if (jti === undefined) {
     throw new TypeError('the token has no jti or origin_jti: revoke its subject instead')
@@ -96,6 +98,38 @@ export function jtiEntry(
       ? Math.min(exp, nowSec + Math.max(maxLifetimeSec, MAX_TOKEN_ENTRY_SEC))
       : nowSec + maxLifetimeSec
   return { kind: 'jti', jti, expiresAtSec: ends + REVOCATION_GRACE_SEC }
+}
+
+/**
+ * Whether a value is a compact token rather than a `jti`: three segments, the first a JOSE header
+ * (a JSON object naming its `alg`, RFC 7515 §4.1.1). Counting dots is not enough: an id may hold
+ * dots (`urn:x.y.z`, `1.2.3`) and must be revoked as the id it is.
+ */
+function isCompactJws(value: string): boolean {
+  const segments = value.split('.')
+  if (segments.length !== 3) return false
+  try {
+    const header: unknown = JSON.parse(Buffer.from(segments[0]!, 'base64url').toString('utf8'))
+    return (
+      typeof header === 'object' &&
+      header !== null &&
+      typeof (header as Record<string, unknown>)['alg'] === 'string'
+    )
+  } catch {
+    return false
+  }
+}
+
+/** The claims of a token given to `revokeToken`, or a `TypeError`: bad input, not a 401. */
+function readablePayload(token: string): Record<string, unknown> {
+  try {
+    return parseJwt(token, Number.MAX_SAFE_INTEGER).payload
+  } catch (cause) {
+    throw new TypeError(
+      'revokeToken: the value has a token header but its payload cannot be read; pass its jti',
+      { cause },
+    )
+  }
 }
 
 /**
@@ -201,7 +235,13 @@ export class MemoryRevocationStore implements RevocationStore {
     this.#maxLifetimeSec = maxTokenLifetimeSec
   }
 
-  /** Revokes one token, by the token itself or its `jti` (Cognito's `origin_jti` too). */
+  /**
+   * Revokes one token, by the token itself or its `jti` (Cognito's `origin_jti` too). A value is
+   * taken as a token when it starts with a JOSE header; any other (`urn:x.y.z` too) is a `jti`.
+   *
+   * @throws {TypeError} for an empty value, a token with no `jti`/`origin_jti`, or a token whose
+   *   payload cannot be read.
+   */
   revokeToken(tokenOrJti: string): void {
     const entry = jtiEntry(tokenOrJti, this.#maxLifetimeSec, nowSec()) as {
       jti: string

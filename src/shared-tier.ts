@@ -20,6 +20,17 @@ export interface SharedCacheTier extends HasHealth {
   /** Deletes the keys everywhere and tells every instance (their `onInvalidate` listeners). */
   invalidate(keys: readonly string[]): Promise<void>
   onInvalidate(listener: (keys: readonly string[]) => void): void
+  /**
+   * Deletes every answer everywhere and tells every instance to drop its whole in-process tier
+   * (their `onClear` listeners); what `clearSourceCache` calls. Optional: without it,
+   * `clearSourceCache` clears the calling instance only.
+   */
+  clear?(): Promise<void>
+  /**
+   * Listens for "drop every answer you hold": another instance cleared the cache, or this one may
+   * have missed invalidations (its tier was unreachable). Optional, and needed with `clear`.
+   */
+  onClear?(listener: () => void): void
 }
 
 /** An answer read from a {@link SharedCacheTier}, and how long it has left there. */
@@ -45,8 +56,13 @@ export function checkSharedTier(problems: Problems, shared: unknown): void {
     const names = missing.map((method) => `${method}()`).join(', ')
     problems.add(`sourceCache.shared must be ${expected}; it has no ${names}`)
   }
-  if (tier.getEntry !== undefined && typeof tier.getEntry !== 'function') {
-    problems.add('sourceCache.shared.getEntry must be a method, or left out')
+  for (const method of ['getEntry', 'clear', 'onClear'] as const) {
+    if (tier[method] !== undefined && typeof tier[method] !== 'function') {
+      problems.add(`sourceCache.shared.${method} must be a method, or left out`)
+    }
+  }
+  if ((tier.clear === undefined) !== (tier.onClear === undefined)) {
+    problems.add('sourceCache.shared needs both clear() and onClear(), or neither')
   }
 }
 

@@ -160,6 +160,17 @@ export class RedisLink {
   #lastError: string | undefined
   #liveWaiters: Array<() => void> = []
   #commandReady: Promise<void> | undefined
+  // Bumped by every 'ready' and 'close' of the subscriber: only the load of the latest
+  // subscription may report the link live, never one that started before a reconnection.
+  #attempt = 0
+  // Loads failed in a row: a failure that lasts (a database Redis refuses) is retried ever less
+  // often, not on a fresh connection every few milliseconds.
+  #failedLoads = 0
+  // Whether the command connection is on its database, checked once per connection.
+  #selected: Promise<void> | undefined
+  readonly #reselected = (): void => {
+    this.#selected = undefined
+  }
 
   /** @param what names the store in log lines ("revocation store"…). */
   constructor(options: RedisConnectionOptions, handlers: LinkHandlers, what: string) {
@@ -215,7 +226,7 @@ export class RedisLink {
     await withTimeout(this.open(), this.#timeoutMs, 'connecting to redis timed out')
     const command = this.#command
     if (command === undefined) throw new Error('the redis store was closed')
-    if (command.status === 'ready') return command
+    if (command.status === 'ready') return this.#onItsDatabase(command)
     const pending = ['wait', 'connecting', 'connect']
     if (options.waitForReconnection === true) pending.push('reconnecting')
     if (!pending.includes(command.status)) {
@@ -229,6 +240,25 @@ export class RedisLink {
       }),
     )
     await withTimeout(this.#commandReady, this.#timeoutMs, 'connecting to redis timed out')
+    return this.#onItsDatabase(command)
+  }
+
+  /**
+   * The command connection once it is known to be on its database. ioredis selects it on each
+   * connection but only emits an error when Redis refuses (`/99` on a server of 16 databases), and
+   * goes on in database 0: revocations and answers would land where no other instance looks.
+   */
+  async #onItsDatabase(command: Redis): Promise<Redis> {
+    const database = Number(command.options.db ?? 0)
+    if (database === 0) return command // always there
+    this.#selected ??= command.select(database).then(
+      () => undefined,
+      (error: unknown) => {
+        const reason = error instanceof Error ? error.message : String(error)
+        throw new Error(`redis refused database ${database} (${reason})`)
+      },
+    )
+    await withTimeout(this.#selected, this.#timeoutMs, 'selecting the redis database timed out')
     return command
   }
 
@@ -260,6 +290,7 @@ export class RedisLink {
     const command = this.#command
     subscriber?.disconnect()
     if (this.#owned) command?.disconnect()
+    else command?.off('ready', this.#reselected) // the application's client stays open
   }
 
   async #start(options: RedisConnectionOptions): Promise<void> {
@@ -288,34 +319,51 @@ export class RedisLink {
       this.#command = new Redis(options.url!, overrides)
       this.#command.on('error', (error: Error) => this.#noteError(error))
     }
+    // Each connection selects its database again: check it again.
+    this.#command.on('ready', this.#reselected)
     const subscriber = this.#command.duplicate(overrides)
     this.#subscriber = subscriber
     subscriber.on('error', (error: Error) => this.#noteError(error))
     subscriber.on('message', (channel: string, message: string) => {
       if (channel === this.#handlers.channel) this.#handlers.onMessage(message)
     })
-    subscriber.on('ready', () => void this.#subscribe(subscriber))
-    subscriber.on('close', () => this.#lost(new Error(this.#lastError ?? 'connection closed')))
+    subscriber.on('ready', () => void this.#subscribe(subscriber, ++this.#attempt))
+    subscriber.on('close', () => {
+      this.#attempt += 1
+      this.#lost(new Error(this.#lastError ?? 'connection closed'))
+    })
     const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS
     this.#heartbeat = setInterval(() => void this.#beat(subscriber), heartbeatMs)
     this.#heartbeat.unref?.()
   }
 
-  async #subscribe(subscriber: Redis): Promise<void> {
+  /** Subscribes and loads the state; `attempt` tells whether a newer subscription replaced it. */
+  async #subscribe(subscriber: Redis, attempt: number): Promise<void> {
+    const current = () => !this.#closed && attempt === this.#attempt
     try {
       await subscriber.subscribe(this.#handlers.channel)
       await this.#handlers.onSubscribed(await this.command({ waitForReconnection: true }))
-      if (this.#closed || subscriber.status !== 'ready') return
+      // A load that outlived its subscription may have missed what was published meanwhile: only
+      // the newest one (still running) can tell that the state is in step.
+      if (!current() || subscriber.status !== 'ready') return
       this.#live = true
+      this.#failedLoads = 0
       if (this.#down) this.#logger.info('redis %s is back in step', this.#what)
       this.#down = false
       const waiters = this.#liveWaiters
       this.#liveWaiters = []
       for (const waiter of waiters) waiter()
     } catch (error) {
-      // Subscribed without the state, or not at all: start over on a fresh connection.
+      // Subscribed without the state, or not at all: start over on a fresh connection (unless a
+      // newer subscription already did, whose load is running).
+      if (!current()) return
       this.#lost(error)
-      if (!this.#closed) subscriber.disconnect(true)
+      const delayMs = Math.min(100 * 2 ** this.#failedLoads, 5_000)
+      this.#failedLoads += 1
+      const retry = setTimeout(() => {
+        if (current()) subscriber.disconnect(true)
+      }, delayMs)
+      retry.unref?.()
     }
   }
 

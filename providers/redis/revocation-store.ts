@@ -148,7 +148,11 @@ export class RedisRevocationStore implements RevocationStore {
    * instance, until the token expires (its `exp`, whatever `maxTokenLifetimeSec` says; a bare `jti`
    * for `maxTokenLifetimeSec`). This instance refuses it at once, even when Redis cannot be reached.
    *
-   * @throws {TypeError} synchronously, for an empty value or a token with no `jti`/`origin_jti`.
+   * A value is taken as a token when it starts with a JOSE header; any other (`urn:x.y.z` too) is
+   * a `jti`.
+   *
+   * @throws {TypeError} synchronously, for an empty value, a token with no `jti`/`origin_jti`, or a
+   *   token whose payload cannot be read.
    * @returns a promise that rejects when Redis could not store the revocation: it then holds on
    *   this instance only, so retry.
    */
