@@ -112,12 +112,12 @@ function checkScopes(problems: Problems, scopes: unknown): void {
  * app.use(metadata)
  * app.use(jwtAuth({ provider, resourceMetadata: metadata.url }))
  *
- * @throws {ConfigError} when `resource` is not an https URL (http on loopback outside production),
- *   or no authorization server is known (templated issuers, such as Entra's multi-tenant ones, must
- *   be listed in `authorizationServers`); when `providers` or `authorizationServers` is not a list
- *   (of providers, of issuer URLs), a scope of `scopesSupported` is not one `requireScopes` takes
- *   (RFC 6749 §3.3: printable ASCII without spaces, '"' or '\\'), or `resourceName` is not a
- *   non-empty string.
+ * @throws {ConfigError} when `resource` is not an https URL (plain http is allowed only on
+ *   loopback, or anywhere outside production), or no authorization server is known (templated
+ *   issuers, such as Entra's multi-tenant ones, must be listed in `authorizationServers`); when
+ *   `providers` or `authorizationServers` is not a list (of providers, of issuer URLs), a scope of
+ *   `scopesSupported` is not one `requireScopes` takes (RFC 6749 §3.3: printable ASCII without
+ *   spaces, '"' or '\\'), or `resourceName` is not a non-empty string.
  */
 export function protectedResourceMetadata(
   options: ResourceMetadataOptions,
