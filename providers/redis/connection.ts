@@ -251,14 +251,21 @@ export class RedisLink {
   async #onItsDatabase(command: Redis): Promise<Redis> {
     const database = Number(command.options.db ?? 0)
     if (database === 0) return command // always there
-    this.#selected ??= command.select(database).then(
+    // Only a success is kept: a SELECT that failed for a passing reason (Redis slow past the
+    // command time-out) is asked again by the next command, not held against the connection.
+    const selected = (this.#selected ??= command.select(database).then(
       () => undefined,
       (error: unknown) => {
+        if (this.#selected === selected) this.#selected = undefined
         const reason = error instanceof Error ? error.message : String(error)
-        throw new Error(`redis refused database ${database} (${reason})`)
+        throw new Error(
+          (error as { name?: unknown } | null)?.name === 'ReplyError' // Redis's own answer
+            ? `redis refused database ${database} (${reason})`
+            : `selecting redis database ${database} failed (${reason})`,
+        )
       },
-    )
-    await withTimeout(this.#selected, this.#timeoutMs, 'selecting the redis database timed out')
+    ))
+    await withTimeout(selected, this.#timeoutMs, 'selecting the redis database timed out')
     return command
   }
 

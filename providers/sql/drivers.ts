@@ -81,7 +81,7 @@ export async function openTarget(
       enableKeepAlive: true,
     })
     dialect = new kysely.MysqlDialect({
-      pool: guardMysqlPool(mysqlPool as unknown as RawMysqlPool, queryTimeoutMs),
+      pool: guardMysqlPool(mysqlPool as unknown as RawMysqlPool, pool),
     })
   } else if ('path' in target) {
     const loaded: unknown = await import('better-sqlite3').catch(explainMissing(driver, purpose))
@@ -114,7 +114,7 @@ export async function openClient(
     // A mysql2/promise pool wraps the callback pool Kysely needs.
     const inner = (client as { pool?: unknown }).pool
     const raw = (typeof inner === 'object' && inner !== null ? inner : client) as RawMysqlPool
-    adapter = new kysely.MysqlDialect({ pool: guardMysqlPool(raw, pool.queryTimeoutMs) })
+    adapter = new kysely.MysqlDialect({ pool: guardMysqlPool(raw, pool) })
   } else {
     adapter = new kysely.SqliteDialect({
       database: client as KyselyModule.SqliteDatabase,
@@ -280,10 +280,12 @@ interface RawMysqlPool {
  * parameters: mysql2's `query` would escape them into the SQL text, which a server in
  * `NO_BACKSLASH_ESCAPES` mode reads differently.
  */
-function guardMysqlPool(pool: RawMysqlPool, timeoutMs: number): MysqlPool {
+function guardMysqlPool(pool: RawMysqlPool, bounds: ResolvedPoolOptions): MysqlPool {
+  const acquire = mysqlAcquirer(pool, bounds)
+  const timeoutMs = bounds.queryTimeoutMs
   return {
     getConnection: (callback) => {
-      acquireMysql(pool, timeoutMs, (error, connection) => {
+      acquire((error, connection) => {
         if (error || connection === undefined) {
           return callback(error, connection as unknown as MysqlPoolConnection)
         }
@@ -295,27 +297,37 @@ function guardMysqlPool(pool: RawMysqlPool, timeoutMs: number): MysqlPool {
 }
 
 /**
- * Asks mysql2 for a connection, giving up after `timeoutMs` as pg's `connectionTimeoutMillis`
- * does. mysql2 has no such bound: a lookup the gate had already timed out would keep waiting in
- * mysql2's queue and run its query long after anyone wanted the answer. A connection that comes
- * too late goes straight back to the pool, unused.
+ * Asks mysql2 for a connection, giving up after the query time-out as pg's
+ * `connectionTimeoutMillis` does. mysql2 has no such bound: a lookup the gate had already timed
+ * out would keep waiting in mysql2's queue and run its query long after anyone wanted the answer.
+ * A connection that comes too late goes straight back to the pool, unused. At most `size +
+ * maxWaiting` requests wait in mysql2's queue: our own pool's `queueLimit` says so too, but an
+ * app's pool passed as `client` may have none, and would gather every timed-out lookup.
  */
-function acquireMysql(
+function mysqlAcquirer(
   pool: RawMysqlPool,
-  timeoutMs: number,
-  callback: (error: unknown, connection?: RawMysqlConnection) => void,
-): void {
-  let late = false
-  const timer = setTimeout(() => {
-    late = true
-    callback(new Error(`mysql2 gave no connection within ${timeoutMs} ms`))
-  }, timeoutMs)
-  timer.unref?.()
-  pool.getConnection((error, connection) => {
-    clearTimeout(timer)
-    if (!late) callback(error, connection)
-    else if (!error) connection.release()
-  })
+  { size, maxWaiting, queryTimeoutMs }: ResolvedPoolOptions,
+): (callback: (error: unknown, connection?: RawMysqlConnection) => void) => void {
+  let waiting = 0
+  return (callback) => {
+    if (waiting >= size + maxWaiting) {
+      callback(new Error(`${waiting} lookups already wait for a mysql2 connection`))
+      return
+    }
+    waiting += 1
+    let late = false
+    const timer = setTimeout(() => {
+      late = true
+      callback(new Error(`mysql2 gave no connection within ${queryTimeoutMs} ms`))
+    }, queryTimeoutMs)
+    timer.unref?.()
+    pool.getConnection((error, connection) => {
+      waiting -= 1
+      clearTimeout(timer)
+      if (!late) callback(error, connection)
+      else if (!error) connection.release()
+    })
+  }
 }
 
 function guardMysqlConnection(

@@ -245,3 +245,43 @@ describe.each(postgres)('the app’s own pg pool, its only connection held, on $
     }
   })
 })
+
+describe.each(mariadb)('the app’s own mysql2 pool, its only connection held, on $name', (db) => {
+  const tables = uniqueTables()
+
+  afterAll(() => dropTables(db.url, Object.values(tables)))
+
+  it('at most size + maxWaiting wait in it, and a late connection goes back unused', async () => {
+    const setup = new SqlAuthzStore({ url: db.url, tables })
+    await setup.init()
+    await setup.close()
+    const mysql = await import('mysql2')
+    // The app's pool: no queueLimit of its own, as mysql2's default.
+    const pool = mysql.createPool({ uri: db.url, connectionLimit: 1 })
+    const queued = () =>
+      (pool as unknown as { _connectionQueue: { length: number } })._connectionQueue.length
+    const store = new SqlAuthzStore({
+      client: pool,
+      tables,
+      pool: { size: 2, maxWaiting: 2, acquireTimeoutMs: 200, queryTimeoutMs: 300 },
+    })
+    const held = await pool.promise().getConnection() // the app's long transaction
+    try {
+      for (let round = 0; round < 5; round += 1) {
+        const results = await Promise.allSettled(
+          Array.from({ length: 4 }, (_, n) => store.lookup('groups', `late-${round}-${n}`)),
+        )
+        expect(results.every((result) => result.status === 'rejected')).toBe(true)
+        expect(queued()).toBeLessThanOrEqual(4) // size + maxWaiting
+      }
+    } finally {
+      held.release()
+    }
+    // The connection passes through the waiters that gave up, each handing it back unused.
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(queued()).toBe(0)
+    expect(await store.lookup('groups', 'on-time')).toEqual([])
+    await store.close()
+    await new Promise<void>((resolve) => pool.end(() => resolve()))
+  })
+})

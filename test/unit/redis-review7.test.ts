@@ -4,6 +4,7 @@
 // refuses is an outage.
 
 import { randomBytes } from 'node:crypto'
+import net from 'node:net'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { JwksProvider } from '../../providers/jwks/index.js'
@@ -343,5 +344,45 @@ describe('a database Redis refuses', () => {
     expect(logger.warnings.filter((line) => /unreachable/.test(line))).toHaveLength(1)
     const shared = tier({ url: url.href, timeoutMs: 500 })
     await expect(shared.get(groupsKey('alice'))).rejects.toThrow(/out of range/i)
+  })
+
+  it('a SELECT that failed once for a passing reason is asked again, never held against the link', async () => {
+    // A proxy that holds the first SELECT past the command time-out, then passes everything.
+    let armed = true
+    const proxy = net.createServer((client) => {
+      const upstream = net.connect(Number(REDIS.port || 6379), REDIS.hostname)
+      client.on('data', (chunk: Buffer) => {
+        if (armed && chunk.toString('latin1').toLowerCase().startsWith('*2\r\n$6\r\nselect')) {
+          armed = false
+          setTimeout(() => upstream.write(chunk), 1_000)
+          return
+        }
+        upstream.write(chunk)
+      })
+      upstream.on('data', (chunk: Buffer) => client.write(chunk))
+      for (const [a, b] of [
+        [client, upstream],
+        [upstream, client],
+      ] as const) {
+        a.on('error', () => b.destroy())
+        a.on('close', () => b.destroy())
+      }
+    })
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+    closers.push(() => new Promise<void>((resolve) => proxy.close(() => resolve())))
+    const { port } = proxy.address() as net.AddressInfo
+    const slow = store({ url: `redis://127.0.0.1:${port}/3`, timeoutMs: 300 })
+    const outcomes: string[] = []
+    for (let attempt = 0; attempt < 8 && outcomes.at(-1) !== 'ready'; attempt += 1) {
+      outcomes.push(
+        await slow.ready(1_000).then(
+          () => 'ready',
+          (error: Error) => error.message,
+        ),
+      )
+    }
+    expect(armed).toBe(false) // the SELECT was held
+    expect(outcomes.at(-1)).toBe('ready')
+    expect(outcomes.join('\n')).not.toMatch(/refused database/)
   })
 })
