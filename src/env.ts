@@ -88,11 +88,11 @@ export class EnvReader {
     const raw = this.raw(name)
     if (raw === undefined) return undefined
     const { integer = false, max = Number.MAX_VALUE } = options
-    const value = decimal(raw)
-    const ok =
+    const fits = (value: number): boolean =>
       Number.isFinite(value) && value > 0 && value <= max && (!integer || Number.isInteger(value))
-    if (ok) return value
-    const kind = integer ? 'a whole number' : 'a number'
+    const value = decimal(raw)
+    if (fits(value)) return value
+    const kind = (integer ? 'a whole number' : 'a number') + notationHint(raw, fits)
     const range =
       max === Number.MAX_VALUE
         ? 'above 0'
@@ -107,9 +107,10 @@ export class EnvReader {
   seconds(name: string, max: number): number | undefined {
     const raw = this.raw(name)
     if (raw === undefined) return undefined
+    const fits = (value: number): boolean => Number.isFinite(value) && value >= 0 && value <= max
     const value = decimal(raw)
-    if (Number.isFinite(value) && value >= 0 && value <= max) return value
-    this.#expected(name, `a number of seconds from 0 to ${max}`)
+    if (fits(value)) return value
+    this.#expected(name, `a number of seconds${notationHint(raw, fits)} from 0 to ${max}`)
     return undefined
   }
 
@@ -183,9 +184,10 @@ function unitHint(value: number): string {
   if (fits(asMilliseconds)) {
     return `; ${value} looks like milliseconds: write ${asMilliseconds} for ${asMilliseconds} minutes`
   }
-  const asSeconds = round(value / 60)
-  if (fits(asSeconds)) {
-    return `; ${value} looks like seconds: write ${asSeconds} for ${asSeconds} minutes`
+  // Seconds only when they make whole minutes: 2880 is more likely two days meant in minutes.
+  const asSeconds = value / 60
+  if (Number.isInteger(asSeconds) && fits(asSeconds)) {
+    return `; if ${value} was meant in seconds, write ${asSeconds} for ${asSeconds} minutes`
   }
   return ''
 }
@@ -210,6 +212,14 @@ export function readJwksCacheEnv(
 // Plain decimal notation only: Number() also reads '0x10' as 16, '1e3' as 1000 and '' as 0, none
 // of which anyone writes meaning that number of minutes or milliseconds.
 const DECIMAL = /^(?:\d+(?:\.\d*)?|\.\d+)$/
+
+/**
+ * For a value refused only for its notation (`5e3`, `0x10`, which `fits` once read as a number):
+ * that only plain decimal digits are read.
+ */
+function notationHint(raw: string, fits: (value: number) => boolean): string {
+  return raw.trim() !== '' && fits(Number(raw)) ? ' written in plain decimal digits' : ''
+}
 
 /** The number `raw` writes in plain decimal notation, else NaN. */
 function decimal(raw: string): number {

@@ -43,10 +43,11 @@ export interface JwksCacheOptions {
   /** The fetch to use (a test issuer's in-memory fetch, a proxy agent). Default `globalThis.fetch`. */
   fetch?: FetchFunction
   /**
-   * Where failed fetches (and discovery for these sets) are logged. Default: nowhere; the
-   * process-wide cache logs to its own pino logger at `AUTH_MIDDLEWARE_LOG_LEVEL`.
+   * Where failed fetches (and discovery for these sets) are logged: a pino logger, or `false` for
+   * none. Default: nowhere; the process-wide cache logs to its own pino logger at
+   * `AUTH_MIDDLEWARE_LOG_LEVEL`.
    */
-  logger?: Logger
+  logger?: Logger | false
 }
 
 /** What {@link JwksCache.status} reports of one key set (for health checks). */
@@ -108,7 +109,7 @@ export function checkJwksCacheOptions(problems: Problems, options: JwksCacheOpti
   if (options.fetch !== undefined && typeof options.fetch !== 'function') {
     problems.add('jwksCache.fetch must be a function with the signature of fetch()')
   }
-  checkLogger(problems, 'jwksCache.logger', options.logger, { allowFalse: false })
+  checkLogger(problems, 'jwksCache.logger', options.logger)
 }
 
 /**
@@ -158,7 +159,7 @@ export class JwksCache {
       ...DEFAULTS,
       fetch: (input, init) => globalThis.fetch(input, init),
       ...definedOnly(options),
-      logger: neverThrows(options.logger ?? silentLogger),
+      logger: options.logger ? neverThrows(options.logger) : silentLogger,
     }
     // Never sooner than a cooldown after the last successful fetch, whatever the interval says.
     this.#refreshAfterMs = Math.max(this.#options.refreshIntervalMs, this.#options.cooldownMs)
@@ -429,9 +430,28 @@ export function sharedJwksCache(): JwksCache {
   if (shared === undefined) {
     const problems = new Problems()
     const options = readJwksCacheEnv(process.env, problems)
-    const level = readLogLevel(process.env, problems)
     problems.throwIfAny()
-    shared = new JwksCache({ ...options, logger: resolveLogger(undefined, level) })
+    shared = new JwksCache({ ...options, logger: defaultLogger() })
   }
   return shared
+}
+
+let library: Logger | undefined
+
+/**
+ * oidc-guard's own logger for parts that log outside any request's pipeline (the process-wide key
+ * cache, an identity pool's exchanges): one pino logger on stdout at `AUTH_MIDDLEWARE_LOG_LEVEL`,
+ * made on first use. Separate from the key cache, so that a part that only logs does not depend on
+ * the `JWKS_CACHE_*` variables being valid.
+ *
+ * @throws {ConfigError} when `AUTH_MIDDLEWARE_LOG_LEVEL` is invalid.
+ */
+export function defaultLogger(): Logger {
+  if (library === undefined) {
+    const problems = new Problems()
+    const level = readLogLevel(process.env, problems)
+    problems.throwIfAny()
+    library = resolveLogger(undefined, level)
+  }
+  return library
 }

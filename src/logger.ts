@@ -215,11 +215,13 @@ export interface SafeError {
  * code, message and stack with anything token-shaped removed, and nothing else. Errors of HTTP
  * clients carry the request they made (`config.headers.Authorization`), which pino's serializer
  * would copy whole; redaction paths cannot follow every shape, so they are not logged at all.
- * The summary has no prototype: pino's `err` serializer takes `type` from an object's constructor
- * (which would say `Object` for every error), and with none it keeps the summary's own `type`.
+ * pino's `err` serializer takes `type` from an object's constructor, which would say `Object` for
+ * every error: the summary's own `constructor` is undefined (not enumerable), so the serializer
+ * keeps its `type`. It keeps Object's prototype: a logger that formats errors as text
+ * (`${err}`) would otherwise throw, and the record would be lost.
  */
 export function safeError(error: unknown): SafeError {
-  const summary = Object.create(null) as SafeError
+  const summary = Object.defineProperty({}, 'constructor', { value: undefined }) as SafeError
   if (!(error instanceof Error)) {
     summary.type = typeof error
     summary.message = scrub(String(error))

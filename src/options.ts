@@ -26,10 +26,18 @@ function show(value: unknown): string {
 // Everything from the scheme's `//` (or the start) to the last `@`: the user information, and with
 // it a password, whatever characters it holds and whether or not the URL parser accepts the rest.
 const USER_INFORMATION = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)?[\s\S]*@/
+// In a URL that parses, user information ends the authority: an `@` in the path is not one.
+const AUTHORITY_USER_INFORMATION = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#]*@/
+const HAS_AUTHORITY = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//
 
-/** A URL as an error may show it: quoted, with any user information (a password) hidden. */
+/**
+ * A URL as an error may show it: quoted, with any user information (a password) hidden. Up to the
+ * last `@` when the value does not parse, where no one can tell where a password ends.
+ */
 function showUrl(value: string): string {
-  return JSON.stringify(value.replace(USER_INFORMATION, '$1[hidden]@'))
+  const userInformation =
+    URL.canParse(value) && HAS_AUTHORITY.test(value) ? AUTHORITY_USER_INFORMATION : USER_INFORMATION
+  return JSON.stringify(value.replace(userInformation, '$1[hidden]@'))
 }
 
 /**

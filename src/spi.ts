@@ -52,6 +52,7 @@ export {
 export { FetchFailure, isJsonObject, readJsonCapped, type FetchFunction } from './fetch-json.js'
 export {
   checkJwksCacheOptions,
+  defaultLogger,
   JwksCache,
   sharedJwksCache,
   type JwksCacheOptions,

@@ -6,9 +6,9 @@ import {
   checkNumber,
   checkString,
   checkTimeout,
+  defaultLogger,
   InvalidTokenError,
   Problems,
-  sharedJwksCache,
   silentLogger,
   type Logger,
   type User,
@@ -178,7 +178,7 @@ export class CognitoIdentityPoolProvider {
     this.#cache = new LRUCache({ max: given.maxIdentities ?? DEFAULT_MAX_IDENTITIES })
     this.#client = given.client
     this.#failures = new FailureLog(
-      given.logger === false ? silentLogger : (given.logger ?? sharedJwksCache().logger),
+      given.logger === false ? silentLogger : (given.logger ?? defaultLogger()),
       { identityPoolId: this.identityPoolId },
       'AWS credentials exchange failed; answering 503',
     )

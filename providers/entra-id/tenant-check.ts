@@ -27,8 +27,9 @@ export class TenantCheck {
     // A refusal lasts a minute from when it was given, however often the tenant comes back.
     updateAgeOnGet: false,
     ttlResolution: 0,
-    // Date.now() rather than lru-cache's performance clock: it is the clock fake timers move.
-    perf: { now: () => Date.now() },
+    // A monotonic clock: a wall clock stepped back (an NTP correction) would stretch the minute.
+    // Read through the global at each call, so that fake timers can move it in tests.
+    perf: { now: () => performance.now() },
   })
 
   constructor(allows: TenantPredicate, timeoutMs: number) {

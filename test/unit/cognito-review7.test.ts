@@ -7,7 +7,7 @@ import { pino } from 'pino'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ConfigError, createVerifier, UnavailableError, type User } from '../../src/index.js'
 import { createTestIssuer } from '../../src/testing.js'
-import { EnvReader, Problems, sharedJwksCache, JwksCache } from '../../src/spi.js'
+import { defaultLogger, EnvReader, Problems, JwksCache } from '../../src/spi.js'
 import {
   CognitoIdentityPoolProvider,
   CognitoProvider,
@@ -134,7 +134,7 @@ describe('CognitoIdentityPoolProvider logs why it answers 503', () => {
   })
 
   it("logs to oidc-guard's own logger by default", async () => {
-    const warn = vi.spyOn(sharedJwksCache().logger, 'warn').mockImplementation(() => undefined)
+    const warn = vi.spyOn(defaultLogger(), 'warn').mockImplementation(() => undefined)
     const error = awsError('ResourceNotFoundException', 'IdentityPool not found.')
     const pool = identityPool({ client: failingWith(error) })
     await expect(pool.getAwsCredentials(user)).rejects.toBeInstanceOf(UnavailableError)
@@ -142,6 +142,23 @@ describe('CognitoIdentityPoolProvider logs why it answers 503', () => {
       expect.objectContaining({ kind: 'ResourceNotFoundException' }),
       'AWS credentials exchange failed; answering 503',
     )
+  })
+
+  it('does not depend on the JWKS_CACHE_* variables, which configure a cache it does not use', async () => {
+    vi.stubEnv('JWKS_CACHE_INTERVAL', '2880')
+    vi.resetModules() // a process-wide key cache not yet made, as in an app's first call
+    try {
+      const fresh = await import('../../providers/cognito/index.js')
+      const build = () =>
+        new fresh.CognitoIdentityPoolProvider({
+          identityPoolId: IDENTITY_POOL,
+          userPoolId: POOL,
+          client: failingWith(new Error('x')),
+        })
+      expect(build).not.toThrow()
+    } finally {
+      vi.unstubAllEnvs()
+    }
   })
 
   it.each<[string, unknown, RegExp]>([

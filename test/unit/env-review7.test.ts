@@ -60,10 +60,23 @@ describe('JWKS_CACHE_INTERVAL has an upper bound (24 h)', () => {
     ])
   })
 
-  it('says that an hour written in seconds looks like seconds', () => {
+  it('says that an hour written in seconds may have been meant in seconds', () => {
     expect(read('3600')).toEqual([
-      expect.stringContaining('3600 looks like seconds: write 60 for 60 minutes'),
+      expect.stringContaining('if 3600 was meant in seconds, write 60 for 60 minutes'),
     ])
+  })
+
+  it('no seconds hint for a value that makes no whole minutes as seconds (1441)', () => {
+    const [problem] = read('1441')
+    expect(problem).toMatch(/must be at most 1440/)
+    expect(problem).not.toMatch(/meant in seconds|looks like seconds/)
+  })
+
+  it('says that only plain decimal digits are read when a number is written another way', () => {
+    expect(read('1e3')).toEqual([
+      expect.stringContaining('must be a number written in plain decimal digits above 0'),
+    ])
+    expect(read('5m')).toEqual([expect.not.stringContaining('decimal')])
   })
 
   it('a huge value is one problem among the others, naming the variable', () => {
@@ -81,7 +94,9 @@ describe('JWKS_CACHE_INTERVAL has an upper bound (24 h)', () => {
     'reads numbers in plain decimal notation only: %s is refused',
     (value) => {
       expect(read(value)).toEqual([
-        expect.stringMatching(/^JWKS_CACHE_INTERVAL must be a number above 0/),
+        expect.stringMatching(
+          /^JWKS_CACHE_INTERVAL must be a number (written in plain decimal digits )?above 0/,
+        ),
       ])
     },
   )
@@ -114,6 +129,22 @@ describe('resourceMetadata: production when either process.env or the env option
       jwtAuth({ ...fromEnv(JWKS_ENV, { logger: false }), resourceMetadata: md }),
     )
     expect(problems).toEqual([expect.stringMatching(/^resourceMetadata must use https/)])
+  })
+})
+
+describe('a URL that parses shows its host though its path holds an @', () => {
+  it('hides only the user information of the authority', () => {
+    const problem = urlProblem('http://idp.example.com/tenants/team@example.com/', true)
+    expect(problem).toContain('"http://idp.example.com/tenants/team@example.com/"')
+    expect(urlProblem('http://user:pw@idp.example.com/a@b/ x', true)).toContain(
+      '"http://[hidden]@idp.example.com/a@b/ x"',
+    )
+  })
+})
+
+describe('JwksCache takes logger: false, as the providers do', () => {
+  it('builds, silent', () => {
+    expect(() => new JwksCache({ logger: false })).not.toThrow()
   })
 })
 
@@ -209,6 +240,17 @@ describe('safeError keeps the error’s type through pino’s err serializer', (
       message: 'no access for Bearer [redacted]',
     })
     expect(lines[1]?.['err']).toMatchObject({ type: 'string', message: 'plain text' })
+  })
+
+  it('is kept by a logger whose err serializer formats it as text', () => {
+    const lines: string[] = []
+    const logger = pino(
+      { serializers: { err: (err: unknown) => ({ text: `${String(err)}` }) } },
+      { write: (line: string) => void lines.push(line) },
+    )
+    logger.warn({ err: safeError(new Error('boom')) }, 'source failed')
+    expect(lines).toHaveLength(1)
+    expect(Object.keys(safeError(new Error('x')))).toEqual(['type', 'message', 'stack'])
   })
 })
 

@@ -4,7 +4,7 @@
 // refuses is an outage.
 
 import { randomBytes } from 'node:crypto'
-import net from 'node:net'
+import * as net from 'node:net'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { JwksProvider } from '../../providers/jwks/index.js'
