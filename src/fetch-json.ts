@@ -141,6 +141,13 @@ export async function fetchJson(url: string, limits: FetchLimits): Promise<unkno
   } catch (error) {
     throw new FetchFailure(`${url} could not be fetched: ${describe(error)}`, { cause: error })
   }
+  // A fetch given by the app may drop `init` (a proxy wrapper written as `(url) => fetch(url, {
+  // dispatcher })`) and follow the redirect itself: its 200 then comes from wherever the first
+  // server sent it, so a followed redirect fails the fetch as one refused would.
+  if (response.redirected === true || response.type === 'opaqueredirect') {
+    discardBody(response)
+    throw new FetchFailure(`${url} redirected elsewhere; redirects are not followed`)
+  }
   if (response.status !== 200) {
     discardBody(response)
     throw new FetchFailure(`${url} answered HTTP ${response.status}`, { status: response.status })

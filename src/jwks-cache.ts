@@ -98,6 +98,10 @@ const MAX_SKIPPED_LOGGED = 10
  * cache's constructor checks them, and so does a provider given them, beside its other options.
  */
 export function checkJwksCacheOptions(problems: Problems, options: JwksCacheOptions): void {
+  if (typeof options !== 'object' || options === null) {
+    problems.add('jwksCache options must be an object ({ refreshIntervalMs, cooldownMs, … })')
+    return
+  }
   for (const name of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
     if (name === 'timeoutMs') continue
     const min = name === 'staleIfErrorMs' ? 0 : 1
@@ -115,24 +119,31 @@ export function checkJwksCacheOptions(problems: Problems, options: JwksCacheOpti
 /**
  * A refresh interval under the cooldown refetches the set all the time, one fetch always in flight
  * (a value meant as minutes, as `JWKS_CACHE_INTERVAL` takes, is the usual cause); one over a day
- * keeps a withdrawn key trusted for as long (milliseconds given where minutes were meant, say).
+ * keeps a withdrawn key trusted for as long (milliseconds given where minutes were meant, say). The
+ * cache refreshes every `max(refreshIntervalMs, cooldownMs)`, so the cooldown is held to the
+ * interval, the default one included, and so to the same day.
  */
 function checkRefreshInterval(problems: Problems, options: JwksCacheOptions): void {
-  const { refreshIntervalMs: interval, cooldownMs = DEFAULTS.cooldownMs } = options
+  const { refreshIntervalMs: given, cooldownMs = DEFAULTS.cooldownMs } = options
   const valid = (value: unknown): value is number =>
     typeof value === 'number' && Number.isFinite(value) && value >= 1
-  if (!valid(interval)) return
-  if (interval > MAX_REFRESH_INTERVAL_MS) {
+  if (valid(given) && given > MAX_REFRESH_INTERVAL_MS) {
     problems.add(
       `jwksCache.refreshIntervalMs is in milliseconds (JWKS_CACHE_INTERVAL is in minutes) and must ` +
         `be at most ${MAX_REFRESH_INTERVAL_MS} (24 h: a key removed from the set stays trusted ` +
-        `until the next refresh), got ${interval}`,
+        `until the next refresh), got ${given}`,
     )
   }
-  if (!valid(cooldownMs) || interval >= cooldownMs) return
+  if (!valid(cooldownMs)) return
+  const interval = given ?? DEFAULTS.refreshIntervalMs
+  if (!valid(interval) || interval >= cooldownMs) return
   problems.add(
-    `jwksCache.refreshIntervalMs is in milliseconds (JWKS_CACHE_INTERVAL is in minutes) and must ` +
-      `be at least cooldownMs (${cooldownMs}), got ${interval}`,
+    given === undefined
+      ? `jwksCache.cooldownMs (${cooldownMs}) must be at most refreshIntervalMs (${interval} by ` +
+          'default; the set is refreshed every max(refreshIntervalMs, cooldownMs), and at least ' +
+          'once a day, so that a withdrawn key stops being trusted)'
+      : `jwksCache.refreshIntervalMs is in milliseconds (JWKS_CACHE_INTERVAL is in minutes) and ` +
+          `must be at least cooldownMs (${cooldownMs}), got ${interval}`,
   )
 }
 
@@ -180,16 +191,25 @@ export class JwksCache {
     const state = this.#state(uri)
     const keys = this.#currentKeys(uri, state, now)
     if (keys === undefined) return this.#afterFetch(uri, state, now, alg, kid)
-    const key = selectKey(keys, alg, kid)
+    let key: VerificationKey | undefined
+    try {
+      key = selectKey(keys, alg, kid)
+    } catch (error) {
+      // A known kid with no key for this alg, or two keys under it: the issuer may have reused
+      // the kid for a new key (another type, another alg). Refetched as an unknown kid is.
+      if (!this.#mayRefetch(state, now)) throw error
+    }
     if (key !== undefined) return key
     // An unknown kid: the issuer may have rotated its keys. Refetch, but at most once a cooldown.
-    if (
-      state.inflight !== undefined ||
-      elapsed(now, state.lastAttemptAt) >= this.#options.cooldownMs
-    ) {
-      return this.#afterFetch(uri, state, now, alg, kid)
-    }
+    if (this.#mayRefetch(state, now)) return this.#afterFetch(uri, state, now, alg, kid)
     throw keyNotFound()
+  }
+
+  /** Whether a token no current key fits may have the set fetched again: once a cooldown. */
+  #mayRefetch(state: KeySetState, now: number): boolean {
+    return (
+      state.inflight !== undefined || elapsed(now, state.lastAttemptAt) >= this.#options.cooldownMs
+    )
   }
 
   /**
