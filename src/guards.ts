@@ -13,6 +13,7 @@ import {
 import { sendPlainStatus } from './error-handler.js'
 import { respondWithAuthError } from './middleware.js'
 import { Problems } from './options.js'
+import { redirectTo } from './redirect-target.js'
 import {
   allRule,
   anyRule,
@@ -107,17 +108,26 @@ function refuseUncalledFactory(name: string, usage: string, first: unknown): voi
   }
 }
 
+// The options each kind of guard takes. A misspelt one (`{ mode: 'all' }`, `{ kinds: 'm2m' }`)
+// ignored would quietly fall back to the default, which grants more: `any` instead of `all`.
+const LIST_OPTIONS = ['match', 'status', 'redirect'] as const
+const USER_OPTIONS = ['kind', 'status', 'redirect'] as const
+const HAS_OPTIONS = ['match'] as const
+
 /**
- * Options as given: `undefined` and `null` mean none; anything else must be an object. A string
- * (`requireUser('m2m')`) read as options would quietly have no `kind`, and admit everyone.
+ * Options as given, read once into a frozen copy of the `allowed` keys: `undefined` and `null`
+ * mean none; anything else must be an object with no other key. A string (`requireUser('m2m')`)
+ * read as options would quietly have no `kind`, and admit everyone; the caller's object read again
+ * on every request could be changed after it was checked (`options.status = 200`).
  */
-function optionsOf<T extends object>(
+function optionsOf<K extends string>(
   problems: Problems,
   name: string,
   options: unknown,
   example: string,
-): T {
-  if (options === undefined || options === null) return {} as T
+  allowed: readonly K[],
+): Readonly<Partial<Record<K, unknown>>> {
+  if (options === undefined || options === null) return Object.freeze({})
   if (typeof options !== 'object' || Array.isArray(options)) {
     const got =
       typeof options === 'string'
@@ -128,15 +138,36 @@ function optionsOf<T extends object>(
             ? `a ${typeof options}`
             : `${String(options)} (${typeof options})`
     problems.add(`${name}: options must be an object, e.g. ${example}, got ${got}`)
-    return {} as T
+    return Object.freeze({})
   }
-  return options as T
+  for (const key of Object.keys(options)) {
+    if (!(allowed as readonly string[]).includes(key)) {
+      problems.add(
+        `${name}: ${JSON.stringify(key)} is not an option; the options are ${allowed.join(', ')}`,
+      )
+    }
+  }
+  const copy: Partial<Record<K, unknown>> = {}
+  for (const key of allowed) {
+    const value: unknown = (options as Record<string, unknown>)[key]
+    if (value !== undefined) copy[key] = value
+  }
+  return Object.freeze(copy)
 }
 
-/** Checks guard options when the route is defined, not per request. */
-export function checkGuardOptions(problems: Problems, options: GuardOptions): void {
+/**
+ * Checks guard options when the route is defined, not per request, and returns the checked values
+ * frozen: the guard answers with these, whatever happens to the object they came from.
+ */
+export function checkGuardOptions(
+  problems: Problems,
+  options: { readonly status?: unknown; readonly redirect?: unknown },
+): GuardOptions {
   const { status, redirect } = options
-  if (status !== undefined && (!Number.isInteger(status) || status < 400 || status > 599)) {
+  if (
+    status !== undefined &&
+    (typeof status !== 'number' || !Number.isInteger(status) || status < 400 || status > 599)
+  ) {
     problems.add(`status must be an HTTP error status (400-599), got ${String(status)}`)
   } else if (status === 401 || status === 407) {
     // Both must carry a challenge (RFC 9110 §15.5.2, §15.5.8), which a chosen status never does.
@@ -147,31 +178,10 @@ export function checkGuardOptions(problems: Problems, options: GuardOptions): vo
   if (redirect !== undefined && (typeof redirect !== 'string' || redirect === '')) {
     problems.add('redirect must be a non-empty URL')
   }
-}
-
-/** The login URL with the page asked for in `next`, placed in the query, before any fragment. */
-function redirectTo(target: string, req: Request): string {
-  const hash = target.indexOf('#')
-  const base = hash === -1 ? target : target.slice(0, hash)
-  const fragment = hash === -1 ? '' : target.slice(hash)
-  const separator = !base.includes('?') ? '?' : /[?&]$/.test(base) ? '' : '&'
-  return `${base}${separator}${new URLSearchParams({ next: samePath(req.originalUrl) })}${fragment}`
-}
-
-const SAME_ORIGIN = 'http://same-origin.invalid'
-
-/**
- * The request's target when it is a path on this site, otherwise `/`. A login page that sends the
- * user back to `next` must never be steered elsewhere: `//evil.example/x`, `/\evil.example` (which
- * browsers read as `//`) and absolute-form targets (`GET http://evil.example/`) all become `/`.
- */
-function samePath(url: string): string {
-  if (!url.startsWith('/')) return '/'
-  try {
-    return new URL(url, SAME_ORIGIN).origin === SAME_ORIGIN ? url : '/'
-  } catch {
-    return '/'
-  }
+  return Object.freeze({
+    ...(typeof status === 'number' && { status }),
+    ...(typeof redirect === 'string' && { redirect }),
+  })
 }
 
 /**
@@ -192,7 +202,7 @@ export function refuse(
   // the connection rather than leave the response hanging until the server's time-out.
   if (redirect !== undefined && !getCurrentUser(req).isAuthenticated) {
     if (res.headersSent) next(error)
-    else res.redirect(302, redirectTo(redirect, req))
+    else res.redirect(302, redirectTo(redirect, req.originalUrl))
   } else if (status !== undefined && error.status !== 503) {
     if (res.headersSent) next(error)
     else sendPlainStatus(res, status) // The route asked for this answer, even over onError.
@@ -315,20 +325,17 @@ function decide(
 export function requireUser(options?: RequireUserOptions): Guard {
   refuseUncalledFactory('requireUser', 'requireUser()', options)
   const problems = new Problems()
-  const checked = optionsOf<RequireUserOptions>(
-    problems,
-    'requireUser',
-    options,
-    "{ kind: 'human' }",
-  )
-  checkGuardOptions(problems, checked)
-  if (checked.kind !== undefined && checked.kind !== 'human' && checked.kind !== 'm2m') {
-    problems.add(`requireUser: kind must be 'human' or 'm2m', got ${String(checked.kind)}`)
+  const given = optionsOf(problems, 'requireUser', options, "{ kind: 'human' }", USER_OPTIONS)
+  const answer = checkGuardOptions(problems, given)
+  const { kind } = given
+  if (kind !== undefined && kind !== 'human' && kind !== 'm2m') {
+    problems.add(`requireUser: kind must be 'human' or 'm2m', got ${String(kind)}`)
   }
   problems.throwIfAny()
-  const { kind } = checked
-  return guard(kind === undefined ? { check: () => undefined } : kindRule(kind), checked)
+  return guard(kind === undefined ? { check: () => undefined } : kindRule(kind as Kind), answer)
 }
+
+type Kind = NonNullable<RequireUserOptions['kind']>
 
 function listGuard(
   name: string,
@@ -339,13 +346,13 @@ function listGuard(
   refuseUncalledFactory(name, `${name}(['…'])`, values)
   const problems = new Problems()
   const required = checkList(problems, name, facet, values)
-  const options = optionsOf<ListGuardOptions>(problems, name, given, "{ match: 'all' }")
+  const options = optionsOf(problems, name, given, "{ match: 'all' }", LIST_OPTIONS)
   const match = checkMatch(problems, name, options.match)
-  checkGuardOptions(problems, options)
+  const answer = checkGuardOptions(problems, options)
   problems.throwIfAny()
   const rule =
     facet === 'scopes' ? credentialsScopeRule(required, match) : facetRule(facet, required, match)
-  return guard(rule, options)
+  return guard(rule, answer)
 }
 
 /**
@@ -438,6 +445,8 @@ function combine(name: string, guards: readonly unknown[]): Combined {
   return { rules, anonymous: (guards[0] as Guard)[GUARD_ANONYMOUS] }
 }
 
+const NO_OPTIONS: GuardOptions = Object.freeze({})
+
 interface Combined {
   readonly rules: Rule[]
   readonly anonymous: GuardOptions
@@ -454,21 +463,22 @@ interface Combined {
  */
 export function requireAll(...guards: Guard[]): Guard {
   const { rules, anonymous } = combine('requireAll', guards)
-  return guard(allRule(rules), {}, anonymous)
+  return guard(allRule(rules), NO_OPTIONS, anonymous)
 }
 
 /**
  * Lets through users any one guard lets through, trying them left to right. A guard whose source
  * is down does not decide alone: a later one may still let the user through; when none does, the
  * answer is 503; otherwise the first guard's refusal, with its status/redirect (for anonymous users
- * too). requireAny has no options of its own.
+ * too). A guard whose source refused the token (401) decides at once: no later guard may grant.
+ * requireAny has no options of its own.
  *
  * @example app.get('/report', requireAny(requireRoles(['auditor']), requireAll(requireGroups(['ops']), requireScopes(['report.read']))), handler)
  * @throws {ConfigError} at route definition when an argument is not a guard.
  */
 export function requireAny(...guards: Guard[]): Guard {
   const { rules, anonymous } = combine('requireAny', guards)
-  return guard(anyRule(rules), {}, anonymous)
+  return guard(anyRule(rules), NO_OPTIONS, anonymous)
 }
 
 async function has(req: Request, rule: Rule): Promise<boolean> {
@@ -489,7 +499,7 @@ function hasList(
 ): Promise<boolean> {
   const problems = new Problems()
   const required = checkList(problems, name, facet, values)
-  const options = optionsOf<{ match?: Match }>(problems, name, given, "{ match: 'all' }")
+  const options = optionsOf(problems, name, given, "{ match: 'all' }", HAS_OPTIONS)
   const match = checkMatch(problems, name, options.match)
   try {
     problems.throwIfAny()
@@ -545,7 +555,7 @@ export function hasScopes(
 ): boolean {
   const problems = new Problems()
   const required = checkList(problems, 'hasScopes', 'scopes', scopes)
-  const checked = optionsOf<{ match?: Match }>(problems, 'hasScopes', options, "{ match: 'all' }")
+  const checked = optionsOf(problems, 'hasScopes', options, "{ match: 'all' }", HAS_OPTIONS)
   const match = checkMatch(problems, 'hasScopes', checked.match)
   problems.throwIfAny()
   const user = getCurrentUser(req)

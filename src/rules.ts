@@ -199,7 +199,8 @@ async function settle(rule: Rule, user: User): Promise<Verdict> {
 
 /**
  * Every rule must hold. Rules run left to right and stop at the first refusal, so a later rule's
- * facet is never loaded when an earlier one already refused: put cheap rules (scopes) first.
+ * facet is never loaded when an earlier one already refused: put cheap rules (scopes) first. A
+ * source's 401 is a refusal like any other here, answered as it is, thrown or returned.
  */
 export function allRule(rules: readonly Rule[]): Rule {
   return {
@@ -232,7 +233,9 @@ async function continueAll(
 /**
  * One rule is enough. Rules run left to right and stop at the first that holds. A rule whose
  * source is down does not decide: the next ones still may let the user through; when none does,
- * the answer is 503 (access could not be ruled on), otherwise the first rule's refusal.
+ * the answer is 503 (access could not be ruled on), otherwise the first rule's refusal. A 401 (a
+ * source whose API refused the token: revoked, signed out) decides at once: the token itself is
+ * no longer good, so no later rule may grant on it, and no other refusal may hide it.
  */
 export function anyRule(rules: readonly Rule[]): Rule {
   return {
@@ -242,6 +245,7 @@ export function anyRule(rules: readonly Rule[]): Rule {
       for (const rule of rules) {
         const verdict = await settle(rule, user)
         if (verdict === undefined) return undefined
+        if (verdict.status === 401) return verdict
         if (verdict instanceof UnavailableError) outage ??= verdict
         else refusal ??= verdict
       }

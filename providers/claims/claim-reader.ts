@@ -19,8 +19,9 @@ export interface ClaimSourceOptions {
   /**
    * Splits a claim that is a string into several values: `','` reads `"a,b,c"` as three. Without
    * it, a string claim is **one** value (`"Domain Admins"` is one group: issuers such as ADFS send
-   * a single value as a string, several as a list), except `scope` and `scp`, which are split on
-   * runs of whitespace as RFC 6749 §3.3 writes them. Give `' '` to split another claim on spaces.
+   * a single value as a string, several as a list). Give `' '` to split a claim on spaces. Never
+   * applies to `scope` and `scp`: they are always split on spaces (RFC 6749 §3.3), as
+   * `requireScopes` reads them, whatever `delimiter` says; a tab is no separator there either.
    */
   delimiter?: string
   /** Put before every value: `ROLE_` turns `admin` into `ROLE_admin` (Spring's authorities). */
@@ -104,10 +105,12 @@ export function compileClaimReader(
   if (typeof prefix !== 'string') problems.add(`${name}: prefix must be a string`)
   problems.throwIfAny()
   // Splitting a group name on its spaces would make a member of "Domain Admins" one of "Admins":
-  // only an explicit delimiter, or the scope claims' own syntax, splits a string.
+  // only an explicit delimiter, or the scope claims' own syntax, splits a string. A delimiter
+  // meant for `permissions` must not turn "orders:read orders:write" in `scope` into one value.
   const splitters = paths.map((path): ((text: string) => string[]) => {
+    // Spaces only, as scopesOf splits them for requireScopes: the two must read one scope alike.
+    if (isScopeClaim(path)) return (text) => trimmed(text.split(' '))
     if (delimiter !== undefined) return (text) => trimmed(text.split(delimiter))
-    if (isScopeClaim(path)) return (text) => trimmed(text.split(/\s+/))
     return (text) => (text === '' ? [] : [text])
   })
 

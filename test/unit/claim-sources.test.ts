@@ -47,8 +47,9 @@ describe('claim sources read lists out of verified claims', () => {
     [
       'space-separated scope',
       { claim: 'scope' },
+      // Spaces only, as requireScopes reads a scope (RFC 6749 §3.3): a tab is part of a value.
       { scope: 'openid  orders:read\tprofile' },
-      ['openid', 'orders:read', 'profile'],
+      ['openid', 'orders:read\tprofile'],
     ],
     [
       'a custom delimiter',
