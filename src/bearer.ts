@@ -57,6 +57,9 @@ export function checkTokenLocations(problems: Problems, locations: unknown): voi
   }
 }
 
+/** A place other than the `Authorization` header that a token was read from. */
+export type TokenLocation = 'query' | 'formBody' | 'cookie'
+
 /** What a request offers to the extractor; the Express glue builds it, tests can too. */
 export interface TokenCarrier {
   /** Every `Authorization` field value received (Node's `headersDistinct.authorization`). */
@@ -64,6 +67,11 @@ export interface TokenCarrier {
   query?: unknown
   formBody?: unknown
   cookieHeader?: string | undefined
+  /**
+   * Set by the extractor when the token came from somewhere other than the `Authorization` header:
+   * the answer then needs `Cache-Control: private` (RFC 6750 §2.3), which a header token does not.
+   */
+  foundIn?: TokenLocation
 }
 
 /** Resolved extraction rules, built once by {@link createTokenExtractor}. */
@@ -183,19 +191,30 @@ export function createTokenExtractor(locations: TokenLocations = {}): TokenExtra
       throw new InvalidRequestError('more than one Authorization header')
     }
     let token = values?.[0] === undefined ? undefined : parseAuthorization(values[0])
-    if (queryName !== undefined) token = pickOne(token, fieldOf(carrier.query, queryName))
-    if (formBody) token = pickOne(token, fieldOf(carrier.formBody, 'access_token'))
+    if (queryName !== undefined) {
+      token = pickOne(carrier, token, fieldOf(carrier.query, queryName), 'query')
+    }
+    if (formBody) {
+      token = pickOne(carrier, token, fieldOf(carrier.formBody, 'access_token'), 'formBody')
+    }
     if (cookieName !== undefined) {
-      token = pickOne(token, cookieValue(carrier.cookieHeader, cookieName))
+      token = pickOne(carrier, token, cookieValue(carrier.cookieHeader, cookieName), 'cookie')
     }
     return token
   }
 }
 
-function pickOne(current: string | undefined, found: string | undefined): string | undefined {
+/** The one token of the request, `found` in `location` if there; marks the carrier with where. */
+function pickOne(
+  carrier: TokenCarrier,
+  current: string | undefined,
+  found: string | undefined,
+  location: TokenLocation,
+): string | undefined {
   if (found === undefined) return current
   if (current !== undefined)
     throw new InvalidRequestError('more than one method used to send a token')
+  carrier.foundIn = location
   return found
 }
 
@@ -217,7 +236,8 @@ function fieldOf(source: unknown, name: string): string | undefined {
 /**
  * The token of the cookie `name`. An empty cookie (`token=`, what `document.cookie = 'token='` leaves
  * behind on log-out) is no token, as an empty `Authorization` header is, not a 400 on every route
- * until it expires.
+ * until it expires. Two cookies of that name (set with different `Path` or `Domain`, which a
+ * browser sends both of) are told apart from a malformed one, as two `Authorization` headers are.
  */
 function cookieValue(header: string | undefined, name: string): string | undefined {
   if (header === undefined) return undefined
@@ -225,12 +245,18 @@ function cookieValue(header: string | undefined, name: string): string | undefin
   for (const pair of header.split(';')) {
     const eq = pair.indexOf('=')
     if (eq === -1 || pair.slice(0, eq).trim() !== name) continue
-    const value = pair.slice(eq + 1).trim()
+    const value = unquoted(pair.slice(eq + 1).trim())
     if (value === '') continue
-    if (found !== undefined || !B64TOKEN.test(value)) {
-      throw new InvalidRequestError(`malformed ${name} cookie`)
-    }
+    if (found !== undefined) throw new InvalidRequestError(`more than one ${name} cookie`)
+    if (!B64TOKEN.test(value)) throw new InvalidRequestError(`malformed ${name} cookie`)
     found = value
   }
   return found
+}
+
+/** RFC 6265 §4.1.1: cookie-value = *cookie-octet / ( DQUOTE *cookie-octet DQUOTE ). */
+function unquoted(value: string): string {
+  return value.length >= 2 && value.startsWith('"') && value.endsWith('"')
+    ? value.slice(1, -1)
+    : value
 }

@@ -46,6 +46,10 @@ const SERVER_FAULT_BODY = { error: 'server_error', error_description: 'internal 
  * Writes the response for `error` with the given realm. Does nothing once the headers are sent:
  * then hand the error to `next(error)`, whose final handler closes the connection. A `ConfigError`
  * is answered with a fixed text, never its own.
+ *
+ * Given neither `realm` nor `resourceMetadata`, the answer carries the error's own `headers`: in an
+ * `onError`, those already hold the realm and resource metadata of the `jwtAuth` that raised it, so
+ * `sendAuthError(res, error)` there answers what `jwtAuth` would have.
  */
 export function sendAuthError(
   res: Response,
@@ -59,7 +63,11 @@ export function sendAuthError(
     return
   }
   res.status(error.status)
-  res.set(responseHeaders(error, realm, resourceMetadata))
+  res.set(
+    realm === undefined && resourceMetadata === undefined
+      ? error.headers
+      : responseHeaders(error, realm, resourceMetadata),
+  )
   res.json(error.toJSON())
 }
 

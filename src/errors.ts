@@ -166,12 +166,21 @@ export class UnavailableError extends AuthError {
   ) {
     super(description, options)
     this.code = code
-    // A whole number of seconds, or the header is not one (RFC 9110 §10.2.3): a source's 1.5 or NaN
-    // must not reach it.
-    const given = options?.retryAfterSec
-    this.retryAfterSec =
-      typeof given === 'number' && Number.isFinite(given) ? Math.max(0, Math.ceil(given)) : 5
+    this.retryAfterSec = retryAfterOf(options?.retryAfterSec)
   }
+}
+
+/** The longest `Retry-After` sent: a day, as long as any time-out oidc-guard takes (SQL's). */
+const MAX_RETRY_AFTER_SEC = 86_400
+
+/**
+ * A whole number of seconds from 1 to a day, or the header is not one (RFC 9110 §10.2.3): a
+ * source's 1.5 or NaN must not reach it, nor 1e21, which `String` writes as `1e+21`. At least 1,
+ * as Graph's own `Retry-After` is taken: 0 would have every client retry an outage at once.
+ */
+function retryAfterOf(given: unknown): number {
+  if (typeof given !== 'number' || !Number.isFinite(given)) return 5
+  return Math.min(MAX_RETRY_AFTER_SEC, Math.max(1, Math.ceil(given)))
 }
 
 /**

@@ -56,9 +56,21 @@ function scrubbed(text: unknown): string {
   return safeError(String(text)).message
 }
 
+/**
+ * A provider's health as reported: a `health()` that throws, or rejects (a provider written in
+ * JavaScript may answer a promise), is not ok, with what it threw scrubbed as its `lastError`.
+ */
+async function providerHealth(provider: JwtProvider): Promise<ProviderHealth> {
+  try {
+    return (await provider.health?.()) ?? { ok: true, keyCount: 0 }
+  } catch (error) {
+    return { ok: false, keyCount: 0, lastError: safeError(error).message }
+  }
+}
+
 /** A provider's entry: its `lastError` scrubbed (a fetch's error may name a proxy's password). */
-function providerReport(provider: JwtProvider, now: number): ProviderReport {
-  const health = provider.health?.() ?? { ok: true, keyCount: 0 }
+async function providerReport(provider: JwtProvider, now: number): Promise<ProviderReport> {
+  const health = await providerHealth(provider)
   const { fetchedAt, lastError } = health
   return {
     name: provider.name,
@@ -80,8 +92,8 @@ export async function healthReport(parts: {
   revocation: HasHealth | undefined
 }): Promise<HealthReport> {
   const now = Date.now()
-  const providers = parts.providers.map((provider) => providerReport(provider, now))
-  const [shared, revocation] = await Promise.all([
+  const [providers, shared, revocation] = await Promise.all([
+    Promise.all(parts.providers.map((provider) => providerReport(provider, now))),
     componentHealth(parts.shared),
     componentHealth(parts.revocation),
   ])

@@ -18,7 +18,10 @@ export interface ResourceMetadataOptions {
   scopesSupported?: readonly string[]
   /** A human-readable name (`resource_name`). */
   resourceName?: string
-  /** Where people read about the API (`resource_documentation`). */
+  /**
+   * Where people read about the API (`resource_documentation`): an absolute URL, https in
+   * production as `resource`; a query or a fragment (`#auth`) is fine.
+   */
   resourceDocumentation?: string
   /** Seconds clients may cache the document. Default 3600. */
   maxAgeSec?: number
@@ -101,6 +104,24 @@ function checkScopes(problems: Problems, scopes: unknown): void {
   }
 }
 
+// A space or an ASCII control character (anything but visible ASCII and non-ASCII), as urlProblem
+// refuses them: the URL parser drops or escapes them, so the text served is not what was given.
+const SPACE_OR_CONTROL = /[^\x21-\x7e\u0080-\uffff]/
+
+/**
+ * `resourceDocumentation`: a page people read, not a URL keys are fetched from, so a query or a
+ * fragment (`https://docs.example.com/api#auth`) is fine; the rest is checked as `resource` is
+ * (absolute, https in production, no credentials).
+ */
+function checkDocumentation(problems: Problems, value: unknown, production: boolean): void {
+  if (value === undefined) return
+  const page = typeof value === 'string' ? value.replace(/[?#][\s\S]*/, '') : value
+  checkUrl(problems, 'resourceDocumentation', page, production)
+  if (page !== value && SPACE_OR_CONTROL.test(value as string)) {
+    problems.add('resourceDocumentation must not contain spaces or control characters')
+  }
+}
+
 /**
  * Serves this API's protected resource metadata at `/.well-known/oauth-protected-resource` (with
  * the resource's path appended, RFC 9728 §3.1), and gives its `url` to put in every challenge:
@@ -117,7 +138,8 @@ function checkScopes(problems: Problems, scopes: unknown): void {
  *   issuers, such as Entra's multi-tenant ones, must be listed in `authorizationServers`); when
  *   `providers` or `authorizationServers` is not a list (of providers, of issuer URLs), a scope of
  *   `scopesSupported` is not one `requireScopes` takes (RFC 6749 §3.3: printable ASCII without
- *   spaces, '"' or '\\'), or `resourceName` is not a non-empty string.
+ *   spaces, '"' or '\\'), `resourceName` is not a non-empty string, or `resourceDocumentation` is
+ *   not an absolute URL without credentials (https in production; a query or fragment is fine).
  */
 export function protectedResourceMetadata(
   options: ResourceMetadataOptions,
@@ -129,9 +151,7 @@ export function protectedResourceMetadata(
   // Clients compare the document's resource with the URL they built the well-known one from.
   checkNormalForm(problems, 'resource', given.resource)
   const servers = authorizationServers(problems, given, production)
-  if (given.resourceDocumentation !== undefined) {
-    checkUrl(problems, 'resourceDocumentation', given.resourceDocumentation, production)
-  }
+  checkDocumentation(problems, given.resourceDocumentation, production)
   const { scopesSupported, resourceName, maxAgeSec = 3600 } = given
   checkScopes(problems, scopesSupported)
   if (

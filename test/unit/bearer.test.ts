@@ -144,7 +144,7 @@ describe('createTokenExtractor', () => {
     expect(extract({ authorization: ['Bearer abc'], cookieHeader: 'token=' })).toBe('abc')
     expect(extract({ authorization: undefined, cookieHeader: 'token=; token=abc' })).toBe('abc')
     for (const carrier of [
-      { authorization: undefined, cookieHeader: 'token="abc"' },
+      { authorization: undefined, cookieHeader: 'token="a b"' },
       { authorization: undefined, query: { access_token: 'a b' } },
       { authorization: undefined, query: { access_token: ['', ''] } },
       { authorization: undefined, formBody: { access_token: 'a=b' } },

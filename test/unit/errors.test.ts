@@ -64,7 +64,7 @@ describe('AuthError hierarchy', () => {
 
   it.each([
     [1.5, '2'],
-    [-3, '0'],
+    [-3, '1'],
     [Number.NaN, '5'],
     [Number.POSITIVE_INFINITY, '5'],
   ])('Retry-After is a whole number of seconds: %s gives %s', (retryAfterSec, header) => {
