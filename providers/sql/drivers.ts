@@ -81,7 +81,7 @@ export async function openTarget(
       enableKeepAlive: true,
     })
     dialect = new kysely.MysqlDialect({
-      pool: guardMysqlPool(mysqlPool as unknown as RawMysqlPool, pool),
+      pool: guardMysqlPool(mysqlPool as unknown as RawMysqlPool, pool, { ownQueueLimit: true }),
     })
   } else if ('path' in target) {
     const loaded: unknown = await import('better-sqlite3').catch(explainMissing(driver, purpose))
@@ -114,7 +114,9 @@ export async function openClient(
     // A mysql2/promise pool wraps the callback pool Kysely needs.
     const inner = (client as { pool?: unknown }).pool
     const raw = (typeof inner === 'object' && inner !== null ? inner : client) as RawMysqlPool
-    adapter = new kysely.MysqlDialect({ pool: guardMysqlPool(raw, pool) })
+    adapter = new kysely.MysqlDialect({
+      pool: guardMysqlPool(raw, pool, { ownQueueLimit: false }),
+    })
   } else {
     adapter = new kysely.SqliteDialect({
       database: client as KyselyModule.SqliteDatabase,
@@ -280,8 +282,12 @@ interface RawMysqlPool {
  * parameters: mysql2's `query` would escape them into the SQL text, which a server in
  * `NO_BACKSLASH_ESCAPES` mode reads differently.
  */
-function guardMysqlPool(pool: RawMysqlPool, bounds: ResolvedPoolOptions): MysqlPool {
-  const acquire = mysqlAcquirer(pool, bounds)
+function guardMysqlPool(
+  pool: RawMysqlPool,
+  bounds: ResolvedPoolOptions,
+  { ownQueueLimit }: { ownQueueLimit: boolean },
+): MysqlPool {
+  const acquire = mysqlAcquirer(pool, bounds, ownQueueLimit)
   const timeoutMs = bounds.queryTimeoutMs
   return {
     getConnection: (callback) => {
@@ -301,16 +307,18 @@ function guardMysqlPool(pool: RawMysqlPool, bounds: ResolvedPoolOptions): MysqlP
  * `connectionTimeoutMillis` does. mysql2 has no such bound: a lookup the gate had already timed
  * out would keep waiting in mysql2's queue and run its query long after anyone wanted the answer.
  * A connection that comes too late goes straight back to the pool, unused. At most `size +
- * maxWaiting` requests wait in mysql2's queue: our own pool's `queueLimit` says so too, but an
- * app's pool passed as `client` may have none, and would gather every timed-out lookup.
+ * maxWaiting` requests wait in mysql2's queue: our own pool's `queueLimit` says so (`ownQueueLimit`),
+ * but an app's pool passed as `client` may have none, and would gather every timed-out lookup, so
+ * those waiting in it are counted here until mysql2 answers them.
  */
 function mysqlAcquirer(
   pool: RawMysqlPool,
   { size, maxWaiting, queryTimeoutMs }: ResolvedPoolOptions,
+  ownQueueLimit: boolean,
 ): (callback: (error: unknown, connection?: RawMysqlConnection) => void) => void {
   let waiting = 0
   return (callback) => {
-    if (waiting >= size + maxWaiting) {
+    if (!ownQueueLimit && waiting >= size + maxWaiting) {
       callback(new Error(`${waiting} lookups already wait for a mysql2 connection`))
       return
     }
