@@ -2,7 +2,9 @@
 
 import { parseCommandLine, UsageError } from '../src/command-line.js'
 import { AuthError, createVerifier, fromEnv, type JwtAuthOptions } from '../src/index.js'
+import { ConfigError } from '../src/errors.js'
 import { parseJwt } from '../src/jwt.js'
+import { isProduction } from '../src/options.js'
 import { createTestIssuer } from '../src/testing.js'
 import type { Command, Io } from './dispatch.js'
 
@@ -153,8 +155,9 @@ const MINT_USAGE = `Usage: oidc-guard mint [--sub alice] [--scope "orders.read"]
 
 Starts a local issuer on 127.0.0.1 (JWKS and discovery), prints a token it signed and the
 variables that point an API at it (AUTH_PROVIDER=jwks…), and keeps serving until Ctrl+C so the
-token verifies. For development only: the keys live in memory. --claim values are JSON when they
-parse as JSON (--claim roles='["admin"]'), strings otherwise. The token's aud is --audience and
+token verifies. For development only: the keys live in memory, and NODE_ENV=production is
+refused. --claim values are JSON when they parse as JSON (--claim roles='["admin"]'), strings
+otherwise. The token's aud is --audience and
 its iss the issuer's URL, as the printed variables say: --claim aud= and --claim iss= are refused.`
 
 /** Claims the printed variables describe: a --claim changing them would print a token that fails. */
@@ -212,6 +215,18 @@ function shellWord(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`
 }
 
+/**
+ * The local issuer signs with keys it makes up: an API trusting it lets in tokens no identity
+ * provider issued. The library's switch for that (`allowInProduction`) is no flag here on
+ * purpose: a command line is for development, so the way forward is to leave production.
+ */
+function refuseInProduction(env: Io['env']): void {
+  if (!isProduction(env) && !isProduction()) return
+  throw new ConfigError([
+    'refuses to start a local issuer while NODE_ENV=production: it is for development only (its keys are made up, so an API trusting it lets in tokens no identity provider issued); unset NODE_ENV (or set NODE_ENV=development) to use it',
+  ])
+}
+
 const mint: Command = {
   name: 'mint',
   summary: 'start a local development issuer and print a token it signed',
@@ -240,6 +255,7 @@ const mint: Command = {
     if (port === undefined) throw new UsageError('--port must be a port number: 0 to 65535')
     if (expiresInSec === undefined) throw new UsageError('--expires must be seconds > 0')
     const claims = mintClaims(values.sub, values.scope, values.claim)
+    refuseInProduction(io.env)
     const issuer = await createTestIssuer({ port, audience: values.audience })
     const token = issuer.mint(claims, { expiresInSec })
     const env = {

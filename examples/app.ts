@@ -27,10 +27,17 @@ import { createExamplePage } from './page.js'
 
 export { curlFor, type ExampleCall } from './calls.js'
 
-/** The routes of the example, protected by `auth`; `pageOrigin` may call them from a browser. */
+/**
+ * The routes of the example, protected by `auth`; `pageOrigin` may call them from a browser (a
+ * function when the page starts after the API: it is read per request).
+ */
 export function createExampleApp(
   auth: RequestHandler,
-  options: { pageOrigin?: string; log?: boolean; onRequest?: (method: string) => void } = {},
+  options: {
+    pageOrigin?: string | (() => string)
+    log?: boolean
+    onRequest?: (method: string) => void
+  } = {},
 ): Express {
   const app = express()
   const { onRequest } = options
@@ -42,8 +49,15 @@ export function createExampleApp(
   }
   // CORS first: a browser's preflight (OPTIONS) carries no token and must get CORS headers,
   // never a 401 (and jwtAuth lets preflights through anonymous anyway).
-  if (options.pageOrigin !== undefined) {
-    app.use(cors({ origin: options.pageOrigin, allowedHeaders: ['authorization', 'content-type'] }))
+  const { pageOrigin } = options
+  if (pageOrigin !== undefined) {
+    const origin = typeof pageOrigin === 'string' ? () => pageOrigin : pageOrigin
+    app.use(
+      cors({
+        origin: (_requestOrigin, allow) => allow(null, origin()),
+        allowedHeaders: ['authorization', 'content-type'],
+      }),
+    )
   }
   if (options.log !== false) {
     // Request logs without credentials: the Authorization header is censored.
@@ -126,6 +140,18 @@ export class PortInUseError extends Error {
   }
 }
 
+/** PORT and PAGE_PORT name the same port: the API and the page cannot both listen on it. */
+export class SamePortError extends Error {
+  readonly code = 'ERR_SAME_PORT'
+
+  constructor(readonly port: number) {
+    super(
+      `PORT and PAGE_PORT are the same port (${port}): the API and the page each need their own; set PAGE_PORT=<another port>, or leave it unset for one next to PORT`,
+    )
+    this.name = 'SamePortError'
+  }
+}
+
 /**
  * Listens on 127.0.0.1 and resolves once listening, or rejects (a taken port as PortInUseError
  * naming `variable`). Express 5 passes a listen error to the callback, so a callback that ignores
@@ -147,9 +173,12 @@ export function listenOn(app: Express, port: number, variable = 'PORT'): Promise
   })
 }
 
-/** For an example's entry point: a taken port is told in one line and exit code 1, no stack. */
+/**
+ * For an example's entry point: a taken port (or PORT and PAGE_PORT the same) is told in one line
+ * and exit code 1, no stack.
+ */
 export function exitIfPortInUse(error: unknown): never {
-  if (!(error instanceof PortInUseError)) throw error
+  if (!(error instanceof PortInUseError || error instanceof SamePortError)) throw error
   console.error(error.message)
   process.exit(1)
 }
@@ -162,11 +191,32 @@ const closeServer = (server: Server) =>
 
 const urlOf = (server: Server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 
-/** Starts the local issuer, the API on `port` and the page on `pagePort` (0 picks a free one). */
+/**
+ * The page on `pagePort` when given (PAGE_PORT: a taken one is refused naming it), else on the port
+ * after the API's when that is free, else on a free one. A fixed default (3001) clashed with
+ * PORT=3001, the port a newcomer tries when 3000 is taken.
+ */
+async function listenPage(page: Express, apiPort: number, pagePort: number | undefined) {
+  if (pagePort !== undefined) return listenOn(page, pagePort, 'PAGE_PORT')
+  const next = apiPort === 0 || apiPort === 65_535 ? 0 : apiPort + 1
+  try {
+    return await listenOn(page, next, 'PAGE_PORT')
+  } catch (error) {
+    if (next === 0 || !(error instanceof PortInUseError)) throw error
+    return listenOn(page, 0, 'PAGE_PORT')
+  }
+}
+
+/**
+ * Starts the local issuer, the API on `port` and the page on `pagePort` (0 picks a free one;
+ * default: the port after `port` when free, else a free one). Rejects with PortInUseError naming
+ * PORT or PAGE_PORT, or SamePortError when both name one port.
+ */
 export async function startExample(
   port: number,
   options: { pagePort?: number; log?: boolean; onRequest?: (method: string) => void } = {},
 ): Promise<RunningExample> {
+  if (port !== 0 && options.pagePort === port) throw new SamePortError(port)
   const issuer = await createTestIssuer({ audience: 'api://example' })
   const provider = new JwksProvider({
     issuer: issuer.issuer,
@@ -175,32 +225,35 @@ export async function startExample(
   })
   await provider.hydrate()
   const auth = jwtAuth({ provider, realm: 'example', logger: false, ...exampleSources })
-  // The page's origin must be known before the API starts (CORS), so the page listens first.
   const mint = (who: keyof typeof EXAMPLE_SUBJECTS) =>
     issuer.mint({ ...EXAMPLE_SUBJECTS[who] }, { expiresInSec: 24 * 3600 })
-  let pageServer: Server | undefined
-  let apiServer: Server
+  // The API listens first, on the port the user chose, so the page's default can keep clear of
+  // it; CORS reads the page's origin per request, the page the API's URL.
+  let url = ''
+  let pageUrl = ''
+  let apiServer: Server | undefined
+  let pageServer: Server
   try {
-    pageServer = await listenOn(
-      createExamplePage({ mint, apiUrl: () => url }),
-      options.pagePort ?? 0,
-      'PAGE_PORT',
-    )
     apiServer = await listenOn(
       createExampleApp(auth, {
-        pageOrigin: urlOf(pageServer),
+        pageOrigin: () => pageUrl,
         log: options.log ?? true,
         ...(options.onRequest === undefined ? {} : { onRequest: options.onRequest }),
       }),
       port,
     )
+    url = urlOf(apiServer)
+    pageServer = await listenPage(
+      createExamplePage({ mint, apiUrl: () => url }),
+      port,
+      options.pagePort,
+    )
+    pageUrl = urlOf(pageServer)
   } catch (error) {
     // Nothing may keep the process alive after a failed start: close what did start.
-    await Promise.all([pageServer && closeServer(pageServer), issuer.close()])
+    await Promise.all([apiServer && closeServer(apiServer), issuer.close()])
     throw error
   }
-  const pageUrl = urlOf(pageServer)
-  const url = urlOf(apiServer)
   const [alice, ada, machine] = [mint('alice'), mint('ada'), mint('billing-job')]
   const forged = issuer.mint({ sub: 'alice' }, { tamper: 'payload' })
   const calls: ExampleCall[] = [

@@ -24,9 +24,12 @@ if (process.env['AUTH_PROVIDER'] !== undefined) {
   )
   console.log(`Try: curl -i -H "Authorization: Bearer $TOKEN" ${url}/me`)
 } else {
-  const example = await startExample(port, {
-    pagePort: Number(process.env['PAGE_PORT'] ?? 3001),
-  }).catch(exitIfPortInUse)
+  // Without PAGE_PORT the page takes the port after PORT (3001 by default), or a free one.
+  const pagePort = process.env['PAGE_PORT']
+  const example = await startExample(
+    port,
+    pagePort === undefined ? {} : { pagePort: Number(pagePort) },
+  ).catch(exitIfPortInUse)
   console.log(`oidc-guard example API on ${example.url} (local issuer ${example.issuer.issuer})`)
   console.log(`Open ${example.pageUrl} in a browser to sign in as a user and call the API.\n`)
   for (const call of example.calls) {

@@ -1,7 +1,7 @@
 // A local OpenID Connect issuer for tests: keys, minted tokens, discovery and JWKS routes, over
 // HTTP on 127.0.0.1 and through an in-memory fetch.
 
-import { randomBytes, type KeyObject } from 'node:crypto'
+import { KeyObject, randomBytes } from 'node:crypto'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { ConfigError } from './errors.js'
 import type { JwsAlgorithm } from './jwt.js'
@@ -211,6 +211,65 @@ export function optionError(name: string, expected: string, value: unknown): Typ
   return new TypeError(`createTestIssuer: ${name} must be ${expected}, got ${show(value)}`)
 }
 
+/** What each member of a method's options must be: a test, and the words a message says. */
+type MemberRules = Readonly<Record<string, readonly [(value: unknown) => boolean, string]>>
+
+const anything = (): boolean => true
+const isBoolean = (value: unknown): boolean => typeof value === 'boolean'
+const isRecord = (value: unknown): boolean =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+
+/**
+ * Refuses `options` of `method` unless each member is one of `rules` and passes it: a TypeError
+ * naming the member and the allowed ones. Ignored, a misspelt `statusCode`, `expiresIn` or
+ * `keepold` left the test checking a normal answer, a one-hour token or dropped keys.
+ */
+function checkMembers(method: string, options: unknown, rules: MemberRules): void {
+  if (options === undefined) return
+  if (!isRecord(options)) {
+    throw new TypeError(`${method}: options must be an object, got ${show(options)}`)
+  }
+  const names = Object.keys(rules).join(', ')
+  for (const [name, value] of Object.entries(options as Record<string, unknown>)) {
+    // An undefined member means "not given", as createTestIssuer reads its own options.
+    if (value === undefined) continue
+    const rule = Object.hasOwn(rules, name) ? rules[name] : undefined
+    if (rule === undefined) {
+      throw new TypeError(`${method}: ${name} is not an option (its options: ${names})`)
+    }
+    if (!rule[0](value)) {
+      throw new TypeError(`${method}: ${name} must be ${rule[1]}, got ${show(value)}`)
+    }
+  }
+}
+
+// status and delayMs have their own range checks (a RangeError); tamper names its modes itself.
+const BEHAVIOUR_RULES: MemberRules = {
+  status: [anything, 'an integer from 200 to 599'],
+  body: [anything, 'a string or a JSON value'],
+  headers: [
+    (value) =>
+      isRecord(value) && Object.values(value as object).every((v) => typeof v === 'string'),
+    'an object of header names to string values',
+  ],
+  delayMs: [anything, 'a number of milliseconds'],
+  hang: [isBoolean, 'true or false'],
+}
+const MINT_RULES: MemberRules = {
+  alg: [(value) => typeof value === 'string', "an algorithm name such as 'RS256'"],
+  kid: [(value) => typeof value === 'string' || value === null, 'a string, or null to omit it'],
+  header: [isRecord, 'an object of header members'],
+  expiresInSec: [Number.isFinite, 'a number of seconds (negative: already expired)'],
+  rawPayload: [(value) => typeof value === 'string', 'a string'],
+  key: [(value) => value instanceof KeyObject, 'a KeyObject (a private key)'],
+  hmacSecret: [
+    (value) => typeof value === 'string' || value instanceof Uint8Array,
+    'a string or a Buffer',
+  ],
+  tamper: [anything, 'a tamper mode'],
+}
+const ROTATE_RULES: MemberRules = { keepOld: [isBoolean, 'true or false'] }
+
 /** The generic issuer's options checked (a TypeError naming the first bad one); its algorithms. */
 function checkIssuerOptions(options: TestIssuerOptions): readonly TestAlgorithm[] {
   const { issuer, audience, algorithms = ['RS256'], listen, port } = options
@@ -311,6 +370,7 @@ class LocalIssuer implements TestIssuer {
   }
 
   mint(claims: Record<string, unknown> = {}, options: MintOptions = {}): string {
+    checkMembers('mint', options, MINT_RULES)
     const payload = this.claimsFor(claims, options.expiresInSec ?? 3600)
     const alg = options.alg ?? (options.hmacSecret === undefined ? this.defaultAlg : 'HS256')
     const own = this.keyFor(alg)
@@ -326,6 +386,7 @@ class LocalIssuer implements TestIssuer {
   }
 
   rotateKeys(options: { keepOld?: boolean } = {}): void {
+    checkMembers('rotateKeys', options, ROTATE_RULES)
     this.retired = options.keepOld === true ? this.jwks().keys : []
     const keys = this.algorithms.map((alg) => toSigningKey(alg, newKeyPairSync(alg)))
     this.keys = keyMap(keys)
@@ -338,6 +399,7 @@ class LocalIssuer implements TestIssuer {
 
   respondWith(route: 'jwks' | 'discovery', behaviour: RouteBehaviour | undefined): void {
     if (!ROUTE_NAMES.has(route)) throw new TypeError(`respondWith: unknown route ${String(route)}`)
+    checkMembers('respondWith', behaviour, BEHAVIOUR_RULES)
     const status = behaviour?.status
     if (status !== undefined && !(Number.isInteger(status) && status >= 200 && status <= 599)) {
       throw new RangeError(`respondWith: status must be an integer from 200 to 599, got ${status}`)

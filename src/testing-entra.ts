@@ -5,6 +5,7 @@ import {
   createOidcIssuer,
   optionError,
   serveAs,
+  show,
   type MintOptions,
   type TestIssuer,
 } from './test-issuer.js'
@@ -32,6 +33,8 @@ export * from './testing-entra-claims.js'
 const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 // B2C tenant names are letters and digits; the name goes into a pattern of URL paths.
 const B2C_TENANT_NAME = /^[A-Za-z0-9]+$/
+// A host name as EntraIdProvider's authorityHost reads one (checked lower-cased), port allowed.
+const HOST_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?$/
 
 /** Options of an Entra stand-in's `mint`: the test issuer's, plus a token shape. */
 export interface EntraMintOptions extends MintOptions {
@@ -86,7 +89,9 @@ export interface EntraTestIssuer {
 
 /**
  * Starts an Entra stand-in for tenant `tid` (a lower-case GUID; anything else is a TypeError) at
- * `host`; under NODE_ENV=production it takes `allowInProduction`. Its `fetch` answers
+ * `host`, read as the provider reads `authorityHost`: a host name or an https origin, lower-cased,
+ * without a default port (default `login.microsoftonline.com`, or `{b2cTenantName}.b2clogin.com`
+ * with `b2cTenantName`); under NODE_ENV=production it takes `allowInProduction`. Its `fetch` answers
  * `https://{host}/{tenant}/v2.0/.well-known/openid-configuration` for any tenant (`organizations`
  * and `common` name `{tenantid}` as their issuer, as Entra's do), B2C user-flow discovery, and
  * `…/discovery/v2.0/keys` with alg-less keys carrying an `issuer`. `idp.respondWith`,
@@ -105,7 +110,7 @@ export async function createEntraIssuer(
     allowInProduction?: boolean
   } = {},
 ): Promise<EntraTestIssuer> {
-  const { tid = TENANT, host = AUTHORITY, b2cTenantName, allowInProduction } = options
+  const { tid = TENANT, b2cTenantName, allowInProduction } = options
   if (typeof tid !== 'string' || !TENANT_ID.test(tid)) {
     throw optionError(
       'tenantId',
@@ -113,15 +118,16 @@ export async function createEntraIssuer(
       tid,
     )
   }
-  if (typeof host !== 'string' || host === '') {
-    throw optionError('host', 'a host name such as "login.microsoftonline.com"', host)
-  }
   if (
     b2cTenantName !== undefined &&
     (typeof b2cTenantName !== 'string' || !B2C_TENANT_NAME.test(b2cTenantName))
   ) {
     throw optionError('b2cTenantName', 'a B2C tenant name, letters and digits', b2cTenantName)
   }
+  // A B2C tenant's user flows live on its own b2clogin.com host, as the provider derives it.
+  const host = authorityHostOf(
+    options.host ?? (b2cTenantName === undefined ? AUTHORITY : `${b2cTenantName}.b2clogin.com`),
+  )
   const idp = await createOidcIssuer({
     issuer: v2Issuer(tid, host),
     audience: CLIENT_ID,
@@ -160,6 +166,9 @@ export async function createEntraIssuer(
   }
   const mint = (claims: Record<string, unknown> = {}, mintOptions: EntraMintOptions = {}) => {
     const { preset, ...rest } = mintOptions
+    if (preset !== undefined && !Object.hasOwn(presets, preset)) {
+      throw new TypeError(`mint: preset must be 'v2', 'v1' or 'app', got ${show(preset)}`)
+    }
     const base = preset === undefined ? {} : presets[preset](rest.expiresInSec)
     return raw({ ...base, ...claims }, rest)
   }
@@ -231,6 +240,29 @@ export async function createEntraIssuer(
     },
     close: () => idp.close(),
   }
+}
+
+/**
+ * `value` as EntraIdProvider's `authorityHost` reads it, a host name or an https origin without a
+ * path, in the form its URLs and `iss` take: lower case, no default port. Kept as given, an
+ * `https://` origin became `https://https://…` in every `iss`, and `LOGIN.microsoftonline.us` or
+ * `…:443` minted issuers the provider (which normalises) refuses.
+ */
+function authorityHostOf(value: unknown): string {
+  try {
+    if (typeof value === 'string') {
+      const url = new URL(HOST_NAME.test(value.toLowerCase()) ? `https://${value}` : value)
+      const bare = url.username === '' && url.password === '' && url.pathname === '/'
+      if (url.protocol === 'https:' && bare && url.search === '' && url.hash === '') return url.host
+    }
+  } catch {
+    // Not a URL: refused below.
+  }
+  throw optionError(
+    'host',
+    'a host name such as "login.microsoftonline.us", or an https origin without a path',
+    value,
+  )
 }
 
 /** What Entra's URLs answer from; `keyIssuer` and `appKeys` change through the stand-in's setters. */

@@ -37,7 +37,10 @@ export interface EntraIssuerOptions {
   kind: 'entra-id'
   /** The tenant id (`tid`), a lower-case GUID. Default a fixed test GUID (`entra.TENANT`). */
   tenantId?: string
-  /** The authority host. Default `login.microsoftonline.com`. */
+  /**
+   * The authority host: a host name, or an https origin as the provider's `authorityHost` takes.
+   * Default `login.microsoftonline.com`, or `{b2cTenantName}.b2clogin.com` with `b2cTenantName`.
+   */
   host?: string
   /** Answer a B2C tenant's user-flow discovery too. */
   b2cTenantName?: string
