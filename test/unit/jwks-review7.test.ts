@@ -75,19 +75,20 @@ describe('the cooldown held to the refresh interval', () => {
 })
 
 describe('a known kid published anew for another algorithm', () => {
-  it('has the set fetched again (once a cooldown), as an unknown kid has', async () => {
-    vi.useFakeTimers({ toFake: ['Date'] })
+  const issuer = 'https://idp.example'
+
+  /** A provider over a key set whose kid `main` is an RS256 key until `publish` changes it. */
+  async function reusedKid() {
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
     let keys: unknown[] = [
       { ...rsa.publicKey.export({ format: 'jwk' }), kid: 'main', alg: 'RS256' },
     ]
-    let fetches = 0
+    const counts = { fetches: 0 }
     const fetch = async () => {
-      fetches += 1
+      counts.fetches += 1
       return new Response(JSON.stringify({ keys }), { status: 200 })
     }
-    const issuer = 'https://idp.example'
     const provider = new JwksProvider({
       issuer,
       jwksUri: `${issuer}/jwks`,
@@ -96,50 +97,41 @@ describe('a known kid published anew for another algorithm', () => {
       jwksCache: new JwksCache({ fetch }),
     })
     await provider.hydrate()
-    keys = [{ ...ec.publicKey.export({ format: 'jwk' }), kid: 'main', alg: 'ES256' }]
+    const ecToken = () => {
+      const now = Math.floor(Date.now() / 1000)
+      return new SignJWT({ sub: 'u' })
+        .setProtectedHeader({ alg: 'ES256', kid: 'main' })
+        .setIssuer(issuer)
+        .setAudience('api')
+        .setIssuedAt(now)
+        .setExpirationTime(now + 600)
+        .sign(ec.privateKey)
+    }
+    const publishEc = () => {
+      keys = [{ ...ec.publicKey.export({ format: 'jwk' }), kid: 'main', alg: 'ES256' }]
+    }
+    return { provider, counts, ecToken, publishEc }
+  }
+
+  it('has the set fetched again (once a cooldown), as an unknown kid has', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const { provider, counts, ecToken, publishEc } = await reusedKid()
+    publishEc()
     vi.setSystemTime(Date.now() + 5 * 60_000) // past the cooldown, before the scheduled refresh
-    const now = Math.floor(Date.now() / 1000)
-    const token = await new SignJWT({ sub: 'u' })
-      .setProtectedHeader({ alg: 'ES256', kid: 'main' })
-      .setIssuer(issuer)
-      .setAudience('api')
-      .setIssuedAt(now)
-      .setExpirationTime(now + 600)
-      .sign(ec.privateKey)
-    await expect(provider.verifyToken(token)).resolves.toMatchObject({ claims: { sub: 'u' } })
-    expect(fetches).toBe(2)
+    await expect(provider.verifyToken(await ecToken())).resolves.toMatchObject({
+      claims: { sub: 'u' },
+    })
+    expect(counts.fetches).toBe(2)
   })
 
   it('within the cooldown, is refused without a fetch', async () => {
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
-    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-    let fetches = 0
-    const keys = [{ ...rsa.publicKey.export({ format: 'jwk' }), kid: 'main', alg: 'RS256' }]
-    const fetch = async () => {
-      fetches += 1
-      return new Response(JSON.stringify({ keys }), { status: 200 })
-    }
-    const issuer = 'https://idp.example'
-    const provider = new JwksProvider({
-      issuer,
-      jwksUri: `${issuer}/jwks`,
-      audience: 'api',
-      algorithms: ['RS256', 'ES256'],
-      jwksCache: new JwksCache({ fetch }),
-    })
-    await provider.hydrate()
-    const token = await new SignJWT({ sub: 'u' })
-      .setProtectedHeader({ alg: 'ES256', kid: 'main' })
-      .setIssuer(issuer)
-      .setAudience('api')
-      .setIssuedAt()
-      .setExpirationTime('10m')
-      .sign(ec.privateKey)
+    const { provider, counts, ecToken } = await reusedKid()
+    const token = await ecToken()
     for (let attempt = 0; attempt < 3; attempt += 1) {
       await expect(provider.verifyToken(token)).rejects.toMatchObject({
         code: 'ERR_AUTH_KEY_NOT_FOUND',
       })
     }
-    expect(fetches).toBe(1)
+    expect(counts.fetches).toBe(1)
   })
 })
