@@ -156,5 +156,13 @@ export function validateClaims(claims: JwtClaims, policy: ClaimsPolicy, now: num
 export function scopesOf(claims: JwtClaims): readonly string[] {
   const value = claims.scope ?? claims.scp
   if (value === undefined) return []
-  return typeof value === 'string' ? value.split(' ').filter((scope) => scope !== '') : value
+  return typeof value === 'string' ? splitScope(value) : value
+}
+
+/**
+ * A `scope` string's scopes: split on spaces (RFC 6749 §3.3), nothing trimmed, so that every
+ * reader of a scope (requireScopes, the claim sources) takes the same values from it.
+ */
+export function splitScope(text: string): string[] {
+  return text.split(' ').filter((scope) => scope !== '')
 }

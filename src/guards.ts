@@ -112,7 +112,9 @@ function refuseUncalledFactory(name: string, usage: string, first: unknown): voi
 // ignored would quietly fall back to the default, which grants more: `any` instead of `all`.
 const LIST_OPTIONS = ['match', 'status', 'redirect'] as const
 const USER_OPTIONS = ['kind', 'status', 'redirect'] as const
-const HAS_OPTIONS = ['match'] as const
+// status and redirect mean nothing to has*, but a guard's options object passed to one (typed
+// structurally, so TypeScript lets it) must not turn every request into a 500.
+const HAS_OPTIONS = ['match', 'status', 'redirect'] as const
 
 /**
  * Options as given, read once into a frozen copy of the `allowed` keys: `undefined` and `null`

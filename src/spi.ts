@@ -1,6 +1,12 @@
 // The one door providers use into the core: everything a provider builds on, and nothing else.
 
-export { MAX_CLOCK_TOLERANCE_SEC, scopesOf, type ClaimsPolicy, type IssuerRule } from './claims.js'
+export {
+  MAX_CLOCK_TOLERANCE_SEC,
+  scopesOf,
+  splitScope,
+  type ClaimsPolicy,
+  type IssuerRule,
+} from './claims.js'
 export type {
   GroupsProvider,
   JwtProvider,

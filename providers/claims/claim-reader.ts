@@ -1,6 +1,6 @@
 // Reads a list of strings out of verified claims: nested paths, dotted keys, delimiters, prefixes.
 
-import { Problems, type JwtClaims } from '../../src/spi.js'
+import { Problems, splitScope, type JwtClaims } from '../../src/spi.js'
 
 /**
  * Where a list lives in the claims. A string is first looked up as one key (so Auth0's namespaced
@@ -108,8 +108,8 @@ export function compileClaimReader(
   // only an explicit delimiter, or the scope claims' own syntax, splits a string. A delimiter
   // meant for `permissions` must not turn "orders:read orders:write" in `scope` into one value.
   const splitters = paths.map((path): ((text: string) => string[]) => {
-    // Spaces only, as scopesOf splits them for requireScopes: the two must read one scope alike.
-    if (isScopeClaim(path)) return (text) => trimmed(text.split(' '))
+    // requireScopes's own splitter: the two must read one scope alike (no trimming of tabs).
+    if (isScopeClaim(path)) return splitScope
     if (delimiter !== undefined) return (text) => trimmed(text.split(delimiter))
     return (text) => (text === '' ? [] : [text])
   })

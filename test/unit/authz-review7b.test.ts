@@ -6,6 +6,7 @@ import {
   ClaimPermissionsProvider,
   ClaimRolesProvider,
 } from '../../providers/claims/index.js'
+import { scopesOf } from '../../src/claims.js'
 import { User } from '../../src/user.js'
 
 function userWith(claims: Record<string, unknown>): User {
@@ -44,5 +45,24 @@ describe('scope and scp are split on spaces whatever the delimiter', () => {
   it('the delimiter still splits other claims', () => {
     const source = new ClaimGroupsProvider({ claim: 'groups', delimiter: ',' })
     expect(source.fetchGroups(userWith({ groups: 'ops, sre' }))).toEqual(['ops', 'sre'])
+  })
+})
+
+describe('a scope string read alike by the claim sources and requireScopes', () => {
+  it.each(['admin\t', 'admin\u00a0', '\nadmin', 'read \tadmin', 'a  b'])(
+    '%j gives the same scopes to both',
+    (scope) => {
+      const source = new ClaimPermissionsProvider({ claim: 'scope' })
+      expect(source.fetchPermissions(userWith({ scope }))).toEqual([...scopesOf({ scope })])
+    },
+  )
+})
+
+describe('has* given a guard options object', () => {
+  it('ignores status and redirect, which only guards answer with', async () => {
+    const { hasRoles } = await import('../../src/guards.js')
+    const options = { match: 'all', status: 404, redirect: '/login' } as const
+    const req = { currentUser: userWith({}) } as never
+    await expect(hasRoles(req, ['admin'], options)).resolves.toBe(false)
   })
 })
