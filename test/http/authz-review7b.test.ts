@@ -255,8 +255,8 @@ describe('misspelt guard options are a ConfigError naming the key', () => {
 
   it('hasGroups rejects with it', async () => {
     const has = hasGroups as unknown as Factory & ((...a: unknown[]) => Promise<boolean>)
-    await expect(has({}, ['ops'], { status: 404 })).rejects.toThrow(
-      'hasGroups: "status" is not an option; the options are match',
+    await expect(has({}, ['ops'], { mode: 'all' })).rejects.toThrow(
+      'hasGroups: "mode" is not an option; the options are match, status, redirect',
     )
   })
 
