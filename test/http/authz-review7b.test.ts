@@ -7,13 +7,12 @@ import { get, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import request from 'supertest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { JwksProvider } from '../../providers/jwks/index.js'
+import type { JwksProvider } from '../../providers/jwks/index.js'
 import {
   ConfigError,
   hasGroups,
   hasScopes,
   InvalidTokenError,
-  JwksCache,
   jwtAuth,
   requireAll,
   requireAny,
@@ -24,25 +23,20 @@ import {
   requireUser,
   type GroupsProvider,
 } from '../../src/index.js'
-import { createTestIssuer, type TestIssuer } from '../../src/testing.js'
+import type { TestIssuer } from '../../src/testing.js'
 import { EXPRESS_MAJORS, whoAmI } from '../helpers/http.js'
+import { localIssuerAndProvider } from '../helpers/local-issuer.js'
 
 let idp: TestIssuer
+let trusting: JwksProvider
 
 beforeAll(async () => {
-  idp = await createTestIssuer({ listen: false, issuer: 'https://authz-review7b.example' })
+  ;({ idp, provider: trusting } = await localIssuerAndProvider('https://authz-review7b.example'))
 })
 
 afterAll(() => idp.close())
 
-function provider(): JwksProvider {
-  return new JwksProvider({
-    issuer: idp.issuer,
-    jwksUri: idp.jwksUri,
-    audience: idp.audience,
-    jwksCache: new JwksCache({ fetch: idp.fetch }),
-  })
-}
+const provider = (): JwksProvider => trusting
 
 const bearer = (claims: Record<string, unknown>) => `Bearer ${idp.mint(claims)}`
 
