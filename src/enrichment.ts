@@ -1,5 +1,6 @@
 // Authorization sources as the pipeline calls them: bounded in time, checked, cached across requests.
 
+import { isDroppedLoad, noteDrop } from './cache-drops.js'
 import { LRUCache } from 'lru-cache'
 import type {
   GroupsProvider,
@@ -57,11 +58,6 @@ const FACETS = Object.keys(METHODS) as Facet[]
 const DEFAULT_TIMEOUT_MS = 5_000
 const DEFAULT_TTL_MS = 30_000
 const DEFAULT_MAX = 10_000
-
-// The reasons lru-cache gave when it aborted a pending load (its key deleted or evicted): it
-// rejects everyone waiting on that load with the reason itself, which is how they are told apart
-// from a source's failure.
-const abortedLoads = new WeakSet<object>()
 
 type AnySource = GroupsProvider | RolesProvider | PermissionsProvider | ProfileProvider
 type Call = (user: User, context: SourceContext) => unknown
@@ -211,7 +207,7 @@ export class Enrichment {
       ttlResolution: 0,
       ...(clock === undefined ? {} : { perf: clock }),
       fetchMethod: (key, _stale, { signal, options, context }) => {
-        signal.addEventListener('abort', () => noteAbortedLoad(signal.reason), { once: true })
+        noteDrop(signal)
         return this.#load(key, context, signal, options)
       },
     })
@@ -285,7 +281,7 @@ export class Enrichment {
     try {
       return (await this.#cache!.fetch(key, { context }))!
     } catch (error) {
-      if (!abortedLoads.has(error as object)) throw error
+      if (!isDroppedLoad(error)) throw error
       return retried ? this.#call(context, undefined) : this.#fetch(key, context, true)
     }
   }
@@ -405,10 +401,6 @@ export class Enrichment {
         outer?.removeEventListener('abort', onOuterAbort)
       })
   }
-}
-
-function noteAbortedLoad(reason: unknown): void {
-  if (typeof reason === 'object' && reason !== null) abortedLoads.add(reason)
 }
 
 function cacheKey(facet: Facet, issuer: string, subject: string): string {

@@ -19,6 +19,7 @@ export type {
 } from './contracts.js'
 export type { ApiKeyRecord, ApiKeyRepository } from './api-key-auth.js'
 export type { CredentialsRepository, UserCredentials } from './credentials.js'
+export { isDroppedLoad, noteDrop } from './cache-drops.js'
 export { Discovery } from './discovery.js'
 export type { SharedCacheEntry, SharedCacheTier } from './shared-tier.js'
 export type { ComponentHealth } from './health.js'

@@ -9,8 +9,10 @@ import {
   MAX_CACHE_ENTRIES,
   checkTimeout,
   checkUrl,
+  isDroppedLoad,
   isProduction,
   neverThrows,
+  noteDrop,
   Problems,
   safeError,
   silentLogger,
@@ -53,9 +55,6 @@ export interface GraphGroupResolverOptions {
 }
 
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024
-// The reasons lru-cache gave when it aborted a pending lookup (its entry deleted by clear(), or
-// evicted): it rejects everyone waiting with the reason itself, which tells them from a failure.
-const abortedLookups = new WeakSet<object>()
 const DESCRIPTION = 'group membership cannot be loaded from Microsoft Graph right now'
 
 /** A failed Graph exchange, for logs: the status or the reason, never the token. */
@@ -163,9 +162,7 @@ export class GraphGroupResolver implements GroupsProvider {
             updateAgeOnGet: false,
             ttlResolution: 0,
             fetchMethod: (_key, _stale, { signal, context }) => {
-              signal.addEventListener('abort', () => noteAbortedLookup(signal.reason), {
-                once: true,
-              })
+              noteDrop(signal)
               return this.#lookup(context, signal)
             },
           })
@@ -204,7 +201,7 @@ export class GraphGroupResolver implements GroupsProvider {
     try {
       return (await this.#cache!.fetch(key, { context: user }))!
     } catch (error) {
-      if (!abortedLookups.has(error as object)) throw error
+      if (!isDroppedLoad(error)) throw error
       return retried ? this.#lookup(user, signal) : this.#cached(key, user, signal, true)
     }
   }
@@ -304,8 +301,4 @@ export class GraphGroupResolver implements GroupsProvider {
     }
     return next
   }
-}
-
-function noteAbortedLookup(reason: unknown): void {
-  if (typeof reason === 'object' && reason !== null) abortedLookups.add(reason)
 }
