@@ -3,13 +3,7 @@
 
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { currentUserOf } from './current-user.js'
-import {
-  AuthError,
-  ConfigError,
-  copyError,
-  CredentialsRequiredError,
-  InsufficientScopeError,
-} from './errors.js'
+import { AuthError, ConfigError, copyError, CredentialsRequiredError } from './errors.js'
 import { sendPlainStatus } from './error-handler.js'
 import { respondWithAuthError } from './middleware.js'
 import { Problems } from './options.js'
@@ -352,26 +346,8 @@ function listGuard(
   const match = checkMatch(problems, name, options.match)
   const answer = checkGuardOptions(problems, options)
   problems.throwIfAny()
-  const rule =
-    facet === 'scopes' ? credentialsScopeRule(required, match) : facetRule(facet, required, match)
+  const rule = facet === 'scopes' ? scopeRule(required, match) : facetRule(facet, required, match)
   return guard(rule, answer)
-}
-
-/**
- * The scope rule, its refusal worded for the credentials at hand: a Basic or API-key user's
- * scopes come with no token, so "the token lacks a required scope" would misdirect the client.
- */
-function credentialsScopeRule(required: readonly string[], match: Match): Rule {
-  const rule = scopeRule(required, match)
-  return {
-    check(user) {
-      const verdict = rule.check(user)
-      if (verdict === undefined || isVerdictPromise(verdict) || user.token !== undefined) {
-        return verdict
-      }
-      return new InsufficientScopeError(required, 'the credentials lack a required scope')
-    },
-  }
 }
 
 /**

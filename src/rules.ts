@@ -168,9 +168,14 @@ export function scopeRule(required: readonly string[], match: Match): Rule {
     check: (user) =>
       satisfied(user.scopes, required, match, false)
         ? undefined
-        : new InsufficientScopeError(required),
+        : user.token === undefined
+          ? new InsufficientScopeError(required, NO_TOKEN_SCOPE_REFUSAL)
+          : new InsufficientScopeError(required),
   }
 }
+
+// A Basic or API-key user's scopes come with no token: "the token lacks…" would misdirect them.
+const NO_TOKEN_SCOPE_REFUSAL = 'the credentials lack a required scope'
 
 /** A rule on who is calling: a person, or a client application on its own behalf. */
 export function kindRule(kind: 'human' | 'm2m'): Rule {
