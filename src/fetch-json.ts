@@ -166,11 +166,33 @@ export async function fetchJson(url: string, limits: FetchLimits): Promise<unkno
   }
 }
 
+// The nested cause quoted in a failure's message is cut here: it is the socket's or TLS's own.
+const MAX_CAUSE_LENGTH = 200
+
 function describe(error: unknown): string {
-  if (error instanceof Error) {
-    return error.name === 'TimeoutError' ? 'timed out' : error.message
+  if (!(error instanceof Error)) return String(error)
+  if (error.name === 'TimeoutError') return 'timed out'
+  const cause = describeCause(error.cause)
+  return cause === undefined ? error.message : `${error.message} (${cause})`
+}
+
+/**
+ * The code and message of a network error's cause: undici's `TypeError('fetch failed')` says only
+ * that, the reason (ECONNREFUSED, ENOTFOUND, DEPTH_ZERO_SELF_SIGNED_CERT…) is in its `cause`. The
+ * whole message, this included, is scrubbed wherever it is shown (health, logs, the channel).
+ */
+function describeCause(cause: unknown): string | undefined {
+  if (typeof cause !== 'object' || cause === null) return undefined
+  const { code, message } = cause as { code?: unknown; message?: unknown }
+  const codeText = typeof code === 'string' || typeof code === 'number' ? String(code) : ''
+  const messageText = typeof message === 'string' ? message : ''
+  let text = messageText
+  // Node's messages usually quote the code ('connect ECONNREFUSED 127.0.0.1:443'): said once.
+  if (codeText !== '' && !messageText.includes(codeText)) {
+    text = messageText === '' ? codeText : `${codeText}: ${messageText}`
   }
-  return String(error)
+  if (text === '') return undefined
+  return text.length > MAX_CAUSE_LENGTH ? `${text.slice(0, MAX_CAUSE_LENGTH)}…` : text
 }
 
 /** Whether a value is a plain JSON object (not null, not an array). */

@@ -5,7 +5,7 @@ import { jwksChannel } from './diagnostics.js'
 import { InvalidTokenError, keysUnavailable } from './errors.js'
 import { fetchJson, type FetchFunction } from './fetch-json.js'
 import { keySuitsAlgorithm, type JwsAlgorithm, type VerificationKey } from './jwt.js'
-import { importKeySet, MALFORMED_KEY, selectKey } from './key-set.js'
+import { importKeySet, MALFORMED_KEY, selectKey, type SkippedKey } from './key-set.js'
 import { readJwksCacheEnv, readLogLevel } from './env.js'
 import {
   checkLogger,
@@ -30,7 +30,10 @@ export interface JwksCacheOptions {
    * cache and `fromEnv()`'s read `JWKS_CACHE_USAGES`).
    */
   refreshAfterUses?: number
-  /** Least time between two fetches of one set caused by unknown `kid`s or usage. Default 30 s. */
+  /**
+   * Least time between two fetches of one set caused by unknown `kid`s or usage. Default 30 s. After
+   * a failed fetch, unknown `kid`s wait the failure back-off instead (`failureBackoffMs`, doubling).
+   */
   cooldownMs?: number
   /** A fetch is abandoned after this long. Default 5 s. */
   timeoutMs?: number
@@ -64,6 +67,8 @@ interface KeySetState {
   /** When the last fetch started, or when it failed: the cooldown and the back-off count from it. */
   lastAttemptAt: number
   failures: number
+  /** Why the last answer, a JWK Set of no usable key, verifies nothing (for health reports). */
+  noUsableKey: string | undefined
   /** Why the last fetch failed, as it happened: the cause of the 503 it leads to. */
   lastError: Error | undefined
   /** The same, scrubbed: what a health report, the `oidc-guard:jwks` channel and the log show. */
@@ -151,7 +156,8 @@ function checkRefreshInterval(problems: Problems, options: JwksCacheOptions): vo
  * Holds the key sets of any number of `jwks_uri`s. A request never waits for a routine refresh;
  * it waits only when the set is missing or does not know the token's `kid`, and then shares the
  * one fetch in flight with every other request. An unknown `kid` causes at most one fetch per
- * cooldown, so a flood of forged kids cannot become a flood of requests to the identity provider.
+ * cooldown (per failure back-off while fetches fail), so a flood of forged kids cannot become a
+ * flood of requests to the identity provider.
  * A key that fails to verify never causes a fetch.
  */
 export class JwksCache {
@@ -205,11 +211,21 @@ export class JwksCache {
     throw keyNotFound()
   }
 
-  /** Whether a token no current key fits may have the set fetched again: once a cooldown. */
+  /** Whether a token no current key fits may have the set fetched again: see {@link #refetchGap}. */
   #mayRefetch(state: KeySetState, now: number): boolean {
     return (
-      state.inflight !== undefined || elapsed(now, state.lastAttemptAt) >= this.#options.cooldownMs
+      state.inflight !== undefined || elapsed(now, state.lastAttemptAt) >= this.#refetchGap(state)
     )
+  }
+
+  /**
+   * Least time between two fetches caused by tokens no current key fits: a cooldown after an
+   * answer, the failure back-off after a failure. A kid first seen during an outage is refused as
+   * unknown (401, catalog JWKS-08); held to the full cooldown, it would stay refused that long
+   * after the IdP recovers. The back-off, doubling up to the cooldown, still bounds a flood.
+   */
+  #refetchGap(state: KeySetState): number {
+    return state.failures > 0 ? this.#backoff(state) : this.#options.cooldownMs
   }
 
   /**
@@ -243,7 +259,7 @@ export class JwksCache {
     return {
       keyCount: keys?.length ?? 0,
       fetchedAt: keys === undefined ? undefined : new Date(state.fetchedAt),
-      lastError: state.lastErrorText ?? (expired ? STALE_KEYS_DROPPED : undefined),
+      lastError: state.lastErrorText ?? (expired ? STALE_KEYS_DROPPED : state.noUsableKey),
     }
   }
 
@@ -276,8 +292,8 @@ export class JwksCache {
     if (keys === undefined || elapsed(now, state.fetchedAt) >= this.#options.refreshIntervalMs) {
       return since >= this.#backoff(state)
     }
-    // An answer of no usable key is refetched as an unknown kid would be: once a cooldown.
-    return keys.length === 0 && since >= this.#options.cooldownMs
+    // An answer of no usable key is refetched as an unknown kid would be (once a cooldown).
+    return keys.length === 0 && since >= this.#refetchGap(state)
   }
 
   /** How key sets are fetched, so that discovery for them goes the same way (a proxy's fetch). */
@@ -299,6 +315,7 @@ export class JwksCache {
         uses: 0,
         lastAttemptAt: 0,
         failures: 0,
+        noUsableKey: undefined,
         lastError: undefined,
         lastErrorText: undefined,
         inflight: undefined,
@@ -362,40 +379,54 @@ export class JwksCache {
     void this.#fetch(uri, state, now)
   }
 
+  /** Takes a fetched document as the set's keys, or throws when it is a broken answer. */
+  #keep(uri: string, state: KeySetState, document: unknown): void {
+    const { keys, skipped } = importKeySet(document, state.keys)
+    // A set of nothing but malformed members is a broken answer, not a rotation to "no keys":
+    // the last good set keeps serving (catalog JWKS-11). An empty set, or one of keys that are
+    // well-formed but not for us (use: enc…), is an answer (JWKS-04, JWKS-13).
+    if (keys.length === 0 && skipped.some((key) => MALFORMED_KEY.has(key.reason))) {
+      throw new Error('the JWK Set holds no well-formed key')
+    }
+    const { logger } = this.#options
+    if (skipped.length > 0) {
+      logger.warn(
+        {
+          jwksUri: uri,
+          skippedCount: skipped.length,
+          skipped: skipped.slice(0, MAX_SKIPPED_LOGGED),
+        },
+        'unusable keys skipped in JWK Set',
+      )
+    }
+    const noUsableKey = keys.length === 0 ? describeNoUsableKey(skipped) : undefined
+    // Every token is refused 401 while the set holds no usable key: said once per episode (and
+    // in health reports), since an empty `{"keys":[]}` otherwise leaves no trace above debug.
+    if (noUsableKey !== undefined && state.noUsableKey === undefined) {
+      logger.warn(
+        { jwksUri: uri, skippedCount: skipped.length, err: noUsableKey },
+        'no usable key in JWK Set: every token is refused 401 until one is published',
+      )
+    }
+    state.keys = keys
+    state.fetchedAt = Date.now()
+    state.uses = 0
+    state.failures = 0
+    state.noUsableKey = noUsableKey
+    state.lastError = undefined
+    state.lastErrorText = undefined
+    logger.debug({ jwksUri: uri, keyCount: keys.length }, 'JWK Set fetched')
+    if (jwksChannel.hasSubscribers) {
+      jwksChannel.publish({ uri, outcome: 'fetched', keyCount: keys.length })
+    }
+  }
+
   /** Single-flight: concurrent callers share one fetch; it always resolves, recording the outcome. */
   #fetch(uri: string, state: KeySetState, now: number): Promise<void> {
     if (state.inflight !== undefined) return state.inflight
     state.lastAttemptAt = now
     state.inflight = fetchJson(uri, this.#options)
-      .then((document) => {
-        const { keys, skipped } = importKeySet(document, state.keys)
-        // A set of nothing but malformed members is a broken answer, not a rotation to "no keys":
-        // the last good set keeps serving (catalog JWKS-11). An empty set, or one of keys that are
-        // well-formed but not for us (use: enc…), is an answer (JWKS-04, JWKS-13).
-        if (keys.length === 0 && skipped.some((key) => MALFORMED_KEY.has(key.reason))) {
-          throw new Error('the JWK Set holds no well-formed key')
-        }
-        if (skipped.length > 0) {
-          this.#options.logger.warn(
-            {
-              jwksUri: uri,
-              skippedCount: skipped.length,
-              skipped: skipped.slice(0, MAX_SKIPPED_LOGGED),
-            },
-            'unusable keys skipped in JWK Set',
-          )
-        }
-        state.keys = keys
-        state.fetchedAt = Date.now()
-        state.uses = 0
-        state.failures = 0
-        state.lastError = undefined
-        state.lastErrorText = undefined
-        this.#options.logger.debug({ jwksUri: uri, keyCount: keys.length }, 'JWK Set fetched')
-        if (jwksChannel.hasSubscribers) {
-          jwksChannel.publish({ uri, outcome: 'fetched', keyCount: keys.length })
-        }
-      })
+      .then((document) => this.#keep(uri, state, document))
       .catch((error: unknown) => {
         // The back-off runs from the failure, not from the start: a fetch that took the whole
         // time-out must not be retried by the very next request.
@@ -419,6 +450,14 @@ export class JwksCache {
       })
     return state.inflight
   }
+}
+
+/** Why a set of no usable key verifies nothing: empty, or the reasons its members were skipped. */
+function describeNoUsableKey(skipped: readonly SkippedKey[]): string {
+  if (skipped.length === 0) return 'the JWK Set holds no usable key (it is empty)'
+  // The reasons are a few fixed texts (key-set.ts), so listing the distinct ones stays short.
+  const reasons = [...new Set(skipped.map((key) => key.reason))].join('; ')
+  return `the JWK Set holds no usable key (${skipped.length} skipped: ${reasons})`
 }
 
 const STALE_KEYS_DROPPED =

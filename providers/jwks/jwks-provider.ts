@@ -119,7 +119,8 @@ export function resolvePolicy(
 /**
  * Checks `jwksCache` and `fetch` with the provider's other options, so that one `ConfigError`
  * lists every problem. A `fetch` beside a `JwksCache` instance is refused: the instance fetches
- * the keys with its own, and a proxy meant for both would silently carry only discovery.
+ * the keys with its own, and a proxy meant for both would silently carry only discovery. So is a
+ * `fetch` given both ways, as the provider's and as `jwksCache: { fetch }`: one would be ignored.
  */
 function checkKeyFetching(problems: Problems, options: TokenCheckOptions): void {
   const { jwksCache, fetch } = options
@@ -135,6 +136,14 @@ function checkKeyFetching(problems: Problems, options: TokenCheckOptions): void 
     }
   } else if (typeof jwksCache === 'object' && jwksCache !== null) {
     checkJwksCacheOptions(problems, jwksCache)
+    // Two fetches, one of them silently unused: the provider's would win, and a proxy meant for
+    // the keys (given to the cache) would not carry them.
+    if (fetch !== undefined && jwksCache.fetch !== undefined) {
+      problems.add(
+        'fetch cannot be given both as an option and as jwksCache.fetch (one would be ignored): ' +
+          'give it once, either way (both carry discovery and the keys)',
+      )
+    }
   } else if (jwksCache !== undefined) {
     problems.add('jwksCache must be a JwksCache or its options ({ cooldownMs, … })')
   }
@@ -182,7 +191,10 @@ export abstract class KeySetProvider implements JwtProvider {
     const result = verifyJwt(token, parsed, this.policy, this.keys)
     // Awaited only when it is a promise: awaiting an answer at hand still costs a microtask turn.
     const verified = result instanceof Promise ? await result : result
-    this.checkClaims(verified.claims)
+    // Awaited when a subclass's rules are async: a rejection must refuse the token as a throw does,
+    // never let it through with the rejection unhandled.
+    const extra = this.checkClaims(verified.claims)
+    if (extra !== undefined) await extra
     return verified
   }
 
@@ -282,8 +294,13 @@ export abstract class KeySetProvider implements JwtProvider {
     return undefined
   }
 
-  /** Vendor rules, run after the signature and registered claims hold. Throw `InvalidTokenError` to refuse. */
-  protected checkClaims(_claims: JwtClaims): void {}
+  /**
+   * Vendor rules, run after the signature and registered claims hold. Throw (or, when async,
+   * reject with) an `InvalidTokenError` to refuse the token with 401; any other `AuthError` is
+   * answered with its own status, anything else as an invalid token. The token is accepted only
+   * once a returned promise resolves.
+   */
+  protected checkClaims(_claims: JwtClaims): void | Promise<void> {}
 
   /** Maps verified claims to the user's identity. */
   protected identity(claims: JwtClaims): UserIdentity {

@@ -35,6 +35,17 @@ export interface OidcProviderOptions extends TokenCheckOptions {
 const MAX_DISCOVERY_BYTES = 256 * 1024
 
 /**
+ * Refuses a `jwksUri`, which OidcProvider does not read (it takes the discovered one): given from
+ * JavaScript, or spread from a JwksProvider's options, it would otherwise be silently ignored.
+ */
+function checkNoJwksUri(problems: Problems, options: OidcProviderOptions | undefined): void {
+  if ((options as { jwksUri?: unknown } | undefined)?.jwksUri === undefined) return
+  problems.add(
+    'jwksUri is not an option of OidcProvider: it discovers jwks_uri; use JwksProvider for a fixed URL',
+  )
+}
+
+/**
  * Verifies tokens of an OpenID Connect issuer (Auth0, Keycloak, Okta, Google…), finding its keys
  * through discovery. Discovery happens on the first token (or {@link hydrate}), is kept once it
  * succeeds, and is retried with a back-off while it fails (503 meanwhile).
@@ -56,6 +67,7 @@ export class OidcProvider extends KeySetProvider {
     checkUrl(problems, 'issuer', options?.issuer, production)
     checkTimeout(problems, 'discoveryTimeoutMs', options?.discoveryTimeoutMs)
     checkLogger(problems, 'logger', options?.logger)
+    checkNoJwksUri(problems, options)
     const policy = resolvePolicy(problems, options?.issuer, options ?? ({} as OidcProviderOptions))
     problems.throwIfAny()
     const cache = resolveJwksCache(options)
