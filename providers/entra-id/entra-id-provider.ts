@@ -5,6 +5,7 @@ import {
   checkUrl,
   InvalidTokenError,
   isProduction,
+  neverThrows,
   Problems,
   silentLogger,
   verifyJwt,
@@ -12,6 +13,7 @@ import {
   type JwtClaims,
   type JwtProvider,
   type KeySource,
+  type Logger,
   type ParsedJwt,
   type ProviderHealth,
   type UserIdentity,
@@ -33,7 +35,13 @@ import {
   takesOpenIssuer,
 } from './routing.js'
 import { TenantCheck } from './tenant-check.js'
-import { checkEntraClaims, entraIdentity, graphToken, policyOf } from './token-rules.js'
+import {
+  checkEntraClaims,
+  entraIdentity,
+  graphToken,
+  policyOf,
+  versionRefused,
+} from './token-rules.js'
 
 const JWKS_URI_OPTION = 'jwksUri (AUTH_PROVIDER_AZURE_ENTRA_ID_JWKS_URI)'
 
@@ -42,6 +50,7 @@ function keyLocations(
   config: EntraConfig,
   options: EntraIdProviderOptions,
   cache: JwksCache,
+  logger: Logger,
 ): Map<string, KeyLocation> {
   const { authority, tenant, appId, policies } = config
   if (options.jwksUri !== undefined) {
@@ -55,7 +64,7 @@ function keyLocations(
     fetch: keyFetch.fetch,
     timeoutMs: options.discoveryTimeoutMs ?? keyFetch.timeoutMs,
     production: isProduction(),
-    logger: options.logger === false ? silentLogger : (options.logger ?? cache.logger),
+    logger,
   }
   const discovered = (base: string, issuer: string) =>
     new KeyLocation(cache, { discovery: entraDiscovery(base, issuer, settings) }, appId)
@@ -105,8 +114,9 @@ function peekPayload(
  * unless `allowGuestUsers`. Users get `id` = `oid`, `name`, `email`, `scopes` from `scp`,
  * `clientId` from `azp`/`appid`, and `isM2M` for app-only tokens; roles default to the `roles`
  * claim and groups to `groups` (an overflowing token goes to `groupOverageResolver`, else 403).
- * A subclass may override `checkClaims(claims)` to add checks of its own (throw
- * `InvalidTokenError` to refuse); it runs after all of Entra's rules, which always run.
+ * A subclass may override `checkClaims(claims)`, sync or async, to add checks of its own (throw,
+ * or reject with, `InvalidTokenError` to refuse); it runs after all of Entra's rules, which always
+ * run.
  *
  * @example
  * // Single tenant: tokens of your own directory only.
@@ -172,7 +182,10 @@ export class EntraIdProvider extends KeySetProvider {
     })
     problems.throwIfAny()
     const cache = resolveJwksCache(given)
-    const locations = keyLocations(config, given, cache)
+    // Where discovery and an allowedTenants predicate's failures go; a throwing logger must not
+    // turn a predicate's 503 into a 401.
+    const logger = given.logger === false ? silentLogger : neverThrows(given.logger ?? cache.logger)
+    const locations = keyLocations(config, given, cache, logger)
     const primary = locations.values().next().value!
     const exact = fixedIssuers(config)
     super(given.name ?? 'entra-id', exact, policy, cache, primary)
@@ -188,7 +201,7 @@ export class EntraIdProvider extends KeySetProvider {
     const rule = config.tenants
     this.#tenantCheck =
       rule.kind === 'predicate'
-        ? new TenantCheck(rule.allows, config.tenantCheckTimeoutMs)
+        ? new TenantCheck(rule.allows, config.tenantCheckTimeoutMs, logger)
         : undefined
     this.defaultSources = Object.freeze({
       groups: new EntraGroupsProvider({ overageResolver: given.groupOverageResolver }),
@@ -230,6 +243,7 @@ export class EntraIdProvider extends KeySetProvider {
     // Graph tokens cannot verify outside Graph (their header carries a nonce): say what they are
     // instead of "signature verification failed". Refusing early reveals nothing.
     if (namesGraph(peeked?.aud)) throw graphToken()
+    this.#refuseVersion(peeked)
     const location = this.#locationFor(peeked)
     let used: SigningKey | undefined
     const keys: KeySource = {
@@ -248,9 +262,26 @@ export class EntraIdProvider extends KeySetProvider {
     if (used?.issuer !== undefined) this.#checkKeyIssuer(used.issuer, claims.iss ?? '', tid)
     if (this.#tenantCheck !== undefined) await this.#tenantCheck.check(tid)
     // A subclass's own checks, on a token every Entra rule has passed: they can add refusals,
-    // never take one of Entra's away (those are not methods an override could replace).
-    this.checkClaims(claims)
+    // never take one of Entra's away (those are not methods an override could replace). An async
+    // override is awaited, so that its rejection refuses the token like a throw; a sync one costs
+    // no microtask turn.
+    const extra = this.checkClaims(claims)
+    if (extra !== undefined) await extra
     return verified
+  }
+
+  /**
+   * Refuses, before the signature is checked, a token whose `iss` names a version the
+   * configuration does not accept (a v1.0 token's `aud` is often the App ID URI, which an API
+   * configured with its client id alone would otherwise refuse as an audience mismatch, hiding
+   * the reason). Only a refusal is decided on unverified claims, and it is the same 401 the
+   * verified token would get: it tells the sender nothing but what its own token says and what
+   * the guide documents (v1.0 off unless `acceptV1`). B2C issuers name no version to parse.
+   */
+  #refuseVersion(peeked: JwtClaims | undefined): void {
+    if (this.#config.policies !== undefined || typeof peeked?.iss !== 'string') return
+    const version = this.#config.authority.parse(peeked.iss)?.version
+    if (version !== undefined && !this.#config.versions.has(version)) throw versionRefused(version)
   }
 
   /** Runs discovery and fetches the keys of every key set now; rejects while one is unavailable. */

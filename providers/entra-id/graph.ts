@@ -86,6 +86,26 @@ function resolveEndpoint(problems: Problems, value: unknown): string {
   }
 }
 
+function show(value: unknown): string {
+  return typeof value === 'function' ? 'a function' : String(JSON.stringify(value))
+}
+
+/** The `cache` option checked: its settings, `false` for none, or `undefined` for the default. */
+function resolveCacheOption(
+  problems: Problems,
+  cache: unknown,
+): GraphGroupResolverOptions['cache'] {
+  if (cache === undefined || cache === false) return cache
+  if (typeof cache !== 'object' || cache === null || Array.isArray(cache)) {
+    problems.add(`cache must be { ttlMs, max } or false, got ${show(cache)}`)
+    return undefined
+  }
+  const settings = cache as { ttlMs?: number; max?: number }
+  checkTimeout(problems, 'cache.ttlMs', settings.ttlMs)
+  checkNumber(problems, 'cache.max', settings.max, 1, { integer: true, max: MAX_CACHE_ENTRIES })
+  return settings
+}
+
 /**
  * A user's group memberships from Microsoft Graph: `POST /v1.0/users/{oid}/getMemberObjects`
  * (`/servicePrincipals/{oid}` for app-only tokens), following `@odata.nextLink` pages on the same
@@ -136,11 +156,12 @@ export class GraphGroupResolver implements GroupsProvider {
     const endpoint = resolveEndpoint(problems, given.graphEndpoint)
     checkTimeout(problems, 'timeoutMs', given.timeoutMs)
     checkNumber(problems, 'maxPages', given.maxPages, 1, { integer: true, max: 1000 })
-    const { cache } = given
-    if (cache !== undefined && cache !== false) {
-      checkTimeout(problems, 'cache.ttlMs', cache.ttlMs)
-      checkNumber(problems, 'cache.max', cache.max, 1, { integer: true, max: MAX_CACHE_ENTRIES })
+    // A string such as 'false' would be posted as it is, and Graph refuses it on every lookup.
+    const { securityEnabledOnly } = given
+    if (securityEnabledOnly !== undefined && typeof securityEnabledOnly !== 'boolean') {
+      problems.add(`securityEnabledOnly must be true or false, got ${show(securityEnabledOnly)}`)
     }
+    const cache = resolveCacheOption(problems, given.cache)
     if (given.fetch !== undefined && typeof given.fetch !== 'function') {
       problems.add('fetch must be a function with the signature of fetch()')
     }

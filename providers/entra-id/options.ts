@@ -105,8 +105,9 @@ export interface EntraIdProviderOptions extends Omit<TokenCheckOptions, 'audienc
   /** Time-out of discovery requests, in milliseconds. Default: the key cache's `timeoutMs` (5000). */
   discoveryTimeoutMs?: number
   /**
-   * Where discovery failures are logged: a pino logger, or `false` for none. Default: the key
-   * cache's logger, where its fetch failures go.
+   * Where discovery failures, and the start of an `allowedTenants` predicate's failures, are
+   * logged: a pino logger, or `false` for none. Default: the key cache's logger, where its fetch
+   * failures go.
    */
   logger?: Logger | false
 }

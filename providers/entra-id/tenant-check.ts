@@ -1,7 +1,7 @@
 // Asking an allowedTenants predicate: bounded in time, its refusals remembered for a minute.
 
 import { LRUCache } from 'lru-cache'
-import { UnavailableError } from '../../src/spi.js'
+import { safeError, UnavailableError, type Logger } from '../../src/spi.js'
 import type { TenantPredicate } from './options.js'
 import { tenantNotAllowed } from './token-rules.js'
 
@@ -21,6 +21,9 @@ export const MAX_REFUSED_TENANTS = 1_000
 export class TenantCheck {
   readonly #allows: TenantPredicate
   readonly #timeoutMs: number
+  readonly #logger: Logger
+  /** Whether the last question went unanswered: an outage is logged once, when it begins. */
+  #failing = false
   readonly #refused = new LRUCache<string, true>({
     max: MAX_REFUSED_TENANTS,
     ttl: TENANT_REFUSAL_TTL_MS,
@@ -32,9 +35,11 @@ export class TenantCheck {
     perf: { now: () => performance.now() },
   })
 
-  constructor(allows: TenantPredicate, timeoutMs: number) {
+  /** `logger` gets a warning when the predicate starts failing (the provider's logger). */
+  constructor(allows: TenantPredicate, timeoutMs: number, logger: Logger) {
     this.#allows = allows
     this.#timeoutMs = timeoutMs
+    this.#logger = logger
   }
 
   /**
@@ -61,8 +66,11 @@ export class TenantCheck {
       timer.unref?.()
     })
     try {
-      return await Promise.race([Promise.resolve().then(() => this.#allows(tid)), timedOut])
+      const answer = await Promise.race([Promise.resolve().then(() => this.#allows(tid)), timedOut])
+      this.#failing = false
+      return answer
     } catch (error) {
+      this.#noteFailure(error, tid)
       throw new UnavailableError(
         'ERR_AUTH_SOURCE_UNAVAILABLE',
         'the tenant allow-list cannot be checked right now',
@@ -71,5 +79,20 @@ export class TenantCheck {
     } finally {
       clearTimeout(timer)
     }
+  }
+
+  /**
+   * Every request is a 503 while the predicate fails, and the pipeline logs refusals at debug
+   * only, without their cause: the first failure after an answer is a warning, with the cause
+   * (scrubbed: a driver's error may quote a connection string) and the tenant asked for. The
+   * rest of the outage is not logged again, so that a flood of requests is not a flood of lines.
+   */
+  #noteFailure(error: unknown, tid: string): void {
+    if (this.#failing) return
+    this.#failing = true
+    this.#logger.warn(
+      { err: safeError(error), tid },
+      'allowedTenants predicate failed; answering 503 until it answers again',
+    )
   }
 }

@@ -28,6 +28,14 @@ export function graphToken(): InvalidTokenError {
   )
 }
 
+/** The 401 of a token in a version (issuer form) the configuration does not accept. */
+export function versionRefused(version: TokenVersion): InvalidTokenError {
+  return refuse(
+    'ERR_AUTH_TOKEN_TYPE_INVALID',
+    version === '1.0' ? 'v1.0 tokens are not accepted' : 'v2.0 tokens are not accepted',
+  )
+}
+
 /**
  * The token's tenant, after the checks Microsoft's "Secure applications and APIs by validating
  * claims" asks for: `tid` is a tenant id, and `iss` is exactly the issuer template with that `tid`
@@ -44,12 +52,7 @@ function checkTenantAndIssuer(
   if (claims.iss !== config.authority.issuer(version, tid)) {
     throw refuse('ERR_AUTH_ISSUER_MISMATCH', "issuer does not match the token's tenant (tid)")
   }
-  if (!config.versions.has(version)) {
-    throw refuse(
-      'ERR_AUTH_TOKEN_TYPE_INVALID',
-      version === '1.0' ? 'v1.0 tokens are not accepted' : 'v2.0 tokens are not accepted',
-    )
-  }
+  if (!config.versions.has(version)) throw versionRefused(version)
   if (claims['ver'] !== version) {
     throw refuse('ERR_AUTH_CLAIM_INVALID', 'ver claim does not match the issuer')
   }
@@ -95,9 +98,15 @@ export function isGuest(claims: JwtClaims, tid: string): boolean {
   return !idp.includes(tid)
 }
 
-/** An app-only (client credentials) token: `idtyp: app`, or no `scp` and the subject is `oid`. */
-export function isAppOnly(claims: JwtClaims): boolean {
+/**
+ * An app-only (client credentials) token: `idtyp: app`, or, outside B2C, no `scp` and the subject
+ * is `oid` (Entra ID's app tokens without the optional `idtyp`). In B2C a user's `sub` is their
+ * object id, and a token requested with the client id as its scope carries no `scp`: there the
+ * fallback would make users M2M, so only `idtyp` counts.
+ */
+export function isAppOnly(claims: JwtClaims, b2c: boolean): boolean {
   if (claims['idtyp'] === 'app') return true
+  if (b2c) return false
   return (
     claims.scp === undefined && typeof claims['oid'] === 'string' && claims['oid'] === claims.sub
   )
@@ -169,6 +178,6 @@ export function entraIdentity(claims: JwtClaims, config: EntraConfig): UserIdent
     email: stringClaim(claims, 'email') ?? (username?.includes('@') ? username : undefined),
     scopes: typeof scp === 'string' ? scp.split(' ').filter((scope) => scope !== '') : (scp ?? []),
     clientId: clientAppOf(claims),
-    isM2M: isAppOnly(claims),
+    isM2M: isAppOnly(claims, config.policies !== undefined),
   }
 }
