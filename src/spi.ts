@@ -50,6 +50,7 @@ export {
 export type { JwtAuthOptions } from './middleware.js'
 export {
   ConfigError,
+  CredentialsRequiredError,
   ForbiddenError,
   InsufficientScopeError,
   InvalidTokenError,

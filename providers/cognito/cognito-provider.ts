@@ -120,8 +120,9 @@ function tokenUseOf(claims: JwtClaims): 'access' | 'id' {
  * and the app client (`client_id` of access tokens, `aud` of ID tokens). Refresh tokens (opaque
  * JWE) never verify. Users get `id` = `sub`, `name` = `username` (access) or `cognito:username`
  * (ID), `email`, `scopes`, `clientId`; client-credentials tokens are `isM2M`, with no groups and no
- * roles. Groups default to the `cognito:groups` claim. A subclass may override `checkClaims`
- * (throw `InvalidTokenError`) to add rules: they run after Cognito's, which always run.
+ * roles. Groups default to the `cognito:groups` claim. A subclass may override `checkClaims`, sync
+ * or async (throw, or reject with, `InvalidTokenError`) to add rules: they run after Cognito's,
+ * which always run.
  *
  * @example
  * const provider = new CognitoProvider({
@@ -203,14 +204,17 @@ export class CognitoProvider extends KeySetProvider {
   /**
    * Verifies against the key set of the issuer form the token names; that form's policy then
    * requires exactly its issuer once the signature holds. Cognito's own rules run next, always;
-   * `checkClaims`, a subclass's hook, runs after them.
+   * `checkClaims`, a subclass's hook (sync or async), runs after them.
    */
   override async verifyToken(token: string, parsed?: ParsedJwt): Promise<VerifiedToken> {
     const { policy, keys } = this.#keySetFor(token, parsed)
     const result = verifyJwt(token, parsed, policy, keys)
     const verified = result instanceof Promise ? await result : result
     this.#checkCognitoRules(verified.claims)
-    this.checkClaims(verified.claims)
+    // An async override is awaited, so that its rejection refuses the token like a throw (and is
+    // never left unhandled); a sync one costs no microtask turn.
+    const extra = this.checkClaims(verified.claims)
+    if (extra !== undefined) await extra
     return verified
   }
 

@@ -1,4 +1,4 @@
-// FailureLog: why an AWS call answered 503, logged at warn once a minute per kind of failure.
+// FailureLog and WarnOnce: why an AWS call answered 503, or why a request met a misconfiguration.
 
 import { neverThrows, safeError, type Logger } from '../../src/spi.js'
 import { awsErrorName } from './sdk.js'
@@ -53,5 +53,41 @@ export class FailureLog {
     if (oldest === undefined) return
     this.#warnedAt.delete(oldest)
     this.#since.delete(oldest)
+  }
+}
+
+/**
+ * Any user pool's issuer, in either form (`https://cognito-idp.{region}.amazonaws.com/{userPoolId}`
+ * or `https://issuer-cognito-idp.…`): a token of one is Cognito's, of some pool.
+ */
+const COGNITO_ISSUER =
+  /^https:\/\/(?:issuer-)?cognito-idp\.[a-z]{2}(?:-[a-z]+)+-\d+\.amazonaws\.com\/[a-z]{2}(?:-[a-z]+)+-\d+_[0-9A-Za-z]+$/
+
+/** Whether `iss` is the issuer of some Cognito user pool, in either form. */
+export function isCognitoIssuer(iss: string): boolean {
+  return COGNITO_ISSUER.test(iss)
+}
+
+/**
+ * Logs a configuration mistake seen on a request, at warn the first time for each key, at debug
+ * after: a mistyped pool id otherwise shows only as refusals or empty answers, but every request
+ * of the app would repeat it. The keys are bounded, so a flood of distinct issuers stays at debug.
+ */
+export class WarnOnce {
+  readonly #logger: Logger
+  readonly #context: Readonly<Record<string, unknown>>
+  readonly #warned = new Set<string>()
+
+  constructor(logger: Logger, context: Readonly<Record<string, unknown>>) {
+    this.#logger = neverThrows(logger)
+    this.#context = context
+  }
+
+  warn(key: string, fields: Readonly<Record<string, unknown>>, message: string): void {
+    const first = !this.#warned.has(key) && this.#warned.size < MAX_KINDS
+    if (first) this.#warned.add(key)
+    const entry = { ...this.#context, ...fields }
+    if (first) this.#logger.warn(entry, message)
+    else this.#logger.debug(entry, message)
   }
 }

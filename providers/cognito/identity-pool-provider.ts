@@ -6,16 +6,18 @@ import {
   checkNumber,
   checkString,
   checkTimeout,
+  CredentialsRequiredError,
   defaultLogger,
   InvalidTokenError,
+  MAX_CACHE_ENTRIES,
   Problems,
   silentLogger,
   type Logger,
   type User,
 } from '../../src/spi.js'
 import { checkAwsClientOptions, type AwsClientLike, type AwsClientOptions } from './aws-options.js'
-import type { CognitoProvider } from './cognito-provider.js'
-import { FailureLog } from './failure-log.js'
+import type { CognitoProvider, CognitoTokenUse } from './cognito-provider.js'
+import { FailureLog, isCognitoIssuer, WarnOnce } from './failure-log.js'
 import {
   awsErrorName,
   awsUnavailable,
@@ -43,8 +45,11 @@ export interface CognitoIdentityPoolProviderOptions extends Omit<AwsClientOption
   identityPoolId: string
   /** The identity pool's region (`IDENTITY_POOL_REGION`). Optional: when given it must match. */
   region?: string
-  /** The provider that verifies the user pool's tokens; the login key derives from its issuer. */
-  userPoolProvider?: Pick<CognitoProvider, 'issuer'>
+  /**
+   * The provider that verifies the user pool's tokens; the login key derives from its issuer. It
+   * must accept ID tokens (`tokenUse: 'id'` or `'any'`): identity pools take nothing else.
+   */
+  userPoolProvider?: Pick<CognitoProvider, 'issuer'> & { readonly tokenUse?: CognitoTokenUse }
   /** The user pool, `<region>_<id>`; the login key derives from it. */
   userPoolId?: string
   /** The `Logins` key as configured in the identity pool: `cognito-idp.{region}.amazonaws.com/{userPoolId}`. */
@@ -52,8 +57,8 @@ export interface CognitoIdentityPoolProviderOptions extends Omit<AwsClientOption
   /** Fetch new credentials this long before the cached ones expire, in seconds. Default 300. */
   refreshBeforeSec?: number
   /**
-   * Most credentials kept, one per ID token (least recently used go first). Default 10 000.
-   * (Named for identities when credentials were kept per user.)
+   * Most credentials kept, one per ID token (least recently used go first). Default 10 000, at
+   * most 10 000 000. (Named for identities when credentials were kept per user.)
    */
   maxIdentities?: number
   /** Time-out of one exchange (both calls), in milliseconds. Default 5000. */
@@ -81,6 +86,13 @@ function resolveLoginKey(problems: Problems, options: CognitoIdentityPoolProvide
   }
   if (userPoolProvider !== undefined) {
     checkString(problems, 'userPoolProvider.issuer', userPoolProvider?.issuer)
+    // A provider verifying access tokens only refuses every ID token before it gets here: each
+    // request would be a 401 that says nothing of the cause.
+    if (userPoolProvider?.tokenUse === 'access') {
+      problems.add(
+        "CognitoIdentityPoolProvider: userPoolProvider verifies access tokens only (tokenUse: 'access', the default), and identity pools take ID tokens: build it with tokenUse: 'id' (or 'any') and send the ID token",
+      )
+    }
     return loginKeyOf(String(userPoolProvider?.issuer))
   }
   if (userPoolId !== undefined) {
@@ -106,6 +118,20 @@ function refusedToken(cause: unknown): InvalidTokenError {
   return new InvalidTokenError('ERR_AUTH_TOKEN_REJECTED', 'AWS refused the token for credentials', {
     cause,
   })
+}
+
+/**
+ * What to tell the operator of a Cognito token whose issuer the login key does not name: the same
+ * pool in its other issuer form, or another pool (a mistyped `userPoolId`, or users of another
+ * pool of the app, who rightly get no credentials here).
+ */
+function mismatchHint(iss: string, loginKey: string): string {
+  const tokenKey = loginKeyOf(iss)
+  const samePool =
+    tokenKey.slice(tokenKey.lastIndexOf('/')) === loginKey.slice(loginKey.lastIndexOf('/'))
+  return samePool
+    ? `the token carries the pool's other issuer form: if the identity pool names the pool so, give loginKey ${JSON.stringify(tokenKey)} (or a userPoolProvider with the same issuerForm)`
+    : 'the token is of another user pool: if its users should get credentials, fix userPoolId, loginKey or userPoolProvider'
 }
 
 /** The prefix of every cache key of one user: `clear(user)` forgets all of them. */
@@ -156,7 +182,11 @@ export class CognitoIdentityPoolProvider {
   readonly #cache: LRUCache<string, AwsCredentials>
   readonly #inflight = new Map<string, Promise<AwsCredentials>>()
   readonly #failures: FailureLog
+  readonly #staleFailures: FailureLog
+  readonly #mistakes: WarnOnce
   #client: AwsClientLike | undefined
+  /** Bumped by `clear()`: an exchange that began before it must not cache its answer. */
+  #generation = 0
 
   constructor(options: CognitoIdentityPoolProviderOptions) {
     const problems = new Problems()
@@ -164,7 +194,11 @@ export class CognitoIdentityPoolProvider {
     const region = identityPoolRegion(problems, given.identityPoolId, given.region)
     const loginKey = resolveLoginKey(problems, given)
     checkNumber(problems, 'refreshBeforeSec', given.refreshBeforeSec, 0)
-    checkNumber(problems, 'maxIdentities', given.maxIdentities, 1, { integer: true })
+    // Bounded: the LRU allocates its index for `max` entries up front.
+    checkNumber(problems, 'maxIdentities', given.maxIdentities, 1, {
+      integer: true,
+      max: MAX_CACHE_ENTRIES,
+    })
     checkTimeout(problems, 'timeoutMs', given.timeoutMs)
     checkAwsClientOptions(problems, 'CognitoIdentityPoolProvider', given)
     checkLogger(problems, 'logger', given.logger)
@@ -177,19 +211,30 @@ export class CognitoIdentityPoolProvider {
     this.#timeoutMs = given.timeoutMs ?? DEFAULT_TIMEOUT_MS
     this.#cache = new LRUCache({ max: given.maxIdentities ?? DEFAULT_MAX_IDENTITIES })
     this.#client = given.client
+    const logger = given.logger === false ? silentLogger : (given.logger ?? defaultLogger())
+    const context = { identityPoolId: this.identityPoolId }
     this.#failures = new FailureLog(
-      given.logger === false ? silentLogger : (given.logger ?? defaultLogger()),
-      { identityPoolId: this.identityPoolId },
+      logger,
+      context,
       'AWS credentials exchange failed; answering 503',
     )
+    this.#staleFailures = new FailureLog(
+      logger,
+      context,
+      'AWS credentials refresh failed; serving the cached credentials until they expire',
+    )
+    this.#mistakes = new WarnOnce(logger, { ...context, loginKey: this.loginKey })
   }
 
   /**
    * The temporary AWS credentials of the user's ID token: cached ones while they have more than
    * `refreshBeforeSec` left, else a new exchange (shared with concurrent calls with the same token).
+   * When that early refresh fails for want of AWS, the cached credentials are served (and the
+   * failure logged) until they expire.
    *
-   * @throws {InvalidTokenError} 401: `ERR_AUTH_TOKEN_TYPE_INVALID` when the user is anonymous or
-   *   was not authenticated with an ID token of this identity pool's user pool;
+   * @throws {CredentialsRequiredError} 401 `ERR_AUTH_CREDENTIALS_REQUIRED` when the user is anonymous.
+   * @throws {InvalidTokenError} 401: `ERR_AUTH_TOKEN_TYPE_INVALID` when the user was not
+   *   authenticated with an ID token of this identity pool's user pool;
    *   `ERR_AUTH_TOKEN_REJECTED` when AWS refuses the token (`NotAuthorizedException`).
    * @throws {UnavailableError} `ERR_AUTH_SOURCE_UNAVAILABLE` (503) when AWS cannot be reached,
    *   fails, throttles, times out or answers something malformed; the cause goes to `logger`.
@@ -204,25 +249,35 @@ export class CognitoIdentityPoolProvider {
     }
     let pending = this.#inflight.get(key)
     if (pending === undefined) {
-      pending = this.#exchange(key, token, cached?.identityId).finally(() => {
-        this.#inflight.delete(key)
+      const shared = this.#exchange(key, token, cached, this.#generation).finally(() => {
+        // Only its own entry: clear() may have dropped it, and a later call started another.
+        if (this.#inflight.get(key) === shared) this.#inflight.delete(key)
       })
-      this.#inflight.set(key, pending)
+      this.#inflight.set(key, shared)
+      pending = shared
     }
     return pending
   }
 
-  /** Forgets the cached credentials of one user (all their tokens), or of every user. */
+  /**
+   * Forgets the cached credentials of one user (all their tokens), or of every user. An exchange
+   * already in flight still answers its callers, but caches nothing, and later calls start anew:
+   * it may carry the role mapping the caller meant to forget.
+   */
   clear(user?: User): void {
+    // Every exchange in flight, not only the user's: a generation per user would cost a map.
+    this.#generation++
     if (user === undefined) {
       this.#cache.clear()
+      this.#inflight.clear()
       return
     }
     if (typeof user.claims.iss !== 'string') return
     const prefix = userPrefix(user.claims.iss, user.id)
+    const ofUser = (key: string) => key.startsWith(prefix)
     // Collected first: deleting while iterating an LRU's keys would skip some.
-    const keys = [...this.#cache.keys()].filter((key) => key.startsWith(prefix))
-    for (const key of keys) this.#cache.delete(key)
+    for (const key of [...this.#cache.keys()].filter(ofUser)) this.#cache.delete(key)
+    for (const key of [...this.#inflight.keys()].filter(ofUser)) this.#inflight.delete(key)
   }
 
   /** Closes the SDK client this provider created (its keep-alive sockets); a client you passed stays open. */
@@ -233,21 +288,40 @@ export class CognitoIdentityPoolProvider {
 
   /** The user's issuer and ID token, when they are of this identity pool's user pool. */
   #idTokenOf(user: User): { iss: string; token: string } {
+    // No token at all: the challenge of a missing one (RFC 6750 §3.1), not invalid_token.
+    if (!user.isAuthenticated) throw new CredentialsRequiredError()
     const { token, claims } = user
     const iss = claims.iss
-    // Identity pools take ID tokens (OpenID Connect); a Cognito access token would be refused.
-    const idToken = claims['token_use'] === undefined || claims['token_use'] === 'id'
-    if (!user.isAuthenticated || token === undefined || typeof iss !== 'string' || !idToken) {
+    if (token === undefined || typeof iss !== 'string') throw wrongToken()
+    if (loginKeyOf(iss) !== this.loginKey || !iss.startsWith('https://')) {
+      // Another vendor's token says nothing of the configuration; a Cognito one may: a mistyped
+      // pool id or the other issuer form refuses every user, with nothing but 401s to show.
+      if (isCognitoIssuer(iss)) {
+        this.#mistakes.warn(
+          `iss ${iss}`,
+          { tokenIssuer: iss, hint: mismatchHint(iss, this.loginKey) },
+          "a token of a user pool the identity pool's login key does not name; answering 401",
+        )
+      }
       throw wrongToken()
     }
-    if (loginKeyOf(iss) !== this.loginKey || !iss.startsWith('https://')) throw wrongToken()
+    // Identity pools take ID tokens (OpenID Connect); a Cognito access token would be refused.
+    if (claims['token_use'] !== undefined && claims['token_use'] !== 'id') {
+      this.#mistakes.warn(
+        'access token',
+        { hint: "verify ID tokens (tokenUse: 'id' or 'any') and send the ID token" },
+        'an access token where the identity pool takes ID tokens only; answering 401',
+      )
+      throw wrongToken()
+    }
     return { iss, token }
   }
 
   async #exchange(
     key: string,
     token: string,
-    knownId: string | undefined,
+    cached: AwsCredentials | undefined,
+    generation: number,
   ): Promise<AwsCredentials> {
     const signal = AbortSignal.timeout(this.#timeoutMs)
     // The SDK aborts its request on the signal; the race also bounds a client that ignores it,
@@ -256,18 +330,34 @@ export class CognitoIdentityPoolProvider {
       signal.addEventListener('abort', () => reject(signal.reason), { once: true })
     })
     deadline.catch(() => undefined)
+    const calls = this.#calls(key, token, cached?.identityId, signal, generation)
     try {
-      return await Promise.race([this.#calls(key, token, knownId, signal), deadline])
+      return await Promise.race([calls, deadline])
     } catch (error) {
-      // A known identity AWS no longer has: forget it so the next call asks GetId again.
-      if (awsErrorName(error) !== undefined) this.#cache.delete(key)
-      // Refused tokens stay refused: a 503 would have the client retry it until it expires.
-      if (isTokenRefusal(error)) throw refusedToken(error)
-      // Logged here, once per exchange however many callers share it: the 503 itself says nothing
-      // of a mistyped identityPoolId, a missing permission or a missing SDK.
-      this.#failures.failed(error)
-      throw awsUnavailable('AWS credentials are', error)
+      return this.#recover(key, error, cached)
     }
+  }
+
+  /**
+   * The answer of a failed exchange: a 401 for a refused token, the cached credentials while they
+   * last (an early refresh that met an outage), else a 503. Runs once per exchange however many
+   * callers share it.
+   */
+  #recover(key: string, error: unknown, cached: AwsCredentials | undefined): AwsCredentials {
+    const refused = isTokenRefusal(error)
+    // Only a refused token or an identity AWS no longer has makes the entry wrong: the next call
+    // must then ask GetId again. Any other failure (throttling, an outage) leaves it for later.
+    if (refused || awsErrorName(error) === 'ResourceNotFoundException') this.#cache.delete(key)
+    // Refused tokens stay refused: a 503 would have the client retry it until it expires.
+    if (refused) throw refusedToken(error)
+    if (cached !== undefined && cached.expiration.getTime() > Date.now()) {
+      this.#staleFailures.failed(error)
+      return cached
+    }
+    // Logged: the 503 itself says nothing of a mistyped identityPoolId, a missing permission or
+    // a missing SDK.
+    this.#failures.failed(error)
+    throw awsUnavailable('AWS credentials are', error)
   }
 
   async #calls(
@@ -275,6 +365,7 @@ export class CognitoIdentityPoolProvider {
     token: string,
     knownId: string | undefined,
     signal: AbortSignal,
+    generation: number,
   ): Promise<AwsCredentials> {
     // The raw compact token: the seed sent an object's repr here, which AWS refused.
     const Logins = { [this.loginKey]: token }
@@ -297,7 +388,8 @@ export class CognitoIdentityPoolProvider {
       signal,
     )
     const credentials = credentialsOf(answer?.Credentials, IdentityId)
-    if (!signal.aborted) this.#cache.set(key, credentials)
+    // Not after a time-out (its callers had a 503), nor after a clear() since the exchange began.
+    if (!signal.aborted && generation === this.#generation) this.#cache.set(key, credentials)
     return credentials
   }
 }

@@ -1,14 +1,19 @@
 // CognitoProfileProvider: a user's attributes from the user pool, for req.currentUser.profile.
 
 import {
+  checkLogger,
+  defaultLogger,
   InsufficientScopeError,
   InvalidTokenError,
   Problems,
+  silentLogger,
+  type Logger,
   type ProfileProvider,
   type SourceContext,
   type User,
 } from '../../src/spi.js'
 import { checkAwsClientOptions, type AwsClientLike, type AwsClientOptions } from './aws-options.js'
+import { isCognitoIssuer, WarnOnce } from './failure-log.js'
 import {
   awsErrorName,
   awsUnavailable,
@@ -36,6 +41,12 @@ export interface CognitoProfileProviderOptions extends AwsClientOptions {
    *   every request: the answer depends on the token (revoked or not), so it is never cached.
    */
   operation?: 'AdminGetUser' | 'GetUser'
+  /**
+   * Where a token of another user pool is reported, once per pool at warn (its user gets `{}`,
+   * which a mistyped `userPoolId` would give every user). Default: oidc-guard's own logger
+   * (stdout, at `AUTH_MIDDLEWARE_LOG_LEVEL`); `false` for none.
+   */
+  logger?: Logger | false
 }
 
 type Profile = Readonly<Record<string, string>>
@@ -87,6 +98,8 @@ function refusedToken(cause: unknown): InvalidTokenError | InsufficientScopeErro
  *
  * - A user the pool no longer has (deleted after the token was issued) has the profile `{}`.
  * - Machine-to-machine clients and users of other issuers have the profile `{}`: no call is made.
+ *   The first token of each other Cognito user pool is logged at warn (`logger`): a mistyped
+ *   `userPoolId` would otherwise give every user `{}` without a word.
  * - With `GetUser`, a token Cognito refuses (`NotAuthorizedException`: revoked by `GlobalSignOut`
  *   or `RevokeToken`, a disabled user; `PasswordResetRequiredException`,
  *   `UserNotConfirmedException`) rejects with a 401 `invalid_token` (`ERR_AUTH_TOKEN_REVOKED`,
@@ -126,6 +139,7 @@ export class CognitoProfileProvider implements ProfileProvider {
   /** The pool's issuers, both forms: a token of either is of this pool. */
   readonly #issuers: ReadonlySet<string>
   readonly #options: AwsClientOptions
+  readonly #otherPools: WarnOnce
   #client: AwsClientLike | undefined
 
   constructor(options: CognitoProfileProviderOptions) {
@@ -140,6 +154,7 @@ export class CognitoProfileProvider implements ProfileProvider {
       )
     }
     checkAwsClientOptions(problems, 'CognitoProfileProvider', given)
+    checkLogger(problems, 'logger', given.logger)
     problems.throwIfAny()
     this.userPoolId = given.userPoolId
     this.region = region
@@ -148,11 +163,28 @@ export class CognitoProfileProvider implements ProfileProvider {
     this.#issuers = new Set(userPoolIssuers(region, given.userPoolId))
     this.#options = given
     this.#client = given.client
+    this.#otherPools = new WarnOnce(
+      given.logger === false ? silentLogger : (given.logger ?? defaultLogger()),
+      { userPoolId: this.userPoolId },
+    )
   }
 
   async fetchProfile(user: User, context?: SourceContext): Promise<Profile> {
     const iss = user.claims.iss
-    if (user.isM2M || typeof iss !== 'string' || !this.#issuers.has(iss)) return EMPTY
+    if (user.isM2M || typeof iss !== 'string') return EMPTY
+    if (!this.#issuers.has(iss)) {
+      // Users of another pool rightly have no profile here, so this is no error; but the same {}
+      // for every user of a mistyped userPoolId would go unnoticed. Other vendors' tokens say
+      // nothing of the configuration.
+      if (isCognitoIssuer(iss)) {
+        this.#otherPools.warn(
+          `iss ${iss}`,
+          { tokenIssuer: iss },
+          'a token of another user pool gets the profile {}; if its users are meant to have one, check userPoolId',
+        )
+      }
+      return EMPTY
+    }
     const command = await this.#command(user)
     try {
       const answer = await send<{ UserAttributes?: unknown }>(

@@ -174,7 +174,11 @@ describe('cognitoIdentityPoolFromEnv', () => {
   })
 
   it('takes the user pool of a provider instead of USER_POOL_ID', () => {
-    const provider = new CognitoProvider({ userPoolId: 'us-east-1_Other1', clientId: 'c' })
+    const provider = new CognitoProvider({
+      userPoolId: 'us-east-1_Other1',
+      clientId: 'c',
+      tokenUse: 'id',
+    })
     const identityPool = cognitoIdentityPoolFromEnv({
       environment: { IDENTITY_POOL_ID: IDENTITY_POOL, USER_POOL_ID: POOL },
       userPoolProvider: provider,

@@ -380,7 +380,6 @@ describe('CognitoIdentityPoolProvider.getAwsCredentials', () => {
   })
 
   it.each<[string, () => Promise<User>]>([
-    ['the anonymous user', async () => User.anonymous],
     ['an access token', () => verify(cognito.access())],
     ['an ID token of another user pool', () => verify(other.id())],
     ['a user without a token', async () => new User({ provider: 'basic' }, { id: 'alice' }, {})],
