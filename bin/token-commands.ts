@@ -2,8 +2,9 @@
 
 import { parseCommandLine, UsageError } from '../src/command-line.js'
 import { AuthError, createVerifier, fromEnv, type JwtAuthOptions } from '../src/index.js'
-import { ConfigError } from '../src/errors.js'
+import { ConfigError, UnavailableError } from '../src/errors.js'
 import { parseJwt } from '../src/jwt.js'
+import { scrubbedMessage } from '../src/logger.js'
 import { isProduction } from '../src/options.js'
 import { createTestIssuer } from '../src/testing.js'
 import type { Command, Io } from './dispatch.js'
@@ -44,7 +45,7 @@ const VERIFY_USAGE = `Usage: oidc-guard verify <token> [--json]
 
 Verifies the token with the providers the environment configures (AUTH_PROVIDER and the
 provider's variables, exactly as fromEnv() reads them) and prints its verified claims, or the
-check that failed and why. Exit code 0 when valid, 1 when refused or unavailable (or when
+check that failed and why (for keys or a source that are unavailable, the cause too). Exit code 0 when valid, 1 when refused or unavailable (or when
 AUTH_MIDDLEWARE_DISABLED=true: there is nothing to verify), 2 for a wrong command line or
 configuration (each problem on its own line).`
 
@@ -96,14 +97,39 @@ async function verifyWith(
   } catch (error) {
     if (!(error instanceof AuthError)) throw error
     const { status, code, description } = error
+    const cause = outageCause(error)
     print(
       io,
       json,
-      { valid: false, status, code, description },
-      () => `refused (${status} ${code}): ${description}`,
+      { valid: false, status, code, description, ...(cause === undefined ? {} : { cause }) },
+      () =>
+        [
+          `refused (${status} ${code}): ${description}`,
+          ...(cause === undefined ? [] : [`cause: ${cause}`]),
+        ].join('\n'),
     )
     return 1
   }
+}
+
+/**
+ * Why keys or a source are unavailable, scrubbed, when the error says: an outage's description is
+ * a fixed text for clients, but the one running verify needs the check that failed (the discovery
+ * document naming another issuer, a JWKS answering 401). Nested causes follow, unless repeated.
+ */
+function outageCause(error: AuthError): string | undefined {
+  if (!(error instanceof UnavailableError)) return undefined
+  const messages: string[] = []
+  let cause: unknown = error.cause
+  // A few levels at most: a cause chain may loop.
+  for (let depth = 0; depth < 4 && cause !== undefined && cause !== null; depth += 1) {
+    const message = scrubbedMessage(cause)
+    if (message !== '' && !messages.some((earlier) => earlier.includes(message))) {
+      messages.push(message)
+    }
+    cause = cause instanceof Error ? cause.cause : undefined
+  }
+  return messages.length > 0 ? messages.join(': ') : undefined
 }
 
 /** `exp: 2030-01-01T00:00:00.000Z`, or the number marked invalid when no date can hold it. */
@@ -157,8 +183,9 @@ Starts a local issuer on 127.0.0.1 (JWKS and discovery), prints a token it signe
 variables that point an API at it (AUTH_PROVIDER=jwks…), and keeps serving until Ctrl+C so the
 token verifies. For development only: the keys live in memory, and NODE_ENV=production is
 refused. --claim values are JSON when they parse as JSON (--claim roles='["admin"]'), strings
-otherwise. The token's aud is --audience and
-its iss the issuer's URL, as the printed variables say: --claim aud= and --claim iss= are refused.`
+otherwise. The token's aud is --audience (one, without a comma or surrounding spaces, as
+AUTH_PROVIDER_AUDIENCE reads it back) and its iss the issuer's URL, as the printed variables say:
+--claim aud= and --claim iss= are refused.`
 
 /** Claims the printed variables describe: a --claim changing them would print a token that fails. */
 const PRINTED_CLAIMS: ReadonlyMap<string, string> = new Map([
@@ -196,6 +223,25 @@ function mintClaims(sub: string, scope: string | undefined, pairs: readonly stri
     )
   }
   return claims
+}
+
+/**
+ * The printed AUTH_PROVIDER_AUDIENCE must read back as the token's aud: fromEnv() trims it, drops
+ * it when blank and splits it at commas, so such an audience would print a setup that refuses the
+ * token it prints.
+ */
+function checkAudience(audience: string): void {
+  if (audience.trim() === '') throw new UsageError('--audience must not be empty')
+  if (audience !== audience.trim()) {
+    throw new UsageError(
+      `--audience must not start or end with whitespace (AUTH_PROVIDER_AUDIENCE is read trimmed), got ${JSON.stringify(audience)}`,
+    )
+  }
+  if (audience.includes(',')) {
+    throw new UsageError(
+      `--audience must be one audience without a comma (AUTH_PROVIDER_AUDIENCE is a comma-separated list), got ${JSON.stringify(audience)}`,
+    )
+  }
 }
 
 /** A whole number of the command line within `min`..`max`, written in digits only. */
@@ -254,6 +300,7 @@ const mint: Command = {
     const expiresInSec = wholeNumber(values.expires, 1, Number.MAX_SAFE_INTEGER)
     if (port === undefined) throw new UsageError('--port must be a port number: 0 to 65535')
     if (expiresInSec === undefined) throw new UsageError('--expires must be seconds > 0')
+    checkAudience(values.audience)
     const claims = mintClaims(values.sub, values.scope, values.claim)
     refuseInProduction(io.env)
     const issuer = await createTestIssuer({ port, audience: values.audience })

@@ -10,7 +10,7 @@ import {
   type Env,
 } from '../../src/spi.js'
 import { SQL_FACETS, type SqlColumnNames, type SqlFacet, type SqlTableNames } from './schema.js'
-import { SqlAuthzStore } from './store.js'
+import { changeProblem, SqlAuthzStore, unusableText } from './store.js'
 import { readDatabaseUrl, type DatabaseUrlSetting } from './env.js'
 import {
   parseDatabaseUrl,
@@ -49,15 +49,22 @@ const NAME_FLAGS = [
   'permissions-column',
 ] as const
 
-const OPTIONS = {
+type Options = NonNullable<ParseArgsConfig['options']>
+
+// Each command takes only the options it reads: a flag it would ignore (`grant --print`, which
+// would still write the row) is refused as unknown instead.
+const COMMON_OPTIONS: Options = {
   url: { type: 'string' },
-  json: { type: 'boolean' },
-  print: { type: 'boolean' },
-  dialect: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   'no-id-column': { type: 'boolean' },
   ...Object.fromEntries(NAME_FLAGS.map((flag) => [flag, { type: 'string' }])),
-} as const satisfies NonNullable<ParseArgsConfig['options']>
+}
+const INIT_OPTIONS: Options = {
+  ...COMMON_OPTIONS,
+  print: { type: 'boolean' },
+  dialect: { type: 'string' },
+}
+const LOOKUP_OPTIONS: Options = { ...COMMON_OPTIONS, json: { type: 'boolean' } }
 
 const COMMON = `Options:
   --url URL               postgres://…, mysql://… or sqlite:./authz.db (default: AUTHZ_DATABASE_URL)
@@ -68,10 +75,10 @@ const COMMON = `Options:
 
 type Parsed = { values: Record<string, string | boolean | undefined>; positionals: string[] }
 
-function parse(args: readonly string[]): Parsed {
+function parse(args: readonly string[], options: Options): Parsed {
   const { values, positionals } = parseCommandLine({
     args: [...args],
-    options: OPTIONS,
+    options,
     allowPositionals: true,
     strict: true,
   })
@@ -160,6 +167,7 @@ function command(
   name: string,
   summary: string,
   usage: string,
+  options: Options,
   body: (parsed: Parsed, io: CliIo) => Promise<number>,
 ): CliCommand {
   return {
@@ -168,7 +176,7 @@ function command(
     usage,
     async run(args, io) {
       try {
-        const parsed = parse(args)
+        const parsed = parse(args, options)
         if (parsed.values['help'] === true) {
           io.out(usage)
           return EXIT.ok
@@ -195,13 +203,20 @@ const sqlInit = command(
   'sql init: create the authorization tables and indexes (if missing)',
   `Usage: oidc-guard sql init [--url URL] [--print [--dialect postgres|mysql|sqlite]]
 
-Creates authz_groups, authz_roles and authz_permissions with their indexes, if missing.
---print writes the SQL instead of running it (the dialect comes from --url or --dialect).
+Creates authz_groups, authz_roles and authz_permissions with their indexes, if missing (and the
+file of a sqlite: URL: the other commands never create one).
 
-${COMMON}`,
+${COMMON}
+  --print                 write the SQL instead of running it
+  --dialect NAME          with --print, instead of a URL: postgres, mysql or sqlite`,
+  INIT_OPTIONS,
   async ({ values, positionals }, io) => {
-    if (positionals.length !== 1 || positionals[0] !== 'init') {
-      throw new UsageError(`expected "sql init", got "sql ${positionals.join(' ')}"`)
+    // The words are not echoed: a URL given without --url would print its password.
+    if (positionals[0] !== 'init') {
+      throw new UsageError('expected "sql init", the one sql command (give the URL as --url URL)')
+    }
+    if (positionals.length > 1) {
+      throw new UsageError('"sql init" takes no other word (give the URL as --url URL)')
     }
     if (values['print'] === true) {
       for (const statement of await SqlAuthzStore.statements(
@@ -211,6 +226,9 @@ ${COMMON}`,
         io.out(`${statement};`)
       }
       return EXIT.ok
+    }
+    if (values['dialect'] !== undefined) {
+      throw new UsageError('--dialect goes with --print: the URL says which database it is')
     }
     await withStore(values, io, async (store) => {
       await store.init()
@@ -223,11 +241,20 @@ ${COMMON}`,
   },
 )
 
+/** The dialect `--print` writes: --dialect's, else the URL's; both must agree. */
 function printDialect(values: Parsed['values'], io: CliIo): SqlDialectName {
   const given = values['dialect']
-  if (given === 'postgres' || given === 'mysql' || given === 'sqlite') return given
-  if (given !== undefined) throw new UsageError('--dialect must be postgres, mysql or sqlite')
-  return urlOf(values, io).target.dialect
+  if (given === undefined) return urlOf(values, io).target.dialect
+  if (given !== 'postgres' && given !== 'mysql' && given !== 'sqlite') {
+    throw new UsageError('--dialect must be postgres, mysql or sqlite')
+  }
+  if (typeof values['url'] === 'string') {
+    const fromUrl = urlOf(values, io).target.dialect
+    if (fromUrl !== given) {
+      throw new UsageError(`--dialect ${given} contradicts --url, which is ${fromUrl}`)
+    }
+  }
+  return given
 }
 
 function lookupCommand(facet: SqlFacet): CliCommand {
@@ -240,11 +267,15 @@ Lists the ${facet} granted to USER (the value of the id claim: sub by default), 
 
 ${COMMON}
   --json                  print a JSON array`,
+    LOOKUP_OPTIONS,
     async ({ values, positionals }, io) => {
       if (positionals.length !== 1) throw new UsageError('expected exactly one USER')
-      const found = await withStore(values, io, (store) => store.lookup(facet, positionals[0]!))
+      const user = positionals[0]!
+      const problem = unusableText(user)
+      if (problem !== undefined) throw new UsageError(`the user ${problem}`)
+      const found = await withStore(values, io, (store) => store.lookup(facet, user))
       if (values['json'] === true) io.out(JSON.stringify(found))
-      else for (const value of found) io.out(value)
+      else for (const value of found) io.out(shown(value))
       return EXIT.ok
     },
   )
@@ -261,29 +292,50 @@ ${name[0]!.toUpperCase()}${verb.slice(1)}. Running apps see the change when thei
 expires (30 s by default).
 
 ${COMMON}`,
+    COMMON_OPTIONS,
     async ({ values, positionals }, io) => {
       if (positionals.length !== 3) throw new UsageError('expected FACET USER VALUE')
       const [word, user, value] = positionals as [string, string, string]
       const facet = facetOf(word)
+      // Checked here, so that a wrong argument is a usage error (2), not a database failure (1).
+      const problem = changeProblem(user, value, { widths: name === 'grant' })
+      if (problem !== undefined) throw new UsageError(problem)
+      const [who, what] = [shown(user), shown(value)]
       await withStore(values, io, async (store) => {
         if (name === 'grant') {
           const added = await store.grant(facet, user, value)
           io.out(
-            added
-              ? `granted ${facet} ${value} to ${user}`
-              : `${user} already had ${facet} ${value}`,
+            added ? `granted ${facet} ${what} to ${who}` : `${who} already had ${facet} ${what}`,
           )
         } else {
           const removed = await store.revoke(facet, user, value)
           io.out(
             removed > 0
-              ? `revoked ${facet} ${value} from ${user}`
-              : `${user} did not have ${facet} ${value}`,
+              ? `revoked ${facet} ${what} from ${who}`
+              : `${who} did not have ${facet} ${what}`,
           )
         }
       })
       return EXIT.ok
     },
+  )
+}
+
+// A value that would print ambiguously as it is: control characters (a newline reads as a second
+// grant, an ANSI escape drives the terminal), invisible format characters and unusual spaces,
+// whitespace at either end, or a leading quote (which the quoted form starts with).
+const NEEDS_QUOTES = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]|[^\P{Zs} ]|^[\s"]|\s$/u
+// What JSON.stringify leaves as it is among those: DEL and C1 controls, format characters, spaces.
+const STILL_INVISIBLE = /[\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]|[^\P{Zs} ]/gu
+
+/** A user or value as text output shows it: as it is, or as a JSON string when it needs quotes. */
+function shown(value: string): string {
+  if (!NEEDS_QUOTES.test(value)) return value
+  return JSON.stringify(value).replace(STILL_INVISIBLE, (character) =>
+    character
+      .split('')
+      .map((unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`)
+      .join(''),
   )
 }
 

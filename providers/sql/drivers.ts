@@ -1,5 +1,7 @@
 // Drivers: Kysely, pg, mysql2, better-sqlite3 loaded on first use; dead connections discarded.
 
+import { existsSync } from 'node:fs'
+import { open } from 'node:fs/promises'
 import type * as KyselyModule from 'kysely'
 import type { Kysely, MysqlPool, MysqlPoolConnection, PostgresPool } from 'kysely'
 import { ConfigError, MAX_TIMER_MS, safeError, type Logger } from '../../src/spi.js'
@@ -153,6 +155,38 @@ type SqliteConstructor = new (
   path: string,
   options: { timeout: number },
 ) => KyselyModule.SqliteDatabase
+
+const SQLITE_MEMORY = ':memory:'
+
+/**
+ * The error for a `sqlite:` file that is not there, if it is not. better-sqlite3 would create it,
+ * so a mistyped path would silently become an empty database (every lookup failing on a missing
+ * table, every grant landing where no app reads): the store refuses it instead, except in
+ * `init()`, which creates it with {@link createSqliteFile}.
+ */
+export function missingSqliteFile(path: string): Error | undefined {
+  if (path === SQLITE_MEMORY || existsSync(path)) return undefined
+  return new Error(
+    `no database file at ${path}: check the path, or create the tables with "oidc-guard sql init" (store.init())`,
+  )
+}
+
+/**
+ * Creates an empty SQLite file at `path` unless one is there (a zero-length file is an empty
+ * database); nothing for `:memory:`. Only `init()` calls it: the one call meant to make a database.
+ */
+export async function createSqliteFile(path: string): Promise<void> {
+  if (path === SQLITE_MEMORY) return
+  try {
+    await (await open(path, 'a')).close()
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    throw new Error(
+      `cannot create the database file ${path}${typeof code === 'string' ? ` (${code})` : ''}: does its directory exist and can it be written?`,
+      { cause: error },
+    )
+  }
+}
 
 /**
  * pg's own timer on each query, a little past the query time-out so that the server's

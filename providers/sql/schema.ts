@@ -98,7 +98,34 @@ export function resolveSchema(
   if (new Set(names).size !== names.length) {
     problems.add('tables must name a different table for each facet')
   }
+  checkDistinctColumns(problems, schema)
   return Object.freeze(schema)
+}
+
+/**
+ * Each table's user, id and value columns must be three columns: with `columns: { user: 'group' }`
+ * the lookup reads `where "group" = <key>`, and a user whose id is a group's name gets that group.
+ * Compared without case, as MySQL and SQLite compare column names.
+ */
+function checkDistinctColumns(problems: Problems, schema: SqlSchema): void {
+  const reported = new Set<string>()
+  for (const facet of SQL_FACETS) {
+    const named: [string, string][] = [['columns.user', schema.user]]
+    if (schema.id !== null) named.push(['columns.id', schema.id])
+    named.push([`columns.${facet}`, schema.values[facet]])
+    named.forEach(([first, column], index) => {
+      const same = named.slice(index + 1).find(([, other]) => sameName(column, other))
+      if (same === undefined) return
+      reported.add(
+        `${first} and ${same[0]} both name the column ${JSON.stringify(column)}: each must name a different column`,
+      )
+    })
+  }
+  for (const problem of reported) problems.add(problem)
+}
+
+function sameName(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase()
 }
 
 function objectOption(problems: Problems, name: string, value: unknown): Record<string, unknown> {

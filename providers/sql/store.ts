@@ -12,7 +12,7 @@ import {
   type SqlClient,
   type SqlPoolOptions,
 } from './connection.js'
-import { loadKysely, offlineDialect } from './drivers.js'
+import { createSqliteFile, loadKysely, missingSqliteFile, offlineDialect } from './drivers.js'
 import { ksuid } from './ksuid.js'
 import {
   exactText,
@@ -67,7 +67,8 @@ const MAX_MAX_VALUES = 1_000_000
 
 /** Why a lookup key or a granted value cannot be stored or matched exactly, if it cannot. */
 export function unusableText(value: unknown): string | undefined {
-  if (typeof value !== 'string' || value === '') return 'is not a non-empty string'
+  if (typeof value !== 'string') return 'is not a non-empty string'
+  if (value === '') return 'is empty: it must be a non-empty string'
   if (value.includes('\0')) return 'contains a NUL character'
   if (LONE_SURROGATE.test(value)) return 'is not well-formed Unicode'
   return undefined
@@ -127,6 +128,10 @@ export class SqlAuthzStore {
   readonly database: string
   readonly maxValues: number
   readonly #connection: SqlConnection
+  /** The SQLite file of a `sqlite:` URL, which only `init()` creates. */
+  readonly #sqliteFile: string | undefined
+  /** Whether that file was found (or created) once: after that, it is not looked for again. */
+  #fileFound = false
   #closed = false
 
   constructor(options: SqlStoreOptions) {
@@ -149,6 +154,7 @@ export class SqlAuthzStore {
     this.database = connection!.display
     this.schema = schema
     this.maxValues = given.maxValues ?? DEFAULT_MAX_VALUES
+    this.#sqliteFile = sqliteFileOf(given.url)
   }
 
   /** Lookups running and waiting for a connection now. */
@@ -187,7 +193,7 @@ export class SqlAuthzStore {
 
   /** Grants `value` of `facet` to `key`; resolves `false` when it was already granted. */
   grant(facet: SqlFacet, key: string, value: string): Promise<boolean> {
-    const problem = writeProblem(key, value)
+    const problem = changeProblem(key, value, { widths: true })
     if (problem !== undefined) return Promise.reject(new Error(problem))
     return this.#run(async ({ db, kysely: { sql } }) => {
       const { tables, id, user, values } = this.schema
@@ -216,7 +222,8 @@ export class SqlAuthzStore {
 
   /** Revokes `value` of `facet` from `key`; resolves to the number of rows removed (0: none). */
   revoke(facet: SqlFacet, key: string, value: string): Promise<number> {
-    const problem = writeProblem(key, value)
+    // No width check: a value too long to be stored matches no row, and revoking it removes none.
+    const problem = changeProblem(key, value, { widths: false })
     if (problem !== undefined) return Promise.reject(new Error(problem))
     return this.#run(async ({ db, kysely: { sql } }) => {
       const { tables, user, values } = this.schema
@@ -229,10 +236,15 @@ export class SqlAuthzStore {
   }
 
   /**
-   * Creates the three tables and their indexes when missing (`CREATE … IF NOT EXISTS`). Safe to
-   * run twice, and from several processes at once.
+   * Creates the three tables and their indexes when missing (`CREATE … IF NOT EXISTS`), and for a
+   * `sqlite:` URL the database file. Safe to run twice, and from several processes at once.
    */
   async init(): Promise<void> {
+    // The one call that creates a SQLite file: lookups, grants and revokes refuse a missing one.
+    if (this.#sqliteFile !== undefined && !this.#closed && !this.#fileFound) {
+      await createSqliteFile(this.#sqliteFile)
+      this.#fileFound = true
+    }
     for (const facet of SQL_FACETS) {
       for (const index of [0, 1]) await this.#create(facet, index)
     }
@@ -292,6 +304,11 @@ export class SqlAuthzStore {
   #run<T>(work: (opened: OpenedDatabase) => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (this.#closed)
       return Promise.reject(new Error(`the SQL store for ${this.database} is closed`))
+    if (this.#sqliteFile !== undefined && !this.#fileFound) {
+      const missing = missingSqliteFile(this.#sqliteFile)
+      if (missing !== undefined) return Promise.reject(missing)
+      this.#fileFound = true
+    }
     return this.#connection.run(work, signal)
   }
 
@@ -343,20 +360,36 @@ function codePointRank(unit: number): number {
   return unit >= 0xe000 ? unit - 0x800 : unit + 0x2000
 }
 
-/** Why a grant or revoke cannot be stored exactly in the default tables, if it cannot. */
-function writeProblem(key: string, value: string): string | undefined {
+/**
+ * Why `key` and `value` cannot be granted (`widths`: stored in the default tables' columns) or
+ * revoked (matched exactly), if they cannot; the CLI checks its arguments with it too.
+ */
+export function changeProblem(
+  key: string,
+  value: string,
+  { widths }: { widths: boolean },
+): string | undefined {
   const problems = [
-    describeText('the user', key, USER_WIDTH),
-    describeText('the value', value, VALUE_WIDTH),
+    describeText('the user', key, widths ? USER_WIDTH : undefined),
+    describeText('the value', value, widths ? VALUE_WIDTH : undefined),
   ].filter((problem) => problem !== undefined)
   return problems.length > 0 ? problems.join('; ') : undefined
 }
 
-function describeText(name: string, value: string, width: number): string | undefined {
+function describeText(name: string, value: string, width: number | undefined): string | undefined {
   const problem = unusableText(value)
   if (problem !== undefined) return `${name} ${problem}`
-  if (value.length > width) return `${name} is longer than ${width} characters`
+  // varchar(n) counts characters (code points) in PostgreSQL and MySQL, not UTF-16 code units.
+  if (width !== undefined && [...value].length > width) {
+    return `${name} is longer than ${width} characters`
+  }
   return undefined
+}
+
+/** The path a `sqlite:` URL names (a file or `:memory:`); undefined for other URLs and clients. */
+function sqliteFileOf(url: string | undefined): string | undefined {
+  const target = url === undefined ? undefined : parseDatabaseUrl(url)
+  return typeof target === 'object' && 'path' in target ? target.path : undefined
 }
 
 function errorCodes(error: unknown): { code?: unknown; errno?: unknown } {
