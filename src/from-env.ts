@@ -120,8 +120,8 @@ export function buildFromEnv(
   const env = new EnvReader(source, problems)
   const logLevel = readLogLevel(source, problems)
   const logger = resolveLogger(settings.logger, logLevel)
-  warnAboutUnknown(env, registry, source, logger)
-  warnAboutUnselected(env, registry, source, logger)
+  warnAboutUnknown(env, registry, logger)
+  warnAboutUnselected(env, registry, logger)
   // jwtAuth decides (and refuses it in production) from the same env, passed on as `env`.
   const disabled = env.boolean('AUTH_MIDDLEWARE_DISABLED') === true
   if (disabled) env.boolean('AUTH_MIDDLEWARE_ALLOW_DISABLED_IN_PRODUCTION')
@@ -258,19 +258,15 @@ function collect<T>(problems: Problems, label: string, build: () => T): T | unde
  * `AUTH_PROVIDER=oidc`, where the keys are discovered instead). Only `AUTH_*` names: other
  * names (`USER_POOL_ID`) may be the app's own.
  */
-function warnAboutUnselected(
-  env: EnvReader,
-  registry: EnvRegistry,
-  source: Env,
-  logger: Logger,
-): void {
+function warnAboutUnselected(env: EnvReader, registry: EnvRegistry, logger: Logger): void {
   const named = new Set((env.raw('AUTH_PROVIDER') ?? '').split(',').map(normalName))
   const selected = registry.providers.filter((factory) => named.has(factory.name))
   const inForce = new Set(selected.flatMap((factory) => factory.variables))
   for (const factory of registry.providers) {
     if (named.has(factory.name)) continue
     for (const name of factory.variables) {
-      if (!name.startsWith('AUTH_') || inForce.has(name) || source[name] === undefined) continue
+      // Blank counts as unset (docs/configuration.md): `NAME=` in a .env template sets nothing.
+      if (!name.startsWith('AUTH_') || inForce.has(name) || env.raw(name) === undefined) continue
       logger.warn(
         { variable: name },
         '%s is set, but AUTH_PROVIDER does not include %s: it is ignored',
@@ -286,12 +282,7 @@ function normalName(name: string): string {
   return name.trim().toLowerCase()
 }
 
-function warnAboutUnknown(
-  env: EnvReader,
-  registry: EnvRegistry,
-  source: Env,
-  logger: Logger,
-): void {
+function warnAboutUnknown(env: EnvReader, registry: EnvRegistry, logger: Logger): void {
   const known = new Set([
     ...CORE_VARIABLES,
     ...registry.providers.flatMap((factory) => factory.variables),
@@ -310,6 +301,6 @@ function warnAboutUnknown(
     }
   }
   for (const [name, reason] of Object.entries(UNREAD_VARIABLES)) {
-    if (source[name] !== undefined) logger.warn({ variable: name }, '%s %s', name, reason)
+    if (env.raw(name) !== undefined) logger.warn({ variable: name }, '%s %s', name, reason)
   }
 }

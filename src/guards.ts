@@ -107,8 +107,12 @@ function refuseUncalledFactory(name: string, usage: string, first: unknown): voi
 const LIST_OPTIONS = ['match', 'status', 'redirect'] as const
 const USER_OPTIONS = ['kind', 'status', 'redirect'] as const
 // status and redirect mean nothing to has*, but a guard's options object passed to one (typed
-// structurally, so TypeScript lets it) must not turn every request into a 500.
+// structurally, so TypeScript lets it) must not turn every request into a 500. They are accepted
+// unchecked and ignored, and the refusal of a misspelt key says so (docs/authorization.md).
 const HAS_OPTIONS = ['match', 'status', 'redirect'] as const
+const HAS_OPTIONS_NOTE =
+  ' (a has* check uses only match: status and redirect are accepted, and ignored, so that one ' +
+  'options object can serve a require* guard and a has* check)'
 
 /**
  * Options as given, read once into a frozen copy of the `allowed` keys: `undefined` and `null`
@@ -122,6 +126,7 @@ function optionsOf<K extends string>(
   options: unknown,
   example: string,
   allowed: readonly K[],
+  note = '',
 ): Readonly<Partial<Record<K, unknown>>> {
   if (options === undefined || options === null) return Object.freeze({})
   if (typeof options !== 'object' || Array.isArray(options)) {
@@ -139,7 +144,8 @@ function optionsOf<K extends string>(
   for (const key of Object.keys(options)) {
     if (!(allowed as readonly string[]).includes(key)) {
       problems.add(
-        `${name}: ${JSON.stringify(key)} is not an option; the options are ${allowed.join(', ')}`,
+        `${name}: ${JSON.stringify(key)} is not an option; ` +
+          `the options are ${allowed.join(', ')}${note}`,
       )
     }
   }
@@ -149,6 +155,15 @@ function optionsOf<K extends string>(
     if (value !== undefined) copy[key] = value
   }
   return Object.freeze(copy)
+}
+
+/** The options of a has* check: `match`, and a guard's `status` and `redirect`, ignored. */
+function hasOptionsOf(
+  problems: Problems,
+  name: string,
+  options: unknown,
+): Readonly<Partial<Record<(typeof HAS_OPTIONS)[number], unknown>>> {
+  return optionsOf(problems, name, options, "{ match: 'all' }", HAS_OPTIONS, HAS_OPTIONS_NOTE)
 }
 
 /**
@@ -477,7 +492,7 @@ function hasList(
 ): Promise<boolean> {
   const problems = new Problems()
   const required = checkList(problems, name, facet, values)
-  const options = optionsOf(problems, name, given, "{ match: 'all' }", HAS_OPTIONS)
+  const options = hasOptionsOf(problems, name, given)
   const match = checkMatch(problems, name, options.match)
   try {
     problems.throwIfAny()
@@ -492,7 +507,9 @@ function hasList(
  * decisions inside a handler. `false` for anonymous users. Rejects with the 503
  * `UnavailableError` when the groups source is down: an outage is never a quiet `false` or `true`.
  * Express 4 ignores a handler's rejected promise (the process then ends): there, catch it and
- * call `next(error)` (see docs/authorization.md).
+ * call `next(error)` (see docs/authorization.md). Only `match` counts: a guard's `status` and
+ * `redirect` are accepted and ignored, so one options object can serve both; any other key is a
+ * `ConfigError` (a rejection here; `hasScopes` throws it).
  *
  * @example if (await hasGroups(req, ['admin'])) order.internalNotes = notes
  */
@@ -533,7 +550,7 @@ export function hasScopes(
 ): boolean {
   const problems = new Problems()
   const required = checkList(problems, 'hasScopes', 'scopes', scopes)
-  const checked = optionsOf(problems, 'hasScopes', options, "{ match: 'all' }", HAS_OPTIONS)
+  const checked = hasOptionsOf(problems, 'hasScopes', options)
   const match = checkMatch(problems, 'hasScopes', checked.match)
   problems.throwIfAny()
   const user = getCurrentUser(req)

@@ -1,7 +1,7 @@
 // Token revocation: refuse tokens (or every token of a subject) before they expire on their own.
 
 import type { VerifiedToken } from './contracts.js'
-import { InvalidTokenError } from './errors.js'
+import { ConfigError, InvalidTokenError } from './errors.js'
 import type { HasHealth } from './health.js'
 import type { JwtClaims } from './jwt.js'
 import { parseJwt } from './jwt.js'
@@ -201,6 +201,36 @@ function outlivesRevocationsWarning(maxLifetimeSec: number): string {
   )
 }
 
+/**
+ * The `maxTokenLifetimeSec` of a memory store's options, checked as the Redis store checks it: a
+ * `ConfigError` (500, like every construction mistake), not a `TypeError` an error handler would
+ * not recognise.
+ */
+function checkedLifetime(options: RevocationOptions | null): number {
+  if (options !== null && typeof options !== 'object') {
+    throw new ConfigError([
+      'MemoryRevocationStore takes an options object such as { maxTokenLifetimeSec: 3600 }, ' +
+        `got a ${typeof options}`,
+    ])
+  }
+  const { maxTokenLifetimeSec = DEFAULT_MAX_TOKEN_LIFETIME_SEC } = options ?? {}
+  const valid =
+    typeof maxTokenLifetimeSec === 'number' &&
+    Number.isFinite(maxTokenLifetimeSec) &&
+    maxTokenLifetimeSec > 0
+  if (!valid) {
+    const seen =
+      typeof maxTokenLifetimeSec === 'string'
+        ? JSON.stringify(maxTokenLifetimeSec)
+        : String(maxTokenLifetimeSec)
+    throw new ConfigError([
+      'maxTokenLifetimeSec must be a positive number of seconds, the longest lifetime of your ' +
+        `tokens (default ${DEFAULT_MAX_TOKEN_LIFETIME_SEC}), got ${seen}`,
+    ])
+  }
+  return maxTokenLifetimeSec
+}
+
 function stringOf(claims: JwtClaims, name: string): string | undefined {
   const value = claims[name]
   return typeof value === 'string' && value !== '' ? value : undefined
@@ -227,12 +257,12 @@ export class MemoryRevocationStore implements RevocationStore {
   #writes = 0
   #warned = false
 
+  /**
+   * @throws {ConfigError} `ERR_AUTH_CONFIG` for options that are not an object, or a
+   *   `maxTokenLifetimeSec` that is not a positive, finite number.
+   */
   constructor(options: RevocationOptions = {}) {
-    const { maxTokenLifetimeSec = DEFAULT_MAX_TOKEN_LIFETIME_SEC } = options
-    if (!Number.isFinite(maxTokenLifetimeSec) || maxTokenLifetimeSec <= 0) {
-      throw new TypeError('maxTokenLifetimeSec must be a positive number of seconds')
-    }
-    this.#maxLifetimeSec = maxTokenLifetimeSec
+    this.#maxLifetimeSec = checkedLifetime(options)
   }
 
   /**

@@ -205,7 +205,7 @@ describe('MemoryRevocationStore through the verifier', () => {
     expect(() => store.revokeToken(idp.mint({ sub: 'x', jti: undefined }))).toThrow(/no jti/)
     expect(() => store.revokeSubject('', 'x')).toThrow(TypeError)
     expect(() => store.revokeSubject('i', 's', { before: new Date('nope') })).toThrow(TypeError)
-    expect(() => new MemoryRevocationStore({ maxTokenLifetimeSec: 0 })).toThrow(TypeError)
+    expect(() => new MemoryRevocationStore({ maxTokenLifetimeSec: 0 })).toThrow(ConfigError)
     expect(() => setup({} as RevocationStore)).toThrow(ConfigError)
   })
 })
