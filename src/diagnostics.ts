@@ -35,8 +35,11 @@ export interface JwksEvent {
 export interface SourceEvent {
   readonly facet: string
   readonly provider: string
-  readonly outcome: 'fetched' | 'failed'
+  /** `refused`: the source answered with a refusal (403, 401), not an outage. */
+  readonly outcome: 'fetched' | 'failed' | 'refused'
   readonly error?: string | undefined
+  /** The refusal's stable code, with `refused`. */
+  readonly code?: string | undefined
 }
 
 export interface RevocationEvent {

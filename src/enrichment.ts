@@ -376,7 +376,19 @@ export class Enrichment {
       .catch((error: unknown) => {
         // Dropped by our own cache (forgetUser, an invalidation, eviction): its waiters load
         // afresh, so this is no outage, and neither logged nor counted as a failed lookup.
-        if (isSourceRefusal(error) || outer?.aborted === true) throw error
+        if (outer?.aborted === true) throw error
+        if (isSourceRefusal(error)) {
+          // The source's answer (403 overage, a missing scope): no outage, but a lookup counted.
+          if (sourceChannel.hasSubscribers) {
+            sourceChannel.publish({
+              facet,
+              provider: user.provider,
+              outcome: 'refused',
+              code: error.code,
+            })
+          }
+          throw error
+        }
         const failure = error instanceof UnavailableError ? error : sourceUnavailable(facet, error)
         if (sourceChannel.hasSubscribers) {
           // Scrubbed as the log line is: a source's error text may quote the user's token.

@@ -34,15 +34,41 @@ export interface HasHealth {
 const BAD_ANSWER = 'health() answered neither { ok: true } nor { ok: false }'
 
 /**
+ * Longest wait for one part's `health()`, in milliseconds: a store whose database hangs (a dropped
+ * SYN, a lock) must not hang the readiness probe with it. Past it the part is reported not ok.
+ */
+export const HEALTH_TIMEOUT_MS = 2_000
+const NO_ANSWER = `health() did not answer within ${HEALTH_TIMEOUT_MS} ms`
+
+/**
+ * What `ask()` answers, or a rejection saying so once {@link HEALTH_TIMEOUT_MS} has passed. The
+ * timer is cleared when the answer comes, and never keeps the process alive.
+ */
+async function withinLimit<T>(ask: () => T | Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(NO_ANSWER)), HEALTH_TIMEOUT_MS)
+    timer.unref?.()
+  })
+  try {
+    // A synchronous throw becomes a rejection, reported like any other.
+    return await Promise.race([new Promise<T>((resolve) => resolve(ask())), late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
  * A part's health as reported. Its text is scrubbed: the report may be served, and a store's own
  * text (it is user code) may carry a URL's password. An answer outside the contract (`false`,
- * `{ ok: undefined }`) is not ok, as `isRevoked` answering outside its own is an outage.
+ * `{ ok: undefined }`), or none within {@link HEALTH_TIMEOUT_MS}, is not ok, as `isRevoked`
+ * answering outside its own is an outage.
  */
 async function componentHealth(part: HasHealth | undefined): Promise<ComponentHealth | undefined> {
   if (part === undefined || typeof part.health !== 'function') return undefined
   let answer: unknown
   try {
-    answer = await part.health()
+    answer = await withinLimit(() => part.health!())
   } catch (error) {
     return { ok: false, detail: safeError(error).message }
   }
@@ -57,12 +83,14 @@ function scrubbed(text: unknown): string {
 }
 
 /**
- * A provider's health as reported: a `health()` that throws, or rejects (a provider written in
- * JavaScript may answer a promise), is not ok, with what it threw scrubbed as its `lastError`.
+ * A provider's health as reported: a `health()` that throws, rejects (a provider written in
+ * JavaScript may answer a promise) or does not answer within {@link HEALTH_TIMEOUT_MS} is not ok,
+ * with what it threw scrubbed as its `lastError`.
  */
 async function providerHealth(provider: JwtProvider): Promise<ProviderHealth> {
+  if (provider.health === undefined) return { ok: true, keyCount: 0 }
   try {
-    return (await provider.health?.()) ?? { ok: true, keyCount: 0 }
+    return (await withinLimit(() => provider.health!())) ?? { ok: true, keyCount: 0 }
   } catch (error) {
     return { ok: false, keyCount: 0, lastError: safeError(error).message }
   }

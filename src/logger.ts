@@ -1,4 +1,4 @@
-// Logging through pino: a caller's logger or our own, with credentials redacted everywhere.
+// Logging through pino: a caller's logger or our own; credentials never reach a record.
 
 import { pino, type Logger } from 'pino'
 import { ConfigError } from './errors.js'
@@ -72,8 +72,13 @@ export function checkLogger(
 }
 
 /**
- * The logger oidc-guard writes to: a child of the caller's logger (with our redaction added), a
- * silent one for `false`, or a new pino logger at `level` on stdout; never one that throws.
+ * The logger oidc-guard writes to: a child of the caller's logger, a silent one for `false`, or a
+ * new pino logger at `level` on stdout, which redacts {@link REDACTED_PATHS}; never one that throws.
+ *
+ * The caller's child keeps the caller's redaction, and adds none: a child's `redact` replaces its
+ * parent's (pino's documented behaviour), so ours would drop the caller's paths (personal data, say)
+ * from every record oidc-guard writes. Our records need none: they carry codes, names and errors
+ * passed through {@link safeError}, never a header, a token or a password.
  *
  * @throws {ConfigError} when `logger` is neither `false` nor a pino logger.
  */
@@ -82,7 +87,7 @@ export function resolveLogger(logger: Logger | false | undefined, level: LogLeve
   if (logger !== undefined) {
     const problem = loggerProblem('logger', logger)
     if (problem !== undefined) throw new ConfigError([problem])
-    return neverThrows(logger.child({ component: 'oidc-guard' }, { redact }))
+    return neverThrows(logger.child({ component: 'oidc-guard' }))
   }
   return neverThrows(pino({ name: 'oidc-guard', level, redact }))
 }

@@ -19,10 +19,23 @@ import { currentUserOf, installCurrentUser, readRequest, setCurrentUser } from '
 import { resolveDisabled, warnDisabled, type DisabledOptions } from './disabled.js'
 import { AuthError, CredentialsRequiredError, InvalidTokenError } from './errors.js'
 import type {} from './express-augment.js'
-import { readLogLevel } from './env.js'
 import { resolveLogger } from './logger.js'
-import { checkNormalForm, checkRealm, checkUrl, isProduction, Problems } from './options.js'
-import { createVerifier, type Verifier, type VerifierOptions } from './pipeline.js'
+import {
+  checkNormalForm,
+  checkOptionNames,
+  checkRealm,
+  checkUrl,
+  isProduction,
+  Problems,
+} from './options.js'
+import {
+  createVerifier,
+  type MIDDLEWARE_OPTION_NAMES,
+  OPTION_NAMES,
+  resolveLogLevel,
+  type Verifier,
+  type VerifierOptions,
+} from './pipeline.js'
 import { User } from './user.js'
 import { warnOnce } from './warn-once.js'
 
@@ -53,6 +66,16 @@ export interface JwtAuthOptions extends VerifierOptions, DisabledOptions {
    */
   resourceMetadata?: string
 }
+
+// OPTION_NAMES, which both jwtAuth and createVerifier check keys against, is the verifier's options
+// and MIDDLEWARE_OPTION_NAMES: those must be exactly the options above, or an option added here
+// would be refused as a misspelling, or a name dropped here still accepted. A compile error if not.
+type Unlisted = Exclude<
+  keyof JwtAuthOptions,
+  keyof VerifierOptions | (typeof MIDDLEWARE_OPTION_NAMES)[number]
+>
+type NotAnOption = Exclude<(typeof MIDDLEWARE_OPTION_NAMES)[number], keyof JwtAuthOptions>
+const _namesMatchOptions: [Unlisted | NotAnOption] extends [never] ? true : never = true
 
 // Kept beside the request, not on it: a new own property of an Express request costs a new hidden
 // class on every request (src/current-user.ts), a WeakMap entry far less.
@@ -220,14 +243,18 @@ function checkOptions(problems: Problems, options: JwtAuthOptions): void {
  * app.use(jwtAuth({ provider: new OidcProvider({ issuer, audience: 'orders-api' }) }))
  * app.get('/orders', requireUser(), (req, res) => res.json({ user: req.currentUser.id }))
  *
- * @throws {ConfigError} `ERR_AUTH_CONFIG` at construction, listing every invalid option.
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` at construction, listing every invalid option, and
+ *   every unknown one (`credentialRequired`, misspelt, would otherwise leave routes public).
  */
 export function jwtAuth(
   options: JwtAuthOptions,
 ): RequestHandler & { verifier: Verifier | undefined } {
   const problems = new Problems()
+  checkOptionNames(problems, 'jwtAuth', options, OPTION_NAMES)
   checkOptions(problems, options ?? {})
   const disabled = resolveDisabled(problems, options ?? {})
+  // Disabled, no verifier checks the level (createVerifier does otherwise, with its own options).
+  if (disabled) resolveLogLevel(problems, options)
   problems.throwIfAny()
   if (disabled) return disabledMiddleware(options, 'jwtAuth')
   installCurrentUser()
@@ -319,6 +346,9 @@ export function jwtAuth(
 /**
  * The middleware of the disabled switch: no verification at all; every request is the synthetic
  * user, which every guard lets through. It warns once, at construction, where the logs will show it.
+ *
+ * @throws {ConfigError} when the log level (`logLevel`, else `AUTH_MIDDLEWARE_LOG_LEVEL`) is not
+ *   one pino knows: authentication switched off is the one thing its warning must be seen for.
  */
 export function disabledMiddleware(
   options: {
@@ -328,7 +358,9 @@ export function disabledMiddleware(
   },
   name: string,
 ): RequestHandler & { verifier: undefined } {
-  const level = options.logLevel ?? readLogLevel(options.env ?? process.env, new Problems())
+  const problems = new Problems()
+  const level = resolveLogLevel(problems, options)
+  problems.throwIfAny()
   warnDisabled(resolveLogger(options.logger, level), name)
   installCurrentUser()
   const respond = createErrorResponder(undefined, undefined)

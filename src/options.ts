@@ -235,3 +235,70 @@ export function assumingProduction<T>(production: boolean, build: () => T): T {
     assumedProduction = outer
   }
 }
+
+/**
+ * Every option of an options interface, each marked `true`: written `{ … } as const satisfies
+ * OptionFlags<MyOptions>`, the compiler refuses a list that misses an option or names one the
+ * interface lacks, so the names checked at run time cannot drift from the type.
+ */
+export type OptionFlags<T> = { readonly [K in keyof Required<T>]: true }
+
+/**
+ * Adds a problem for each key of `options` not in `names`, naming the closest option when one is a
+ * likely misspelling. An option misspelt and ignored quietly falls back to its default, which is
+ * often the open one (`credentialRequired: true` leaves a route public; `revocaton` checks no
+ * revocation). Options that are not an object are left to the caller's own checks.
+ */
+export function checkOptionNames(
+  problems: Problems,
+  name: string,
+  options: unknown,
+  names: readonly string[],
+): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) return
+  for (const key of Object.keys(options)) {
+    if (names.includes(key)) continue
+    const closest = closestName(key, names)
+    const hint = closest === undefined ? '' : ` (did you mean ${closest}?)`
+    problems.add(
+      `${name}: ${JSON.stringify(key)} is not an option${hint}; the options are ${names.join(', ')}`,
+    )
+  }
+}
+
+// A name this many edits away from an option (or differing only in case) is offered as a hint.
+const MAX_HINT_EDITS = 2
+
+/** The option `key` most likely misspells, if any is close enough. */
+function closestName(key: string, names: readonly string[]): string | undefined {
+  let closest: string | undefined
+  let fewest = MAX_HINT_EDITS + 1
+  for (const candidate of names) {
+    const edits =
+      candidate.toLowerCase() === key.toLowerCase() ? 0 : editDistance(key, candidate, fewest)
+    if (edits < fewest) {
+      closest = candidate
+      fewest = edits
+    }
+  }
+  return closest
+}
+
+/**
+ * Levenshtein distance between `a` and `b`, or `limit` once it is sure to reach it: a key far
+ * longer than any option (the caller's, of any length) is not compared at all.
+ */
+function editDistance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) >= limit) return limit
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index)
+  for (let i = 1; i <= a.length; i += 1) {
+    const row = [i]
+    for (let j = 1; j <= b.length; j += 1) {
+      const substitution = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)
+      row.push(Math.min(previous[j]! + 1, row[j - 1]! + 1, substitution))
+    }
+    if (Math.min(...row) >= limit) return limit
+    previous = row
+  }
+  return Math.min(previous[b.length]!, limit)
+}

@@ -17,12 +17,19 @@ import {
 } from './enrichment.js'
 import { readLogLevel, type Env } from './env.js'
 import { revocationChannel, verifyChannel } from './diagnostics.js'
-import { AuthError, ConfigError, InvalidTokenError, UnavailableError } from './errors.js'
+import { InvalidTokenError, type AuthError } from './errors.js'
 import { healthReport, type HasHealth, type HealthReport } from './health.js'
 import { DEFAULT_MAX_TOKEN_LENGTH, parseJwt } from './jwt.js'
 import { LOG_LEVELS, resolveLogger, safeError, type Logger, type LogLevel } from './logger.js'
-import { checkNumber, MAX_CACHE_ENTRIES, Problems } from './options.js'
+import {
+  checkNumber,
+  checkOptionNames,
+  MAX_CACHE_ENTRIES,
+  Problems,
+  type OptionFlags,
+} from './options.js'
 import { tokenRevoked, type RevocationStore } from './revocation.js'
+import { askStore, isRefusal, StoreFailureLog } from './revocation-answer.js'
 import type { User, UserSources } from './user.js'
 
 /** Options of {@link createVerifier} (and the verification half of `jwtAuth`). */
@@ -62,6 +69,61 @@ export interface VerifierOptions extends EnrichmentOptions {
    * store of `oidc-guard/redis` for many.
    */
   revocation?: RevocationStore
+}
+
+// Every option of createVerifier; the compiler keeps the list and VerifierOptions in step.
+const VERIFIER_OPTIONS = {
+  provider: true,
+  providers: true,
+  groups: true,
+  roles: true,
+  permissions: true,
+  profile: true,
+  maxTokenLength: true,
+  logger: true,
+  logLevel: true,
+  env: true,
+  tokenCache: true,
+  revocation: true,
+  sourceTimeoutMs: true,
+  sourceCache: true,
+} as const satisfies OptionFlags<VerifierOptions>
+
+/**
+ * The options `jwtAuth` adds to the verifier's. `createVerifier` takes them and leaves them to the
+ * middleware, so one options object (`fromEnv()`'s, say) serves both; middleware.ts checks that
+ * this list and the verifier's together are exactly `JwtAuthOptions`.
+ */
+export const MIDDLEWARE_OPTION_NAMES = [
+  'credentialsRequired',
+  'invalidToken',
+  'realm',
+  'onError',
+  'tokenLocations',
+  'resourceMetadata',
+  'disabled',
+  'allowDisabledInProduction',
+] as const
+
+/** Every option `createVerifier` and `jwtAuth` know; any other key is refused as a misspelling. */
+export const OPTION_NAMES: readonly string[] = Object.freeze([
+  ...Object.keys(VERIFIER_OPTIONS),
+  ...MIDDLEWARE_OPTION_NAMES,
+])
+
+/**
+ * The level of the logger oidc-guard creates: `logLevel`, else `AUTH_MIDDLEWARE_LOG_LEVEL`, else
+ * `info`. A level pino does not know is a problem here, not pino's bare `Error` at construction.
+ */
+export function resolveLogLevel(
+  problems: Problems,
+  options: { readonly logLevel?: unknown; readonly env?: Env | undefined },
+): LogLevel {
+  const { logLevel } = options
+  if (logLevel === undefined) return readLogLevel(options.env ?? process.env, problems)
+  if ((LOG_LEVELS as readonly unknown[]).includes(logLevel)) return logLevel as LogLevel
+  problems.add(`logLevel must be one of ${LOG_LEVELS.join(', ')}`)
+  return 'info'
 }
 
 const DEFAULT_TOKEN_CACHE_MAX = 10_000
@@ -249,10 +311,14 @@ function isTemplated(provider: JwtProvider): boolean {
  *   const user = await verify(tokenFrom(req)) // rejects with an AuthError
  * })
  *
- * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option.
+ * It takes `jwtAuth`'s options too, leaving the middleware's to it, so that one options object
+ * (`fromEnv()`'s) serves both; any other key is refused as a misspelling.
+ *
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option, and every unknown one.
  */
 export function createVerifier(options: VerifierOptions): Verifier {
   const problems = new Problems()
+  checkOptionNames(problems, 'createVerifier', options, OPTION_NAMES)
   const providers = resolveProviders(problems, options ?? {})
   const { groups, roles, permissions, profile } = options ?? {}
   const explicit: UserSources = { groups, roles, permissions, profile }
@@ -278,10 +344,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       })
     }
   }
-  if (options?.logLevel !== undefined && !LOG_LEVELS.includes(options.logLevel)) {
-    problems.add(`logLevel must be one of ${LOG_LEVELS.join(', ')}`)
-  }
-  const level = options?.logLevel ?? readLogLevel(options?.env ?? process.env, problems)
+  const level = resolveLogLevel(problems, options ?? {})
   problems.throwIfAny()
 
   const templated = providers.filter(isTemplated)
@@ -290,6 +353,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   )
   const maxTokenLength = options.maxTokenLength ?? longestAccepted(providers)
   const logger = resolveLogger(options.logger, level)
+  const storeLog = new StoreFailureLog(logger)
   const enrichment = new Enrichment(options, logger)
   const sourcesByProvider = new Map(
     providers.map((provider) => [provider, enrichment.wrap(sourcesFor(provider, explicit))]),
@@ -333,7 +397,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       return undefined
     }
     if (revocation !== undefined) {
-      const answer = askStore(revocation, hit.verified)
+      const answer = askStore(revocation, hit.verified, storeLog)
       if (answer !== false) {
         if (answer !== true) {
           answer.catch(() => undefined) // Observed here; verify(token) reports its failure.
@@ -369,7 +433,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (handoff !== undefined && handoff.token === verified.token) {
       answer = handoff.answer
       handoff = undefined
-    } else answer = askStore(revocation!, verified)
+    } else answer = askStore(revocation!, verified, storeLog)
     if (answer === false || (answer !== true && !(await answer))) return
     forget(verified.token)
     if (revocationChannel.hasSubscribers) {
@@ -480,53 +544,6 @@ export function createVerifier(options: VerifierOptions): Verifier {
         revocation: revocation as HasHealth | undefined,
       }),
   })
-}
-
-/**
- * A revocation store's answer, held to its contract: `true`, `false`, or a promise of one. A store
- * that throws, rejects or answers anything else cannot say the token is not revoked, so the
- * request gets a 503 (its own `AuthError`, if it threw one other than a `ConfigError`): never a
- * pass, and never an error thrown out of the middleware, past `onError`, from the synchronous fast
- * path.
- */
-function askStore(store: RevocationStore, verified: VerifiedToken): boolean | Promise<boolean> {
-  let answer: unknown
-  try {
-    answer = store.isRevoked(verified)
-  } catch (error) {
-    return Promise.reject(storeFailure(error))
-  }
-  if (typeof answer === 'boolean') return answer
-  if (typeof (answer as PromiseLike<unknown> | null)?.then === 'function') {
-    return Promise.resolve(answer).then(
-      (value: unknown) => {
-        if (typeof value === 'boolean') return value
-        throw storeFailure(new TypeError('the revocation store answered neither true nor false'))
-      },
-      (error: unknown) => {
-        throw storeFailure(error)
-      },
-    )
-  }
-  return Promise.reject(
-    storeFailure(new TypeError('the revocation store answered neither true nor false')),
-  )
-}
-
-function storeFailure(error: unknown): AuthError {
-  if (isRefusal(error)) return error
-  return new UnavailableError('ERR_AUTH_REVOCATION_UNAVAILABLE', 'revocation store unavailable', {
-    cause: error,
-  })
-}
-
-/**
- * Whether a provider's or store's error is an answer for the client. A `ConfigError` is not: a
- * custom provider or store that finds its configuration wanting on first use would otherwise
- * write that configuration into the response. It is answered as any other unexpected error.
- */
-function isRefusal(error: unknown): error is AuthError {
-  return error instanceof AuthError && !(error instanceof ConfigError)
 }
 
 /**

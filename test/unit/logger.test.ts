@@ -4,22 +4,42 @@ import { describe, expect, it } from 'vitest'
 import { resolveLogger, safeError } from '../../src/logger.js'
 
 describe('resolveLogger', () => {
-  it('redacts credentials in records written through a caller’s logger', () => {
+  it('redacts credentials in every record of the logger it creates', () => {
     const lines: string[] = []
-    const caller = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) })
-    const logger = resolveLogger(caller, 'info')
-    logger.info(
-      {
-        req: { headers: { authorization: 'Bearer secret-1', cookie: 'sid=secret-2' } },
-        headers: { authorization: 'Bearer secret-3' },
-        token: 'secret-4',
-        nested: { token: 'secret-5', password: 'secret-6' },
-      },
-      'request',
-    )
+    const own = resolveLogger(undefined, 'info')
+    // Its destination is stdout: the record is read back through pino's own stream.
+    const stream = (own as unknown as Record<symbol, { write(line: string): void }>)[
+      pino.symbols.streamSym
+    ]!
+    const write = stream.write
+    stream.write = (line: string) => void lines.push(line)
+    try {
+      own.info(
+        {
+          req: { headers: { authorization: 'Bearer secret-1', cookie: 'sid=secret-2' } },
+          headers: { authorization: 'Bearer secret-3' },
+          token: 'secret-4',
+          nested: { token: 'secret-5', password: 'secret-6' },
+        },
+        'request',
+      )
+    } finally {
+      stream.write = write
+    }
     expect(lines).toHaveLength(1)
     expect(lines[0]).not.toMatch(/secret-\d/)
-    expect(JSON.parse(lines[0]!)).toMatchObject({ component: 'oidc-guard', token: '[redacted]' })
+    expect(JSON.parse(lines[0]!)).toMatchObject({ name: 'oidc-guard', token: '[redacted]' })
+  })
+
+  it('keeps a caller’s own redaction in the records it writes through the caller’s logger', () => {
+    // A child's redact replaces its parent's: the caller's paths are kept by adding none.
+    const lines: string[] = []
+    const caller = pino(
+      { level: 'debug', redact: ['user'] },
+      { write: (line: string) => void lines.push(line) },
+    )
+    resolveLogger(caller, 'info').info({ user: 'jane.doe@example.com' }, 'record')
+    expect(JSON.parse(lines[0]!)).toMatchObject({ component: 'oidc-guard', user: '[Redacted]' })
   })
 
   it('false silences oidc-guard', () => {

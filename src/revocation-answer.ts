@@ -1,0 +1,106 @@
+// A revocation store's answer held to its contract, and its failures logged: the store is the
+// app's code (or Redis behind it); what it does wrong must never let a token pass, and its outage
+// must reach the logs, since the 503 cannot say why.
+
+import type { VerifiedToken } from './contracts.js'
+import { AuthError, ConfigError, UnavailableError } from './errors.js'
+import { safeError, type Logger } from './logger.js'
+import type { RevocationStore } from './revocation.js'
+
+/**
+ * A revocation store's answer, held to its contract: `true`, `false`, or a promise of one. A store
+ * that throws, rejects or answers anything else cannot say the token is not revoked, so the
+ * request gets a 503 (its own `AuthError`, if it threw one other than a `ConfigError`): never a
+ * pass, and never an error thrown out of the middleware, past `onError`, from the synchronous fast
+ * path. Why it failed goes to `log`, since the 503 cannot say it.
+ */
+export function askStore(
+  store: RevocationStore,
+  verified: VerifiedToken,
+  log: StoreFailureLog,
+): boolean | Promise<boolean> {
+  let answer: unknown
+  try {
+    answer = store.isRevoked(verified)
+  } catch (error) {
+    return Promise.reject(storeFailure(error, log))
+  }
+  if (typeof answer === 'boolean') {
+    log.answered()
+    return answer
+  }
+  if (typeof (answer as PromiseLike<unknown> | null)?.then === 'function') {
+    return Promise.resolve(answer).then(
+      (value: unknown) => {
+        if (typeof value !== 'boolean') throw storeFailure(notBoolean(), log)
+        log.answered()
+        return value
+      },
+      (error: unknown) => {
+        throw storeFailure(error, log)
+      },
+    )
+  }
+  return Promise.reject(storeFailure(notBoolean(), log))
+}
+
+function notBoolean(): TypeError {
+  return new TypeError('the revocation store answered neither true nor false')
+}
+
+/** The store's own refusal as it is; anything else, logged, as the 503 of a store that cannot answer. */
+function storeFailure(error: unknown, log: StoreFailureLog): AuthError {
+  if (isRefusal(error)) return error
+  log.failed(error)
+  return new UnavailableError('ERR_AUTH_REVOCATION_UNAVAILABLE', 'revocation store unavailable', {
+    cause: error,
+  })
+}
+
+/**
+ * Logs why a revocation store could not answer (the client's 503 says only that it could not): a
+ * warning at the first failure after an answer, then debug until it answers again, so an outage
+ * is one warning, as the shared cache's and a key set's are. A store's own `AuthError` is its
+ * answer, logged by the store if at all (the Redis store logs its outages itself). A `ConfigError`
+ * is no outage but a store that cannot work: logged as an error every time, as a provider's is.
+ */
+export class StoreFailureLog {
+  readonly #logger: Logger
+  #down = false
+
+  constructor(logger: Logger) {
+    this.#logger = logger
+  }
+
+  answered(): void {
+    if (!this.#down) return
+    this.#down = false
+    this.#logger.info('revocation store answers again')
+  }
+
+  failed(error: unknown): void {
+    if (error instanceof ConfigError) {
+      this.#logger.error(
+        { err: safeError(error) },
+        'unexpected error from the revocation store; answering 503',
+      )
+    } else if (!this.#down) {
+      this.#down = true
+      this.#logger.warn(
+        { err: safeError(error) },
+        'revocation store failed; answering 503 until it answers',
+      )
+    } else if (this.#logger.isLevelEnabled('debug')) {
+      this.#logger.debug({ err: safeError(error) }, 'revocation store failed again')
+    }
+  }
+}
+
+/**
+ * Whether a provider's or store's error is an answer for the client. A `ConfigError` is not: a
+ * custom provider or store that finds its configuration wanting on first use would otherwise
+ * write that configuration into the response. It is answered as any other unexpected error.
+ */
+export function isRefusal(error: unknown): error is AuthError {
+  return error instanceof AuthError && !(error instanceof ConfigError)
+}
