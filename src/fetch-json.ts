@@ -1,5 +1,7 @@
 // Bounded JSON fetches for key sets and discovery: a time-out, no redirects, a size cap.
 
+import { scrub } from './logger.js'
+
 /** The `fetch` signature oidc-guard calls; tests and special networks may supply their own. */
 export type FetchFunction = (input: string, init: RequestInit) => Promise<Response>
 
@@ -192,7 +194,10 @@ function describeCause(cause: unknown): string | undefined {
     text = messageText === '' ? codeText : `${codeText}: ${messageText}`
   }
   if (text === '') return undefined
-  return text.length > MAX_CAUSE_LENGTH ? `${text.slice(0, MAX_CAUSE_LENGTH)}…` : text
+  // Scrubbed before it is cut: a cut between a URL's `user:` and its `@`, or inside a token, would
+  // leave what the scrubber no longer recognises.
+  const safe = scrub(text)
+  return safe.length > MAX_CAUSE_LENGTH ? `${safe.slice(0, MAX_CAUSE_LENGTH)}…` : safe
 }
 
 /** Whether a value is a plain JSON object (not null, not an array). */

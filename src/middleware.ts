@@ -254,9 +254,9 @@ export function jwtAuth(
   checkOptions(problems, options ?? {})
   const disabled = resolveDisabled(problems, options ?? {})
   // Disabled, no verifier checks the level (createVerifier does otherwise, with its own options).
-  if (disabled) resolveLogLevel(problems, options)
+  if (disabled) resolveLogLevel(problems, options ?? {})
   problems.throwIfAny()
-  if (disabled) return disabledMiddleware(options, 'jwtAuth')
+  if (disabled) return disabledMiddleware(options ?? {}, 'jwtAuth')
   installCurrentUser()
   const verify = createVerifier(options)
   const locations = options.tokenLocations ?? {}

@@ -58,15 +58,27 @@ function storeFailure(error: unknown, log: StoreFailureLog): AuthError {
 }
 
 /**
+ * Least time between two warnings of a failing store. A store that fails some of its calls (a
+ * database timing out under load) would otherwise write a warning, and an "answers again", per
+ * failure, on the request path, when the system is already stressed.
+ */
+export const STORE_WARNING_INTERVAL_MS = 60_000
+
+/**
  * Logs why a revocation store could not answer (the client's 503 says only that it could not): a
- * warning at the first failure after an answer, then debug until it answers again, so an outage
- * is one warning, as the shared cache's and a key set's are. A store's own `AuthError` is its
- * answer, logged by the store if at all (the Redis store logs its outages itself). A `ConfigError`
- * is no outage but a store that cannot work: logged as an error every time, as a provider's is.
+ * warning at a failure after an answer, at most once a {@link STORE_WARNING_INTERVAL_MS} (counting
+ * the failures in between), others at debug; "answers again" at info after a warned outage. A
+ * store's own `AuthError` is its answer, logged by the store if at all (the Redis store logs its
+ * outages itself). A `ConfigError` is no outage but a store that cannot work: logged as an error
+ * every time, as a provider's is.
  */
 export class StoreFailureLog {
   readonly #logger: Logger
   #down = false
+  /** Whether this outage was warned of, so that its end is worth saying. */
+  #warned = false
+  #warnedAt = Number.NEGATIVE_INFINITY
+  #unwarned = 0
 
   constructor(logger: Logger) {
     this.#logger = logger
@@ -75,7 +87,8 @@ export class StoreFailureLog {
   answered(): void {
     if (!this.#down) return
     this.#down = false
-    this.#logger.info('revocation store answers again')
+    if (this.#warned) this.#logger.info('revocation store answers again')
+    this.#warned = false
   }
 
   failed(error: unknown): void {
@@ -84,15 +97,24 @@ export class StoreFailureLog {
         { err: safeError(error) },
         'unexpected error from the revocation store; answering 503',
       )
-    } else if (!this.#down) {
-      this.#down = true
+      return
+    }
+    const now = Date.now()
+    if (!this.#down && now - this.#warnedAt >= STORE_WARNING_INTERVAL_MS) {
       this.#logger.warn(
-        { err: safeError(error) },
+        { err: safeError(error), failuresSinceLastWarning: this.#unwarned },
         'revocation store failed; answering 503 until it answers',
       )
-    } else if (this.#logger.isLevelEnabled('debug')) {
-      this.#logger.debug({ err: safeError(error) }, 'revocation store failed again')
+      this.#warned = true
+      this.#warnedAt = now
+      this.#unwarned = 0
+    } else {
+      this.#unwarned += 1
+      if (this.#logger.isLevelEnabled('debug')) {
+        this.#logger.debug({ err: safeError(error) }, 'revocation store failed again')
+      }
     }
+    this.#down = true
   }
 }
 

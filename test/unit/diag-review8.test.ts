@@ -20,6 +20,7 @@ import {
 import { HEALTH_TIMEOUT_MS } from '../../src/health.js'
 import { resolveLogger } from '../../src/logger.js'
 import { OPTION_NAMES } from '../../src/pipeline.js'
+import { STORE_WARNING_INTERVAL_MS } from '../../src/revocation-answer.js'
 import { localIssuerAndProvider } from '../helpers/local-issuer.js'
 import type { TestIssuer } from '../../src/testing.js'
 import type { JwksProvider } from '../../providers/jwks/index.js'
@@ -78,9 +79,41 @@ describe('a revocation store that cannot answer is logged with its cause (#1)', 
     failing = false
     expect(await ask(verify, 'c')).toBe('pass')
     expect(records.at(-1)).toMatchObject({ level: 30, msg: 'revocation store answers again' })
+    // A new outage within the minute is not warned of again (a flapping store would write a
+    // warning per failure), nor is its end; past the minute it is, counting those in between.
     failing = true
     expect(await ask(verify, 'd')).toBe('ERR_AUTH_REVOCATION_UNAVAILABLE')
-    expect(records.filter((record) => record['level'] === 40)).toHaveLength(2)
+    failing = false
+    expect(await ask(verify, 'e')).toBe('pass')
+    expect(records.filter((record) => record['level'] === 40)).toHaveLength(1)
+    expect(records.filter((record) => record['level'] === 30)).toHaveLength(1)
+    const now = Date.now()
+    vi.useFakeTimers({ toFake: ['Date'], now: now + STORE_WARNING_INTERVAL_MS })
+    try {
+      failing = true
+      expect(await ask(verify, 'f')).toBe('ERR_AUTH_REVOCATION_UNAVAILABLE')
+    } finally {
+      vi.useRealTimers()
+    }
+    const warnings2 = records.filter((record) => record['level'] === 40)
+    expect(warnings2).toHaveLength(2)
+    expect(warnings2[1]).toMatchObject({ failuresSinceLastWarning: 2 })
+  })
+
+  it('a store failing every other call writes one warning, not one per failure', async () => {
+    const { logger, records } = sink()
+    let calls = 0
+    const revocation: RevocationStore = {
+      isRevoked: () => {
+        calls += 1
+        if (calls % 2 === 0) throw new Error('timeout')
+        return false
+      },
+    }
+    const verify = createVerifier({ provider, revocation, logger, tokenCache: false })
+    for (let index = 0; index < 40; index += 1) await ask(verify, `u${index}`)
+    expect(records.filter((record) => record['level'] === 40)).toHaveLength(1)
+    expect(records.filter((record) => record['level'] === 30)).toHaveLength(1)
   })
 
   it.each([
