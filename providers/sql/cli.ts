@@ -88,8 +88,11 @@ function parse(args: readonly string[], options: Options): Parsed {
 function facetOf(word: string | undefined): SqlFacet {
   const facet = SQL_FACETS.find((name) => name === word || name === `${word}s`)
   if (facet === undefined) {
+    // The word is echoed only when it is one: a database URL put in its place (its password
+    // included) must not reach a terminal's scroll-back or a CI log.
+    const got = /^[A-Za-z_-]{0,32}$/.test(word ?? '') ? `, got ${JSON.stringify(word ?? '')}` : ''
     throw new UsageError(
-      `the facet must be group(s), role(s) or permission(s), got ${JSON.stringify(word ?? '')}`,
+      `the facet must be group(s), role(s) or permission(s)${got} (give the URL as --url URL)`,
     )
   }
   return facet
@@ -322,11 +325,12 @@ ${COMMON}`,
 }
 
 // A value that would print ambiguously as it is: control characters (a newline reads as a second
-// grant, an ANSI escape drives the terminal), invisible format characters and unusual spaces,
+// grant, an ANSI escape drives the terminal), invisible characters (format characters, default
+// ignorables such as variation selectors and Hangul fillers) and unusual spaces,
 // whitespace at either end, or a leading quote (which the quoted form starts with).
-const NEEDS_QUOTES = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]|[^\P{Zs} ]|^[\s"]|\s$/u
+const NEEDS_QUOTES = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{DI}]|[^\P{Zs} ]|^[\s"]|\s$/u
 // What JSON.stringify leaves as it is among those: DEL and C1 controls, format characters, spaces.
-const STILL_INVISIBLE = /[\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]|[^\P{Zs} ]/gu
+const STILL_INVISIBLE = /[\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}\p{DI}]|[^\P{Zs} ]/gu
 
 /** A user or value as text output shows it: as it is, or as a JSON string when it needs quotes. */
 function shown(value: string): string {

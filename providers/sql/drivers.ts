@@ -178,9 +178,12 @@ export function missingSqliteFile(path: string): Error | undefined {
 export async function createSqliteFile(path: string): Promise<void> {
   if (path === SQLITE_MEMORY) return
   try {
-    await (await open(path, 'a')).close()
+    // 'wx': creates only a missing file. An existing one is left as it is, even one the app may
+    // only read (a shipped or mounted database), whose tables `init()` then finds in place.
+    await (await open(path, 'wx')).close()
   } catch (error) {
     const code = (error as { code?: unknown }).code
+    if (code === 'EEXIST') return
     throw new Error(
       `cannot create the database file ${path}${typeof code === 'string' ? ` (${code})` : ''}: does its directory exist and can it be written?`,
       { cause: error },

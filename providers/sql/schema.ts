@@ -60,9 +60,15 @@ function identifier(problems: Problems, name: string, value: unknown, fallback: 
   if (value === undefined) return fallback
   if (typeof value === 'string' && IDENTIFIER.test(value)) return value
   problems.add(
-    `${name} must be an SQL identifier (letters, digits and _, not starting with a digit, at most 48 characters), got ${JSON.stringify(value)}`,
+    `${name} must be an SQL identifier (letters, digits and _, not starting with a digit, at most 48 characters)${shownValue(value)}`,
   )
   return fallback
+}
+
+/** `, got "…"` for a short value that cannot be a secret; nothing for one that might (a URL put there). */
+function shownValue(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value)
+  return text.length <= 64 && !/[:@/]/.test(text) ? `, got ${text}` : ''
 }
 
 /** Checks table and column names, adding problems; returns them with defaults applied. */
@@ -94,7 +100,9 @@ export function resolveSchema(
       permissions: pick('columns', 'permissions', c),
     }),
   }
-  const names = Object.values(schema.tables)
+  // Compared without case, as SQLite and MySQL (lower_case_table_names) name tables: two facets in
+  // one table would grant one facet's values as the other's.
+  const names = Object.values(schema.tables).map((name) => name.toLowerCase())
   if (new Set(names).size !== names.length) {
     problems.add('tables must name a different table for each facet')
   }
