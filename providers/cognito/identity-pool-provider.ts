@@ -345,12 +345,14 @@ export class CognitoIdentityPoolProvider {
    */
   #recover(key: string, error: unknown, cached: AwsCredentials | undefined): AwsCredentials {
     const refused = isTokenRefusal(error)
+    const gone = awsErrorName(error) === 'ResourceNotFoundException'
     // Only a refused token or an identity AWS no longer has makes the entry wrong: the next call
-    // must then ask GetId again. Any other failure (throttling, an outage) leaves it for later.
-    if (refused || awsErrorName(error) === 'ResourceNotFoundException') this.#cache.delete(key)
+    // must then ask GetId again, and its credentials are not served meanwhile. Any other failure
+    // (throttling, an outage) leaves them for later.
+    if (refused || gone) this.#cache.delete(key)
     // Refused tokens stay refused: a 503 would have the client retry it until it expires.
     if (refused) throw refusedToken(error)
-    if (cached !== undefined && cached.expiration.getTime() > Date.now()) {
+    if (!gone && cached !== undefined && cached.expiration.getTime() > Date.now()) {
       this.#staleFailures.failed(error)
       return cached
     }

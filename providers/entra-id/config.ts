@@ -43,8 +43,15 @@ const MULTI: readonly string[] = ['organizations', 'common'] satisfies MultiTena
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]'])
 const HOST = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?$/
 
-function show(value: unknown): string {
-  return typeof value === 'function' ? 'a function' : JSON.stringify(value)
+/** An option's value as a message shows it; never throws (a BigInt, a cycle). */
+export function show(value: unknown): string {
+  if (typeof value === 'function') return 'a function'
+  if (typeof value === 'bigint') return `${value}n`
+  try {
+    return String(JSON.stringify(value))
+  } catch {
+    return `a ${typeof value}`
+  }
 }
 
 function resolveAuthority(problems: Problems, value: unknown): Authority {

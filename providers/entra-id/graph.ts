@@ -24,6 +24,7 @@ import {
   type User,
 } from '../../src/spi.js'
 import { isTenantId } from './authority.js'
+import { show } from './config.js'
 
 /** Options of {@link GraphGroupResolver}. */
 export interface GraphGroupResolverOptions {
@@ -84,10 +85,6 @@ function resolveEndpoint(problems: Problems, value: unknown): string {
   } catch {
     return ''
   }
-}
-
-function show(value: unknown): string {
-  return typeof value === 'function' ? 'a function' : String(JSON.stringify(value))
 }
 
 /** The `cache` option checked: its settings, `false` for none, or `undefined` for the default. */

@@ -298,7 +298,8 @@ export abstract class KeySetProvider implements JwtProvider {
    * Vendor rules, run after the signature and registered claims hold. Throw (or, when async,
    * reject with) an `InvalidTokenError` to refuse the token with 401; any other `AuthError` is
    * answered with its own status, anything else as an invalid token. The token is accepted only
-   * once a returned promise resolves.
+   * once a returned promise resolves. The verdict is remembered with the token until it expires:
+   * a block that must reach tokens already accepted is a revocation store's job.
    */
   protected checkClaims(_claims: JwtClaims): void | Promise<void> {}
 

@@ -289,9 +289,9 @@ describe('an early refresh that fails', () => {
     await expect(pool.getAwsCredentials(user)).rejects.toBeInstanceOf(UnavailableError)
   })
 
-  it('an identity AWS no longer has (ResourceNotFoundException): the next call asks GetId again', async () => {
+  it('an identity AWS no longer has (ResourceNotFoundException): its credentials are not served, and the next call asks GetId again', async () => {
     const { aws, pool, user } = await cachedThenFailing(awsError('ResourceNotFoundException'))
-    await pool.getAwsCredentials(user)
+    await expect(pool.getAwsCredentials(user)).rejects.toBeInstanceOf(UnavailableError)
     aws.failWith(undefined)
     await pool.getAwsCredentials(user)
     expect(aws.count('GetIdCommand')).toBe(2)
