@@ -115,7 +115,7 @@ export {
   type VerifiedPasswordCacheOptions,
   type VerifyPasswordOptions,
 } from './passwords.js'
-export { createVerifier, type Verifier, type VerifierOptions } from './pipeline.js'
+export { createVerifier, type Verifier } from './pipeline.js'
 export { protectedResourceMetadata, type ResourceMetadataOptions } from './resource-metadata.js'
 export {
   MemoryRevocationStore,
@@ -124,3 +124,4 @@ export {
 } from './revocation.js'
 export { permissionCovers, type Match } from './rules.js'
 export { User, type UserIdentity, type UserOrigin, type UserSources } from './user.js'
+export type { VerifierOptions } from './verifier-options.js'

@@ -28,15 +28,14 @@ import {
   isProduction,
   Problems,
 } from './options.js'
+import { createVerifier, type Verifier } from './pipeline.js'
+import { User } from './user.js'
 import {
-  createVerifier,
   type MIDDLEWARE_OPTION_NAMES,
   OPTION_NAMES,
   resolveLogLevel,
-  type Verifier,
   type VerifierOptions,
-} from './pipeline.js'
-import { User } from './user.js'
+} from './verifier-options.js'
 import { warnOnce } from './warn-once.js'
 
 /** Options of {@link jwtAuth}. */

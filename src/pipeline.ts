@@ -1,130 +1,31 @@
 // The verification pipeline: peek at iss, pick the provider through a Map, verify, build the user.
 
 import { LRUCache } from 'lru-cache'
-import type {
-  GroupsProvider,
-  JwtProvider,
-  PermissionsProvider,
-  ProfileProvider,
-  RolesProvider,
-  VerifiedToken,
-} from './contracts.js'
-import {
-  checkEnrichmentOptions,
-  checkSources,
-  Enrichment,
-  type EnrichmentOptions,
-} from './enrichment.js'
-import { readLogLevel, type Env } from './env.js'
+import type { JwtProvider, VerifiedToken } from './contracts.js'
+import { checkEnrichmentOptions, checkSources, Enrichment } from './enrichment.js'
 import { revocationChannel, verifyChannel } from './diagnostics.js'
 import { InvalidTokenError, type AuthError } from './errors.js'
 import { healthReport, type HasHealth, type HealthReport } from './health.js'
-import { DEFAULT_MAX_TOKEN_LENGTH, parseJwt } from './jwt.js'
-import { LOG_LEVELS, resolveLogger, safeError, type Logger, type LogLevel } from './logger.js'
+import { parseJwt } from './jwt.js'
+import { resolveLogger, safeError, type Logger } from './logger.js'
+import { checkOptionNames, Problems } from './options.js'
 import {
-  checkNumber,
-  checkOptionNames,
-  MAX_CACHE_ENTRIES,
-  Problems,
-  type OptionFlags,
-} from './options.js'
-import { tokenRevoked, type RevocationStore } from './revocation.js'
+  checkTemplates,
+  isTemplated,
+  longestAccepted,
+  resolveProviders,
+  routeTable,
+  sourcesFor,
+} from './provider-routing.js'
+import { tokenRevoked } from './revocation.js'
 import { askStore, isRefusal, StoreFailureLog } from './revocation-answer.js'
 import type { User, UserSources } from './user.js'
-
-/** Options of {@link createVerifier} (and the verification half of `jwtAuth`). */
-export interface VerifierOptions extends EnrichmentOptions {
-  /** The provider that verifies tokens. Give `provider` or `providers`, not both. */
-  provider?: JwtProvider
-  /** Several providers: each token goes to the one whose issuer matches its `iss`. */
-  providers?: readonly JwtProvider[]
-  /** Source of `user.groups` (wins over the provider's default). */
-  groups?: GroupsProvider
-  /** Source of `user.roles`. */
-  roles?: RolesProvider
-  /** Source of `user.permissions`. */
-  permissions?: PermissionsProvider
-  /** Source of `user.profile`. */
-  profile?: ProfileProvider
-  /**
-   * Longest token accepted, in characters, checked before any decoding. Default: the longest a
-   * provider accepts (its own `maxTokenLength`), at least 16 KiB.
-   */
-  maxTokenLength?: number
-  /** A pino logger to write to (a child is used), or `false` for none. Default: a new pino logger. */
-  logger?: Logger | false
-  /** Level of the logger oidc-guard creates. Default `AUTH_MIDDLEWARE_LOG_LEVEL`, else `info`. */
-  logLevel?: LogLevel
-  /** The environment read for defaults. Default `process.env`. */
-  env?: Env
-  /**
-   * Remembers verified tokens (keyed by the whole token) so a token's signature is checked once
-   * in its lifetime: each reuse re-checks `exp`/`nbf`/age and that its key is still published.
-   * Failures are never remembered. `false` turns it off. Default `{ max: 10_000 }`.
-   */
-  tokenCache?: { max?: number } | false
-  /**
-   * Refuses revoked tokens (401 "token revoked"), checked after the signature and claims on every
-   * request, remembered tokens included: a `MemoryRevocationStore` for one instance, or the Redis
-   * store of `oidc-guard/redis` for many.
-   */
-  revocation?: RevocationStore
-}
-
-// Every option of createVerifier; the compiler keeps the list and VerifierOptions in step.
-const VERIFIER_OPTIONS = {
-  provider: true,
-  providers: true,
-  groups: true,
-  roles: true,
-  permissions: true,
-  profile: true,
-  maxTokenLength: true,
-  logger: true,
-  logLevel: true,
-  env: true,
-  tokenCache: true,
-  revocation: true,
-  sourceTimeoutMs: true,
-  sourceCache: true,
-} as const satisfies OptionFlags<VerifierOptions>
-
-/**
- * The options `jwtAuth` adds to the verifier's. `createVerifier` takes them and leaves them to the
- * middleware, so one options object (`fromEnv()`'s, say) serves both; middleware.ts checks that
- * this list and the verifier's together are exactly `JwtAuthOptions`.
- */
-export const MIDDLEWARE_OPTION_NAMES = [
-  'credentialsRequired',
-  'invalidToken',
-  'realm',
-  'onError',
-  'tokenLocations',
-  'resourceMetadata',
-  'disabled',
-  'allowDisabledInProduction',
-] as const
-
-/** Every option `createVerifier` and `jwtAuth` know; any other key is refused as a misspelling. */
-export const OPTION_NAMES: readonly string[] = Object.freeze([
-  ...Object.keys(VERIFIER_OPTIONS),
-  ...MIDDLEWARE_OPTION_NAMES,
-])
-
-/**
- * The level of the logger oidc-guard creates: `logLevel`, else `AUTH_MIDDLEWARE_LOG_LEVEL`, else
- * `info`. A level pino does not know is a problem here, not pino's bare `Error` at construction.
- */
-export function resolveLogLevel(
-  problems: Problems,
-  options: { readonly logLevel?: unknown; readonly env?: Env | undefined },
-): LogLevel {
-  const { logLevel } = options
-  if (logLevel === undefined) return readLogLevel(options.env ?? process.env, problems)
-  if ((LOG_LEVELS as readonly unknown[]).includes(logLevel)) return logLevel as LogLevel
-  problems.add(`logLevel must be one of ${LOG_LEVELS.join(', ')}`)
-  return 'info'
-}
+import {
+  checkVerifierOptions,
+  OPTION_NAMES,
+  resolveLogLevel,
+  type VerifierOptions,
+} from './verifier-options.js'
 
 const DEFAULT_TOKEN_CACHE_MAX = 10_000
 // The token cache is indexed by a number made of the token's last six characters, the end of its
@@ -184,120 +85,6 @@ export interface Verifier {
   health(): Promise<HealthReport>
 }
 
-function hasMethod(value: unknown, method: string): boolean {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Record<string, unknown>)[method] === 'function'
-  )
-}
-
-function resolveProviders(problems: Problems, options: VerifierOptions): readonly JwtProvider[] {
-  const { provider, providers } = options
-  if (provider !== undefined && providers !== undefined) {
-    problems.add('give either provider or providers, not both')
-  }
-  const list = providers ?? (provider === undefined ? [] : [provider])
-  if (!Array.isArray(list) || list.length === 0) {
-    problems.add(
-      'a provider is required: jwtAuth({ provider: new JwksProvider({...}) }) or providers: [...]',
-    )
-    return []
-  }
-  list.forEach((candidate: unknown, index) => {
-    const ok =
-      hasMethod(candidate, 'verifyToken') &&
-      hasMethod(candidate, 'createUser') &&
-      Array.isArray((candidate as JwtProvider).issuers)
-    if (!ok)
-      problems.add(`providers[${index}] is not a provider (verifyToken, createUser, issuers)`)
-  })
-  return list
-}
-
-/** Each provider's sources: the explicit options, else the provider's defaults, facet by facet. */
-function sourcesFor(provider: JwtProvider, explicit: UserSources): UserSources {
-  const defaults = provider.defaultSources ?? {}
-  return {
-    groups: explicit.groups ?? defaults.groups,
-    roles: explicit.roles ?? defaults.roles,
-    permissions: explicit.permissions ?? defaults.permissions,
-    profile: explicit.profile ?? defaults.profile,
-  }
-}
-
-function label(providers: readonly JwtProvider[], provider: JwtProvider): string {
-  return `providers[${providers.indexOf(provider)}] (${JSON.stringify(provider.name)})`
-}
-
-/**
- * Builds the issuer → provider Map once; two providers may not accept one issuer: which of them the
- * token was meant for cannot be told, and the other would never get it. A provider's refused
- * issuers (Entra ID: its tenant's version it does not take) come after every accepted one and only
- * where no provider accepts them: they keep a tenant's tokens from a provider taking any tenant,
- * never from one that names the issuer (two Entra providers naming one tenant are refused by
- * checkTemplates).
- */
-function routeTable(
-  problems: Problems,
-  providers: readonly JwtProvider[],
-): Map<string, JwtProvider> {
-  const table = new Map<string, JwtProvider>()
-  for (const provider of providers) {
-    for (const issuer of provider?.issuers ?? []) {
-      const owner = table.get(issuer)
-      if (owner !== undefined) {
-        problems.add(
-          `two providers accept the issuer ${JSON.stringify(issuer)}: ${label(providers, owner)} and ${label(providers, provider)}; give it to one of them`,
-        )
-      }
-      table.set(issuer, provider)
-    }
-  }
-  for (const provider of providers) {
-    for (const issuer of provider?.refusedIssuers ?? []) {
-      if (!table.has(issuer)) table.set(issuer, provider)
-    }
-  }
-  return table
-}
-
-/**
- * Refuses two templated providers that could both claim an issuer (Entra: two taking every tenant
- * of one cloud and version), for the same reason as exact issuers. An exact issuer always wins
- * over a template (the Map is asked first), so a template only ever gets the issuers no provider
- * names.
- */
-function checkTemplates(problems: Problems, providers: readonly JwtProvider[]): void {
-  const templated = providers.filter(isTemplated)
-  templated.forEach((provider, index) => {
-    for (const other of templated.slice(index + 1)) {
-      const conflict = provider.issuerConflictWith?.(other) ?? other.issuerConflictWith?.(provider)
-      if (conflict !== undefined) {
-        problems.add(`${label(providers, provider)} and ${label(providers, other)} ${conflict}`)
-      }
-    }
-  })
-}
-
-/**
- * The verifier's own limit when none is given: the longest token a provider accepts (its
- * `maxTokenLength`), never below 16 KiB. A limit set on a provider must not
- * be cut short before the provider sees the token; each provider still applies its own.
- */
-function longestAccepted(providers: readonly JwtProvider[]): number {
-  let longest = DEFAULT_MAX_TOKEN_LENGTH
-  for (const provider of providers) {
-    const length: unknown = provider?.maxTokenLength
-    if (typeof length === 'number' && Number.isFinite(length) && length > longest) longest = length
-  }
-  return longest
-}
-
-function isTemplated(provider: JwtProvider): boolean {
-  return typeof provider?.claimsIssuer === 'function'
-}
-
 /**
  * Builds the verification pipeline once: `verify(token)` resolves to the token's {@link User}.
  * For WebSocket upgrades, GraphQL contexts and queue consumers; `jwtAuth` is a thin layer over it.
@@ -329,21 +116,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
   checkEnrichmentOptions(problems, options ?? {})
   const byIssuer = routeTable(problems, providers)
   checkTemplates(problems, providers)
-  checkNumber(problems, 'maxTokenLength', options?.maxTokenLength, 64)
+  checkVerifierOptions(problems, options ?? {})
   const { tokenCache: tokenCacheOptions, revocation } = options ?? {}
-  if (revocation !== undefined && !hasMethod(revocation, 'isRevoked')) {
-    problems.add('revocation must be a revocation store (an object with isRevoked(verified))')
-  }
-  if (tokenCacheOptions !== undefined && tokenCacheOptions !== false) {
-    if (typeof tokenCacheOptions !== 'object' || tokenCacheOptions === null) {
-      problems.add('tokenCache must be { max } or false')
-    } else {
-      checkNumber(problems, 'tokenCache.max', tokenCacheOptions.max, 1, {
-        integer: true,
-        max: MAX_CACHE_ENTRIES,
-      })
-    }
-  }
   const level = resolveLogLevel(problems, options ?? {})
   problems.throwIfAny()
 

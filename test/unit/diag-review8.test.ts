@@ -19,7 +19,7 @@ import {
 } from '../../src/index.js'
 import { HEALTH_TIMEOUT_MS } from '../../src/health.js'
 import { resolveLogger } from '../../src/logger.js'
-import { OPTION_NAMES } from '../../src/pipeline.js'
+import { OPTION_NAMES } from '../../src/verifier-options.js'
 import { STORE_WARNING_INTERVAL_MS } from '../../src/revocation-answer.js'
 import { localIssuerAndProvider } from '../helpers/local-issuer.js'
 import type { TestIssuer } from '../../src/testing.js'

@@ -1,0 +1,119 @@
+// Provider routing, prepared once at construction: the providers, their sources, the issuer Map.
+
+import type { JwtProvider } from './contracts.js'
+import { DEFAULT_MAX_TOKEN_LENGTH } from './jwt.js'
+import type { Problems } from './options.js'
+import type { UserSources } from './user.js'
+import { hasMethod, type VerifierOptions } from './verifier-options.js'
+
+/** The providers given as `provider` or `providers`, each checked to be one (none is a problem). */
+export function resolveProviders(
+  problems: Problems,
+  options: VerifierOptions,
+): readonly JwtProvider[] {
+  const { provider, providers } = options
+  if (provider !== undefined && providers !== undefined) {
+    problems.add('give either provider or providers, not both')
+  }
+  const list = providers ?? (provider === undefined ? [] : [provider])
+  if (!Array.isArray(list) || list.length === 0) {
+    problems.add(
+      'a provider is required: jwtAuth({ provider: new JwksProvider({...}) }) or providers: [...]',
+    )
+    return []
+  }
+  list.forEach((candidate: unknown, index) => {
+    const ok =
+      hasMethod(candidate, 'verifyToken') &&
+      hasMethod(candidate, 'createUser') &&
+      Array.isArray((candidate as JwtProvider).issuers)
+    if (!ok)
+      problems.add(`providers[${index}] is not a provider (verifyToken, createUser, issuers)`)
+  })
+  return list
+}
+
+/** Each provider's sources: the explicit options, else the provider's defaults, facet by facet. */
+export function sourcesFor(provider: JwtProvider, explicit: UserSources): UserSources {
+  const defaults = provider.defaultSources ?? {}
+  return {
+    groups: explicit.groups ?? defaults.groups,
+    roles: explicit.roles ?? defaults.roles,
+    permissions: explicit.permissions ?? defaults.permissions,
+    profile: explicit.profile ?? defaults.profile,
+  }
+}
+
+/** A provider as problems name it: its place in the list and its name. */
+function label(providers: readonly JwtProvider[], provider: JwtProvider): string {
+  return `providers[${providers.indexOf(provider)}] (${JSON.stringify(provider.name)})`
+}
+
+/**
+ * Builds the issuer → provider Map once; two providers may not accept one issuer: which of them the
+ * token was meant for cannot be told, and the other would never get it. A provider's refused
+ * issuers (Entra ID: its tenant's version it does not take) come after every accepted one and only
+ * where no provider accepts them: they keep a tenant's tokens from a provider taking any tenant,
+ * never from one that names the issuer (two Entra providers naming one tenant are refused by
+ * checkTemplates).
+ */
+export function routeTable(
+  problems: Problems,
+  providers: readonly JwtProvider[],
+): Map<string, JwtProvider> {
+  const table = new Map<string, JwtProvider>()
+  for (const provider of providers) {
+    for (const issuer of provider?.issuers ?? []) {
+      const owner = table.get(issuer)
+      if (owner !== undefined) {
+        problems.add(
+          `two providers accept the issuer ${JSON.stringify(issuer)}: ${label(providers, owner)} and ${label(providers, provider)}; give it to one of them`,
+        )
+      }
+      table.set(issuer, provider)
+    }
+  }
+  for (const provider of providers) {
+    for (const issuer of provider?.refusedIssuers ?? []) {
+      if (!table.has(issuer)) table.set(issuer, provider)
+    }
+  }
+  return table
+}
+
+/**
+ * Refuses two templated providers that could both claim an issuer (Entra: two taking every tenant
+ * of one cloud and version), for the same reason as exact issuers. An exact issuer always wins
+ * over a template (the Map is asked first), so a template only ever gets the issuers no provider
+ * names.
+ */
+export function checkTemplates(problems: Problems, providers: readonly JwtProvider[]): void {
+  const templated = providers.filter(isTemplated)
+  templated.forEach((provider, index) => {
+    for (const other of templated.slice(index + 1)) {
+      const conflict = provider.issuerConflictWith?.(other) ?? other.issuerConflictWith?.(provider)
+      if (conflict !== undefined) {
+        problems.add(`${label(providers, provider)} and ${label(providers, other)} ${conflict}`)
+      }
+    }
+  })
+}
+
+/**
+ * The verifier's own limit when none is given: the longest token a provider accepts (its
+ * `maxTokenLength`), never below 16 KiB. A limit set on a provider must not
+ * be cut short before the provider sees the token; each provider still applies its own.
+ */
+export function longestAccepted(providers: readonly JwtProvider[]): number {
+  let longest = DEFAULT_MAX_TOKEN_LENGTH
+  for (const provider of providers) {
+    const length: unknown = provider?.maxTokenLength
+    if (typeof length === 'number' && Number.isFinite(length) && length > longest) longest = length
+  }
+  return longest
+}
+
+/** A provider whose issuers are templates (Entra's `{tenantid}`), asked after the Map misses. */
+export function isTemplated(provider: JwtProvider): boolean {
+  return typeof provider?.claimsIssuer === 'function'
+}
