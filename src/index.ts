@@ -83,12 +83,8 @@ export {
   type ListGuardOptions,
   type RequireUserOptions,
 } from './guards.js'
-export {
-  JwksCache,
-  sharedJwksCache,
-  type JwksCacheOptions,
-  type KeySetStatus,
-} from './jwks-cache.js'
+export { JwksCache, sharedJwksCache, type JwksCacheOptions } from './jwks-cache.js'
+export type { KeySetStatus } from './key-set-status.js'
 export type { ComponentHealth, HealthReport } from './health.js'
 export { healthHandler, type HealthHandlerOptions, type HealthSource } from './health-handler.js'
 export type { JwsAlgorithm, JwtClaims, JwtHeader } from './jwt.js'

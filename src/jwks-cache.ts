@@ -1,21 +1,17 @@
 // Key sets per jwks_uri: background refresh, single-flight fetches, kid-miss cooldown, stale-if-error.
 
 import { elapsed, backoffMs } from './backoff.js'
+import { defaultLogger } from './default-logger.js'
 import { jwksChannel } from './diagnostics.js'
 import { InvalidTokenError, keysUnavailable } from './errors.js'
 import { fetchJson, type FetchFunction } from './fetch-json.js'
+import { resolveJwksCacheOptions, type ResolvedJwksCacheOptions } from './jwks-cache-options.js'
 import { keySuitsAlgorithm, type JwsAlgorithm, type VerificationKey } from './jwt.js'
-import { importKeySet, MALFORMED_KEY, selectKey, type SkippedKey } from './key-set.js'
-import { readJwksCacheEnv, readLogLevel } from './env.js'
-import {
-  checkLogger,
-  neverThrows,
-  resolveLogger,
-  scrubbedMessage,
-  silentLogger,
-  type Logger,
-} from './logger.js'
-import { checkNumber, checkTimeout, Problems } from './options.js'
+import { importKeySet, MALFORMED_KEY, selectKey } from './key-set.js'
+import { describeNoUsableKey, STALE_KEYS_DROPPED, type KeySetStatus } from './key-set-status.js'
+import { readJwksCacheEnv } from './env.js'
+import { scrubbedMessage, type Logger } from './logger.js'
+import { Problems } from './options.js'
 
 /** How key sets are fetched and kept. Every duration is in milliseconds. */
 export interface JwksCacheOptions {
@@ -53,13 +49,6 @@ export interface JwksCacheOptions {
   logger?: Logger | false
 }
 
-/** What {@link JwksCache.status} reports of one key set (for health checks). */
-export interface KeySetStatus {
-  readonly keyCount: number
-  readonly fetchedAt: Date | undefined
-  readonly lastError: string | undefined
-}
-
 interface KeySetState {
   keys: readonly VerificationKey[] | undefined
   fetchedAt: number
@@ -76,81 +65,8 @@ interface KeySetState {
   inflight: Promise<void> | undefined
 }
 
-type Resolved = Required<Omit<JwksCacheOptions, 'logger'>> & { logger: Logger }
-
-const DEFAULTS = {
-  refreshIntervalMs: 20 * 60_000,
-  refreshAfterUses: 1000,
-  cooldownMs: 30_000,
-  timeoutMs: 5_000,
-  maxResponseBytes: 1024 * 1024,
-  staleIfErrorMs: 60 * 60_000,
-  failureBackoffMs: 1_000,
-} as const
-
-/**
- * The longest refresh interval: 24 h. A key the issuer withdraws (compromised, rotated out) stays
- * trusted until the set is refreshed, and on a quiet API nothing else (uses, an unknown kid)
- * refreshes it; an interval of weeks is most often minutes or milliseconds confused.
- */
-export const MAX_REFRESH_INTERVAL_MS = 24 * 60 * 60_000
-
 // A skipped-key warning names this many members; a hostile set of thousands is counted, not listed.
 const MAX_SKIPPED_LOGGED = 10
-
-/**
- * Adds a problem for each invalid {@link JwksCacheOptions} member, named `jwksCache.<name>`: the
- * cache's constructor checks them, and so does a provider given them, beside its other options.
- */
-export function checkJwksCacheOptions(problems: Problems, options: JwksCacheOptions): void {
-  if (typeof options !== 'object' || options === null) {
-    problems.add('jwksCache options must be an object ({ refreshIntervalMs, cooldownMs, … })')
-    return
-  }
-  for (const name of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
-    if (name === 'timeoutMs') continue
-    const min = name === 'staleIfErrorMs' ? 0 : 1
-    const integer = name === 'refreshAfterUses'
-    checkNumber(problems, `jwksCache.${name}`, options[name], min, { integer })
-  }
-  checkTimeout(problems, 'jwksCache.timeoutMs', options.timeoutMs)
-  checkRefreshInterval(problems, options)
-  if (options.fetch !== undefined && typeof options.fetch !== 'function') {
-    problems.add('jwksCache.fetch must be a function with the signature of fetch()')
-  }
-  checkLogger(problems, 'jwksCache.logger', options.logger)
-}
-
-/**
- * A refresh interval under the cooldown refetches the set all the time, one fetch always in flight
- * (a value meant as minutes, as `JWKS_CACHE_INTERVAL` takes, is the usual cause); one over a day
- * keeps a withdrawn key trusted for as long (milliseconds given where minutes were meant, say). The
- * cache refreshes every `max(refreshIntervalMs, cooldownMs)`, so the cooldown is held to the
- * interval, the default one included, and so to the same day.
- */
-function checkRefreshInterval(problems: Problems, options: JwksCacheOptions): void {
-  const { refreshIntervalMs: given, cooldownMs = DEFAULTS.cooldownMs } = options
-  const valid = (value: unknown): value is number =>
-    typeof value === 'number' && Number.isFinite(value) && value >= 1
-  if (valid(given) && given > MAX_REFRESH_INTERVAL_MS) {
-    problems.add(
-      `jwksCache.refreshIntervalMs is in milliseconds (JWKS_CACHE_INTERVAL is in minutes) and must ` +
-        `be at most ${MAX_REFRESH_INTERVAL_MS} (24 h: a key removed from the set stays trusted ` +
-        `until the next refresh), got ${given}`,
-    )
-  }
-  if (!valid(cooldownMs)) return
-  const interval = given ?? DEFAULTS.refreshIntervalMs
-  if (!valid(interval) || interval >= cooldownMs) return
-  problems.add(
-    given === undefined
-      ? `jwksCache.cooldownMs (${cooldownMs}) must be at most refreshIntervalMs (${interval} by ` +
-          'default; the set is refreshed every max(refreshIntervalMs, cooldownMs), and at least ' +
-          'once a day, so that a withdrawn key stops being trusted)'
-      : `jwksCache.refreshIntervalMs is in milliseconds (JWKS_CACHE_INTERVAL is in minutes) and ` +
-          `must be at least cooldownMs (${cooldownMs}), got ${interval}`,
-  )
-}
 
 /**
  * Holds the key sets of any number of `jwks_uri`s. A request never waits for a routine refresh;
@@ -161,7 +77,7 @@ function checkRefreshInterval(problems: Problems, options: JwksCacheOptions): vo
  * A key that fails to verify never causes a fetch.
  */
 export class JwksCache {
-  readonly #options: Resolved
+  readonly #options: ResolvedJwksCacheOptions
   // A plain Map, never evicted: URIs come only from configuration and discovery, never from a
   // token, and evicting a set would forget its cooldown and let a kid flood refetch at will.
   readonly #sets = new Map<string, KeySetState>()
@@ -169,15 +85,7 @@ export class JwksCache {
 
   /** @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option. */
   constructor(options: JwksCacheOptions = {}) {
-    const problems = new Problems()
-    checkJwksCacheOptions(problems, options)
-    problems.throwIfAny()
-    this.#options = {
-      ...DEFAULTS,
-      fetch: (input, init) => globalThis.fetch(input, init),
-      ...definedOnly(options),
-      logger: options.logger ? neverThrows(options.logger) : silentLogger,
-    }
+    this.#options = resolveJwksCacheOptions(options)
     // Never sooner than a cooldown after the last successful fetch, whatever the interval says.
     this.#refreshAfterMs = Math.max(this.#options.refreshIntervalMs, this.#options.cooldownMs)
   }
@@ -452,28 +360,8 @@ export class JwksCache {
   }
 }
 
-/** Why a set of no usable key verifies nothing: empty, or the reasons its members were skipped. */
-function describeNoUsableKey(skipped: readonly SkippedKey[]): string {
-  if (skipped.length === 0) return 'the JWK Set holds no usable key (it is empty)'
-  // The reasons are a few fixed texts (key-set.ts), so listing the distinct ones stays short.
-  const reasons = [...new Set(skipped.map((key) => key.reason))].join('; ')
-  return `the JWK Set holds no usable key (${skipped.length} skipped: ${reasons})`
-}
-
-const STALE_KEYS_DROPPED =
-  'keys expired: not refreshed within the refresh interval plus staleIfErrorMs'
-
 function keyNotFound(): InvalidTokenError {
   return new InvalidTokenError('ERR_AUTH_KEY_NOT_FOUND', 'no signing key matches the token')
-}
-
-/** Drops `undefined` members so they do not override defaults (exactOptionalPropertyTypes-safe). */
-export function definedOnly<T extends object>(options: T): Partial<T> {
-  const result: Partial<T> = {}
-  for (const [name, value] of Object.entries(options)) {
-    if (value !== undefined) (result as Record<string, unknown>)[name] = value
-  }
-  return result
 }
 
 let shared: JwksCache | undefined
@@ -493,24 +381,4 @@ export function sharedJwksCache(): JwksCache {
     shared = new JwksCache({ ...options, logger: defaultLogger() })
   }
   return shared
-}
-
-let library: Logger | undefined
-
-/**
- * oidc-guard's own logger for parts that log outside any request's pipeline (the process-wide key
- * cache, an identity pool's exchanges): one pino logger on stdout at `AUTH_MIDDLEWARE_LOG_LEVEL`,
- * made on first use. Separate from the key cache, so that a part that only logs does not depend on
- * the `JWKS_CACHE_*` variables being valid.
- *
- * @throws {ConfigError} when `AUTH_MIDDLEWARE_LOG_LEVEL` is invalid.
- */
-export function defaultLogger(): Logger {
-  if (library === undefined) {
-    const problems = new Problems()
-    const level = readLogLevel(process.env, problems)
-    problems.throwIfAny()
-    library = resolveLogger(undefined, level)
-  }
-  return library
 }

@@ -58,13 +58,9 @@ export {
   type AuthError,
 } from './errors.js'
 export { FetchFailure, isJsonObject, readJsonCapped, type FetchFunction } from './fetch-json.js'
-export {
-  checkJwksCacheOptions,
-  defaultLogger,
-  JwksCache,
-  sharedJwksCache,
-  type JwksCacheOptions,
-} from './jwks-cache.js'
+export { defaultLogger } from './default-logger.js'
+export { JwksCache, sharedJwksCache, type JwksCacheOptions } from './jwks-cache.js'
+export { checkJwksCacheOptions } from './jwks-cache-options.js'
 export {
   ASYMMETRIC_ALGORITHMS,
   DEFAULT_MAX_TOKEN_LENGTH,

@@ -1,0 +1,107 @@
+// The key cache's options: their defaults, their checks, and their resolution at construction.
+
+import type { JwksCacheOptions } from './jwks-cache.js'
+import { checkLogger, neverThrows, silentLogger, type Logger } from './logger.js'
+import { checkNumber, checkTimeout, Problems } from './options.js'
+
+/** {@link JwksCacheOptions} with every default filled in: what the cache runs on. */
+export type ResolvedJwksCacheOptions = Required<Omit<JwksCacheOptions, 'logger'>> & {
+  logger: Logger
+}
+
+const DEFAULTS = {
+  refreshIntervalMs: 20 * 60_000,
+  refreshAfterUses: 1000,
+  cooldownMs: 30_000,
+  timeoutMs: 5_000,
+  maxResponseBytes: 1024 * 1024,
+  staleIfErrorMs: 60 * 60_000,
+  failureBackoffMs: 1_000,
+} as const
+
+/**
+ * The longest refresh interval: 24 h. A key the issuer withdraws (compromised, rotated out) stays
+ * trusted until the set is refreshed, and on a quiet API nothing else (uses, an unknown kid)
+ * refreshes it; an interval of weeks is most often minutes or milliseconds confused.
+ */
+export const MAX_REFRESH_INTERVAL_MS = 24 * 60 * 60_000
+
+/**
+ * Adds a problem for each invalid {@link JwksCacheOptions} member, named `jwksCache.<name>`: the
+ * cache's constructor checks them, and so does a provider given them, beside its other options.
+ */
+export function checkJwksCacheOptions(problems: Problems, options: JwksCacheOptions): void {
+  if (typeof options !== 'object' || options === null) {
+    problems.add('jwksCache options must be an object ({ refreshIntervalMs, cooldownMs, … })')
+    return
+  }
+  for (const name of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
+    if (name === 'timeoutMs') continue
+    const min = name === 'staleIfErrorMs' ? 0 : 1
+    const integer = name === 'refreshAfterUses'
+    checkNumber(problems, `jwksCache.${name}`, options[name], min, { integer })
+  }
+  checkTimeout(problems, 'jwksCache.timeoutMs', options.timeoutMs)
+  checkRefreshInterval(problems, options)
+  if (options.fetch !== undefined && typeof options.fetch !== 'function') {
+    problems.add('jwksCache.fetch must be a function with the signature of fetch()')
+  }
+  checkLogger(problems, 'jwksCache.logger', options.logger)
+}
+
+/**
+ * A refresh interval under the cooldown refetches the set all the time, one fetch always in flight
+ * (a value meant as minutes, as `JWKS_CACHE_INTERVAL` takes, is the usual cause); one over a day
+ * keeps a withdrawn key trusted for as long (milliseconds given where minutes were meant, say). The
+ * cache refreshes every `max(refreshIntervalMs, cooldownMs)`, so the cooldown is held to the
+ * interval, the default one included, and so to the same day.
+ */
+function checkRefreshInterval(problems: Problems, options: JwksCacheOptions): void {
+  const { refreshIntervalMs: given, cooldownMs = DEFAULTS.cooldownMs } = options
+  const valid = (value: unknown): value is number =>
+    typeof value === 'number' && Number.isFinite(value) && value >= 1
+  if (valid(given) && given > MAX_REFRESH_INTERVAL_MS) {
+    problems.add(
+      `jwksCache.refreshIntervalMs is in milliseconds (JWKS_CACHE_INTERVAL is in minutes) and must ` +
+        `be at most ${MAX_REFRESH_INTERVAL_MS} (24 h: a key removed from the set stays trusted ` +
+        `until the next refresh), got ${given}`,
+    )
+  }
+  if (!valid(cooldownMs)) return
+  const interval = given ?? DEFAULTS.refreshIntervalMs
+  if (!valid(interval) || interval >= cooldownMs) return
+  problems.add(
+    given === undefined
+      ? `jwksCache.cooldownMs (${cooldownMs}) must be at most refreshIntervalMs (${interval} by ` +
+          'default; the set is refreshed every max(refreshIntervalMs, cooldownMs), and at least ' +
+          'once a day, so that a withdrawn key stops being trusted)'
+      : `jwksCache.refreshIntervalMs is in milliseconds (JWKS_CACHE_INTERVAL is in minutes) and ` +
+          `must be at least cooldownMs (${cooldownMs}), got ${interval}`,
+  )
+}
+
+/**
+ * Checks `options` and fills in the defaults; the caller's object is left as it is.
+ *
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option.
+ */
+export function resolveJwksCacheOptions(options: JwksCacheOptions): ResolvedJwksCacheOptions {
+  const problems = new Problems()
+  checkJwksCacheOptions(problems, options)
+  problems.throwIfAny()
+  return {
+    ...DEFAULTS,
+    fetch: (input, init) => globalThis.fetch(input, init),
+    ...definedOnly(options),
+    logger: options.logger ? neverThrows(options.logger) : silentLogger,
+  }
+}
+
+/** Drops `undefined` members so they do not override defaults (exactOptionalPropertyTypes-safe). */
+export function definedOnly<T extends object>(options: T): Partial<T> {
+  const result: Partial<T> = {}
+  for (const [name, value] of Object.entries(options)) {
+    if (value !== undefined) (result as Record<string, unknown>)[name] = value
+  }
+  return result
+}
