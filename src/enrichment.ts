@@ -14,7 +14,15 @@ import { isSourceRefusal, UnavailableError } from './errors.js'
 import type { HasHealth } from './health.js'
 import { checkSharedTier, readShared, type SharedCacheTier } from './shared-tier.js'
 import { neverThrows, safeError, type Logger } from './logger.js'
-import { checkNumber, checkTimeout, MAX_CACHE_ENTRIES, type Problems } from './options.js'
+import {
+  checkNumber,
+  checkOptionNames,
+  checkTimeout,
+  MAX_CACHE_ENTRIES,
+  MAX_TIMER_MS,
+  type OptionFlags,
+  type Problems,
+} from './options.js'
 import type { User, UserSources } from './user.js'
 
 /** The four things a user may be asked for. */
@@ -146,6 +154,12 @@ export function checkSources(problems: Problems, sources: UserSources): void {
   }
 }
 
+const SOURCE_CACHE_OPTION_NAMES = Object.keys({
+  ttlMs: true,
+  max: true,
+  shared: true,
+} as const satisfies OptionFlags<SourceCacheOptions>)
+
 /** Checks the enrichment options. */
 export function checkEnrichmentOptions(problems: Problems, options: EnrichmentOptions): void {
   checkTimeout(problems, 'sourceTimeoutMs', options.sourceTimeoutMs)
@@ -155,7 +169,13 @@ export function checkEnrichmentOptions(problems: Problems, options: EnrichmentOp
     problems.add('sourceCache must be { ttlMs, max } or false')
     return
   }
-  checkTimeout(problems, 'sourceCache.ttlMs', sourceCache.ttlMs)
+  // A misspelt key (`sharde`, `ttl`) would leave its default in force: no shared tier, 30 s.
+  checkOptionNames(problems, 'sourceCache', sourceCache, SOURCE_CACHE_OPTION_NAMES)
+  // Whole milliseconds: lru-cache refuses a fractional ttl with a bare TypeError.
+  checkNumber(problems, 'sourceCache.ttlMs', sourceCache.ttlMs, 1, {
+    integer: true,
+    max: MAX_TIMER_MS,
+  })
   checkNumber(problems, 'sourceCache.max', sourceCache.max, 1, {
     integer: true,
     max: MAX_CACHE_ENTRIES,

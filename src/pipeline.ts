@@ -304,9 +304,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
       await Promise.all(providers.map((provider) => provider.hydrate?.()))
     },
     forgetUser: async (user: User | { issuer: string; subject: string }) => {
-      if ('subject' in user) return enrichment.forget(user.issuer, user.subject)
-      const issuer = user.claims.iss
-      if (typeof issuer === 'string') await enrichment.forget(issuer, user.id)
+      const key = forgottenKey(user)
+      if (key !== undefined) await enrichment.forget(key.issuer, key.subject)
     },
     clearSourceCache: () => enrichment.clear(),
     health: () =>
@@ -318,6 +317,32 @@ export function createVerifier(options: VerifierOptions): Verifier {
         revocation: revocation as HasHealth | undefined,
       }),
   })
+}
+
+/**
+ * Whose answers `forgetUser` drops: a `User`'s issuer and id (none for a user without an issuer),
+ * or `{ issuer, subject }`. Anything else is a TypeError: called after a role is taken away, a
+ * misspelt key (`iss`, `sub`) would forget nothing and let the old answer serve on.
+ */
+function forgottenKey(user: unknown): { issuer: string; subject: string } | undefined {
+  if (typeof user === 'object' && user !== null && !('issuer' in user) && !('subject' in user)) {
+    // A User by its shape, not `instanceof`: one built by the other copy of a dual package is one.
+    const { claims, id } = user as { claims?: { iss?: unknown }; id?: unknown }
+    if (typeof claims === 'object' && claims !== null && typeof id === 'string') {
+      return typeof claims.iss === 'string' ? { issuer: claims.iss, subject: id } : undefined
+    }
+  } else if (typeof user === 'object' && user !== null) {
+    const { issuer, subject } = user as { issuer?: unknown; subject?: unknown }
+    if (
+      typeof issuer === 'string' &&
+      issuer !== '' &&
+      typeof subject === 'string' &&
+      subject !== ''
+    ) {
+      return { issuer, subject }
+    }
+  }
+  throw new TypeError('forgetUser takes a User or { issuer, subject }, two non-empty strings')
 }
 
 /**

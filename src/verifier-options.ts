@@ -10,7 +10,13 @@ import type {
 import type { EnrichmentOptions } from './enrichment.js'
 import { readLogLevel, type Env } from './env.js'
 import { LOG_LEVELS, type Logger, type LogLevel } from './logger.js'
-import { checkNumber, MAX_CACHE_ENTRIES, type OptionFlags, type Problems } from './options.js'
+import {
+  checkNumber,
+  checkOptionNames,
+  MAX_CACHE_ENTRIES,
+  type OptionFlags,
+  type Problems,
+} from './options.js'
 import type { RevocationStore } from './revocation.js'
 
 /** Options of {@link createVerifier} (and the verification half of `jwtAuth`). */
@@ -127,6 +133,7 @@ export function checkVerifierOptions(problems: Problems, options: VerifierOption
     if (typeof tokenCache !== 'object' || tokenCache === null) {
       problems.add('tokenCache must be { max } or false')
     } else {
+      checkOptionNames(problems, 'tokenCache', tokenCache, ['max'])
       checkNumber(problems, 'tokenCache.max', tokenCache.max, 1, {
         integer: true,
         max: MAX_CACHE_ENTRIES,

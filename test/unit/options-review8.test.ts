@@ -1,0 +1,100 @@
+// Review 8 of nested options and forgetUser: a misspelt key, a fractional TTL or a wrong shape is
+// refused, never quietly left to a default that keeps an answer longer than asked.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ConfigError } from '../../src/errors.js'
+import { createVerifier } from '../../src/index.js'
+import type { TestIssuer } from '../../src/testing.js'
+import type { JwksProvider } from '../../providers/jwks/index.js'
+import { localIssuerAndProvider } from '../helpers/local-issuer.js'
+
+let idp: TestIssuer
+let provider: JwksProvider
+beforeAll(async () => {
+  ;({ idp, provider } = await localIssuerAndProvider('https://options-review8.example'))
+})
+afterAll(() => idp.close())
+
+const groups = { fetchGroups: () => ['staff'] }
+
+function problemsOf(build: () => unknown): string[] {
+  try {
+    build()
+    return []
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError)
+    return [...(error as ConfigError).problems]
+  }
+}
+
+describe('sourceCache and tokenCache refuse keys they do not take', () => {
+  it.each([{ sharde: {} }, { ttl: 1 }, { ttlMS: 5 }, { enabled: false }])(
+    'sourceCache %j',
+    (sourceCache) => {
+      const problems = problemsOf(() =>
+        createVerifier({ provider, groups, logger: false, sourceCache: sourceCache as object }),
+      )
+      expect(problems.join('\n')).toMatch(/^sourceCache: "\w+" is not an option/m)
+    },
+  )
+
+  it('names the option a key likely misspells', () => {
+    const problems = problemsOf(() =>
+      createVerifier({ provider, groups, logger: false, sourceCache: { ttlMS: 5 } as object }),
+    )
+    expect(problems.join('\n')).toContain('did you mean ttlMs?')
+  })
+
+  it.each([{ size: 1 }, { enabled: false }])('tokenCache %j', (tokenCache) => {
+    const problems = problemsOf(() =>
+      createVerifier({ provider, logger: false, tokenCache: tokenCache as object }),
+    )
+    expect(problems.join('\n')).toMatch(/^tokenCache: "\w+" is not an option/m)
+  })
+
+  it('a fractional sourceCache.ttlMs is a ConfigError naming it, not lru-cache’s TypeError', () => {
+    const problems = problemsOf(() =>
+      createVerifier({ provider, groups, logger: false, sourceCache: { ttlMs: 1.5 } }),
+    )
+    expect(problems.join('\n')).toContain('sourceCache.ttlMs')
+  })
+
+  it('the options each take still build', () => {
+    expect(() =>
+      createVerifier({
+        provider,
+        groups,
+        logger: false,
+        sourceCache: { ttlMs: 1000, max: 10 },
+        tokenCache: { max: 10 },
+      }),
+    ).not.toThrow()
+  })
+})
+
+describe('forgetUser refuses what it cannot forget', () => {
+  const verify = () => createVerifier({ provider, groups, logger: false })
+
+  it.each([
+    [{ iss: 'https://options-review8.example', subject: 'alice' }],
+    [{ issuer: 'https://options-review8.example', subject: undefined }],
+    [{ issuer: 'https://options-review8.example', subject: 42 }],
+    [{ issuer: 'https://options-review8.example', sub: 'alice' }],
+    [{ issuer: '', subject: 'alice' }],
+    [undefined],
+    ['alice'],
+  ])('%j: a TypeError', async (argument) => {
+    await expect(verify().forgetUser(argument as never)).rejects.toThrow(
+      /forgetUser takes a User or \{ issuer, subject \}/,
+    )
+  })
+
+  it('takes a User and { issuer, subject }', async () => {
+    const verifier = verify()
+    const user = await verifier(idp.mint({ sub: 'alice' }))
+    await expect(verifier.forgetUser(user)).resolves.toBeUndefined()
+    await expect(
+      verifier.forgetUser({ issuer: idp.issuer, subject: 'alice' }),
+    ).resolves.toBeUndefined()
+  })
+})
