@@ -4,6 +4,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import {
   checkCredentialsAuthOptions,
+  CREDENTIALS_AUTH_OPTIONS,
   credentialsAuthBase,
   disabledCredentialsAuth,
   sourcesWithStoredLists,
@@ -20,7 +21,7 @@ import {
   InvalidRequestError,
   type AuthChallenge,
 } from './errors.js'
-import { Problems } from './options.js'
+import { checkOptionNames, Problems, type OptionFlags } from './options.js'
 import { isUnicodeText } from './passwords.js'
 import { User } from './user.js'
 
@@ -60,6 +61,15 @@ export interface ApiKeyAuthOptions extends CredentialsAuthOptions {
   /** Where keys are looked up by hash. */
   repository?: ApiKeyRepository
 }
+
+// Every option of apiKeyAuth; a misspelt one (`headerName`, `credentialRequired`) is refused.
+const API_KEY_AUTH_OPTIONS = Object.keys({
+  ...CREDENTIALS_AUTH_OPTIONS,
+  header: true,
+  scheme: true,
+  keys: true,
+  repository: true,
+} as const satisfies OptionFlags<ApiKeyAuthOptions>)
 
 const DEFAULT_HEADER = 'x-api-key'
 // RFC 9110 §5.6.2: header names and auth-schemes are tokens.
@@ -197,13 +207,28 @@ function schemeReader(scheme: string): (req: Request) => string | undefined {
 }
 
 /**
+ * Keeps the answer to a request carrying the key header out of shared caches, as jwtAuth does for a
+ * token outside Authorization (its keepPrivate, not exported from middleware.ts): a shared cache
+ * stores answers to requests with any other header (RFC 9111 §3.5 spares Authorization only), and
+ * would serve one caller's answer to the next. `Vary` names the header; `Cache-Control: private`
+ * unless the app set its own Cache-Control, which is its decision.
+ */
+function keepPrivate(req: Request, res: Response, header: string): void {
+  if (res.headersSent || headerValues(req, header) === undefined) return
+  res.vary(header)
+  if (res.getHeader('Cache-Control') === undefined) res.setHeader('Cache-Control', 'private')
+}
+
+/**
  * Authenticates requests with API keys (in `x-api-key`, another header, or `Authorization:
  * ApiKey <key>`) and sets `req.currentUser`: provider `api-key`, the key's `id` (never the key),
  * `name`, `scopes`, `isM2M: true`, and `groups`/`roles`/`permissions` from the key's record unless
  * a source is given. No key → the anonymous user (or 401 with `credentialsRequired`); an unknown
  * key → 401 `invalid_credentials`; a malformed key or a repeated header → 400; a failing
- * repository → 503. Keys are kept as SHA-256 hashes; a request's key is hashed, found by its hash,
- * and compared with `crypto.timingSafeEqual`: no secret is compared byte by byte.
+ * repository → 503. An answer to a request with the key header gets `Cache-Control: private`
+ * (unless the app set one) and `Vary` on the header. Keys are kept as SHA-256 hashes; a request's
+ * key is hashed, found by its hash, and compared with `crypto.timingSafeEqual`: no secret is
+ * compared byte by byte.
  *
  * **Warning:** an API key is a bearer secret: serve only over HTTPS, and rate-limit failures.
  *
@@ -211,13 +236,15 @@ function schemeReader(scheme: string): (req: Request) => string | undefined {
  * app.use(apiKeyAuth({ header: 'x-api-key', keys: [{ id: 'billing', hash: process.env.BILLING_KEY_HASH!, scopes: ['invoices:write'] }] }))
  * app.post('/invoices', requireScopes(['invoices:write']), handler)
  *
- * @throws {ConfigError} `ERR_AUTH_CONFIG` at construction, listing every invalid option and key.
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` at construction, listing every invalid option and key,
+ *   and every option name it does not know.
  */
 export function apiKeyAuth(
   options: ApiKeyAuthOptions,
 ): RequestHandler & { authenticate(key: string): Promise<User> } {
   const problems = new Problems()
   const given = options ?? ({} as ApiKeyAuthOptions)
+  checkOptionNames(problems, 'apiKeyAuth', given, API_KEY_AUTH_OPTIONS)
   checkCredentialsAuthOptions(problems, given)
   const { header, scheme, keys, repository } = given
   if (header !== undefined && scheme !== undefined) problems.add('give header or scheme, not both')
@@ -284,6 +311,7 @@ export function apiKeyAuth(
   }
 
   function apiKeyAuthMiddleware(req: Request, res: Response, next: NextFunction): void {
+    if (scheme === undefined) keepPrivate(req, res, headerName)
     base.handle(req, res, next, read, authenticate)
   }
   return Object.assign(apiKeyAuthMiddleware, { authenticate })

@@ -40,11 +40,13 @@ import {
 } from './middleware.js'
 import {
   checkNumber,
+  checkOptionNames,
   checkRealm,
   checkTimeout,
   MAX_CACHE_ENTRIES,
   MAX_TIMER_MS,
   Problems,
+  type OptionFlags,
 } from './options.js'
 import {
   decoyHash,
@@ -102,8 +104,9 @@ export interface BasicAuthOptions extends CredentialsAuthOptions {
   /**
    * Remember successful checks for a while, so a client sending its password on every request
    * pays the hash once (keyed by an HMAC under a per-process random key; the password is never
-   * kept). Failures are never remembered, and a changed stored hash misses at once. `false` turns
-   * it off. Default `{ ttlMs: 300_000, max: 1_000 }`.
+   * kept). Failures are never remembered, and a changed stored hash misses at once. Concurrent
+   * requests with the same credentials share the check in flight. `false` turns both off.
+   * Default `{ ttlMs: 300_000, max: 1_000 }`.
    */
   verifiedCache?: VerifiedPasswordCacheOptions | false
   /**
@@ -114,6 +117,37 @@ export interface BasicAuthOptions extends CredentialsAuthOptions {
    */
   allowLegacySha256?: boolean
 }
+
+// Every option of each middleware; the compiler keeps the lists and the interfaces in step. A
+// misspelt option is refused, never ignored: ignored, it falls back to its default, often the open
+// one (`credentialRequired: true` leaves the routes public).
+/** Every option each credentials middleware takes (see {@link CredentialsAuthOptions}). */
+export const CREDENTIALS_AUTH_OPTIONS = {
+  realm: true,
+  credentialsRequired: true,
+  onError: true,
+  groups: true,
+  roles: true,
+  permissions: true,
+  profile: true,
+  sourceTimeoutMs: true,
+  repositoryTimeoutMs: true,
+  logger: true,
+  logLevel: true,
+  env: true,
+  disabled: true,
+  allowDisabledInProduction: true,
+} as const satisfies OptionFlags<CredentialsAuthOptions>
+const BASIC_AUTH_OPTIONS = Object.keys({
+  ...CREDENTIALS_AUTH_OPTIONS,
+  credentialsRepository: true,
+  verifiedCache: true,
+  allowLegacySha256: true,
+} as const satisfies OptionFlags<BasicAuthOptions>)
+const VERIFIED_CACHE_OPTIONS = Object.keys({
+  ttlMs: true,
+  max: true,
+} as const satisfies OptionFlags<VerifiedPasswordCacheOptions>)
 
 const WARN_ONCE_LIMIT = 1_000
 const DEFAULT_REPOSITORY_TIMEOUT_MS = 5_000
@@ -323,13 +357,15 @@ export function sourcesWithStoredLists(
  * app.use(basicAuth({ credentialsRepository: new JsonCredentialsRepository({ path: 'users.json' }), realm: 'api' }))
  * app.get('/admin', requireGroups(['admin']), handler)
  *
- * @throws {ConfigError} `ERR_AUTH_CONFIG` at construction, listing every invalid option.
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` at construction, listing every invalid option and every
+ *   option name it does not know (a misspelling would leave its default, often the open one).
  */
 export function basicAuth(
   options: BasicAuthOptions,
 ): RequestHandler & { authenticate(username: string, password: string): Promise<User> } {
   const problems = new Problems()
   const given = options ?? ({} as BasicAuthOptions)
+  checkOptionNames(problems, 'basicAuth', given, BASIC_AUTH_OPTIONS)
   checkCredentialsAuthOptions(problems, given)
   const repository: unknown = given.credentialsRepository
   if (
@@ -350,6 +386,7 @@ export function basicAuth(
     if (typeof verifiedCache !== 'object' || verifiedCache === null) {
       problems.add('verifiedCache must be { ttlMs, max } or false')
     } else {
+      checkOptionNames(problems, 'basicAuth verifiedCache', verifiedCache, VERIFIED_CACHE_OPTIONS)
       // lru-cache takes whole milliseconds only (and throws a bare TypeError for others).
       checkNumber(problems, 'verifiedCache.ttlMs', verifiedCache.ttlMs, 1, {
         max: MAX_TIMER_MS,
@@ -406,6 +443,8 @@ function createBasicAuthenticator(
   const cache =
     options.verifiedCache === false ? undefined : new VerifiedPasswordCache(options.verifiedCache)
   const warned = new Set<string>()
+  // Checks in flight by cache key: at most one per concurrent request, each removed as it settles.
+  const inFlight = new Map<string, Promise<boolean | HashRefusedError>>()
   // Unknown users are checked against a decoy as costly as the costliest known hash seen so far
   // (the default stands in until the first). From then on it only rises: no order of requests can
   // set it back to the cost of a user an attacker picked, to compare unknown names with that user.
@@ -441,6 +480,41 @@ function createBasicAuthenticator(
     }
   }
 
+  /**
+   * Verifies against `target`, or the decoy: the same work whether the user is unknown or its
+   * hash unusable. A hash the crypto library refuses costs the decoy's work too, as a wrong
+   * password would.
+   */
+  async function check(
+    password: string,
+    target: ParsedPasswordHash | undefined,
+  ): Promise<boolean | HashRefusedError> {
+    const outcome = await verifyOrRefusal(password, target ?? decoy)
+    if (outcome instanceof HashRefusedError && target !== undefined) {
+      await verifyOrRefusal(password, decoy)
+    }
+    return outcome
+  }
+
+  /**
+   * {@link check}, once for concurrent requests with the same credentials (the same cache key):
+   * they await the check in flight instead of each paying the hash. Its outcome, a failure
+   * included, is shared only while it runs; it is forgotten once settled (only a success is then
+   * remembered, by the caller, in the verified cache).
+   */
+  function checkOnce(
+    key: string | undefined,
+    password: string,
+    target: ParsedPasswordHash | undefined,
+  ): Promise<boolean | HashRefusedError> {
+    if (key === undefined) return check(password, target)
+    const running = inFlight.get(key)
+    if (running !== undefined) return running
+    const started = check(password, target).finally(() => inFlight.delete(key))
+    inFlight.set(key, started)
+    return started
+  }
+
   async function lookUp(username: string): Promise<UserCredentials | undefined> {
     const answer: unknown = await base.askRepository('credentials repository', () =>
       repository.getCredentials(username),
@@ -472,17 +546,17 @@ function createBasicAuthenticator(
       }
     }
     let verified: boolean
-    const key = target && cache?.key(username, record!.passwordHash, password)
-    if (key !== undefined && cache!.has(key)) {
+    // An unknown user (or an unusable hash) is keyed too, with no stored hash, only to share its
+    // decoy check in flight: a known user's must not be the only ones concurrent requests share.
+    const key = cache?.key(username, target === undefined ? '' : record!.passwordHash, password)
+    if (target !== undefined && key !== undefined && cache!.has(key)) {
       verified = true
     } else {
-      // Fail closed with the same work whether the user is unknown or its hash unusable.
-      const outcome = await verifyOrRefusal(password, target ?? decoy)
+      const outcome = await checkOnce(key, password, target)
       if (outcome instanceof HashRefusedError && target !== undefined) {
         const code = (outcome.cause as NodeJS.ErrnoException | undefined)?.code ?? 'error'
         warnOnce(id!, `is refused by crypto (${code})`)
         target = undefined
-        await verifyOrRefusal(password, decoy) // the work of a wrong password, as for the others
       }
       verified = outcome === true && target !== undefined
     }

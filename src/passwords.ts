@@ -10,7 +10,7 @@ import {
   type ScryptOptions,
 } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
-import { checkNumber, Problems } from './options.js'
+import { checkNumber, checkOptionNames, Problems, type OptionFlags } from './options.js'
 
 /** The hash algorithms {@link hashPassword} can produce. */
 export type PasswordHashAlgorithm = 'pbkdf2_sha256' | 'scrypt'
@@ -21,9 +21,25 @@ export interface HashPasswordOptions {
   algorithm?: PasswordHashAlgorithm
   /** PBKDF2 iterations, from 1,000 to 10,000,000. Default 600,000 (OWASP 2023 for PBKDF2-SHA256). */
   iterations?: number
-  /** scrypt cost: `N` (a power of two), `r`, `p`. Default `{ N: 32768, r: 8, p: 3 }` (OWASP, 32 MiB). */
+  /**
+   * scrypt cost: `N` (a power of two), `r`, `p`, with `N × r × p` at most 10,000,000 and
+   * `128 × N × r` bytes at most 128 MiB. Default `{ N: 32768, r: 8, p: 3 }` (OWASP, 32 MiB).
+   */
   scrypt?: { N?: number; r?: number; p?: number }
 }
+
+// Every option of hashPassword and of its scrypt cost: a misspelt one (`iteration`) must not
+// quietly fall back to a default the caller did not choose.
+const HASH_PASSWORD_OPTIONS = Object.keys({
+  algorithm: true,
+  iterations: true,
+  scrypt: true,
+} as const satisfies OptionFlags<HashPasswordOptions>)
+const SCRYPT_COST_OPTIONS = Object.keys({
+  N: true,
+  r: true,
+  p: true,
+} as const satisfies OptionFlags<NonNullable<HashPasswordOptions['scrypt']>>)
 
 /** Options of {@link verifyPassword}. */
 export interface VerifyPasswordOptions {
@@ -63,9 +79,17 @@ export const DEFAULT_PBKDF2_ITERATIONS = 600_000
 const DEFAULT_SCRYPT = { N: 32_768, r: 8, p: 3 } as const
 // Bounds on stored costs: below them a hash is too cheap to be worth its name; above them one
 // login would hold a thread-pool thread for many seconds (a stored hash should never be a DoS).
+// The basic-auth decoy makes every unknown user pay the costliest known hash, so the bounds are
+// what any request with a made-up username may cost.
 const MIN_ITERATIONS = 1_000
 const MAX_ITERATIONS = 10_000_000
-const MAX_SCRYPT_MEMORY = 256 * 1024 * 1024
+// scrypt's work is bounded as PBKDF2's: hashWork() counts N × r × p as it counts iterations (a unit
+// of either is a fraction of a microsecond), so no scrypt hash costs more than the costliest
+// PBKDF2 hash accepted, a few seconds of one thread.
+const MAX_SCRYPT_WORK = MAX_ITERATIONS
+// 128 × N × r bytes per check, held for its whole duration by each busy pool thread (4 by default):
+// 128 MiB admits OWASP's strongest scrypt setting (N = 2^17, r = 8, p = 1) and no more.
+const MAX_SCRYPT_MEMORY = 128 * 1024 * 1024
 // The seed salts with 16 random bytes and keeps PBKDF2's default 32-byte output (dklen for SHA-256).
 const SALT_BYTES = 16
 const HASH_BYTES = 32
@@ -130,7 +154,13 @@ function scryptCostProblem(N: number, r: number, p: number): string | undefined 
   // OpenSSL refuses N ≥ 2^(16·r) (RFC 7914 §2: N < 2^(128·r/8)); 2 ** (16 * r) is a finite double
   // for every r allowed above, so the comparison needs no guard. Only r = 1 meets it (N ≤ 2^15).
   if (N >= 2 ** (16 * r)) return 'N must be below 2^(16·r): with r = 1, N at most 2^15'
-  if (scryptMemory(N, r) > MAX_SCRYPT_MEMORY) return 'N × r needs more than 256 MiB'
+  if (scryptMemory(N, r) > MAX_SCRYPT_MEMORY) {
+    const mib = scryptMemory(N, r) / 2 ** 20
+    return `N × r needs 128 × N × r = ${mib} MiB per check, more than the 128 MiB allowed (OWASP: N = 2^17, r = 8, p = 1 needs 128 MiB)`
+  }
+  if (N * r * p > MAX_SCRYPT_WORK) {
+    return `N × r × p must be at most 10,000,000 (the work of the most PBKDF2 iterations allowed), got ${N * r * p}`
+  }
   return undefined
 }
 
@@ -246,6 +276,8 @@ function resolveHashOptions(options: HashPasswordOptions): {
   cost: { N: number; r: number; p: number }
 } {
   const problems = new Problems()
+  checkOptionNames(problems, 'hashPassword', options, HASH_PASSWORD_OPTIONS)
+  checkOptionNames(problems, 'hashPassword scrypt', options.scrypt, SCRYPT_COST_OPTIONS)
   const { algorithm = 'pbkdf2_sha256', iterations = DEFAULT_PBKDF2_ITERATIONS } = options
   if (algorithm !== 'pbkdf2_sha256' && algorithm !== 'scrypt') {
     problems.add(`algorithm must be 'pbkdf2_sha256' or 'scrypt'`)
@@ -272,7 +304,8 @@ function resolveHashOptions(options: HashPasswordOptions): {
  * await hashPassword('s3cret', { algorithm: 'scrypt' }) // 'scrypt$32768$8$3$…$…'
  *
  * @throws {TypeError} when `password` is not a non-empty string of valid Unicode.
- * @throws {ConfigError} `ERR_AUTH_CONFIG` for an unknown algorithm or a cost out of bounds.
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` for an unknown algorithm, an option name it does not
+ *   know (`iteration`), or a cost out of bounds.
  */
 export async function hashPassword(
   password: string,
