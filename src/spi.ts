@@ -73,6 +73,7 @@ export { checkLogger, neverThrows, safeError, silentLogger, type Logger } from '
 export { percentDecodes } from './percent-encoding.js'
 export {
   checkNumber,
+  checkOptionNames,
   checkString,
   checkTimeout,
   checkUrl,
@@ -82,6 +83,7 @@ export {
   Problems,
   resolveAlgorithms,
   resolveAudience,
+  type OptionFlags,
 } from './options.js'
 export { standardIdentity, stringClaim, User, type UserIdentity, type UserSources } from './user.js'
 export { Verification, verifyJwt, type KeySource, type VerificationPolicy } from './verify-token.js'

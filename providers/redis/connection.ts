@@ -5,6 +5,7 @@ import type { Redis, RedisOptions } from 'ioredis'
 import {
   checkTimeout,
   ConfigError,
+  type OptionFlags,
   neverThrows,
   percentDecodes,
   silentLogger,
@@ -31,7 +32,10 @@ export interface RedisConnectionOptions {
    * invalidations.
    */
   prefix?: string
-  /** Longest wait for Redis (connecting, a command), in milliseconds. Default 1000. */
+  /**
+   * Longest wait for Redis (connecting, each command, with a `client` of your own too), in
+   * milliseconds. Default 1000.
+   */
   timeoutMs?: number
   /**
    * How often the subscriber is pinged, in milliseconds, so that a silent network (no reset, no
@@ -45,6 +49,16 @@ export interface RedisConnectionOptions {
 export const DEFAULT_PREFIX = 'oidc-guard:'
 export const DEFAULT_TIMEOUT_MS = 1_000
 const DEFAULT_HEARTBEAT_MS = 5_000
+
+/** The options every Redis store takes. */
+export const CONNECTION_OPTIONS = {
+  url: true,
+  client: true,
+  prefix: true,
+  timeoutMs: true,
+  heartbeatMs: true,
+  logger: true,
+} as const satisfies OptionFlags<RedisConnectionOptions>
 
 /** Adds a problem for each connection option that is wrong; the URL itself is never echoed. */
 export function checkConnectionOptions(problems: Problems, options: RedisConnectionOptions): void {
@@ -133,10 +147,14 @@ export interface LinkHandlers {
   onMessage(message: string): void
   /**
    * Runs after each (re)subscription, before the link reports itself live: load the state that
-   * messages keep current from then on (what was published while away was missed).
+   * messages keep current from then on (what was published while away was missed). Its commands
+   * go through `run`, each bounded by the time-out.
    */
-  onSubscribed(command: Redis): Promise<void>
+  onSubscribed(run: RunCommand): Promise<void>
 }
+
+/** Sends commands on the command connection, bounded by the link's time-out. */
+export type RunCommand = <T>(send: (command: Redis) => Promise<T>) => Promise<T>
 
 /**
  * A command connection and a subscriber to one channel. `live` is true once the subscriber is
@@ -222,7 +240,7 @@ export class RedisLink {
    * time-out), and fails at once while Redis is known to be unreachable, unless `reconnecting` is
    * to be waited for too (when the subscriber is back and reloads the state).
    */
-  async command(options: { waitForReconnection?: boolean } = {}): Promise<Redis> {
+  async #connection(options: { waitForReconnection?: boolean }): Promise<Redis> {
     await withTimeout(this.open(), this.#timeoutMs, 'connecting to redis timed out')
     const command = this.#command
     if (command === undefined) throw new Error('the redis store was closed')
@@ -241,6 +259,24 @@ export class RedisLink {
     )
     await withTimeout(this.#commandReady, this.#timeoutMs, 'connecting to redis timed out')
     return this.#onItsDatabase(command)
+  }
+
+  /**
+   * Sends commands (`send` gets the command connection once ready) and bounds their answer by
+   * `timeoutMs`: the one place every command of the stores goes through. A client the application
+   * gave may have no command time-out of its own, and a silent network (no reset) would then hold
+   * `revokeToken` or `invalidateUser` until the kernel gives up, minutes later.
+   */
+  async run<T>(
+    send: (command: Redis) => Promise<T>,
+    options: { waitForReconnection?: boolean } = {},
+  ): Promise<T> {
+    const command = await this.#connection(options)
+    return withTimeout(
+      send(command),
+      this.#timeoutMs,
+      `redis did not answer within ${this.#timeoutMs} ms (timeoutMs)`,
+    )
   }
 
   /**
@@ -349,7 +385,9 @@ export class RedisLink {
     const current = () => !this.#closed && attempt === this.#attempt
     try {
       await subscriber.subscribe(this.#handlers.channel)
-      await this.#handlers.onSubscribed(await this.command({ waitForReconnection: true }))
+      // The command connection on its database first, whether or not the store loads anything.
+      await this.#connection({ waitForReconnection: true })
+      await this.#handlers.onSubscribed((send) => this.run(send, { waitForReconnection: true }))
       // A load that outlived its subscription may have missed what was published meanwhile: only
       // the newest one (still running) can tell that the state is in step.
       if (!current() || subscriber.status !== 'ready') return

@@ -1,10 +1,10 @@
 // RedisRevocationStore: revocations shared by every instance, answered from a local copy that
 // Redis pub/sub keeps current, so the check costs no round trip on the hot path.
 
-import type { Redis } from 'ioredis'
 import {
   DEFAULT_MAX_TOKEN_LIFETIME_SEC,
   jtiEntry,
+  checkOptionNames,
   neverThrows,
   outlivesRevocations,
   Problems,
@@ -14,6 +14,7 @@ import {
   type ComponentHealth,
   type JwtClaims,
   type Logger,
+  type OptionFlags,
   type RevocationEntry,
   type RevocationOptions,
   type RevocationStore,
@@ -21,9 +22,11 @@ import {
 } from '../../src/spi.js'
 import {
   checkConnectionOptions,
+  CONNECTION_OPTIONS,
   DEFAULT_PREFIX,
   RedisLink,
   type RedisConnectionOptions,
+  type RunCommand,
 } from './connection.js'
 import { entryOf, LocalRevocations, memberOf } from './local-revocations.js'
 
@@ -51,17 +54,32 @@ export const LOAD_PAGE_SIZE = 10_000
 // Joins the 503 codes of src/errors.ts (and docs/errors.md) as the code of this outage.
 const REVOCATION_UNAVAILABLE: UnavailableError['code'] = 'ERR_AUTH_REVOCATION_UNAVAILABLE'
 
-// Adds an entry (keeping the later end of a repeated one), drops the ended ones, keeps the set's
-// own TTL at its last entry's end, and tells every instance, all in one atomic step.
+const REVOCATION_STORE_OPTIONS = Object.keys({
+  ...CONNECTION_OPTIONS,
+  maxTokenLifetimeSec: true,
+  onRevocationStoreDown: true,
+} as const satisfies OptionFlags<RedisRevocationStoreOptions>)
+
+// Tells every instance, adds the entry (keeping the later end of a repeated one) and drops the ended
+// ones, in one atomic step.
+// - PUBLISH first: a script stops at its first failing command and undoes nothing, so a channel the
+//   user may not publish to (an ACL) must fail before the entry is stored, or the caller would be
+//   told the revocation failed while it holds, unheard by the other instances.
+// - Ended means by Redis's clock (TIME), never the caller's: a host whose clock runs ahead would
+//   prune revocations that are live for every other. Since Redis 5 scripts replicate their
+//   effects, so TIME may precede writes; Redis 3.2 and 4 ask for it (replicate_commands).
+// - No TTL on the set (PERSIST clears the one older versions set): a volatile-* eviction policy
+//   then never picks it, and ended entries are pruned here instead.
 const REVOKE_SCRIPT = `
+if redis.replicate_commands then redis.replicate_commands() end
+local now = redis.call('TIME')[1]
+redis.call('PUBLISH', ARGV[3], ARGV[2] .. ' ' .. ARGV[1])
 local current = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if (not current) or tonumber(current) < tonumber(ARGV[2]) then
   redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if last[2] then redis.call('EXPIREAT', KEYS[1], math.ceil(tonumber(last[2])) + 1) end
-redis.call('PUBLISH', ARGV[4], ARGV[2] .. ' ' .. ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
+redis.call('PERSIST', KEYS[1])
 return 1
 `
 
@@ -71,7 +89,9 @@ return 1
  * tokens included. Each instance keeps a copy of the revocations that have not ended, loaded at
  * start and kept current by pub/sub, so `isRevoked` answers synchronously: no round trip per
  * request. Entries live in one sorted set per prefix, each until the tokens it covers have
- * expired; the set's TTL is its last entry's end.
+ * expired (by Redis's clock). The set has no TTL: give its Redis `maxmemory-policy` `noeviction`
+ * or a `volatile-*` policy, which never evict it; under `allkeys-*` it may be evicted, which is
+ * logged once and reported by `health()`.
  *
  * While Redis is unreachable (the subscriber lost, or silent past a heartbeat) requests follow
  * `onRevocationStoreDown`; the outage and its end are logged once each. On reconnection the copy is
@@ -93,7 +113,7 @@ return 1
  *   res.status(204).end()
  * })
  *
- * @throws {ConfigError} `ERR_AUTH_CONFIG` at construction, listing every invalid option.
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` at construction, listing every invalid or unknown option.
  */
 export class RedisRevocationStore implements RevocationStore {
   readonly #maxLifetimeSec: number
@@ -104,9 +124,13 @@ export class RedisRevocationStore implements RevocationStore {
   readonly #link: RedisLink
   readonly #logger: Logger
   #warned = false
+  // The eviction policy of the Redis when it may evict the revocations (read at each load).
+  #evicting: string | undefined
+  #warnedEvicting = false
 
   constructor(options: RedisRevocationStoreOptions) {
     const problems = new Problems()
+    checkOptionNames(problems, 'RedisRevocationStore', options ?? {}, REVOCATION_STORE_OPTIONS)
     checkConnectionOptions(problems, options ?? {})
     const {
       maxTokenLifetimeSec = DEFAULT_MAX_TOKEN_LIFETIME_SEC,
@@ -137,7 +161,7 @@ export class RedisRevocationStore implements RevocationStore {
       {
         channel: this.#channel,
         onMessage: (message) => this.#received(message),
-        onSubscribed: (command) => this.#load(command),
+        onSubscribed: (run) => this.#load(run),
       },
       `revocation store (${outcome} until it is back)`,
     )
@@ -213,11 +237,17 @@ export class RedisRevocationStore implements RevocationStore {
     return this.#local.size
   }
 
-  /** In step with Redis, or not (and what requests get meanwhile). */
+  /**
+   * In step with Redis, or not (and what requests get meanwhile). A Redis that may evict the
+   * revocations (an `allkeys-*` eviction policy) is not ok when failing closed: an instance that
+   * starts after an eviction would accept the tokens revoked before.
+   */
   health(): ComponentHealth {
     void this.#link.open().catch(() => undefined) // a readiness probe brings the link up
     if (this.#link.live) {
-      return { ok: true, detail: `redis: in step, ${this.#local.size} revocations` }
+      const detail = `redis: in step, ${this.#local.size} revocations`
+      if (this.#evicting === undefined) return { ok: true, detail }
+      return { ok: this.#failOpen, detail: `${detail}; ${evictionProblem(this.#evicting)}` }
     }
     const state = this.#link.down
       ? `redis unreachable (${this.#link.lastError ?? 'no answer'})`
@@ -253,15 +283,15 @@ export class RedisRevocationStore implements RevocationStore {
     const now = nowSec()
     this.#local.add(entry, now)
     try {
-      const command = await this.#link.command()
-      await command.eval(
-        REVOKE_SCRIPT,
-        1,
-        this.#key,
-        memberOf(entry),
-        String(entry.expiresAtSec),
-        String(now),
-        this.#channel,
+      await this.#link.run((command) =>
+        command.eval(
+          REVOKE_SCRIPT,
+          1,
+          this.#key,
+          memberOf(entry),
+          String(entry.expiresAtSec),
+          this.#channel,
+        ),
       )
     } catch (cause) {
       throw new Error(
@@ -282,7 +312,8 @@ export class RedisRevocationStore implements RevocationStore {
    * Loads every revocation that has not ended (after subscribing, so none falls in between), in
    * pages: a set of any size loads, each page well within the command time-out.
    */
-  async #load(command: Redis): Promise<void> {
+  async #load(run: RunCommand): Promise<void> {
+    await this.#checkEviction(run)
     // ZSCAN rather than ZRANGEBYSCORE pages: a full scan returns every member present from its
     // start to its end, whatever is added, pruned or re-scored meanwhile, where pages by offset or
     // by score would skip live entries when ended ones are pruned or a revocation is extended
@@ -290,7 +321,10 @@ export class RedisRevocationStore implements RevocationStore {
     const now = nowSec()
     let cursor = '0'
     do {
-      const [next, flat] = await command.zscan(this.#key, cursor, 'COUNT', LOAD_PAGE_SIZE)
+      const from = cursor
+      const [next, flat] = await run((command) =>
+        command.zscan(this.#key, from, 'COUNT', LOAD_PAGE_SIZE),
+      )
       for (let index = 0; index + 1 < flat.length; index += 2) {
         const entry = entryOf(flat[index]!, Number(flat[index + 1]))
         if (entry !== undefined) this.#local.add(entry, now)
@@ -299,6 +333,42 @@ export class RedisRevocationStore implements RevocationStore {
     } while (cursor !== '0')
     this.#local.prune(now)
   }
+
+  /** Notes (and warns once) when Redis may evict the set: it then loads nothing, silently. */
+  async #checkEviction(run: RunCommand): Promise<void> {
+    this.#evicting = await evictingPolicy(run)
+    if (this.#evicting === undefined || this.#warnedEvicting) return
+    this.#warnedEvicting = true
+    this.#logger.warn(
+      { maxmemoryPolicy: this.#evicting },
+      '%s; an instance that starts after an eviction accepts the tokens revoked before',
+      evictionProblem(this.#evicting),
+    )
+  }
+}
+
+/**
+ * The eviction policy of the Redis when it may evict the revocations: an `allkeys-*` one with a
+ * memory limit. `noeviction` and `volatile-*` never pick the set, which has no TTL. `undefined`
+ * too when Redis refuses INFO (an ACL without it): nothing can be told then.
+ */
+async function evictingPolicy(run: RunCommand): Promise<string | undefined> {
+  let info: string
+  try {
+    info = await run((command) => command.info('memory'))
+  } catch {
+    return undefined
+  }
+  const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1]
+  const limited = /^maxmemory:(\d+)/m.exec(info)?.[1] !== '0' // 0: no limit, nothing is evicted
+  return policy?.startsWith('allkeys-') === true && limited ? policy : undefined
+}
+
+function evictionProblem(policy: string): string {
+  return (
+    `redis may evict the revocations (maxmemory-policy ${policy}): set maxmemory-policy to ` +
+    'noeviction, or a volatile-* policy, on the redis that holds them'
+  )
 }
 
 function unavailable(): UnavailableError {

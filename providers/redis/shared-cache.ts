@@ -4,6 +4,7 @@
 import { deserialize, serialize } from 'node:v8'
 import { LRUCache } from 'lru-cache'
 import {
+  checkOptionNames,
   neverThrows,
   Problems,
   silentLogger,
@@ -13,6 +14,7 @@ import {
 } from '../../src/spi.js'
 import {
   checkConnectionOptions,
+  CONNECTION_OPTIONS,
   DEFAULT_PREFIX,
   RedisLink,
   type RedisConnectionOptions,
@@ -20,6 +22,8 @@ import {
 
 /** Options of {@link RedisSharedCache}. */
 export type RedisSharedCacheOptions = RedisConnectionOptions
+
+const SHARED_CACHE_OPTIONS = Object.keys(CONNECTION_OPTIONS)
 
 // The facets the core caches per user, and its key layout (facet, issuer, subject).
 const FACETS = ['groups', 'roles', 'permissions', 'profile'] as const
@@ -76,7 +80,7 @@ interface Seen {
  * // after changing alice's permissions, on any instance (or an admin process):
  * await shared.invalidateUser('https://issuer.example', 'alice')
  *
- * @throws {ConfigError} `ERR_AUTH_CONFIG` at construction, listing every invalid option.
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` at construction, listing every invalid or unknown option.
  */
 export class RedisSharedCache implements SharedCacheTier {
   readonly #prefix: string
@@ -92,6 +96,7 @@ export class RedisSharedCache implements SharedCacheTier {
 
   constructor(options: RedisSharedCacheOptions) {
     const problems = new Problems()
+    checkOptionNames(problems, 'RedisSharedCache', options ?? {}, SHARED_CACHE_OPTIONS)
     checkConnectionOptions(problems, options ?? {})
     problems.throwIfAny()
     this.#prefix = `${options.prefix ?? DEFAULT_PREFIX}cache:`
@@ -120,13 +125,8 @@ export class RedisSharedCache implements SharedCacheTier {
    * late keeps it no longer than the others), or `undefined`; rejects when Redis cannot be reached.
    */
   async getEntry(key: string): Promise<{ value: unknown; remainingMs?: number } | undefined> {
-    const command = await this.#link.command()
-    const [generation, epoch, raw, pttl] = (await command.eval(
-      GET_SCRIPT,
-      3,
-      this.#generationKey(key),
-      this.#valueKey(key),
-      this.#epochKey,
+    const [generation, epoch, raw, pttl] = (await this.#link.run((command) =>
+      command.eval(GET_SCRIPT, 3, this.#generationKey(key), this.#valueKey(key), this.#epochKey),
     )) as [string | null, string | null, string | null, number]
     const seen: Seen = { g: Number(generation ?? 0), e: Number(epoch ?? 0) }
     this.#seen.set(key, seen)
@@ -145,21 +145,22 @@ export class RedisSharedCache implements SharedCacheTier {
     const seen = this.#seen.get(key)
     this.#seen.delete(key)
     // Fails like `get` while Redis is away, so the caller's view of the outage stays one episode.
-    const command = await this.#link.command()
-    if (seen === undefined) return
-    const stored = this.#serialized({ ...seen, v: value })
-    if (stored === undefined) return
-    await command.eval(
-      SET_SCRIPT,
-      3,
-      this.#generationKey(key),
-      this.#valueKey(key),
-      this.#epochKey,
-      String(seen.g),
-      String(seen.e),
-      stored,
-      String(Math.max(1, Math.round(ttlMs))),
-    )
+    await this.#link.run(async (command) => {
+      if (seen === undefined) return
+      const stored = this.#serialized({ ...seen, v: value })
+      if (stored === undefined) return
+      await command.eval(
+        SET_SCRIPT,
+        3,
+        this.#generationKey(key),
+        this.#valueKey(key),
+        this.#epochKey,
+        String(seen.g),
+        String(seen.e),
+        stored,
+        String(Math.max(1, Math.round(ttlMs))),
+      )
+    })
   }
 
   /**
@@ -172,12 +173,9 @@ export class RedisSharedCache implements SharedCacheTier {
    */
   async clear(): Promise<void> {
     this.#dropAll()
-    const command = await this.#link.command()
-    const results = await command
-      .multi()
-      .incr(this.#epochKey)
-      .publish(this.#channel, CLEAR_MESSAGE)
-      .exec()
+    const results = await this.#link.run((command) =>
+      command.multi().incr(this.#epochKey).publish(this.#channel, CLEAR_MESSAGE).exec(),
+    )
     const failed = results?.find(([error]) => error !== null)?.[0]
     if (results === null || failed !== undefined) {
       throw new Error('the cache could not be cleared in redis; retry', { cause: failed })
@@ -198,16 +196,16 @@ export class RedisSharedCache implements SharedCacheTier {
    */
   async invalidate(keys: readonly string[]): Promise<void> {
     this.#dropLocally(keys)
-    const command = await this.#link.command()
-    const transaction = command.multi()
-    for (const key of keys) {
-      transaction
-        .incr(this.#generationKey(key))
-        .pexpire(this.#generationKey(key), GENERATION_TTL_MS)
-        .del(this.#valueKey(key))
-    }
-    transaction.publish(this.#channel, JSON.stringify(keys))
-    const results = await transaction.exec()
+    const results = await this.#link.run((command) => {
+      const transaction = command.multi()
+      for (const key of keys) {
+        transaction
+          .incr(this.#generationKey(key))
+          .pexpire(this.#generationKey(key), GENERATION_TTL_MS)
+          .del(this.#valueKey(key))
+      }
+      return transaction.publish(this.#channel, JSON.stringify(keys)).exec()
+    })
     const failed = results?.find(([error]) => error !== null)?.[0]
     if (results === null || failed !== undefined) {
       throw new Error('the invalidation could not be completed in redis; retry', { cause: failed })
