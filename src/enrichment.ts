@@ -160,6 +160,12 @@ const SOURCE_CACHE_OPTION_NAMES = Object.keys({
   shared: true,
 } as const satisfies OptionFlags<SourceCacheOptions>)
 
+/** An object literal's (or `Object.create(null)`'s), not a class instance's. */
+function isPlainObject(value: object): boolean {
+  const prototype: unknown = Object.getPrototypeOf(value)
+  return prototype === Object.prototype || prototype === null
+}
+
 /** Checks the enrichment options. */
 export function checkEnrichmentOptions(problems: Problems, options: EnrichmentOptions): void {
   checkTimeout(problems, 'sourceTimeoutMs', options.sourceTimeoutMs)
@@ -167,6 +173,15 @@ export function checkEnrichmentOptions(problems: Problems, options: EnrichmentOp
   if (sourceCache === undefined || sourceCache === false) return
   if (typeof sourceCache !== 'object' || sourceCache === null) {
     problems.add('sourceCache must be { ttlMs, max } or false')
+    return
+  }
+  // The shared tier itself where its options go (`sourceCache: shared`) has no keys to refuse,
+  // and would leave each instance its own cache: only a plain object holds options.
+  if (!isPlainObject(sourceCache)) {
+    const hint = typeof (sourceCache as { invalidate?: unknown }).invalidate === 'function'
+    problems.add(
+      `sourceCache must be a plain object { ttlMs, max, shared } or false${hint ? ' (did you mean sourceCache: { shared }?)' : ''}`,
+    )
     return
   }
   // A misspelt key (`sharde`, `ttl`) would leave its default in force: no shared tier, 30 s.

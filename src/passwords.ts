@@ -282,6 +282,14 @@ function resolveHashOptions(options: HashPasswordOptions): {
   if (algorithm !== 'pbkdf2_sha256' && algorithm !== 'scrypt') {
     problems.add(`algorithm must be 'pbkdf2_sha256' or 'scrypt'`)
   }
+  // Options of the other algorithm would be dropped without a word: scrypt's cost with PBKDF2 (the
+  // default algorithm) is the likely slip.
+  if (options.scrypt !== undefined && algorithm !== 'scrypt') {
+    problems.add("scrypt is read only with algorithm: 'scrypt'; add it, or drop scrypt")
+  }
+  if (options.iterations !== undefined && algorithm === 'scrypt') {
+    problems.add("iterations is PBKDF2's: with algorithm: 'scrypt' give scrypt: { N, r, p }")
+  }
   checkNumber(problems, 'iterations', iterations, MIN_ITERATIONS, {
     max: MAX_ITERATIONS,
     integer: true,

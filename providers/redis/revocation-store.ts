@@ -62,9 +62,11 @@ const REVOCATION_STORE_OPTIONS = Object.keys({
 
 // Tells every instance, adds the entry (keeping the later end of a repeated one) and drops the ended
 // ones, in one atomic step.
-// - PUBLISH first: a script stops at its first failing command and undoes nothing, so a channel the
-//   user may not publish to (an ACL) must fail before the entry is stored, or the caller would be
-//   told the revocation failed while it holds, unheard by the other instances.
+// - The write first, then PUBLISH, undone when the channel refuses it: a script stops at its
+//   first failing command and undoes nothing. A full Redis (OOM) must fail before anything is
+//   heard (running instances refusing a token that instances started later accept), and a channel
+//   the user may not publish to (an ACL) must leave nothing stored, or the caller would be told
+//   the revocation failed while it holds, unheard by the other instances.
 // - Ended means by Redis's clock (TIME), never the caller's: a host whose clock runs ahead would
 //   prune revocations that are live for every other. Since Redis 5 scripts replicate their
 //   effects, so TIME may precede writes; Redis 3.2 and 4 ask for it (replicate_commands).
@@ -73,10 +75,15 @@ const REVOCATION_STORE_OPTIONS = Object.keys({
 const REVOKE_SCRIPT = `
 if redis.replicate_commands then redis.replicate_commands() end
 local now = redis.call('TIME')[1]
-redis.call('PUBLISH', ARGV[3], ARGV[2] .. ' ' .. ARGV[1])
 local current = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if (not current) or tonumber(current) < tonumber(ARGV[2]) then
   redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+end
+local published = redis.pcall('PUBLISH', ARGV[3], ARGV[2] .. ' ' .. ARGV[1])
+if type(published) == 'table' and published.err then
+  if current then redis.call('ZADD', KEYS[1], current, ARGV[1])
+  else redis.call('ZREM', KEYS[1], ARGV[1]) end
+  return redis.error_reply(published.err)
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
 redis.call('PERSIST', KEYS[1])
@@ -239,15 +246,16 @@ export class RedisRevocationStore implements RevocationStore {
 
   /**
    * In step with Redis, or not (and what requests get meanwhile). A Redis that may evict the
-   * revocations (an `allkeys-*` eviction policy) is not ok when failing closed: an instance that
-   * starts after an eviction would accept the tokens revoked before.
+   * revocations (an `allkeys-*` eviction policy, as read at the last load) is named in the detail
+   * but stays ok: this instance answers correctly, and a readiness probe failing on a setting
+   * would take every instance out of the load balancer at once.
    */
   health(): ComponentHealth {
     void this.#link.open().catch(() => undefined) // a readiness probe brings the link up
     if (this.#link.live) {
       const detail = `redis: in step, ${this.#local.size} revocations`
       if (this.#evicting === undefined) return { ok: true, detail }
-      return { ok: this.#failOpen, detail: `${detail}; ${evictionProblem(this.#evicting)}` }
+      return { ok: true, detail: `${detail}; ${evictionProblem(this.#evicting)}` }
     }
     const state = this.#link.down
       ? `redis unreachable (${this.#link.lastError ?? 'no answer'})`

@@ -127,12 +127,11 @@ describe('misspelt option names are refused', () => {
     expect(() =>
       apiKeyAuth({ ...shared, scheme: 'ApiKey', repository: { getApiKey: () => undefined } }),
     ).not.toThrow()
-    const hash = await hashPassword('pw', {
-      algorithm: 'scrypt',
-      iterations: 1_000,
-      scrypt: { N: 1_024, r: 8, p: 1 },
-    })
+    // Every option name, each with the algorithm that reads it.
+    const hash = await hashPassword('pw', { algorithm: 'scrypt', scrypt: { N: 1_024, r: 8, p: 1 } })
     expect(hash).toMatch(/^scrypt\$1024\$8\$1\$/)
+    const pbkdf2 = await hashPassword('pw', { algorithm: 'pbkdf2_sha256', iterations: 1_000 })
+    expect(pbkdf2).toMatch(/^pbkdf2_sha256\$1000\$/)
   })
 })
 

@@ -3,7 +3,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConfigError } from '../../src/errors.js'
-import { createVerifier } from '../../src/index.js'
+import { createVerifier, hashPassword } from '../../src/index.js'
 import type { TestIssuer } from '../../src/testing.js'
 import type { JwksProvider } from '../../providers/jwks/index.js'
 import { localIssuerAndProvider } from '../helpers/local-issuer.js'
@@ -96,5 +96,37 @@ describe('forgetUser refuses what it cannot forget', () => {
     await expect(
       verifier.forgetUser({ issuer: idp.issuer, subject: 'alice' }),
     ).resolves.toBeUndefined()
+  })
+})
+
+describe('options given in the wrong place', () => {
+  it('a shared tier given as sourceCache itself is refused, with the hint', () => {
+    class FakeTier {
+      get() {}
+      set() {}
+      invalidate() {}
+      onInvalidate() {}
+    }
+    const problems = problemsOf(() =>
+      createVerifier({
+        provider,
+        groups,
+        logger: false,
+        sourceCache: new FakeTier() as never,
+      }),
+    )
+    expect(problems.join('\n')).toContain('did you mean sourceCache: { shared }?')
+  })
+
+  it('hashPassword refuses scrypt costs without the scrypt algorithm, and iterations with it', async () => {
+    await expect(hashPassword('pw', { scrypt: { N: 2 ** 14, r: 8, p: 1 } })).rejects.toThrow(
+      /scrypt is read only with algorithm: 'scrypt'/,
+    )
+    await expect(hashPassword('pw', { algorithm: 'scrypt', iterations: 1000 })).rejects.toThrow(
+      /iterations is PBKDF2's/,
+    )
+    await expect(
+      hashPassword('pw', { algorithm: 'scrypt', scrypt: { N: 2 ** 14, r: 8, p: 1 } }),
+    ).resolves.toMatch(/^scrypt\$16384\$8\$1\$/)
   })
 })
