@@ -284,7 +284,7 @@ describe('a Redis that evicts keys', () => {
         await server.admin.config('SET', 'maxmemory', '2mb')
         await server.admin.config('SET', 'maxmemory-policy', 'volatile-lru')
       }
-      const members = await server.admin.zrange(`${PREFIX}revocations`, 0, -1)
+      const members = await server.admin.zrange(`${PREFIX}revocations`, '0', '-1')
       expect(members.filter((member) => member.includes('oom-jti'))).toEqual([])
     })
 
