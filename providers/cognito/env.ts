@@ -15,7 +15,7 @@ import {
   CognitoIdentityPoolProvider,
   type CognitoIdentityPoolProviderOptions,
 } from './identity-pool-provider.js'
-import { userPoolRegion } from './user-pool.js'
+import { loginKeyOf, userPoolIssuer, userPoolRegion } from './user-pool.js'
 
 /** The value of `AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID` that accepts every app client of the pool. */
 export const ANY_CLIENT = '*'
@@ -108,6 +108,13 @@ export const cognitoEnv: ProviderEnvFactory = {
   },
 }
 
+/** `issuer-cognito-idp.{region}.amazonaws.com/{userPoolId}`: the pool's global issuer as a login key. */
+function globalLoginKey(problems: Problems, userPoolId: string): string {
+  return loginKeyOf(
+    userPoolIssuer(userPoolRegion(problems, userPoolId, undefined), userPoolId, 'global'),
+  )
+}
+
 function sameIds(a: readonly string[], b: readonly string[]): boolean {
   const first = new Set(a)
   const second = new Set(b)
@@ -117,7 +124,7 @@ function sameIds(a: readonly string[], b: readonly string[]): boolean {
 /**
  * Builds a {@link CognitoIdentityPoolProvider} from `IDENTITY_POOL_ID` (required),
  * `IDENTITY_POOL_REGION` (optional, must match) and the user pool of `userPoolProvider`, else of
- * `USER_POOL_ID`.
+ * `USER_POOL_ID` (its global issuer when `AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM` is `global`).
  *
  * @example
  * const identityPool = cognitoIdentityPoolFromEnv({ userPoolProvider: provider })
@@ -138,6 +145,15 @@ export function cognitoIdentityPoolFromEnv(
   const userPoolId = named
     ? undefined
     : env.string('USER_POOL_ID', { required: 'when no userPoolProvider is given' })
+  // A pool whose tokens carry only the global issuer is named by it in the identity pool's
+  // Logins: the key follows AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM, as the provider's issuer does.
+  const form = named ? undefined : env.oneOf('AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM', ISSUER_FORMS)
+  const pool =
+    userPoolId !== undefined && form === 'global'
+      ? { loginKey: globalLoginKey(problems, userPoolId) }
+      : userPoolId === undefined
+        ? {}
+        : { userPoolId }
   const provider =
     identityPoolId === undefined || (!named && userPoolId === undefined)
       ? undefined
@@ -148,7 +164,7 @@ export function cognitoIdentityPoolFromEnv(
               ...rest,
               identityPoolId,
               ...(region === undefined ? {} : { region }),
-              ...(userPoolId === undefined ? {} : { userPoolId }),
+              ...pool,
             }),
         )
   problems.throwIfAny()

@@ -173,6 +173,22 @@ describe('cognitoIdentityPoolFromEnv', () => {
     })
   })
 
+  it('names the pool by its global issuer when AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM is global', () => {
+    const environment = { IDENTITY_POOL_ID: IDENTITY_POOL, USER_POOL_ID: POOL }
+    expect(
+      cognitoIdentityPoolFromEnv({
+        environment: { ...environment, AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM: 'global' },
+      }).loginKey,
+    ).toBe(`issuer-cognito-idp.eu-west-1.amazonaws.com/${POOL}`)
+    for (const form of ['regional', 'any']) {
+      expect(
+        cognitoIdentityPoolFromEnv({
+          environment: { ...environment, AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM: form },
+        }).loginKey,
+      ).toBe(`cognito-idp.eu-west-1.amazonaws.com/${POOL}`)
+    }
+  })
+
   it('takes the user pool of a provider instead of USER_POOL_ID', () => {
     const provider = new CognitoProvider({
       userPoolId: 'us-east-1_Other1',

@@ -171,13 +171,9 @@ describe('an identity pool that could never answer says so', () => {
 
   it('a token of the global issuer form where the key names the regional one: the warning gives the key', async () => {
     const { logger, lines } = capturingLogger()
-    // As cognitoIdentityPoolFromEnv builds it with AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM=global.
+    // The pool named by its regional key (the default form) while its tokens carry the global one.
     const pool = cognitoIdentityPoolFromEnv({
-      environment: {
-        IDENTITY_POOL_ID: IDENTITY_POOL,
-        USER_POOL_ID: POOL,
-        AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM: 'global',
-      },
+      environment: { IDENTITY_POOL_ID: IDENTITY_POOL, USER_POOL_ID: POOL },
       logger,
     })
     const user = await verify(cognito.id(JANE, {}, { issuerForm: 'global' }))
