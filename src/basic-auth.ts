@@ -50,6 +50,7 @@ import {
 } from './options.js'
 import {
   decoyHash,
+  hashCostProblem,
   HashRefusedError,
   hashWork,
   isUnicodeText,
@@ -537,8 +538,13 @@ function createBasicAuthenticator(
     let target: ParsedPasswordHash | undefined
     if (id !== undefined) {
       target = parsePasswordHash(record!.passwordHash)
-      if (target === undefined) warnOnce(id, 'is not a recognised hash')
-      else if (target.kind === 'sha256_legacy') {
+      if (target === undefined) {
+        const cost = hashCostProblem(record!.passwordHash)
+        warnOnce(
+          id,
+          cost === undefined ? 'is not a recognised hash' : `is refused for its cost (${cost})`,
+        )
+      } else if (target.kind === 'sha256_legacy') {
         if (!allowLegacySha256) {
           warnOnce(id, 'is a legacy unsalted SHA-256 (set allowLegacySha256 or rehash it)')
           target = undefined

@@ -6,7 +6,7 @@ import { EnvReader, type Env } from './env.js'
 import { credentialsUnavailable, InvalidRequestError } from './errors.js'
 import { afterSpaces, trimOws } from './http-field.js'
 import { Problems } from './options.js'
-import { parsePasswordHash } from './passwords.js'
+import { hashCostProblem, parsePasswordHash } from './passwords.js'
 
 /**
  * One user's stored credentials. `passwordHash` is a {@link hashPassword} output (or a hash made by
@@ -291,8 +291,11 @@ function checkEntry(
   }
   const passwordHash = fields['passwordHash'] ?? fields['hashed_pwd']
   if (parsePasswordHash(passwordHash) === undefined) {
+    const cost = hashCostProblem(passwordHash)
     problems.add(
-      `${where}: passwordHash is missing or not a recognised hash (pbkdf2_sha256$<iterations>$<salt_hex>$<hash_hex>, scrypt$<N>$<r>$<p>$<salt_hex>$<hash_hex>, or a legacy SHA-256 hex digest); make one with hashPassword()`,
+      cost === undefined
+        ? `${where}: passwordHash is missing or not a recognised hash (pbkdf2_sha256$<iterations>$<salt_hex>$<hash_hex>, scrypt$<N>$<r>$<p>$<salt_hex>$<hash_hex>, or a legacy SHA-256 hex digest); make one with hashPassword()`
+        : `${where}: passwordHash is refused for its cost: ${cost}; rehash it with hashPassword()`,
     )
   }
   const user: Record<string, unknown> = { username, passwordHash }

@@ -211,6 +211,30 @@ export function parsePasswordHash(stored: unknown): ParsedPasswordHash | undefin
 }
 
 /**
+ * Why a stored hash of a known format is refused for its cost (iterations, or scrypt's N, r, p
+ * out of bounds), or undefined. Says only the cost parameters, never the salt or hash, so that an
+ * operator told "not a recognised hash" can see which bound it broke.
+ */
+export function hashCostProblem(stored: unknown): string | undefined {
+  if (typeof stored !== 'string') return undefined
+  const parts = stored.split('$')
+  if (parts[0] === 'pbkdf2_sha256' && parts.length === 4 && DECIMAL.test(parts[1] ?? '')) {
+    const iterations = Number(parts[1])
+    if (iterations < MIN_ITERATIONS || iterations > MAX_ITERATIONS) {
+      return `its iterations, ${iterations}, are outside ${MIN_ITERATIONS}..${MAX_ITERATIONS}`
+    }
+  }
+  if (parts[0] === 'scrypt' && parts.length === 6) {
+    const numbers = parts.slice(1, 4)
+    if (numbers.every((text) => DECIMAL.test(text))) {
+      const [N, r, p] = numbers.map(Number) as [number, number, number]
+      return scryptCostProblem(N, r, p)
+    }
+  }
+  return undefined
+}
+
+/**
  * Checks `password` against a parsed hash in constant time (`crypto.timingSafeEqual` on equal
  * lengths). The cost is the stored hash's, whatever the password: a wrong password takes as long
  * as a right one.

@@ -1,6 +1,9 @@
 // Review 8 of nested options and forgetUser: a misspelt key, a fractional TTL or a wrong shape is
 // refused, never quietly left to a default that keeps an answer longer than asked.
 
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConfigError } from '../../src/errors.js'
 import { createVerifier, hashPassword } from '../../src/index.js'
@@ -128,5 +131,23 @@ describe('options given in the wrong place', () => {
     await expect(
       hashPassword('pw', { algorithm: 'scrypt', scrypt: { N: 2 ** 14, r: 8, p: 1 } }),
     ).resolves.toMatch(/^scrypt\$16384\$8\$1\$/)
+  })
+})
+
+describe('a stored hash refused for its cost says so', () => {
+  it('the JSON repository names the bound a too costly scrypt hash breaks', async () => {
+    const { JsonCredentialsRepository } = await import('../../src/index.js')
+    const salt = '00'.repeat(16)
+    const hash = 'ab'.repeat(32)
+    const folder = mkdtempSync(join(tmpdir(), 'options-review8-'))
+    const path = join(folder, 'users.json')
+    writeFileSync(
+      path,
+      JSON.stringify({ svc: { passwordHash: `scrypt$262144$8$1$${salt}$${hash}` } }),
+    )
+    const problems = problemsOf(() => new JsonCredentialsRepository({ path }))
+    rmSync(folder, { recursive: true })
+    expect(problems.join('\n')).toMatch(/refused for its cost: .*256 MiB/)
+    expect(problems.join('\n')).not.toContain(hash)
   })
 })
