@@ -74,6 +74,9 @@ export interface CognitoIdentityPoolProviderOptions extends Omit<AwsClientOption
 const DEFAULT_REFRESH_BEFORE_SEC = 300
 const DEFAULT_MAX_IDENTITIES = 10_000
 const DEFAULT_TIMEOUT_MS = 5_000
+// After an early refresh fails, the cached credentials are served for this long before the next
+// attempt: an AWS outage then costs one waiting request per user every half minute, not each.
+const REFRESH_RETRY_MS = 30_000
 
 function resolveLoginKey(problems: Problems, options: CognitoIdentityPoolProviderOptions): string {
   const { userPoolProvider, userPoolId, loginKey } = options
@@ -185,6 +188,8 @@ export class CognitoIdentityPoolProvider {
   readonly #staleFailures: FailureLog
   readonly #mistakes: WarnOnce
   #client: AwsClientLike | undefined
+  /** When each cached credentials' early refresh last failed (gone with the credentials). */
+  readonly #refreshFailedAt = new WeakMap<AwsCredentials, number>()
   /** Bumped by `clear()`: an exchange that began before it must not cache its answer. */
   #generation = 0
 
@@ -247,6 +252,7 @@ export class CognitoIdentityPoolProvider {
     if (cached !== undefined && cached.expiration.getTime() - this.#refreshBeforeMs > Date.now()) {
       return cached
     }
+    if (cached !== undefined && this.#retryLater(cached)) return cached
     let pending = this.#inflight.get(key)
     if (pending === undefined) {
       const shared = this.#exchange(key, token, cached, this.#generation).finally(() => {
@@ -339,6 +345,21 @@ export class CognitoIdentityPoolProvider {
   }
 
   /**
+   * Whether `cached`, still valid, is served without a new attempt: its refresh failed less than
+   * {@link REFRESH_RETRY_MS} ago. During an outage each request would otherwise wait out an
+   * exchange (up to `timeoutMs`) only to be served these credentials anyway.
+   */
+  #retryLater(cached: AwsCredentials): boolean {
+    const failedAt = this.#refreshFailedAt.get(cached)
+    const now = Date.now()
+    return (
+      failedAt !== undefined &&
+      now - failedAt < REFRESH_RETRY_MS &&
+      cached.expiration.getTime() > now
+    )
+  }
+
+  /**
    * The answer of a failed exchange: a 401 for a refused token, the cached credentials while they
    * last (an early refresh that met an outage), else a 503. Runs once per exchange however many
    * callers share it.
@@ -354,6 +375,7 @@ export class CognitoIdentityPoolProvider {
     if (refused) throw refusedToken(error)
     if (!gone && cached !== undefined && cached.expiration.getTime() > Date.now()) {
       this.#staleFailures.failed(error)
+      this.#refreshFailedAt.set(cached, Date.now())
       return cached
     }
     // Logged: the 503 itself says nothing of a mistyped identityPoolId, a missing permission or

@@ -273,11 +273,27 @@ describe('an early refresh that fails', () => {
         expect.objectContaining({ msg: expect.stringMatching(/serving the cached credentials/) }),
       ])
       aws.failWith(undefined)
+      // Served without a new attempt for 30 s after the failure, then renewed.
+      await expect(pool.getAwsCredentials(user)).resolves.toBe(first)
+      vi.setSystemTime(new Date(early.getTime() + 30_000))
       const renewed = await pool.getAwsCredentials(user)
       expect(renewed.accessKeyId).not.toBe(first.accessKeyId)
       expect(aws.count('GetIdCommand')).toBe(1)
     },
   )
+
+  it('after a failed refresh, requests are served at once, with no exchange, for 30 s', async () => {
+    const { aws, pool, user, first } = await cachedThenFailing(awsError('InternalErrorException'))
+    await expect(pool.getAwsCredentials(user)).resolves.toBe(first)
+    const attempts = aws.count('GetCredentialsForIdentityCommand')
+    for (let index = 0; index < 5; index += 1) {
+      await expect(pool.getAwsCredentials(user)).resolves.toBe(first)
+    }
+    expect(aws.count('GetCredentialsForIdentityCommand')).toBe(attempts)
+    vi.setSystemTime(new Date(early.getTime() + 30_000))
+    await expect(pool.getAwsCredentials(user)).resolves.toBe(first) // tried again, failed again
+    expect(aws.count('GetCredentialsForIdentityCommand')).toBe(attempts + 1)
+  })
 
   it('once the cached credentials have expired, the failure is a 503', async () => {
     const { pool, user } = await cachedThenFailing(awsError('InternalErrorException'))
