@@ -23,6 +23,7 @@ import {
 } from './errors.js'
 import { checkOptionNames, Problems, type OptionFlags } from './options.js'
 import { isUnicodeText } from './passwords.js'
+import { keepPrivate } from './private-answer.js'
 import { User } from './user.js'
 
 /** One API key, as configured: who it stands for and what it may do. Never the key itself. */
@@ -207,19 +208,6 @@ function schemeReader(scheme: string): (req: Request) => string | undefined {
 }
 
 /**
- * Keeps the answer to a request carrying the key header out of shared caches, as jwtAuth does for a
- * token outside Authorization (its keepPrivate, not exported from middleware.ts): a shared cache
- * stores answers to requests with any other header (RFC 9111 §3.5 spares Authorization only), and
- * would serve one caller's answer to the next. `Vary` names the header; `Cache-Control: private`
- * unless the app set its own Cache-Control, which is its decision.
- */
-function keepPrivate(req: Request, res: Response, header: string): void {
-  if (res.headersSent || headerValues(req, header) === undefined) return
-  res.vary(header)
-  if (res.getHeader('Cache-Control') === undefined) res.setHeader('Cache-Control', 'private')
-}
-
-/**
  * Authenticates requests with API keys (in `x-api-key`, another header, or `Authorization:
  * ApiKey <key>`) and sets `req.currentUser`: provider `api-key`, the key's `id` (never the key),
  * `name`, `scopes`, `isM2M: true`, and `groups`/`roles`/`permissions` from the key's record unless
@@ -311,7 +299,10 @@ export function apiKeyAuth(
   }
 
   function apiKeyAuthMiddleware(req: Request, res: Response, next: NextFunction): void {
-    if (scheme === undefined) keepPrivate(req, res, headerName)
+    // A key in its own header: shared caches store such answers (src/private-answer.ts).
+    if (scheme === undefined && headerValues(req, headerName) !== undefined) {
+      keepPrivate(res, headerName)
+    }
     base.handle(req, res, next, read, authenticate)
   }
   return Object.assign(apiKeyAuthMiddleware, { authenticate })

@@ -20,6 +20,7 @@ import { resolveDisabled, warnDisabled, type DisabledOptions } from './disabled.
 import { AuthError, CredentialsRequiredError, InvalidTokenError } from './errors.js'
 import type {} from './express-augment.js'
 import { resolveLogger } from './logger.js'
+import { keepPrivate } from './private-answer.js'
 import {
   checkNormalForm,
   checkOptionNames,
@@ -175,20 +176,6 @@ function carrierOf(
   return carrier
 }
 
-/**
- * Marks the answer to a request whose token was not in the `Authorization` header as that token
- * holder's own (RFC 6750 §2.3). A shared cache never serves a stored answer to a request with an
- * `Authorization` header unless told it may (RFC 9111 §3.5), but nothing keeps it from storing
- * `/me?access_token=…` and serving it past the token's expiry or revocation. A cookie is not even in
- * the URL: `Vary: Cookie` keeps any cache from serving one user's answer to the next. A
- * `Cache-Control` the app set before this middleware is its own choice and is kept.
- */
-function keepPrivate(res: Response, location: TokenLocation): void {
-  if (res.headersSent) return
-  if (res.getHeader('Cache-Control') === undefined) res.setHeader('Cache-Control', 'private')
-  if (location === 'cookie') res.vary('Cookie')
-}
-
 /** Whether a request is a browser's CORS preflight. */
 export function isPreflight(req: Request): boolean {
   // A browser's CORS preflight never carries credentials; refusing it would break the real request.
@@ -289,8 +276,8 @@ export function jwtAuth(
       if (error instanceof AuthError) return reject(error, req, res, next)
       return fail(error, req, next)
     }
-    // Only a token from the query, a form or a cookie: a header token pays nothing for it.
-    if (foundIn !== undefined) keepPrivate(res, foundIn)
+    // Only a token from the query, a form or a cookie (src/private-answer.ts): a header token pays nothing for it.
+    if (foundIn !== undefined) keepPrivate(res, foundIn === 'cookie' ? 'Cookie' : undefined)
     if (token === undefined) {
       // Stacked after basicAuth or apiKeyAuth, which authenticated the request: it goes on as that
       // user, answered as that middleware answers, as they let a bearer user through. A bearer

@@ -31,6 +31,7 @@ const EXPRESS_GLUE = [
   'src/api-key-auth.ts',
   'src/resource-metadata.ts',
   'src/health-handler.ts',
+  'src/private-answer.ts',
 ]
 const CRYPTO_USERS = [
   'src/jwt.ts',
