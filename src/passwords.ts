@@ -35,6 +35,9 @@ const HASH_PASSWORD_OPTIONS = Object.keys({
   iterations: true,
   scrypt: true,
 } as const satisfies OptionFlags<HashPasswordOptions>)
+const VERIFY_PASSWORD_OPTIONS = Object.keys({
+  allowLegacySha256: true,
+} as const satisfies OptionFlags<VerifyPasswordOptions>)
 const SCRYPT_COST_OPTIONS = Object.keys({
   N: true,
   r: true,
@@ -362,6 +365,9 @@ export async function hashPassword(
  *   crypto library refuses, or a legacy SHA-256 digest without `allowLegacySha256`: it fails
  *   closed, never throws for them.
  * @throws {TypeError} when `password` is not a string of valid Unicode.
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` for an option name it does not know, or a flag that is
+ *   not a boolean: a misspelt `allowLegacySHA256: true` would otherwise refuse every legacy hash
+ *   without a word, and every such user's login with it.
  * @example if (await verifyPassword(given, user.passwordHash)) { … }
  */
 export async function verifyPassword(
@@ -369,6 +375,7 @@ export async function verifyPassword(
   stored: string,
   options: VerifyPasswordOptions = {},
 ): Promise<boolean> {
+  checkVerifyOptions(options)
   const parsed = parsePasswordHash(stored)
   if (parsed === undefined) return false
   if (parsed.kind === 'sha256_legacy' && options.allowLegacySha256 !== true) return false
@@ -378,6 +385,19 @@ export async function verifyPassword(
     if (error instanceof HashRefusedError) return false
     throw error
   }
+}
+
+function checkVerifyOptions(options: VerifyPasswordOptions): void {
+  const problems = new Problems()
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    problems.add('verifyPassword options must be an object ({ allowLegacySha256 })')
+  }
+  checkOptionNames(problems, 'verifyPassword', options, VERIFY_PASSWORD_OPTIONS)
+  const allow = (options as VerifyPasswordOptions | null)?.allowLegacySha256
+  if (allow !== undefined && typeof allow !== 'boolean') {
+    problems.add('verifyPassword: allowLegacySha256 must be true or false')
+  }
+  problems.throwIfAny()
 }
 
 /** Options of the cache of recent successful password checks. */

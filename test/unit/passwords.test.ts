@@ -135,6 +135,19 @@ describe('verifyPassword', () => {
     expect(await verifyPassword('x', 'pbkdf2_sha256$abc$00$00')).toBe(false)
     expect(await verifyPassword('x', '')).toBe(false)
   })
+
+  it.each([
+    [{ allowLegacySHA256: true }, 'did you mean allowLegacySha256?'],
+    [{ allowLegacySha256: 'yes' }, 'allowLegacySha256 must be true or false'],
+    ['allow', 'verifyPassword options must be an object'],
+  ])(
+    'refuses the options %j, which would refuse every legacy hash unsaid',
+    async (options, message) => {
+      const check = verifyPassword('legacy-password', LEGACY, options as never)
+      await expect(check).rejects.toThrow(ConfigError)
+      await expect(check).rejects.toThrow(message)
+    },
+  )
 })
 
 describe('parsePasswordHash is strict', () => {
