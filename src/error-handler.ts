@@ -12,7 +12,15 @@ import {
   type AuthChallenge,
   type AuthError,
 } from './errors.js'
-import { checkNormalForm, checkRealm, checkUrl, isProduction, Problems } from './options.js'
+import {
+  checkNormalForm,
+  checkOptionNames,
+  checkRealm,
+  checkUrl,
+  isProduction,
+  Problems,
+  type OptionFlags,
+} from './options.js'
 
 /** Replaces oidc-guard's error response (Starlette's `on_error`). Pass `next(error)` to use your own handler. */
 export type OnAuthError = (
@@ -49,7 +57,8 @@ const SERVER_FAULT_BODY = { error: 'server_error', error_description: 'internal 
  *
  * Given neither `realm` nor `resourceMetadata`, the answer carries the error's own `headers`: in an
  * `onError`, those already hold the realm and resource metadata of the `jwtAuth` that raised it, so
- * `sendAuthError(res, error)` there answers what `jwtAuth` would have.
+ * `sendAuthError(res, error)` there answers what `jwtAuth` would have. Given one, the other is still
+ * that `jwtAuth`'s: a realm of your own does not drop the `resource_metadata` MCP clients need.
  */
 export function sendAuthError(
   res: Response,
@@ -63,11 +72,18 @@ export function sendAuthError(
     return
   }
   res.status(error.status)
-  res.set(
-    realm === undefined && resourceMetadata === undefined
-      ? error.headers
-      : responseHeaders(error, realm, resourceMetadata),
-  )
+  if (realm === undefined && resourceMetadata === undefined) {
+    res.set(error.headers)
+  } else {
+    const raisedWith = CHALLENGE_PARAMETERS.get(error)
+    res.set(
+      responseHeaders(
+        error,
+        realm ?? raisedWith?.realm,
+        resourceMetadata ?? raisedWith?.resourceMetadata,
+      ),
+    )
+  }
   res.json(error.toJSON())
 }
 
@@ -123,6 +139,16 @@ export function createErrorResponder(
   }
 }
 
+/** The Bearer challenge parameters of the `jwtAuth` that raised an error. */
+interface ChallengeParameters {
+  readonly realm: string | undefined
+  readonly resourceMetadata: string | undefined
+}
+
+// Copies made by withChallenge, and the parameters their challenge was built with: an error handler
+// given only some of them (authErrorHandler({ realm })) fills in the rest from these.
+const CHALLENGE_PARAMETERS = new WeakMap<AuthError, ChallengeParameters>()
+
 /**
  * `error` with `headers` that carry the middleware's realm and resource metadata: an `onError` that
  * calls `next(error)` leaves the answer to Express's default handler, which writes the error's own
@@ -140,6 +166,7 @@ function withChallenge<E extends AuthError>(
   if (headers['WWW-Authenticate'] === error.headers['WWW-Authenticate']) return error
   const copy = copyError(error)
   Object.defineProperty(copy, 'headers', { value: headers, enumerable: false })
+  CHALLENGE_PARAMETERS.set(copy, { realm, resourceMetadata })
   return copy
 }
 
@@ -189,18 +216,28 @@ export interface AuthErrorHandlerOptions {
   resourceMetadata?: string
 }
 
+const AUTH_ERROR_HANDLER_OPTIONS = Object.keys({
+  realm: true,
+  resourceMetadata: true,
+} as const satisfies OptionFlags<AuthErrorHandlerOptions>)
+
 /**
  * An Express error handler for apps that route auth errors through `next(err)`: answers
  * `AuthError`s per RFC 6750 and passes anything else on, a `ConfigError` included (its text
  * describes the configuration: Express's final handler answers a generic 500).
  *
+ * An option not given is taken from the `jwtAuth` that raised the error (its `onError` calling
+ * `next(error)`): `authErrorHandler({ realm: 'api' })` keeps that `jwtAuth`'s `resourceMetadata`.
+ *
  * @example app.use(authErrorHandler({ realm: 'api', resourceMetadata: metadata.url }))
  *
- * @throws {ConfigError} `ERR_AUTH_CONFIG` for a realm a challenge cannot quote, or a
- *   `resourceMetadata` that is not a usable URL in normal form.
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` for a realm a challenge cannot quote, a
+ *   `resourceMetadata` that is not a usable URL in normal form, or an unknown option name
+ *   (`resource_metadata`).
  */
 export function authErrorHandler(options: AuthErrorHandlerOptions = {}) {
   const problems = new Problems()
+  checkOptionNames(problems, 'authErrorHandler', options, AUTH_ERROR_HANDLER_OPTIONS)
   const { realm, resourceMetadata } = options ?? {}
   checkRealm(problems, 'realm', realm)
   if (resourceMetadata !== undefined) {

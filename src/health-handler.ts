@@ -1,6 +1,6 @@
 // healthHandler(): the verifier's health report as an Express route: 200 when it can serve, else 503.
 
-import type { Request, RequestHandler, Response } from 'express'
+import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { Problems } from './options.js'
 import type { Verifier } from './pipeline.js'
 
@@ -8,8 +8,8 @@ import type { Verifier } from './pipeline.js'
 export interface HealthHandlerOptions {
   /**
    * Answer the whole report (providers' key sets with their JWKS URIs and last errors, caches,
-   * revocation store). `false` answers `{ ok }` only, for a probe reachable from outside.
-   * Default `true`.
+   * revocation store). `false` answers `{ ok }` only, for a probe reachable from outside (with
+   * authentication disabled too: `{ ok: true }`, not `disabled`). Default `true`.
    */
   details?: boolean
 }
@@ -23,7 +23,9 @@ export type HealthSource = Pick<Verifier, 'health'> | { readonly verifier: Verif
  * An Express handler answering the health report as JSON: 200 when every part can serve (each
  * provider holds keys, the revocation store can answer), 503 otherwise, never cached. A shared authorization cache that is
  * down is reported (degraded) without failing the check: the sources still answer. With
- * authentication disabled (`AUTH_MIDDLEWARE_DISABLED`) it answers 200 `{ ok: true, disabled: true }`.
+ * authentication disabled (`AUTH_MIDDLEWARE_DISABLED`) it answers 200 `{ ok: true, disabled: true }`
+ * (`{ ok: true }` with `details: false`). When something before it has answered already (a
+ * request time-out), the report is dropped rather than written to a response that is sent.
  *
  * Warning: the full report names JWKS URIs and connection errors; mount it on an internal port
  * or behind a guard, or pass `{ details: false }`. Use it as a readiness probe rather than a
@@ -46,22 +48,33 @@ export function healthHandler(
   const verifier = resolve(problems, source)
   const details = resolveDetails(problems, options)
   problems.throwIfAny()
-  return function oidcGuardHealth(_req: Request, res: Response): void {
+  return function oidcGuardHealth(_req: Request, res: Response, next: NextFunction): void {
     res.set('cache-control', 'no-store')
     if (verifier === undefined) {
-      res.status(200).json({ ok: true, disabled: true })
+      res.status(200).json(details ? { ok: true, disabled: true } : { ok: true })
       return
     }
-    verifier.health().then(
-      (report) => {
-        res.status(report.ok ? 200 : 503).json(details ? report : { ok: report.ok })
-      },
-      () => {
-        // The report gathers its parts' failures itself; a failure here is a bug, not an outage
-        // to describe to a caller.
-        res.status(503).json({ ok: false })
-      },
-    )
+    // Each part may take up to 2 s to answer: a time-out middleware may have answered meanwhile,
+    // and a late write would throw ERR_HTTP_HEADERS_SENT from a promise no one awaits, which ends
+    // the process.
+    verifier
+      .health()
+      .then(
+        (report) => {
+          if (res.headersSent) return
+          res.status(report.ok ? 200 : 503).json(details ? report : { ok: report.ok })
+        },
+        () => {
+          // The report gathers its parts' failures itself; a failure here is a bug, not an outage
+          // to describe to a caller.
+          if (res.headersSent) return
+          res.status(503).json({ ok: false })
+        },
+      )
+      // A failure to write (a report that cannot be serialised, say) goes to Express's error
+      // handlers, as Express 5 does for a handler's rejected promise: the last one closes a
+      // response already started.
+      .catch(next)
   }
 }
 

@@ -3,7 +3,15 @@
 
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import type { JwtProvider } from './contracts.js'
-import { checkNormalForm, checkUrl, isProduction, Problems } from './options.js'
+import {
+  checkNormalForm,
+  checkNumber,
+  checkOptionNames,
+  checkUrl,
+  isProduction,
+  Problems,
+  type OptionFlags,
+} from './options.js'
 import { checkList } from './rules.js'
 
 /** Options of {@link protectedResourceMetadata}. */
@@ -23,9 +31,25 @@ export interface ResourceMetadataOptions {
    * production as `resource`; a query or a fragment (`#auth`) is fine.
    */
   resourceDocumentation?: string
-  /** Seconds clients may cache the document. Default 3600. */
+  /** Seconds clients may cache the document: a whole number from 0 to 2147483648. Default 3600. */
   maxAgeSec?: number
 }
+
+// Every option: a misspelt one (`scopes`, `maxAge`) would otherwise leave the document without
+// what the caller meant it to say.
+const RESOURCE_METADATA_OPTIONS = Object.keys({
+  resource: true,
+  authorizationServers: true,
+  providers: true,
+  scopesSupported: true,
+  resourceName: true,
+  resourceDocumentation: true,
+  maxAgeSec: true,
+} as const satisfies OptionFlags<ResourceMetadataOptions>)
+
+// RFC 9111 §1.2.2: a cache must handle delta-seconds up to 2^31 and may send that for any greater
+// value; a larger number would be written in exponent form (`1e+21`), which is no delta-seconds.
+const MAX_AGE_LIMIT_SEC = 2_147_483_648
 
 const WELL_KNOWN = '/.well-known/oauth-protected-resource'
 
@@ -123,10 +147,25 @@ function checkDocumentation(problems: Problems, value: unknown, production: bool
 }
 
 /**
+ * The path the client asked for, wherever the handler is mounted: `req.path` is relative to the
+ * mount point, so in a router at `/mcp` it would answer at `/mcp/.well-known/…`, a URL no client
+ * builds (RFC 9728 §3.1 puts the document at the host's root).
+ */
+function requestedPath(req: Request): string {
+  const target = req.originalUrl
+  const end = target.search(/[?#]/)
+  const pathOnly = end === -1 ? target : target.slice(0, end)
+  // An absolute-form target (`GET http://host/path`, RFC 9112 §3.2.2): Express's own parse of it.
+  return pathOnly.startsWith('/') ? pathOnly : req.baseUrl + req.path
+}
+
+/**
  * Serves this API's protected resource metadata at `/.well-known/oauth-protected-resource` (with
  * the resource's path appended, RFC 9728 §3.1), and gives its `url` to put in every challenge:
  * clients that get a 401 learn where to obtain a token. The document is public, cacheable and
- * readable cross-origin.
+ * readable cross-origin. It answers at that path from the host's root wherever it is mounted: mount
+ * it on the app (or a router every request passes through, or at `/.well-known`), not in a router
+ * mounted at the resource's path, which requests for the well-known URL never reach.
  *
  * @example
  * const metadata = protectedResourceMetadata({ resource: 'https://api.example.com', providers: [provider], scopesSupported: ['orders.read'] })
@@ -138,8 +177,10 @@ function checkDocumentation(problems: Problems, value: unknown, production: bool
  *   issuers, such as Entra's multi-tenant ones, must be listed in `authorizationServers`); when
  *   `providers` or `authorizationServers` is not a list (of providers, of issuer URLs), a scope of
  *   `scopesSupported` is not one `requireScopes` takes (RFC 6749 §3.3: printable ASCII without
- *   spaces, '"' or '\\'), `resourceName` is not a non-empty string, or `resourceDocumentation` is
- *   not an absolute URL without credentials (https in production; a query or fragment is fine).
+ *   spaces, '"' or '\\'), `resourceName` is not a non-empty string, `resourceDocumentation` is
+ *   not an absolute URL without credentials (https in production; a query or fragment is fine),
+ *   `maxAgeSec` is not a whole number from 0 to 2147483648 (RFC 9111 §1.2.2), or an option name is
+ *   unknown (`scopes` for `scopesSupported`).
  */
 export function protectedResourceMetadata(
   options: ResourceMetadataOptions,
@@ -147,6 +188,7 @@ export function protectedResourceMetadata(
   const problems = new Problems()
   const production = isProduction()
   const given = options ?? ({} as ResourceMetadataOptions)
+  checkOptionNames(problems, 'protectedResourceMetadata', given, RESOURCE_METADATA_OPTIONS)
   checkUrl(problems, 'resource', given.resource, production)
   // Clients compare the document's resource with the URL they built the well-known one from.
   checkNormalForm(problems, 'resource', given.resource)
@@ -162,8 +204,7 @@ export function protectedResourceMetadata(
       `resourceName must be a non-empty string (the name people see for this API), got ${kindOf(resourceName)}`,
     )
   }
-  if (!Number.isInteger(maxAgeSec) || maxAgeSec < 0)
-    problems.add('maxAgeSec must be a whole number ≥ 0')
+  checkNumber(problems, 'maxAgeSec', maxAgeSec, 0, { max: MAX_AGE_LIMIT_SEC, integer: true })
   problems.throwIfAny()
 
   const resource = new URL(given.resource)
@@ -185,8 +226,9 @@ export function protectedResourceMetadata(
   const body = JSON.stringify(document)
 
   function resourceMetadata(req: Request, res: Response, next: NextFunction): void {
+    const requested = requestedPath(req)
     if (
-      (req.path !== path && req.path !== unslashed) ||
+      (requested !== path && requested !== unslashed) ||
       (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS')
     ) {
       return next()
