@@ -165,11 +165,13 @@ describe.each(EXPRESS_MAJORS)('the HTTP contract on %s', (_name, createApp) => {
       )
     })
 
-    it('a realm given to sendAuthError still wins', async () => {
+    it('a realm given to sendAuthError still wins, beside the resource_metadata it was not given', async () => {
       const res = await request(
         appWith({ ...options, onError: (error, _req, res) => sendAuthError(res, error, 'other') }),
       ).get('/me')
-      expect(res.headers['www-authenticate']).toBe('Bearer realm="other"')
+      expect(res.headers['www-authenticate']).toBe(
+        `Bearer realm="other", resource_metadata="${METADATA}"`,
+      )
     })
 
     it('the onError of docs/errors.md answers a 401 with its challenge', async () => {
