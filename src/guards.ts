@@ -79,14 +79,23 @@ export function getCurrentUser(req: Request): User {
 /**
  * Every authentication middleware (jwtAuth, basicAuth, apiKeyAuth, the disabled switch) sets a
  * user on each request it sees, the anonymous one included: a guard that finds none runs on a
- * route mounted before the middleware, and refuses valid tokens with a bare 401. Guards have no
- * logger, so a Node.js warning says it on stderr, once per process, whatever the log level.
+ * route mounted before the middleware, and refuses valid tokens with a bare 401; a has* check
+ * there answers false for them. Guards have no logger, so a Node.js warning says it on stderr,
+ * once per process (one code for both: the mistake and its fix are the same), whatever the level.
  */
 function warnNoMiddleware(): void {
   warnOnce(
     'OIDC_GUARD_NO_AUTH_MIDDLEWARE',
-    'a guard ran on a request no authentication middleware ran on, and refused it: mount jwtAuth (or basicAuth/apiKeyAuth) before the routes it protects',
+    'a guard or has* check ran on a request no authentication middleware ran on (a guard refuses it, a has* check answers false): mount jwtAuth (or basicAuth/apiKeyAuth) before the routes it protects',
   )
+}
+
+/** The user a guard or a has* check decides on: the anonymous user, with a warning, when none. */
+function checkedUser(req: Request): User {
+  const current = currentUserOf(req) as User | undefined
+  if (current !== undefined) return current
+  warnNoMiddleware()
+  return User.anonymous
 }
 
 /**
@@ -254,9 +263,7 @@ function guard(rule: Rule, options: GuardOptions, anonymous: GuardOptions = opti
     },
   }
   function oidcGuard(req: Request, res: Response, next: NextFunction): void {
-    const current = currentUserOf(req) as User | undefined
-    if (current === undefined) warnNoMiddleware()
-    const user = current ?? User.anonymous
+    const user = checkedUser(req)
     if (user.isSynthetic) return next()
     if (!user.isAuthenticated) {
       return refuse(req.authError ?? new CredentialsRequiredError(), anonymous, req, res, next)
@@ -475,7 +482,7 @@ export function requireAny(...guards: Guard[]): Guard {
 }
 
 async function has(req: Request, rule: Rule): Promise<boolean> {
-  const user = getCurrentUser(req)
+  const user = checkedUser(req)
   if (user.isSynthetic) return true
   if (!user.isAuthenticated) return false
   const verdict = await rule.check(user)
@@ -504,8 +511,10 @@ function hasList(
 
 /**
  * Whether the request's user is in any of these groups (every one with `{ match: 'all' }`), for
- * decisions inside a handler. `false` for anonymous users. Rejects with the 503
- * `UnavailableError` when the groups source is down: an outage is never a quiet `false` or `true`.
+ * decisions inside a handler. `false` for anonymous users, and on a request no authentication
+ * middleware ran on (which warns once per process, `OIDC_GUARD_NO_AUTH_MIDDLEWARE`). Rejects with
+ * the 503 `UnavailableError` when the groups source is down: an outage is never a quiet `false` or
+ * `true`.
  * Express 4 ignores a handler's rejected promise (the process then ends): there, catch it and
  * call `next(error)` (see docs/authorization.md). Only `match` counts: a guard's `status` and
  * `redirect` are accepted and ignored, so one options object can serve both; any other key is a
@@ -541,7 +550,8 @@ export function hasPermissions(
 
 /**
  * Whether the request's token carries any of these scopes (every one with `{ match: 'all' }`).
- * Synchronous: scopes are in the token.
+ * Synchronous: scopes are in the token. `false` for anonymous users and, with a warning, on a
+ * request no authentication middleware ran on; see {@link hasGroups}.
  */
 export function hasScopes(
   req: Request,
@@ -553,7 +563,7 @@ export function hasScopes(
   const checked = hasOptionsOf(problems, 'hasScopes', options)
   const match = checkMatch(problems, 'hasScopes', checked.match)
   problems.throwIfAny()
-  const user = getCurrentUser(req)
+  const user = checkedUser(req)
   if (user.isSynthetic) return true
   return user.isAuthenticated && scopeRule(required, match).check(user) === undefined
 }

@@ -136,15 +136,23 @@ export function permissionCovers(granted: string, required: string): boolean {
 
 function holds(granted: readonly string[], required: string, wildcards: boolean): boolean {
   if (!wildcards) return granted.includes(required)
-  return granted.some((permission) => permissionCovers(permission, required))
+  return granted.some(
+    (permission) => typeof permission === 'string' && permissionCovers(permission, required),
+  )
 }
 
+/**
+ * Whether `granted` meets the rule. It is checked here again, failing closed: a `User` holds only
+ * lists of strings, but `req.currentUser` may be any object an application put there, and a
+ * string's `includes` is a substring test that `"nonadmin"` would pass for `admin`.
+ */
 function satisfied(
-  granted: readonly string[],
+  granted: unknown,
   required: readonly string[],
   match: Match,
   wildcards: boolean,
 ): boolean {
+  if (!Array.isArray(granted)) return false
   return match === 'all'
     ? required.every((value) => holds(granted, value, wildcards))
     : required.some((value) => holds(granted, value, wildcards))
