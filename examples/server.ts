@@ -14,14 +14,14 @@ import {
 } from './app.js'
 
 const port = Number(process.env['PORT'] ?? 3000)
+// Blank counts as unset, as fromEnv() reads it: `AUTH_PROVIDER=` runs the local issuer.
+const provider = process.env['AUTH_PROVIDER']?.trim() ?? ''
 
-if (process.env['AUTH_PROVIDER'] !== undefined) {
+if (provider !== '') {
   const app = createExampleApp(jwtAuth({ ...exampleSources, ...fromEnv() }))
   const server = await listenOn(app, port).catch(exitIfPortInUse)
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  console.log(
-    `oidc-guard example API on ${url}, verifying tokens of ${process.env['AUTH_PROVIDER']}`,
-  )
+  console.log(`oidc-guard example API on ${url}, verifying tokens of ${provider}`)
   console.log(`Try: curl -i -H "Authorization: Bearer $TOKEN" ${url}/me`)
 } else {
   // Without PAGE_PORT the page takes the port after PORT (3001 by default), or a free one.

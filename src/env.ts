@@ -1,7 +1,7 @@
 // Environment variables: each read once, parsed and checked, every problem reported together.
 
 import { LOG_LEVELS, type LogLevel } from './logger.js'
-import type { Problems } from './options.js'
+import { Problems } from './options.js'
 
 /** The environment to read: `process.env` by default, a plain object in tests. */
 export type Env = Readonly<Record<string, string | undefined>>
@@ -61,7 +61,11 @@ export class EnvReader {
     return value
   }
 
-  /** A comma-separated list (blanks dropped); `undefined` when unset. */
+  /**
+   * A comma-separated list (blanks dropped); `undefined` when unset, and when it lists nothing
+   * (`,`): that is a problem of its own, and an empty list would draw a second one from the
+   * option it sets, naming no variable.
+   */
   list(name: string, options: { required?: string } = {}): string[] | undefined {
     const value = this.string(name, options)
     if (value === undefined) return undefined
@@ -69,8 +73,9 @@ export class EnvReader {
       .split(',')
       .map((item) => item.trim())
       .filter((item) => item !== '')
-    if (items.length === 0) this.#expected(name, 'a comma-separated list')
-    return items
+    if (items.length > 0) return items
+    this.#expected(name, 'a comma-separated list')
+    return undefined
   }
 
   /** `true/false`, `1/0`, `yes/no`, `on/off` in any case; anything else is a problem. */
@@ -123,8 +128,40 @@ export class EnvReader {
     return found
   }
 
+  /**
+   * A string checked by the check its option shares with a constructor (`checkRealm`…), each
+   * problem followed by the value seen, as every other problem here is. The value is returned even
+   * when refused: the problem is what stops the configuration.
+   */
+  checked(
+    name: string,
+    check: (problems: Problems, name: string, value: string) => void,
+  ): string | undefined {
+    const value = this.raw(name)
+    if (value !== undefined) {
+      check(new ValueShown(this.problems, showValue(name, this.#env[name] ?? '')), name, value)
+    }
+    return value
+  }
+
   #expected(name: string, what: string): void {
     this.problems.add(`${name} must be ${what}, got ${showValue(name, this.#env[name] ?? '')}`)
+  }
+}
+
+/** Problems passed on to `target`, each followed by the value a variable was seen with. */
+class ValueShown extends Problems {
+  readonly #target: Problems
+  readonly #seen: string
+
+  constructor(target: Problems, seen: string) {
+    super()
+    this.#target = target
+    this.#seen = seen
+  }
+
+  override add(problem: string): void {
+    this.#target.add(`${problem}, got ${this.#seen}`)
   }
 }
 

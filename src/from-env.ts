@@ -169,14 +169,18 @@ function buildOptions(
   const credentialsRequired = env.boolean('AUTH_CREDENTIALS_REQUIRED')
   if (credentialsRequired !== undefined) options.credentialsRequired = credentialsRequired
   // Checked here as jwtAuth will check them, so that one error names every problem and the variable.
-  const realm = env.string('AUTH_REALM')
-  checkRealm(problems, 'AUTH_REALM', realm)
+  const realm = env.checked('AUTH_REALM', checkRealm)
   if (realm !== undefined) options.realm = realm
   const timer = { integer: true, max: MAX_TIMER_MS }
   const timeout = env.positive('AUTH_SOURCE_TIMEOUT_MS', timer)
   if (timeout !== undefined) options.sourceTimeoutMs = timeout
   const ttlMs = env.positive('AUTH_SOURCE_CACHE_TTL_MS', timer)
   const cacheOff = env.boolean('AUTH_SOURCE_CACHE') === false
+  if (ttlMs !== undefined && cacheOff) {
+    problems.add(
+      'AUTH_SOURCE_CACHE_TTL_MS contradicts AUTH_SOURCE_CACHE=false, which turns the cache off: remove one',
+    )
+  }
   if (ttlMs !== undefined) options.sourceCache = { ttlMs }
   for (const factory of registry.options ?? []) {
     const extra = collect(problems, 'options', () => factory.create(env, context)) ?? {}
@@ -203,7 +207,7 @@ function buildProviders(
           required: `(one or more of ${known.join(', ')}, comma-separated), or AUTH_MIDDLEWARE_DISABLED=true for local development`,
         },
   )
-  const providers: JwtProvider[] = []
+  const built: { provider: JwtProvider; factory: ProviderEnvFactory }[] = []
   for (const [index, name] of (names ?? []).entries()) {
     const factory = registry.providers.find((candidate) => candidate.name === name.toLowerCase())
     if (factory === undefined) {
@@ -216,10 +220,39 @@ function buildProviders(
       const provider = collect(env.problems, `AUTH_PROVIDER=${factory.name}`, () =>
         factory.create(env, context),
       )
-      if (provider !== undefined) providers.push(provider)
+      if (provider !== undefined) built.push({ provider, factory })
     }
   }
-  return providers
+  checkIssuersApart(env.problems, built)
+  return built.map(({ provider }) => provider)
+}
+
+/**
+ * Two providers `AUTH_PROVIDER` names may not accept one issuer (jwtAuth would refuse them by their
+ * place in a list no one wrote): said here in terms of the variables, `jwks,oidc` reading one
+ * AUTH_PROVIDER_ISSUER above all.
+ */
+function checkIssuersApart(
+  problems: Problems,
+  built: readonly { provider: JwtProvider; factory: ProviderEnvFactory }[],
+): void {
+  const owners = new Map<string, ProviderEnvFactory>()
+  for (const { provider, factory } of built) {
+    for (const issuer of new Set(provider.issuers)) {
+      const owner = owners.get(issuer)
+      if (owner === undefined) {
+        owners.set(issuer, factory)
+        continue
+      }
+      const shared = factory.variables.filter(
+        (name) => name.endsWith('_ISSUER') && owner.variables.includes(name),
+      )
+      const why = shared.length > 0 ? `, both from ${shared.join(', ')}` : ''
+      problems.add(
+        `AUTH_PROVIDER names ${owner.name} and ${factory.name}, which both accept the issuer ${JSON.stringify(issuer)}${why}: keep one of them`,
+      )
+    }
+  }
 }
 
 type SourceOptions = Pick<JwtAuthOptions, 'groups' | 'roles' | 'permissions' | 'profile'>

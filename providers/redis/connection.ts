@@ -7,6 +7,7 @@ import {
   ConfigError,
   type OptionFlags,
   neverThrows,
+  packageResolves,
   percentDecodes,
   silentLogger,
   type Logger,
@@ -70,6 +71,9 @@ export function checkConnectionOptions(problems: Problems, options: RedisConnect
   if (url !== undefined) {
     const problem = redisUrlProblem(url)
     if (problem !== undefined) problems.add(`url ${problem}`)
+    // Said now, not by every request answering 503 once the first one tries to connect. A client
+    // of the application's own needs no import of ours.
+    if (client === undefined && !ioredisInstalled()) problems.add(`url needs ${IOREDIS_MISSING}`)
   }
   if (client !== undefined && (typeof client !== 'object' || client === null)) {
     problems.add('client must be an ioredis client')
@@ -105,11 +109,12 @@ export function redisUrlProblem(value: unknown): string | undefined {
   try {
     url = new URL(value)
   } catch {
-    return expected
+    return portProblem(value) ?? expected
   }
   if ((url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '') {
     return expected
   }
+  if (url.port === '0') return PORT_OUT_OF_RANGE
   // ioredis takes the path (or `?db=`) as the database and sends `SELECT NaN` for anything but a
   // number: a rejection no one handles, which ends the process.
   const db = url.searchParams.get('db')
@@ -122,6 +127,32 @@ export function redisUrlProblem(value: unknown): string | undefined {
     return `must percent-encode its user and password (a % as %25) ${HIDDEN}`
   }
   return undefined
+}
+
+/** What a URL needs that is missing, and what to run: "url needs …". */
+export const IOREDIS_MISSING =
+  'the "ioredis" package (oidc-guard/redis connects through it), which is not installed: npm install ioredis'
+
+/** Whether ioredis can be imported, checked without importing it (that waits for the first use). */
+export function ioredisInstalled(): boolean {
+  return packageResolves('ioredis')
+}
+
+const PORT_OUT_OF_RANGE = `must have a port from 1 to 65535, or none for 6379 ${HIDDEN}`
+
+// The port of a redis:// URL: after the user information (up to the last `@` of the authority) and
+// the host (an IPv6 one in brackets).
+const REDIS_PORT = /^rediss?:\/\/(?:[^/?#]*@)?(?:\[[^\]/?#]+\]|[^:/?#]+):(\d+)(?:[/?#]|$)/i
+
+/**
+ * For a URL the parser refused over its port only (`redis://host:99999`), that the port is wrong. A
+ * port that is not digits may be a password's end with a `/` in it: that is left to the general
+ * message, never read as a port.
+ */
+function portProblem(value: string): string | undefined {
+  const port = REDIS_PORT.exec(value)?.[1]
+  if (port === undefined || (Number(port) >= 1 && Number(port) <= 65_535)) return undefined
+  return PORT_OUT_OF_RANGE
 }
 
 type RedisConstructor = new (url: string, options: RedisOptions) => Redis

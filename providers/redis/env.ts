@@ -6,7 +6,12 @@ import {
   type JwtAuthOptions,
   type OptionsEnvFactory,
 } from '../../src/spi.js'
-import { redisUrlProblem, type RedisConnectionOptions } from './connection.js'
+import {
+  IOREDIS_MISSING,
+  ioredisInstalled,
+  redisUrlProblem,
+  type RedisConnectionOptions,
+} from './connection.js'
 import { RedisRevocationStore, type RevocationStoreDownPolicy } from './revocation-store.js'
 import { RedisSharedCache } from './shared-cache.js'
 
@@ -63,9 +68,20 @@ export const redisEnv: OptionsEnvFactory = {
       }
       return {}
     }
+    if (sharedCache === true && coreCacheOff) {
+      problems.add(
+        'AUTH_REDIS_SOURCE_CACHE=true contradicts AUTH_SOURCE_CACHE=false, which turns off both tiers of the cache: remove one',
+      )
+    }
     const urlProblem = redisUrlProblem(url)
     if (urlProblem !== undefined) {
       problems.add(`${URL_VARIABLE} ${urlProblem}`)
+      return {}
+    }
+    const sharedTier = sharedCache !== false && !coreCacheOff
+    const users = redisUsers(mode === 'redis', sharedTier)
+    if (users !== undefined && !ioredisInstalled()) {
+      problems.add(`${users} ${IOREDIS_MISSING}`)
       return {}
     }
 
@@ -81,7 +97,7 @@ export const redisEnv: OptionsEnvFactory = {
           ...(lifetime === undefined ? {} : { maxTokenLifetimeSec: lifetime }),
         })
       }
-      if (sharedCache !== false && !coreCacheOff) {
+      if (sharedTier) {
         options.sourceCache = { shared: new RedisSharedCache(connection) }
       }
     } catch (error) {
@@ -95,4 +111,15 @@ export const redisEnv: OptionsEnvFactory = {
     )
     return options
   },
+}
+
+/**
+ * What makes oidc-guard connect to Redis, as the variables say it, with its verb ("… needs");
+ * `undefined` when nothing does.
+ */
+function redisUsers(revocation: boolean, sharedCache: boolean): string | undefined {
+  const sharedTier = `${URL_VARIABLE} (the shared tier of the authorization cache; AUTH_REDIS_SOURCE_CACHE=false turns it off)`
+  if (revocation && sharedCache) return `AUTH_REVOCATION=redis and ${sharedTier} need`
+  if (revocation) return 'AUTH_REVOCATION=redis needs'
+  return sharedCache ? `${sharedTier} needs` : undefined
 }

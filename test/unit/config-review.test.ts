@@ -125,7 +125,7 @@ describe('fromEnv with AUTH_MIDDLEWARE_DISABLED=true', () => {
     ).toEqual([
       'AUTH_PROVIDER=jwks: issuer (AUTH_PROVIDER_ISSUER) must use https (plain http is allowed only on loopback or outside production), got "ftp://issuer.example"',
       expect.stringMatching(/^AUTHZ_DATABASE_URL must start with postgres:\/\//),
-      'AUTH_REALM must be a string of visible ASCII characters without " or \\',
+      'AUTH_REALM must be a string of visible ASCII characters without " or \\, got "a\\"b"',
     ])
   })
 
@@ -133,10 +133,12 @@ describe('fromEnv with AUTH_MIDDLEWARE_DISABLED=true', () => {
     const options = fromEnv(
       {
         AUTH_MIDDLEWARE_DISABLED: 'true',
-        AUTH_PROVIDER: 'jwks,oidc',
+        // Two providers that discover or fetch keys (jwks and oidc would share one issuer).
+        AUTH_PROVIDER: 'oidc,cognito',
         AUTH_PROVIDER_ISSUER: 'https://auth.example.com/',
-        AUTH_PROVIDER_JWKS_URI: 'https://auth.example.com/jwks.json',
         AUTH_PROVIDER_AUDIENCE: 'api',
+        USER_POOL_ID: 'eu-west-1_AbCdE1234',
+        AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID: 'client',
       },
       { logger: false },
     )

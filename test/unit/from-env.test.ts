@@ -185,7 +185,7 @@ describe('fromEnv: a whole setup from environment variables', () => {
         ),
       ),
     ).toEqual([
-      'AUTH_REALM must be a string of visible ASCII characters without " or \\',
+      'AUTH_REALM must be a string of visible ASCII characters without " or \\, got "a\\"b"',
       'AUTH_SOURCE_TIMEOUT_MS must be a whole number from 1 to 2147483647, got "1e12"',
       'AUTH_SOURCE_CACHE_TTL_MS must be a whole number from 1 to 2147483647, got "2147483648"',
     ])
