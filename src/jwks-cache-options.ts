@@ -2,7 +2,13 @@
 
 import type { JwksCacheOptions } from './jwks-cache.js'
 import { checkLogger, neverThrows, silentLogger, type Logger } from './logger.js'
-import { checkNumber, checkTimeout, Problems } from './options.js'
+import {
+  checkNumber,
+  checkOptionNames,
+  checkTimeout,
+  Problems,
+  type OptionFlags,
+} from './options.js'
 
 /** {@link JwksCacheOptions} with every default filled in: what the cache runs on. */
 export type ResolvedJwksCacheOptions = Required<Omit<JwksCacheOptions, 'logger'>> & {
@@ -19,6 +25,19 @@ const DEFAULTS = {
   failureBackoffMs: 1_000,
 } as const
 
+// Every option of the key cache: a misspelt `refreshInterval` would keep the default, silently.
+const JWKS_CACHE_OPTION_NAMES = Object.keys({
+  refreshIntervalMs: true,
+  refreshAfterUses: true,
+  cooldownMs: true,
+  timeoutMs: true,
+  maxResponseBytes: true,
+  staleIfErrorMs: true,
+  failureBackoffMs: true,
+  fetch: true,
+  logger: true,
+} as const satisfies OptionFlags<JwksCacheOptions>)
+
 /**
  * The longest refresh interval: 24 h. A key the issuer withdraws (compromised, rotated out) stays
  * trusted until the set is refreshed, and on a quiet API nothing else (uses, an unknown kid)
@@ -27,14 +46,16 @@ const DEFAULTS = {
 export const MAX_REFRESH_INTERVAL_MS = 24 * 60 * 60_000
 
 /**
- * Adds a problem for each invalid {@link JwksCacheOptions} member, named `jwksCache.<name>`: the
- * cache's constructor checks them, and so does a provider given them, beside its other options.
+ * Adds a problem for each invalid {@link JwksCacheOptions} member, named `jwksCache.<name>`, and
+ * for each name that is not an option: the cache's constructor checks them, and so does a
+ * provider given them, beside its other options.
  */
 export function checkJwksCacheOptions(problems: Problems, options: JwksCacheOptions): void {
   if (typeof options !== 'object' || options === null) {
     problems.add('jwksCache options must be an object ({ refreshIntervalMs, cooldownMs, … })')
     return
   }
+  checkOptionNames(problems, 'jwksCache', options, JWKS_CACHE_OPTION_NAMES)
   for (const name of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
     if (name === 'timeoutMs') continue
     const min = name === 'staleIfErrorMs' ? 0 : 1

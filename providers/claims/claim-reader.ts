@@ -1,6 +1,12 @@
 // Reads a list of strings out of verified claims: nested paths, dotted keys, delimiters, prefixes.
 
-import { Problems, splitScope, type JwtClaims } from '../../src/spi.js'
+import {
+  checkOptionNames,
+  Problems,
+  splitScope,
+  type JwtClaims,
+  type OptionFlags,
+} from '../../src/spi.js'
 
 /**
  * Where a list lives in the claims. A string is first looked up as one key (so Auth0's namespaced
@@ -28,8 +34,39 @@ export interface ClaimSourceOptions {
   prefix?: string
 }
 
+// Every option of the claim sources: a misspelt `clam` would read the default claim instead, and
+// grant roles from a claim nobody chose.
+const CLAIM_SOURCE_OPTIONS = Object.keys({
+  claim: true,
+  claims: true,
+  delimiter: true,
+  prefix: true,
+} as const satisfies OptionFlags<ClaimSourceOptions>)
+
 /** A compiled reader: claims in, a frozen list of strings out. */
 export type ClaimReader = (claims: JwtClaims) => readonly string[]
+
+/**
+ * The options, when they are an object (undefined is none); else a problem, and none. A string is
+ * the likely slip (the path without `{ claim }`): read as no options, it would read the default.
+ */
+function optionsObject(problems: Problems, name: string, options: unknown): ClaimSourceOptions {
+  if (options === undefined) return {}
+  if (typeof options === 'object' && options !== null && !Array.isArray(options)) {
+    return options as ClaimSourceOptions
+  }
+  const shown = typeof options === 'string' ? JSON.stringify(options) : describeValue(options)
+  const hint = typeof options === 'string' ? ` (one claim is { claim: ${shown} })` : ''
+  problems.add(
+    `${name}: options must be an object ({ claim, claims, delimiter, prefix }) or left out, got ${shown}${hint}`,
+  )
+  return {}
+}
+
+function describeValue(value: unknown): string {
+  if (Array.isArray(value)) return 'a list'
+  return typeof value === 'function' ? 'a function' : String(value)
+}
 
 function checkPath(problems: Problems, name: string, path: unknown): path is ClaimPath {
   const ok =
@@ -45,17 +82,31 @@ function checkPath(problems: Problems, name: string, path: unknown): path is Cla
   return ok
 }
 
+/**
+ * The value at `path`, or `undefined` when a key on the way is absent (or null). A step into
+ * something that is not an object (a list, a string, a number) throws like a claim of the wrong
+ * shape: the path does not fit the issuer's claims, and reading "no value" would deny (or, with
+ * several claims merged, grant) without a word.
+ */
 function lookUp(claims: JwtClaims, path: ClaimPath): unknown {
-  if (typeof path === 'string') {
-    if (Object.hasOwn(claims, path)) return claims[path]
-    if (!path.includes('.')) return undefined
-    return lookUp(claims, path.split('.'))
-  }
+  if (typeof path !== 'string') return walk(claims, path, describePath(path))
+  if (Object.hasOwn(claims, path)) return claims[path]
+  if (!path.includes('.')) return undefined
+  return walk(claims, path.split('.'), path)
+}
+
+function walk(claims: JwtClaims, segments: readonly string[], label: string): unknown {
   let node: unknown = claims
-  for (const segment of path) {
-    if (typeof node !== 'object' || node === null || Array.isArray(node)) return undefined
-    if (!Object.hasOwn(node, segment)) return undefined
-    node = (node as Record<string, unknown>)[segment]
+  for (let index = 0; index < segments.length; index += 1) {
+    if (node === undefined || node === null) return undefined
+    if (typeof node !== 'object' || Array.isArray(node)) {
+      const walked = segments.slice(0, index).join(' › ')
+      throw new TypeError(
+        `claim ${label}: ${walked} is not an object, so the path cannot be followed`,
+      )
+    }
+    const segment = segments[index]!
+    node = Object.hasOwn(node, segment) ? (node as Record<string, unknown>)[segment] : undefined
   }
   return node
 }
@@ -77,18 +128,20 @@ function describePath(path: ClaimPath): string {
 /**
  * Compiles the options into a reader, validating them once. A missing claim is an empty list (a
  * token without roles has none); a string is one value unless split (see `delimiter`), a list is
- * kept as written; a claim of another shape (a number, an object, a list holding
- * non-strings) throws, which the facet answers as 503 and logs: it is a misconfigured path or a
- * broken issuer, and guessing would grant or deny by accident.
+ * kept as written; a claim of another shape (a number, an object, a list holding non-strings), or
+ * a path that runs into something other than an object, throws, which the facet answers as 503 and
+ * logs: it is a misconfigured path or a broken issuer, and guessing would grant or deny by accident.
  *
- * @throws {ConfigError} for invalid options.
+ * @throws {ConfigError} for invalid options: not an object, an unknown name, an empty claim…
  */
 export function compileClaimReader(
   name: string,
-  options: ClaimSourceOptions,
+  given: ClaimSourceOptions | undefined,
   defaultClaim: string,
 ): ClaimReader {
   const problems = new Problems()
+  const options = optionsObject(problems, name, given)
+  checkOptionNames(problems, name, options, CLAIM_SOURCE_OPTIONS)
   const { claim, claims } = options
   if (claim !== undefined && claims !== undefined) {
     problems.add(`${name}: give claim or claims, not both`)
@@ -96,7 +149,10 @@ export function compileClaimReader(
   if (claims !== undefined && (!Array.isArray(claims) || claims.length === 0)) {
     problems.add(`${name}: claims must be a non-empty list of claim paths`)
   }
-  const paths: ClaimPath[] = Array.isArray(claims) ? [...claims] : [claim ?? defaultClaim]
+  // Only undefined is the default: a null claim is refused, never read as "the usual one".
+  const paths: ClaimPath[] = Array.isArray(claims)
+    ? [...claims]
+    : [claim === undefined ? defaultClaim : claim]
   paths.forEach((path) => checkPath(problems, name, path))
   const { delimiter, prefix = '' } = options
   if (delimiter !== undefined && (typeof delimiter !== 'string' || delimiter === '')) {

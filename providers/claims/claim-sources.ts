@@ -10,13 +10,13 @@ import { compileClaimReader, type ClaimReader, type ClaimSourceOptions } from '.
  * @example new ClaimGroupsProvider({ claim: 'groups' })
  * @example new ClaimGroupsProvider({ claim: 'https://example.com/groups' }) // Auth0 namespaced claim
  * @example new ClaimGroupsProvider({ delimiter: ',' }) // "ops,sre" is two groups; without it, one
- * @throws {ConfigError} for invalid options.
+ * @throws {ConfigError} for invalid options: not an object, an unknown name, an empty claim…
  */
 export class ClaimGroupsProvider implements GroupsProvider {
   readonly fromToken = true
   readonly #read: ClaimReader
 
-  constructor(options: ClaimSourceOptions = {}) {
+  constructor(options?: ClaimSourceOptions) {
     this.#read = compileClaimReader('ClaimGroupsProvider', options, 'groups')
   }
 
@@ -30,13 +30,13 @@ export class ClaimGroupsProvider implements GroupsProvider {
  * `realm_access.roles`, or `resource_access.<client>.roles` for a client's roles.
  *
  * @example new ClaimRolesProvider({ claims: ['realm_access.roles', ['resource_access', 'orders-api', 'roles']] })
- * @throws {ConfigError} for invalid options.
+ * @throws {ConfigError} for invalid options: not an object, an unknown name, an empty claim…
  */
 export class ClaimRolesProvider implements RolesProvider {
   readonly fromToken = true
   readonly #read: ClaimReader
 
-  constructor(options: ClaimSourceOptions = {}) {
+  constructor(options?: ClaimSourceOptions) {
     this.#read = compileClaimReader('ClaimRolesProvider', options, 'roles')
   }
 
@@ -50,13 +50,13 @@ export class ClaimRolesProvider implements RolesProvider {
  * `claim: 'scope'` to treat the space-separated scopes as permissions.
  *
  * @example new ClaimPermissionsProvider() // Auth0: "permissions": ["orders:read"]
- * @throws {ConfigError} for invalid options.
+ * @throws {ConfigError} for invalid options: not an object, an unknown name, an empty claim…
  */
 export class ClaimPermissionsProvider implements PermissionsProvider {
   readonly fromToken = true
   readonly #read: ClaimReader
 
-  constructor(options: ClaimSourceOptions = {}) {
+  constructor(options?: ClaimSourceOptions) {
     this.#read = compileClaimReader('ClaimPermissionsProvider', options, 'permissions')
   }
 

@@ -1,6 +1,12 @@
 // Options shared by the sources that call AWS (profile, identity pool), and their checks.
 
-import { checkNumber, checkUrl, isProduction, type Problems } from '../../src/spi.js'
+import {
+  checkNumber,
+  checkUrl,
+  isProduction,
+  type OptionFlags,
+  type Problems,
+} from '../../src/spi.js'
 
 /** AWS credentials as the SDK v3 takes and returns them (`AwsCredentialIdentity`). */
 export interface AwsCredentialIdentityLike {
@@ -38,6 +44,16 @@ export interface AwsClientOptions {
    */
   client?: AwsClientLike
 }
+
+/** Every option of {@link AwsClientOptions}, for the sources' lists of option names. */
+export const AWS_CLIENT_OPTION_NAMES = Object.freeze(
+  Object.keys({
+    endpoint: true,
+    credentials: true,
+    maxAttempts: true,
+    client: true,
+  } as const satisfies OptionFlags<AwsClientOptions>),
+)
 
 /** Checks the options of an AWS client, adding problems named after `owner`. */
 export function checkAwsClientOptions(

@@ -10,15 +10,18 @@ import {
   User,
   verifyJwt,
   type JwtClaims,
+  type OptionFlags,
   type ParsedJwt,
   type UserIdentity,
   type UserSources,
   type VerifiedToken,
 } from '../../src/spi.js'
 import {
+  checkProviderOptionNames,
   KeySetProvider,
   resolveJwksCache,
   resolvePolicy,
+  TOKEN_CHECK_OPTION_NAMES,
   type TokenCheckOptions,
 } from '../jwks/jwks-provider.js'
 import { CognitoGroupsProvider } from './groups.js'
@@ -30,7 +33,7 @@ import {
   type CognitoIssuerFormOption,
   type IssuerKeys,
 } from './issuer-keys.js'
-import { checkCognitoOnly, oneOf, resolveClientIds } from './provider-options.js'
+import { checkCognitoOnly, JWKS_ONLY_OPTIONS, oneOf, resolveClientIds } from './provider-options.js'
 import { userPoolRegion } from './user-pool.js'
 
 /** Which tokens a {@link CognitoProvider} accepts, by their `token_use` claim. */
@@ -85,6 +88,22 @@ export interface CognitoProviderOptions extends Omit<
   jwksUri?: string
 }
 
+// Every option of CognitoProvider: the token checks it keeps, and its own. The JwksProvider
+// options it replaces are refused by checkCognitoOnly, which says what replaces each.
+const COGNITO_PROVIDER_OPTION_NAMES: readonly string[] = Object.freeze([
+  ...TOKEN_CHECK_OPTION_NAMES.filter(
+    (name) => !(JWKS_ONLY_OPTIONS as readonly string[]).includes(name),
+  ),
+  ...Object.keys({
+    userPoolId: true,
+    region: true,
+    clientId: true,
+    tokenUse: true,
+    issuerForm: true,
+    jwksUri: true,
+  } as const satisfies OptionFlags<Omit<CognitoProviderOptions, keyof TokenCheckOptions>>),
+])
+
 const KIND = { access: 'an access token', id: 'an ID token' } as const
 
 function tokenTypeError(description: string): InvalidTokenError {
@@ -137,7 +156,7 @@ function tokenUseOf(claims: JwtClaims): 'access' | 'id' {
  * `GlobalSignOut`) is accepted until it expires. `clientId: null` accepts every app client of the
  * pool, including ones created later for other apps.
  *
- * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option.
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option, and every unknown one.
  * @throws per token (from `verifyToken`, 401): `ERR_AUTH_TOKEN_TYPE_INVALID` (`token_use`),
  *   `ERR_AUTH_AUDIENCE_MISMATCH` (app client), `ERR_AUTH_CLAIM_INVALID` (a missing `client_id`/`aud`,
  *   a `scope` that is not a string), `ERR_AUTH_HEADER_INVALID` (no `kid`),
@@ -176,6 +195,10 @@ export class CognitoProvider extends KeySetProvider {
     const issuerFormLabel = 'issuerForm (AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM)'
     const issuerForm = oneOf(problems, issuerFormLabel, ISSUER_FORMS, given.issuerForm, 'any')
     checkCognitoOnly(problems, given)
+    checkProviderOptionNames(problems, 'CognitoProvider', options, COGNITO_PROVIDER_OPTION_NAMES, [
+      ...JWKS_ONLY_OPTIONS,
+      'issuer',
+    ])
     // Cognito access tokens carry no `aud`: the app client is checked in #checkCognitoRules instead.
     const checks: TokenCheckOptions = { ...given, audience: null, algorithms: ['RS256'] }
     // No issuer yet: each accepted form gets the policy with its own exact issuer (issuerKeys).

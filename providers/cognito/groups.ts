@@ -1,9 +1,11 @@
 // Groups, and groups as roles, read from a Cognito token's `cognito:groups` claim.
 
 import {
+  checkOptionNames,
   Problems,
   type GroupsProvider,
   type JwtClaims,
+  type OptionFlags,
   type RolesProvider,
   type User,
 } from '../../src/spi.js'
@@ -36,9 +38,26 @@ export function groupsInClaim(claims: JwtClaims, claim: string): readonly string
   return [...new Set(names)]
 }
 
+const GROUPS_OPTIONS = Object.keys({
+  claim: true,
+} as const satisfies OptionFlags<CognitoGroupsOptions>)
+
+/**
+ * The claim to read. Options that are not an object (a claim name given as it is), or that misspell
+ * `claim`, are refused: read as no options, they would read `cognito:groups` instead.
+ */
 function resolveClaim(options: CognitoGroupsOptions | undefined, kind: string): string {
   const problems = new Problems()
-  const claim = options?.claim ?? COGNITO_GROUPS_CLAIM
+  const given: unknown = options
+  const isObject = typeof given === 'object' && given !== null && !Array.isArray(given)
+  if (given !== undefined && !isObject) {
+    const hint =
+      typeof given === 'string' ? ` (a claim is { claim: ${JSON.stringify(given)} })` : ''
+    problems.add(`${kind}: options must be an object ({ claim }) or left out${hint}`)
+  }
+  checkOptionNames(problems, kind, given, GROUPS_OPTIONS)
+  // Only undefined is the default: a null claim is refused, never read as cognito:groups.
+  const claim = isObject && options?.claim !== undefined ? options.claim : COGNITO_GROUPS_CLAIM
   if (typeof claim !== 'string' || claim.trim() === '') {
     problems.add(`${kind}: claim must be a non-empty claim name, e.g. "${COGNITO_GROUPS_CLAIM}"`)
   }
@@ -58,7 +77,8 @@ function resolveClaim(options: CognitoGroupsOptions | undefined, kind: string): 
  * app.use(jwtAuth({ provider, groups: new CognitoGroupsProvider() }))
  * app.get('/admin', requireGroups(['admin']), handler)
  *
- * @throws {ConfigError} `ERR_AUTH_CONFIG` when `claim` is not a non-empty string.
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` when `claim` is not a non-empty string, or the options
+ *   are not `{ claim }`.
  */
 export class CognitoGroupsProvider implements GroupsProvider {
   readonly fromToken = true
@@ -81,7 +101,8 @@ export class CognitoGroupsProvider implements GroupsProvider {
  * app.use(jwtAuth({ provider, roles: new CognitoGroupsAsRolesProvider() }))
  * app.delete('/orders/:id', requireRoles(['order-admin']), handler)
  *
- * @throws {ConfigError} `ERR_AUTH_CONFIG` when `claim` is not a non-empty string.
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` when `claim` is not a non-empty string, or the options
+ *   are not `{ claim }`.
  */
 export class CognitoGroupsAsRolesProvider implements RolesProvider {
   readonly fromToken = true

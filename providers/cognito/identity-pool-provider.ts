@@ -4,6 +4,7 @@ import { LRUCache } from 'lru-cache'
 import {
   checkLogger,
   checkNumber,
+  checkOptionNames,
   checkString,
   checkTimeout,
   CredentialsRequiredError,
@@ -13,9 +14,15 @@ import {
   Problems,
   silentLogger,
   type Logger,
+  type OptionFlags,
   type User,
 } from '../../src/spi.js'
-import { checkAwsClientOptions, type AwsClientLike, type AwsClientOptions } from './aws-options.js'
+import {
+  AWS_CLIENT_OPTION_NAMES,
+  checkAwsClientOptions,
+  type AwsClientLike,
+  type AwsClientOptions,
+} from './aws-options.js'
 import type { CognitoProvider, CognitoTokenUse } from './cognito-provider.js'
 import { FailureLog, isCognitoIssuer, WarnOnce } from './failure-log.js'
 import {
@@ -70,6 +77,25 @@ export interface CognitoIdentityPoolProviderOptions extends Omit<AwsClientOption
    */
   logger?: Logger | false
 }
+
+// Every option: the AWS client's but credentials (GetId and GetCredentialsForIdentity are not
+// signed), and the identity pool's own.
+const IDENTITY_POOL_OPTION_NAMES: readonly string[] = Object.freeze([
+  ...AWS_CLIENT_OPTION_NAMES.filter((name) => name !== 'credentials'),
+  ...Object.keys({
+    identityPoolId: true,
+    region: true,
+    userPoolProvider: true,
+    userPoolId: true,
+    loginKey: true,
+    refreshBeforeSec: true,
+    maxIdentities: true,
+    timeoutMs: true,
+    logger: true,
+  } as const satisfies OptionFlags<
+    Omit<CognitoIdentityPoolProviderOptions, keyof AwsClientOptions>
+  >),
+])
 
 const DEFAULT_REFRESH_BEFORE_SEC = 300
 const DEFAULT_MAX_IDENTITIES = 10_000
@@ -172,7 +198,7 @@ async function credentialsKey(iss: string, sub: string, token: string): Promise<
  *   // …
  * })
  *
- * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option.
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option, and every unknown one.
  */
 export class CognitoIdentityPoolProvider {
   readonly identityPoolId: string
@@ -196,6 +222,7 @@ export class CognitoIdentityPoolProvider {
   constructor(options: CognitoIdentityPoolProviderOptions) {
     const problems = new Problems()
     const given = options ?? ({} as CognitoIdentityPoolProviderOptions)
+    checkOptionNames(problems, 'CognitoIdentityPoolProvider', given, IDENTITY_POOL_OPTION_NAMES)
     const region = identityPoolRegion(problems, given.identityPoolId, given.region)
     const loginKey = resolveLoginKey(problems, given)
     checkNumber(problems, 'refreshBeforeSec', given.refreshBeforeSec, 0)

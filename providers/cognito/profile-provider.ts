@@ -2,17 +2,24 @@
 
 import {
   checkLogger,
+  checkOptionNames,
   defaultLogger,
   InsufficientScopeError,
   InvalidTokenError,
   Problems,
   silentLogger,
   type Logger,
+  type OptionFlags,
   type ProfileProvider,
   type SourceContext,
   type User,
 } from '../../src/spi.js'
-import { checkAwsClientOptions, type AwsClientLike, type AwsClientOptions } from './aws-options.js'
+import {
+  AWS_CLIENT_OPTION_NAMES,
+  checkAwsClientOptions,
+  type AwsClientLike,
+  type AwsClientOptions,
+} from './aws-options.js'
 import { isCognitoIssuer, WarnOnce } from './failure-log.js'
 import {
   awsErrorName,
@@ -48,6 +55,16 @@ export interface CognitoProfileProviderOptions extends AwsClientOptions {
    */
   logger?: Logger | false
 }
+
+const PROFILE_PROVIDER_OPTION_NAMES: readonly string[] = Object.freeze([
+  ...AWS_CLIENT_OPTION_NAMES,
+  ...Object.keys({
+    userPoolId: true,
+    region: true,
+    operation: true,
+    logger: true,
+  } as const satisfies OptionFlags<Omit<CognitoProfileProviderOptions, keyof AwsClientOptions>>),
+])
 
 type Profile = Readonly<Record<string, string>>
 const EMPTY: Profile = Object.freeze({})
@@ -125,7 +142,7 @@ function refusedToken(cause: unknown): InvalidTokenError | InsufficientScopeErro
  *   }
  * })
  *
- * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option.
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option, and every unknown one.
  */
 export class CognitoProfileProvider implements ProfileProvider {
   readonly userPoolId: string
@@ -145,6 +162,7 @@ export class CognitoProfileProvider implements ProfileProvider {
   constructor(options: CognitoProfileProviderOptions) {
     const problems = new Problems()
     const given = options ?? ({} as CognitoProfileProviderOptions)
+    checkOptionNames(problems, 'CognitoProfileProvider', given, PROFILE_PROVIDER_OPTION_NAMES)
     const region = userPoolRegion(problems, given.userPoolId, given.region)
     // undefined only: a null is refused like any other stray value, not read as the default.
     const operation = given.operation === undefined ? 'AdminGetUser' : given.operation

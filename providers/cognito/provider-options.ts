@@ -1,6 +1,7 @@
 // The options of a CognitoProvider that need more than a type check: fixed lists and app client ids.
 
 import type { Problems } from '../../src/spi.js'
+import type { TokenCheckOptions } from '../jwks/jwks-provider.js'
 
 const CLIENT_ID_LABEL = 'clientId (AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID)'
 // Cognito's app client ids (API reference, `ClientIdType`): `[\w+]+`, 1 to 128 characters. An id
@@ -55,6 +56,13 @@ export function resolveClientIds(problems: Problems, value: unknown): readonly s
   }
   return Object.freeze([...ids])
 }
+
+/** The checks of JwksProvider that CognitoProvider fixes itself (refused by {@link checkCognitoOnly}). */
+export const JWKS_ONLY_OPTIONS = [
+  'audience',
+  'algorithms',
+  'typ',
+] as const satisfies readonly (keyof TokenCheckOptions)[]
 
 /**
  * Options of JwksProvider a migrating caller may still pass: says what replaces them. Each would

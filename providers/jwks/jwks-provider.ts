@@ -3,6 +3,7 @@
 import {
   checkJwksCacheOptions,
   checkNumber,
+  checkOptionNames,
   checkString,
   checkUrl,
   DEFAULT_MAX_TOKEN_LENGTH,
@@ -24,6 +25,7 @@ import {
   type JwtClaims,
   type JwtProvider,
   type KeySource,
+  type OptionFlags,
   type ParsedJwt,
   type ProviderHealth,
   type UserIdentity,
@@ -65,6 +67,43 @@ export interface TokenCheckOptions {
   name?: string
 }
 
+/**
+ * Every option of {@link TokenCheckOptions}, for the providers built on it to check option names
+ * against (with their own added): a misspelt check (`requiredClaim`, `clockTolerance`) would
+ * otherwise be ignored, and the token accepted without it. The compiler keeps it in step.
+ */
+export const TOKEN_CHECK_OPTION_NAMES: readonly string[] = Object.freeze(
+  Object.keys({
+    audience: true,
+    algorithms: true,
+    clockToleranceSec: true,
+    maxTokenAgeSec: true,
+    maxTokenLifetimeSec: true,
+    typ: true,
+    requiredClaims: true,
+    maxTokenLength: true,
+    jwksCache: true,
+    fetch: true,
+    name: true,
+  } as const satisfies OptionFlags<TokenCheckOptions>),
+)
+
+/**
+ * Refuses the option names a provider does not know (see `checkOptionNames`), except `explained`
+ * ones: the provider refuses those itself, saying what to use instead, and one problem is enough.
+ */
+export function checkProviderOptionNames(
+  problems: Problems,
+  provider: string,
+  options: unknown,
+  names: readonly string[],
+  explained: readonly string[] = [],
+): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) return
+  const rest = Object.entries(options).filter(([key]) => !explained.includes(key))
+  checkOptionNames(problems, provider, Object.fromEntries(rest), names)
+}
+
 /** Options of {@link JwksProvider}. */
 export interface JwksProviderOptions extends TokenCheckOptions {
   /** The exact `iss` of the tokens (compared as a string: a trailing slash matters). */
@@ -72,6 +111,14 @@ export interface JwksProviderOptions extends TokenCheckOptions {
   /** Where the issuer publishes its JWK Set. */
   jwksUri: string
 }
+
+const JWKS_PROVIDER_OPTION_NAMES: readonly string[] = Object.freeze([
+  ...TOKEN_CHECK_OPTION_NAMES,
+  ...Object.keys({
+    issuer: true,
+    jwksUri: true,
+  } as const satisfies OptionFlags<Omit<JwksProviderOptions, keyof TokenCheckOptions>>),
+])
 
 const DEFAULT_CLOCK_TOLERANCE_SEC = 5
 
@@ -320,7 +367,7 @@ export abstract class KeySetProvider implements JwtProvider {
  * })
  * app.use(jwtAuth({ provider }))
  *
- * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option.
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option, and every unknown one.
  */
 export class JwksProvider extends KeySetProvider {
   readonly jwksUri: string
@@ -328,6 +375,7 @@ export class JwksProvider extends KeySetProvider {
   constructor(options: JwksProviderOptions) {
     const problems = new Problems()
     const production = isProduction()
+    checkProviderOptionNames(problems, 'JwksProvider', options, JWKS_PROVIDER_OPTION_NAMES)
     checkUrl(problems, 'issuer', options?.issuer, production)
     checkUrl(problems, 'jwksUri', options?.jwksUri, production)
     const policy = resolvePolicy(problems, options?.issuer, options ?? ({} as JwksProviderOptions))

@@ -9,11 +9,14 @@ import {
   Problems,
   silentLogger,
   type Logger,
+  type OptionFlags,
 } from '../../src/spi.js'
 import {
+  checkProviderOptionNames,
   KeySetProvider,
   resolveJwksCache,
   resolvePolicy,
+  TOKEN_CHECK_OPTION_NAMES,
   type TokenCheckOptions,
 } from './jwks-provider.js'
 
@@ -31,6 +34,15 @@ export interface OidcProviderOptions extends TokenCheckOptions {
    */
   logger?: Logger | false
 }
+
+const OIDC_PROVIDER_OPTION_NAMES: readonly string[] = Object.freeze([
+  ...TOKEN_CHECK_OPTION_NAMES,
+  ...Object.keys({
+    issuer: true,
+    discoveryTimeoutMs: true,
+    logger: true,
+  } as const satisfies OptionFlags<Omit<OidcProviderOptions, keyof TokenCheckOptions>>),
+])
 
 const MAX_DISCOVERY_BYTES = 256 * 1024
 
@@ -56,7 +68,7 @@ function checkNoJwksUri(problems: Problems, options: OidcProviderOptions | undef
  *   audience: 'orders-api',
  * })
  *
- * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option.
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option, and every unknown one.
  */
 export class OidcProvider extends KeySetProvider {
   readonly #discovery: Discovery
@@ -68,6 +80,9 @@ export class OidcProvider extends KeySetProvider {
     checkTimeout(problems, 'discoveryTimeoutMs', options?.discoveryTimeoutMs)
     checkLogger(problems, 'logger', options?.logger)
     checkNoJwksUri(problems, options)
+    checkProviderOptionNames(problems, 'OidcProvider', options, OIDC_PROVIDER_OPTION_NAMES, [
+      'jwksUri',
+    ])
     const policy = resolvePolicy(problems, options?.issuer, options ?? ({} as OidcProviderOptions))
     problems.throwIfAny()
     const cache = resolveJwksCache(options)
