@@ -75,7 +75,11 @@ export const cognitoEnv: ProviderEnvFactory = {
     const tokenUse = env.oneOf('AUTH_PROVIDER_AWS_COGNITO_TOKEN_USE', TOKEN_USES)
     const issuerForm = env.oneOf('AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM', ISSUER_FORMS)
     const jwksUri = env.string('AUTH_PROVIDER_AWS_COGNITO_JWKS_URI')
-    if (clients === undefined) {
+    // Set to nothing but commas, a variable already has its problem: "required" would say it is unset.
+    const clientsGiven =
+      env.raw('AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID') !== undefined ||
+      env.raw('USER_POOL_CLIENT_ID') !== undefined
+    if (clients === undefined && !clientsGiven) {
       env.problems.add(
         'AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID is required when AUTH_PROVIDER=cognito: the app client id(s) whose tokens the API accepts, comma-separated (* accepts every app client of the pool)',
       )

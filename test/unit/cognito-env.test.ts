@@ -229,3 +229,13 @@ describe('cognitoIdentityPoolFromEnv', () => {
     }
   })
 })
+
+describe('a client id variable set to nothing but commas', () => {
+  it.each(['AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID', 'USER_POOL_CLIENT_ID'])(
+    '%s=, draws its own problem only, not "required" as if it were unset',
+    (name) => {
+      const { reported } = create({ USER_POOL_ID: POOL, [name]: ',' })
+      expect(reported).toEqual([`${name} must be a comma-separated list, got ","`])
+    },
+  )
+})
