@@ -212,10 +212,11 @@ export function optionError(name: string, expected: string, value: unknown): Typ
 }
 
 /** What each member of a method's options must be: a test, and the words a message says. */
-type MemberRules = Readonly<Record<string, readonly [(value: unknown) => boolean, string]>>
+export type MemberRules = Readonly<Record<string, readonly [(value: unknown) => boolean, string]>>
 
-const anything = (): boolean => true
-const isBoolean = (value: unknown): boolean => typeof value === 'boolean'
+/** A member rule's test for members checked elsewhere, or that may be anything. */
+export const anything = (): boolean => true
+export const isBoolean = (value: unknown): boolean => typeof value === 'boolean'
 const isRecord = (value: unknown): boolean =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
 
@@ -224,7 +225,7 @@ const isRecord = (value: unknown): boolean =>
  * naming the member and the allowed ones. Ignored, a misspelt `statusCode`, `expiresIn` or
  * `keepold` left the test checking a normal answer, a one-hour token or dropped keys.
  */
-function checkMembers(method: string, options: unknown, rules: MemberRules): void {
+export function checkMembers(method: string, options: unknown, rules: MemberRules): void {
   if (options === undefined) return
   if (!isRecord(options)) {
     throw new TypeError(`${method}: options must be an object, got ${show(options)}`)

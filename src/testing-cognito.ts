@@ -1,7 +1,17 @@
 // Cognito-shaped tokens for tests: the claims Cognito puts in access, ID, M2M and refresh tokens.
 
 import { randomUUID } from 'node:crypto'
-import { createOidcIssuer, optionError, type MintOptions, type TestIssuer } from './test-issuer.js'
+import {
+  anything,
+  checkMembers,
+  createOidcIssuer,
+  optionError,
+  serveAs,
+  show,
+  type MemberRules,
+  type MintOptions,
+  type TestIssuer,
+} from './test-issuer.js'
 
 // As CognitoProvider reads them: `<region>_<id>` (at most 55 characters) and an app client id.
 const USER_POOL_ID = /^[a-z]{2}(?:-[a-z]+)+-\d+_[0-9A-Za-z]+$/
@@ -64,9 +74,11 @@ export function cognitoPool(userPoolId: string): CognitoPool {
   }
 }
 
-/** The pool's issuer in one form. */
+/** The pool's issuer in one form; another form (`'Global'`) is a TypeError, not the regional one. */
 export function issuerOf(pool: CognitoPool, form: CognitoTestIssuerForm = 'regional'): string {
-  return form === 'global' ? pool.globalIssuer : pool.issuer
+  if (form === 'global') return pool.globalIssuer
+  if (form === 'regional') return pool.issuer
+  throw new TypeError(`issuerForm must be 'regional' (the default) or 'global', got ${show(form)}`)
 }
 
 function common(context: CognitoTokenContext): Record<string, unknown> {
@@ -176,7 +188,11 @@ export interface CognitoTestIssuer {
   readonly clientId: string
   /** The underlying issuer: its `fetch` serves the JWKS at `pool.jwksUri` only; `rotateKeys`, `counts`… */
   readonly idp: TestIssuer
-  /** An in-memory fetch serving the pool's keys under both issuer forms (`pool.jwksUri`, `pool.globalJwksUri`). */
+  /**
+   * An in-memory fetch serving the pool's keys (`pool.jwksUri`, `pool.globalJwksUri`) and
+   * discovery (`{issuer}/.well-known/openid-configuration`, naming that form) under both issuer
+   * forms.
+   */
   readonly fetch: typeof fetch
   /** A user's access token; `overrides` change claims (undefined removes one). */
   access(
@@ -195,7 +211,7 @@ export interface CognitoTestIssuer {
   /**
    * Mints claims as this pool. With `preset`, they go on top of a complete Cognito token of Jane
    * (`access`, `id`) or of the app client (`m2m`); without, no defaults beyond the `iss` (and
-   * those of the test issuer).
+   * those of the test issuer). A misspelt `preset` or `issuerForm` is a TypeError.
    */
   mint(claims?: Record<string, unknown>, options?: CognitoMintOptions): string
   /**
@@ -207,25 +223,58 @@ export interface CognitoTestIssuer {
   close(): Promise<void>
 }
 
+/** A pool's discovery document as Cognito serves it under one issuer form. */
+function cognitoDiscovery(issuer: string): Record<string, unknown> {
+  return {
+    issuer,
+    jwks_uri: `${issuer}/.well-known/jwks.json`,
+    id_token_signing_alg_values_supported: ['RS256'],
+    response_types_supported: ['code', 'token'],
+    scopes_supported: ['openid', 'email', 'phone', 'profile'],
+    subject_types_supported: ['public'],
+  }
+}
+
 /**
- * Answers the global form's key URL from the regional one's route: AWS publishes one key set
- * under both issuer forms of a pool.
+ * Serves the pool under both issuer forms, as AWS does: each form's discovery names that form
+ * and its own key URL (the generic issuer's named the regional issuer and `https://issuer.test`,
+ * so discovering the global form failed), and the global key URL answers from the regional route.
  */
 function servingBothForms(idp: TestIssuer, pool: CognitoPool): typeof fetch {
+  const discovery = new Map(
+    [pool.issuer, pool.globalIssuer].map((iss) => [`${iss}/.well-known/openid-configuration`, iss]),
+  )
   const globalBase = `${pool.globalIssuer}/`
   return (input, init) => {
-    const url = input instanceof Request ? input.url : String(input)
+    const request = input instanceof Request ? input : undefined
+    const url = request?.url ?? String(input)
+    const target = new URL(url)
+    const issuer = discovery.get(`${target.origin}${target.pathname}`)
+    if (issuer !== undefined) {
+      // A Request's own signal counts, as with the global fetch (an init's wins).
+      const signal = init?.signal ?? request?.signal
+      const answerInit = signal === undefined ? init : { ...init, signal }
+      return serveAs(idp, 'discovery', target, answerInit, cognitoDiscovery(issuer))
+    }
     if (!url.startsWith(globalBase)) return idp.fetch(input, init)
     const regional = `${pool.issuer}/${url.slice(globalBase.length)}`
     return idp.fetch(input instanceof Request ? new Request(regional, input) : regional, init)
   }
 }
 
+// Names only: the issuer checks the values, under the names createTestIssuer's callers give.
+const COGNITO_INIT_RULES: MemberRules = {
+  listen: [anything, ''],
+  allowInProduction: [anything, ''],
+}
+
 /**
  * Starts a fake Cognito user pool. Its in-memory `fetch` answers `pool.jwksUri` and
  * `pool.globalJwksUri`, so a `CognitoProvider({ userPoolId, fetch: issuer.fetch })` needs no
- * `jwksUri` override, whichever issuer form the tokens carry. A malformed `userPoolId` or
- * `clientId` is a TypeError naming it; under NODE_ENV=production it takes `allowInProduction`.
+ * `jwksUri` override, whichever issuer form the tokens carry, and each form's discovery, so an
+ * `OidcProvider({ issuer: pool.globalIssuer, fetch })` finds them too. A malformed `userPoolId`
+ * or `clientId`, or an unknown option, is a TypeError naming it; under NODE_ENV=production it
+ * takes `allowInProduction`.
  *
  * @example
  * const cognito = await createCognitoIssuer('eu-west-1_TestPool1', '5example6client7id')
@@ -237,6 +286,7 @@ export async function createCognitoIssuer(
   clientId = '3n4example5client6id7abc8',
   options: { listen?: boolean; allowInProduction?: boolean } = {},
 ): Promise<CognitoTestIssuer> {
+  checkMembers('createCognitoIssuer', options, COGNITO_INIT_RULES)
   // Caught here rather than by the provider later, with an issuer URL already made of it.
   if (typeof userPoolId !== 'string' || userPoolId.length > 55 || !USER_POOL_ID.test(userPoolId)) {
     throw optionError('userPoolId', '<region>_<id>, such as "eu-west-1_TestPool1"', userPoolId)
@@ -276,6 +326,10 @@ export async function createCognitoIssuer(
   }
   const mint = (claims: Record<string, unknown> = {}, mintOptions: CognitoMintOptions = {}) => {
     const { preset, ...rest } = mintOptions
+    // Unguarded, 'ID' failed as "not a function" and 'toString' or 'constructor' minted garbage.
+    if (preset !== undefined && !Object.hasOwn(presets, preset)) {
+      throw new TypeError(`mint: preset must be 'access', 'id' or 'm2m', got ${show(preset)}`)
+    }
     const base = preset === undefined ? {} : presets[preset](rest)
     return raw({ ...base, ...claims }, rest)
   }

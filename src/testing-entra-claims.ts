@@ -1,7 +1,8 @@
 // Entra-shaped claims for tests: v1/v2 access tokens, app-only tokens, group overage, B2C, and
 // Entra's key set shape.
 
-import { randomBytes, randomUUID } from 'node:crypto'
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { anything, checkMembers, isBoolean, type MemberRules } from './test-issuer.js'
 
 /** The tenant of personal Microsoft accounts. */
 export const CONSUMER_TENANT = '9188040d-6c67-4c5b-b112-36a304b66dad'
@@ -14,10 +15,18 @@ export const CLIENT_ID = '6e74172b-be56-4843-9ff4-e66a39bb12e3'
 export const APP_ID_URI = 'api://orders'
 export const CLIENT_APP = '2a7e9d1c-4b3f-4e8a-9c6d-1f0e2d3c4b5a'
 export const AUTHORITY = 'login.microsoftonline.com'
+/** The user flow of a B2C stand-in's tokens (`tfp`), and the one its `providerOptions` accept. */
+export const B2C_POLICY = 'B2C_1_signupsignin'
 
 /** A user as Entra's tokens describe them. */
 export interface EntraTestUser {
   readonly oid: string
+  /**
+   * `sub`: Entra's pairwise subject, fixed per user and app. Default: derived from `oid`, the
+   * context's `appId` (else `audience`) and `tid`, 43 characters as Entra's, so the same user gets
+   * the same `sub` from every token for the same API (`idClaim: 'sub'` sees one user).
+   */
+  readonly sub?: string
   readonly name: string
   /** UPN-shaped sign-in name (`preferred_username` in v2, `upn`/`unique_name` in v1). */
   readonly username: string
@@ -32,6 +41,11 @@ export interface EntraTokenContext {
   readonly tid: string
   /** `aud`: the client id (v2) or App ID URI (v1) by default. */
   readonly audience: string
+  /**
+   * The API's application (client) id, the app a user's pairwise `sub` belongs to, whichever form
+   * `aud` takes. Default `audience`.
+   */
+  readonly appId?: string
   /** The calling client application (`azp` / `appid`). */
   readonly clientApp: string
   /** Seconds since the epoch. */
@@ -57,6 +71,16 @@ export const v1Issuer = (tid: string, host = AUTHORITY) =>
 export const b2cIssuer = (host: string, tid: string) => `https://${host}/${tid}/v2.0/`
 
 const opaque = (bytes: number) => randomBytes(bytes).toString('base64url')
+
+/**
+ * The user's `sub`: as given, else a stand-in for Entra's pairwise one (the same for one user, app
+ * and tenant; a random one per token made `idClaim: 'sub'` see a new user on every request).
+ */
+function subjectOf(context: EntraTokenContext, user: EntraTestUser): string {
+  if (user.sub !== undefined) return user.sub
+  const app = context.appId ?? context.audience
+  return createHash('sha256').update(`${user.oid}|${app}|${context.tid}`).digest('base64url')
+}
 
 function times(context: EntraTokenContext): Record<string, number> {
   const { now, lifetimeSec = 3900 } = context
@@ -89,7 +113,7 @@ export function v2AccessTokenClaims(
     preferred_username: user.username,
     rh: `0.${opaque(32)}.`,
     scp,
-    sub: opaque(32),
+    sub: subjectOf(context, user),
     tid: context.tid,
     uti: opaque(16),
     ver: '2.0',
@@ -118,7 +142,7 @@ export function v1AccessTokenClaims(
     oid: user.oid,
     rh: `0.${opaque(32)}.`,
     scp,
-    sub: opaque(32),
+    sub: subjectOf(context, user),
     tid: context.tid,
     unique_name: user.username,
     upn: user.username,
@@ -127,11 +151,22 @@ export function v1AccessTokenClaims(
   }
 }
 
-/** A client-credentials (app-only) token: `roles`, no `scp`, `sub` = `oid` = the service principal. */
+const APP_RULES: MemberRules = {
+  oid: [(value) => typeof value === 'string', 'a string (the service principal’s object id)'],
+  roles: [anything, 'anything'],
+  version: [(value) => value === '1.0' || value === '2.0', "'1.0' or '2.0'"],
+  idtyp: [isBoolean, 'true or false'],
+}
+
+/**
+ * A client-credentials (app-only) token: `roles`, no `scp`, `sub` = `oid` = the service principal.
+ * A misspelt option (`role`) or a wrong one (`version: '2'`) is a TypeError naming it.
+ */
 export function appOnlyTokenClaims(
   context: EntraTokenContext,
   options: { oid?: string; roles?: unknown; version?: '1.0' | '2.0'; idtyp?: boolean } = {},
 ): Record<string, unknown> {
+  checkMembers('appOnlyTokenClaims', options, APP_RULES)
   const { oid = randomUUID(), roles = ['Orders.Export'], version = '2.0', idtyp = true } = options
   const common = {
     ...times(context),
@@ -184,7 +219,10 @@ export function withGroupOverage(
   return { ...rest, _claim_names: { groups: 'src1' }, _claim_sources: { src1: { endpoint } } }
 }
 
-/** A B2C user-flow access token: `tfp` names the flow, `ver` is 1.0 on the v2.0 endpoint. */
+/**
+ * A B2C user-flow access token: `tfp` names the flow, `ver` is 1.0 on the v2.0 endpoint, `sub` is
+ * the user's `sub` if given, else their object id (B2C's default).
+ */
 export function b2cAccessTokenClaims(
   context: EntraTokenContext & { host: string },
   user: EntraTestUser,
@@ -196,7 +234,7 @@ export function b2cAccessTokenClaims(
     ...times(context),
     aud: context.audience,
     oid: user.oid,
-    sub: user.oid,
+    sub: user.sub ?? user.oid,
     name: user.name,
     emails: [user.email ?? user.username],
     tfp: policy,

@@ -2,22 +2,27 @@
 // URLs answered in memory.
 
 import {
+  anything,
+  checkMembers,
   createOidcIssuer,
   optionError,
   serveAs,
   show,
+  type MemberRules,
   type MintOptions,
   type TestIssuer,
 } from './test-issuer.js'
 import {
   APP_ID_URI,
   AUTHORITY,
+  B2C_POLICY,
   CLIENT_APP,
   CLIENT_ID,
   CONSUMER_TENANT,
   JANE,
   TENANT,
   appOnlyTokenClaims,
+  b2cAccessTokenClaims,
   b2cIssuer,
   entraJwks,
   v1AccessTokenClaims,
@@ -36,9 +41,32 @@ const B2C_TENANT_NAME = /^[A-Za-z0-9]+$/
 // A host name as EntraIdProvider's authorityHost reads one (checked lower-cased), port allowed.
 const HOST_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?$/
 
-/** Options of an Entra stand-in's `mint`: the test issuer's, plus a token shape. */
+/**
+ * Options of an Entra stand-in's `mint`: the test issuer's, plus a token shape: `'b2c'` on a B2C
+ * stand-in (`b2cTenantName`), the others on any other.
+ */
 export interface EntraMintOptions extends MintOptions {
-  preset?: 'v2' | 'v1' | 'app'
+  preset?: 'v2' | 'v1' | 'app' | 'b2c'
+}
+
+/** Options of {@link createEntraIssuer}. */
+export interface EntraIssuerInit {
+  /** The tenant id, a lower-case GUID. Default {@link TENANT}. */
+  tid?: string
+  /** The same, as `createTestIssuer` and `EntraIdProvider` name it; give one of the two. */
+  tenantId?: string
+  host?: string
+  b2cTenantName?: string
+  allowInProduction?: boolean
+}
+
+// Names only: each value is checked on its own below, with a message of its own.
+const INIT_RULES: MemberRules = {
+  tid: [anything, ''],
+  tenantId: [anything, ''],
+  host: [anything, ''],
+  b2cTenantName: [anything, ''],
+  allowInProduction: [anything, ''],
 }
 
 /** An Entra stand-in: tokens of any tenant, discovery and keys at Entra's URLs, in memory. */
@@ -53,6 +81,7 @@ export interface EntraTestIssuer {
   readonly fetch: typeof fetch
   /** Every URL fetched, in order. */
   readonly requested: readonly string[]
+  /** Entra ID's presets (`v2`, `v1`, `app`) are a TypeError on a B2C stand-in: use `b2c`. */
   v2(user?: EntraTestUser, overrides?: Record<string, unknown>, options?: MintOptions): string
   v1(user?: EntraTestUser, overrides?: Record<string, unknown>, options?: MintOptions): string
   app(
@@ -60,9 +89,13 @@ export interface EntraTestIssuer {
     overrides?: Record<string, unknown>,
     mint?: MintOptions,
   ): string
+  /** A B2C stand-in's user-flow token ({@link B2C_POLICY}; `{ tfp }` in `overrides` names another). */
+  b2c(user?: EntraTestUser, overrides?: Record<string, unknown>, options?: MintOptions): string
   /**
-   * Signs claims with Entra's header (`typ`, `alg`, `kid`; `x5t` too). With `preset`, they go on
-   * top of a complete token: Jane's v2.0 or v1.0 access token, or an app-only token.
+   * Signs claims with Entra's header: `typ`, `alg`, `kid`, and in v1.0 tokens (`ver: '1.0'`, not
+   * B2C's) the legacy `x5t`. With `preset`, they go on top of a complete token: Jane's v2.0 or
+   * v1.0 access token, an app-only token, or (on a B2C stand-in, which refuses the others) Jane's
+   * user-flow token. A misspelt preset is a TypeError.
    */
   mint(claims?: Record<string, unknown>, options?: EntraMintOptions): string
   /**
@@ -70,13 +103,15 @@ export interface EntraTestIssuer {
    * and `app` presets); with `authorityHost` when the stand-in's host is not the public cloud's.
    * v1.0 tokens (the `v1` preset) take `{ ...tenant.providerOptions, acceptV1: true }`: the
    * provider refuses them by default. `audience` already names both forms, the client id (v2.0)
-   * and the App ID URI (v1.0), as an API accepting both configures it.
+   * and the App ID URI (v1.0), as an API accepting both configures it. A B2C stand-in's also
+   * carry `b2c: { tenantName, policies: [B2C_POLICY] }`: a B2C provider, for the `b2c` preset.
    */
   readonly providerOptions: {
     tenantId: string
     audience: readonly string[]
     fetch: typeof fetch
     authorityHost?: string
+    b2c?: { tenantName: string; policies: readonly string[] }
   }
   /** The context of a token of `tid` (default the issuer's). */
   context(tid?: string, audience?: string): EntraTokenContext
@@ -88,9 +123,9 @@ export interface EntraTestIssuer {
 }
 
 /**
- * Starts an Entra stand-in for tenant `tid` (a lower-case GUID; anything else is a TypeError) at
- * `host`, read as the provider reads `authorityHost`: a host name or an https origin, lower-cased,
- * without a default port (default `login.microsoftonline.com`, or `{b2cTenantName}.b2clogin.com`
+ * Starts an Entra stand-in for tenant `tid` (or `tenantId`: a lower-case GUID; anything else, or
+ * an option of another name, is a TypeError naming it) at `host`, read as the provider reads
+ * `authorityHost`: a host name or an https origin, lower-cased, without a default port (default `login.microsoftonline.com`, or `{b2cTenantName}.b2clogin.com`
  * with `b2cTenantName`); under NODE_ENV=production it takes `allowInProduction`. Its `fetch` answers
  * `https://{host}/{tenant}/v2.0/.well-known/openid-configuration` for any tenant (`organizations`
  * and `common` name `{tenantid}` as their issuer, as Entra's do), B2C user-flow discovery, and
@@ -102,22 +137,10 @@ export interface EntraTestIssuer {
  * const entra = await createEntraIssuer()
  * const provider = new EntraIdProvider({ tenantId: TENANT, audience: CLIENT_ID, fetch: entra.fetch })
  */
-export async function createEntraIssuer(
-  options: {
-    tid?: string
-    host?: string
-    b2cTenantName?: string
-    allowInProduction?: boolean
-  } = {},
-): Promise<EntraTestIssuer> {
-  const { tid = TENANT, b2cTenantName, allowInProduction } = options
-  if (typeof tid !== 'string' || !TENANT_ID.test(tid)) {
-    throw optionError(
-      'tenantId',
-      'a tenant id as Entra writes it, a lower-case GUID such as "72f988bf-86f1-41af-91ab-2d7cd011db47"',
-      tid,
-    )
-  }
+export async function createEntraIssuer(options: EntraIssuerInit = {}): Promise<EntraTestIssuer> {
+  checkMembers('createEntraIssuer', options, INIT_RULES)
+  const { b2cTenantName, allowInProduction } = options
+  const tid = tenantOf(options)
   if (
     b2cTenantName !== undefined &&
     (typeof b2cTenantName !== 'string' || !B2C_TENANT_NAME.test(b2cTenantName))
@@ -129,7 +152,8 @@ export async function createEntraIssuer(
     options.host ?? (b2cTenantName === undefined ? AUTHORITY : `${b2cTenantName}.b2clogin.com`),
   )
   const idp = await createOidcIssuer({
-    issuer: v2Issuer(tid, host),
+    // A B2C stand-in's tokens carry its user flows' issuer, trailing slash included.
+    issuer: b2cTenantName === undefined ? v2Issuer(tid, host) : b2cIssuer(host, tid),
     audience: CLIENT_ID,
     algorithms: ['RS256'],
     listen: false,
@@ -154,34 +178,56 @@ export async function createEntraIssuer(
   ): EntraTokenContext => ({
     tid: tenant,
     audience,
+    // The API's both forms are one app, whose users keep one pairwise sub.
+    ...(audience === CLIENT_ID || audience === APP_ID_URI ? { appId: CLIENT_ID } : {}),
     clientApp: CLIENT_APP,
     now: Math.floor(Date.now() / 1000),
     host,
     ...(lifetimeSec === undefined ? {} : { lifetimeSec }),
   })
+  const b2cContext = (life?: number) => ({ ...context(tid, CLIENT_ID, life), host })
   const presets = {
     v2: (life?: number) => v2AccessTokenClaims(context(tid, CLIENT_ID, life), JANE),
     v1: (life?: number) => v1AccessTokenClaims(context(tid, APP_ID_URI, life), JANE),
     app: (life?: number) => appOnlyTokenClaims(context(tid, CLIENT_ID, life)),
+    b2c: (life?: number) => b2cAccessTokenClaims(b2cContext(life), JANE, B2C_POLICY),
   }
   const mint = (claims: Record<string, unknown> = {}, mintOptions: EntraMintOptions = {}) => {
     const { preset, ...rest } = mintOptions
     if (preset !== undefined && !Object.hasOwn(presets, preset)) {
-      throw new TypeError(`mint: preset must be 'v2', 'v1' or 'app', got ${show(preset)}`)
+      const shapes = b2cTenantName === undefined ? "'v2', 'v1' or 'app'" : "'b2c' (a B2C stand-in)"
+      throw new TypeError(`mint: preset must be ${shapes}, got ${show(preset)}`)
     }
+    if (preset !== undefined) checkShape(`mint: preset ${show(preset)}`, preset === 'b2c')
     const base = preset === undefined ? {} : presets[preset](rest.expiresInSec)
     return raw({ ...base, ...claims }, rest)
   }
+  // Entra's header repeats the kid as x5t in v1.0 tokens only, a legacy of v1.0; B2C's say ver
+  // 1.0 but have none either.
   const raw = (claims: Record<string, unknown>, mintOptions: MintOptions = {}): string => {
-    const kid = idp.jwks().keys[0]?.['kid']
+    const legacy = claims['ver'] === '1.0' && b2cTenantName === undefined
+    const x5t = legacy ? { x5t: idp.jwks().keys[0]?.['kid'] } : {}
     return idp.mint(
       { jti: undefined, ...claims },
-      { ...mintOptions, header: { x5t: kid, ...mintOptions.header } },
+      { ...mintOptions, header: { ...x5t, ...mintOptions.header } },
     )
+  }
+  // A B2C tenant issues user-flow tokens only, and only a B2C tenant issues them.
+  const checkShape = (what: string, b2c: boolean): void => {
+    if (b2cTenantName !== undefined && !b2c) {
+      throw new TypeError(
+        `${what} mints an Entra ID token, which no B2C tenant issues (nor its provider accepts); a B2C stand-in mints user-flow tokens: preset 'b2c' or b2c()`,
+      )
+    }
+    if (b2cTenantName === undefined && b2c) {
+      throw new TypeError(
+        `${what} mints a B2C user-flow token, which needs a B2C stand-in: give b2cTenantName`,
+      )
+    }
   }
 
   // The issuer's own key URLs serve Entra's key shape too, under the multi-tenant template.
-  const ownKeys = new Set([idp.jwksUri, `${idp.issuer}/.well-known/jwks.json`])
+  const ownKeys = new Set([idp.jwksUri, `${idp.issuer.replace(/\/$/, '')}/.well-known/jwks.json`])
   const fetch: typeof globalThis.fetch = async (input, init) => {
     const request = input instanceof Request ? input : undefined
     const url = new URL(input instanceof Request ? input.url : input)
@@ -216,20 +262,31 @@ export async function createEntraIssuer(
       audience: [CLIENT_ID, APP_ID_URI],
       fetch,
       ...(host === AUTHORITY ? {} : { authorityHost: host }),
+      ...(b2cTenantName === undefined
+        ? {}
+        : { b2c: { tenantName: b2cTenantName, policies: [B2C_POLICY] } }),
     },
     v2: (user = JANE, overrides = {}, mintOptions = {}) => {
+      checkShape('v2()', false)
       const claims = v2AccessTokenClaims(context(tid, CLIENT_ID, mintOptions.expiresInSec), user)
       return mint({ ...claims, ...overrides }, mintOptions)
     },
     v1: (user = JANE, overrides = {}, mintOptions = {}) => {
+      checkShape('v1()', false)
       const claims = v1AccessTokenClaims(context(tid, APP_ID_URI, mintOptions.expiresInSec), user)
       return mint({ ...claims, ...overrides }, mintOptions)
     },
     app: (appOptions, overrides = {}, mintOptions = {}) => {
+      checkShape('app()', false)
       const claims = appOnlyTokenClaims(
         context(tid, CLIENT_ID, mintOptions.expiresInSec),
         appOptions,
       )
+      return mint({ ...claims, ...overrides }, mintOptions)
+    },
+    b2c: (user = JANE, overrides = {}, mintOptions = {}) => {
+      checkShape('b2c()', true)
+      const claims = b2cAccessTokenClaims(b2cContext(mintOptions.expiresInSec), user, B2C_POLICY)
       return mint({ ...claims, ...overrides }, mintOptions)
     },
     setKeyIssuer: (issuer) => {
@@ -240,6 +297,22 @@ export async function createEntraIssuer(
     },
     close: () => idp.close(),
   }
+}
+
+/** The tenant id given as `tid` or `tenantId` (default {@link TENANT}), checked under that name. */
+function tenantOf(options: EntraIssuerInit): string {
+  const { tid, tenantId } = options
+  if (tid !== undefined && tenantId !== undefined) {
+    throw new TypeError('createEntraIssuer: give the tenant as tid or as tenantId, not both')
+  }
+  const name = tenantId === undefined ? 'tid' : 'tenantId'
+  const value: unknown = tenantId ?? tid ?? TENANT
+  if (typeof value === 'string' && TENANT_ID.test(value)) return value
+  throw optionError(
+    name,
+    'a tenant id as Entra writes it, a lower-case GUID such as "72f988bf-86f1-41af-91ab-2d7cd011db47"',
+    value,
+  )
 }
 
 /**

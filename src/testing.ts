@@ -42,7 +42,10 @@ export interface EntraIssuerOptions {
    * Default `login.microsoftonline.com`, or `{b2cTenantName}.b2clogin.com` with `b2cTenantName`.
    */
   host?: string
-  /** Answer a B2C tenant's user-flow discovery too. */
+  /**
+   * Pose as this Azure AD B2C tenant: user-flow discovery and keys, the `'b2c'` preset (the
+   * Entra ID presets are refused), and `providerOptions` with `b2c: { tenantName, policies }`.
+   */
   b2cTenantName?: string
   /** Start even though NODE_ENV says production; see {@link TestIssuerOptions.allowInProduction}. */
   allowInProduction?: boolean
@@ -79,7 +82,8 @@ function checkOptionsOfKind(options: unknown): void {
  * Cognito user pool or a Microsoft Entra ID tenant, whose `mint(claims, { preset })` makes tokens
  * shaped exactly like the real ones and whose `providerOptions` point a provider at it in memory
  * with the provider's defaults: Cognito's `id` preset also takes `tokenUse: 'id'`, Entra's `v1`
- * preset `acceptV1: true`.
+ * preset `acceptV1: true`. With `b2cTenantName` the Entra kind is an Azure AD B2C tenant: its
+ * `'b2c'` preset, and `providerOptions` with `b2c`.
  *
  * Rejects with a TypeError naming the option when an option is malformed or not one of its
  * kind's, and with a ConfigError when NODE_ENV says production, unless `allowInProduction: true`.
@@ -117,8 +121,9 @@ export async function createTestIssuer(
   }
   if (options.kind === 'entra-id') {
     const { tenantId, host, b2cTenantName } = options
+    // As tenantId, so that a bad one is refused under the name given here.
     return createEntraIssuer({
-      ...(tenantId === undefined ? {} : { tid: tenantId }),
+      ...(tenantId === undefined ? {} : { tenantId }),
       ...(host === undefined ? {} : { host }),
       ...(b2cTenantName === undefined ? {} : { b2cTenantName }),
       ...allowance,
