@@ -85,6 +85,6 @@ export {
   resolveAudience,
   type OptionFlags,
 } from './options.js'
-export { packageResolves, type PackageResolver } from './optional-package.js'
+export { missingPackages, packageResolves, type PackageResolver } from './optional-package.js'
 export { standardIdentity, stringClaim, User, type UserIdentity, type UserSources } from './user.js'
 export { Verification, verifyJwt, type KeySource, type VerificationPolicy } from './verify-token.js'

@@ -55,6 +55,7 @@ type Options = NonNullable<ParseArgsConfig['options']>
 // would still write the row) is refused as unknown instead.
 const COMMON_OPTIONS: Options = {
   url: { type: 'string' },
+  timeout: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   'no-id-column': { type: 'boolean' },
   ...Object.fromEntries(NAME_FLAGS.map((flag) => [flag, { type: 'string' }])),
@@ -71,6 +72,7 @@ const COMMON = `Options:
   --groups-table NAME     also --roles-table, --permissions-table (default authz_groups…)
   --user-column NAME      also --id-column, --groups-column, --roles-column, --permissions-column
   --no-id-column          the tables have no id column (the library's columns.id: null)
+  --timeout SECONDS       longest wait for the database (default 10; sql init's CREATE statements: 600)
   -h, --help              this help`
 
 type Parsed = { values: Record<string, string | boolean | undefined>; positionals: string[] }
@@ -136,17 +138,41 @@ function urlOf(values: Parsed['values'], io: CliIo): { url: string; target: Data
   return { url: setting.url, target }
 }
 
-/** Runs `work` on a store for the command line's URL and names, closing it after. */
+const DEFAULT_TIMEOUT_SEC = 10
+/** `sql init`'s: indexing a large existing table may take minutes. */
+const DEFAULT_INIT_TIMEOUT_SEC = 600
+const MAX_TIMEOUT_SEC = 86_400
+
+/** `--timeout SECONDS` in ms, or `fallback` seconds when it is not given. */
+function timeoutOf(values: Parsed['values'], fallbackSec: number): number {
+  const text = values['timeout']
+  if (text === undefined) return fallbackSec * 1000
+  const seconds = typeof text === 'string' && /^\s*[0-9.]+\s*$/.test(text) ? Number(text) : NaN
+  if (!(seconds > 0 && seconds <= MAX_TIMEOUT_SEC)) {
+    throw new UsageError(
+      `--timeout must be a number of seconds above 0, at most ${MAX_TIMEOUT_SEC}`,
+    )
+  }
+  return Math.max(1, Math.round(seconds * 1000))
+}
+
+/**
+ * Runs `work` on a store for the command line's URL and names, closing it after. Its queries wait
+ * at most `--timeout` (default 10 s); `sql init` passes that to `init()` instead, keeping 10 s for
+ * connecting.
+ */
 async function withStore<T>(
   values: Parsed['values'],
   io: CliIo,
   work: (store: SqlAuthzStore) => Promise<T>,
+  { ddl = false }: { ddl?: boolean } = {},
 ): Promise<T> {
   const { url } = urlOf(values, io)
+  const waitMs = ddl ? DEFAULT_TIMEOUT_SEC * 1000 : timeoutOf(values, DEFAULT_TIMEOUT_SEC)
   const store = new SqlAuthzStore({
     url,
     ...names(values),
-    pool: { size: 1, acquireTimeoutMs: 10_000, queryTimeoutMs: 10_000 },
+    pool: { size: 1, acquireTimeoutMs: waitMs, queryTimeoutMs: waitMs },
   })
   try {
     return await work(store)
@@ -204,7 +230,7 @@ function command(
 const sqlInit = command(
   'sql',
   'sql init: create the authorization tables and indexes (if missing)',
-  `Usage: oidc-guard sql init [--url URL] [--print [--dialect postgres|mysql|sqlite]]
+  `Usage: oidc-guard sql init [--url URL] [--timeout SECONDS] [--print [--dialect postgres|mysql|sqlite]]
 
 Creates authz_groups, authz_roles and authz_permissions with their indexes, if missing (and the
 file of a sqlite: URL: the other commands never create one).
@@ -222,6 +248,9 @@ ${COMMON}
       throw new UsageError('"sql init" takes no other word (give the URL as --url URL)')
     }
     if (values['print'] === true) {
+      if (values['timeout'] !== undefined) {
+        throw new UsageError('--timeout goes without --print, which runs nothing')
+      }
       for (const statement of await SqlAuthzStore.statements(
         printDialect(values, io),
         names(values),
@@ -233,13 +262,19 @@ ${COMMON}
     if (values['dialect'] !== undefined) {
       throw new UsageError('--dialect goes with --print: the URL says which database it is')
     }
-    await withStore(values, io, async (store) => {
-      await store.init()
-      const { tables } = store.schema
-      io.out(
-        `tables ready in ${store.database}: ${SQL_FACETS.map((facet) => tables[facet]).join(', ')}`,
-      )
-    })
+    const timeoutMs = timeoutOf(values, DEFAULT_INIT_TIMEOUT_SEC)
+    await withStore(
+      values,
+      io,
+      async (store) => {
+        await store.init({ timeoutMs })
+        const { tables } = store.schema
+        io.out(
+          `tables ready in ${store.database}: ${SQL_FACETS.map((facet) => tables[facet]).join(', ')}`,
+        )
+      },
+      { ddl: true },
+    )
     return EXIT.ok
   },
 )

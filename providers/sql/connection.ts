@@ -5,12 +5,14 @@ import type * as KyselyModule from 'kysely'
 import type { Kysely } from 'kysely'
 import {
   checkNumber,
+  checkOptionNames,
   checkTimeout,
   silentLogger,
   type Logger,
+  type OptionFlags,
   type Problems,
 } from '../../src/spi.js'
-import { openClient, openTarget } from './drivers.js'
+import { openClient, openTarget, withStatementTimeout } from './drivers.js'
 import { Gate } from './gate.js'
 import type { DatabaseTarget, SqlDialectName } from './url.js'
 
@@ -55,6 +57,13 @@ const DEFAULT_POOL: ResolvedPoolOptions = Object.freeze({
   maxWaiting: 100,
 })
 
+const POOL_OPTIONS = Object.keys({
+  size: true,
+  acquireTimeoutMs: true,
+  queryTimeoutMs: true,
+  maxWaiting: true,
+} as const satisfies OptionFlags<SqlPoolOptions>)
+
 /** Checks pool options, adding problems; returns them with defaults applied. */
 export function resolvePoolOptions(
   problems: Problems,
@@ -65,6 +74,8 @@ export function resolvePoolOptions(
     problems.add('pool must be an object: { size, acquireTimeoutMs, queryTimeoutMs, maxWaiting }')
     return DEFAULT_POOL
   }
+  // `pool: { timeout: 10 }` would otherwise keep the default bounds without a word.
+  checkOptionNames(problems, 'pool', pool, POOL_OPTIONS)
   checkNumber(problems, 'pool.size', pool.size, 1, { max: 1_000, integer: true })
   checkTimeout(problems, 'pool.acquireTimeoutMs', pool.acquireTimeoutMs)
   checkTimeout(problems, 'pool.queryTimeoutMs', pool.queryTimeoutMs)
@@ -213,19 +224,25 @@ export class SqlConnection {
 
   /**
    * Runs `work` through the gate, bounded by the query time-out; rejects as soon as `signal`
-   * aborts (the query itself then ends at its own time-out).
+   * aborts (the query itself then ends at its own time-out). `ddlTimeoutMs` bounds it instead, and
+   * each of its statements on the pools this module guards, for DDL that may run for minutes.
    */
-  async run<T>(work: (opened: OpenedDatabase) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  async run<T>(
+    work: (opened: OpenedDatabase) => Promise<T>,
+    signal?: AbortSignal,
+    ddlTimeoutMs?: number,
+  ): Promise<T> {
     const opened = await this.open()
     const release = await this.gate.acquire(signal)
-    const { queryTimeoutMs } = this.pool
-    const message = `the database did not answer within ${queryTimeoutMs} ms`
-    const running = this.#start(opened, work, performance.now() + queryTimeoutMs, message)
+    const timeoutMs = ddlTimeoutMs ?? this.pool.queryTimeoutMs
+    const message = `the database did not answer within ${timeoutMs} ms`
+    const start = () => this.#start(opened, work, performance.now() + timeoutMs, message)
+    const running = ddlTimeoutMs === undefined ? start() : withStatementTimeout(timeoutMs, start)
     // The slot is held until the work ends, not only until its caller stops waiting: work that
     // outlives its deadline (a query on a dead network, a wait for a pool the app holds) still
     // counts against `size`, so a stalled database cannot gather more of it than that.
     running.then(release, release)
-    return abortable(withDeadline(running, queryTimeoutMs, message), signal)
+    return abortable(withDeadline(running, timeoutMs, message), signal)
   }
 
   /**

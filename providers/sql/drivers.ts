@@ -1,5 +1,6 @@
 // Drivers: Kysely, pg, mysql2, better-sqlite3 loaded on first use; dead connections discarded.
 
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { existsSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import type * as KyselyModule from 'kysely'
@@ -28,9 +29,25 @@ const DRIVER_PACKAGES: Readonly<Record<SqlDialectName, string>> = {
   sqlite: 'better-sqlite3',
 }
 
+/** The packages a URL of `dialect` needs: Kysely and the dialect's driver. */
+export function driverPackages(dialect: SqlDialectName): readonly string[] {
+  return ['kysely', DRIVER_PACKAGES[dialect]]
+}
+
 /** Loads Kysely, or explains that it must be installed. */
 export function loadKysely(): Promise<typeof KyselyModule> {
   return import('kysely').catch(explainMissing('kysely', 'the SQL authorization sources'))
+}
+
+const statementTimeout = new AsyncLocalStorage<number>()
+
+/**
+ * Runs `work` with its statements bounded by `timeoutMs` instead of the pool's query time-out on
+ * the pools this module guards (pg's read time-out, mysql2's `timeout`): for DDL, such as the
+ * CREATE INDEX of `init()` on a large table, which may rightly run for minutes.
+ */
+export function withStatementTimeout<T>(timeoutMs: number, work: () => Promise<T>): Promise<T> {
+  return statementTimeout.run(timeoutMs, work)
 }
 
 /** Opens the database a URL names: its driver, a bounded pool, Kysely over it. */
@@ -228,6 +245,10 @@ function reportedByServer(error: unknown, field: 'severity' | 'sqlState'): boole
 function guardPgPool(pool: RawPgPool, bounds: ResolvedPoolOptions): PostgresPool {
   const acquire = pgAcquirer(pool, bounds)
   const readTimeoutMs = pgReadTimeout(bounds.queryTimeoutMs)
+  const timeoutFor = (): number => {
+    const ddl = statementTimeout.getStore()
+    return ddl === undefined ? readTimeoutMs : pgReadTimeout(ddl)
+  }
   return {
     connect: async () => {
       const client = await acquire()
@@ -237,7 +258,7 @@ function guardPgPool(pool: RawPgPool, bounds: ResolvedPoolOptions): PostgresPool
         // never gets its answer would otherwise hold the client, and the gate's slot, for good.
         query: (sql: string, parameters: readonly unknown[]) =>
           client
-            .query({ text: sql, values: parameters, query_timeout: readTimeoutMs })
+            .query({ text: sql, values: parameters, query_timeout: timeoutFor() })
             .catch((error: unknown) => {
               if (!reportedByServer(error, 'severity')) broken = true
               throw error
@@ -317,7 +338,9 @@ interface RawMysqlPool {
  * A mysql2 pool whose waits for a connection end at the time-out, whose queries carry it, whose
  * failed connections are discarded, and whose values travel as server-side prepared statement
  * parameters: mysql2's `query` would escape them into the SQL text, which a server in
- * `NO_BACKSLASH_ESCAPES` mode reads differently.
+ * `NO_BACKSLASH_ESCAPES` mode reads differently. (Keys and values never rely on this: the store
+ * writes them as hexadecimal literals on MySQL, see `textValue`, since an app's Kysely instance
+ * goes through `query`.)
  */
 function guardMysqlPool(
   pool: RawMysqlPool,
@@ -382,7 +405,7 @@ function guardMysqlConnection(
   let broken = false
   const guarded = {
     query: (sql: string, values: unknown[], done?: MysqlCallback) => {
-      const options = { sql, timeout: timeoutMs }
+      const options = { sql, timeout: statementTimeout.getStore() ?? timeoutMs }
       if (done === undefined) return connection.query(options, values) // streaming: unused
       const finish: MysqlCallback = (failure, result) => {
         if (failure && !reportedByServer(failure, 'sqlState')) broken = true

@@ -21,6 +21,11 @@ const URL_VARIABLE = 'AUTHZ_DATABASE_URL'
 const URL_ALIAS = 'AUTHZ_SQLALCHEMY_DATABASE_URI'
 const MAX_SECONDS = 86_400
 const DEFAULT_FACETS: readonly SqlFacet[] = ['permissions']
+const POOL_VARIABLES = [
+  'AUTHZ_POOL_SIZE',
+  'AUTHZ_POOL_TIMEOUT_IN_SECONDS',
+  'AUTHZ_QUERY_TIMEOUT_IN_SECONDS',
+] as const
 
 const BUILDERS = {
   groups: (options: SqlSourceOptions) => new SqlGroupsProvider(options),
@@ -74,6 +79,12 @@ export const sqlSourcesEnv: SourcesEnvFactory = {
     if (database === undefined) {
       if (facets !== undefined || idClaim !== undefined) {
         problem(`AUTHZ_SQL_FACETS and AUTHZ_SQL_ID_CLAIM need ${URL_VARIABLE}, which is not set`)
+      }
+      // Bounds set for a pool that will never exist say the URL was forgotten (or misnamed).
+      const bounds = POOL_VARIABLES.filter((name) => env.raw(name) !== undefined)
+      if (bounds.length > 0) {
+        const verb = bounds.length === 1 ? 'needs' : 'need'
+        problem(`${joinNames(bounds)} ${verb} ${URL_VARIABLE}, which is not set`)
       }
       return {}
     }
@@ -131,6 +142,13 @@ export function readDatabaseUrl(
   }
   if (primary !== undefined) return { url: primary, variable: URL_VARIABLE }
   return alias === undefined ? undefined : { url: alias, variable: URL_ALIAS }
+}
+
+/** `A`, `A and B`, `A, B and C`. */
+function joinNames(names: readonly string[]): string {
+  return names.length === 1
+    ? names[0]!
+    : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]!}`
 }
 
 function milliseconds(seconds: number): number {

@@ -2,7 +2,7 @@
 
 import type * as KyselyModule from 'kysely'
 import type { Kysely } from 'kysely'
-import type { Problems } from '../../src/spi.js'
+import { checkOptionNames, type OptionFlags, type Problems } from '../../src/spi.js'
 import type { SqlDialectName } from './url.js'
 
 /** The three facets the SQL sources serve. */
@@ -28,6 +28,19 @@ export interface SqlColumnNames {
   roles?: string
   permissions?: string
 }
+
+const TABLE_OPTIONS = Object.keys({
+  groups: true,
+  roles: true,
+  permissions: true,
+} as const satisfies OptionFlags<SqlTableNames>)
+const COLUMN_OPTIONS = Object.keys({
+  user: true,
+  id: true,
+  groups: true,
+  roles: true,
+  permissions: true,
+} as const satisfies OptionFlags<SqlColumnNames>)
 
 /** Table and column names, resolved and validated. */
 export interface SqlSchema {
@@ -79,6 +92,9 @@ export function resolveSchema(
 ): SqlSchema {
   const t = objectOption(problems, 'tables', tables)
   const c = objectOption(problems, 'columns', columns)
+  // A misspelt name (`group`, `usr`) would silently read the default table or column.
+  checkOptionNames(problems, 'tables', t, TABLE_OPTIONS)
+  checkOptionNames(problems, 'columns', c, COLUMN_OPTIONS)
   const pick = (group: 'tables' | 'columns', facet: SqlFacet, source: Record<string, unknown>) =>
     identifier(
       problems,
@@ -188,13 +204,46 @@ type SqlTag = (typeof KyselyModule)['sql']
  * byte, whatever the column's type, character set or collation. Tables the app made may compare
  * loosely: `citext` or a case-insensitive collation (PostgreSQL), `COLLATE NOCASE` (SQLite), the
  * usual MySQL collations (case, accents and trailing spaces ignored, even `utf8mb4_bin` pads), and
- * on MySQL a `latin1` column holds other bytes than the utf8mb4 parameter, so both sides are
- * converted to utf8mb4 before their bytes are compared.
+ * on MySQL a `latin1` column holds other bytes than the utf8mb4 key, so both sides are converted
+ * to utf8mb4 before their bytes are compared. SQLite compares a column of INTEGER, REAL or NUMERIC
+ * affinity as numbers even under `collate binary` (7 would match `7.0`, `007`, `+7`), so both
+ * sides are cast to text there, which has no numeric affinity.
  */
 export function exactText(sql: SqlTag, dialect: SqlDialectName, operand: unknown) {
   if (dialect === 'postgres') return sql`${operand}::text collate "C"`
   if (dialect === 'mysql') return sql`cast(convert(${operand} using utf8mb4) as binary)`
-  return sql`${operand} collate binary`
+  return sql`cast(${operand} as text) collate binary`
+}
+
+/**
+ * A key or value as an operand of a query: a bound parameter on PostgreSQL and SQLite; on MySQL
+ * the hexadecimal literal of its UTF-8 bytes, `_utf8mb4 X'616c696365'`. mysql2's `query`, which an
+ * app's Kysely instance uses, escapes a parameter into the SQL text with backslashes, and a server
+ * in `NO_BACKSLASH_ESCAPES` mode ends the string at the escaped quote; a connection charset other
+ * than utf8mb4 changes its bytes. Hexadecimal digits read the same in every mode and charset, and
+ * the introducer makes the literal a utf8mb4 string that, like a parameter, takes the column's
+ * collation, so the index still serves `column = literal`.
+ */
+export function textValue(sql: SqlTag, dialect: SqlDialectName, value: string) {
+  if (dialect !== 'mysql') return sql`${value}`
+  return sql.raw(`_utf8mb4 X'${Buffer.from(value, 'utf8').toString('hex')}'`)
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
+const HEX = /^(?:[0-9A-Fa-f]{2})*$/
+
+/**
+ * A value MySQL answered as the hexadecimal of its UTF-8 bytes (`hex(…)`, so that no connection
+ * charset changes it on the way back), decoded; undefined when it is not such text.
+ */
+export function fromHexText(value: unknown): string | undefined {
+  const text = value instanceof Uint8Array ? Buffer.from(value).toString('latin1') : value
+  if (typeof text !== 'string' || !HEX.test(text)) return undefined
+  try {
+    return UTF8.decode(Buffer.from(text, 'hex'))
+  } catch {
+    return undefined
+  }
 }
 
 /**

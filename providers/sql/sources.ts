@@ -1,8 +1,10 @@
 // SqlGroupsProvider, SqlRolesProvider, SqlPermissionsProvider: a user's facets from SQL tables.
 
 import {
+  checkOptionNames,
   ConfigError,
   Problems,
+  type OptionFlags,
   type GroupsProvider,
   type PermissionsProvider,
   type RolesProvider,
@@ -10,7 +12,7 @@ import {
   type User,
 } from '../../src/spi.js'
 import type { SqlFacet } from './schema.js'
-import { SqlAuthzStore, type SqlStoreOptions } from './store.js'
+import { SqlAuthzStore, STORE_OPTION_FLAGS, type SqlStoreOptions } from './store.js'
 
 /** Options of the SQL sources: where the tables are (or a shared store), and the key's claim. */
 export interface SqlSourceOptions extends SqlStoreOptions {
@@ -27,15 +29,19 @@ export interface SqlSourceOptions extends SqlStoreOptions {
   store?: SqlAuthzStore
 }
 
-const STORE_OPTIONS = [
-  'url',
-  'client',
-  'dialect',
-  'pool',
-  'tables',
-  'columns',
-  'maxValues',
-] as const
+// Each is given to the store the source builds; with a shared `store`, none may be (the store
+// already has its own, and the source would silently ignore them).
+const STORE_OPTIONS = Object.keys(STORE_OPTION_FLAGS) as (keyof SqlStoreOptions)[]
+const SOURCE_OPTIONS = Object.keys({
+  ...STORE_OPTION_FLAGS,
+  idClaim: true,
+  store: true,
+} as const satisfies OptionFlags<SqlSourceOptions>)
+const SOURCE_NAMES: Readonly<Record<SqlFacet, string>> = {
+  groups: 'SqlGroupsProvider',
+  roles: 'SqlRolesProvider',
+  permissions: 'SqlPermissionsProvider',
+}
 
 /**
  * The lookup key of a user: the `idClaim` claim of a token's user, or the `id` of a user
@@ -55,6 +61,13 @@ export function lookupKey(user: User, idClaim: string): string {
   )
 }
 
+/** The options the store takes, out of a source's (whose unknown names the source reported). */
+function storeOptions(given: SqlSourceOptions): SqlStoreOptions {
+  return Object.fromEntries(
+    STORE_OPTIONS.filter((name) => name in given).map((name) => [name, given[name]]),
+  ) as SqlStoreOptions
+}
+
 abstract class SqlSource {
   /** The claim looked up. */
   readonly idClaim: string
@@ -66,6 +79,8 @@ abstract class SqlSource {
   protected constructor(facet: SqlFacet, options: SqlSourceOptions) {
     const problems = new Problems()
     const given = (options ?? {}) as SqlSourceOptions
+    // `idclaim: 'email'` would look users up by sub: a misspelt name is refused, not ignored.
+    checkOptionNames(problems, SOURCE_NAMES[facet], given, SOURCE_OPTIONS)
     const { idClaim = 'sub', store } = given
     if (typeof idClaim !== 'string' || idClaim.trim() === '') {
       problems.add(`idClaim must be a claim name such as sub, email or cognito:username`)
@@ -75,7 +90,7 @@ abstract class SqlSource {
       const extra = STORE_OPTIONS.filter((name) => given[name] !== undefined)
       if (extra.length > 0) {
         problems.add(
-          `give either store or ${extra.join(', ')}: the store already says where the tables are`,
+          `give either store or ${extra.join(', ')}: the store already has its own (where the tables are, its pool, its logger)`,
         )
       }
       problems.throwIfAny()
@@ -83,7 +98,7 @@ abstract class SqlSource {
     } else {
       let built: SqlAuthzStore | undefined
       try {
-        built = new SqlAuthzStore(given)
+        built = new SqlAuthzStore(storeOptions(given))
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error
         for (const problem of error.problems) problems.add(problem)

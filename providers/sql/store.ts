@@ -1,7 +1,18 @@
 // SqlAuthzStore: the one seam over SQL: look up, grant and revoke a user's groups, roles, permissions.
 
 import type * as KyselyModule from 'kysely'
-import { Problems, checkNumber, type Logger } from '../../src/spi.js'
+import {
+  checkLogger,
+  checkNumber,
+  checkOptionNames,
+  checkTimeout,
+  missingPackages,
+  neverThrows,
+  Problems,
+  silentLogger,
+  type Logger,
+  type OptionFlags,
+} from '../../src/spi.js'
 import {
   clientKind,
   kyselyDialect,
@@ -12,14 +23,22 @@ import {
   type SqlClient,
   type SqlPoolOptions,
 } from './connection.js'
-import { createSqliteFile, loadKysely, missingSqliteFile, offlineDialect } from './drivers.js'
+import {
+  createSqliteFile,
+  driverPackages,
+  loadKysely,
+  missingSqliteFile,
+  offlineDialect,
+} from './drivers.js'
 import { ksuid } from './ksuid.js'
 import {
   exactText,
+  fromHexText,
   looseIndexError,
   resolveSchema,
   schemaStatements,
   SQL_FACETS,
+  textValue,
   USER_WIDTH,
   VALUE_WIDTH,
   type SqlColumnNames,
@@ -54,9 +73,35 @@ export interface SqlStoreOptions {
    * at most 1,000,000.
    */
   maxValues?: number
-  /** Where failures of idle connections are logged. Default: nowhere. */
-  logger?: Logger
+  /** Where failures of idle connections are logged: a pino logger, or `false` (the default) for nowhere. */
+  logger?: Logger | false
 }
+
+/** Options of {@link SqlAuthzStore.init}. */
+export interface SqlInitOptions {
+  /**
+   * Longest time the CREATE statements may run, in ms: much longer than a lookup's, since indexing
+   * a large existing table may take minutes. Default 600,000 (10 minutes).
+   */
+  timeoutMs?: number
+}
+
+/** The store's options, checked so that a misspelt one is not silently ignored. */
+export const STORE_OPTION_FLAGS = {
+  url: true,
+  client: true,
+  dialect: true,
+  pool: true,
+  tables: true,
+  columns: true,
+  maxValues: true,
+  logger: true,
+} as const satisfies OptionFlags<SqlStoreOptions>
+const STORE_OPTION_NAMES = Object.keys(STORE_OPTION_FLAGS)
+const INIT_OPTION_NAMES = Object.keys({
+  timeoutMs: true,
+} as const satisfies OptionFlags<SqlInitOptions>)
+const DEFAULT_DDL_TIMEOUT_MS = 600_000
 
 const DIALECTS: readonly SqlDialectName[] = ['postgres', 'mysql', 'sqlite']
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
@@ -74,12 +119,30 @@ export function unusableText(value: unknown): string | undefined {
   return undefined
 }
 
-function connectionFor(problems: Problems, options: SqlStoreOptions): SqlConnection | undefined {
+/** `dialect` as a problem's text when it is not one of ours (`mariadb` is spelt `mysql` here). */
+function dialectProblem(dialect: unknown): string | undefined {
+  if (DIALECTS.includes(dialect as SqlDialectName)) return undefined
+  return `dialect must be one of ${DIALECTS.join(', ')}, got ${JSON.stringify(dialect)}`
+}
+
+/** The problem of an option whose packages are not installed, naming the command that installs them. */
+function packagesProblem(needer: string, names: readonly string[]): string | undefined {
+  const missing = missingPackages(names)
+  if (missing.length === 0) return undefined
+  const which = missing.map((name) => `"${name}"`).join(' and ')
+  const packages = missing.length === 1 ? `the package ${which}` : `the packages ${which}`
+  return `${needer}, which needs ${packages}, not installed: npm install ${missing.join(' ')}`
+}
+
+function connectionFor(
+  problems: Problems,
+  options: SqlStoreOptions,
+  logger: Logger,
+): SqlConnection | undefined {
   const pool = resolvePoolOptions(problems, options.pool)
   const { url, client, dialect } = options
-  if (dialect !== undefined && !DIALECTS.includes(dialect)) {
-    problems.add(`dialect must be one of ${DIALECTS.join(', ')}, got ${JSON.stringify(dialect)}`)
-  }
+  const badDialect = dialect === undefined ? undefined : dialectProblem(dialect)
+  if (badDialect !== undefined) problems.add(badDialect)
   if ((url === undefined) === (client === undefined)) {
     problems.add('give either url (postgres://, mysql://, sqlite:) or client, not both nor neither')
     return undefined
@@ -89,7 +152,15 @@ function connectionFor(problems: Problems, options: SqlStoreOptions): SqlConnect
     if (typeof target === 'string') problems.add(`url ${target}`)
     else if (dialect !== undefined && dialect !== target.dialect) {
       problems.add(`dialect ${dialect} contradicts the url, which is ${target.dialect}`)
-    } else return SqlConnection.forTarget(target, pool, options.logger)
+    } else {
+      // Found now, at start-up, rather than as a 503 on every request needing a facet.
+      const missing = packagesProblem(
+        `url is a ${target.dialect} URL`,
+        driverPackages(target.dialect),
+      )
+      if (missing === undefined) return SqlConnection.forTarget(target, pool, logger)
+      problems.add(missing)
+    }
     return undefined
   }
   const kind = clientKind(client)
@@ -103,7 +174,11 @@ function connectionFor(problems: Problems, options: SqlStoreOptions): SqlConnect
   } else if (known === undefined && dialect === undefined) {
     problems.add(`dialect is required with this Kysely instance: 'postgres', 'mysql' or 'sqlite'`)
   } else {
-    return SqlConnection.forClient(client as object, (known ?? dialect)!, kind, pool)
+    const missing = packagesProblem('client is given', ['kysely'])
+    if (missing === undefined) {
+      return SqlConnection.forClient(client as object, (known ?? dialect)!, kind, pool)
+    }
+    problems.add(missing)
   }
   return undefined
 }
@@ -137,12 +212,17 @@ export class SqlAuthzStore {
   constructor(options: SqlStoreOptions) {
     const problems = new Problems()
     const given = (options ?? {}) as SqlStoreOptions
+    checkOptionNames(problems, 'SqlAuthzStore', given, STORE_OPTION_NAMES)
     const schema = resolveSchema(problems, given.tables, given.columns)
     checkNumber(problems, 'maxValues', given.maxValues, 1, {
       integer: true,
       max: MAX_MAX_VALUES,
     })
-    const connection = connectionFor(problems, given)
+    // Checked now: pg calls it when an idle connection drops, where a non-logger would crash the app.
+    checkLogger(problems, 'logger', given.logger)
+    const { logger: own } = given
+    const logger = typeof own === 'object' && own !== null ? neverThrows(own) : silentLogger
+    const connection = connectionFor(problems, given, logger)
     try {
       problems.throwIfAny()
     } catch (error) {
@@ -182,10 +262,14 @@ export class SqlAuthzStore {
       const limit = sql`limit ${sql.lit(this.maxValues + 1)}`
       // A plain DISTINCT would fold the values a case-insensitive collation or citext counts as
       // equal. PostgreSQL has no min() for some text-like types (uuid), hence DISTINCT ON there.
+      // MySQL answers the hexadecimal of the bytes, which no connection charset changes.
+      const value = sql.id('value')
       const query =
         this.dialect === 'postgres'
-          ? sql`select distinct on (${exact}) ${column} as ${sql.id('value')} ${from} ${limit}`
-          : sql`select min(${column}) as ${sql.id('value')} ${from} group by ${exact} ${limit}`
+          ? sql`select distinct on (${exact}) ${column} as ${value} ${from} ${limit}`
+          : this.dialect === 'mysql'
+            ? sql`select distinct hex(${exact}) as ${value} ${from} ${limit}`
+            : sql`select min(${column}) as ${value} ${from} group by ${exact} ${limit}`
       const { rows } = await query.$castTo<{ value: unknown }>().execute(db)
       return this.#values(facet, rows)
     }, signal)
@@ -204,7 +288,9 @@ export class SqlAuthzStore {
           .rows.length > 0
       if (await granted()) return false
       const columns = id === null ? [user, values[facet]] : [id, user, values[facet]]
-      const row = id === null ? [key, value] : [ksuid(), key, value]
+      const row = (id === null ? [key, value] : [ksuid(), key, value]).map((text) =>
+        textValue(sql, this.dialect, text),
+      )
       try {
         await sql`insert into ${table} (${sql.join(columns.map((column) => sql.id(column)))}) values (${sql.join(row)})`.execute(
           db,
@@ -237,16 +323,26 @@ export class SqlAuthzStore {
 
   /**
    * Creates the three tables and their indexes when missing (`CREATE … IF NOT EXISTS`), and for a
-   * `sqlite:` URL the database file. Safe to run twice, and from several processes at once.
+   * `sqlite:` URL the database file. Safe to run twice, and from several processes at once. Its
+   * statements are bounded by `timeoutMs` (default 10 minutes), not by the lookups' time-out:
+   * indexing a large existing table takes a while.
+   *
+   * @throws {ConfigError} `ERR_AUTH_CONFIG` (as a rejection) when `options` are invalid.
    */
-  async init(): Promise<void> {
+  async init(options: SqlInitOptions = {}): Promise<void> {
+    const given = (options ?? {}) as SqlInitOptions
+    const problems = new Problems()
+    checkOptionNames(problems, 'init', given, INIT_OPTION_NAMES)
+    checkTimeout(problems, 'init timeoutMs', given.timeoutMs)
+    problems.throwIfAny()
+    const timeoutMs = given.timeoutMs ?? DEFAULT_DDL_TIMEOUT_MS
     // The one call that creates a SQLite file: lookups, grants and revokes refuse a missing one.
     if (this.#sqliteFile !== undefined && !this.#closed && !this.#fileFound) {
       await createSqliteFile(this.#sqliteFile)
       this.#fileFound = true
     }
     for (const facet of SQL_FACETS) {
-      for (const index of [0, 1]) await this.#create(facet, index)
+      for (const index of [0, 1]) await this.#create(facet, index, timeoutMs)
     }
   }
 
@@ -255,18 +351,23 @@ export class SqlAuthzStore {
    * runs once more: the table or index now exists, so `IF NOT EXISTS` lets it through (and a real
    * problem, such as duplicate rows under the unique index, fails again and is thrown).
    */
-  #create(facet: SqlFacet, index: number): Promise<void> {
-    return this.#run(async ({ db, kysely }) => {
-      const statement = schemaStatements(db, kysely, this.dialect, this.schema, facet)[index]!
-      const query = statement.compile()
-      try {
-        await db.executeQuery(query)
-      } catch (error) {
-        if (indexExists(this.dialect, error)) return
-        if (!lostCreateRace(this.dialect, error)) throw error
-        await db.executeQuery(query)
-      }
-    })
+  #create(facet: SqlFacet, index: number, timeoutMs: number): Promise<void> {
+    return this.#run(
+      async ({ db, kysely }) => {
+        const statement = schemaStatements(db, kysely, this.dialect, this.schema, facet)[index]!
+        const query = statement.compile()
+        const create = () => runDdl(db, kysely.sql, this.dialect, query, timeoutMs)
+        try {
+          await create()
+        } catch (error) {
+          if (indexExists(this.dialect, error)) return
+          if (!lostCreateRace(this.dialect, error)) throw error
+          await create()
+        }
+      },
+      undefined,
+      timeoutMs,
+    )
   }
 
   /** Opens the pool and sends one trivial query: call at start-up to fail fast (bad URL, no driver). */
@@ -290,6 +391,8 @@ export class SqlAuthzStore {
     names: { tables?: SqlTableNames; columns?: SqlColumnNames } = {},
   ): Promise<string[]> {
     const problems = new Problems()
+    const badDialect = dialectProblem(dialect)
+    if (badDialect !== undefined) problems.add(badDialect)
     const schema = resolveSchema(problems, names.tables, names.columns)
     problems.throwIfAny()
     const kysely = await loadKysely()
@@ -301,7 +404,11 @@ export class SqlAuthzStore {
     )
   }
 
-  #run<T>(work: (opened: OpenedDatabase) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  #run<T>(
+    work: (opened: OpenedDatabase) => Promise<T>,
+    signal?: AbortSignal,
+    ddlTimeoutMs?: number,
+  ): Promise<T> {
     if (this.#closed)
       return Promise.reject(new Error(`the SQL store for ${this.database} is closed`))
     if (this.#sqliteFile !== undefined && !this.#fileFound) {
@@ -309,17 +416,19 @@ export class SqlAuthzStore {
       if (missing !== undefined) return Promise.reject(missing)
       this.#fileFound = true
     }
-    return this.#connection.run(work, signal)
+    return this.#connection.run(work, signal, ddlTimeoutMs)
   }
 
   /**
    * `column = value`, exactly, on every dialect: a column the app made may be `citext`, NOCASE, a
-   * case-insensitive MySQL collation or latin1, and `Alice` or `alice ` must never get `alice`'s
-   * rights. The plain comparison first still lets the index serve the lookup.
+   * case-insensitive MySQL collation, latin1 or (SQLite) of numeric affinity, and `Alice`,
+   * `alice ` or `007` must never get `alice`'s or `7`'s rights. The plain comparison first still
+   * lets the index serve the lookup.
    */
   #matches(sql: (typeof KyselyModule)['sql'], column: string, value: string) {
     const exact = (operand: unknown) => exactText(sql, this.dialect, operand)
-    return sql`${sql.id(column)} = ${value} and ${exact(sql.id(column))} = ${exact(value)}`
+    const operand = textValue(sql, this.dialect, value)
+    return sql`${sql.id(column)} = ${operand} and ${exact(sql.id(column))} = ${exact(operand)}`
   }
 
   #values(facet: SqlFacet, rows: readonly { value: unknown }[]): string[] {
@@ -327,8 +436,9 @@ export class SqlAuthzStore {
       throw new Error(`more than ${this.maxValues} ${facet} for one user (maxValues)`)
     }
     const values: string[] = []
-    for (const { value } of rows) {
-      if (value === null) continue
+    for (const row of rows) {
+      if (row.value === null) continue
+      const value = this.dialect === 'mysql' ? fromHexText(row.value) : row.value
       if (typeof value !== 'string') {
         throw new Error(
           `${this.schema.tables[facet]}.${this.schema.values[facet]} holds a value that is not text`,
@@ -413,6 +523,35 @@ const PG_CREATE_RACE: ReadonlySet<unknown> = new Set(['23505', '42710', '42P07']
  */
 function lostCreateRace(dialect: SqlDialectName, error: unknown): boolean {
   return dialect === 'postgres' && PG_CREATE_RACE.has(errorCodes(error).code)
+}
+
+/**
+ * Runs one CREATE statement. PostgreSQL's `statement_timeout`, which bounds lookups, would cancel
+ * the CREATE INDEX of a large table: it is lifted to `timeoutMs` for one transaction (SET LOCAL),
+ * so the connection, an app's own included, keeps its setting after.
+ */
+async function runDdl(
+  db: KyselyModule.Kysely<unknown>,
+  sql: (typeof KyselyModule)['sql'],
+  dialect: SqlDialectName,
+  query: KyselyModule.CompiledQuery,
+  timeoutMs: number,
+): Promise<void> {
+  if (dialect !== 'postgres') {
+    await db.executeQuery(query)
+    return
+  }
+  await sql`begin`.execute(db)
+  try {
+    await sql`select set_config('statement_timeout', ${String(Math.ceil(timeoutMs))}, true)`.execute(
+      db,
+    )
+    await db.executeQuery(query)
+    await sql`commit`.execute(db)
+  } catch (error) {
+    await sql`rollback`.execute(db).catch(() => undefined)
+    throw error
+  }
 }
 
 function isUniqueViolation(error: unknown): boolean {

@@ -156,7 +156,8 @@ function postgresQueryProblem(url: URL): string | undefined {
 // mysql2 takes every query parameter as an option of its own, and one it does not know (such as
 // ssl-mode) it ignores with a console warning: `?ssl-mode=REQUIRED` would connect in clear text.
 // So a MySQL URL's query may hold only the options below, which mysql2 knows and which change
-// neither how lookups run nor the bounds the pool options set; its TLS mode is read here.
+// neither how lookups run nor the bounds the pool options set; its TLS mode is read here, and its
+// charset checked (see UNICODE_CHARSET).
 const MYSQL_QUERY_OPTIONS: ReadonlySet<string> = new Set([
   'socketPath',
   'charset',
@@ -171,6 +172,12 @@ const MYSQL_QUERY_OPTIONS: ReadonlySet<string> = new Set([
   'compress',
   'maxPreparedStatements',
 ])
+// mysql2 encodes text for a `latin1`, `ascii` or `binary` connection with Node's latin1, which
+// keeps only the low byte of each UTF-16 unit (`ŲůůŴ` becomes `root`), and the server answers in
+// that charset (`Ł` becomes `?`). The store writes keys and values as hexadecimal and reads values
+// back the same way, so no charset changes a lookup; but anything else sent as text would, so only
+// the Unicode charsets (`utf8mb4`, `utf8`, and their collations) are taken.
+const UNICODE_CHARSET = /^utf8(?:mb[34])?(?:_[a-z0-9_]+)?$/i
 const MYSQL_QUERY_HINT =
   'a MySQL URL takes ssl-mode (DISABLED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY) and these mysql2 options: ' +
   [...MYSQL_QUERY_OPTIONS].join(', ')
@@ -202,6 +209,10 @@ function mysqlQuery(url: URL): { sslMode?: MysqlSslMode } | string {
   const unknown = names.find((name) => !isSslModeName(name) && !MYSQL_QUERY_OPTIONS.has(name))
   if (unknown !== undefined) {
     return `has the query option ${quoteName(unknown)}, which mysql2 would ignore or which would change how lookups run; ${MYSQL_QUERY_HINT}`
+  }
+  const charset = url.searchParams.get('charset')
+  if (charset !== null && !UNICODE_CHARSET.test(charset)) {
+    return `has the charset ${quoteName(charset)}, which would change user names and values on their way to and from the server: leave it out (mysql2's default is utf8mb4) or write charset=utf8mb4`
   }
   const ssl = url.searchParams.get('ssl')
   if (ssl !== null && !sslOptionUsable(ssl)) {

@@ -9,6 +9,7 @@ import { ConfigError } from '../../src/index.js'
 
 vi.mock('../../src/optional-package.js', () => ({
   packageResolves: (name: string) => name !== 'ioredis',
+  missingPackages: (names: readonly string[]) => names.filter((name) => name === 'ioredis'),
 }))
 
 const URL = 'redis://:s3cret@127.0.0.1:6379'
