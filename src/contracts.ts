@@ -95,6 +95,30 @@ export interface SourceTraits {
    * two tokens of one subject may carry different claims. Default `false`.
    */
   readonly fromToken?: boolean
+  /**
+   * For a source with a cache of its own (as `GraphGroupResolver` has): drops, synchronously, what
+   * it holds for one user, so the next lookup asks afresh. Called by `forgetUser` (before the
+   * pipeline drops its own copy, which would otherwise refill from it), and on every instance when
+   * another one forgets the user through a shared tier (`RedisSharedCache`), with the issuer and
+   * `user.id` (`subject`) of the user forgotten. Without it, the pipeline forgets only its own
+   * answers and the source's cache serves the old one until it expires. If it throws, the other
+   * sources and the pipeline still forget, then `forgetUser` rejects with its error.
+   *
+   * @example
+   * forget({ issuer, subject }: { issuer: string; subject: string }) {
+   *   this.#answers.delete(JSON.stringify([issuer, subject]))
+   * }
+   */
+  forget?(user: { readonly issuer: string; readonly subject: string }): void
+  /**
+   * Drops, synchronously, every answer the source's own cache holds. Called by `clearSourceCache`,
+   * and on every instance when another one clears through a shared tier (or when this one may
+   * have missed the tier's invalidations); a throw is reported as {@link forget}'s is.
+   *
+   * @remarks Name a method `clear` only if it means this: it is called on those occasions, never
+   * checked.
+   */
+  clear?(): void
 }
 
 /** Loads a user's groups. Must resolve to a list of strings; anything else fails closed (503). */

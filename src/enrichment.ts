@@ -150,6 +150,14 @@ export function checkSources(problems: Problems, sources: UserSources): void {
       problems.add(
         `${facet} must be an object with a ${method}(user) method, got ${describe(source)}`,
       )
+      continue
+    }
+    // A hook that is not a method would leave the source's own cache unforgotten, silently.
+    for (const hook of ['forget', 'clear'] as const) {
+      const value = (source as Record<string, unknown>)[hook]
+      if (value !== undefined && typeof value !== 'function') {
+        problems.add(`${facet}.${hook} must be a method (its own cache's ${hook}), or left out`)
+      }
     }
   }
 }
@@ -216,6 +224,8 @@ export class Enrichment {
   readonly #logger: Logger
   readonly #shared: SharedCacheTier | undefined
   readonly #ttlMs: number
+  /** The sources given to `wrap` with a cache of their own (`forget`/`clear`), told to drop it. */
+  readonly #ownCaches = new Set<AnySource>()
   #sharedDown = false
 
   /** @param clock where the cache reads the time (tests pass a fake one). */
@@ -228,11 +238,16 @@ export class Enrichment {
     this.#ttlMs = (sourceCache || undefined)?.ttlMs ?? DEFAULT_TTL_MS
     this.#shared = (sourceCache || undefined)?.shared ?? undefined
     if (sourceCache === false) return
+    // Another instance forgot a user: so do the sources' own caches here, as its did there.
     this.#shared?.onInvalidate((keys) => {
+      for (const user of usersOf(keys)) this.#tellSources((source) => source.forget?.(user))
       for (const key of keys) this.#cache?.delete(key)
     })
     // Another instance cleared the cache, or the tier may have missed invalidations while away.
-    this.#shared?.onClear?.(() => this.#cache?.clear())
+    this.#shared?.onClear?.(() => {
+      this.#tellSources((source) => source.clear?.())
+      this.#cache?.clear()
+    })
     this.#cache = new LRUCache<string, Answer, FetchContext>({
       max: sourceCache?.max ?? DEFAULT_MAX,
       ttl: sourceCache?.ttlMs ?? DEFAULT_TTL_MS,
@@ -259,23 +274,30 @@ export class Enrichment {
   }
 
   /**
-   * Forgets every cached answer of one user (after a role change, say), on every instance when a
-   * shared tier is configured; resolves once the other instances have been told.
+   * Forgets every cached answer of one user (after a role change, say), in the sources' own caches
+   * too (their `forget`), on every instance when a shared tier is configured; resolves once the
+   * other instances have been told. Rejects when a source's `forget` threw, after all the rest.
    */
   async forget(issuer: string, subject: string): Promise<void> {
     const keys = FACETS.map((facet) => cacheKey(facet, issuer, subject))
+    // The sources' caches first: a load of ours in between would refill from their old answer.
+    const failure = this.#tellSources((source) => source.forget?.({ issuer, subject }))
     for (const key of keys) this.#cache?.delete(key)
     await this.#shared?.invalidate(keys)
+    if (failure !== undefined) throw failure
   }
 
   /**
-   * Forgets every cached answer, on every instance when the shared tier can clear (Redis can):
-   * resolves once the others have been told; rejects when the tier could not be reached, after
-   * this instance forgot its own. A shared tier without `clear()` is left as it is.
+   * Forgets every cached answer, the sources' own caches too (their `clear`), on every instance
+   * when the shared tier can clear (Redis can): resolves once the others have been told; rejects
+   * when the tier could not be reached or a source's `clear` threw, after this instance forgot all
+   * it could. A shared tier without `clear()` is left as it is.
    */
   async clear(): Promise<void> {
+    const failure = this.#tellSources((source) => source.clear?.())
     this.#cache?.clear()
     await this.#shared?.clear?.()
+    if (failure !== undefined) throw failure
   }
 
   /** How many answers the in-process tier holds. */
@@ -288,8 +310,37 @@ export class Enrichment {
     return this.#shared
   }
 
+  /**
+   * Runs a hook (`forget`, `clear`) on every source with a cache of its own, each even when another
+   * throws: a failure is logged, and the first returned for `forgetUser` to reject with.
+   */
+  #tellSources(hook: (source: AnySource) => void): unknown {
+    let first: unknown
+    for (const source of this.#ownCaches) {
+      try {
+        const result: unknown = hook(source)
+        // Meant to be synchronous; a promise's rejection is at least logged, never unhandled.
+        if (result instanceof Promise) result.catch((error: unknown) => this.#hookFailed(error))
+      } catch (error) {
+        this.#hookFailed(error)
+        first ??= error
+      }
+    }
+    return first
+  }
+
+  #hookFailed(error: unknown): void {
+    this.#logger.warn(
+      { err: safeError(error) },
+      'an authorization source could not drop its own cached answers',
+    )
+  }
+
   #wrapOne(facet: Facet, source: AnySource): AnySource {
     const method = METHODS[facet]
+    if (typeof source.forget === 'function' || typeof source.clear === 'function') {
+      this.#ownCaches.add(source)
+    }
     const call: Call = (user, context) =>
       (source as unknown as Record<string, (user: User, context: SourceContext) => unknown>)[
         method
@@ -452,4 +503,19 @@ export class Enrichment {
 
 function cacheKey(facet: Facet, issuer: string, subject: string): string {
   return `${facet}\n${issuer}\n${subject}`
+}
+
+/**
+ * The users whose keys (from {@link cacheKey}) an invalidation names, each once: the four facets
+ * of one `forgetUser` are one user to the sources. Issuers are URLs, without line breaks.
+ */
+function usersOf(keys: readonly string[]): { issuer: string; subject: string }[] {
+  const users = new Map<string, { issuer: string; subject: string }>()
+  for (const key of keys) {
+    const user = key.slice(key.indexOf('\n') + 1)
+    const split = user.indexOf('\n')
+    if (split <= 0 || users.has(user)) continue
+    users.set(user, { issuer: user.slice(0, split), subject: user.slice(split + 1) })
+  }
+  return [...users.values()]
 }

@@ -97,6 +97,49 @@ export class Authority {
   }
 }
 
+/** Each national cloud's sign-in hosts and Microsoft Graph hosts. */
+const CLOUDS: readonly {
+  readonly name: string
+  readonly logins: readonly string[]
+  readonly graphs: readonly string[]
+}[] = [
+  {
+    name: 'the public cloud',
+    logins: ['login.microsoftonline.com', 'login.microsoft.com', 'login.windows.net'],
+    graphs: ['graph.microsoft.com'],
+  },
+  {
+    name: 'US Government',
+    logins: ['login.microsoftonline.us'],
+    graphs: ['graph.microsoft.us', 'dod-graph.microsoft.us'],
+  },
+  {
+    name: 'China (21Vianet)',
+    // v1 tokens' issuer host too: unlike sts.windows.net, which two clouds share, it is China's.
+    logins: ['login.partner.microsoftonline.cn', 'login.chinacloudapi.cn', 'sts.chinacloudapi.cn'],
+    graphs: ['microsoftgraph.chinacloudapi.cn'],
+  },
+]
+
+function cloudOfLogin(host: string) {
+  // External ID tenants (`{tenant}.ciamlogin.com`) exist in the public cloud only.
+  const login = host.endsWith('.ciamlogin.com') ? PUBLIC_AUTHORITY_HOST : host
+  return CLOUDS.find(({ logins }) => logins.includes(login))
+}
+
+/**
+ * Why Microsoft Graph at `graphHost` cannot serve the users of sign-in host `loginHost`, when the
+ * two are of different national clouds, or `undefined`. A host of no known cloud (a custom domain,
+ * B2C, a stand-in, a proxy) is left alone.
+ */
+export function graphCloudConflict(loginHost: string, graphHost: string): string | undefined {
+  const login = cloudOfLogin(loginHost.toLowerCase())
+  const graph = CLOUDS.find(({ graphs }) => graphs.includes(graphHost.toLowerCase()))
+  if (login === undefined || graph === undefined || login === graph) return undefined
+  const expected = login.graphs.map((host) => `https://${host}`).join(' or ')
+  return `${loginHost} is of ${login.name}, whose Microsoft Graph is ${expected}, not ${graphHost} (${graph.name}'s)`
+}
+
 /** The audiences of Microsoft Graph: its app id and its resource URIs (v1 and v2 tokens). */
 const GRAPH_AUDIENCES: ReadonlySet<string> = new Set([
   '00000003-0000-0000-c000-000000000000',

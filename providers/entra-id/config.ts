@@ -1,6 +1,12 @@
 // EntraIdProvider's options resolved into one frozen configuration, or every problem found.
 
-import { checkLogger, checkTimeout, type GroupsProvider, type Problems } from '../../src/spi.js'
+import {
+  checkLogger,
+  checkOptionNames,
+  checkTimeout,
+  type OptionFlags,
+  type Problems,
+} from '../../src/spi.js'
 import {
   Authority,
   CONSUMER_TENANT_ID,
@@ -10,6 +16,7 @@ import {
   type MultiTenant,
   type TokenVersion,
 } from './authority.js'
+import { checkOverageResolver } from './groups.js'
 import type { B2cOptions, EntraIdProviderOptions, TenantPredicate } from './options.js'
 
 /** Which tenants a provider accepts, resolved. */
@@ -39,6 +46,43 @@ export interface EntraConfig {
 }
 
 const ENV = 'AUTH_PROVIDER_AZURE_ENTRA_ID'
+
+// Every option, checked by name: a misspelt one is quietly left at its default, often the open
+// one (`allowedClientApp` would accept every client application).
+const OPTION_NAMES = Object.keys({
+  // Entra's own.
+  tenantId: true,
+  audience: true,
+  allowedTenants: true,
+  tenantCheckTimeoutMs: true,
+  authorityHost: true,
+  acceptV1: true,
+  acceptV2: true,
+  jwksUri: true,
+  appSigningKeys: true,
+  allowGuestUsers: true,
+  allowedClientApps: true,
+  requireScopeOrRole: true,
+  idClaim: true,
+  groupOverageResolver: true,
+  b2c: true,
+  discoveryTimeoutMs: true,
+  logger: true,
+  // Those of every key-set provider, but `typ`, which Entra's options leave out.
+  algorithms: true,
+  clockToleranceSec: true,
+  maxTokenAgeSec: true,
+  maxTokenLifetimeSec: true,
+  requiredClaims: true,
+  maxTokenLength: true,
+  jwksCache: true,
+  fetch: true,
+  name: true,
+} as const satisfies OptionFlags<EntraIdProviderOptions>)
+const B2C_OPTION_NAMES = Object.keys({
+  tenantName: true,
+  policies: true,
+} as const satisfies OptionFlags<B2cOptions>)
 const MULTI: readonly string[] = ['organizations', 'common'] satisfies MultiTenant[]
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]'])
 const HOST = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?$/
@@ -222,6 +266,7 @@ function resolveB2c(
   tenant: string,
 ): ReadonlyMap<string, string> | undefined {
   if (b2c === undefined) return undefined
+  checkOptionNames(problems, 'b2c', b2c, B2C_OPTION_NAMES)
   if (typeof b2c?.tenantName !== 'string' || !/^[a-z0-9-]+$/i.test(b2c.tenantName)) {
     problems.add(
       `b2c.tenantName (${ENV}_B2C_TENANT_NAME) must be the B2C tenant's name, e.g. contoso for contoso.onmicrosoft.com`,
@@ -261,6 +306,7 @@ function resolveAppId(
 }
 
 function checkOptions(problems: Problems, options: EntraIdProviderOptions): void {
+  checkOptionNames(problems, 'EntraIdProvider', options, OPTION_NAMES)
   for (const name of ['allowGuestUsers', 'requireScopeOrRole'] as const) {
     const value = options[name]
     if (value !== undefined && typeof value !== 'boolean') {
@@ -271,13 +317,7 @@ function checkOptions(problems: Problems, options: EntraIdProviderOptions): void
   if (idClaim !== undefined && idClaim !== 'oid' && idClaim !== 'sub') {
     problems.add(`idClaim (${ENV}_ID_CLAIM) must be oid or sub, got ${show(idClaim)}`)
   }
-  if (
-    resolver !== undefined &&
-    typeof resolver !== 'function' &&
-    typeof (resolver as Partial<GroupsProvider> | null)?.fetchGroups !== 'function'
-  ) {
-    problems.add('groupOverageResolver must be a function or a groups source (fetchGroups)')
-  }
+  checkOverageResolver(problems, 'groupOverageResolver', resolver)
   checkTimeout(problems, 'tenantCheckTimeoutMs', options.tenantCheckTimeoutMs)
   checkTimeout(problems, 'discoveryTimeoutMs', options.discoveryTimeoutMs)
   // Checked here, not when discovery first fails: a logger that throws there would turn the

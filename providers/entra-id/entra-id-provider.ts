@@ -22,6 +22,7 @@ import {
 } from '../../src/spi.js'
 import { KeySetProvider, resolveJwksCache, resolvePolicy } from '../jwks/jwks-provider.js'
 import { namesGraph, TENANT_TEMPLATE } from './authority.js'
+import { checkGraphCloud } from './graph.js'
 import { EntraGroupsProvider, EntraRolesProvider } from './groups.js'
 import { entraDiscovery, KeyLocation, type SigningKey } from './keys.js'
 import { resolveEntraConfig, type EntraConfig } from './config.js'
@@ -171,6 +172,7 @@ export class EntraIdProvider extends KeySetProvider {
     const problems = new Problems()
     const given = options ?? ({} as EntraIdProviderOptions)
     const config = resolveEntraConfig(problems, given)
+    checkGraphCloud(problems, new URL(config.authority.origin).hostname, given.groupOverageResolver)
     if (given.jwksUri !== undefined) {
       checkUrl(problems, JWKS_URI_OPTION, given.jwksUri, isProduction())
     }

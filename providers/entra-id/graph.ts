@@ -6,6 +6,7 @@ import {
   isJsonObject,
   checkLogger,
   checkNumber,
+  checkOptionNames,
   MAX_CACHE_ENTRIES,
   checkTimeout,
   checkUrl,
@@ -20,11 +21,20 @@ import {
   type FetchFunction,
   type GroupsProvider,
   type Logger,
+  type OptionFlags,
   type SourceContext,
   type User,
 } from '../../src/spi.js'
-import { isTenantId } from './authority.js'
+import { graphCloudConflict, isTenantId } from './authority.js'
 import { show } from './config.js'
+
+/** The settings of {@link GraphGroupResolverOptions.cache}. */
+export interface GraphCacheOptions {
+  /** How long an answer is reused, in milliseconds. Default 300 000. */
+  ttlMs?: number
+  /** Most answers kept (least recently used go first). Default 10 000. */
+  max?: number
+}
 
 /** Options of {@link GraphGroupResolver}. */
 export interface GraphGroupResolverOptions {
@@ -34,7 +44,12 @@ export interface GraphGroupResolverOptions {
    * (on-behalf-of `user.token`). Called once per lookup; cache tokens on your side (MSAL does).
    */
   getGraphToken: (user: User, context: SourceContext) => string | Promise<string>
-  /** Graph's origin: `https://graph.microsoft.us`, `https://microsoftgraph.chinacloudapi.cn`… Default `https://graph.microsoft.com`. */
+  /**
+   * Graph's origin, that of the users' cloud: `https://graph.microsoft.us` (or
+   * `https://dod-graph.microsoft.us`) for US Government, `https://microsoftgraph.chinacloudapi.cn`
+   * for China. Default `https://graph.microsoft.com`, the public cloud's. Another cloud's Graph
+   * than the token issuer's is refused (`EntraIdProvider` at construction, a lookup with 503).
+   */
   graphEndpoint?: string
   /** Longest wait for one lookup (token, every page), in milliseconds. Default 5000. */
   timeoutMs?: number
@@ -44,7 +59,7 @@ export interface GraphGroupResolverOptions {
    * The resolver's own cache of answers, per tenant and user: `{ ttlMs, max }` or `false`.
    * Default `{ ttlMs: 300_000, max: 10_000 }`: a membership change shows within five minutes.
    */
-  cache?: { ttlMs?: number; max?: number } | false
+  cache?: GraphCacheOptions | false
   /** Most `@odata.nextLink` pages followed. Default 20. */
   maxPages?: number
   /** The fetch to call Graph with (tests, proxies). Default `globalThis.fetch`. */
@@ -54,6 +69,23 @@ export interface GraphGroupResolverOptions {
    */
   logger?: Logger | false
 }
+
+// Every option, checked by name: a misspelt one (`timeout`, `cache: { ttl }`) would quietly leave
+// its default in force.
+const OPTION_NAMES = Object.keys({
+  getGraphToken: true,
+  graphEndpoint: true,
+  timeoutMs: true,
+  securityEnabledOnly: true,
+  cache: true,
+  maxPages: true,
+  fetch: true,
+  logger: true,
+} as const satisfies OptionFlags<GraphGroupResolverOptions>)
+const CACHE_OPTION_NAMES = Object.keys({
+  ttlMs: true,
+  max: true,
+} as const satisfies OptionFlags<GraphCacheOptions>)
 
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 const DESCRIPTION = 'group membership cannot be loaded from Microsoft Graph right now'
@@ -97,22 +129,44 @@ function resolveCacheOption(
     problems.add(`cache must be { ttlMs, max } or false, got ${show(cache)}`)
     return undefined
   }
-  const settings = cache as { ttlMs?: number; max?: number }
+  checkOptionNames(problems, 'GraphGroupResolver cache', cache, CACHE_OPTION_NAMES)
+  const settings = cache as GraphCacheOptions
   checkTimeout(problems, 'cache.ttlMs', settings.ttlMs)
   checkNumber(problems, 'cache.max', settings.max, 1, { integer: true, max: MAX_CACHE_ENTRIES })
   return settings
 }
 
 /**
+ * Adds a problem when `resolver` is a {@link GraphGroupResolver} whose Graph is another national
+ * cloud's than the authority's: every overage lookup would send the users' Graph tokens there, and
+ * fail. Other resolvers, and hosts of no known cloud (a proxy, a stand-in), are left alone.
+ */
+export function checkGraphCloud(
+  problems: Problems,
+  authorityHost: string,
+  resolver: unknown,
+): void {
+  if (!(resolver instanceof GraphGroupResolver)) return
+  const conflict = graphCloudConflict(authorityHost, new URL(resolver.graphEndpoint).hostname)
+  if (conflict === undefined) return
+  problems.add(
+    `groupOverageResolver: the authority ${conflict}; give the GraphGroupResolver that graphEndpoint, and Graph tokens of that cloud (scope {graphEndpoint}/.default)`,
+  )
+}
+
+/**
  * A user's group memberships from Microsoft Graph: `POST /v1.0/users/{oid}/getMemberObjects`
  * (`/servicePrincipals/{oid}` for app-only tokens), following `@odata.nextLink` pages on the same
- * origin only, with a token your app supplies. The ids it answers are those the `groups` claim
- * carries, so guards read the same either way. Use it as the `groupOverageResolver` of
- * `EntraIdProvider`, or as the `groups` source of `jwtAuth` to always ask Graph.
+ * origin only, with a token your app supplies. It answers object ids (of security groups only, by
+ * default): the `groups` claim carries the same when it carries ids, not when the app registration
+ * emits `sAMAccountName` or display names, or only the groups assigned to the app. Where overage
+ * is possible, name groups in `requireGroups` by object id. Use it as the `groupOverageResolver`
+ * of `EntraIdProvider`, or as the `groups` source of `jwtAuth` to always ask Graph.
  *
- * Answers are cached per tenant and user (its own bounded cache, as overage answers are otherwise
- * read per request); concurrent lookups for one user share one call. Any failure (no `oid`, the
- * token callback throwing, a time-out, a non-200, a malformed answer) is a 503
+ * Answers are cached per issuer, user and tenant (its own bounded cache, as overage answers are
+ * otherwise read per request), which `forgetUser` and `clearSourceCache` reach through
+ * {@link forget} and {@link clear}; concurrent lookups for one user share one call. Any failure
+ * (no `oid`, the token callback throwing, a time-out, a non-200, a malformed answer) is a 503
  * `ERR_AUTH_SOURCE_UNAVAILABLE`, never an empty list; Graph's `Retry-After` is passed on.
  *
  * @example
@@ -125,8 +179,9 @@ function resolveCacheOption(
  * const provider = new EntraIdProvider({ tenantId, audience, groupOverageResolver: graph })
  *
  * @remarks **Security:** the endpoint of `_claim_sources` in an overage token is never used: the
- * lookup goes to `graphEndpoint` only. Grant the Graph token the least permission that reads
- * memberships (`GroupMember.Read.All`).
+ * lookup goes to `graphEndpoint` only, which must be Graph of the users' cloud (`EntraIdProvider`
+ * refuses another cloud's; a token of another cloud is never looked up). Grant the Graph token
+ * the least permission that reads memberships (`GroupMember.Read.All`).
  *
  * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every invalid option.
  */
@@ -141,10 +196,17 @@ export class GraphGroupResolver implements GroupsProvider {
   readonly #fetch: FetchFunction
   readonly #logger: Logger
   readonly #cache: LRUCache<string, readonly string[], User> | undefined
+  /**
+   * For `forget`: the cache keys (answers and lookups under way) of each user, by issuer and id,
+   * and back. Kept in step with the cache (dispose, a lookup's abort or failure), so never larger.
+   */
+  readonly #keysOf = new Map<string, Set<string>>()
+  readonly #userOf = new Map<string, string>()
 
   constructor(options: GraphGroupResolverOptions) {
     const problems = new Problems()
     const given = options ?? ({} as GraphGroupResolverOptions)
+    checkOptionNames(problems, 'GraphGroupResolver', given, OPTION_NAMES)
     if (typeof given.getGraphToken !== 'function') {
       problems.add(
         'getGraphToken is required: a function returning an access token for Microsoft Graph',
@@ -179,15 +241,21 @@ export class GraphGroupResolver implements GroupsProvider {
             ttl: cache?.ttlMs ?? 300_000,
             updateAgeOnGet: false,
             ttlResolution: 0,
-            fetchMethod: (_key, _stale, { signal, context }) => {
+            // A stale answer replaced by a new lookup's ('set') keeps its key, and its user.
+            dispose: (_value, key, reason) => {
+              if (reason !== 'set') this.#unlink(key)
+            },
+            fetchMethod: (key, _stale, { signal, context }) => {
               noteDrop(signal)
-              return this.#lookup(context, signal)
+              return this.#fill(key, context, signal)
             },
           })
   }
 
   /**
-   * The ids of the groups (and directory roles) the user is a member of, transitively.
+   * The object ids of the groups the user is a member of, transitively (security groups only
+   * unless `securityEnabledOnly: false`, which adds the other groups, administrative units and
+   * directory roles).
    *
    * @throws {UnavailableError} `ERR_AUTH_SOURCE_UNAVAILABLE` when Graph cannot answer.
    */
@@ -198,9 +266,13 @@ export class GraphGroupResolver implements GroupsProvider {
         cause: new GraphFailure('the token has no oid claim to look up'),
       })
     }
-    const tid = typeof user.claims['tid'] === 'string' ? user.claims['tid'] : ''
     if (this.#cache === undefined) return this.#lookup(user, context?.signal)
-    return this.#cached(`${tid}\n${oid}\n${String(user.isM2M)}`, user, context?.signal)
+    const tid = typeof user.claims['tid'] === 'string' ? user.claims['tid'] : ''
+    const issuer = typeof user.claims.iss === 'string' ? user.claims.iss : ''
+    // Per issuer and id too, as `forget` names users: every request an answer serves is then of
+    // the user it was looked up for (a v1 and a v2 token of one user are two users there).
+    const key = `${userKey(issuer, idOf(user))}\n${tid}\n${oid}\n${String(user.isM2M)}`
+    return this.#cached(key, user, context?.signal)
   }
 
   /**
@@ -224,9 +296,53 @@ export class GraphGroupResolver implements GroupsProvider {
     }
   }
 
-  /** Forgets every cached answer (after a membership change you know of). */
+  /**
+   * Forgets the cached answers of one user, by issuer and `user.id` (after a membership change you
+   * know of): `forgetUser` calls it. A lookup under way for that user is made again, so no request
+   * waiting on it fails, nor gets the answer `forget` discarded.
+   */
+  forget(user: { readonly issuer: string; readonly subject: string }): void {
+    const keys = this.#keysOf.get(userKey(user.issuer, user.subject))
+    if (keys === undefined) return
+    for (const key of [...keys]) this.#cache?.delete(key)
+  }
+
+  /** Forgets every cached answer (after changes you know of): `clearSourceCache` calls it. */
   clear(): void {
     this.#cache?.clear()
+    this.#keysOf.clear()
+    this.#userOf.clear()
+  }
+
+  /** A cache miss: the key is the user's from now until it leaves the cache, filled or not. */
+  async #fill(key: string, user: User, signal: AbortSignal): Promise<readonly string[]> {
+    const issuer = typeof user.claims.iss === 'string' ? user.claims.iss : ''
+    this.#link(key, userKey(issuer, idOf(user)))
+    // Dropped while loading (forget, clear, eviction): the key has left the cache, unfilled.
+    signal.addEventListener('abort', () => this.#unlink(key), { once: true })
+    try {
+      return await this.#lookup(user, signal)
+    } catch (error) {
+      // Failed: the cache drops the key. Aborted: done above, and a new lookup may hold it now.
+      if (!signal.aborted) this.#unlink(key)
+      throw error
+    }
+  }
+
+  #link(key: string, user: string): void {
+    this.#userOf.set(key, user)
+    const keys = this.#keysOf.get(user)
+    if (keys === undefined) this.#keysOf.set(user, new Set([key]))
+    else keys.add(key)
+  }
+
+  #unlink(key: string): void {
+    const user = this.#userOf.get(key)
+    if (user === undefined) return
+    this.#userOf.delete(key)
+    const keys = this.#keysOf.get(user)
+    keys?.delete(key)
+    if (keys?.size === 0) this.#keysOf.delete(user)
   }
 
   async #lookup(user: User, outer: AbortSignal | undefined): Promise<readonly string[]> {
@@ -265,6 +381,7 @@ export class GraphGroupResolver implements GroupsProvider {
   }
 
   async #pages(user: User, signal: AbortSignal): Promise<readonly string[]> {
+    this.#checkCloud(user)
     const token = await this.#getGraphToken(user, { signal })
     if (typeof token !== 'string' || token === '') {
       throw new GraphFailure('getGraphToken returned no token')
@@ -300,6 +417,18 @@ export class GraphGroupResolver implements GroupsProvider {
     }
   }
 
+  /**
+   * A token of one national cloud is never sent to another's Graph, which would refuse it anyway:
+   * the lookup fails, saying why. Issuers of no single known cloud (v1's `sts.windows.net`, B2C,
+   * custom domains) are left to Graph.
+   */
+  #checkCloud(user: User): void {
+    const { iss } = user.claims
+    if (typeof iss !== 'string' || !URL.canParse(iss)) return
+    const conflict = graphCloudConflict(new URL(iss).hostname, new URL(this.graphEndpoint).hostname)
+    if (conflict !== undefined) throw new GraphFailure(`the token's issuer ${conflict}`)
+  }
+
   /** Adds a page's ids to `ids`; returns the next page's URL, if any. */
   #collect(document: unknown, ids: Set<string>): string | undefined {
     const value = isJsonObject(document) ? document['value'] : undefined
@@ -319,4 +448,17 @@ export class GraphGroupResolver implements GroupsProvider {
     }
     return next
   }
+}
+
+/** `user.id`, which a hand-made user may lack. */
+function idOf(user: User): string {
+  return typeof user.id === 'string' ? user.id : ''
+}
+
+/**
+ * A user as `forget` names one, issuer and id each length-prefixed, so that no two users share a
+ * key whatever characters their claims hold.
+ */
+function userKey(issuer: string, subject: string): string {
+  return `${issuer.length}:${issuer}${subject.length}:${subject}`
 }

@@ -1,9 +1,12 @@
 // Roles and groups read from Entra tokens, with group overage detected and never read as "none".
 
 import {
+  checkOptionNames,
   ForbiddenError,
+  Problems,
   type GroupsProvider,
   type JwtClaims,
+  type OptionFlags,
   type RolesProvider,
   type SourceContext,
   type User,
@@ -50,6 +53,17 @@ export interface EntraGroupsOptions {
   overageResolver?: GroupOverageResolver | undefined
 }
 
+const OPTION_NAMES = Object.keys({
+  overageResolver: true,
+} as const satisfies OptionFlags<EntraGroupsOptions>)
+
+/** Adds a problem when `resolver` is neither left out, nor a function, nor a groups source. */
+export function checkOverageResolver(problems: Problems, name: string, resolver: unknown): void {
+  if (resolver === undefined || typeof resolver === 'function') return
+  if (typeof (resolver as Partial<GroupsProvider> | null)?.fetchGroups === 'function') return
+  problems.add(`${name} must be a function or a groups source (fetchGroups)`)
+}
+
 /**
  * A user's groups from the token's `groups` claim (group object ids, or names when the app
  * registration emits `sAMAccountName`): the default groups source of `EntraIdProvider`. When the
@@ -64,8 +78,14 @@ export class EntraGroupsProvider implements GroupsProvider {
   readonly fromToken = true
   readonly #resolver: GroupOverageResolver | undefined
 
+  /** @throws {ConfigError} `ERR_AUTH_CONFIG` for an unknown option or a resolver of no use. */
   constructor(options: EntraGroupsOptions = {}) {
-    this.#resolver = options.overageResolver
+    const problems = new Problems()
+    // A misspelt `overageResolver` would refuse every overflowing user, saying none is configured.
+    checkOptionNames(problems, 'EntraGroupsProvider', options, OPTION_NAMES)
+    checkOverageResolver(problems, 'overageResolver', options?.overageResolver)
+    problems.throwIfAny()
+    this.#resolver = options?.overageResolver
   }
 
   fetchGroups(user: User, context?: SourceContext): readonly string[] | Promise<readonly string[]> {
@@ -76,6 +96,19 @@ export class EntraGroupsProvider implements GroupsProvider {
     return typeof resolver === 'function'
       ? resolver(user, given)
       : resolver.fetchGroups(user, given)
+  }
+
+  /**
+   * Forgets one user's answers in the resolver's own cache (`GraphGroupResolver`'s), the only
+   * cache of overage answers: this source reads the token, so the pipeline keeps none of its own.
+   */
+  forget(user: { readonly issuer: string; readonly subject: string }): void {
+    if (typeof this.#resolver === 'object') this.#resolver.forget?.(user)
+  }
+
+  /** Forgets every answer in the resolver's own cache. */
+  clear(): void {
+    if (typeof this.#resolver === 'object') this.#resolver.clear?.()
   }
 }
 

@@ -13,7 +13,11 @@ export {
   hasGroupOverage,
   type EntraGroupsOptions,
 } from './groups.js'
-export { GraphGroupResolver, type GraphGroupResolverOptions } from './graph.js'
+export {
+  GraphGroupResolver,
+  type GraphCacheOptions,
+  type GraphGroupResolverOptions,
+} from './graph.js'
 export {
   CONSUMER_TENANT_ID,
   PUBLIC_AUTHORITY_HOST,
