@@ -201,8 +201,8 @@ export class User {
 }
 
 /**
- * The identity's scopes as a frozen list of strings: a frozen list as it is (its items cannot
- * be replaced after the check), any other list copied. `null` counts as none, as `undefined` does.
+ * The identity's scopes as a frozen list: a frozen list as it is, any other list copied once its
+ * items are checked to be strings. `null` counts as none, as `undefined` does.
  * Anything else is the provider's bug, refused: a scope string kept as it is would turn
  * `requireScopes(['admin'])` into a substring test that `"nonadmin"` passes (a subclass whose
  * `identity()` returns `scopes: claims.scope`).
@@ -210,26 +210,17 @@ export class User {
 function scopeList(scopes: unknown): readonly string[] {
   if (scopes === undefined || scopes === null) return NO_SCOPES
   if (Array.isArray(scopes)) {
-    // The frozen list a provider keeps for a remembered token comes back on every request: checked
-    // in place, not copied (one allocation fewer per request on the hot path).
-    if (Object.isFrozen(scopes)) {
-      if (allStrings(scopes as readonly unknown[])) return scopes as readonly string[]
-    } else {
-      const strings = stringsOf(scopes as readonly unknown[])
-      if (strings !== undefined) return Object.freeze(strings)
-    }
+    // The frozen list a provider keeps for a remembered token comes back on every request: taken
+    // as it is, unwalked (a list, never a string, is what keeps `includes` an exact match; an item
+    // that is no string can never equal a required scope, and the rules skip it).
+    if (Object.isFrozen(scopes)) return scopes as readonly string[]
+    const strings = stringsOf(scopes as readonly unknown[])
+    if (strings !== undefined) return Object.freeze(strings)
   }
   throw new TypeError(
     `identity().scopes must be a list of strings, e.g. ['orders:read'], got ${kindOf(scopes)}: ` +
       "split a space-separated scope claim first (scopesOf from 'oidc-guard' does)",
   )
-}
-
-function allStrings(list: readonly unknown[]): boolean {
-  for (let index = 0; index < list.length; index += 1) {
-    if (typeof list[index] !== 'string') return false
-  }
-  return true
 }
 
 /**
