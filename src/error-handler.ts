@@ -19,6 +19,7 @@ import {
   checkUrl,
   isProduction,
   Problems,
+  refuseUncalledFactory,
   type OptionFlags,
 } from './options.js'
 
@@ -236,6 +237,7 @@ const AUTH_ERROR_HANDLER_OPTIONS = Object.keys({
  *   (`resource_metadata`).
  */
 export function authErrorHandler(options: AuthErrorHandlerOptions = {}) {
+  refuseUncalledFactory('authErrorHandler', 'authErrorHandler()', options, 'error handler factory')
   const problems = new Problems()
   checkOptionNames(problems, 'authErrorHandler', options, AUTH_ERROR_HANDLER_OPTIONS)
   const { realm, resourceMetadata } = options ?? {}

@@ -3,10 +3,10 @@
 
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { currentUserOf } from './current-user.js'
-import { AuthError, ConfigError, copyError, CredentialsRequiredError } from './errors.js'
+import { AuthError, copyError, CredentialsRequiredError } from './errors.js'
 import { sendPlainStatus } from './error-handler.js'
 import { respondWithAuthError } from './middleware.js'
-import { Problems } from './options.js'
+import { Problems, refuseUncalledFactory } from './options.js'
 import { redirectTo } from './redirect-target.js'
 import {
   allRule,
@@ -96,19 +96,6 @@ function checkedUser(req: Request): User {
   if (current !== undefined) return current
   warnNoMiddleware()
   return User.anonymous
-}
-
-/**
- * `app.use(requireUser)`, the call forgotten, type-checks against Express's error-handler overload,
- * and Express then calls the factory itself, with (req, res, next), on every request: the request
- * would hang, or a message would print the response's methods. Throwing there hands Express 4 and
- * 5 alike a ConfigError for `next` instead; the arguments are never written into the message.
- */
-function refuseUncalledFactory(name: string, usage: string, first: unknown): void {
-  const candidate = first as { method?: unknown; headers?: unknown } | null | undefined
-  if (typeof candidate?.method === 'string' && typeof candidate.headers === 'object') {
-    throw new ConfigError([`${name} is a guard factory: write app.use(${usage})`])
-  }
 }
 
 // The options each kind of guard takes. A misspelt one (`{ mode: 'all' }`, `{ kinds: 'm2m' }`)

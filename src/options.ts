@@ -268,6 +268,8 @@ export function checkOptionNames(
 
 // A name this many edits away from an option (or differing only in case) is offered as a hint.
 const MAX_HINT_EDITS = 2
+// Units and qualifiers options end with, which a name without them most often forgot.
+const OPTION_SUFFIXES = /^(?:Ms|Sec|Seconds|Supported)$/
 
 /** The option `key` most likely misspells, if any is close enough. */
 function closestName(key: string, names: readonly string[]): string | undefined {
@@ -275,7 +277,11 @@ function closestName(key: string, names: readonly string[]): string | undefined 
   let fewest = MAX_HINT_EDITS + 1
   for (const candidate of names) {
     const edits =
-      candidate.toLowerCase() === key.toLowerCase() ? 0 : editDistance(key, candidate, fewest)
+      candidate.toLowerCase() === key.toLowerCase() ||
+      // `clockTolerance` for clockToleranceSec, `scopes` for scopesSupported: one slip, not three.
+      (candidate.startsWith(key) && OPTION_SUFFIXES.test(candidate.slice(key.length)))
+        ? 0
+        : editDistance(key, candidate, fewest)
     if (edits < fewest) {
       closest = candidate
       fewest = edits
@@ -301,4 +307,24 @@ function editDistance(a: string, b: string, limit: number): number {
     previous = row
   }
   return Math.min(previous[b.length]!, limit)
+}
+
+/**
+ * `app.use(requireUser)` or `app.use(authErrorHandler)`, the call forgotten, type-checks (against
+ * Express's error-handler overload, for a guard), and Express then calls the factory itself, with
+ * (req, res, next), on every request: the request would hang, or a message would list the
+ * request's own properties as unknown options. Throwing there hands Express 4 and
+ * 5 alike a ConfigError for `next` instead; the arguments are never written into the message.
+ */
+export function refuseUncalledFactory(
+  name: string,
+  usage: string,
+  first: unknown,
+  kind = 'guard factory',
+): void {
+  const candidate = first as { method?: unknown; headers?: unknown } | null | undefined
+  if (typeof candidate?.method === 'string' && typeof candidate.headers === 'object') {
+    const article = /^[aeiou]/i.test(kind) ? 'an' : 'a'
+    throw new ConfigError([`${name} is ${article} ${kind}: write app.use(${usage})`])
+  }
 }

@@ -81,3 +81,35 @@ describe('protectedResourceMetadata maxAgeSec bounds (defect 5)', () => {
     else expect(message).toContain('maxAgeSec must be a whole number from 0 to 2147483648')
   })
 })
+
+describe('review 9 follow-up', () => {
+  it('hints the option a name lacking its unit or qualifier means', () => {
+    const build = () =>
+      new JwksProvider({
+        issuer: ISSUER,
+        jwksUri: `${ISSUER}/jwks`,
+        audience: 'api',
+        clockTolerance: 5,
+      } as never)
+    expect(outcome(build)).toContain(
+      '"clockTolerance" is not an option (did you mean clockToleranceSec?)',
+    )
+    const metadata = () =>
+      protectedResourceMetadata({
+        resource: RESOURCE,
+        providers: [provider],
+        scopes: ['a'],
+        maxAge: 60,
+      } as never)
+    expect(outcome(metadata)).toContain('(did you mean scopesSupported?)')
+    expect(outcome(metadata)).toContain('(did you mean maxAgeSec?)')
+  })
+
+  it('refuses authErrorHandler mounted without its call, saying how to mount it', () => {
+    const fakeRequest = { method: 'GET', headers: {}, url: '/' }
+    const handler = authErrorHandler as unknown as (req: unknown) => unknown
+    expect(outcome(() => handler(fakeRequest))).toBe(
+      'oidc-guard: authErrorHandler is an error handler factory: write app.use(authErrorHandler())',
+    )
+  })
+})
