@@ -96,13 +96,34 @@ export interface SourceTraits {
    */
   readonly fromToken?: boolean
   /**
+   * The value the source looks the user up by, when that is not `user.id` (the SQL sources'
+   * `idClaim`: an `email`, a gateway's end-user claim): the pipeline caches the source's answers
+   * under the issuer and this value instead of `user.id`. Return `undefined` when the user cannot
+   * be looked up (the claim is missing): the source is then asked without the cache and answers
+   * its own error. One that throws, or returns anything but a non-empty string, is treated alike.
+   * `forgetUser({ issuer, subject })` then takes this value as `subject`.
+   *
+   * Warning: a source that looks users up by something else than `user.id` must define it.
+   * Otherwise two tokens of one `user.id` (a gateway's one `sub` for every end user) share one
+   * cached answer, and one user gets another's rights.
+   *
+   * @example
+   * cacheKey(user: User): string | undefined {
+   *   const email = user.claims.email
+   *   return typeof email === 'string' && email !== '' ? email : undefined
+   * }
+   */
+  cacheKey?(user: User): string | undefined
+  /**
    * For a source with a cache of its own (as `GraphGroupResolver` has): drops, synchronously, what
    * it holds for one user, so the next lookup asks afresh. Called by `forgetUser` (before the
    * pipeline drops its own copy, which would otherwise refill from it), and on every instance when
    * another one forgets the user through a shared tier (`RedisSharedCache`), with the issuer and
-   * `user.id` (`subject`) of the user forgotten. Without it, the pipeline forgets only its own
-   * answers and the source's cache serves the old one until it expires. If it throws, the other
-   * sources and the pipeline still forget, then `forgetUser` rejects with its error.
+   * `user.id` (`subject`) of the user forgotten, or the `subject` given to `forgetUser`; once more
+   * for each source's {@link cacheKey} of a forgotten `User` that differs from its id. Without it,
+   * the pipeline forgets only its own answers and the source's cache serves the old one until it
+   * expires. If it throws, the other sources and the pipeline still forget, then `forgetUser`
+   * rejects with its error.
    *
    * @example
    * forget({ issuer, subject }: { issuer: string; subject: string }) {

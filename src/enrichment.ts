@@ -49,9 +49,10 @@ export interface EnrichmentOptions {
   /** Longest wait for a source, in milliseconds; past it the facet answers 503. Default 5000. */
   sourceTimeoutMs?: number
   /**
-   * Reuse a source's answer across requests of one user (issuer + subject) for a short time, so a
-   * burst of requests costs one lookup; `false` turns it off. Sources that read the token itself
-   * (`fromToken`) are never cached. Default `{ ttlMs: 30_000, max: 10_000 }`.
+   * Reuse a source's answer across requests of one user (issuer + subject: `user.id`, or the value
+   * the source looks the user up by, its `cacheKey`) for a short time, so a burst of requests costs
+   * one lookup; `false` turns it off. Sources that read the token itself (`fromToken`) are never
+   * cached. Default `{ ttlMs: 30_000, max: 10_000 }`.
    */
   sourceCache?: SourceCacheOptions | false
 }
@@ -63,6 +64,11 @@ const METHODS = {
   profile: 'fetchProfile',
 } as const
 const FACETS = Object.keys(METHODS) as Facet[]
+const HOOKS = [
+  ['forget', "its own cache's forget"],
+  ['clear', "its own cache's clear"],
+  ['cacheKey', 'the value it looks the user up by'],
+] as const
 const DEFAULT_TIMEOUT_MS = 5_000
 const DEFAULT_TTL_MS = 30_000
 const DEFAULT_MAX = 10_000
@@ -152,11 +158,12 @@ export function checkSources(problems: Problems, sources: UserSources): void {
       )
       continue
     }
-    // A hook that is not a method would leave the source's own cache unforgotten, silently.
-    for (const hook of ['forget', 'clear'] as const) {
+    // A hook that is not a method would leave the source's own cache unforgotten, or its answers
+    // cached under user.id though it looks users up by something else, silently.
+    for (const [hook, purpose] of HOOKS) {
       const value = (source as Record<string, unknown>)[hook]
       if (value !== undefined && typeof value !== 'function') {
-        problems.add(`${facet}.${hook} must be a method (its own cache's ${hook}), or left out`)
+        problems.add(`${facet}.${hook} must be a method (${purpose}), or left out`)
       }
     }
   }
@@ -215,7 +222,8 @@ function describe(value: unknown): string {
 /**
  * Calls sources for the users of one verifier: each call is bounded by a time-out (its `signal`
  * aborts then), its answer checked, and, unless the source reads the token (`fromToken`), shared
- * by every request of the same issuer and subject for the cache's TTL. Concurrent misses for one
+ * by every request of the same issuer and subject (`user.id`, or the source's `cacheKey` of the
+ * user) for the cache's TTL. Concurrent misses for one
  * user share one call. Failures are never cached.
  */
 export class Enrichment {
@@ -226,6 +234,8 @@ export class Enrichment {
   readonly #ttlMs: number
   /** The sources given to `wrap` with a cache of their own (`forget`/`clear`), told to drop it. */
   readonly #ownCaches = new Set<AnySource>()
+  /** The sources given to `wrap` that look users up by their own key (`cacheKey`), by facet. */
+  readonly #ownKeys: { readonly facet: Facet; readonly source: AnySource }[] = []
   #sharedDown = false
 
   /** @param clock where the cache reads the time (tests pass a fake one). */
@@ -277,11 +287,20 @@ export class Enrichment {
    * Forgets every cached answer of one user (after a role change, say), in the sources' own caches
    * too (their `forget`), on every instance when a shared tier is configured; resolves once the
    * other instances have been told. Rejects when a source's `forget` threw, after all the rest.
+   *
+   * @param subject the key of the user's answers in every facet: `user.id`, or the value a source
+   *   looks the user up by (its `cacheKey`, the SQL sources' `idClaim` value).
+   * @param user the `User` forgotten, when given one: each source's own key of it is forgotten too.
    */
-  async forget(issuer: string, subject: string): Promise<void> {
-    const keys = FACETS.map((facet) => cacheKey(facet, issuer, subject))
+  async forget(issuer: string, subject: string, user?: User): Promise<void> {
+    const keys = this.#keysOf(issuer, subject, user)
     // The sources' caches first: a load of ours in between would refill from their old answer.
-    const failure = this.#tellSources((source) => source.forget?.({ issuer, subject }))
+    // Told each subject the keys name, as the other instances are (`usersOf` the invalidation).
+    let failure: unknown
+    for (const forgotten of usersOf(keys)) {
+      const failed = this.#tellSources((source) => source.forget?.(forgotten))
+      failure ??= failed
+    }
     for (const key of keys) this.#cache?.delete(key)
     await this.#shared?.invalidate(keys)
     if (failure !== undefined) throw failure
@@ -308,6 +327,20 @@ export class Enrichment {
   /** The shared tier, for health reports. */
   get shared(): (SharedCacheTier & HasHealth) | undefined {
     return this.#shared
+  }
+
+  /**
+   * A forgotten user's keys: `subject`'s in every facet and, for a `User`, each facet's under its
+   * source's own key of it. Extra keys cost nothing; a missing one would keep a revoked right.
+   */
+  #keysOf(issuer: string, subject: string, user: User | undefined): string[] {
+    const keys = FACETS.map((facet) => cacheKey(facet, issuer, subject))
+    if (user === undefined) return keys
+    for (const { facet, source } of this.#ownKeys) {
+      const own = ownKey(source, user)
+      if (own !== undefined && own !== subject) keys.push(cacheKey(facet, issuer, own))
+    }
+    return [...new Set(keys)]
   }
 
   /**
@@ -341,6 +374,8 @@ export class Enrichment {
     if (typeof source.forget === 'function' || typeof source.clear === 'function') {
       this.#ownCaches.add(source)
     }
+    const keyed = typeof source.cacheKey === 'function'
+    if (keyed) this.#ownKeys.push({ facet, source })
     const call: Call = (user, context) =>
       (source as unknown as Record<string, (user: User, context: SourceContext) => unknown>)[
         method
@@ -348,10 +383,14 @@ export class Enrichment {
     const cached = this.#cache !== undefined && source.fromToken !== true
     const load = (user: User): Promise<Answer> => {
       const issuer = user.claims.iss
-      if (!cached || typeof issuer !== 'string' || user.id === '') {
+      // The answer is the source's for the value it looks the user up by: cached under that value,
+      // or two users of one id (a gateway's one sub for every end user) would share one answer.
+      const subject =
+        cached && typeof issuer === 'string' ? (keyed ? ownKey(source, user) : user.id) : undefined
+      if (typeof issuer !== 'string' || subject === undefined || subject === '') {
         return this.#call({ user, call, facet }, undefined)
       }
-      return this.#fetch(cacheKey(facet, issuer, user.id), { user, call, facet })
+      return this.#fetch(cacheKey(facet, issuer, subject), { user, call, facet })
     }
     return { fromToken: source.fromToken === true, [method]: load } as unknown as AnySource
   }
@@ -498,6 +537,20 @@ export class Enrichment {
         clearTimeout(timer)
         outer?.removeEventListener('abort', onOuterAbort)
       })
+  }
+}
+
+/**
+ * The value a source with a `cacheKey` looks `user` up by, or `undefined` when it has none: then
+ * its answer (most likely its own error) is not cached. A method that throws or answers anything
+ * but a non-empty string is treated alike: the source is asked, never another user's answer.
+ */
+function ownKey(source: AnySource, user: User): string | undefined {
+  try {
+    const key: unknown = source.cacheKey!(user)
+    return typeof key === 'string' && key !== '' ? key : undefined
+  } catch {
+    return undefined
   }
 }
 

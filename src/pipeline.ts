@@ -71,7 +71,10 @@ export interface Verifier {
    * Forgets the cached groups, roles, permissions and profile of one user, so the next request
    * asks the sources again (after changing the user's roles, say). Pass the `User`, or its issuer
    * and `user.id` as `subject`: the id claim the provider maps (`oid` for Entra ID), not always
-   * the token's `sub`.
+   * the token's `sub`. A source that looks users up by a key of its own (its `cacheKey`: the SQL
+   * sources' `idClaim`) keeps their answers under that key: a `User` forgets both, while
+   * `{ issuer, subject }` forgets `subject` in every facet, so pass that key (the `USER` of an
+   * `oidc-guard grant`) for such a source.
    */
   forgetUser(user: User | { issuer: string; subject: string }): Promise<void>
   /**
@@ -305,7 +308,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     },
     forgetUser: async (user: User | { issuer: string; subject: string }) => {
       const key = forgottenKey(user)
-      if (key !== undefined) await enrichment.forget(key.issuer, key.subject)
+      if (key !== undefined) await enrichment.forget(key.issuer, key.subject, key.user)
     },
     clearSourceCache: () => enrichment.clear(),
     health: () =>
@@ -321,15 +324,18 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
 /**
  * Whose answers `forgetUser` drops: a `User`'s issuer and id (none for a user without an issuer),
- * or `{ issuer, subject }`. Anything else is a TypeError: called after a role is taken away, a
- * misspelt key (`iss`, `sub`) would forget nothing and let the old answer serve on.
+ * with the `User` for the sources' own keys of it, or `{ issuer, subject }`. Anything else is a
+ * TypeError: called after a role is taken away, a misspelt key (`iss`, `sub`) would forget nothing
+ * and let the old answer serve on.
  */
-function forgottenKey(user: unknown): { issuer: string; subject: string } | undefined {
+function forgottenKey(user: unknown): { issuer: string; subject: string; user?: User } | undefined {
   if (typeof user === 'object' && user !== null && !('issuer' in user) && !('subject' in user)) {
     // A User by its shape, not `instanceof`: one built by the other copy of a dual package is one.
     const { claims, id } = user as { claims?: { iss?: unknown }; id?: unknown }
     if (typeof claims === 'object' && claims !== null && typeof id === 'string') {
-      return typeof claims.iss === 'string' ? { issuer: claims.iss, subject: id } : undefined
+      return typeof claims.iss === 'string'
+        ? { issuer: claims.iss, subject: id, user: user as User }
+        : undefined
     }
   } else if (typeof user === 'object' && user !== null) {
     const { issuer, subject } = user as { issuer?: unknown; subject?: unknown }

@@ -51,14 +51,21 @@ const SOURCE_NAMES: Readonly<Record<SqlFacet, string>> = {
  *   non-empty string; the pipeline answers 503 `ERR_AUTH_SOURCE_UNAVAILABLE` and logs the reason.
  */
 export function lookupKey(user: User, idClaim: string): string {
+  const key = keyOf(user, idClaim)
+  if (key !== undefined) return key
   const fromToken = Object.keys(user.claims).length > 0
-  const value = fromToken ? user.claims[idClaim] : user.id
-  if (typeof value === 'string' && value !== '') return value
   throw new Error(
     fromToken
       ? `the token has no "${idClaim}" claim (a non-empty string) to look the user up by; set idClaim to a claim the tokens carry`
       : 'the user has no id to look up',
   )
+}
+
+/** {@link lookupKey}, or `undefined` where it throws. */
+function keyOf(user: User, idClaim: string): string | undefined {
+  const fromToken = Object.keys(user.claims).length > 0
+  const value = fromToken ? user.claims[idClaim] : user.id
+  return typeof value === 'string' && value !== '' ? value : undefined
 }
 
 /** The options the store takes, out of a source's (whose unknown names the source reported). */
@@ -122,6 +129,16 @@ abstract class SqlSource {
     return this.store.ready()
   }
 
+  /**
+   * The value the user is looked up by ({@link lookupKey}), `undefined` without one: the pipeline
+   * caches the answers under it rather than `user.id`, which may differ (`idClaim: 'email'`, or a
+   * gateway's one `sub` for all its end users), and `forgetUser({ issuer, subject })` takes it as
+   * `subject` (the `USER` of `oidc-guard grant`).
+   */
+  cacheKey(user: User): string | undefined {
+    return keyOf(user, this.idClaim)
+  }
+
   /** Lets go of the pool (a shared store is left to its owner). */
   async close(): Promise<void> {
     if (this.#ownsStore) await this.store.close()
@@ -141,8 +158,8 @@ abstract class SqlSource {
 /**
  * A user's groups from an SQL table (`authz_groups(username, "group")` by default), for
  * `requireGroups`. PostgreSQL, MySQL/MariaDB and SQLite, through Kysely; answers are cached across
- * requests by the pipeline (issuer + subject). A database that is down or slow answers 503 within
- * the pool's bounds.
+ * requests by the pipeline (issuer + the value looked up, `cacheKey`). A database that is down or
+ * slow answers 503 within the pool's bounds.
  *
  * @example
  * const groups = new SqlGroupsProvider({ url: 'sqlite:./authz.db', idClaim: 'email' })
