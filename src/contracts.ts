@@ -123,7 +123,10 @@ export interface SourceTraits {
    * for each source's {@link cacheKey} of a forgotten `User` that differs from its id. Without it,
    * the pipeline forgets only its own answers and the source's cache serves the old one until it
    * expires. If it throws, the other sources and the pipeline still forget, then `forgetUser`
-   * rejects with its error.
+   * rejects with its error. A source with `forget` or `clear` has its answers cached in each
+   * instance's process only, never in the shared tier (`RedisSharedCache`): an instance not yet
+   * told of another's `forgetUser` would otherwise write its own cache's old answer back there,
+   * for every instance to serve until `ttlMs` runs out.
    *
    * @example
    * forget({ issuer, subject }: { issuer: string; subject: string }) {
@@ -134,7 +137,8 @@ export interface SourceTraits {
   /**
    * Drops, synchronously, every answer the source's own cache holds. Called by `clearSourceCache`,
    * and on every instance when another one clears through a shared tier (or when this one may
-   * have missed the tier's invalidations); a throw is reported as {@link forget}'s is.
+   * have missed the tier's invalidations); a throw is reported as {@link forget}'s is. Its answers
+   * stay out of the shared tier, as {@link forget} says.
    *
    * @remarks Name a method `clear` only if it means this: it is called on those occasions, never
    * checked.

@@ -39,7 +39,10 @@ export interface SourceCacheOptions {
   /**
    * A second tier shared by every instance (Redis, from `oidc-guard/redis`): a miss here asks it
    * before the source, and `forgetUser` evicts the user everywhere. When it is down, lookups go
-   * to the sources (degraded, logged once per episode), never to a 500 or a grant.
+   * to the sources (degraded, logged once per episode), never to a 500 or a grant. The answers of
+   * a source with a cache of its own (one with `forget` or `clear`, such as `GraphGroupResolver`)
+   * stay in each instance's process: another instance not yet told of a `forgetUser` would put
+   * its source's old answer back in the tier.
    */
   shared?: SharedCacheTier
 }
@@ -80,6 +83,11 @@ interface FetchContext {
   readonly user: User
   readonly call: Call
   readonly facet: Facet
+  /**
+   * Whether the answer may go through the shared tier: not a source with a cache of its own
+   * (`forget`/`clear`), see {@link Enrichment.wrap}.
+   */
+  readonly shared: boolean
 }
 
 /** The 503 of a facet whose source failed, timed out or answered nonsense. */
@@ -273,7 +281,15 @@ export class Enrichment {
     })
   }
 
-  /** Wraps `sources` so that every call goes through the time-out, the checks and the cache. */
+  /**
+   * Wraps `sources` so that every call goes through the time-out, the checks and the cache. A
+   * source with a cache of its own (`forget` or `clear`) is cached in this process only, never in
+   * the shared tier: an instance that has not yet heard of another's `forgetUser` would read the
+   * old answer from its source's cache and write it back to the tier under the new generation,
+   * for every instance to serve until it expires. In process, this instance's invalidation
+   * listener drops it together with the source's cache. A source without one reads the truth, so
+   * its answer written after a `forgetUser` is current.
+   */
   wrap(sources: UserSources): UserSources {
     const wrapped: Partial<Record<Facet, AnySource>> = {}
     for (const facet of FACETS) {
@@ -381,6 +397,7 @@ export class Enrichment {
         method
       ]!(user, context)
     const cached = this.#cache !== undefined && source.fromToken !== true
+    const shared = !this.#ownCaches.has(source)
     const load = (user: User): Promise<Answer> => {
       const issuer = user.claims.iss
       // The answer is the source's for the value it looks the user up by: cached under that value,
@@ -388,9 +405,9 @@ export class Enrichment {
       const subject =
         cached && typeof issuer === 'string' ? (keyed ? ownKey(source, user) : user.id) : undefined
       if (typeof issuer !== 'string' || subject === undefined || subject === '') {
-        return this.#call({ user, call, facet }, undefined)
+        return this.#call({ user, call, facet, shared }, undefined)
       }
-      return this.#fetch(cacheKey(facet, issuer, subject), { user, call, facet })
+      return this.#fetch(cacheKey(facet, issuer, subject), { user, call, facet, shared })
     }
     return { fromToken: source.fromToken === true, [method]: load } as unknown as AnySource
   }
@@ -411,14 +428,17 @@ export class Enrichment {
     }
   }
 
-  /** A miss of the in-process tier: the shared tier, else the source (whose answer is shared). */
+  /**
+   * A miss of the in-process tier: the shared tier, else the source (whose answer is shared);
+   * only the source for one with a cache of its own (see {@link Enrichment.wrap}).
+   */
   async #load(
     key: string,
     context: FetchContext,
     signal: AbortSignal,
     options: { ttl?: number },
   ): Promise<Answer> {
-    const shared = this.#shared
+    const shared = context.shared ? this.#shared : undefined
     if (shared === undefined) return this.#call(context, signal)
     const stored = await this.#sharedStep(() => readShared(shared, key))
     // Dropped while the shared tier answered: its waiters load afresh, so the source is not asked.

@@ -216,6 +216,10 @@ export class RedisSharedCache implements SharedCacheTier {
    * Forgets every cached answer (groups, roles, permissions, profile) of one user on every
    * instance: after changing the user's rights. Works from any process that shares the Redis and
    * the prefix, an admin tool included.
+   *
+   * @param subject the key the answers are stored under: `user.id` (not necessarily the token's
+   *   `sub`: Entra ID's is `oid`), or, for a source that looks users up by a key of its own (its
+   *   `cacheKey`), that value: the SQL sources' `idClaim` value, the `USER` of `oidc-guard grant`.
    */
   invalidateUser(issuer: string, subject: string): Promise<void> {
     if (

@@ -109,7 +109,8 @@ describe('answers are cached under the source’s own key', () => {
     const { tier, values } = memoryTier()
     const [here, there] = [0, 1].map(() =>
       new Enrichment({ sourceCache: { shared: tier } }, silentLogger).wrap({
-        groups: groupsByUid(),
+        // Without forget: a source with a cache of its own is never shared (review9b).
+        groups: withoutForget(groupsByUid()),
       }),
     )
     expect(await userOf(here!, { uid: 'alice' }).groups).toEqual(['admin'])
@@ -144,7 +145,9 @@ describe('forget reaches the source’s own key', () => {
     await user.groups
     await new Promise((resolve) => setImmediate(resolve)) // the shared write no one awaits
     await userOf(otherSources, { uid: 'alice' }).groups
-    expect([enrichment.size, other.size, values.size]).toEqual([1, 1, 1])
+    // A source with forget keeps its answers in process: each instance asked its own.
+    expect([enrichment.size, other.size, values.size]).toEqual([1, 1, 0])
+    expect(elsewhere.calls).toBe(1)
     /** Whether every tier dropped Alice's answer: the other instance asks its source again. */
     const forgotten = async () => {
       expect([enrichment.size, other.size, values.size]).toEqual([0, 0, 0])
@@ -192,3 +195,9 @@ it('a cacheKey that is not a method is refused at construction', () => {
     }),
   )
 })
+
+/** The source without its forget hook: a source with a cache of its own is kept out of the shared tier. */
+function withoutForget<T extends { forget?: unknown }>(source: T): Omit<T, 'forget'> {
+  const { forget: _forget, ...rest } = source
+  return rest
+}
