@@ -248,7 +248,8 @@ export function fromHexText(value: unknown): string | undefined {
 
 /**
  * The error for a grant the unique index refused though its exact row is not in the table: the
- * index compares loosely. It names the columns' collation or type (best effort) and what to change.
+ * index compares loosely, or a number column stored the key as another (`007` as 7). It names the
+ * columns' collation or type (best effort) and what to change.
  */
 export async function looseIndexError(
   db: Kysely<unknown>,
@@ -258,25 +259,72 @@ export async function looseIndexError(
   facet: SqlFacet,
 ): Promise<Error> {
   const table = schema.tables[facet]
-  let found = ''
-  try {
-    const query = collationQuery(sql, dialect, table, [schema.user, schema.values[facet]])
-    const { rows } = await query.execute(db)
-    const kinds = rows.map(({ name, kind }) => `${String(name)} ${String(kind)}`)
-    if (kinds.length > 0) found = ` (${kinds.join(', ')})`
-  } catch {
-    // The advice holds without the column details.
-  }
+  const found = await columnKinds(db, sql, dialect, schema, facet)
   return new Error(
     `the ${facet} grant was not stored: the unique index of ${table} counts it as equal to a row ` +
-      `that differs in case, accents or trailing spaces, so its columns compare loosely${found}; ` +
+      `that differs in case, accents or trailing spaces, so its columns compare loosely, or, for a ` +
+      `column of a number type, in its digits (007 and 7)${found}; ` +
       `to store grants exactly, ${EXACT_COLUMNS_ADVICE[dialect](table)}`,
   )
 }
 
 /**
- * The query naming the type or collation of a table's `user` and value columns (SQLite: of its
- * unique indexes' columns, which is what a unique index compares with), each row `{ name, kind }`.
+ * The error for a grant whose row, once inserted, was not found exactly (and was rolled back): the
+ * column's type or collation changed the key or the value on the way in. An integer column stores
+ * `007` as 7, which is user `7`'s key; a SQLite number column stores a 21-digit id as a float; a
+ * CHAR column drops trailing spaces. Reporting the grant held would give the rights to another.
+ */
+export async function changedKeyError(
+  db: Kysely<unknown>,
+  sql: SqlTag,
+  dialect: SqlDialectName,
+  schema: SqlSchema,
+  facet: SqlFacet,
+): Promise<Error> {
+  const table = schema.tables[facet]
+  const found = await columnKinds(db, sql, dialect, schema, facet)
+  return new Error(
+    `the ${facet} grant was not stored: ${table} does not keep the user or the value as given, ` +
+      `so its columns' type or collation changes keys (a number column stores 007 as 7, which ` +
+      `is another user's key)${found}; store ids in a text column with a binary collation: ` +
+      `${EXACT_COLUMNS_ADVICE[dialect](table)}`,
+  )
+}
+
+/**
+ * The error for a grant whose user or value holds a character the columns' character set cannot
+ * (`Łukasz` in a MySQL latin1 column): stored, it would become another key (`?ukasz`).
+ */
+export function unholdableKeyError(schema: SqlSchema, facet: SqlFacet): Error {
+  const table = schema.tables[facet]
+  return new Error(
+    `the ${facet} grant was not stored: the character set of ${table}'s columns cannot hold this ` +
+      `user or value; to store it, ${EXACT_COLUMNS_ADVICE.mysql(table)}`,
+  )
+}
+
+/** ` (column kind, …)`: the type or collation of a facet's user and value columns, best effort. */
+async function columnKinds(
+  db: Kysely<unknown>,
+  sql: SqlTag,
+  dialect: SqlDialectName,
+  schema: SqlSchema,
+  facet: SqlFacet,
+): Promise<string> {
+  try {
+    const columns = [schema.user, schema.values[facet]] as const
+    const { rows } = await collationQuery(sql, dialect, schema.tables[facet], columns).execute(db)
+    const kinds = rows.map(({ name, kind }) => `${String(name)} ${String(kind)}`)
+    return kinds.length > 0 ? ` (${kinds.join(', ')})` : ''
+  } catch {
+    return '' // the advice holds without the column details
+  }
+}
+
+/**
+ * The query naming the type or collation of a table's `user` and value columns (SQLite: their
+ * declared type, and the collation of a unique index on them, which is what that index compares
+ * with), each row `{ name, kind }`.
  */
 function collationQuery(
   sql: SqlTag,
@@ -286,22 +334,23 @@ function collationQuery(
 ): KyselyModule.RawBuilder<{ name: unknown; kind: unknown }> {
   const [user, value] = columns
   if (dialect === 'mysql') {
-    return sql`select column_name as name, collation_name as kind from information_schema.columns where table_schema = database() and table_name = ${table} and column_name in (${user}, ${value})`
+    return sql`select column_name as name, concat_ws(' ', column_type, collation_name) as kind from information_schema.columns where table_schema = database() and table_name = ${table} and column_name in (${user}, ${value})`
   }
   if (dialect === 'postgres') {
     return sql`select a.attname as name, format_type(a.atttypid, a.atttypmod) || coalesce(' collate ' || quote_ident(c.collname), '') as kind from pg_attribute a left join pg_collation c on c.oid = a.attcollation and c.collname <> 'default' where a.attrelid = to_regclass(quote_ident(${table})) and a.attname in (${user}, ${value})`
   }
-  return sql`select x.name as name, x.coll as kind from pragma_index_list(${table}) as i join pragma_index_xinfo(i.name) as x where i."unique" = 1 and x.key = 1 and x.name in (${user}, ${value})`
+  const indexed = sql`select x.coll from pragma_index_list(${table}) as i join pragma_index_xinfo(i.name) as x where i."unique" = 1 and x.key = 1 and x.name = t.name limit 1`
+  return sql`select t.name as name, t.type || coalesce(' collate ' || (${indexed}), '') as kind from pragma_table_info(${table}) as t where t.name in (${user}, ${value})`
 }
 
 /** What to change so that a table's unique index tells apart values that differ in any byte. */
 const EXACT_COLUMNS_ADVICE: Readonly<Record<SqlDialectName, (table: string) => string>> = {
   postgres: (table) =>
-    `make both columns of "${table}" text or varchar with a deterministic collation (not citext, not a case-insensitive ICU collation), then rebuild its unique index`,
+    `make both columns of "${table}" text or varchar (not a number type) with a deterministic collation (not citext, not a case-insensitive ICU collation), then rebuild its unique index`,
   mysql: (table) =>
-    `ALTER TABLE \`${table}\` CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin (MariaDB; utf8mb4_0900_bin on MySQL 8): a binary collation that keeps trailing spaces`,
+    `make both columns of \`${table}\` varchar (not a number type) and ALTER TABLE \`${table}\` CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin (MariaDB; utf8mb4_0900_bin on MySQL 8): a binary collation that keeps trailing spaces`,
   sqlite: (table) =>
-    `recreate "${table}" and its unique index without COLLATE NOCASE or RTRIM on those columns`,
+    `recreate "${table}" with TEXT columns (not INTEGER, REAL or NUMERIC) and its unique index without COLLATE NOCASE or RTRIM on those columns`,
 }
 
 // A database-side default, so rows inserted by hand get an id too; `grant` sets its own.

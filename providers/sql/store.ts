@@ -32,6 +32,7 @@ import {
 } from './drivers.js'
 import { ksuid } from './ksuid.js'
 import {
+  changedKeyError,
   exactText,
   fromHexText,
   looseIndexError,
@@ -39,6 +40,7 @@ import {
   schemaStatements,
   SQL_FACETS,
   textValue,
+  unholdableKeyError,
   USER_WIDTH,
   VALUE_WIDTH,
   type SqlColumnNames,
@@ -247,8 +249,9 @@ export class SqlAuthzStore {
    * The values of `facet` granted to `key`, in code point order, without duplicates: one
    * parameterized query. Values differing in any byte (`Admin`, `admin`, `admin `) are distinct,
    * and every dialect answers the same list for the same rows, whatever the columns' collation.
-   * Rejects (never resolves to `[]`) when the key is unusable, the database cannot be reached or
-   * answers late, or more than `maxValues` values come back.
+   * A key the user column's character set cannot hold (`Łukasz` in a MySQL latin1 column) is in no
+   * row: `[]`. Rejects (never resolves to `[]`) when the key is unusable, the database cannot be
+   * reached or answers late, or more than `maxValues` values come back.
    */
   lookup(facet: SqlFacet, key: string, signal?: AbortSignal): Promise<string[]> {
     const problem = unusableText(key)
@@ -270,12 +273,22 @@ export class SqlAuthzStore {
           : this.dialect === 'mysql'
             ? sql`select distinct hex(${exact}) as ${value} ${from} ${limit}`
             : sql`select min(${column}) as ${value} ${from} group by ${exact} ${limit}`
-      const { rows } = await query.$castTo<{ value: unknown }>().execute(db)
-      return this.#values(facet, rows)
+      try {
+        const { rows } = await query.$castTo<{ value: unknown }>().execute(db)
+        return this.#values(facet, rows)
+      } catch (error) {
+        if (cannotHold(this.dialect, error)) return []
+        throw error
+      }
     }, signal)
   }
 
-  /** Grants `value` of `facet` to `key`; resolves `false` when it was already granted. */
+  /**
+   * Grants `value` of `facet` to `key`; resolves `false` when it was already granted. The row is
+   * inserted and found again exactly, as lookups find it, in one transaction: a column that
+   * stores something else (an integer column stores `007` as 7, user `7`'s key) rolls it back and
+   * rejects, rather than report a grant that went to another user.
+   */
   grant(facet: SqlFacet, key: string, value: string): Promise<boolean> {
     const problem = changeProblem(key, value, { widths: true })
     if (problem !== undefined) return Promise.reject(new Error(problem))
@@ -286,38 +299,52 @@ export class SqlAuthzStore {
       const granted = async () =>
         (await sql`select 1 as ${sql.id('found')} from ${table} where ${where} limit 1`.execute(db))
           .rows.length > 0
-      if (await granted()) return false
+      try {
+        if (await granted()) return false
+      } catch (error) {
+        if (cannotHold(this.dialect, error)) throw unholdableKeyError(this.schema, facet)
+        throw error
+      }
       const columns = id === null ? [user, values[facet]] : [id, user, values[facet]]
       const row = (id === null ? [key, value] : [ksuid(), key, value]).map((text) =>
         textValue(sql, this.dialect, text),
       )
-      try {
-        await sql`insert into ${table} (${sql.join(columns.map((column) => sql.id(column)))}) values (${sql.join(row)})`.execute(
+      const insert = () =>
+        sql`insert into ${table} (${sql.join(columns.map((column) => sql.id(column)))}) values (${sql.join(row)})`.execute(
           db,
         )
-      } catch (error) {
-        if (!isUniqueViolation(error)) throw error
-        // Granted at the same moment by someone else; or else the unique index counts another
-        // row as this one (`orders:read` for `Orders:Read`), and answering `false` would lose it.
-        if (await granted()) return false
-        throw await looseIndexError(db, sql, this.dialect, this.schema, facet)
+      const outcome = await insertExactly(db, sql, insert, granted)
+      if (outcome === 'stored') return true
+      if (outcome === 'changed') {
+        throw await changedKeyError(db, sql, this.dialect, this.schema, facet)
       }
-      return true
+      // Granted at the same moment by someone else; or else the unique index counts another row
+      // as this one (`orders:read` for `Orders:Read`, 7 for `007`): `false` would lose the grant.
+      if (await granted()) return false
+      throw await looseIndexError(db, sql, this.dialect, this.schema, facet)
     })
   }
 
-  /** Revokes `value` of `facet` from `key`; resolves to the number of rows removed (0: none). */
+  /**
+   * Revokes `value` of `facet` from `key`; resolves to the number of rows removed (0: none, as
+   * for a key the columns' character set cannot hold).
+   */
   revoke(facet: SqlFacet, key: string, value: string): Promise<number> {
     // No width check: a value too long to be stored matches no row, and revoking it removes none.
     const problem = changeProblem(key, value, { widths: false })
     if (problem !== undefined) return Promise.reject(new Error(problem))
     return this.#run(async ({ db, kysely: { sql } }) => {
       const { tables, user, values } = this.schema
-      const result =
-        await sql`delete from ${sql.id(tables[facet])} where ${this.#matches(sql, user, key)} and ${this.#matches(sql, values[facet], value)}`.execute(
-          db,
-        )
-      return Number(result.numAffectedRows ?? 0n)
+      try {
+        const result =
+          await sql`delete from ${sql.id(tables[facet])} where ${this.#matches(sql, user, key)} and ${this.#matches(sql, values[facet], value)}`.execute(
+            db,
+          )
+        return Number(result.numAffectedRows ?? 0n)
+      } catch (error) {
+        if (cannotHold(this.dialect, error)) return 0
+        throw error
+      }
     })
   }
 
@@ -423,12 +450,17 @@ export class SqlAuthzStore {
    * `column = value`, exactly, on every dialect: a column the app made may be `citext`, NOCASE, a
    * case-insensitive MySQL collation, latin1 or (SQLite) of numeric affinity, and `Alice`,
    * `alice ` or `007` must never get `alice`'s or `7`'s rights. The plain comparison first still
-   * lets the index serve the lookup.
+   * lets the index serve the lookup. On SQLite only text and integers match: an integer reads as
+   * one decimal text (7 is `7`'s, as in an integer column of PostgreSQL or MySQL), but a float
+   * (an id too large for an integer) reads as a rounded `1.0987654321098765e+20`, which many ids
+   * round to and a user could choose as a username claim, so it is no key's.
    */
   #matches(sql: (typeof KyselyModule)['sql'], column: string, value: string) {
     const exact = (operand: unknown) => exactText(sql, this.dialect, operand)
     const operand = textValue(sql, this.dialect, value)
-    return sql`${sql.id(column)} = ${operand} and ${exact(sql.id(column))} = ${exact(operand)}`
+    const id = sql.id(column)
+    const text = this.dialect === 'sqlite' ? sql` and typeof(${id}) in ('text', 'integer')` : sql``
+    return sql`${id} = ${operand}${text} and ${exact(id)} = ${exact(operand)}`
   }
 
   #values(facet: SqlFacet, rows: readonly { value: unknown }[]): string[] {
@@ -552,6 +584,45 @@ async function runDdl(
     await sql`rollback`.execute(db).catch(() => undefined)
     throw error
   }
+}
+
+/**
+ * Runs `insert` and then `stored` (the exact check lookups make) in one transaction, committed only
+ * when the row is found: `'changed'` (rolled back) when the columns stored something else,
+ * `'duplicate'` (rolled back) when the unique index refused the row.
+ */
+async function insertExactly(
+  db: KyselyModule.Kysely<unknown>,
+  sql: (typeof KyselyModule)['sql'],
+  insert: () => Promise<unknown>,
+  stored: () => Promise<boolean>,
+): Promise<'stored' | 'changed' | 'duplicate'> {
+  await sql`begin`.execute(db)
+  let outcome: 'stored' | 'changed' | 'duplicate'
+  try {
+    outcome = await insert().then(
+      async () => ((await stored()) ? 'stored' : 'changed'),
+      (error: unknown) => {
+        if (isUniqueViolation(error)) return 'duplicate'
+        throw error
+      },
+    )
+  } catch (error) {
+    await sql`rollback`.execute(db).catch(() => undefined)
+    throw error
+  }
+  await (outcome === 'stored' ? sql`commit` : sql`rollback`).execute(db)
+  return outcome
+}
+
+/**
+ * MySQL's "illegal mix of collations" (ER_CANT_AGGREGATE_2COLLATIONS, _NCOLLATIONS): our utf8mb4
+ * key compared with a column whose character set cannot hold one of its characters (`Łukasz`
+ * and latin1). No row can hold that key, so none matches it.
+ */
+function cannotHold(dialect: SqlDialectName, error: unknown): boolean {
+  const { errno } = errorCodes(error)
+  return dialect === 'mysql' && (errno === 1267 || errno === 1271)
 }
 
 function isUniqueViolation(error: unknown): boolean {
