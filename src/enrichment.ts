@@ -122,7 +122,7 @@ export function checkedAnswer(facet: Facet, value: unknown): Answer {
  * checked is what is kept: a getter or a proxy could answer a string to a check and something else
  * to a second read.
  */
-function listOfStrings(list: readonly unknown[]): string[] | undefined {
+export function listOfStrings(list: readonly unknown[]): string[] | undefined {
   const { length } = list
   const copy: string[] = []
   for (let index = 0; index < length; index += 1) {

@@ -1,6 +1,6 @@
 // The user on req.currentUser: a verified identity with lazy groups, roles, permissions and profile.
 
-import { checkedAnswer, sourceUnavailable, type Facet } from './enrichment.js'
+import { checkedAnswer, listOfStrings, sourceUnavailable, type Facet } from './enrichment.js'
 import { isSourceRefusal, UnavailableError } from './errors.js'
 import type {
   GroupsProvider,
@@ -214,28 +214,13 @@ function scopeList(scopes: unknown): readonly string[] {
     // as it is, unwalked (a list, never a string, is what keeps `includes` an exact match; an item
     // that is no string can never equal a required scope, and the rules skip it).
     if (Object.isFrozen(scopes)) return scopes as readonly string[]
-    const strings = stringsOf(scopes as readonly unknown[])
+    const strings = listOfStrings(scopes as readonly unknown[])
     if (strings !== undefined) return Object.freeze(strings)
   }
   throw new TypeError(
     `identity().scopes must be a list of strings, e.g. ['orders:read'], got ${kindOf(scopes)}: ` +
       "split a space-separated scope claim first (scopesOf from 'oidc-guard' does)",
   )
-}
-
-/**
- * A copy of `list` when every item is a string (holes are not), else undefined. Each item is read
- * once, and what is checked is what is kept: a getter could answer a string, then something else.
- */
-function stringsOf(list: readonly unknown[]): string[] | undefined {
-  const { length } = list
-  const copy: string[] = []
-  for (let index = 0; index < length; index += 1) {
-    const item = list[index]
-    if (typeof item !== 'string') return undefined
-    copy.push(item)
-  }
-  return copy
 }
 
 function kindOf(value: unknown): string {
