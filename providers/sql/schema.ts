@@ -251,17 +251,21 @@ export function fromHexText(value: unknown): string | undefined {
  * index compares loosely, or a number column stored the key as another (`007` as 7). It names the
  * columns' collation or type (best effort) and what to change.
  */
-export async function looseIndexError(
+export function looseIndexError(
   db: Kysely<unknown>,
   sql: SqlTag,
   dialect: SqlDialectName,
   schema: SqlSchema,
   facet: SqlFacet,
 ): Promise<Error> {
-  const table = schema.tables[facet]
-  const found = await columnKinds(db, sql, dialect, schema, facet)
-  return new Error(
-    `the ${facet} grant was not stored: the unique index of ${table} counts it as equal to a row ` +
+  return grantNotStored(
+    db,
+    sql,
+    dialect,
+    schema,
+    facet,
+    (table, found) =>
+      `the unique index of ${table} counts it as equal to a row ` +
       `that differs in case, accents or trailing spaces, so its columns compare loosely, or, for a ` +
       `column of a number type, in its digits (007 and 7)${found}; ` +
       `to store grants exactly, ${EXACT_COLUMNS_ADVICE[dialect](table)}`,
@@ -274,21 +278,39 @@ export async function looseIndexError(
  * `007` as 7, which is user `7`'s key; a SQLite number column stores a 21-digit id as a float; a
  * CHAR column drops trailing spaces. Reporting the grant held would give the rights to another.
  */
-export async function changedKeyError(
+export function changedKeyError(
   db: Kysely<unknown>,
   sql: SqlTag,
   dialect: SqlDialectName,
   schema: SqlSchema,
   facet: SqlFacet,
 ): Promise<Error> {
-  const table = schema.tables[facet]
-  const found = await columnKinds(db, sql, dialect, schema, facet)
-  return new Error(
-    `the ${facet} grant was not stored: ${table} does not keep the user or the value as given, ` +
+  return grantNotStored(
+    db,
+    sql,
+    dialect,
+    schema,
+    facet,
+    (table, found) =>
+      `${table} does not keep the user or the value as given, ` +
       `so its columns' type or collation changes keys (a number column stores 007 as 7, which ` +
       `is another user's key)${found}; store ids in a text column with a binary collation: ` +
       `${EXACT_COLUMNS_ADVICE[dialect](table)}`,
   )
+}
+
+/** "the <facet> grant was not stored: <why>", with the columns' collation or type where found. */
+async function grantNotStored(
+  db: Kysely<unknown>,
+  sql: SqlTag,
+  dialect: SqlDialectName,
+  schema: SqlSchema,
+  facet: SqlFacet,
+  why: (table: string, found: string) => string,
+): Promise<Error> {
+  const table = schema.tables[facet]
+  const found = await columnKinds(db, sql, dialect, schema, facet)
+  return new Error(`the ${facet} grant was not stored: ${why(table, found)}`)
 }
 
 /**
