@@ -150,10 +150,16 @@ const REDIS_PORT = /^rediss?:\/\/(?:[^/?#]*@)?(?:\[[^\]/?#]+\]|[^:/?#]+):(\d+)(?
  * message, never read as a port.
  */
 function portProblem(value: string): string | undefined {
-  const port = REDIS_PORT.exec(value)?.[1]
+  const match = REDIS_PORT.exec(value)
+  const port = match?.[1]
   if (port === undefined || (Number(port) >= 1 && Number(port) <= 65_535)) return undefined
+  // `redis://app:987654/xyz@cache:6379`: the digits are a password's start, cut at its `/`.
+  const after = value.slice(match!.index + match![0].length)
+  if (/^[^?#]*@/.test(after)) return SLASH_IN_CREDENTIALS
   return PORT_OUT_OF_RANGE
 }
+
+const SLASH_IN_CREDENTIALS = `must percent-encode its user and password (a / as %2F) ${HIDDEN}`
 
 type RedisConstructor = new (url: string, options: RedisOptions) => Redis
 

@@ -103,6 +103,12 @@ describe('a Redis URL whose port is wrong says so, without its password', () => 
     expect(redisUrlProblem('redis://:pw-/99999@cache:6379')).toMatch(/^must be a redis:\/\//)
     expect(redisUrlProblem('redis://cache:6379')).toBeUndefined()
   })
+
+  it('digits before a / in the password are not a port either: the / must be percent-encoded', () => {
+    expect(redisUrlProblem('redis://app:987654/xyz@cache:6379/0')).toBe(
+      'must percent-encode its user and password (a / as %2F) (value hidden: it may carry a password)',
+    )
+  })
 })
 
 describe('docs/configuration.md lists every option jwtAuth takes', () => {
