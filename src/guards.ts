@@ -1,10 +1,20 @@
 // Route guards: decide on the user an authentication middleware put on the request, and answer
-// 401/403/503 or go on. The decisions themselves are the framework-free rules of rules.ts.
+// 401/403/503 or go on. The decisions themselves are the framework-free rules of rules.ts; the
+// options are checked in guard-options.ts, and has-checks.ts gives the same decisions as booleans.
 
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { currentUserOf } from './current-user.js'
 import { AuthError, copyError, CredentialsRequiredError } from './errors.js'
 import { sendPlainStatus } from './error-handler.js'
+import {
+  checkGuardOptions,
+  LIST_OPTIONS,
+  optionsOf,
+  USER_OPTIONS,
+  type GuardOptions,
+  type ListGuardOptions,
+  type RequireUserOptions,
+} from './guard-options.js'
 import { respondWithAuthError } from './middleware.js'
 import { Problems, refuseUncalledFactory } from './options.js'
 import { redirectTo } from './redirect-target.js'
@@ -16,46 +26,12 @@ import {
   facetRule,
   kindRule,
   scopeRule,
-  type Match,
   type Rule,
   type RuleFacet,
   type Verdict,
 } from './rules.js'
 import { User } from './user.js'
 import { warnOnce } from './warn-once.js'
-
-/** Options every guard accepts. */
-export interface GuardOptions {
-  /**
-   * The status to answer with instead of 401/403, for example 404 to hide a route: the body is
-   * then `{ "error": "not_found" }` and no challenge is sent, so 401 and 407 (which need one)
-   * are refused. Takes precedence over `onError`. Outages still answer 503.
-   */
-  status?: number
-  /**
-   * For HTML routes: send an anonymous visitor to this URL (302), with the page they asked for in
-   * `?next=` (Starlette's `requires(redirect=…)`). Users who are signed in but not allowed still
-   * get the error status.
-   */
-  redirect?: string
-}
-
-/** Options of the list guards: `requireGroups`, `requireRoles`, `requirePermissions`, `requireScopes`. */
-export interface ListGuardOptions extends GuardOptions {
-  /** `'any'` (default): one listed value is enough; `'all'`: every one is needed. */
-  match?: Match
-}
-
-/** Options of {@link requireUser}. */
-export interface RequireUserOptions extends GuardOptions {
-  /**
-   * Only people (`'human'`) or only machine-to-machine clients (`'m2m'`). Default: either. A token
-   * is machine-to-machine when its provider recognises it as one (`user.isM2M`; which issuers'
-   * tokens are recognised: docs/authorization.md); a machine token it does not recognise counts
-   * as a person's, so also guard machine-only or people-only routes by scope or role there.
-   */
-  kind?: 'human' | 'm2m'
-}
 
 /**
  * A guard: Express middleware that also carries its rule, and the options it answers anonymous
@@ -91,104 +67,11 @@ function warnNoMiddleware(): void {
 }
 
 /** The user a guard or a has* check decides on: the anonymous user, with a warning, when none. */
-function checkedUser(req: Request): User {
+export function checkedUser(req: Request): User {
   const current = currentUserOf(req) as User | undefined
   if (current !== undefined) return current
   warnNoMiddleware()
   return User.anonymous
-}
-
-// The options each kind of guard takes. A misspelt one (`{ mode: 'all' }`, `{ kinds: 'm2m' }`)
-// ignored would quietly fall back to the default, which grants more: `any` instead of `all`.
-const LIST_OPTIONS = ['match', 'status', 'redirect'] as const
-const USER_OPTIONS = ['kind', 'status', 'redirect'] as const
-// status and redirect mean nothing to has*, but a guard's options object passed to one (typed
-// structurally, so TypeScript lets it) must not turn every request into a 500. They are accepted
-// unchecked and ignored, and the refusal of a misspelt key says so (docs/authorization.md).
-const HAS_OPTIONS = ['match', 'status', 'redirect'] as const
-const HAS_OPTIONS_NOTE =
-  ' (a has* check uses only match: status and redirect are accepted, and ignored, so that one ' +
-  'options object can serve a require* guard and a has* check)'
-
-/**
- * Options as given, read once into a frozen copy of the `allowed` keys: `undefined` and `null`
- * mean none; anything else must be an object with no other key. A string (`requireUser('m2m')`)
- * read as options would quietly have no `kind`, and admit everyone; the caller's object read again
- * on every request could be changed after it was checked (`options.status = 200`).
- */
-function optionsOf<K extends string>(
-  problems: Problems,
-  name: string,
-  options: unknown,
-  example: string,
-  allowed: readonly K[],
-  note = '',
-): Readonly<Partial<Record<K, unknown>>> {
-  if (options === undefined || options === null) return Object.freeze({})
-  if (typeof options !== 'object' || Array.isArray(options)) {
-    const got =
-      typeof options === 'string'
-        ? JSON.stringify(options)
-        : Array.isArray(options)
-          ? 'a list'
-          : typeof options === 'function' || typeof options === 'symbol'
-            ? `a ${typeof options}`
-            : `${String(options)} (${typeof options})`
-    problems.add(`${name}: options must be an object, e.g. ${example}, got ${got}`)
-    return Object.freeze({})
-  }
-  for (const key of Object.keys(options)) {
-    if (!(allowed as readonly string[]).includes(key)) {
-      problems.add(
-        `${name}: ${JSON.stringify(key)} is not an option; ` +
-          `the options are ${allowed.join(', ')}${note}`,
-      )
-    }
-  }
-  const copy: Partial<Record<K, unknown>> = {}
-  for (const key of allowed) {
-    const value: unknown = (options as Record<string, unknown>)[key]
-    if (value !== undefined) copy[key] = value
-  }
-  return Object.freeze(copy)
-}
-
-/** The options of a has* check: `match`, and a guard's `status` and `redirect`, ignored. */
-function hasOptionsOf(
-  problems: Problems,
-  name: string,
-  options: unknown,
-): Readonly<Partial<Record<(typeof HAS_OPTIONS)[number], unknown>>> {
-  return optionsOf(problems, name, options, "{ match: 'all' }", HAS_OPTIONS, HAS_OPTIONS_NOTE)
-}
-
-/**
- * Checks guard options when the route is defined, not per request, and returns the checked values
- * frozen: the guard answers with these, whatever happens to the object they came from.
- */
-export function checkGuardOptions(
-  problems: Problems,
-  options: { readonly status?: unknown; readonly redirect?: unknown },
-): GuardOptions {
-  const { status, redirect } = options
-  if (
-    status !== undefined &&
-    (typeof status !== 'number' || !Number.isInteger(status) || status < 400 || status > 599)
-  ) {
-    problems.add(`status must be an HTTP error status (400-599), got ${String(status)}`)
-  } else if (status === 401 || status === 407) {
-    // Both must carry a challenge (RFC 9110 §15.5.2, §15.5.8), which a chosen status never does.
-    problems.add(
-      `status ${status} needs a challenge this answer cannot carry: leave status out for the default 401, or use 403 or 404`,
-    )
-  }
-  if (redirect !== undefined && (typeof redirect !== 'string' || redirect === '')) {
-    problems.add('redirect must be a non-empty URL')
-  }
-  return Object.freeze({
-    ...(typeof status === 'number' && { status }),
-    ...(typeof redirect === 'string' && { redirect }),
-  })
 }
 
 /**
@@ -466,91 +349,4 @@ export function requireAll(...guards: Guard[]): Guard {
 export function requireAny(...guards: Guard[]): Guard {
   const { rules, anonymous } = combine('requireAny', guards)
   return guard(anyRule(rules), NO_OPTIONS, anonymous)
-}
-
-async function has(req: Request, rule: Rule): Promise<boolean> {
-  const user = checkedUser(req)
-  if (user.isSynthetic) return true
-  if (!user.isAuthenticated) return false
-  const verdict = await rule.check(user)
-  if (verdict instanceof AuthError && verdict.status === 503) throw verdict
-  return verdict === undefined
-}
-
-function hasList(
-  name: string,
-  facet: RuleFacet,
-  req: Request,
-  values: readonly string[],
-  given: { match?: Match } | undefined,
-): Promise<boolean> {
-  const problems = new Problems()
-  const required = checkList(problems, name, facet, values)
-  const options = hasOptionsOf(problems, name, given)
-  const match = checkMatch(problems, name, options.match)
-  try {
-    problems.throwIfAny()
-  } catch (error) {
-    return Promise.reject(error)
-  }
-  return has(req, facetRule(facet, required, match))
-}
-
-/**
- * Whether the request's user is in any of these groups (every one with `{ match: 'all' }`), for
- * decisions inside a handler. `false` for anonymous users, and on a request no authentication
- * middleware ran on (which warns once per process, `OIDC_GUARD_NO_AUTH_MIDDLEWARE`). Rejects with
- * the 503 `UnavailableError` when the groups source is down: an outage is never a quiet `false` or
- * `true`.
- * Express 4 ignores a handler's rejected promise (the process then ends): there, catch it and
- * call `next(error)` (see docs/authorization.md). Only `match` counts: a guard's `status` and
- * `redirect` are accepted and ignored, so one options object can serve both; any other key is a
- * `ConfigError` (a rejection here; `hasScopes` throws it).
- *
- * @example if (await hasGroups(req, ['admin'])) order.internalNotes = notes
- */
-export function hasGroups(
-  req: Request,
-  groups: readonly string[],
-  options?: { match?: Match },
-): Promise<boolean> {
-  return hasList('hasGroups', 'groups', req, groups, options)
-}
-
-/** Whether the request's user has any of these roles; see {@link hasGroups}. */
-export function hasRoles(
-  req: Request,
-  roles: readonly string[],
-  options?: { match?: Match },
-): Promise<boolean> {
-  return hasList('hasRoles', 'roles', req, roles, options)
-}
-
-/** Whether the request's user holds any of these permissions (wildcards apply); see {@link hasGroups}. */
-export function hasPermissions(
-  req: Request,
-  permissions: readonly string[],
-  options?: { match?: Match },
-): Promise<boolean> {
-  return hasList('hasPermissions', 'permissions', req, permissions, options)
-}
-
-/**
- * Whether the request's token carries any of these scopes (every one with `{ match: 'all' }`).
- * Synchronous: scopes are in the token. `false` for anonymous users and, with a warning, on a
- * request no authentication middleware ran on; see {@link hasGroups}.
- */
-export function hasScopes(
-  req: Request,
-  scopes: readonly string[],
-  options?: { match?: Match },
-): boolean {
-  const problems = new Problems()
-  const required = checkList(problems, 'hasScopes', 'scopes', scopes)
-  const checked = hasOptionsOf(problems, 'hasScopes', options)
-  const match = checkMatch(problems, 'hasScopes', checked.match)
-  problems.throwIfAny()
-  const user = checkedUser(req)
-  if (user.isSynthetic) return true
-  return user.isAuthenticated && scopeRule(required, match).check(user) === undefined
 }

@@ -67,10 +67,6 @@ export type { EnrichmentOptions, SourceCacheOptions } from './enrichment.js'
 export type { SharedCacheEntry, SharedCacheTier } from './shared-tier.js'
 export {
   getCurrentUser,
-  hasGroups,
-  hasPermissions,
-  hasRoles,
-  hasScopes,
   requireAll,
   requireAny,
   requireGroups,
@@ -79,10 +75,9 @@ export {
   requireScopes,
   requireUser,
   type Guard,
-  type GuardOptions,
-  type ListGuardOptions,
-  type RequireUserOptions,
 } from './guards.js'
+export type { GuardOptions, ListGuardOptions, RequireUserOptions } from './guard-options.js'
+export { hasGroups, hasPermissions, hasRoles, hasScopes } from './has-checks.js'
 export { JwksCache, sharedJwksCache, type JwksCacheOptions } from './jwks-cache.js'
 export type { KeySetStatus } from './key-set-status.js'
 export type { ComponentHealth, HealthReport } from './health.js'

@@ -6,8 +6,8 @@ import request from 'supertest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { basicAuth } from '../../src/basic-auth.js'
 import { authErrorHandler } from '../../src/error-handler.js'
+import { hasGroups } from '../../src/has-checks.js'
 import {
-  hasGroups,
   requireAll,
   requireAny,
   requireGroups,

@@ -60,7 +60,7 @@ describe('a scope string read alike by the claim sources and requireScopes', () 
 
 describe('has* given a guard options object', () => {
   it('ignores status and redirect, which only guards answer with', async () => {
-    const { hasRoles } = await import('../../src/guards.js')
+    const { hasRoles } = await import('../../src/has-checks.js')
     const options = { match: 'all', status: 404, redirect: '/login' } as const
     const req = { currentUser: userWith({}) } as never
     await expect(hasRoles(req, ['admin'], options)).resolves.toBe(false)

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { createVerifier, JwksCache } from '../../src/index.js'
 import { bearerChallenge, CredentialsRequiredError, ForbiddenError } from '../../src/errors.js'
 import type { JwtClaims } from '../../src/jwt.js'
-import type * as Guards from '../../src/guards.js'
+import type * as HasChecks from '../../src/has-checks.js'
 import { facetRule, scopeRule } from '../../src/rules.js'
 import { createTestIssuer, type TestIssuer } from '../../src/testing.js'
 import { User, type UserIdentity } from '../../src/user.js'
@@ -121,7 +121,7 @@ describe('rules fail closed on a req.currentUser that is not a User', () => {
   })
 
   it('hasScopes and hasGroups answer false', async () => {
-    const { hasGroups, hasScopes } = await import('../../src/guards.js')
+    const { hasGroups, hasScopes } = await import('../../src/has-checks.js')
     const req = {
       currentUser: lookalike({ scopes: 'nonadmin', groups: Promise.resolve('nonadmin') }),
     } as unknown as Request
@@ -139,9 +139,9 @@ describe('has* on a request no authentication middleware ran on', () => {
   }
 
   // Once per process: each case loads the guards (and warnOnce) afresh.
-  async function freshGuards(): Promise<typeof Guards> {
+  async function freshGuards(): Promise<typeof HasChecks> {
     vi.resetModules()
-    return import('../../src/guards.js')
+    return import('../../src/has-checks.js')
   }
 
   it.each(['hasGroups', 'hasRoles', 'hasPermissions', 'hasScopes'] as const)(
