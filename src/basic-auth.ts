@@ -15,7 +15,8 @@ import {
   type UserCredentials,
 } from './credentials.js'
 import { resolveDisabled, type DisabledOptions } from './disabled.js'
-import { checkSources, Enrichment } from './enrichment.js'
+import { Enrichment } from './enrichment.js'
+import { checkSources } from './enrichment-options.js'
 import { readLogLevel, type Env } from './env.js'
 import { createChallengeResponder, type OnAuthError } from './error-handler.js'
 import {

@@ -63,7 +63,7 @@ export {
   type SourceEvent,
   type VerifyEvent,
 } from './diagnostics.js'
-export type { EnrichmentOptions, SourceCacheOptions } from './enrichment.js'
+export type { EnrichmentOptions, SourceCacheOptions } from './enrichment-options.js'
 export type { SharedCacheEntry, SharedCacheTier } from './shared-tier.js'
 export {
   getCurrentUser,

@@ -2,7 +2,8 @@
 
 import { LRUCache } from 'lru-cache'
 import type { JwtProvider, VerifiedToken } from './contracts.js'
-import { checkEnrichmentOptions, checkSources, Enrichment } from './enrichment.js'
+import { Enrichment } from './enrichment.js'
+import { checkEnrichmentOptions, checkSources } from './enrichment-options.js'
 import { revocationChannel, verifyChannel } from './diagnostics.js'
 import { InvalidTokenError, type AuthError } from './errors.js'
 import { healthReport, type HasHealth, type HealthReport } from './health.js'

@@ -1,6 +1,6 @@
 // The user on req.currentUser: a verified identity with lazy groups, roles, permissions and profile.
 
-import { checkedAnswer, listOfStrings, sourceUnavailable, type Facet } from './enrichment.js'
+import { checkedAnswer, listOfStrings, sourceUnavailable, type Facet } from './source-answers.js'
 import { isSourceRefusal, UnavailableError } from './errors.js'
 import type {
   GroupsProvider,

@@ -7,7 +7,7 @@ import type {
   ProfileProvider,
   RolesProvider,
 } from './contracts.js'
-import type { EnrichmentOptions } from './enrichment.js'
+import type { EnrichmentOptions } from './enrichment-options.js'
 import { readLogLevel, type Env } from './env.js'
 import { LOG_LEVELS, type Logger, type LogLevel } from './logger.js'
 import {

@@ -2,7 +2,8 @@
 // user.id: two users of one id never share an answer, and forgetUser reaches both keys.
 
 import { describe, expect, it } from 'vitest'
-import { Enrichment, checkSources } from '../../src/enrichment.js'
+import { Enrichment } from '../../src/enrichment.js'
+import { checkSources } from '../../src/enrichment-options.js'
 import { silentLogger } from '../../src/logger.js'
 import { Problems } from '../../src/options.js'
 import type { SharedCacheTier } from '../../src/shared-tier.js'

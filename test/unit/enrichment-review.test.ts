@@ -3,7 +3,8 @@
 // it has left there; a shared tier is checked at construction.
 
 import { describe, expect, it } from 'vitest'
-import { Enrichment, checkEnrichmentOptions } from '../../src/enrichment.js'
+import { Enrichment } from '../../src/enrichment.js'
+import { checkEnrichmentOptions } from '../../src/enrichment-options.js'
 import type { SharedCacheEntry, SharedCacheTier } from '../../src/shared-tier.js'
 import { sourceChannel } from '../../src/diagnostics.js'
 import { ConfigError } from '../../src/errors.js'

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { Enrichment, checkEnrichmentOptions, checkSources } from '../../src/enrichment.js'
+import { Enrichment } from '../../src/enrichment.js'
+import { checkEnrichmentOptions, checkSources } from '../../src/enrichment-options.js'
 import { ForbiddenError, InvalidTokenError, UnavailableError } from '../../src/errors.js'
 import { silentLogger } from '../../src/logger.js'
 import { Problems } from '../../src/options.js'
