@@ -1,17 +1,8 @@
 // Cognito-shaped tokens for tests: the claims Cognito puts in access, ID, M2M and refresh tokens.
 
 import { randomUUID } from 'node:crypto'
-import {
-  anything,
-  checkMembers,
-  createOidcIssuer,
-  optionError,
-  serveAs,
-  show,
-  type MemberRules,
-  type MintOptions,
-  type TestIssuer,
-} from './test-issuer.js'
+import { createOidcIssuer, serveAs, type MintOptions, type TestIssuer } from './test-issuer.js'
+import { anything, checkMembers, optionError, show, type MemberRules } from './test-kit-options.js'
 
 // As CognitoProvider reads them: `<region>_<id>` (at most 55 characters) and an app client id.
 const USER_POOL_ID = /^[a-z]{2}(?:-[a-z]+)+-\d+_[0-9A-Za-z]+$/

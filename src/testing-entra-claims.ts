@@ -2,7 +2,7 @@
 // Entra's key set shape.
 
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
-import { anything, checkMembers, isBoolean, type MemberRules } from './test-issuer.js'
+import { anything, checkMembers, isBoolean, type MemberRules } from './test-kit-options.js'
 
 /** The tenant of personal Microsoft accounts. */
 export const CONSUMER_TENANT = '9188040d-6c67-4c5b-b112-36a304b66dad'

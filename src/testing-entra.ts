@@ -1,17 +1,8 @@
 // An Entra ID stand-in for tests: Entra-shaped tokens of any tenant, and Entra's discovery and key
 // URLs answered in memory.
 
-import {
-  anything,
-  checkMembers,
-  createOidcIssuer,
-  optionError,
-  serveAs,
-  show,
-  type MemberRules,
-  type MintOptions,
-  type TestIssuer,
-} from './test-issuer.js'
+import { createOidcIssuer, serveAs, type MintOptions, type TestIssuer } from './test-issuer.js'
+import { anything, checkMembers, optionError, show, type MemberRules } from './test-kit-options.js'
 import {
   APP_ID_URI,
   AUTHORITY,

@@ -2,13 +2,8 @@
 // Entra ID tenant) and the signing helpers behind them.
 import { createCognitoIssuer, type CognitoTestIssuer } from './testing-cognito.js'
 import { createEntraIssuer, type EntraTestIssuer } from './testing-entra.js'
-import {
-  createOidcIssuer,
-  optionError,
-  show,
-  type TestIssuer,
-  type TestIssuerOptions,
-} from './test-issuer.js'
+import { createOidcIssuer, type TestIssuer, type TestIssuerOptions } from './test-issuer.js'
+import { optionError, show } from './test-kit-options.js'
 
 export { signJwt, type SigningMaterial } from './test-signer.js'
 export type {
