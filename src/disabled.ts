@@ -1,6 +1,6 @@
 // The disabled switch (AUTH_MIDDLEWARE_DISABLED): every request as a synthetic user, never in production by accident.
 
-import { EnvReader, type Env } from './env.js'
+import { checkEnv, envOf, EnvReader, type Env } from './env.js'
 import type { Logger } from './logger.js'
 import { isProduction, type Problems } from './options.js'
 import { warnOnce } from './warn-once.js'
@@ -25,7 +25,10 @@ export interface DisabledOptions {
  * off under `NODE_ENV=production` without the explicit allowance is a problem, not a quiet choice.
  */
 export function resolveDisabled(problems: Problems, options: DisabledOptions): boolean {
-  const env = new EnvReader(options.env ?? process.env, problems)
+  // Every authentication middleware resolves the switch, once: the `env` option is checked here.
+  checkEnv(problems, options.env)
+  const source = envOf(options.env)
+  const env = new EnvReader(source, problems)
   const { disabled: given, allowDisabledInProduction: allowGiven } = options
   if (given !== undefined && typeof given !== 'boolean')
     problems.add('disabled must be true or false')
@@ -37,7 +40,7 @@ export function resolveDisabled(problems: Problems, options: DisabledOptions): b
   const allowed = allowGiven ?? env.boolean('AUTH_MIDDLEWARE_ALLOW_DISABLED_IN_PRODUCTION') ?? false
   // An env option replaces process.env for reading settings, not for knowing where we run: either
   // one saying production is enough to refuse.
-  const production = isProduction(process.env) || isProduction(options.env ?? process.env)
+  const production = isProduction(process.env) || isProduction(source)
   if (production && allowed !== true) {
     problems.add(
       'authentication is disabled (disabled: true or AUTH_MIDDLEWARE_DISABLED=true) while NODE_ENV=production; unset it, or set AUTH_MIDDLEWARE_ALLOW_DISABLED_IN_PRODUCTION=true if this is really meant',

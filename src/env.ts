@@ -20,6 +20,75 @@ export function showValue(name: string, raw: string): string {
   return isSecretVariable(name) ? `(${raw.length} characters, hidden)` : JSON.stringify(raw)
 }
 
+// The `env` option, when it is no environment, is read as an empty one: its problems stop the
+// construction, and every check that reads it on the way must not throw a TypeError first.
+const NO_ENV: Env = Object.freeze({})
+
+/**
+ * Checks an `env` option: a plain object whose values are strings (or undefined), as
+ * `process.env` is. Each variable of another type is a problem naming it and its type (a secret's
+ * value never shown): `{ AUTH_MIDDLEWARE_DISABLED: true }` would otherwise be read as unset.
+ */
+export function checkEnv(problems: Problems, env: unknown): void {
+  if (env === undefined) return
+  if (!isPlainObject(env)) {
+    problems.add(
+      `env must be an object of environment variables (process.env, or { NAME: 'value' }), got ${kindOfValue(env)}`,
+    )
+    return
+  }
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && typeof value !== 'string') {
+      problems.add(
+        `env.${name} must be a string, as environment variables are${textHint(name, value)}, got ${kindOfValue(value)}`,
+      )
+    }
+  }
+}
+
+/**
+ * The environment an `env` option gives to read: `process.env` when not given, an empty one when
+ * {@link checkEnv} refuses it, so that nothing read before the problems are thrown meets a value
+ * that is not a string.
+ */
+export function envOf(env: unknown): Env {
+  if (env === undefined) return process.env
+  return isPlainObject(env) && Object.values(env).every(isEnvValue) ? (env as Env) : NO_ENV
+}
+
+/**
+ * An object literal, a dotenv parse result, `Object.create(null)`, or `process.env` (whose
+ * prototype is Node's own, a proxy of it included): not a list, a Map or a string.
+ */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false
+  const prototype = Object.getPrototypeOf(value) as unknown
+  return (
+    prototype === Object.prototype ||
+    prototype === null ||
+    prototype === Object.getPrototypeOf(process.env)
+  )
+}
+
+function isEnvValue(value: unknown): boolean {
+  return value === undefined || typeof value === 'string'
+}
+
+/** What a refused value is, never the value itself. */
+function kindOfValue(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'a list'
+  return typeof value === 'object' ? 'an object that is not a plain one' : `a ${typeof value}`
+}
+
+/** How a boolean or a number is written as a variable's text (`true` as 'true'); not a secret's. */
+function textHint(name: string, value: unknown): string {
+  if (isSecretVariable(name)) return ''
+  return typeof value === 'boolean' || typeof value === 'number'
+    ? ` (write '${String(value)}')`
+    : ''
+}
+
 const TRUE = new Set(['true', '1', 'yes', 'on'])
 const FALSE = new Set(['false', '0', 'no', 'off'])
 
@@ -41,10 +110,13 @@ export class EnvReader {
     this.problems = problems
   }
 
-  /** The raw value, or `undefined` when unset or blank. */
+  /**
+   * The raw value, or `undefined` when unset or blank, and when it is no string: `checkEnv` reports
+   * those, and every reader of an environment must not throw a TypeError before it does.
+   */
   raw(name: string): string | undefined {
-    const value = this.#env[name]
-    return value === undefined || value.trim() === '' ? undefined : value.trim()
+    const value: unknown = this.#env[name]
+    return typeof value !== 'string' || value.trim() === '' ? undefined : value.trim()
   }
 
   /** Names of the environment's variables that start with `prefix`. */

@@ -17,6 +17,7 @@ import {
 } from './error-handler.js'
 import { currentUserOf, installCurrentUser, readRequest, setCurrentUser } from './current-user.js'
 import { resolveDisabled, warnDisabled, type DisabledOptions } from './disabled.js'
+import { envOf } from './env.js'
 import { AuthError, CredentialsRequiredError, InvalidTokenError } from './errors.js'
 import type {} from './express-augment.js'
 import { resolveLogger } from './logger.js'
@@ -76,6 +77,27 @@ type Unlisted = Exclude<
 >
 type NotAnOption = Exclude<(typeof MIDDLEWARE_OPTION_NAMES)[number], keyof JwtAuthOptions>
 const _namesMatchOptions: [Unlisted | NotAnOption] extends [never] ? true : never = true
+
+// What earlierUser() answers for a user that basicAuth or apiKeyAuth signed in: no token to check.
+const SIGNED_IN_WITHOUT_TOKEN = Symbol('signed in without a token')
+
+/**
+ * Who an earlier middleware signed in, for a jwtAuth that reads no token of its own on the
+ * request: {@link SIGNED_IN_WITHOUT_TOKEN} for a user of basicAuth or apiKeyAuth (or of the
+ * disabled switch), which goes on as it is; the bearer token of a user an earlier jwtAuth
+ * verified, which this one must verify itself (its issuers, audience and rules may differ); else
+ * `undefined`, as if no one were signed in: the anonymous user, and anything that is no `User`
+ * (`{ isAuthenticated: true }` put there by other code vouches for nothing).
+ */
+function earlierUser(req: Request): string | typeof SIGNED_IN_WITHOUT_TOKEN | undefined {
+  const user = currentUserOf(req)
+  if (!(user instanceof User) || !user.isAuthenticated) return undefined
+  const { token } = user
+  if (token !== undefined) return token
+  // The users of basicAuth and apiKeyAuth carry no claims; a user with claims but no token came
+  // from a token no one kept (a provider's createUser that leaves it out): nothing to check it by.
+  return user.claims.iss === undefined ? SIGNED_IN_WITHOUT_TOKEN : undefined
+}
 
 // Kept beside the request, not on it: a new own property of an Express request costs a new hidden
 // class on every request (src/current-user.ts), a WeakMap entry far less.
@@ -203,7 +225,7 @@ function checkOptions(problems: Problems, options: JwtAuthOptions): void {
   if (resourceMetadata !== undefined) {
     // An env option replaces process.env for reading settings, not for knowing where we run:
     // either one saying production applies production's check.
-    const production = isProduction(process.env) || isProduction(options.env ?? process.env)
+    const production = isProduction(process.env) || isProduction(envOf(options.env))
     checkUrl(problems, 'resourceMetadata', resourceMetadata, production)
     // It goes into the challenge as a quoted string, which only ASCII survives.
     checkNormalForm(problems, 'resourceMetadata', resourceMetadata)
@@ -279,12 +301,18 @@ export function jwtAuth(
     // Only a token from the query, a form or a cookie (src/private-answer.ts): a header token pays nothing for it.
     if (foundIn !== undefined) keepPrivate(res, foundIn === 'cookie' ? 'Cookie' : undefined)
     if (token === undefined) {
+      const earlier = earlierUser(req)
       // Stacked after basicAuth or apiKeyAuth, which authenticated the request: it goes on as that
       // user, answered as that middleware answers, as they let a bearer user through. A bearer
       // token, when one is sent, is verified and decides.
-      if ((currentUserOf(req) as User | undefined)?.isAuthenticated === true) return next()
-      if (credentialsRequired) return reject(new CredentialsRequiredError(), req, res, next)
-      return proceed(req, User.anonymous, next)
+      if (earlier === SIGNED_IN_WITHOUT_TOKEN) return next()
+      if (earlier === undefined) {
+        if (credentialsRequired) return reject(new CredentialsRequiredError(), req, res, next)
+        return proceed(req, User.anonymous, next)
+      }
+      // An earlier jwtAuth's token, read where this one does not look (a cookie, say): its
+      // issuer, audience and rules are not this one's, so this one verifies it as if sent here.
+      token = earlier
     }
     if (token === candidate) {
       // The very string looked up above: verify, which knows that string just missed, then skips
@@ -294,17 +322,22 @@ export function jwtAuth(
       const remembered = verify.fromCache(token)
       if (remembered !== undefined) return proceed(req, remembered, next)
     }
-    verify(token).then(
-      (user) => proceed(req, user, next),
-      (error: unknown) => {
-        if (!(error instanceof AuthError)) return fail(error, req, next)
-        if (anonymousOnInvalid && error instanceof InvalidTokenError) {
-          req.authError = error
-          return proceed(req, User.anonymous, next)
-        }
-        reject(error, req, res, next)
-      },
-    )
+    verify(token)
+      .then(
+        (user) => proceed(req, user, next),
+        (error: unknown) => {
+          if (!(error instanceof AuthError)) return fail(error, req, next)
+          if (anonymousOnInvalid && error instanceof InvalidTokenError) {
+            req.authError = error
+            return proceed(req, User.anonymous, next)
+          }
+          reject(error, req, res, next)
+        },
+      )
+      // A throw while answering (a response wrapper that throws, a read-only req.currentUser)
+      // would otherwise be an unhandled rejection, which ends the process: Express's error
+      // handlers answer it instead, on both majors, as the guards do.
+      .catch(next)
   }
 
   // Each outcome names this middleware's way of answering errors for the guards after it (set

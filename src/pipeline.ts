@@ -4,6 +4,7 @@ import { LRUCache } from 'lru-cache'
 import type { JwtProvider, VerifiedToken } from './contracts.js'
 import { Enrichment } from './enrichment.js'
 import { checkEnrichmentOptions, checkSources } from './enrichment-options.js'
+import { checkEnv } from './env.js'
 import { revocationChannel, verifyChannel } from './diagnostics.js'
 import { InvalidTokenError, type AuthError } from './errors.js'
 import { healthReport, type HasHealth, type HealthReport } from './health.js'
@@ -121,6 +122,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const byIssuer = routeTable(problems, providers)
   checkTemplates(problems, providers)
   checkVerifierOptions(problems, options ?? {})
+  checkEnv(problems, options?.env)
   const { tokenCache: tokenCacheOptions, revocation } = options ?? {}
   const level = resolveLogLevel(problems, options ?? {})
   problems.throwIfAny()
@@ -169,6 +171,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
   let lastMiss: string | undefined
 
   function fromCache(token: string): User | undefined {
+    // A caller's missing token is a miss, as verify(token) then refuses it: never a TypeError.
+    if (typeof token !== 'string') return undefined
     const hit = recall(token)
     if (hit === undefined) {
       lastMiss = token
