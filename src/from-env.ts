@@ -1,7 +1,7 @@
 // fromEnv(): a complete jwtAuth configuration from environment variables, each read once.
 
 import type { JwtProvider } from './contracts.js'
-import { EnvReader, readJwksCacheEnv, readLogLevel, type Env } from './env.js'
+import { checkEnv, EnvReader, readJwksCacheEnv, readLogLevel, type Env } from './env.js'
 import { ConfigError } from './errors.js'
 import { JwksCache } from './jwks-cache.js'
 import { resolveLogger, type Logger } from './logger.js'
@@ -117,6 +117,10 @@ export function buildFromEnv(
   settings: FromEnvOptions = {},
 ): JwtAuthOptions {
   const problems = new Problems()
+  // A variable that is no string (`{ AUTH_MIDDLEWARE_DISABLED: true }` from a test) would be read
+  // as unset, or throw a TypeError from a reader: refused first, alone, as nothing else can be read.
+  checkEnv(problems, source)
+  problems.throwIfAny()
   const env = new EnvReader(source, problems)
   const logLevel = readLogLevel(source, problems)
   const logger = resolveLogger(settings.logger, logLevel)
