@@ -76,11 +76,16 @@ export function checkAwsClientOptions(
     typeof credentials === 'function' ||
     (typeof credentials === 'object' &&
       credentials !== null &&
-      typeof credentials.accessKeyId === 'string' &&
-      typeof credentials.secretAccessKey === 'string')
+      isFilled(credentials.accessKeyId) &&
+      isFilled(credentials.secretAccessKey))
   if (credentials !== undefined && !isCredentials) {
     problems.add(
-      `${owner}: credentials must be { accessKeyId, secretAccessKey, sessionToken? } or a function returning them`,
+      `${owner}: credentials must be { accessKeyId, secretAccessKey, sessionToken? } (non-empty strings) or a function returning them`,
     )
   }
+}
+
+/** A key an AWS call can be signed with: empty ones (an unset variable read as '') never are. */
+function isFilled(value: unknown): boolean {
+  return typeof value === 'string' && value.trim() !== ''
 }

@@ -1,6 +1,7 @@
 // cognitoEnv: a CognitoProvider (and, on request, an identity pool) from environment variables.
 
 import {
+  checkOptionNames,
   ConfigError,
   EnvReader,
   Problems,
@@ -13,6 +14,7 @@ import { CognitoProvider, TOKEN_USES } from './cognito-provider.js'
 import { ISSUER_FORMS } from './issuer-keys.js'
 import {
   CognitoIdentityPoolProvider,
+  IDENTITY_POOL_OPTION_NAMES,
   type CognitoIdentityPoolProviderOptions,
 } from './identity-pool-provider.js'
 import { loginKeyOf, userPoolIssuer, userPoolRegion } from './user-pool.js'
@@ -126,6 +128,22 @@ function sameIds(a: readonly string[], b: readonly string[]): boolean {
 }
 
 /**
+ * The options of {@link cognitoIdentityPoolFromEnv}: the provider's, but the identity pool and its
+ * region, which come from the environment, and the environment itself.
+ */
+const FROM_ENV_OPTION_NAMES: readonly string[] = Object.freeze([
+  ...IDENTITY_POOL_OPTION_NAMES.filter((name) => name !== 'identityPoolId' && name !== 'region'),
+  'environment',
+])
+
+/** The options the provider is built with: the known ones, since the unknown are reported already. */
+function knownOptions<T extends object>(options: T): T {
+  return Object.fromEntries(
+    Object.entries(options).filter(([name]) => FROM_ENV_OPTION_NAMES.includes(name)),
+  ) as T
+}
+
+/**
  * Builds a {@link CognitoIdentityPoolProvider} from `IDENTITY_POOL_ID` (required),
  * `IDENTITY_POOL_REGION` (optional, must match) and the user pool of `userPoolProvider`, else of
  * `USER_POOL_ID` (its global issuer when `AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM` is `global`).
@@ -141,7 +159,10 @@ export function cognitoIdentityPoolFromEnv(
   } = {},
 ): CognitoIdentityPoolProvider {
   const problems = new Problems()
-  const { environment = process.env, ...rest } = options
+  // Checked first: a misspelt userPoolProvider would otherwise show only as a USER_POOL_ID required,
+  // and the constructor, which checks names too, does not run while a variable is missing.
+  checkOptionNames(problems, 'cognitoIdentityPoolFromEnv', options, FROM_ENV_OPTION_NAMES)
+  const { environment = process.env, ...rest } = knownOptions(options)
   const env = new EnvReader(environment, problems)
   const identityPoolId = env.string('IDENTITY_POOL_ID', { required: 'for AWS credentials' })
   const region = env.string('IDENTITY_POOL_REGION')

@@ -12,9 +12,11 @@ import {
   InvalidTokenError,
   MAX_CACHE_ENTRIES,
   Problems,
+  safeError,
   silentLogger,
   type Logger,
   type OptionFlags,
+  type UnavailableError,
   type User,
 } from '../../src/spi.js'
 import {
@@ -36,7 +38,11 @@ import {
 } from './sdk.js'
 import { identityPoolRegion, loginKeyOf, userPoolIssuer, userPoolRegion } from './user-pool.js'
 
-/** Temporary AWS credentials of one identity; pass them to any SDK v3 client as `credentials`. */
+/**
+ * Temporary AWS credentials of one identity; pass them to any SDK v3 client as `credentials`. The
+ * fields are read-only; the object is not frozen, since the SDK records on it where a client's
+ * credentials came from.
+ */
 export interface AwsCredentials {
   readonly accessKeyId: string
   readonly secretAccessKey: string
@@ -61,7 +67,10 @@ export interface CognitoIdentityPoolProviderOptions extends Omit<AwsClientOption
   userPoolId?: string
   /** The `Logins` key as configured in the identity pool: `cognito-idp.{region}.amazonaws.com/{userPoolId}`. */
   loginKey?: string
-  /** Fetch new credentials this long before the cached ones expire, in seconds. Default 300. */
+  /**
+   * Fetch new credentials this long before the cached ones expire, in seconds. Default 300, at
+   * most 1800: identity-pool credentials last an hour.
+   */
   refreshBeforeSec?: number
   /**
    * Most credentials kept, one per ID token (least recently used go first). Default 10 000, at
@@ -72,15 +81,19 @@ export interface CognitoIdentityPoolProviderOptions extends Omit<AwsClientOption
   timeoutMs?: number
   /**
    * Where the cause of each 503 is logged (scrubbed, never the token): at warn the first time a
-   * kind of failure is seen, then at most once a minute per kind, at debug in between. Default:
-   * oidc-guard's own logger (stdout, at `AUTH_MIDDLEWARE_LOG_LEVEL`); `false` for none.
+   * kind of failure is seen, then at most once a minute per kind, at debug in between. AWS's
+   * refusals of a token (401) are logged too, at warn the first time each message is seen, then at
+   * debug. Default: oidc-guard's own logger (stdout, at `AUTH_MIDDLEWARE_LOG_LEVEL`); `false` for
+   * none.
    */
   logger?: Logger | false
 }
 
-// Every option: the AWS client's but credentials (GetId and GetCredentialsForIdentity are not
-// signed), and the identity pool's own.
-const IDENTITY_POOL_OPTION_NAMES: readonly string[] = Object.freeze([
+/**
+ * Every option: the AWS client's but credentials (GetId and GetCredentialsForIdentity are not
+ * signed), and the identity pool's own.
+ */
+export const IDENTITY_POOL_OPTION_NAMES: readonly string[] = Object.freeze([
   ...AWS_CLIENT_OPTION_NAMES.filter((name) => name !== 'credentials'),
   ...Object.keys({
     identityPoolId: true,
@@ -98,6 +111,9 @@ const IDENTITY_POOL_OPTION_NAMES: readonly string[] = Object.freeze([
 ])
 
 const DEFAULT_REFRESH_BEFORE_SEC = 300
+// Half the hour identity-pool credentials last: a margin of an hour or more (300 000, meant as
+// milliseconds) would find every cached credentials due and exchange on each call, into throttling.
+const MAX_REFRESH_BEFORE_SEC = 1800
 const DEFAULT_MAX_IDENTITIES = 10_000
 const DEFAULT_TIMEOUT_MS = 5_000
 // After an early refresh fails, the cached credentials are served for this long before the next
@@ -127,12 +143,57 @@ function resolveLoginKey(problems: Problems, options: CognitoIdentityPoolProvide
   if (userPoolId !== undefined) {
     return loginKeyOf(userPoolIssuer(userPoolRegion(problems, userPoolId, undefined), userPoolId))
   }
-  if (typeof loginKey !== 'string' || loginKey === '' || loginKey.includes('://')) {
+  checkLoginKey(problems, loginKey)
+  return String(loginKey)
+}
+
+// A scheme with its slash, `https:/` included: the key is the issuer without one.
+const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:\//
+// A user pool's provider name in either issuer form; the host names the pool's own region.
+const COGNITO_LOGIN_KEY =
+  /^(?:issuer-)?cognito-idp\.([a-z]{2}(?:-[a-z]+)+-\d+)\.amazonaws\.com\/\1_[0-9A-Za-z]+$/
+const LOOKS_COGNITO = /^(?:issuer-)?cognito-idp\./i
+
+/**
+ * Checks a `loginKey` given as it is. It must equal a token's issuer without its scheme, or every
+ * user gets a 401 whose hint points elsewhere: a copied value's trailing newline or slash, or a
+ * half-removed scheme, would never match.
+ */
+function checkLoginKey(problems: Problems, loginKey: unknown): void {
+  const expected =
+    'the provider name of the identity pool, without a scheme: cognito-idp.{region}.amazonaws.com/{userPoolId}'
+  if (
+    typeof loginKey !== 'string' ||
+    loginKey === '' ||
+    loginKey.includes('://') ||
+    SCHEME.test(loginKey)
+  ) {
+    problems.add(`loginKey must be ${expected}`)
+    return
+  }
+  if (/\s/.test(loginKey)) {
     problems.add(
-      'loginKey must be the provider name of the identity pool, without a scheme: cognito-idp.{region}.amazonaws.com/{userPoolId}',
+      `loginKey must not contain whitespace (a copied value's trailing newline?), got ${JSON.stringify(loginKey)}`,
+    )
+  } else if (loginKey.endsWith('/')) {
+    problems.add(
+      `loginKey must not end with "/": a token's issuer never does, got ${JSON.stringify(loginKey)}`,
+    )
+  } else if (LOOKS_COGNITO.test(loginKey) && !COGNITO_LOGIN_KEY.test(loginKey)) {
+    problems.add(
+      `loginKey must be ${expected} (or issuer-cognito-idp.… for the global issuer), the host naming the pool's region, got ${JSON.stringify(loginKey)}`,
     )
   }
-  return String(loginKey)
+}
+
+/** Adds a problem unless `value` is undefined or a margin the hour-long credentials leave room for. */
+function checkRefreshBefore(problems: Problems, value: unknown): void {
+  checkNumber(problems, 'refreshBeforeSec', value, 0)
+  if (typeof value === 'number' && Number.isFinite(value) && value > MAX_REFRESH_BEFORE_SEC) {
+    problems.add(
+      `refreshBeforeSec must be at most ${MAX_REFRESH_BEFORE_SEC} (in seconds, not milliseconds), got ${value}: identity-pool credentials last an hour, so a margin that long would fetch new ones on every call`,
+    )
+  }
 }
 
 function wrongToken(): InvalidTokenError {
@@ -142,11 +203,37 @@ function wrongToken(): InvalidTokenError {
   )
 }
 
-/** The 401 of a token the identity pool refused (expired, not of a provider it trusts…). */
+/** The 401 of a token the identity pool refused (invalid, expired…). */
 function refusedToken(cause: unknown): InvalidTokenError {
   return new InvalidTokenError('ERR_AUTH_TOKEN_REJECTED', 'AWS refused the token for credentials', {
     cause,
   })
+}
+
+/**
+ * `NotAuthorizedException` messages that name the identity pool's configuration, not the token:
+ * the pool does not list this user pool (or its app client) as a provider, or names it otherwise.
+ * Every user gets them, and a 401 would only have each client sign in again in a loop.
+ */
+const POOL_CONFIGURATION_REFUSALS = [
+  /not from a supported provider of this identity pool/i,
+  /issuer (?:doesn't|does not) match/i,
+]
+
+function namesPoolConfiguration(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : ''
+  return POOL_CONFIGURATION_REFUSALS.some((pattern) => pattern.test(message))
+}
+
+/**
+ * What tells one refusal from another in the logs: its message without the numbers and quoted
+ * values (times, identity ids) that would make each user's refusal a kind of its own.
+ */
+function refusalKind(error: unknown): string {
+  return safeError(error)
+    .message.replace(/'[^']*'|"[^"]*"/g, '…')
+    .replace(/\d+/g, '#')
+    .slice(0, 200)
 }
 
 /**
@@ -212,7 +299,9 @@ export class CognitoIdentityPoolProvider {
   readonly #inflight = new Map<string, Promise<AwsCredentials>>()
   readonly #failures: FailureLog
   readonly #staleFailures: FailureLog
+  readonly #misconfigured: FailureLog
   readonly #mistakes: WarnOnce
+  readonly #refusals: WarnOnce
   #client: AwsClientLike | undefined
   /** When each cached credentials' early refresh last failed (gone with the credentials). */
   readonly #refreshFailedAt = new WeakMap<AwsCredentials, number>()
@@ -225,7 +314,7 @@ export class CognitoIdentityPoolProvider {
     checkOptionNames(problems, 'CognitoIdentityPoolProvider', given, IDENTITY_POOL_OPTION_NAMES)
     const region = identityPoolRegion(problems, given.identityPoolId, given.region)
     const loginKey = resolveLoginKey(problems, given)
-    checkNumber(problems, 'refreshBeforeSec', given.refreshBeforeSec, 0)
+    checkRefreshBefore(problems, given.refreshBeforeSec)
     // Bounded: the LRU allocates its index for `max` entries up front.
     checkNumber(problems, 'maxIdentities', given.maxIdentities, 1, {
       integer: true,
@@ -255,7 +344,17 @@ export class CognitoIdentityPoolProvider {
       context,
       'AWS credentials refresh failed; serving the cached credentials until they expire',
     )
+    this.#misconfigured = new FailureLog(
+      logger,
+      {
+        ...context,
+        loginKey: this.loginKey,
+        hint: `list the user pool and its app client as an authentication provider of the identity pool, with the provider name ${this.loginKey}`,
+      },
+      "the identity pool refuses the user pool's tokens for its own configuration; answering 503",
+    )
     this.#mistakes = new WarnOnce(logger, { ...context, loginKey: this.loginKey })
+    this.#refusals = new WarnOnce(logger, context)
   }
 
   /**
@@ -267,9 +366,10 @@ export class CognitoIdentityPoolProvider {
    * @throws {CredentialsRequiredError} 401 `ERR_AUTH_CREDENTIALS_REQUIRED` when the user is anonymous.
    * @throws {InvalidTokenError} 401: `ERR_AUTH_TOKEN_TYPE_INVALID` when the user was not
    *   authenticated with an ID token of this identity pool's user pool;
-   *   `ERR_AUTH_TOKEN_REJECTED` when AWS refuses the token (`NotAuthorizedException`).
+   *   `ERR_AUTH_TOKEN_REJECTED` when AWS refuses the token (`NotAuthorizedException` about it).
    * @throws {UnavailableError} `ERR_AUTH_SOURCE_UNAVAILABLE` (503) when AWS cannot be reached,
-   *   fails, throttles, times out or answers something malformed; the cause goes to `logger`.
+   *   fails, throttles, times out or answers something malformed, or refuses the token for the
+   *   identity pool's own configuration (a user pool it does not list); the cause goes to `logger`.
    */
   async getAwsCredentials(user: User): Promise<AwsCredentials> {
     const { iss, token } = this.#idTokenOf(user)
@@ -398,8 +498,7 @@ export class CognitoIdentityPoolProvider {
     // must then ask GetId again, and its credentials are not served meanwhile. Any other failure
     // (throttling, an outage) leaves them for later.
     if (refused || gone) this.#cache.delete(key)
-    // Refused tokens stay refused: a 503 would have the client retry it until it expires.
-    if (refused) throw refusedToken(error)
+    if (refused) throw this.#refusal(error)
     if (!gone && cached !== undefined && cached.expiration.getTime() > Date.now()) {
       this.#staleFailures.failed(error)
       this.#refreshFailedAt.set(cached, Date.now())
@@ -409,6 +508,26 @@ export class CognitoIdentityPoolProvider {
     // a missing SDK.
     this.#failures.failed(error)
     throw awsUnavailable('AWS credentials are', error)
+  }
+
+  /**
+   * The error of a `NotAuthorizedException`, logged: a 503 when it names the identity pool's
+   * configuration (every user gets it, so only the operator can end it), else a 401, since refused
+   * tokens stay refused and a 503 would have the client retry until the token expires. The 401s
+   * are logged too, at warn once per message: a configuration refusal in words not known here
+   * would otherwise show as nothing but 401s.
+   */
+  #refusal(error: unknown): InvalidTokenError | UnavailableError {
+    if (namesPoolConfiguration(error)) {
+      this.#misconfigured.failed(error)
+      return awsUnavailable('AWS credentials are', error)
+    }
+    this.#refusals.warn(
+      refusalKind(error),
+      { err: safeError(error) },
+      'AWS refused the token for credentials; answering 401',
+    )
+    return refusedToken(error)
   }
 
   async #calls(
@@ -458,11 +577,31 @@ function credentialsOf(value: unknown, identityId: string): AwsCredentials {
   ) {
     throw new TypeError('GetCredentialsForIdentity answered malformed credentials')
   }
-  return Object.freeze({
+  return readOnly({
     accessKeyId: AccessKeyId as string,
     secretAccessKey: SecretKey as string,
     sessionToken: SessionToken as string,
     expiration: Expiration,
     identityId,
   })
+}
+
+/**
+ * The credentials with read-only fields, so that no caller alters the cached ones the next request
+ * is served, on an object that stays extensible: `@aws-sdk/core` records on the credentials a
+ * client is given where they came from (`credentials.$source`), and on a frozen object every
+ * signed call of that client fails with a TypeError. The same object is served until it is
+ * renewed: the cache's bookkeeping (`#refreshFailedAt`) is keyed by it.
+ */
+function readOnly(fields: AwsCredentials): AwsCredentials {
+  const credentials = {}
+  for (const [name, value] of Object.entries(fields)) {
+    Object.defineProperty(credentials, name, {
+      value,
+      enumerable: true,
+      writable: false,
+      configurable: false,
+    })
+  }
+  return credentials as AwsCredentials
 }

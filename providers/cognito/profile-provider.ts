@@ -50,8 +50,9 @@ export interface CognitoProfileProviderOptions extends AwsClientOptions {
   operation?: 'AdminGetUser' | 'GetUser'
   /**
    * Where a token of another user pool is reported, once per pool at warn (its user gets `{}`,
-   * which a mistyped `userPoolId` would give every user). Default: oidc-guard's own logger
-   * (stdout, at `AUTH_MIDDLEWARE_LOG_LEVEL`); `false` for none.
+   * which a mistyped `userPoolId` would give every user), and an `AdminGetUser` answer without
+   * `sub`, once. Default: oidc-guard's own logger (stdout, at `AUTH_MIDDLEWARE_LOG_LEVEL`);
+   * `false` for none.
    */
   logger?: Logger | false
 }
@@ -113,7 +114,9 @@ function refusedToken(cause: unknown): InvalidTokenError | InsufficientScopeErro
  * The user's attributes (`email`, `given_name`, `custom:…`) as a flat record, read from Cognito
  * with the AWS SDK v3 (`@aws-sdk/client-cognito-identity-provider`, loaded on first use).
  *
- * - A user the pool no longer has (deleted after the token was issued) has the profile `{}`.
+ * - A user the pool no longer has (deleted after the token was issued) has the profile `{}`, even
+ *   when someone has since registered the same username: with `AdminGetUser` (a look-up by
+ *   username) an answer whose `sub` is not the token's is another user's.
  * - Machine-to-machine clients and users of other issuers have the profile `{}`: no call is made.
  *   The first token of each other Cognito user pool is logged at warn (`logger`): a mistyped
  *   `userPoolId` would otherwise give every user `{}` without a word.
@@ -156,7 +159,7 @@ export class CognitoProfileProvider implements ProfileProvider {
   /** The pool's issuers, both forms: a token of either is of this pool. */
   readonly #issuers: ReadonlySet<string>
   readonly #options: AwsClientOptions
-  readonly #otherPools: WarnOnce
+  readonly #mistakes: WarnOnce
   #client: AwsClientLike | undefined
 
   constructor(options: CognitoProfileProviderOptions) {
@@ -181,7 +184,7 @@ export class CognitoProfileProvider implements ProfileProvider {
     this.#issuers = new Set(userPoolIssuers(region, given.userPoolId))
     this.#options = given
     this.#client = given.client
-    this.#otherPools = new WarnOnce(
+    this.#mistakes = new WarnOnce(
       given.logger === false ? silentLogger : (given.logger ?? defaultLogger()),
       { userPoolId: this.userPoolId },
     )
@@ -195,7 +198,7 @@ export class CognitoProfileProvider implements ProfileProvider {
       // for every user of a mistyped userPoolId would go unnoticed. Other vendors' tokens say
       // nothing of the configuration.
       if (isCognitoIssuer(iss)) {
-        this.#otherPools.warn(
+        this.#mistakes.warn(
           `iss ${iss}`,
           { tokenIssuer: iss },
           'a token of another user pool gets the profile {}; if its users are meant to have one, check userPoolId',
@@ -210,7 +213,7 @@ export class CognitoProfileProvider implements ProfileProvider {
         command,
         context?.signal,
       )
-      return attributesOf(answer?.UserAttributes)
+      return this.#ofUser(user, attributesOf(answer?.UserAttributes))
     } catch (error) {
       const name = awsErrorName(error)
       if (name === 'UserNotFoundException') return EMPTY
@@ -244,6 +247,26 @@ export class CognitoProfileProvider implements ProfileProvider {
     const username =
       stringOf(user.claims['username']) ?? stringOf(user.claims['cognito:username']) ?? user.id
     return new sdk.AdminGetUserCommand({ UserPoolId: this.userPoolId, Username: username })
+  }
+
+  /**
+   * The profile, when it is the token's user's. AdminGetUser looks the user up by username, which
+   * Cognito lets a new user take once its holder is deleted: the deleted user's still-valid token
+   * would otherwise get the newcomer's attributes. `sub` is never reused, so an answer with another
+   * one is of a user the token's owner no longer is. (GetUser is answered for the token itself.)
+   */
+  #ofUser(user: User, profile: Profile): Profile {
+    if (this.operation !== 'AdminGetUser' || profile['sub'] === user.id) return profile
+    if (profile['sub'] === undefined) {
+      // Cognito always answers sub: an answer without it (a stand-in client) cannot be matched,
+      // and would give every user {} without a word.
+      this.#mistakes.warn(
+        'no sub',
+        {},
+        'AdminGetUser answered no sub attribute, so the profile cannot be matched to the token; answering {}',
+      )
+    }
+    return EMPTY
   }
 
   /** Closes the SDK client this source created (its keep-alive sockets); a client you passed stays open. */

@@ -60,7 +60,14 @@ export interface FakeAws {
    * by `GetUser` with `NotAuthorizedException: Access Token has been revoked`, as Cognito does.
    */
   globalSignOut(username: string): void
-  /** Forget failures, hangs, sign-outs, counts and requests. */
+  /**
+   * Adds a user, or replaces the one with the same username: `deleteUser` then a new sign-up of
+   * that username, as Cognito allows (the newcomer has another `sub`).
+   */
+  putUser(user: FakeAwsUser): void
+  /** Deletes a user: `AdminGetUser` and `GetUser` then answer `UserNotFoundException`. */
+  deleteUser(username: string): void
+  /** Forget failures, hangs, sign-outs, counts and requests, and restore the users given at start. */
   reset(): void
   close(): Promise<void>
 }
@@ -108,7 +115,8 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
   const { userPoolId, identityPoolId, credentialsLifetimeSec = 3600 } = options
   const region = userPoolId.split('_')[0]!
   const loginKey = `cognito-idp.${region}.amazonaws.com/${userPoolId}`
-  const users = [...(options.users ?? [])]
+  const initialUsers = options.users ?? []
+  const users = [...initialUsers]
   const counts: Record<FakeAwsOperation, number> = {
     AdminGetUser: 0,
     GetUser: 0,
@@ -129,10 +137,22 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
     }))
   }
 
+  /**
+   * The user a name designates: its username, else (as Cognito's Admin APIs take either) its sub.
+   * Usernames are unique in the pool, and matched first: the sub of one user is never taken for
+   * the username of another.
+   */
   function userNamed(name: unknown): FakeAwsUser {
-    const user = users.find((candidate) => candidate.username === name || candidate.sub === name)
+    const user =
+      users.find((candidate) => candidate.username === name) ??
+      users.find((candidate) => candidate.sub === name)
     if (user === undefined) throw new AwsError('UserNotFoundException', 'User does not exist.')
     return user
+  }
+
+  function removeUser(username: string): void {
+    const index = users.findIndex((candidate) => candidate.username === username)
+    if (index !== -1) users.splice(index, 1)
   }
 
   function checkLogins(logins: unknown): Record<string, unknown> {
@@ -270,10 +290,18 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
     globalSignOut(username) {
       signedOut.set(username, Math.floor(Date.now() / 1000))
     },
+    putUser(user) {
+      removeUser(user.username)
+      users.push(user)
+    },
+    deleteUser(username) {
+      removeUser(username)
+    },
     reset() {
       failures.clear()
       hangs.clear()
       signedOut.clear()
+      users.splice(0, users.length, ...initialUsers)
       requests.length = 0
       for (const name of Object.keys(counts) as FakeAwsOperation[]) counts[name] = 0
     },

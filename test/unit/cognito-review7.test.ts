@@ -130,7 +130,11 @@ describe('CognitoIdentityPoolProvider logs why it answers 503', () => {
     const error = awsError('NotAuthorizedException', 'Invalid login token.')
     const pool = identityPool({ client: failingWith(error), logger: capture(lines) })
     await expect(pool.getAwsCredentials(user)).rejects.toMatchObject({ status: 401 })
-    expect(lines).toEqual([])
+    // Logged once, as the token's refusal (review 10: a pool refusing everyone must show), never
+    // as an outage.
+    expect(lines.map((line) => line.msg)).toEqual([
+      'AWS refused the token for credentials; answering 401',
+    ])
   })
 
   it("logs to oidc-guard's own logger by default", async () => {
