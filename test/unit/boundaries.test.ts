@@ -25,6 +25,7 @@ const providers = sourceFiles('providers')
 const EXPRESS_GLUE = [
   'src/middleware.ts',
   'src/guards.ts',
+  'src/has-checks.ts',
   'src/error-handler.ts',
   'src/express-augment.ts',
   'src/basic-auth.ts',
@@ -41,6 +42,7 @@ const CRYPTO_USERS = [
   'src/testing-entra-claims.ts',
   'src/test-signer.ts',
   'src/test-issuer.ts',
+  'src/test-kit-options.ts',
   'src/test-keys.ts',
   'src/passwords.ts',
   'src/api-key-auth.ts',
