@@ -123,7 +123,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   checkTemplates(problems, providers)
   checkVerifierOptions(problems, options ?? {})
   checkEnv(problems, options?.env)
-  const { tokenCache: tokenCacheOptions, revocation } = options ?? {}
+  const { tokenCache: tokenCacheOptions, revocation, sourceTimeoutMs } = options ?? {}
   const level = resolveLogLevel(problems, options ?? {})
   problems.throwIfAny()
 
@@ -179,7 +179,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       return undefined
     }
     if (revocation !== undefined) {
-      const answer = askStore(revocation, hit.verified, storeLog)
+      const answer = askStore(revocation, hit.verified, storeLog, sourceTimeoutMs)
       if (answer !== false) {
         if (answer !== true) {
           answer.catch(() => undefined) // Observed here; verify(token) reports its failure.
@@ -215,7 +215,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (handoff !== undefined && handoff.token === verified.token) {
       answer = handoff.answer
       handoff = undefined
-    } else answer = askStore(revocation!, verified, storeLog)
+    } else answer = askStore(revocation!, verified, storeLog, sourceTimeoutMs)
     if (answer === false || (answer !== true && !(await answer))) return
     forget(verified.token)
     if (revocationChannel.hasSubscribers) {

@@ -8,16 +8,27 @@ import { safeError, type Logger } from './logger.js'
 import type { RevocationStore } from './revocation.js'
 
 /**
+ * Longest wait for a store's promise, in milliseconds, when the caller gives none: the default of
+ * `sourceTimeoutMs`, which bounds every other lookup a request waits for.
+ */
+export const DEFAULT_STORE_TIMEOUT_MS = 5_000
+
+/**
  * A revocation store's answer, held to its contract: `true`, `false`, or a promise of one. A store
  * that throws, rejects or answers anything else cannot say the token is not revoked, so the
  * request gets a 503 (its own `AuthError`, if it threw one other than a `ConfigError`): never a
  * pass, and never an error thrown out of the middleware, past `onError`, from the synchronous fast
  * path. Why it failed goes to `log`, since the 503 cannot say it.
+ *
+ * A promise is waited for `timeoutMs` at most (the verifier's `sourceTimeoutMs`), then answered
+ * as a store that cannot answer: a database call that never comes back must not hold every
+ * request with it. A synchronous answer starts no timer (the hot path).
  */
 export function askStore(
   store: RevocationStore,
   verified: VerifiedToken,
   log: StoreFailureLog,
+  timeoutMs: number = DEFAULT_STORE_TIMEOUT_MS,
 ): boolean | Promise<boolean> {
   let answer: unknown
   try {
@@ -30,18 +41,46 @@ export function askStore(
     return answer
   }
   if (typeof (answer as PromiseLike<unknown> | null)?.then === 'function') {
-    return Promise.resolve(answer).then(
-      (value: unknown) => {
-        if (typeof value !== 'boolean') throw storeFailure(notBoolean(), log)
-        log.answered()
-        return value
-      },
-      (error: unknown) => {
-        throw storeFailure(error, log)
-      },
-    )
+    return awaited(answer as PromiseLike<unknown>, log, timeoutMs)
   }
   return Promise.reject(storeFailure(notBoolean(), log))
+}
+
+/**
+ * The store's promised answer, or its failure past `timeoutMs`. What the store says after that is
+ * dropped, not logged: the request was answered, and the time-out was logged as its failure.
+ */
+function awaited(
+  answer: PromiseLike<unknown>,
+  log: StoreFailureLog,
+  timeoutMs: number,
+): Promise<boolean> {
+  return new Promise<boolean>((resolve, reject) => {
+    let settled = false
+    const timer = setTimeout(() => {
+      settled = true
+      reject(storeFailure(timedOut(timeoutMs), log))
+    }, timeoutMs)
+    const settle = (settleWith: () => void) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      settleWith()
+    }
+    Promise.resolve(answer).then(
+      (value: unknown) =>
+        settle(() => {
+          if (typeof value !== 'boolean') return reject(storeFailure(notBoolean(), log))
+          log.answered()
+          resolve(value)
+        }),
+      (error: unknown) => settle(() => reject(storeFailure(error, log))),
+    )
+  })
+}
+
+function timedOut(timeoutMs: number): Error {
+  return new Error(`the revocation store did not answer within ${timeoutMs} ms (sourceTimeoutMs)`)
 }
 
 function notBoolean(): TypeError {

@@ -1,10 +1,12 @@
 // Token revocation: refuse tokens (or every token of a subject) before they expire on their own.
 
+import { MAX_CLOCK_TOLERANCE_SEC } from './claims.js'
 import type { VerifiedToken } from './contracts.js'
-import { ConfigError, InvalidTokenError } from './errors.js'
+import { InvalidTokenError } from './errors.js'
 import type { HasHealth } from './health.js'
 import type { JwtClaims } from './jwt.js'
-import { parseJwt } from './jwt.js'
+import { DEFAULT_MAX_TOKEN_LENGTH, parseJwt } from './jwt.js'
+import { checkOptionNames, Problems } from './options.js'
 
 /**
  * Decides whether a verified token was revoked. Consulted after the signature and the claims hold,
@@ -58,6 +60,14 @@ export const REVOCATION_GRACE_SEC = 300
  */
 const MAX_TOKEN_ENTRY_SEC = 365 * 86_400
 
+/**
+ * The longest `jti`, issuer or subject a revocation may name: the longest token the verifier
+ * accepts by default, so no claim of an accepted token is longer. Every instance keeps each
+ * revocation, and the Redis store publishes it: a value of megabytes (a request body passed by
+ * mistake) would overflow Redis's pub/sub output buffer and cut every instance's subscriber.
+ */
+export const MAX_REVOCATION_ID_LENGTH = DEFAULT_MAX_TOKEN_LENGTH
+
 /** The revocation error: 401 `invalid_token` "token revoked". */
 export function tokenRevoked(): InvalidTokenError {
   return new InvalidTokenError('ERR_AUTH_TOKEN_REVOKED', 'token revoked')
@@ -65,12 +75,15 @@ export function tokenRevoked(): InvalidTokenError {
 
 /**
  * What `revokeToken(tokenOrJti)` revokes: a compact token is read (unverified: revoking more than
- * asked is safe) for its `jti` (or Cognito's `origin_jti`) and `exp`; anything else is taken as a
- * `jti`. A token without either cannot be revoked by id: revoke its subject instead. A value is
- * a token when its first segment is a JOSE header; any other value, dots or not, is a `jti`.
+ * asked is safe) for its id and `exp`; anything else is taken as a `jti`. The id is the token's
+ * `jti`, else Entra ID's `uti` (its access tokens carry no `jti`), else Cognito's `origin_jti`. A
+ * token without any cannot be revoked by id: revoke its subject instead. A value is a token when
+ * its first segment is a JOSE header; any other value, dots or not, is a `jti`.
  *
- * @throws {TypeError} for an empty value, a token with no `jti`/`origin_jti`, or a token whose
- *   payload cannot be read.
+ * @throws {TypeError} for a value that cannot name what a token carries: empty, longer than
+ *   {@link MAX_REVOCATION_ID_LENGTH}, holding whitespace or a `Bearer ` prefix (an Authorization
+ *   header's value), an encrypted token (a refresh token: revoke it at the identity provider), a
+ *   token with no `jti`/`uti`/`origin_jti`, or a token whose payload cannot be read.
  */
 export function jtiEntry(
   tokenOrJti: string,
@@ -80,18 +93,20 @@ export function jtiEntry(
   if (typeof tokenOrJti !== 'string' || tokenOrJti === '') {
     throw new TypeError('revokeToken needs a token or a jti')
   }
+  checkRevocable(tokenOrJti)
   if (!isCompactJws(tokenOrJti)) {
     return {
       kind: 'jti',
-      jti: tokenOrJti,
+      jti: checkedLength('revokeToken', 'jti', tokenOrJti),
       expiresAtSec: nowSec + maxLifetimeSec + REVOCATION_GRACE_SEC,
     }
   }
   const payload = readablePayload(tokenOrJti)
-  const jti = stringOf(payload, 'jti') ?? stringOf(payload, 'origin_jti')
+  const jti = tokenIdOf(payload) ?? stringOf(payload, 'origin_jti')
   if (jti === undefined) {
-    throw new TypeError('the token has no jti or origin_jti: revoke its subject instead')
+    throw new TypeError('the token has no jti, uti or origin_jti: revoke its subject instead')
   }
+  checkedLength('revokeToken', "the token's jti", jti)
   const { exp } = payload
   const ends =
     typeof exp === 'number' && Number.isFinite(exp)
@@ -101,22 +116,62 @@ export function jtiEntry(
 }
 
 /**
+ * Refuses what no token carries, which would be stored and match nothing while the caller
+ * believes the token revoked: an Authorization header's value (`revokeToken(req.headers
+ * .authorization)`), a value with whitespace around or in it (a bearer token has none, RFC 6750
+ * §2.1), and an encrypted token: a compact JWE (five segments) is a refresh token (Cognito's),
+ * which the identity provider honours whatever this store holds.
+ */
+function checkRevocable(value: string): void {
+  if (/^bearer\s/i.test(value)) {
+    throw new TypeError(
+      "revokeToken: pass the token without its 'Bearer ' prefix (req.currentUser.token), not " +
+        'the Authorization header',
+    )
+  }
+  if (/\s/.test(value)) {
+    throw new TypeError(
+      'revokeToken: the value holds whitespace (a space, a line break): pass the token or jti ' +
+        'alone, trimmed (a jti holding whitespace is revoked by passing its token)',
+    )
+  }
+  const segments = value.split('.', 6)
+  if (segments.length === 5 && typeof joseHeader(segments[0]!)?.['enc'] === 'string') {
+    throw new TypeError(
+      'revokeToken: a refresh token (JWE) cannot be revoked here: revoke it at the identity ' +
+        'provider, and revoke its access tokens or their subject here',
+    )
+  }
+}
+
+/** `value`, unless it is longer than {@link MAX_REVOCATION_ID_LENGTH}: no token carries it. */
+function checkedLength(call: string, what: string, value: string): string {
+  if (value.length <= MAX_REVOCATION_ID_LENGTH) return value
+  throw new TypeError(
+    `${call}: the ${what} is ${value.length} characters long, more than ${MAX_REVOCATION_ID_LENGTH} ` +
+      '(the longest token accepted by default): no token carries it',
+  )
+}
+
+/**
  * Whether a value is a compact token rather than a `jti`: three segments, the first a JOSE header
  * (a JSON object naming its `alg`, RFC 7515 §4.1.1). Counting dots is not enough: an id may hold
  * dots (`urn:x.y.z`, `1.2.3`) and must be revoked as the id it is.
  */
 function isCompactJws(value: string): boolean {
-  const segments = value.split('.')
-  if (segments.length !== 3) return false
+  const segments = value.split('.', 4)
+  return segments.length === 3 && typeof joseHeader(segments[0]!)?.['alg'] === 'string'
+}
+
+/** The JSON object a token's first segment decodes to, or `undefined`. */
+function joseHeader(segment: string): Record<string, unknown> | undefined {
   try {
-    const header: unknown = JSON.parse(Buffer.from(segments[0]!, 'base64url').toString('utf8'))
-    return (
-      typeof header === 'object' &&
-      header !== null &&
-      typeof (header as Record<string, unknown>)['alg'] === 'string'
-    )
+    const header: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'))
+    return typeof header === 'object' && header !== null
+      ? (header as Record<string, unknown>)
+      : undefined
   } catch {
-    return false
+    return undefined
   }
 }
 
@@ -135,6 +190,9 @@ function readablePayload(token: string): Record<string, unknown> {
 /**
  * What `revokeSubject(issuer, subject, { before })` revokes: `subject` is matched with the token's
  * `sub` claim, kept until `before + maxLifetimeSec` (each token's own `exp` is not known here).
+ * `before` may be ahead of now by as much as a clock tolerance (an IdP whose clock runs ahead
+ * stamps tokens issued before now with a later `iat`), no more: a date far ahead would lock the
+ * subject out, and pin its entry in every instance, until then.
  */
 export function subjectEntry(
   issuer: string,
@@ -150,22 +208,45 @@ export function subjectEntry(
   ) {
     throw new TypeError('revokeSubject needs an issuer and a subject')
   }
+  checkedLength('revokeSubject', 'issuer', issuer)
+  checkedLength('revokeSubject', 'subject', subject)
   if (!(before instanceof Date) || Number.isNaN(before.getTime())) {
     throw new TypeError('revokeSubject: before must be a valid Date')
   }
   const beforeSec = before.getTime() / 1000
+  const aheadSec = beforeSec - Date.now() / 1000
+  if (aheadSec > MAX_CLOCK_TOLERANCE_SEC) {
+    throw new TypeError(
+      `revokeSubject: before is ${Math.round(aheadSec)} s ahead of now, more than ` +
+        `${MAX_CLOCK_TOLERANCE_SEC} s (the largest clock tolerance): pass now plus your ` +
+        "identity provider's clock skew at most",
+    )
+  }
   const expiresAtSec = beforeSec + maxLifetimeSec + REVOCATION_GRACE_SEC
   return { kind: 'subject', issuer, subject, beforeSec, expiresAtSec }
 }
 
-/** The ids a token can be revoked by: its `jti` and Cognito's `origin_jti`. */
+/**
+ * The ids a token can be revoked by: its own (`jti`, else Entra ID's `uti`: see
+ * {@link tokenIdOf}) and Cognito's `origin_jti`.
+ */
 export function revocableIds(claims: JwtClaims): string[] {
   const ids: string[] = []
-  const jti = stringOf(claims, 'jti')
+  const own = tokenIdOf(claims)
   const origin = stringOf(claims, 'origin_jti')
-  if (jti !== undefined) ids.push(jti)
+  if (own !== undefined) ids.push(own)
   if (origin !== undefined) ids.push(origin)
   return ids
+}
+
+/**
+ * A token's own id: its `jti`, else its `uti`. Entra ID's access tokens carry no `jti` but a
+ * `uti`, its unique token identifier; a token with both is revoked by its `jti`, as before `uti`
+ * was read. Stores read it where they check a token too, so that what `revokeToken` stored is
+ * what they look up.
+ */
+export function tokenIdOf(claims: JwtClaims): string | undefined {
+  return stringOf(claims, 'jti') ?? stringOf(claims, 'uti')
 }
 
 /**
@@ -201,18 +282,23 @@ function outlivesRevocationsWarning(maxLifetimeSec: number): string {
   )
 }
 
+const MEMORY_STORE_OPTIONS: readonly string[] = ['maxTokenLifetimeSec']
+
 /**
  * The `maxTokenLifetimeSec` of a memory store's options, checked as the Redis store checks it: a
  * `ConfigError` (500, like every construction mistake), not a `TypeError` an error handler would
- * not recognise.
+ * not recognise. An unknown name (`maxTokenLifetimeSecs`) is refused, not left at the default.
  */
 function checkedLifetime(options: RevocationOptions | null): number {
+  const problems = new Problems()
   if (options !== null && typeof options !== 'object') {
-    throw new ConfigError([
+    problems.add(
       'MemoryRevocationStore takes an options object such as { maxTokenLifetimeSec: 3600 }, ' +
         `got a ${typeof options}`,
-    ])
+    )
+    problems.throwIfAny()
   }
+  checkOptionNames(problems, 'MemoryRevocationStore', options, MEMORY_STORE_OPTIONS)
   const { maxTokenLifetimeSec = DEFAULT_MAX_TOKEN_LIFETIME_SEC } = options ?? {}
   const valid =
     typeof maxTokenLifetimeSec === 'number' &&
@@ -223,11 +309,12 @@ function checkedLifetime(options: RevocationOptions | null): number {
       typeof maxTokenLifetimeSec === 'string'
         ? JSON.stringify(maxTokenLifetimeSec)
         : String(maxTokenLifetimeSec)
-    throw new ConfigError([
+    problems.add(
       'maxTokenLifetimeSec must be a positive number of seconds, the longest lifetime of your ' +
         `tokens (default ${DEFAULT_MAX_TOKEN_LIFETIME_SEC}), got ${seen}`,
-    ])
+    )
   }
+  problems.throwIfAny()
   return maxTokenLifetimeSec
 }
 
@@ -244,6 +331,7 @@ function stringOf(claims: JwtClaims, name: string): string | undefined {
  * @example
  * const revocations = new MemoryRevocationStore()
  * app.use(jwtAuth({ provider, revocation: revocations }))
+ * // Synchronous: nothing to catch on Express 4 (the Redis store's promise is: see its example).
  * app.post('/logout', requireUser(), (req, res) => {
  *   // The token's `sub`, not `user.id`: that may be another claim (Entra ID: `oid`).
  *   revocations.revokeSubject(req.currentUser.claims.iss!, req.currentUser.claims.sub!)
@@ -258,19 +346,23 @@ export class MemoryRevocationStore implements RevocationStore {
   #warned = false
 
   /**
-   * @throws {ConfigError} `ERR_AUTH_CONFIG` for options that are not an object, or a
-   *   `maxTokenLifetimeSec` that is not a positive, finite number.
+   * @throws {ConfigError} `ERR_AUTH_CONFIG` for options that are not an object, an option it does
+   *   not know (`maxTokenLifetimeSecs`, `onRevocationStoreDown`), or a `maxTokenLifetimeSec` that
+   *   is not a positive, finite number.
    */
   constructor(options: RevocationOptions = {}) {
     this.#maxLifetimeSec = checkedLifetime(options)
   }
 
   /**
-   * Revokes one token, by the token itself or its `jti` (Cognito's `origin_jti` too). A value is
-   * taken as a token when it starts with a JOSE header; any other (`urn:x.y.z` too) is a `jti`.
+   * Revokes one token, by the token itself or its `jti` (Entra ID's `uti` for a token without
+   * `jti`, Cognito's `origin_jti` too). A value is taken as a token when it starts with a JOSE
+   * header; any other (`urn:x.y.z` too) is a `jti`. Pass the token alone, not the Authorization
+   * header's `Bearer …`.
    *
-   * @throws {TypeError} for an empty value, a token with no `jti`/`origin_jti`, or a token whose
-   *   payload cannot be read.
+   * @throws {TypeError} for an empty value, one over 16 KiB, with whitespace or a `Bearer `
+   *   prefix, a refresh token (JWE: revoke it at the identity provider), a token with no
+   *   `jti`/`uti`/`origin_jti`, or a token whose payload cannot be read.
    */
   revokeToken(tokenOrJti: string): void {
     const entry = jtiEntry(tokenOrJti, this.#maxLifetimeSec, nowSec()) as {
@@ -288,8 +380,14 @@ export class MemoryRevocationStore implements RevocationStore {
    * after "log out everywhere") is refused too, for its whole life. Let the user sign in again from
    * the next whole second on, or pass a `before` in the past.
    *
+   * Warning: `iat` is the IdP's clock. One running ahead stamps a token issued just before the
+   * call with a later `iat`, which escapes it; pass `before: new Date(Date.now() + skewMs)` to
+   * cover that skew (at most 300 s ahead).
+   *
    * @param subject the tokens' `sub` claim (`user.claims.sub`). Not `user.id`, which a provider may
    *   take from another claim (Entra ID: `oid`): such a revocation would match no token.
+   * @throws {TypeError} for an empty issuer or subject, one over 16 KiB, an invalid date, or a
+   *   `before` more than 300 s ahead of now.
    */
   revokeSubject(issuer: string, subject: string, options: { before?: Date } = {}): void {
     const entry = subjectEntry(issuer, subject, options.before ?? new Date(), this.#maxLifetimeSec)
@@ -324,7 +422,9 @@ export class MemoryRevocationStore implements RevocationStore {
     const { claims } = verified
     if (!this.#warned) this.#warnIfOutlives(claims)
     if (this.#jtis.size > 0) {
-      if (this.#jtiRevoked(claims['jti']) || this.#jtiRevoked(claims['origin_jti'])) return true
+      if (this.#jtiRevoked(tokenIdOf(claims)) || this.#jtiRevoked(claims['origin_jti'])) {
+        return true
+      }
     }
     if (this.#subjects.size === 0) return false
     const { iss, sub } = claims

@@ -31,6 +31,7 @@ export {
   revocableIds,
   subjectEntry,
   subjectKey,
+  tokenIdOf,
   tokenRevoked,
   type RevocationEntry,
   type RevocationOptions,

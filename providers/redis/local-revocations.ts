@@ -1,6 +1,6 @@
 // The in-process copy of the shared revocations: what `isRevoked` reads, without a round trip.
 
-import { issuedBefore, type JwtClaims, type RevocationEntry } from '../../src/spi.js'
+import { issuedBefore, tokenIdOf, type JwtClaims, type RevocationEntry } from '../../src/spi.js'
 
 /**
  * How an entry is written in Redis: a sorted-set member (JSON, so any `jti`, issuer or subject is
@@ -81,13 +81,13 @@ export class LocalRevocations {
   }
 
   /**
-   * Whether the claims are covered by an entry that has not ended (`jti` or `origin_jti`, subject).
-   * The clock is read only when an entry matches: most checks match nothing.
+   * Whether the claims are covered by an entry that has not ended (the token's own id or its
+   * `origin_jti`, subject). The clock is read only when an entry matches: most checks match nothing.
    */
   isRevoked(claims: JwtClaims, now: () => number): boolean {
     if (
       this.#jtis.size > 0 &&
-      (this.#byId(claims.jti, now) || this.#byId(claims['origin_jti'], now))
+      (this.#byId(tokenIdOf(claims), now) || this.#byId(claims['origin_jti'], now))
     ) {
       return true
     }

@@ -8,6 +8,7 @@ import {
   neverThrows,
   outlivesRevocations,
   Problems,
+  safeError,
   silentLogger,
   subjectEntry,
   UnavailableError,
@@ -114,10 +115,16 @@ return 1
  * const revocations = new RedisRevocationStore({ url: process.env.AUTH_REDIS_URL, logger })
  * await revocations.ready() // optional: the first requests wait for the copy otherwise
  * app.use(jwtAuth({ provider, revocation: revocations }))
- * app.post('/logout-everywhere', requireUser(), async (req, res) => {
- *   // The token's `sub`, not `user.id`: that may be another claim (Entra ID: `oid`).
- *   await revocations.revokeSubject(req.currentUser.claims.iss!, req.currentUser.claims.sub!)
- *   res.status(204).end()
+ * // revokeSubject rejects while Redis is down: hand that to next(). Express 4 ignores a handler's
+ * // promise, and a rejection nobody catches ends the process (Express 5 passes it on by itself).
+ * app.post('/logout-everywhere', requireUser(), async (req, res, next) => {
+ *   try {
+ *     // The token's `sub`, not `user.id`: that may be another claim (Entra ID: `oid`).
+ *     await revocations.revokeSubject(req.currentUser.claims.iss!, req.currentUser.claims.sub!)
+ *     res.status(204).end()
+ *   } catch (error) {
+ *     next(error)
+ *   }
  * })
  *
  * @throws {ConfigError} `ERR_AUTH_CONFIG` at construction, listing every invalid or unknown option.
@@ -175,15 +182,17 @@ export class RedisRevocationStore implements RevocationStore {
   }
 
   /**
-   * Revokes one token, by the token itself or its `jti` (Cognito's `origin_jti` too), on every
-   * instance, until the token expires (its `exp`, whatever `maxTokenLifetimeSec` says; a bare `jti`
-   * for `maxTokenLifetimeSec`). This instance refuses it at once, even when Redis cannot be reached.
+   * Revokes one token, by the token itself or its `jti` (Entra ID's `uti` for a token without
+   * `jti`, Cognito's `origin_jti` too), on every instance, until the token expires (its `exp`,
+   * whatever `maxTokenLifetimeSec` says; a bare `jti` for `maxTokenLifetimeSec`). This instance
+   * refuses it at once, even when Redis cannot be reached.
    *
    * A value is taken as a token when it starts with a JOSE header; any other (`urn:x.y.z` too) is
-   * a `jti`.
+   * a `jti`. Pass the token alone, not the Authorization header's `Bearer …`.
    *
-   * @throws {TypeError} synchronously, for an empty value, a token with no `jti`/`origin_jti`, or a
-   *   token whose payload cannot be read.
+   * @throws {TypeError} synchronously, for an empty value, one over 16 KiB, with whitespace or a
+   *   `Bearer ` prefix, a refresh token (JWE: revoke it at the identity provider), a token with no
+   *   `jti`/`uti`/`origin_jti`, or a token whose payload cannot be read.
    * @returns a promise that rejects when Redis could not store the revocation: it then holds on
    *   this instance only, so retry.
    */
@@ -199,9 +208,14 @@ export class RedisRevocationStore implements RevocationStore {
    * after "log out everywhere") is refused too, for its whole life. Let the user sign in again from
    * the next whole second on, or pass a `before` in the past.
    *
+   * Warning: `iat` is the IdP's clock. One running ahead stamps a token issued just before the
+   * call with a later `iat`, which escapes it; pass `before: new Date(Date.now() + skewMs)` to
+   * cover that skew (at most 300 s ahead).
+   *
    * @param subject the tokens' `sub` claim (`user.claims.sub`). Not `user.id`, which a provider may
    *   take from another claim (Entra ID: `oid`): such a revocation would match no token.
-   * @throws {TypeError} synchronously, for an empty issuer or subject or an invalid date.
+   * @throws {TypeError} synchronously, for an empty issuer or subject, one over 16 KiB, an invalid
+   *   date, or a `before` more than 300 s ahead of now.
    * @returns a promise that rejects when Redis could not store the revocation (retry).
    */
   revokeSubject(issuer: string, subject: string, options: { before?: Date } = {}): Promise<void> {
@@ -218,12 +232,15 @@ export class RedisRevocationStore implements RevocationStore {
     if (!this.#warned) this.#warnIfOutlives(verified.claims)
     const known = this.#local.isRevoked(verified.claims, nowSec)
     if (known || this.#link.live) return known
-    if (this.#link.down) return this.#failOpen ? false : Promise.reject(unavailable())
+    if (this.#link.down)
+      return this.#failOpen
+        ? false
+        : Promise.reject(this.#unavailable('redis unreachable', 'no answer'))
     // Starting, or reloading after a reconnection: the copy is about to be in step.
     return this.#link.whenLive().then((live) => {
       if (live) return this.#local.isRevoked(verified.claims, nowSec)
       if (this.#failOpen) return false
-      throw unavailable()
+      throw this.#unavailable('the revocations could not be loaded from redis in time', 'timed out')
     })
   }
 
@@ -285,6 +302,20 @@ export class RedisRevocationStore implements RevocationStore {
         '(AUTH_REVOCATION_MAX_TOKEN_LIFETIME_SEC) to the longest lifetime of your tokens',
       this.#maxLifetimeSec,
     )
+  }
+
+  /**
+   * The 503 of a store that cannot answer, with why as its cause (the link's last error, scrubbed
+   * of credentials), so that `oidc-guard verify` and error logs can say it; the client's answer
+   * never shows it.
+   */
+  #unavailable(what: string, otherwise: string): UnavailableError {
+    const lastError = this.#link.lastError
+    const why = lastError === undefined ? otherwise : safeError(lastError).message
+    return new UnavailableError(REVOCATION_UNAVAILABLE, 'revocation store unavailable', {
+      cause: new Error(`${what} (${why})`),
+      retryAfterSec: 5,
+    })
   }
 
   async #revoke(entry: RevocationEntry): Promise<void> {
@@ -377,12 +408,6 @@ function evictionProblem(policy: string): string {
     `redis may evict the revocations (maxmemory-policy ${policy}): set maxmemory-policy to ` +
     'noeviction, or a volatile-* policy, on the redis that holds them'
   )
-}
-
-function unavailable(): UnavailableError {
-  return new UnavailableError(REVOCATION_UNAVAILABLE, 'revocation store unavailable', {
-    retryAfterSec: 5,
-  })
 }
 
 function nowSec(): number {
