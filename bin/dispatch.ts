@@ -8,6 +8,8 @@ export interface Io {
   out(line: string): void
   err(line: string): void
   readonly env: Readonly<Record<string, string | undefined>>
+  /** Standard input, read whole (a token given as `-`); absent where there is none to read. */
+  input?(): Promise<string>
 }
 
 /** A command any part of oidc-guard can add: `run` resolves to the exit code. */
@@ -37,10 +39,10 @@ function overview(commands: readonly Command[]): string {
 
 /**
  * Runs the command named by `argv[0]`. `help`, `--help` and `-h` print the overview (or, followed
- * by a command, its help). Errors are printed as one line, never a stack; the exit code is 0 when
- * done, 1 when the command failed and 2 for a wrong command line (a {@link UsageError}, printed
- * with the command's usage) or a wrong configuration (a {@link ConfigError}: one line per problem,
- * as the SQL commands print them).
+ * by a command, its help; by a name no command has, that it is unknown, exit code 2). Errors are
+ * printed as one line, never a stack; the exit code is 0 when done, 1 when the command failed and
+ * 2 for a wrong command line (a {@link UsageError}, printed with the command's usage) or a wrong
+ * configuration (a {@link ConfigError}: one line per problem, as the SQL commands print them).
  */
 export async function runCli(
   argv: readonly string[],
@@ -53,15 +55,19 @@ export async function runCli(
     return USAGE
   }
   if (name === 'help' || name === '--help' || name === '-h') {
-    const topic = commands.find((command) => command.name === rest[0])
-    io.out(topic?.usage ?? overview(commands))
+    const [wanted] = rest
+    if (wanted === undefined) {
+      io.out(overview(commands))
+      return 0
+    }
+    // A misspelt topic (help verfy) must not read as help given: a script checks the exit code.
+    const topic = commands.find((command) => command.name === wanted)
+    if (topic === undefined) return unknownCommand(io, wanted, commands)
+    io.out(topic.usage)
     return 0
   }
   const command = commands.find((candidate) => candidate.name === name)
-  if (command === undefined) {
-    io.err(`oidc-guard: unknown command ${JSON.stringify(name)}\n\n${overview(commands)}`)
-    return USAGE
-  }
+  if (command === undefined) return unknownCommand(io, name, commands)
   try {
     return await command.run(rest, io)
   } catch (error) {
@@ -77,4 +83,9 @@ export async function runCli(
     io.err(`oidc-guard ${name}: ${error instanceof Error ? error.message : String(error)}`)
     return 1
   }
+}
+
+function unknownCommand(io: Io, name: string, commands: readonly Command[]): number {
+  io.err(`oidc-guard: unknown command ${JSON.stringify(name)}\n\n${overview(commands)}`)
+  return USAGE
 }

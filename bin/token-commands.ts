@@ -2,7 +2,7 @@
 
 import { parseCommandLine, UsageError } from '../src/command-line.js'
 import { AuthError, createVerifier, fromEnv, type JwtAuthOptions } from '../src/index.js'
-import { ConfigError, UnavailableError } from '../src/errors.js'
+import { ConfigError } from '../src/errors.js'
 import { parseJwt } from '../src/jwt.js'
 import { scrubbedMessage } from '../src/logger.js'
 import { isProduction } from '../src/options.js'
@@ -14,16 +14,61 @@ const COMMON_FLAGS = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const
 
-function tokenArgument(positionals: readonly string[], command: string): string {
-  const token = positionals[0]?.replace(/^Bearer\s+/i, '').trim()
-  if (token === undefined || token === '' || positionals.length > 1) {
-    throw new UsageError(`give one token: oidc-guard ${command} <token>`)
+/** The word standing for standard input, as `cat -` reads it. */
+const STDIN = '-'
+
+/**
+ * The token of the command line, or of standard input when given as `-` (so that it stays out of
+ * `ps` and the shell's history: `printenv TOKEN | oidc-guard verify -`). A pasted `Bearer ` and the
+ * surrounding whitespace (the newline `echo` adds) are dropped.
+ */
+async function readToken(positionals: readonly string[], command: string, io: Io): Promise<string> {
+  const given = positionals[0]
+  if (given === undefined || positionals.length > 1) {
+    throw new UsageError(
+      `give one token: oidc-guard ${command} <token> (or - to read it from standard input)`,
+    )
+  }
+  const fromStdin = given === STDIN
+  if (fromStdin && io.input === undefined) {
+    throw new UsageError('- reads the token from standard input, and there is none here')
+  }
+  const text = fromStdin ? await io.input!() : given
+  const token = text.trim().replace(/^Bearer\s+/i, '')
+  if (token === '') {
+    throw new UsageError(
+      fromStdin ? 'standard input held no token' : `give one token: oidc-guard ${command} <token>`,
+    )
+  }
+  if (fromStdin && /\s/.test(token)) {
+    throw new UsageError('standard input must hold one token and nothing else')
   }
   return token
 }
 
 function print(io: Io, json: boolean, value: unknown, text: () => string): void {
   io.out(json ? JSON.stringify(value, null, 2) : text())
+}
+
+/**
+ * Controls a terminal acts on that `JSON.stringify` leaves as they are: C0 (but the line breaks of
+ * the text itself), DEL and C1 (U+0080–U+009F: 8-bit escape sequences on some terminals), and the
+ * bidi controls (U+200E, U+200F, U+202A–U+202E, U+2066–U+2069) that make text read other than it is.
+ */
+const TERMINAL_CONTROLS =
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
+
+/**
+ * `text` with {@link TERMINAL_CONTROLS} written as `\uXXXX`: what verify and decode print in text
+ * comes from a token anyone can write (its claims) or a remote document (a `cause`), and must
+ * reach the terminal as text, not as commands. Inside JSON strings the escape reads back the same.
+ */
+function terminalSafe(text: string): string {
+  return text.replace(
+    TERMINAL_CONTROLS,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
 }
 
 /**
@@ -42,12 +87,15 @@ function isClosable(value: unknown): value is { close(): unknown } {
 }
 
 const VERIFY_USAGE = `Usage: oidc-guard verify <token> [--json]
+       oidc-guard verify - [--json]     (reads the token from standard input)
 
 Verifies the token with the providers the environment configures (AUTH_PROVIDER and the
-provider's variables, exactly as fromEnv() reads them) and prints its verified claims, or the
-check that failed and why (for keys or a source that are unavailable, the cause too). Exit code 0 when valid, 1 when refused or unavailable (or when
-AUTH_MIDDLEWARE_DISABLED=true: there is nothing to verify), 2 for a wrong command line or
-configuration (each problem on its own line).`
+provider's variables, exactly as fromEnv() reads them, with the revocation store they set) and
+prints its verified claims, or the check that failed and why (when the keys or the revocation
+store cannot be had, the cause too). "-" reads the token from standard input, which keeps it out
+of ps and the shell's history: printenv TOKEN | oidc-guard verify -. Exit code 0 when valid, 1
+when refused or unavailable (or when AUTH_MIDDLEWARE_DISABLED=true: there is nothing to verify),
+2 for a wrong command line or configuration (each problem on its own line).`
 
 const verify: Command = {
   name: 'verify',
@@ -63,7 +111,7 @@ const verify: Command = {
       io.out(VERIFY_USAGE)
       return 0
     }
-    const token = tokenArgument(positionals, 'verify')
+    const token = await readToken(positionals, 'verify', io)
     const options = fromEnv(io.env, { logger: false })
     try {
       if (options.disabled === true) {
@@ -91,7 +139,9 @@ async function verifyWith(
       claims: user.claims,
     }
     print(io, json, result, () =>
-      [`valid: verified by ${user.provider}`, JSON.stringify(user.claims, null, 2)].join('\n'),
+      terminalSafe(
+        [`valid: verified by ${user.provider}`, JSON.stringify(user.claims, null, 2)].join('\n'),
+      ),
     )
     return 0
   } catch (error) {
@@ -103,22 +153,25 @@ async function verifyWith(
       json,
       { valid: false, status, code, description, ...(cause === undefined ? {} : { cause }) },
       () =>
-        [
-          `refused (${status} ${code}): ${description}`,
-          ...(cause === undefined ? [] : [`cause: ${cause}`]),
-        ].join('\n'),
+        terminalSafe(
+          [
+            `refused (${status} ${code}): ${description}`,
+            ...(cause === undefined ? [] : [`cause: ${cause}`]),
+          ].join('\n'),
+        ),
     )
     return 1
   }
 }
 
 /**
- * Why keys or a source are unavailable, scrubbed, when the error says: an outage's description is
- * a fixed text for clients, but the one running verify needs the check that failed (the discovery
- * document naming another issuer, a JWKS answering 401). Nested causes follow, unless repeated.
+ * Why a 503 came, scrubbed, when the error says: an outage's description is a fixed text for
+ * clients, but the one running verify (with no logger) needs the check that failed (the discovery
+ * document naming another issuer, a JWKS answering 401, Redis refusing the revocation store's
+ * connection). Nested causes follow, unless repeated.
  */
 function outageCause(error: AuthError): string | undefined {
-  if (!(error instanceof UnavailableError)) return undefined
+  if (error.status !== 503) return undefined
   const messages: string[] = []
   let cause: unknown = error.cause
   // A few levels at most: a cause chain may loop.
@@ -141,9 +194,11 @@ function timeLine(name: string, seconds: number): string {
 }
 
 const DECODE_USAGE = `Usage: oidc-guard decode <token> [--json]
+       oidc-guard decode - [--json]     (reads the token from standard input)
 
 Prints the header and the claims of a compact JWT. Nothing is verified: anyone can write any
-claims into a token; use "oidc-guard verify" to know whether to trust them.`
+claims into a token; use "oidc-guard verify" to know whether to trust them. Control characters
+of the claims are printed escaped (\\u0085), as JSON reads them back.`
 
 const decode: Command = {
   name: 'decode',
@@ -159,18 +214,20 @@ const decode: Command = {
       io.out(DECODE_USAGE)
       return 0
     }
-    const token = tokenArgument(positionals, 'decode')
+    const token = await readToken(positionals, 'decode', io)
     const { header, payload } = parseJwt(token, Number.MAX_SAFE_INTEGER)
     const times = ['exp', 'nbf', 'iat']
       .filter((name) => typeof payload[name] === 'number')
       .map((name) => timeLine(name, payload[name] as number))
     print(io, values.json, { verified: false, header, claims: payload }, () =>
-      [
-        'UNVERIFIED: the signature was not checked',
-        `header: ${JSON.stringify(header, null, 2)}`,
-        `claims: ${JSON.stringify(payload, null, 2)}`,
-        ...times,
-      ].join('\n'),
+      terminalSafe(
+        [
+          'UNVERIFIED: the signature was not checked',
+          `header: ${JSON.stringify(header, null, 2)}`,
+          `claims: ${JSON.stringify(payload, null, 2)}`,
+          ...times,
+        ].join('\n'),
+      ),
     )
     return 0
   },

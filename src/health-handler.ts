@@ -21,8 +21,9 @@ export type HealthSource = Pick<Verifier, 'health'> | { readonly verifier: Verif
 
 /**
  * An Express handler answering the health report as JSON: 200 when every part can serve (each
- * provider holds keys, the revocation store can answer), 503 otherwise, never cached. A shared authorization cache that is
- * down is reported (degraded) without failing the check: the sources still answer. With
+ * provider holds keys, the revocation store can answer), 503 otherwise, never cached. A shared
+ * authorization cache that is down (its `health()` says not ok, throws or does not answer in 2 s)
+ * is reported without failing the check: the sources still answer. With
  * authentication disabled (`AUTH_MIDDLEWARE_DISABLED`) it answers 200 `{ ok: true, disabled: true }`
  * (`{ ok: true }` with `details: false`). When something before it has answered already (a
  * request time-out), the report is dropped rather than written to a response that is sent.

@@ -17,7 +17,11 @@ export type ProviderReport = ProviderHealth & {
   readonly keyAgeSec?: number | undefined
 }
 
-/** What `verifier.health()` reports; `ok` is false when any part cannot serve. */
+/**
+ * What `verifier.health()` reports; `ok` is false when a part requests need cannot serve (a
+ * provider, the revocation store). The shared source cache is reported but never counts: while it
+ * is down the sources still answer, so it is degraded, not a reason to leave the load balancer.
+ */
 export interface HealthReport {
   readonly ok: boolean
   readonly providers: readonly ProviderReport[]
@@ -111,7 +115,12 @@ async function providerReport(provider: JwtProvider, now: number): Promise<Provi
   }
 }
 
-/** Gathers the report; a part that throws while reporting is reported as not ok. */
+/**
+ * Gathers the report; a part that throws while reporting is reported as not ok. The shared cache's
+ * health is reported as it answers but left out of `ok`: a shared tier that is down (or a custom
+ * one whose `health()` says so, throws or hangs) costs lookups, not answers, and failing the
+ * readiness probe for it would take every instance out of service at once.
+ */
 export async function healthReport(parts: {
   providers: readonly JwtProvider[]
   tokenCacheSize: number
@@ -125,10 +134,7 @@ export async function healthReport(parts: {
     componentHealth(parts.shared),
     componentHealth(parts.revocation),
   ])
-  const ok =
-    providers.every((provider) => provider.ok === true) &&
-    (revocation?.ok ?? true) &&
-    (shared?.ok ?? true)
+  const ok = providers.every((provider) => provider.ok === true) && (revocation?.ok ?? true)
   return {
     ok,
     providers,

@@ -72,8 +72,24 @@ export function checkLogger(
 }
 
 /**
+ * What is wrong with `logLevel` given together with `logger`, or undefined when one is missing:
+ * the level is that of the logger oidc-guard creates, and with a logger given (or `false`) none is
+ * created, so the level would do nothing, silently (a `debug` that writes no debug record).
+ */
+export function logLevelProblem(logger: unknown, logLevel: unknown): string | undefined {
+  if (logger === undefined || logLevel === undefined) return undefined
+  const instead =
+    logger === false
+      ? 'drop logLevel (logger: false writes nothing), or drop logger to use the built-in one at that level'
+      : 'set the level on your own logger, or drop logger to use the built-in one'
+  return `logLevel cannot be used with logger: it is the level of the logger oidc-guard creates, and none is created when logger is given; ${instead}`
+}
+
+/**
  * The logger oidc-guard writes to: a child of the caller's logger, a silent one for `false`, or a
  * new pino logger at `level` on stdout, which redacts {@link REDACTED_PATHS}; never one that throws.
+ * `level` is only that new logger's: a caller's logger keeps its own level (a `logLevel` given
+ * with it is refused, see {@link logLevelProblem}).
  *
  * The caller's child keeps the caller's redaction, and adds none: a child's `redact` replaces its
  * parent's (pino's documented behaviour), so ours would drop the caller's paths (personal data, say)

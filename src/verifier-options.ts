@@ -9,13 +9,20 @@ import type {
 } from './contracts.js'
 import type { EnrichmentOptions } from './enrichment-options.js'
 import { readLogLevel, type Env } from './env.js'
-import { LOG_LEVELS, type Logger, type LogLevel } from './logger.js'
+import {
+  LOG_LEVELS,
+  logLevelProblem,
+  loggerProblem,
+  resolveLogger,
+  type Logger,
+  type LogLevel,
+} from './logger.js'
 import {
   checkNumber,
   checkOptionNames,
   MAX_CACHE_ENTRIES,
+  Problems,
   type OptionFlags,
-  type Problems,
 } from './options.js'
 import type { RevocationStore } from './revocation.js'
 
@@ -40,7 +47,11 @@ export interface VerifierOptions extends EnrichmentOptions {
   maxTokenLength?: number
   /** A pino logger to write to (a child is used), or `false` for none. Default: a new pino logger. */
   logger?: Logger | false
-  /** Level of the logger oidc-guard creates. Default `AUTH_MIDDLEWARE_LOG_LEVEL`, else `info`. */
+  /**
+   * Level of the logger oidc-guard creates. Default `AUTH_MIDDLEWARE_LOG_LEVEL`, else `info`.
+   * Refused with `logger` (`ERR_AUTH_CONFIG`): no logger is created then, so set the level on
+   * yours. A level that restates the `env` given, as `fromEnv()` passes it, is accepted.
+   */
   logLevel?: LogLevel
   /** The environment read for defaults. Default `process.env`. */
   env?: Env
@@ -98,19 +109,68 @@ export const OPTION_NAMES: readonly string[] = Object.freeze([
   ...MIDDLEWARE_OPTION_NAMES,
 ])
 
+/** The options the log level is resolved from. */
+interface LogLevelOptions {
+  readonly logLevel?: unknown
+  readonly logger?: unknown
+  readonly env?: Env | undefined
+}
+
 /**
  * The level of the logger oidc-guard creates: `logLevel`, else `AUTH_MIDDLEWARE_LOG_LEVEL`, else
- * `info`. A level pino does not know is a problem here, not pino's bare `Error` at construction.
+ * `info`. A level pino does not know is a problem here, not pino's bare `Error` at construction;
+ * so is `logLevel` given with `logger` (a pino logger or `false`), where it would do nothing.
+ *
+ * One exception: a `logLevel` that restates the level of the `env` given, as `fromEnv()` returns
+ * it next to the logger it was given (or made), is no contradiction of the caller's, so it is
+ * accepted. When `AUTH_MIDDLEWARE_LOG_LEVEL` sets it and the caller's logger is at another level,
+ * a warning says once that the variable is not applied, rather than leaving it silently unread.
  */
-export function resolveLogLevel(
-  problems: Problems,
-  options: { readonly logLevel?: unknown; readonly env?: Env | undefined },
-): LogLevel {
-  const { logLevel } = options
+export function resolveLogLevel(problems: Problems, options: LogLevelOptions): LogLevel {
+  const { logLevel, logger } = options
   if (logLevel === undefined) return readLogLevel(options.env ?? process.env, problems)
-  if ((LOG_LEVELS as readonly unknown[]).includes(logLevel)) return logLevel as LogLevel
-  problems.add(`logLevel must be one of ${LOG_LEVELS.join(', ')}`)
-  return 'info'
+  if (!(LOG_LEVELS as readonly unknown[]).includes(logLevel)) {
+    problems.add(`logLevel must be one of ${LOG_LEVELS.join(', ')}`)
+    return 'info'
+  }
+  const level = logLevel as LogLevel
+  if (restatesEnv(options, level)) {
+    warnIfEnvLevelUnapplied(options, level)
+  } else {
+    const problem = logLevelProblem(logger, level)
+    if (problem !== undefined) problems.add(problem)
+  }
+  return level
+}
+
+/** Whether `level` is the one the `env` given sets (`AUTH_MIDDLEWARE_LOG_LEVEL`, else `info`). */
+function restatesEnv(options: LogLevelOptions, level: LogLevel): boolean {
+  // The variable's own problems are reported where it is read (fromEnv()); here it is compared.
+  return options.env !== undefined && readLogLevel(options.env, new Problems()) === level
+}
+
+// Options already warned about: jwtAuth resolves the level of a disabled middleware twice.
+const warnedAbout = new WeakSet<object>()
+
+/**
+ * Warns, through the caller's logger, that `AUTH_MIDDLEWARE_LOG_LEVEL` is not applied to it: the
+ * variable sets the level of the logger oidc-guard creates, and an operator raising it to `debug`
+ * would otherwise see nothing and not know why.
+ */
+function warnIfEnvLevelUnapplied(options: LogLevelOptions, level: LogLevel): void {
+  const { logger, env } = options
+  const variable = env?.['AUTH_MIDDLEWARE_LOG_LEVEL']
+  if (variable === undefined || variable.trim() === '') return
+  if (logger === undefined || logger === false || loggerProblem('logger', logger) !== undefined) {
+    return
+  }
+  const given = logger as Logger
+  if (given.level === level || warnedAbout.has(options)) return
+  warnedAbout.add(options)
+  resolveLogger(given, level).warn(
+    { variable: 'AUTH_MIDDLEWARE_LOG_LEVEL', value: level, loggerLevel: given.level },
+    "AUTH_MIDDLEWARE_LOG_LEVEL is not applied: it sets the level of the logger oidc-guard creates, and oidc-guard writes to the logger it was given, at that logger's level; set the level on that logger",
+  )
 }
 
 /** True when `value` is an object with a function named `method` (a provider, a store). */

@@ -123,7 +123,10 @@ function names(values: Parsed['values']): { tables: SqlTableNames; columns: SqlC
  * The URL: --url, else AUTHZ_DATABASE_URL, else its alias (both set to different URLs is refused,
  * as fromEnv() refuses it); a URL that cannot be used is reported under the name it came by.
  */
-function urlOf(values: Parsed['values'], io: CliIo): { url: string; target: DatabaseTarget } {
+function urlOf(
+  values: Parsed['values'],
+  io: CliIo,
+): DatabaseUrlSetting & { target: DatabaseTarget } {
   let setting: DatabaseUrlSetting | undefined
   if (typeof values['url'] === 'string') {
     setting = { url: values['url'], variable: '--url' }
@@ -135,7 +138,7 @@ function urlOf(values: Parsed['values'], io: CliIo): { url: string; target: Data
   if (setting === undefined) throw new UsageError(`--url is required (${URL_EXAMPLES})`)
   const target = parseDatabaseUrl(setting.url)
   if (typeof target === 'string') throw new UsageError(`${setting.variable} ${target}`)
-  return { url: setting.url, target }
+  return { ...setting, target }
 }
 
 const DEFAULT_TIMEOUT_SEC = 10
@@ -167,13 +170,17 @@ async function withStore<T>(
   work: (store: SqlAuthzStore) => Promise<T>,
   { ddl = false }: { ddl?: boolean } = {},
 ): Promise<T> {
-  const { url } = urlOf(values, io)
+  const { url, variable } = urlOf(values, io)
   const waitMs = ddl ? DEFAULT_TIMEOUT_SEC * 1000 : timeoutOf(values, DEFAULT_TIMEOUT_SEC)
-  const store = new SqlAuthzStore({
-    url,
-    ...names(values),
-    pool: { size: 1, acquireTimeoutMs: waitMs, queryTimeoutMs: waitMs },
-  })
+  const store = namingTheUrl(
+    variable,
+    () =>
+      new SqlAuthzStore({
+        url,
+        ...names(values),
+        pool: { size: 1, acquireTimeoutMs: waitMs, queryTimeoutMs: waitMs },
+      }),
+  )
   try {
     return await work(store)
   } catch (error) {
@@ -182,6 +189,20 @@ async function withStore<T>(
     throw new Error(`${store.database}: ${scrub(message, url)}`)
   } finally {
     await store.close()
+  }
+}
+
+/**
+ * `build()`, with the store's problems about its `url` option (a driver not installed) told under
+ * the setting the URL came by, `--url` or `AUTHZ_DATABASE_URL`, as fromEnv() tells them: the one
+ * reading them set no option named url.
+ */
+function namingTheUrl<T>(variable: string, build: () => T): T {
+  try {
+    return build()
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    throw new ConfigError(error.problems.map((text) => text.replace(/^url /, `${variable} `)))
   }
 }
 

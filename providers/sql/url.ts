@@ -126,12 +126,41 @@ function serverUrl(dialect: 'postgres' | 'mysql', rest: string): URL | string {
     url = new URL(`${dialect}:${text}`)
   } catch {
     // The text may hold a password: never echo it.
-    return `is not a valid URL: percent-encode # / ? @ % in its password (${URL_EXAMPLES}; ${SOCKET_EXAMPLES})`
+    return (
+      portProblem(dialect, text) ??
+      `is not a valid URL: percent-encode # / ? @ % in its password (${URL_EXAMPLES}; ${SOCKET_EXAMPLES})`
+    )
   }
+  if (url.port === '0') return portOutOfRange(dialect)
   if (empty !== null && !namesSocket(dialect, url.searchParams)) {
     return `has no host (${URL_EXAMPLES}; ${SOCKET_EXAMPLES})`
   }
   return url
+}
+
+const DEFAULT_PORTS = { postgres: 5432, mysql: 3306 } as const
+
+function portOutOfRange(dialect: 'postgres' | 'mysql'): string {
+  return `must have a port from 1 to 65535, or none for ${DEFAULT_PORTS[dialect]} (value hidden: it may carry a password)`
+}
+
+// The port of a server URL (the text after the scheme): after the user information (up to the last
+// `@` of the authority) and the host (an IPv6 one in brackets), up to the end of the authority.
+const SERVER_PORT = /^\/\/(?:[^/?#]*@)?(?:\[[^\]/?#]*\]|[^:/?#@]*):([^/?#@]*)(?=[/?#]|$)/
+
+/**
+ * For a URL the parser refused over its port (`postgres://app@db:99999/authz`, `:54x2`), that the
+ * port is wrong, not the password, which the URL may not even have. When an `@` follows, the "port"
+ * is rather a password's start cut at a `/`, `?` or `#` (`app:987654/xyz@db`): that is left to
+ * the general message, which says to percent-encode them.
+ */
+function portProblem(dialect: 'postgres' | 'mysql', text: string): string | undefined {
+  const match = SERVER_PORT.exec(text)
+  const port = match?.[1]
+  if (port === undefined || port === '') return undefined
+  if (/^\d+$/.test(port) && Number(port) >= 1 && Number(port) <= 65_535) return undefined
+  if (text.slice(match![0].length).includes('@')) return undefined
+  return portOutOfRange(dialect)
 }
 
 function namesSocket(dialect: 'postgres' | 'mysql', query: URLSearchParams): boolean {
