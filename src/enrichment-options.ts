@@ -5,6 +5,7 @@ import {
   checkNumber,
   checkOptionNames,
   checkTimeout,
+  isPlainObject,
   MAX_CACHE_ENTRIES,
   MAX_TIMER_MS,
   type OptionFlags,
@@ -92,12 +93,6 @@ const SOURCE_CACHE_OPTION_NAMES = Object.keys({
   max: true,
   shared: true,
 } as const satisfies OptionFlags<SourceCacheOptions>)
-
-/** An object literal's (or `Object.create(null)`'s), not a class instance's. */
-function isPlainObject(value: object): boolean {
-  const prototype: unknown = Object.getPrototypeOf(value)
-  return prototype === Object.prototype || prototype === null
-}
 
 /** Checks the enrichment options. */
 export function checkEnrichmentOptions(problems: Problems, options: EnrichmentOptions): void {

@@ -1,7 +1,7 @@
 // Environment variables: each read once, parsed and checked, every problem reported together.
 
 import { LOG_LEVELS, type LogLevel } from './logger.js'
-import { Problems } from './options.js'
+import { isPlainObject, Problems } from './options.js'
 
 /** The environment to read: `process.env` by default, a plain object in tests. */
 export type Env = Readonly<Record<string, string | undefined>>
@@ -31,7 +31,7 @@ const NO_ENV: Env = Object.freeze({})
  */
 export function checkEnv(problems: Problems, env: unknown): void {
   if (env === undefined) return
-  if (!isPlainObject(env)) {
+  if (!isEnvironment(env)) {
     problems.add(
       `env must be an object of environment variables (process.env, or { NAME: 'value' }), got ${kindOfValue(env)}`,
     )
@@ -53,20 +53,19 @@ export function checkEnv(problems: Problems, env: unknown): void {
  */
 export function envOf(env: unknown): Env {
   if (env === undefined) return process.env
-  return isPlainObject(env) && Object.values(env).every(isEnvValue) ? (env as Env) : NO_ENV
+  return isEnvironment(env) && Object.values(env).every(isEnvValue) ? (env as Env) : NO_ENV
 }
 
 /**
  * An object literal, a dotenv parse result, `Object.create(null)`, or `process.env` (whose
  * prototype is Node's own, a proxy of it included): not a list, a Map or a string.
  */
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) return false
-  const prototype = Object.getPrototypeOf(value) as unknown
+function isEnvironment(value: unknown): value is Record<string, unknown> {
   return (
-    prototype === Object.prototype ||
-    prototype === null ||
-    prototype === Object.getPrototypeOf(process.env)
+    isPlainObject(value) ||
+    (typeof value === 'object' &&
+      value !== null &&
+      Object.getPrototypeOf(value) === Object.getPrototypeOf(process.env))
   )
 }
 

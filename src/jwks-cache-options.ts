@@ -46,6 +46,31 @@ const JWKS_CACHE_OPTION_NAMES = Object.keys({
 export const MAX_REFRESH_INTERVAL_MS = 24 * 60 * 60_000
 
 /**
+ * The longest stale-if-error window: 24 h. Through an outage the last good keys serve that long
+ * past the refresh interval, a key the issuer withdrew among them.
+ */
+export const MAX_STALE_IF_ERROR_MS = 24 * 60 * 60_000
+
+/**
+ * The largest JWK Set response: 16 MiB. A set of the 100 keys it may hold is a few dozen KiB;
+ * a response is read into memory whole, and parsed, before its size can say anything else.
+ */
+export const MAX_RESPONSE_BYTES_LIMIT = 16 * 1024 * 1024
+
+// The least of each number; the most, where one applies, is checked with its reason below.
+const NUMBER_CHECKS: Record<
+  Exclude<keyof typeof DEFAULTS, 'timeoutMs'>,
+  { min: number; integer?: boolean }
+> = {
+  refreshIntervalMs: { min: 1 },
+  refreshAfterUses: { min: 1, integer: true },
+  cooldownMs: { min: 1 },
+  maxResponseBytes: { min: 1, integer: true },
+  staleIfErrorMs: { min: 0 },
+  failureBackoffMs: { min: 1 },
+}
+
+/**
  * Adds a problem for each invalid {@link JwksCacheOptions} member, named `jwksCache.<name>`, and
  * for each name that is not an option: the cache's constructor checks them, and so does a
  * provider given them, beside its other options.
@@ -56,14 +81,28 @@ export function checkJwksCacheOptions(problems: Problems, options: JwksCacheOpti
     return
   }
   checkOptionNames(problems, 'jwksCache', options, JWKS_CACHE_OPTION_NAMES)
-  for (const name of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
-    if (name === 'timeoutMs') continue
-    const min = name === 'staleIfErrorMs' ? 0 : 1
-    const integer = name === 'refreshAfterUses'
-    checkNumber(problems, `jwksCache.${name}`, options[name], min, { integer })
+  for (const [name, { min, integer = false }] of Object.entries(NUMBER_CHECKS)) {
+    checkNumber(problems, `jwksCache.${name}`, options[name as keyof typeof NUMBER_CHECKS], min, {
+      integer,
+    })
   }
   checkTimeout(problems, 'jwksCache.timeoutMs', options.timeoutMs)
   checkRefreshInterval(problems, options)
+  checkFailureBackoff(problems, options)
+  checkAtMost(
+    problems,
+    'staleIfErrorMs',
+    options.staleIfErrorMs,
+    MAX_STALE_IF_ERROR_MS,
+    '24 h: through an outage the last good keys serve that long, a withdrawn key among them',
+  )
+  checkAtMost(
+    problems,
+    'maxResponseBytes',
+    options.maxResponseBytes,
+    MAX_RESPONSE_BYTES_LIMIT,
+    '16 MiB: a JWK Set of the 100 keys a set may hold is a few dozen KiB',
+  )
   if (options.fetch !== undefined && typeof options.fetch !== 'function') {
     problems.add('jwksCache.fetch must be a function with the signature of fetch()')
   }
@@ -79,8 +118,7 @@ export function checkJwksCacheOptions(problems: Problems, options: JwksCacheOpti
  */
 function checkRefreshInterval(problems: Problems, options: JwksCacheOptions): void {
   const { refreshIntervalMs: given, cooldownMs = DEFAULTS.cooldownMs } = options
-  const valid = (value: unknown): value is number =>
-    typeof value === 'number' && Number.isFinite(value) && value >= 1
+  const valid = (value: unknown): value is number => isValidNumber(value, 1)
   if (valid(given) && given > MAX_REFRESH_INTERVAL_MS) {
     problems.add(
       `jwksCache.refreshIntervalMs is in milliseconds (JWKS_CACHE_INTERVAL is in minutes) and must ` +
@@ -98,6 +136,40 @@ function checkRefreshInterval(problems: Problems, options: JwksCacheOptions): vo
           'once a day, so that a withdrawn key stops being trusted)'
       : `jwksCache.refreshIntervalMs is in milliseconds (JWKS_CACHE_INTERVAL is in minutes) and ` +
           `must be at least cooldownMs (${cooldownMs}), got ${interval}`,
+  )
+}
+
+// Only numbers that pass checkNumber are compared with each other: one problem per mistake.
+function isValidNumber(value: unknown, min = 0): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= min
+}
+
+/** Adds a problem when a valid number option is above `max`, saying why the limit is there. */
+function checkAtMost(
+  problems: Problems,
+  name: string,
+  value: unknown,
+  max: number,
+  why: string,
+): void {
+  if (!isValidNumber(value) || value <= max) return
+  problems.add(`jwksCache.${name} must be at most ${max} (${why}), got ${value}`)
+}
+
+/**
+ * The wait after a failed fetch doubles from `failureBackoffMs` up to the cooldown; a first wait
+ * above the cooldown would keep the keys unavailable (503) that long after one failed fetch, at
+ * start-up say, however soon the issuer is back. The default cooldown counts when none is given.
+ */
+function checkFailureBackoff(problems: Problems, options: JwksCacheOptions): void {
+  const { failureBackoffMs: first, cooldownMs } = options
+  const cooldown = cooldownMs ?? DEFAULTS.cooldownMs
+  if (!isValidNumber(first, 1) || !isValidNumber(cooldown, 1) || first <= cooldown) return
+  problems.add(
+    `jwksCache.failureBackoffMs must be at most cooldownMs (${cooldown}` +
+      `${cooldownMs === undefined ? ' by default' : ''}), got ${first}: the wait after a failed ` +
+      'fetch doubles from it up to the cooldown, and the keys stay unavailable (503) while it ' +
+      'runs; raise cooldownMs too for longer waits',
   )
 }
 

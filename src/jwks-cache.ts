@@ -33,18 +33,25 @@ export interface JwksCacheOptions {
   cooldownMs?: number
   /** A fetch is abandoned after this long. Default 5 s. */
   timeoutMs?: number
-  /** A larger response is refused. Default 1 MiB. */
+  /** A larger response is refused: a whole number of bytes, at most 16 MiB. Default 1 MiB. */
   maxResponseBytes?: number
-  /** How long past the refresh interval the last good keys serve while the endpoint fails. Default 1 h. */
+  /**
+   * How long past the refresh interval the last good keys serve while the endpoint fails: at most
+   * 24 h (a withdrawn key serves as long), 0 for never. Default 1 h.
+   */
   staleIfErrorMs?: number
-  /** First wait after a failed fetch before the next one; doubles up to `cooldownMs`. Default 1 s. */
+  /**
+   * First wait after a failed fetch before the next one; doubles up to `cooldownMs`, and may not
+   * exceed it (the keys stay unavailable while it runs). Default 1 s.
+   */
   failureBackoffMs?: number
   /** The fetch to use (a test issuer's in-memory fetch, a proxy agent). Default `globalThis.fetch`. */
   fetch?: FetchFunction
   /**
    * Where failed fetches (and discovery for these sets) are logged: a pino logger, or `false` for
-   * none. Default: nowhere; the process-wide cache logs to its own pino logger at
-   * `AUTH_MIDDLEWARE_LOG_LEVEL`.
+   * none. Default: nowhere for a cache built with `new JwksCache()`; the process-wide cache, and a
+   * cache a provider builds for itself (given `fetch` or `jwksCache` options), log to oidc-guard's
+   * own pino logger at `AUTH_MIDDLEWARE_LOG_LEVEL`.
    */
   logger?: Logger | false
 }

@@ -13,6 +13,15 @@ import {
 // Members that only private or symmetric keys have: such a key is never used to verify.
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'] as const
 const MIN_RSA_BITS = 2048
+// The curves of ES256, ES384 and ES512: a key on another (secp256k1) would verify no token.
+const EC_CURVES: ReadonlySet<string> = new Set(['P-256', 'P-384', 'P-521'])
+
+/**
+ * The most members a JWK Set may list: 100. Issuers publish a handful (a current key, the next,
+ * the last); each member costs an import, which blocks the event loop, and every token's key
+ * lookup walks the list. Thousands fit in the 1 MiB response cap, so the count is capped too.
+ */
+export const MAX_JWKS_MEMBERS = 100
 
 const NO_KEY_TYPE = 'not a JWK (no kty)'
 
@@ -55,6 +64,8 @@ function importKey(jwk: Record<string, unknown>, source: string): VerificationKe
   if (kid !== undefined && typeof kid !== 'string') return 'kid is not a string'
   if (alg !== undefined && !isJwsAlgorithm(alg)) return 'unsupported alg'
   if (kty === 'OKP' && crv !== 'Ed25519') return 'unsupported curve'
+  // A missing or non-string crv is left to the import, which refuses it as unparseable: broken.
+  if (kty === 'EC' && typeof crv === 'string' && !EC_CURVES.has(crv)) return 'unsupported curve'
   let keyObject
   try {
     keyObject = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' })
@@ -95,7 +106,8 @@ function isWeakEd25519(keyObject: KeyObject): boolean {
  * private or symmetric keys, unknown types, weak RSA and Ed25519 keys) are skipped, not fatal
  * (RFC 7517 §5).
  *
- * @throws {Error} when the document is not a JWK Set (`{ "keys": [...] }`).
+ * @throws {Error} when the document is not a JWK Set (`{ "keys": [...] }`), or lists more than
+ *   {@link MAX_JWKS_MEMBERS} members: nothing of it is imported.
  */
 export function importKeySet(
   document: unknown,
@@ -105,7 +117,15 @@ export function importKeySet(
   skipped: SkippedKey[]
 } {
   if (!isJsonObject(document) || !Array.isArray(document['keys'])) {
-    throw new Error('the response is not a JWK Set')
+    throw new Error(notAKeySet(document))
+  }
+  const count = document['keys'].length
+  // Refused whole, before any import: a broken answer, so the last good keys keep serving.
+  if (count > MAX_JWKS_MEMBERS) {
+    throw new Error(
+      `the JWK Set lists ${count} members, more than the ${MAX_JWKS_MEMBERS} accepted: ` +
+        'an issuer publishes a handful of keys',
+    )
   }
   const keys: VerificationKey[] = []
   const skipped: SkippedKey[] = []
@@ -136,6 +156,19 @@ export function importKeySet(
     }
   }
   return { keys, skipped }
+}
+
+/**
+ * Why a document is no JWK Set. A discovery document is the usual mistake (its URL given as the
+ * jwks_uri): said so, with the way out.
+ */
+function notAKeySet(document: unknown): string {
+  const discovery =
+    isJsonObject(document) && document['issuer'] !== undefined && document['jwks_uri'] !== undefined
+  return discovery
+    ? 'the response is not a JWK Set: this is a discovery document: use OidcProvider with its ' +
+        'issuer, or its jwks_uri'
+    : 'the response is not a JWK Set'
 }
 
 /**

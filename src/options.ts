@@ -241,6 +241,17 @@ export function assumingProduction<T>(production: boolean, build: () => T): T {
  * OptionFlags<MyOptions>`, the compiler refuses a list that misses an option or names one the
  * interface lacks, so the names checked at run time cannot drift from the type.
  */
+/**
+ * An object literal's or `Object.create(null)`'s: what options are given as. Anything else (an
+ * array, a Map, a class instance such as a cache) holds no options in its own enumerable members,
+ * and read as options it would quietly leave every default in force.
+ */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false
+  const prototype: unknown = Object.getPrototypeOf(value)
+  return prototype === Object.prototype || prototype === null
+}
+
 export type OptionFlags<T> = { readonly [K in keyof Required<T>]: true }
 
 /**

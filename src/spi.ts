@@ -78,6 +78,7 @@ export {
   checkString,
   checkTimeout,
   checkUrl,
+  isPlainObject,
   isProduction,
   MAX_CACHE_ENTRIES,
   MAX_TIMER_MS,

@@ -183,7 +183,7 @@ export class EntraIdProvider extends KeySetProvider {
       algorithms: given.algorithms ?? ['RS256'],
     })
     problems.throwIfAny()
-    const cache = resolveJwksCache(given)
+    const cache = resolveJwksCache(given, given.logger)
     // Where discovery and an allowedTenants predicate's failures go; a throwing logger must not
     // turn a predicate's 503 into a 401.
     const logger = given.logger === false ? silentLogger : neverThrows(given.logger ?? cache.logger)

@@ -7,6 +7,8 @@ import {
   checkString,
   checkUrl,
   DEFAULT_MAX_TOKEN_LENGTH,
+  defaultLogger,
+  isPlainObject,
   isProduction,
   JwksCache,
   MAX_CLOCK_TOLERANCE_SEC,
@@ -25,6 +27,7 @@ import {
   type JwtClaims,
   type JwtProvider,
   type KeySource,
+  type Logger,
   type OptionFlags,
   type ParsedJwt,
   type ProviderHealth,
@@ -55,7 +58,11 @@ export interface TokenCheckOptions {
   requiredClaims?: readonly string[]
   /** Longest token accepted, in characters. Default 16 KiB. */
   maxTokenLength?: number
-  /** The key cache: a shared {@link JwksCache}, or options for one of this provider's own. Default: the process-wide cache. */
+  /**
+   * The key cache: a shared {@link JwksCache} (built by this same copy of oidc-guard), or options
+   * for one of this provider's own, as a plain object. The provider's own cache logs where the
+   * process-wide one does unless given a `logger`. Default: the process-wide cache.
+   */
   jwksCache?: JwksCache | JwksCacheOptions
   /**
    * The fetch used for discovery and keys (for tests and proxies): the provider gets its own cache
@@ -181,8 +188,8 @@ function checkKeyFetching(problems: Problems, options: TokenCheckOptions): void 
           'give fetch to the JwksCache (new JwksCache({ fetch }))',
       )
     }
-  } else if (typeof jwksCache === 'object' && jwksCache !== null) {
-    checkJwksCacheOptions(problems, jwksCache)
+  } else if (isPlainObject(jwksCache)) {
+    checkJwksCacheOptions(problems, jwksCache as JwksCacheOptions)
     // Two fetches, one of them silently unused: the provider's would win, and a proxy meant for
     // the keys (given to the cache) would not carry them.
     if (fetch !== undefined && jwksCache.fetch !== undefined) {
@@ -192,16 +199,58 @@ function checkKeyFetching(problems: Problems, options: TokenCheckOptions): void 
       )
     }
   } else if (jwksCache !== undefined) {
-    problems.add('jwksCache must be a JwksCache or its options ({ cooldownMs, … })')
+    problems.add(jwksCacheProblem(jwksCache))
   }
 }
 
-/** The cache a provider uses: the one given, its own when given options or a fetch, else the shared one. */
-export function resolveJwksCache(options: TokenCheckOptions): JwksCache {
+/**
+ * Why `jwksCache` is neither a JwksCache nor its options. A JwksCache of another copy of
+ * oidc-guard (two versions installed side by side) fails `instanceof`; it is refused rather than
+ * used, since the two versions' caches need not work alike, and it is named, since it looks right.
+ */
+function jwksCacheProblem(jwksCache: unknown): string {
+  const expected = 'jwksCache must be a JwksCache or its options ({ cooldownMs, … })'
+  if (constructorName(jwksCache) === 'JwksCache') {
+    return (
+      `${expected}, got a JwksCache from another copy of oidc-guard: two versions installed? ` +
+      '(npm ls oidc-guard); import JwksCache and the providers from the same one'
+    )
+  }
+  // An object that is no plain one is named: it looks like options, and is not.
+  if (typeof jwksCache !== 'object' || jwksCache === null) return expected
+  return `${expected}, got ${objectKind(jwksCache)}`
+}
+
+function constructorName(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return undefined
+  return (value as { constructor?: { name?: unknown } }).constructor?.name
+}
+
+/** What an object is, for an error: `an array`, `a Map`, `an instance of a class`. */
+function objectKind(value: object): string {
+  if (Array.isArray(value)) return 'an array'
+  const name = constructorName(value)
+  return typeof name === 'string' && name !== '' ? `a ${name}` : 'an instance of a class'
+}
+
+/**
+ * The cache a provider uses: the one given, its own when given options or a fetch, else the shared
+ * one. Its own logs where the shared one does (oidc-guard's logger, at `AUTH_MIDDLEWARE_LOG_LEVEL`)
+ * unless given `jwksCache.logger`, or else the provider's `logger`: a proxy's fetch or a tuned
+ * option must not silence failed fetches, discovery and a set of no usable key.
+ */
+export function resolveJwksCache(
+  options: TokenCheckOptions,
+  providerLogger?: Logger | false,
+): JwksCache {
   const { jwksCache, fetch } = options
   if (jwksCache instanceof JwksCache) return jwksCache
   if (jwksCache === undefined && fetch === undefined) return sharedJwksCache()
-  return new JwksCache(fetch === undefined ? { ...jwksCache } : { ...jwksCache, fetch })
+  return new JwksCache({
+    ...jwksCache,
+    ...(fetch === undefined ? {} : { fetch }),
+    logger: jwksCache?.logger ?? providerLogger ?? defaultLogger(),
+  })
 }
 
 /**

@@ -28,9 +28,11 @@ export interface OidcProviderOptions extends TokenCheckOptions {
   discoveryTimeoutMs?: number
   /**
    * Where discovery failures are logged: an unusable document (another issuer, no or an unsafe
-   * `jwks_uri`) as an error, a failed request as a warning. Default: the key cache's logger, where
-   * its fetch failures go (the process-wide cache's logs at `AUTH_MIDDLEWARE_LOG_LEVEL`); `false`
-   * for none.
+   * `jwks_uri`) as an error, a failed request as a warning. A key cache the provider builds for
+   * itself (given `fetch` or `jwksCache` options without their own `logger`) logs its failed
+   * fetches here too. Default: the key cache's logger, where its fetch failures go (the
+   * process-wide cache's and the provider's own log at `AUTH_MIDDLEWARE_LOG_LEVEL`); `false` for
+   * none.
    */
   logger?: Logger | false
 }
@@ -45,6 +47,27 @@ const OIDC_PROVIDER_OPTION_NAMES: readonly string[] = Object.freeze([
 ])
 
 const MAX_DISCOVERY_BYTES = 256 * 1024
+
+// Where an issuer publishes its metadata (OIDC Discovery 1.0 §4, RFC 8414 §3): the document's URL,
+// not the issuer, which is what tokens name in `iss` and what discovery appends this path to.
+const METADATA_PATH = /\/\.well-known\/(?:openid-configuration|oauth-authorization-server)\/?$/
+
+/**
+ * Refuses a discovery document's URL given as the issuer: its discovery would fetch
+ * `…/openid-configuration/.well-known/openid-configuration` and answer 503 for ever, and no token
+ * names it in `iss`. Says which issuer was likely meant.
+ */
+function checkIssuerIsNoMetadataUrl(problems: Problems, issuer: unknown): void {
+  if (typeof issuer !== 'string' || !URL.canParse(issuer)) return
+  const url = new URL(issuer)
+  if (!METADATA_PATH.test(url.pathname)) return
+  const meant = `${url.origin}${url.pathname.replace(METADATA_PATH, '')}`
+  problems.add(
+    `issuer must be the issuer itself, as tokens name it in iss (likely ${JSON.stringify(meant)}, ` +
+      'or the same with a trailing slash), not the URL of its discovery document: OidcProvider ' +
+      'appends /.well-known/openid-configuration to it',
+  )
+}
 
 /**
  * Refuses a `jwksUri`, which OidcProvider does not read (it takes the discovered one): given from
@@ -77,6 +100,7 @@ export class OidcProvider extends KeySetProvider {
     const problems = new Problems()
     const production = isProduction()
     checkUrl(problems, 'issuer', options?.issuer, production)
+    checkIssuerIsNoMetadataUrl(problems, options?.issuer)
     checkTimeout(problems, 'discoveryTimeoutMs', options?.discoveryTimeoutMs)
     checkLogger(problems, 'logger', options?.logger)
     checkNoJwksUri(problems, options)
@@ -85,7 +109,8 @@ export class OidcProvider extends KeySetProvider {
     ])
     const policy = resolvePolicy(problems, options?.issuer, options ?? ({} as OidcProviderOptions))
     problems.throwIfAny()
-    const cache = resolveJwksCache(options)
+    // A cache of the provider's own logs where its discovery does, unless told otherwise.
+    const cache = resolveJwksCache(options, options.logger)
     // Discovery goes the way the keys go: through the cache's fetch (a proxy; the provider's own
     // fetch built that cache), within its time-out unless told otherwise, and logs where it logs.
     const keyFetch = cache.fetchOptions

@@ -183,7 +183,8 @@ export async function createCatalog(options: CatalogOptions = {}): Promise<Catal
     audience: AUDIENCE,
     clockToleranceSec: LEEWAY_SEC,
     fetch: recordingFetch,
-    ...(logger === undefined ? {} : { jwksCache: { logger } }),
+    // The catalog's rows log what they provoke only where a row asks to read it.
+    jwksCache: { logger: logger ?? (false as const) },
   }
   const main = new JwksProvider({ ...checks, issuer: ISSUER, jwksUri: idp.jwksUri })
   const discovered = new OidcProvider({
