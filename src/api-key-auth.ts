@@ -10,16 +10,22 @@ import {
   sourcesWithStoredLists,
   type CredentialsAuthOptions,
 } from './basic-auth.js'
-import { isOptionalStringList, presentFields } from './credentials.js'
+import { readRequest } from './current-user.js'
+import {
+  describeType,
+  isOptionalStringList,
+  MalformedRecordError,
+  presentFields,
+} from './credentials.js'
 import { resolveDisabled } from './disabled.js'
 import { afterSpaces, trimOws } from './http-field.js'
 import { headerValues } from './middleware.js'
 import { readLogLevel } from './env.js'
 import {
   CredentialsInvalidError,
-  credentialsUnavailable,
   InvalidRequestError,
   type AuthChallenge,
+  type ConfigError,
 } from './errors.js'
 import { checkOptionNames, Problems, type OptionFlags } from './options.js'
 import { isUnicodeText } from './passwords.js'
@@ -30,7 +36,10 @@ import { User } from './user.js'
 export interface ApiKeyRecord {
   /** The principal's id, on `req.currentUser.id` (two keys may share one while you rotate). */
   readonly id: string
-  /** `hashApiKey(key)`: the SHA-256 of the key, 64 lower-case hex digits. */
+  /**
+   * `hashApiKey(key)`: the SHA-256 of the key, 64 hex digits (lower case in `keys`; a
+   * repository's may be upper case too).
+   */
   readonly hash: string
   readonly name?: string | undefined
   readonly groups?: readonly string[] | undefined
@@ -38,11 +47,32 @@ export interface ApiKeyRecord {
   readonly permissions?: readonly string[] | undefined
   /** Scopes the key grants, as a token's `scope` would (for `requireScopes`). */
   readonly scopes?: readonly string[] | undefined
+  /**
+   * When the key stops working: a `Date`, an ISO 8601 string, or seconds since the epoch. From
+   * then on it is refused as an unknown key is (401).
+   */
+  readonly expiresAt?: Date | string | number | undefined
 }
 
 /**
  * Finds API keys by hash, for keys kept in a database: resolve to the record whose `hash` is the
- * given one, or `undefined`. Throw when the store cannot answer (503, never 401).
+ * given one, or `undefined`, also for a key that is revoked, expired or disabled (select only live
+ * keys). Throw when the store cannot answer (503, never 401).
+ *
+ * Fail-safe besides, a record is refused (401, as an unknown key) when it carries `revoked: true`,
+ * a `revokedAt` or `revoked_at` that is not null, an `expiresAt` or `expires_at` in the past,
+ * `disabled: true` or `active: false` (`1` and `0` read as `true` and `false`).
+ *
+ * @example
+ * const repository: ApiKeyRepository = {
+ *   async getApiKey(hash) {
+ *     const { rows } = await pool.query(
+ *       'select id::text, name, hash, scopes from api_keys where hash = $1 and revoked_at is null and (expires_at is null or expires_at > now())',
+ *       [hash],
+ *     )
+ *     return rows[0]
+ *   },
+ * }
  */
 export interface ApiKeyRepository {
   getApiKey(hash: string): Promise<ApiKeyRecord | undefined> | ApiKeyRecord | undefined
@@ -52,7 +82,10 @@ export interface ApiKeyRepository {
 export interface ApiKeyAuthOptions extends CredentialsAuthOptions {
   /** Read the key from this header (`x-api-key: <key>`). The default when no `scheme` is given. */
   header?: string
-  /** Read the key from `Authorization: <scheme> <key>` instead (`ApiKey`, matched without case). */
+  /**
+   * Read the key from `Authorization: <scheme> <key>` instead (`ApiKey`, matched without case).
+   * Not `Basic`. `Bearer` works after `jwtAuth({ invalidToken: 'anonymous' })` (docs/basic-auth.md).
+   */
   scheme?: string
   /**
    * The keys, as records with hashes; a field `ApiKeyRecord` does not have is refused. Give `keys`
@@ -71,6 +104,7 @@ const API_KEY_AUTH_OPTIONS = Object.keys({
   keys: true,
   repository: true,
 } as const satisfies OptionFlags<ApiKeyAuthOptions>)
+const GENERATE_API_KEY_OPTIONS = ['prefix']
 
 const DEFAULT_HEADER = 'x-api-key'
 // RFC 9110 §5.6.2: header names and auth-schemes are tokens.
@@ -78,8 +112,11 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const AUTH_SCHEME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+/
 // A key is a b64token (RFC 6750 §2.1): what generateApiKey makes, UUIDs and most vendors' formats.
 const KEY = /^[A-Za-z0-9\-._~+/]+=*$/
+// A JWS in compact form (RFC 7515 §7.1): under scheme Bearer, likely jwtAuth's token, not a key.
+const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
 const MAX_KEY_LENGTH = 1_024
 const HASH = /^[0-9a-f]{64}$/
+const HASH_ANY_CASE = /^[0-9a-f]{64}$/i
 const PREFIX = /^[A-Za-z0-9_-]{0,32}$/
 
 // Why SHA-256 and not PBKDF2 or scrypt: an API key is 256 random bits, not a password a person
@@ -91,15 +128,32 @@ function digestOf(key: string): Buffer {
   return createHash('sha256').update(key, 'utf8').digest()
 }
 
+/** Why no request could ever present `key` (the header path answers it 400), with its likely cause. */
+function unusableKeyProblem(key: unknown): string | undefined {
+  if (typeof key !== 'string' || key === '') return 'key must be a non-empty string'
+  if (/\s$/.test(key)) {
+    return 'key ends with white space (a trailing newline from a file, a CR from a CRLF .env? trim it: readFileSync(path, "utf8").trim())'
+  }
+  if (!isUnicodeText(key)) return 'key has a lone surrogate (UTF-8 would hash U+FFFD instead)'
+  if (key.length > MAX_KEY_LENGTH) return `key is longer than ${MAX_KEY_LENGTH} characters`
+  if (!KEY.test(key)) {
+    return 'key must be a b64token (A-Z a-z 0-9 - . _ ~ + / and trailing =; no spaces, CR or non-ASCII): no request can send it. Make keys with generateApiKey()'
+  }
+  return undefined
+}
+
 /**
  * The hash to store for an API key: SHA-256, 64 lower-case hex digits (the same as
  * `printf %s "$KEY" | sha256sum`).
  *
  * @example const record = { id: 'billing-service', hash: hashApiKey(process.env.BILLING_KEY!) }
- * @throws {TypeError} when `key` is not a non-empty string.
+ * @throws {TypeError} for a key no request can send, as `apiKeyAuth` would answer it 400 (the
+ *   hash would match nothing): not a b64token (a trailing newline from a file, a CR from a CRLF
+ *   `.env`, spaces, non-ASCII), a lone surrogate, over 1,024 characters, or not a non-empty string.
  */
 export function hashApiKey(key: string): string {
-  if (typeof key !== 'string' || key === '') throw new TypeError('key must be a non-empty string')
+  const problem = unusableKeyProblem(key)
+  if (problem !== undefined) throw new TypeError(`hashApiKey: ${problem}`)
   return digestOf(key).toString('hex')
 }
 
@@ -111,9 +165,11 @@ export function hashApiKey(key: string): string {
  * @example
  * const { key, hash } = generateApiKey({ prefix: 'og_' })
  * // key: 'og_Xq3…' (to the client), hash: '5e88…' (to the configuration)
- * @throws {TypeError} when `prefix` is not up to 32 of A-Z a-z 0-9 _ -.
+ * @throws {TypeError} when `options` is not an object or has a name other than `prefix`, or when
+ *   `prefix` is not up to 32 of A-Z a-z 0-9 _ -.
  */
 export function generateApiKey(options: { prefix?: string } = {}): { key: string; hash: string } {
+  checkGenerateOptions(options)
   const { prefix = '' } = options
   if (typeof prefix !== 'string' || !PREFIX.test(prefix)) {
     throw new TypeError('prefix must be up to 32 of the characters A-Z a-z 0-9 _ -')
@@ -122,26 +178,96 @@ export function generateApiKey(options: { prefix?: string } = {}): { key: string
   return { key, hash: hashApiKey(key) }
 }
 
+/** `generateApiKey('og_')` or `{ prefx }` would make a key without the prefix, without a word. */
+function checkGenerateOptions(options: unknown): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    const hint =
+      typeof options === 'string'
+        ? `; write generateApiKey({ prefix: ${JSON.stringify(options)} })`
+        : ''
+    throw new TypeError(`generateApiKey options must be an object such as { prefix: 'og_' }${hint}`)
+  }
+  const problems = new Problems()
+  checkOptionNames(problems, 'generateApiKey', options, GENERATE_API_KEY_OPTIONS)
+  try {
+    problems.throwIfAny()
+  } catch (error) {
+    // A TypeError, as for a bad prefix: this helper's one convention for a wrong argument.
+    throw new TypeError((error as ConfigError).problems.join('; '))
+  }
+}
+
 const LISTS = ['groups', 'roles', 'permissions', 'scopes'] as const
-const RECORD_FIELDS = ['id', 'hash', 'name', ...LISTS] as const
+const RECORD_FIELDS = ['id', 'hash', 'name', ...LISTS, 'expiresAt'] as const
 const KNOWN_FIELDS = new Set<string>(RECORD_FIELDS)
+// Columns a keys table commonly has: a repository's record is refused by them too (fail closed).
+const FLAGS = ['revoked', 'disabled', 'active'] as const
+const LIFECYCLE_FIELDS = [...FLAGS, 'revokedAt', 'revoked_at', 'expires_at'] as const
+const REPOSITORY_FIELDS = [...RECORD_FIELDS, ...LIFECYCLE_FIELDS, 'key'] as const
+// Seconds since the epoch up to the year 5138: beyond, it is milliseconds, which read as seconds
+// would put the expiry tens of thousands of years away.
+const MAX_EPOCH_SEC = 1e11
+const ISO_DATE =
+  /^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?)?$/
+
+/** A checked key: its record, and the time from which it is refused (ms; Infinity for never). */
+interface StoredKey {
+  readonly record: ApiKeyRecord
+  readonly refusedFromMs: number
+}
+
+/** When an expiry column says the key stops working, in ms; Infinity for none, NaN for unreadable. */
+function expiryMs(value: unknown): number {
+  if (value === undefined || value === null) return Infinity
+  if (value instanceof Date) return value.getTime()
+  if (typeof value === 'number') {
+    return Number.isFinite(value) && Math.abs(value) < MAX_EPOCH_SEC ? value * 1_000 : NaN
+  }
+  return typeof value === 'string' && ISO_DATE.test(value) ? Date.parse(value) : NaN
+}
+
+/** A boolean column as drivers return it (`1`/`0` from MariaDB and SQLite); undefined if neither. */
+function flagOf(value: unknown): boolean | undefined {
+  if (value === undefined || value === null) return false
+  if (value === true || value === 1) return true
+  if (value === false || value === 0) return false
+  return undefined
+}
+
+function lifecycleProblem(fields: Readonly<Record<string, unknown>>): string | undefined {
+  for (const field of ['expiresAt', 'expires_at']) {
+    if (Number.isNaN(expiryMs(fields[field]))) {
+      return `${field} must be a valid Date, an ISO 8601 string or seconds since the epoch (not milliseconds), got ${describeType(fields[field])}`
+    }
+  }
+  const flag = FLAGS.find((name) => flagOf(fields[name]) === undefined)
+  return flag === undefined
+    ? undefined
+    : `${flag} must be true or false, got ${describeType(fields[flag])}`
+}
 
 /**
- * Why a record is unusable, or `undefined`. Used on configured keys and on repository answers;
- * `null` in an optional field is absent (a nullable column). Only configured keys are refused for
- * fields of their own (`strict`): a typo such as `scope` must not leave a key without its scopes,
- * while a database row may well carry columns of its own.
+ * Why a record is unusable (field names and types, never values), or `undefined`. Used on
+ * configured keys and on repository answers; `null` in an optional field is absent (a nullable
+ * column). Only configured keys are `strict`: refused for fields of their own (a typo such as
+ * `scope` must not leave a key without its scopes) and for an upper-case hash, while a database
+ * row may well carry columns of its own.
  */
 function recordProblem(record: unknown, strict: boolean): string | undefined {
   if (typeof record !== 'object' || record === null) return 'must be an object { id, hash }'
   const fields = record as Record<string, unknown>
-  if ('key' in fields) return 'holds a key: store hashApiKey(key) in hash, never the key'
-  if (typeof fields['id'] !== 'string' || fields['id'] === '')
-    return 'needs an id (a non-empty string)'
-  if (typeof fields['hash'] !== 'string' || !HASH.test(fields['hash'])) {
-    return 'needs a hash: hashApiKey(key), 64 lower-case hex digits'
+  if (fields['key'] != null) return 'holds a key: store hashApiKey(key) in hash, never the key'
+  const { id, hash } = fields
+  if (typeof id !== 'string' || id === '') {
+    const hint = typeof id === 'number' ? ' (convert it: String(row.id), or id::text in SQL)' : ''
+    return `needs an id (a non-empty string), got ${describeType(id)}${hint}`
   }
-  if (fields['name'] != null && typeof fields['name'] !== 'string') return 'name must be a string'
+  if (typeof hash !== 'string' || !(strict ? HASH : HASH_ANY_CASE).test(hash)) {
+    return hashProblem(hash, strict)
+  }
+  if (fields['name'] != null && typeof fields['name'] !== 'string') {
+    return `name must be a string, got ${describeType(fields['name'])}`
+  }
   for (const list of LISTS) {
     if (!isOptionalStringList(fields[list])) return `${list} must be a list of strings`
   }
@@ -149,16 +275,47 @@ function recordProblem(record: unknown, strict: boolean): string | undefined {
   if (unknown !== undefined) {
     return `has an unknown field ${JSON.stringify(unknown)} (known: ${RECORD_FIELDS.join(', ')})`
   }
-  return undefined
+  return lifecycleProblem(fields)
+}
+
+function hashProblem(hash: unknown, strict: boolean): string {
+  const wanted = `needs a hash: hashApiKey(key), 64 ${strict ? 'lower-case ' : ''}hex digits as a string`
+  if (typeof hash === 'string') return `${wanted}, got ${hash.length} characters`
+  const hint = hash instanceof Uint8Array ? " (a bytea column? select encode(hash, 'hex'))" : ''
+  return `${wanted}, got ${describeType(hash)}${hint}`
 }
 
 /** A checked record, as the authenticator reads it: its fields only, `null` ones dropped. */
-function keyRecord(record: unknown): ApiKeyRecord {
-  return presentFields(record as Record<string, unknown>, RECORD_FIELDS) as unknown as ApiKeyRecord
+function storedKey(fields: Readonly<Record<string, unknown>>): StoredKey {
+  const record = presentFields(fields, RECORD_FIELDS) as unknown as ApiKeyRecord
+  const { active } = fields
+  const revoked =
+    flagOf(fields['revoked']) === true ||
+    flagOf(fields['disabled']) === true ||
+    (active != null && flagOf(active) === false) ||
+    fields['revokedAt'] != null ||
+    fields['revoked_at'] != null
+  const refusedFromMs = revoked
+    ? -Infinity
+    : Math.min(expiryMs(fields['expiresAt']), expiryMs(fields['expires_at']))
+  return { record, refusedFromMs }
 }
 
-function resolveKeys(problems: Problems, keys: unknown): Map<string, ApiKeyRecord> {
-  const byHash = new Map<string, ApiKeyRecord>()
+/**
+ * A repository answer, read once (a getter or a Proxy that throws throws here, and the caller
+ * makes that the store failing), then checked.
+ *
+ * @throws {MalformedRecordError} naming the field at fault.
+ */
+function repositoryKey(answer: unknown): StoredKey {
+  const fields = presentFields(answer as Record<string, unknown>, REPOSITORY_FIELDS)
+  const problem = recordProblem(typeof answer === 'object' ? fields : answer, false)
+  if (problem !== undefined) throw new MalformedRecordError('API key record', problem)
+  return storedKey(fields)
+}
+
+function resolveKeys(problems: Problems, keys: unknown): Map<string, StoredKey> {
+  const byHash = new Map<string, StoredKey>()
   if (!Array.isArray(keys) || keys.length === 0) {
     problems.add('keys must be a non-empty list of { id, hash } (hash = hashApiKey(key))')
     return byHash
@@ -168,7 +325,8 @@ function resolveKeys(problems: Problems, keys: unknown): Map<string, ApiKeyRecor
     if (problem !== undefined) return problems.add(`keys[${index}] ${problem}`)
     const { hash } = record as ApiKeyRecord
     if (byHash.has(hash)) return problems.add(`keys[${index}] has the same hash as another key`)
-    byHash.set(hash, Object.freeze(keyRecord(record)))
+    const stored = storedKey(record as Record<string, unknown>)
+    byHash.set(hash, { ...stored, record: Object.freeze(stored.record) })
   })
   return byHash
 }
@@ -191,6 +349,7 @@ function headerReader(name: string): (req: Request) => string | undefined {
 
 function schemeReader(scheme: string): (req: Request) => string | undefined {
   const lower = scheme.toLowerCase()
+  const bearer = lower === 'bearer'
   return (req) => {
     const values = headerValues(req, 'authorization')
     if (values === undefined) return undefined
@@ -203,7 +362,39 @@ function schemeReader(scheme: string): (req: Request) => string | undefined {
     if (rest.charCodeAt(0) !== 0x20) throw new InvalidRequestError('malformed API key')
     const key = afterSpaces(rest)
     if (key === '') throw new InvalidRequestError('malformed API key')
+    // A JWT longer than any key is jwtAuth's, not a 400 here (hashApiKey refuses such keys).
+    if (bearer && key.length > MAX_KEY_LENGTH && JWT.test(key)) return undefined
     return checkKey(key)
+  }
+}
+
+/** Checks the options of apiKeyAuth of its own (the shared ones are checked with basicAuth's). */
+function checkApiKeyOptions(problems: Problems, options: ApiKeyAuthOptions): void {
+  const { header, scheme, keys, repository } = options
+  if (header !== undefined && scheme !== undefined) problems.add('give header or scheme, not both')
+  if (header !== undefined && (typeof header !== 'string' || !TOKEN.test(header))) {
+    problems.add('header must be a header name, such as x-api-key')
+  } else if (header?.toLowerCase() === 'authorization') {
+    problems.add(`header must not be authorization: use scheme: 'ApiKey' to read Authorization`)
+  }
+  if (scheme !== undefined && (typeof scheme !== 'string' || !TOKEN.test(scheme))) {
+    problems.add('scheme must be an authentication scheme name, such as ApiKey')
+  } else if (scheme?.toLowerCase() === 'basic') {
+    // A browser answers a Basic challenge with its login dialog, and basicAuth reads Basic.
+    problems.add(
+      `scheme must not be Basic (browsers answer its challenge with a login dialog, and basicAuth reads it): use the default header x-api-key, or scheme: 'ApiKey'`,
+    )
+  }
+  if ((keys === undefined) === (repository === undefined)) {
+    problems.add(
+      'give keys (a list of { id, hash }) or repository (with getApiKey(hash)), one of them',
+    )
+  }
+  if (repository !== undefined && typeof repository?.getApiKey !== 'function') {
+    problems.add('repository must be an object with a getApiKey(hash) method')
+  }
+  if (keys !== undefined && options.repositoryTimeoutMs !== undefined) {
+    problems.add('repositoryTimeoutMs is read only with repository: drop it (keys are in memory)')
   }
 }
 
@@ -211,12 +402,17 @@ function schemeReader(scheme: string): (req: Request) => string | undefined {
  * Authenticates requests with API keys (in `x-api-key`, another header, or `Authorization:
  * ApiKey <key>`) and sets `req.currentUser`: provider `api-key`, the key's `id` (never the key),
  * `name`, `scopes`, `isM2M: true`, and `groups`/`roles`/`permissions` from the key's record unless
- * a source is given. No key → the anonymous user (or 401 with `credentialsRequired`); an unknown
- * key → 401 `invalid_credentials`; a malformed key or a repeated header → 400; a failing
- * repository → 503. An answer to a request with the key header gets `Cache-Control: private`
- * (unless the app set one) and `Vary` on the header. Keys are kept as SHA-256 hashes; a request's
- * key is hashed, found by its hash, and compared with `crypto.timingSafeEqual`: no secret is
- * compared byte by byte.
+ * a source is given. No key → the anonymous user (or 401 with `credentialsRequired`); an unknown,
+ * expired or revoked key → 401 `invalid_credentials` (one answer for all); a malformed key or a
+ * repeated header → 400; a failing repository, or a malformed record from it → 503. An answer to
+ * a request with the key header gets `Cache-Control: private` (unless the app set one) and `Vary`
+ * on the header. Keys are kept as SHA-256 hashes; a request's key is hashed, found by its hash,
+ * and compared with `crypto.timingSafeEqual`: no secret is compared byte by byte.
+ *
+ * With `scheme: 'Bearer'`, mount it after `jwtAuth({ invalidToken: 'anonymous' })`: a token that
+ * is no key here (a JWT, or one `jwtAuth` refused) is left to `jwtAuth`'s answer
+ * (`error="invalid_token"`). Mounted before `jwtAuth`, API keys do not work: `jwtAuth` verifies
+ * every bearer token it sees.
  *
  * **Warning:** an API key is a bearer secret: serve only over HTTPS, and rate-limit failures.
  *
@@ -234,25 +430,9 @@ export function apiKeyAuth(
   const given = options ?? ({} as ApiKeyAuthOptions)
   checkOptionNames(problems, 'apiKeyAuth', given, API_KEY_AUTH_OPTIONS)
   checkCredentialsAuthOptions(problems, given)
+  checkApiKeyOptions(problems, given)
   const { header, scheme, keys, repository } = given
-  if (header !== undefined && scheme !== undefined) problems.add('give header or scheme, not both')
-  if (header !== undefined && (typeof header !== 'string' || !TOKEN.test(header))) {
-    problems.add('header must be a header name, such as x-api-key')
-  } else if (header?.toLowerCase() === 'authorization') {
-    problems.add(`header must not be authorization: use scheme: 'ApiKey' to read Authorization`)
-  }
-  if (scheme !== undefined && (typeof scheme !== 'string' || !TOKEN.test(scheme))) {
-    problems.add('scheme must be an authentication scheme name, such as ApiKey')
-  }
-  if ((keys === undefined) === (repository === undefined)) {
-    problems.add(
-      'give keys (a list of { id, hash }) or repository (with getApiKey(hash)), one of them',
-    )
-  }
   const byHash = keys === undefined ? undefined : resolveKeys(problems, keys)
-  if (repository !== undefined && typeof repository?.getApiKey !== 'function') {
-    problems.add('repository must be an object with a getApiKey(hash) method')
-  }
   const level = given.logLevel ?? readLogLevel(given.env ?? process.env, problems)
   const disabled = resolveDisabled(problems, given)
   problems.throwIfAny()
@@ -267,30 +447,32 @@ export function apiKeyAuth(
   const base = credentialsAuthBase(given, challenge, level)
   const { logger, sources } = base
 
-  async function find(hash: string): Promise<ApiKeyRecord | undefined> {
+  async function find(hash: string): Promise<StoredKey | undefined> {
     if (byHash !== undefined) return byHash.get(hash)
     const answer: unknown = await base.askRepository('API key repository', () =>
       repository!.getApiKey(hash),
     )
     if (answer === undefined || answer === null) return undefined
-    if (recordProblem(answer, false) !== undefined) {
-      logger.error('API key repository returned a malformed record; answering 503')
-      throw credentialsUnavailable(new TypeError('malformed API key record'))
-    }
-    return keyRecord(answer)
+    return base.readAnswer('API key repository', () => repositoryKey(answer))
   }
 
-  async function authenticate(key: string): Promise<User> {
-    // What no header can carry: UTF-8 would hash a lone surrogate as U+FFFD, another key.
-    if (!isUnicodeText(key)) throw new InvalidRequestError('malformed API key')
+  /** The record of a live key; `undefined` for an unknown, expired or revoked one alike. */
+  async function liveRecord(key: string): Promise<ApiKeyRecord | undefined> {
     const digest = digestOf(key)
-    const record = await find(digest.toString('hex'))
+    const stored = await find(digest.toString('hex'))
     // The lookup compared hashes of the key, never the key; this re-check guards against a
     // repository answering a record for another hash.
-    const stored = record && Buffer.from(record.hash, 'hex')
-    if (record === undefined || !timingSafeEqual(stored!, digest)) {
-      throw new CredentialsInvalidError(challenge, 'invalid API key')
+    if (stored === undefined || !timingSafeEqual(Buffer.from(stored.record.hash, 'hex'), digest)) {
+      return undefined
     }
+    if (Date.now() < stored.refusedFromMs) return stored.record
+    if (logger.isLevelEnabled('debug')) {
+      logger.debug({ keyId: stored.record.id }, 'API key refused: expired, revoked or disabled')
+    }
+    return undefined
+  }
+
+  function userOf(record: ApiKeyRecord): User {
     return new User(
       { provider: 'api-key' },
       { id: record.id, name: record.name, scopes: record.scopes, isM2M: true, clientId: record.id },
@@ -298,12 +480,46 @@ export function apiKeyAuth(
     )
   }
 
+  async function authenticateKey(key: string): Promise<User> {
+    const record = await liveRecord(key)
+    if (record === undefined) throw new CredentialsInvalidError(challenge, 'invalid API key')
+    return userOf(record)
+  }
+
+  async function authenticate(key: string): Promise<User> {
+    // What the header path refuses (400), refused here too: a key no header can carry.
+    if (typeof key !== 'string' || checkKey(key) === undefined) {
+      throw new InvalidRequestError('malformed API key')
+    }
+    return authenticateKey(key)
+  }
+
+  /**
+   * `scheme: 'Bearer'`: a token that is no key here may be jwtAuth's. Unknown, it is left to it
+   * (no credentials of ours) when it is shaped as a JWT (a jwtAuth after this one decides) or when
+   * an earlier `jwtAuth({ invalidToken: 'anonymous' })` refused it: guards, and
+   * `credentialsRequired`, then answer jwtAuth's `invalid_token`, which OAuth clients act on.
+   */
+  async function authenticateBearer(req: Request, key: string): Promise<User | undefined> {
+    const record = await liveRecord(key)
+    const refusedByJwtAuth = readRequest(req, 'authError') !== undefined
+    if (record !== undefined) {
+      // The token was an API key after all: jwtAuth's refusal no longer describes the request.
+      if (refusedByJwtAuth) Reflect.deleteProperty(req, 'authError')
+      return userOf(record)
+    }
+    if (refusedByJwtAuth || JWT.test(key)) return undefined
+    throw new CredentialsInvalidError(challenge, 'invalid API key')
+  }
+
+  const bearer = scheme?.toLowerCase() === 'bearer'
   function apiKeyAuthMiddleware(req: Request, res: Response, next: NextFunction): void {
     // A key in its own header: shared caches store such answers (src/private-answer.ts).
     if (scheme === undefined && headerValues(req, headerName) !== undefined) {
       keepPrivate(res, headerName)
     }
-    base.handle(req, res, next, read, authenticate)
+    if (bearer) return base.handle(req, res, next, read, (key) => authenticateBearer(req, key))
+    base.handle(req, res, next, read, authenticateKey)
   }
   return Object.assign(apiKeyAuthMiddleware, { authenticate })
 }

@@ -9,6 +9,7 @@ import type {
 } from './contracts.js'
 import {
   checkedRecord,
+  MalformedRecordError,
   parseBasicAuthorization,
   type BasicCredentials,
   type CredentialsRepository,
@@ -26,12 +27,19 @@ import {
   CredentialsRequiredError,
   credentialsUnavailable,
   InvalidRequestError,
+  UnavailableError,
   type AuthChallenge,
 } from './errors.js'
 import type {} from './express-augment.js'
-import { LOG_LEVELS, resolveLogger, safeError, type Logger, type LogLevel } from './logger.js'
-import { installCurrentUser, readRequest, setCurrentUser } from './current-user.js'
-import { getCurrentUser } from './guards.js'
+import {
+  LOG_LEVELS,
+  logLevelProblem,
+  resolveLogger,
+  safeError,
+  type Logger,
+  type LogLevel,
+} from './logger.js'
+import { currentUserOf, installCurrentUser, readRequest, setCurrentUser } from './current-user.js'
 import {
   disabledMiddleware,
   headerValues,
@@ -170,6 +178,8 @@ export function checkCredentialsAuthOptions(
   if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel)) {
     problems.add(`logLevel must be one of ${LOG_LEVELS.join(', ')}`)
   }
+  const levelProblem = logLevelProblem(options.logger, logLevel)
+  if (levelProblem !== undefined) problems.add(levelProblem)
   const { groups, roles, permissions, profile } = options
   checkSources(problems, { groups, roles, permissions, profile })
   checkTimeout(problems, 'sourceTimeoutMs', options.sourceTimeoutMs)
@@ -187,13 +197,23 @@ export interface CredentialsAuthBase {
    * or a hang is `ERR_AUTH_CREDENTIALS_UNAVAILABLE` (503), never a 401 nor a request left waiting.
    */
   askRepository<T>(what: string, call: () => T | PromiseLike<T>): Promise<T>
-  /** Runs a request through the shared steps; `read` extracts the credentials (or throws). */
+  /**
+   * Checks and copies the repository's answer with `read`: a malformed record, or a read that
+   * throws (an ORM's lazy getter, a Proxy), is `ERR_AUTH_CREDENTIALS_UNAVAILABLE` (503), logged
+   * with the field at fault (a {@link MalformedRecordError}'s problem) or the error thrown.
+   */
+  readAnswer<T>(what: string, read: () => T): T
+  /**
+   * Runs a request through the shared steps; `read` extracts the credentials (or throws), and
+   * `authenticate` resolves to the user, or to `undefined` when the credentials turn out not to be
+   * this middleware's after all (then the request goes on as one without credentials).
+   */
   handle<C>(
     req: Request,
     res: Response,
     next: NextFunction,
     read: (req: Request) => C | undefined,
-    authenticate: (credentials: C) => Promise<User>,
+    authenticate: (credentials: C) => Promise<User | undefined>,
   ): void
 }
 
@@ -241,15 +261,40 @@ export function credentialsAuthBase(
     }
   }
 
+  function readAnswer<T>(what: string, read: () => T): T {
+    try {
+      return read()
+    } catch (thrown) {
+      // checkedRecord wraps its failures already; whatever else a read throws is wrapped here.
+      const error = thrown instanceof UnavailableError ? thrown : credentialsUnavailable(thrown)
+      const cause: unknown = error.cause
+      if (cause instanceof MalformedRecordError) {
+        logger.error(
+          { problem: cause.problem },
+          `${what} returned a malformed record: %s; answering 503`,
+          cause.problem,
+        )
+      } else {
+        logger.warn(
+          { err: safeError(cause) },
+          `${what} returned a record that cannot be read; answering 503`,
+        )
+      }
+      throw error
+    }
+  }
+
   function handle<C>(
     req: Request,
     res: Response,
     next: NextFunction,
     read: (req: Request) => C | undefined,
-    authenticate: (credentials: C) => Promise<User>,
+    authenticate: (credentials: C) => Promise<User | undefined>,
   ): void {
-    // Stacked after jwtAuth (or another credentials middleware) that already authenticated.
-    if (getCurrentUser(req).isAuthenticated) return next()
+    // Stacked after jwtAuth (or another credentials middleware) that already authenticated. Only
+    // an oidc-guard User: `{ isAuthenticated: true }` set by other code vouches for nothing.
+    const earlier = currentUserOf(req)
+    if (earlier instanceof User && earlier.isAuthenticated) return next()
     setCurrentUser(req, User.anonymous)
     if (isPreflight(req)) return withoutCredentials(req, res, next, false)
     let credentials: C | undefined
@@ -263,17 +308,24 @@ export function credentialsAuthBase(
     if (credentials === undefined) {
       return withoutCredentials(req, res, next, credentialsRequired)
     }
-    setErrorResponder(req, respond)
-    authenticate(credentials).then(
-      (user) => {
-        setCurrentUser(req, user)
-        next()
-      },
-      (error: unknown) => {
-        if (!(error instanceof AuthError)) return next(error)
-        reject(error, req, res, next)
-      },
-    )
+    authenticate(credentials)
+      .then(
+        (user) => {
+          // Not this middleware's credentials: the responder an earlier jwtAuth set may still answer.
+          if (user === undefined) return withoutCredentials(req, res, next, credentialsRequired)
+          setErrorResponder(req, respond)
+          setCurrentUser(req, user)
+          next()
+        },
+        (error: unknown) => {
+          setErrorResponder(req, respond)
+          if (!(error instanceof AuthError)) return next(error)
+          reject(error, req, res, next)
+        },
+      )
+      // A throw while answering (a response wrapper that throws, a read-only req.currentUser)
+      // would otherwise be an unhandled rejection, which ends the process: Express answers it.
+      .catch(next)
   }
 
   function withoutCredentials(
@@ -304,7 +356,7 @@ export function credentialsAuthBase(
     }
     respond(error, req, res, next)
   }
-  return { logger, challenge, sources, credentialsRequired, askRepository, handle }
+  return { logger, challenge, sources, credentialsRequired, askRepository, readAnswer, handle }
 }
 
 /**
@@ -521,12 +573,7 @@ function createBasicAuthenticator(
     const answer: unknown = await base.askRepository('credentials repository', () =>
       repository.getCredentials(username),
     )
-    try {
-      return checkedRecord(answer)
-    } catch (error) {
-      logger.error('credentials repository returned a malformed record; answering 503')
-      throw error
-    }
+    return base.readAnswer('credentials repository', () => checkedRecord(answer))
   }
 
   return async function authenticate(username: string, password: string): Promise<User> {

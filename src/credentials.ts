@@ -115,28 +115,77 @@ const RECORD_LISTS = ['groups', 'roles', 'permissions', 'scopes'] as const
 const RECORD_FIELDS = ['passwordHash', ...RECORD_STRINGS, ...RECORD_LISTS] as const
 
 /**
+ * A repository answered a record it cannot have meant: `problem` names the field and what it holds
+ * instead (its type, never its value), for the log of the 503 it becomes.
+ */
+export class MalformedRecordError extends TypeError {
+  readonly problem: string
+
+  constructor(what: string, problem: string) {
+    super(`malformed ${what}: ${problem}`)
+    this.name = 'MalformedRecordError'
+    this.problem = problem
+  }
+}
+
+/** What a value is, for a message that must not show it: `a number`, `bytes (a Buffer)`, `null`… */
+export function describeType(value: unknown): string {
+  if (value === undefined) return 'nothing'
+  if (value === null) return 'null'
+  if (value === '') return 'an empty string'
+  if (Array.isArray(value)) return 'an array'
+  if (value instanceof Uint8Array) return 'bytes (a Buffer)'
+  if (value instanceof Date) return 'a Date'
+  const type = typeof value
+  return type === 'object' ? 'an object' : `a ${type}`
+}
+
+/**
  * A repository answer checked for shape; a broken answer is the store failing (503), never a login.
  * `null` in an optional field is absent, as SQL drivers return a nullable column (and as the users
- * file reads it).
+ * file reads it). Each field is read once, here: a read that throws (an ORM's lazy getter, a Proxy)
+ * is the store failing too.
+ *
+ * @throws {UnavailableError} `ERR_AUTH_CREDENTIALS_UNAVAILABLE`, its `cause` a
+ *   {@link MalformedRecordError} naming the field, or the error the read threw.
  */
 export function checkedRecord(value: unknown): UserCredentials | undefined {
   if (value === undefined || value === null) return undefined
-  const fields = value as Record<string, unknown>
-  const ok =
-    typeof value === 'object' &&
-    typeof fields['passwordHash'] === 'string' &&
-    RECORD_STRINGS.every((field) => fields[field] == null || typeof fields[field] === 'string') &&
-    RECORD_LISTS.every((field) => isOptionalStringList(fields[field]))
-  if (!ok)
-    throw credentialsUnavailable(
-      new TypeError('the credentials repository returned a malformed record'),
-    )
-  return presentFields(fields, RECORD_FIELDS) as unknown as UserCredentials
+  let record: Record<string, unknown>
+  try {
+    record = presentFields(value as Record<string, unknown>, RECORD_FIELDS)
+  } catch (error) {
+    throw credentialsUnavailable(error)
+  }
+  const problem = typeof value === 'object' ? credentialsProblem(record) : 'must be an object'
+  if (problem !== undefined) {
+    throw credentialsUnavailable(new MalformedRecordError('credentials record', problem))
+  }
+  return record as unknown as UserCredentials
+}
+
+/** Why a record read by {@link presentFields} is unusable (field names and types only), or undefined. */
+function credentialsProblem(record: Readonly<Record<string, unknown>>): string | undefined {
+  const passwordHash = record['passwordHash']
+  if (typeof passwordHash !== 'string') {
+    return `passwordHash must be a string, got ${describeType(passwordHash)}`
+  }
+  for (const field of RECORD_STRINGS) {
+    const value = record[field]
+    if (value !== undefined && typeof value !== 'string') {
+      // An integer primary key is the usual one: the id is text on req.currentUser.
+      const hint = typeof value === 'number' ? ` (convert it: String(row.${field}))` : ''
+      return `${field} must be a string, got ${describeType(value)}${hint}`
+    }
+  }
+  const list = RECORD_LISTS.find((field) => !isOptionalStringList(record[field]))
+  return list === undefined ? undefined : `${list} must be a list of strings`
 }
 
 /**
  * A new object with the `fields` of `record` that are neither `undefined` nor `null`: a record
- * read once (getters included), its nulls gone, and nothing else the store returned.
+ * read once (getters included), its nulls gone, and nothing else the store returned. A getter that
+ * throws throws here.
  */
 export function presentFields(
   record: Readonly<Record<string, unknown>>,

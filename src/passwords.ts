@@ -297,13 +297,29 @@ export function sameCost(a: ParsedPasswordHash, b: ParsedPasswordHash): boolean 
   return a.kind === b.kind
 }
 
+function isOptionsObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
 function resolveHashOptions(options: HashPasswordOptions): {
   algorithm: PasswordHashAlgorithm
   iterations: number
   cost: { N: number; r: number; p: number }
 } {
   const problems = new Problems()
+  if (!isOptionsObject(options)) {
+    // hashPassword(pw, 'scrypt') would otherwise hash with the default, PBKDF2, without a word.
+    const hint =
+      typeof options === 'string'
+        ? ` (for ${JSON.stringify(options)}: { algorithm: ${JSON.stringify(options)} })`
+        : ''
+    problems.add(`hashPassword options must be an object, such as { algorithm: 'scrypt' }${hint}`)
+    problems.throwIfAny()
+  }
   checkOptionNames(problems, 'hashPassword', options, HASH_PASSWORD_OPTIONS)
+  if (options.scrypt !== undefined && !isOptionsObject(options.scrypt)) {
+    problems.add('scrypt must be an object { N, r, p }')
+  }
   checkOptionNames(problems, 'hashPassword scrypt', options.scrypt, SCRYPT_COST_OPTIONS)
   const { algorithm = 'pbkdf2_sha256', iterations = DEFAULT_PBKDF2_ITERATIONS } = options
   if (algorithm !== 'pbkdf2_sha256' && algorithm !== 'scrypt') {
@@ -339,8 +355,9 @@ function resolveHashOptions(options: HashPasswordOptions): {
  * await hashPassword('s3cret', { algorithm: 'scrypt' }) // 'scrypt$32768$8$3$…$…'
  *
  * @throws {TypeError} when `password` is not a non-empty string of valid Unicode.
- * @throws {ConfigError} `ERR_AUTH_CONFIG` for an unknown algorithm, an option name it does not
- *   know (`iteration`), or a cost out of bounds.
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` for options that are not an object (`'scrypt'` for
+ *   `{ algorithm: 'scrypt' }`), an unknown algorithm, an option name it does not know
+ *   (`iteration`), or a cost out of bounds.
  */
 export async function hashPassword(
   password: string,

@@ -134,7 +134,7 @@ describe('apiKeyAuth: configured keys refuse unknown fields, repository rows do 
   it('a typo such as scope for scopes is a ConfigError naming the key and the field', () => {
     const keys = [{ id: 'billing', hash, scope: ['invoices.write'] }]
     expect(() => apiKeyAuth({ keys: keys as never, logger: false })).toThrow(
-      /keys\[0\] has an unknown field "scope" \(known: id, hash, name, groups, roles, permissions, scopes\)/,
+      /keys\[0\] has an unknown field "scope" \(known: id, hash, name, groups, roles, permissions, scopes, expiresAt\)/,
     )
   })
 
