@@ -23,15 +23,12 @@ export { isDroppedLoad, noteDrop } from './cache-drops.js'
 export { Discovery } from './discovery.js'
 export type { SharedCacheEntry, SharedCacheTier } from './shared-tier.js'
 export type { ComponentHealth } from './health.js'
+export { jtiEntry, revocableIds, subjectEntry, tokenIdOf } from './revocation-entries.js'
 export {
   DEFAULT_MAX_TOKEN_LIFETIME_SEC,
   issuedBefore,
-  jtiEntry,
   outlivesRevocations,
-  revocableIds,
-  subjectEntry,
   subjectKey,
-  tokenIdOf,
   tokenRevoked,
   type RevocationEntry,
   type RevocationOptions,

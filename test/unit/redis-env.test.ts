@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { RedisRevocationStore, RedisSharedCache, redisEnv } from '../../providers/redis/index.js'
 import { jwksEnv } from '../../providers/jwks/env.js'
 import { ConfigError, createVerifier, type Env, type JwtAuthOptions } from '../../src/index.js'
-import { REVOCATION_GRACE_SEC } from '../../src/revocation.js'
+import { REVOCATION_GRACE_SEC } from '../../src/revocation-entries.js'
 import { buildFromEnv } from '../../src/from-env.js'
 import { createTestIssuer, type TestIssuer } from '../../src/testing.js'
 

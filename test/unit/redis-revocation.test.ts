@@ -10,7 +10,7 @@ import {
   type RedisRevocationStoreOptions,
 } from '../../providers/redis/index.js'
 import { ConfigError, type VerifiedToken } from '../../src/index.js'
-import { REVOCATION_GRACE_SEC } from '../../src/revocation.js'
+import { REVOCATION_GRACE_SEC } from '../../src/revocation-entries.js'
 import { createTestIssuer, type TestIssuer } from '../../src/testing.js'
 import { startTcpProxy, type TcpProxy } from '../helpers/sql.js'
 

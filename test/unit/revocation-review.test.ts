@@ -26,7 +26,7 @@ import {
   type VerifiedToken,
 } from '../../src/index.js'
 import { buildFromEnv } from '../../src/from-env.js'
-import { jtiEntry, REVOCATION_GRACE_SEC } from '../../src/revocation.js'
+import { jtiEntry, REVOCATION_GRACE_SEC } from '../../src/revocation-entries.js'
 import {
   CLIENT_ID,
   createEntraIssuer,

@@ -8,7 +8,7 @@ import {
   UnavailableError,
   type RevocationStore,
 } from '../../src/index.js'
-import { REVOCATION_GRACE_SEC } from '../../src/revocation.js'
+import { REVOCATION_GRACE_SEC } from '../../src/revocation-entries.js'
 import { createTestIssuer, type TestIssuer } from '../../src/testing.js'
 import { JwksProvider } from '../../providers/jwks/index.js'
 
