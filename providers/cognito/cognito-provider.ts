@@ -19,11 +19,11 @@ import {
 import {
   checkProviderOptionNames,
   KeySetProvider,
-  resolveJwksCache,
   resolvePolicy,
   TOKEN_CHECK_OPTION_NAMES,
   type TokenCheckOptions,
 } from '../jwks/jwks-provider.js'
+import { resolveJwksCache } from '../jwks/provider-cache.js'
 import { CognitoGroupsProvider } from './groups.js'
 import {
   formsOf,

@@ -20,7 +20,8 @@ import {
   type UserSources,
   type VerifiedToken,
 } from '../../src/spi.js'
-import { KeySetProvider, resolveJwksCache, resolvePolicy } from '../jwks/jwks-provider.js'
+import { KeySetProvider, resolvePolicy } from '../jwks/jwks-provider.js'
+import { resolveJwksCache } from '../jwks/provider-cache.js'
 import { namesGraph, TENANT_TEMPLATE } from './authority.js'
 import { checkGraphCloud } from './graph.js'
 import { EntraGroupsProvider, EntraRolesProvider } from './groups.js'

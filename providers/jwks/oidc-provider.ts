@@ -14,11 +14,11 @@ import {
 import {
   checkProviderOptionNames,
   KeySetProvider,
-  resolveJwksCache,
   resolvePolicy,
   TOKEN_CHECK_OPTION_NAMES,
   type TokenCheckOptions,
 } from './jwks-provider.js'
+import { resolveJwksCache } from './provider-cache.js'
 
 /** Options of {@link OidcProvider}. */
 export interface OidcProviderOptions extends TokenCheckOptions {
