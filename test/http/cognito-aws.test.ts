@@ -99,6 +99,8 @@ function identityPool(
     userPoolProvider: provider,
     endpoint: aws.endpoint,
     maxAttempts: 1,
+    // The outages these tests provoke are read from the answers; logging them is tested apart.
+    logger: false,
     ...options,
   })
   closers.push(() => pool.close())
