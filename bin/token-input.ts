@@ -43,11 +43,12 @@ export async function readToken(
 /**
  * Controls a terminal acts on that `JSON.stringify` leaves as they are: C0 (but the line breaks of
  * the text itself), DEL and C1 (U+0080–U+009F: 8-bit escape sequences on some terminals), and the
- * bidi controls (U+200E, U+200F, U+202A–U+202E, U+2066–U+2069) that make text read other than it is.
+ * bidi controls (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069) that make text read other
+ * than it is.
  */
 const TERMINAL_CONTROLS =
   // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
+  /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
 
 /**
  * `text` with {@link TERMINAL_CONTROLS} written as `\uXXXX`: what verify and decode print in text

@@ -221,8 +221,9 @@ function schemeReader(scheme: string): (req: Request) => string | undefined {
     if (rest.charCodeAt(0) !== 0x20) throw new InvalidRequestError('malformed API key')
     const key = afterSpaces(rest)
     if (key === '') throw new InvalidRequestError('malformed API key')
-    // A JWT longer than any key is jwtAuth's, not a 400 here (hashApiKey refuses such keys).
-    if (bearer && key.length > MAX_KEY_LENGTH && JWT.test(key)) return undefined
+    // A bearer token longer than any key (a JWT, a JWE sent by mistake, an opaque token) is no
+    // API key: jwtAuth's to answer, not a 400 about a key the client never sent.
+    if (bearer && key.length > MAX_KEY_LENGTH) return undefined
     return checkKey(key)
   }
 }

@@ -139,7 +139,10 @@ export function buildFromEnv(
     buildOptions(env, registry, context, disabled),
   )
   if (disabled) options.disabled = true
-  options.logger = settings.logger ?? logger
+  // The logger made here (none given) stays fromEnv()'s own, for what it warns about: jwtAuth makes
+  // its own at logLevel, so `{ ...fromEnv(), logLevel: 'debug' }` is an override, not a logger
+  // given with a level it cannot take.
+  if (settings.logger !== undefined) options.logger = settings.logger
   options.logLevel = logLevel
   options.env = source
   problems.throwIfAny()

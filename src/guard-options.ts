@@ -1,6 +1,6 @@
-// What each guard and has* check accepts, checked once, when the route is defined: a misspelt or
-// mistyped option is refused with a message that says what to change, and the values the guard
-// answers with are kept in a frozen copy.
+// What each guard and has* check accepts: checked once when a guard is defined, and on each call of
+// a has* check. A misspelt or mistyped option is refused with a message that says what to change,
+// and the values a guard answers with are kept in a frozen copy.
 
 import type { Problems } from './options.js'
 import type { Match } from './rules.js'

@@ -41,9 +41,21 @@ export function askStore(
     return answer
   }
   if (typeof (answer as PromiseLike<unknown> | null)?.then === 'function') {
-    return awaited(answer as PromiseLike<unknown>, log, timeoutMs)
+    return awaited(answer as PromiseLike<unknown>, log, waitFor(store, timeoutMs))
   }
   return Promise.reject(storeFailure(notBoolean(), log))
+}
+
+// What a store that bounds its own answers is given on top of its bound: its answer, when it comes
+// at the bound, must reach the request before this backstop fires.
+const SELF_BOUNDED_GRACE_MS = 1_000
+
+/** How long to wait for `store`'s promise: its own bound and a grace when it has one. */
+function waitFor(store: RevocationStore, timeoutMs: number): number {
+  const own = store.answersWithinMs
+  return typeof own === 'number' && Number.isFinite(own) && own >= 0
+    ? own + SELF_BOUNDED_GRACE_MS
+    : timeoutMs
 }
 
 /**

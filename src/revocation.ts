@@ -16,6 +16,13 @@ import { jtiEntry, subjectEntry, tokenIdOf } from './revocation-entries.js'
  */
 export interface RevocationStore extends HasHealth {
   isRevoked(verified: VerifiedToken): boolean | Promise<boolean>
+  /**
+   * For a store that bounds its own promised answers (its time-out and its down-policy decide, as
+   * the Redis store's `timeoutMs` and `onRevocationStoreDown` do): the longest they take, in
+   * milliseconds. The verifier then waits that long plus a second before answering 503, instead
+   * of `sourceTimeoutMs`, which would otherwise cut the store's own wait (and its fail-open) short.
+   */
+  readonly answersWithinMs?: number
 }
 
 /** Options of {@link RevocationStore} implementations that keep entries for a bounded time. */

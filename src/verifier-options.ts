@@ -8,7 +8,7 @@ import type {
   RolesProvider,
 } from './contracts.js'
 import type { EnrichmentOptions } from './enrichment-options.js'
-import { readLogLevel, type Env } from './env.js'
+import { envOf, readLogLevel, type Env } from './env.js'
 import {
   LOG_LEVELS,
   logLevelProblem,
@@ -146,7 +146,8 @@ export function resolveLogLevel(problems: Problems, options: LogLevelOptions): L
 /** Whether `level` is the one the `env` given sets (`AUTH_MIDDLEWARE_LOG_LEVEL`, else `info`). */
 function restatesEnv(options: LogLevelOptions, level: LogLevel): boolean {
   // The variable's own problems are reported where it is read (fromEnv()); here it is compared.
-  return options.env !== undefined && readLogLevel(options.env, new Problems()) === level
+  // Read through envOf: an env that is no environment is refused elsewhere, never a TypeError here.
+  return options.env !== undefined && readLogLevel(envOf(options.env), new Problems()) === level
 }
 
 // Options already warned about: jwtAuth resolves the level of a disabled middleware twice.
@@ -159,8 +160,8 @@ const warnedAbout = new WeakSet<object>()
  */
 function warnIfEnvLevelUnapplied(options: LogLevelOptions, level: LogLevel): void {
   const { logger, env } = options
-  const variable = env?.['AUTH_MIDDLEWARE_LOG_LEVEL']
-  if (variable === undefined || variable.trim() === '') return
+  const variable: unknown = envOf(env)['AUTH_MIDDLEWARE_LOG_LEVEL']
+  if (typeof variable !== 'string' || variable.trim() === '') return
   if (logger === undefined || logger === false || loggerProblem('logger', logger) !== undefined) {
     return
   }

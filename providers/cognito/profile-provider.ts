@@ -256,7 +256,8 @@ export class CognitoProfileProvider implements ProfileProvider {
    * one is of a user the token's owner no longer is. (GetUser is answered for the token itself.)
    */
   #ofUser(user: User, profile: Profile): Profile {
-    if (this.operation !== 'AdminGetUser' || profile['sub'] === user.id) return profile
+    // The token's own sub, not user.id: a provider may key its users by another claim.
+    if (this.operation !== 'AdminGetUser' || profile['sub'] === user.claims.sub) return profile
     if (profile['sub'] === undefined) {
       // Cognito always answers sub: an answer without it (a stand-in client) cannot be matched,
       // and would give every user {} without a word.

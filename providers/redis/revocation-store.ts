@@ -25,6 +25,7 @@ import {
   checkConnectionOptions,
   CONNECTION_OPTIONS,
   DEFAULT_PREFIX,
+  DEFAULT_TIMEOUT_MS,
   RedisLink,
   type RedisConnectionOptions,
   type RunCommand,
@@ -130,6 +131,11 @@ return 1
  * @throws {ConfigError} `ERR_AUTH_CONFIG` at construction, listing every invalid or unknown option.
  */
 export class RedisRevocationStore implements RevocationStore {
+  /**
+   * Its promised answers (while the local copy loads) settle within `timeoutMs`, then follow
+   * `onRevocationStoreDown`: the verifier waits that long, not `sourceTimeoutMs`.
+   */
+  readonly answersWithinMs: number
   readonly #maxLifetimeSec: number
   readonly #failOpen: boolean
   readonly #key: string
@@ -170,6 +176,7 @@ export class RedisRevocationStore implements RevocationStore {
     const outcome = this.#failOpen
       ? 'answering from the revocations already known'
       : 'answering 503'
+    this.answersWithinMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
     this.#link = new RedisLink(
       options,
       {

@@ -10,6 +10,7 @@ import type { Express, NextFunction, Request, Response } from 'express'
 import request from 'supertest'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { authErrorHandler, JwksCache, jwtAuth, requireUser } from '../../src/index.js'
+import type { JwtClaims, UserIdentity } from '../../src/spi.js'
 import {
   CognitoIdentityPoolProvider,
   CognitoProfileProvider,
@@ -155,6 +156,44 @@ describe.each(EXPRESS_MAJORS)('%s', (_major, createApp) => {
     it('the user the pool still has gets their attributes', async () => {
       const res = await get(profileApp(), '/profile', cognito.access(JANE))
       expect(res.body).toEqual({ sub: JANE.sub, email: 'jane@example.com' })
+    })
+
+    it('is matched by the token’s sub, not by user.id, which a provider may key otherwise', async () => {
+      // An app that keys its users by username, through the provider's extension point.
+      class ByUsername extends CognitoProvider {
+        protected override identity(claims: JwtClaims): UserIdentity {
+          const id = claims['username'] ?? claims['cognito:username']
+          return { ...super.identity(claims), id: typeof id === 'string' ? id : '' }
+        }
+      }
+      const profile = new CognitoProfileProvider({
+        userPoolId: POOL,
+        endpoint: aws.endpoint,
+        credentials: FAKE_CREDENTIALS,
+        maxAttempts: 1,
+        logger: false,
+      })
+      closers.push(() => profile.close())
+      const provider = new ByUsername({
+        userPoolId: POOL,
+        clientId: cognito.clientId,
+        tokenUse: 'any',
+        jwksCache: new JwksCache({ fetch: cognito.fetch }),
+      })
+      const app = createApp()
+      app.use(jwtAuth({ provider, profile, logger: false }))
+      app.get('/profile', requireUser(), (req: Request, res: Response, next: NextFunction) => {
+        req.currentUser.profile.then(
+          (attributes) => res.json({ id: req.currentUser.id, profile: attributes }),
+          next,
+        )
+      })
+      const res = await get(app, '/profile', cognito.access(JANE))
+      expect(res.status).toBe(200)
+      expect(res.body).toEqual({
+        id: 'jane',
+        profile: { sub: JANE.sub, email: 'jane@example.com' },
+      })
     })
   })
 })
