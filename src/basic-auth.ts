@@ -48,12 +48,10 @@ import {
   setErrorResponder,
 } from './middleware.js'
 import {
-  checkNumber,
+  checkCacheBounds,
   checkOptionNames,
   checkRealm,
   checkTimeout,
-  MAX_CACHE_ENTRIES,
-  MAX_TIMER_MS,
   Problems,
   type OptionFlags,
 } from './options.js'
@@ -441,15 +439,7 @@ export function basicAuth(
       problems.add('verifiedCache must be { ttlMs, max } or false')
     } else {
       checkOptionNames(problems, 'basicAuth verifiedCache', verifiedCache, VERIFIED_CACHE_OPTIONS)
-      // lru-cache takes whole milliseconds only (and throws a bare TypeError for others).
-      checkNumber(problems, 'verifiedCache.ttlMs', verifiedCache.ttlMs, 1, {
-        max: MAX_TIMER_MS,
-        integer: true,
-      })
-      checkNumber(problems, 'verifiedCache.max', verifiedCache.max, 1, {
-        integer: true,
-        max: MAX_CACHE_ENTRIES,
-      })
+      checkCacheBounds(problems, 'verifiedCache', verifiedCache)
     }
   }
   const level = given.logLevel ?? readLogLevel(given.env ?? process.env, problems)

@@ -2,12 +2,10 @@
 // once, when jwtAuth (or createVerifier, basicAuth, apiKeyAuth) is built.
 
 import {
-  checkNumber,
+  checkCacheBounds,
   checkOptionNames,
   checkTimeout,
   isPlainObject,
-  MAX_CACHE_ENTRIES,
-  MAX_TIMER_MS,
   type OptionFlags,
   type Problems,
 } from './options.js'
@@ -114,15 +112,7 @@ export function checkEnrichmentOptions(problems: Problems, options: EnrichmentOp
   }
   // A misspelt key (`sharde`, `ttl`) would leave its default in force: no shared tier, 30 s.
   checkOptionNames(problems, 'sourceCache', sourceCache, SOURCE_CACHE_OPTION_NAMES)
-  // Whole milliseconds: lru-cache refuses a fractional ttl with a bare TypeError.
-  checkNumber(problems, 'sourceCache.ttlMs', sourceCache.ttlMs, 1, {
-    integer: true,
-    max: MAX_TIMER_MS,
-  })
-  checkNumber(problems, 'sourceCache.max', sourceCache.max, 1, {
-    integer: true,
-    max: MAX_CACHE_ENTRIES,
-  })
+  checkCacheBounds(problems, 'sourceCache', sourceCache)
   checkSharedTier(problems, sourceCache.shared)
 }
 

@@ -142,6 +142,20 @@ export function checkNumber(
   }
 }
 
+/**
+ * Checks the `ttlMs` and `max` of an in-process cache's options, named `name.ttlMs` and `name.max`:
+ * whole numbers, since lru-cache refuses a fractional ttl with a bare TypeError, within what a
+ * timer holds and what the cache allocates up front.
+ */
+export function checkCacheBounds(
+  problems: Problems,
+  name: string,
+  options: { readonly ttlMs?: unknown; readonly max?: unknown },
+): void {
+  checkNumber(problems, `${name}.ttlMs`, options.ttlMs, 1, { integer: true, max: MAX_TIMER_MS })
+  checkNumber(problems, `${name}.max`, options.max, 1, { integer: true, max: MAX_CACHE_ENTRIES })
+}
+
 /** Adds a problem unless `value` is undefined or a usable timer duration in milliseconds. */
 export function checkTimeout(problems: Problems, name: string, value: unknown): void {
   checkNumber(problems, name, value, 1, { max: MAX_TIMER_MS })
