@@ -9,7 +9,7 @@ import {
   disabledCredentialsAuth,
   sourcesWithStoredLists,
   type CredentialsAuthOptions,
-} from './basic-auth.js'
+} from './credentials-auth.js'
 import { readRequest } from './current-user.js'
 import { repositoryKey, resolveKeys, type StoredKey } from './api-key-record.js'
 import { resolveDisabled } from './disabled.js'

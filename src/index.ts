@@ -8,7 +8,8 @@ export {
   type ApiKeyRecord,
   type ApiKeyRepository,
 } from './api-key-auth.js'
-export { basicAuth, type BasicAuthOptions, type CredentialsAuthOptions } from './basic-auth.js'
+export { basicAuth, type BasicAuthOptions } from './basic-auth.js'
+export type { CredentialsAuthOptions } from './credentials-auth.js'
 
 export type { TokenLocations } from './bearer.js'
 export {

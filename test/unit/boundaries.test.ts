@@ -29,6 +29,7 @@ const EXPRESS_GLUE = [
   'src/error-handler.ts',
   'src/express-augment.ts',
   'src/basic-auth.ts',
+  'src/credentials-auth.ts',
   'src/api-key-auth.ts',
   'src/resource-metadata.ts',
   'src/health-handler.ts',
