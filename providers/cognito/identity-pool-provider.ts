@@ -1,15 +1,14 @@
 // CognitoIdentityPoolProvider: temporary AWS credentials for a verified user, through an identity pool.
 
 import { LRUCache } from 'lru-cache'
+import type { InvalidTokenError } from '../../src/spi.js'
 import {
   checkLogger,
   checkNumber,
   checkOptionNames,
-  checkString,
   checkTimeout,
   CredentialsRequiredError,
   defaultLogger,
-  InvalidTokenError,
   MAX_CACHE_ENTRIES,
   Problems,
   safeError,
@@ -36,7 +35,15 @@ import {
   loadIdentitySdk,
   send,
 } from './sdk.js'
-import { identityPoolRegion, loginKeyOf, userPoolIssuer, userPoolRegion } from './user-pool.js'
+import { identityPoolRegion, loginKeyOf } from './user-pool.js'
+import { checkRefreshBefore, resolveLoginKey } from './identity-pool-options.js'
+import {
+  mismatchHint,
+  namesPoolConfiguration,
+  refusalKind,
+  refusedToken,
+  wrongToken,
+} from './identity-pool-refusals.js'
 
 /**
  * Temporary AWS credentials of one identity; pass them to any SDK v3 client as `credentials`. The
@@ -111,144 +118,11 @@ export const IDENTITY_POOL_OPTION_NAMES: readonly string[] = Object.freeze([
 ])
 
 const DEFAULT_REFRESH_BEFORE_SEC = 300
-// Half the hour identity-pool credentials last: a margin of an hour or more (300 000, meant as
-// milliseconds) would find every cached credentials due and exchange on each call, into throttling.
-const MAX_REFRESH_BEFORE_SEC = 1800
 const DEFAULT_MAX_IDENTITIES = 10_000
 const DEFAULT_TIMEOUT_MS = 5_000
 // After an early refresh fails, the cached credentials are served for this long before the next
 // attempt: an AWS outage then costs one waiting request per user every half minute, not each.
 const REFRESH_RETRY_MS = 30_000
-
-function resolveLoginKey(problems: Problems, options: CognitoIdentityPoolProviderOptions): string {
-  const { userPoolProvider, userPoolId, loginKey } = options
-  const given = [userPoolProvider, userPoolId, loginKey].filter((value) => value !== undefined)
-  if (given.length !== 1) {
-    problems.add(
-      'CognitoIdentityPoolProvider: name the user pool in exactly one way: userPoolProvider, userPoolId or loginKey',
-    )
-    return ''
-  }
-  if (userPoolProvider !== undefined) {
-    checkString(problems, 'userPoolProvider.issuer', userPoolProvider?.issuer)
-    // A provider verifying access tokens only refuses every ID token before it gets here: each
-    // request would be a 401 that says nothing of the cause.
-    if (userPoolProvider?.tokenUse === 'access') {
-      problems.add(
-        "CognitoIdentityPoolProvider: userPoolProvider verifies access tokens only (tokenUse: 'access', the default), and identity pools take ID tokens: build it with tokenUse: 'id' (or 'any') and send the ID token",
-      )
-    }
-    return loginKeyOf(String(userPoolProvider?.issuer))
-  }
-  if (userPoolId !== undefined) {
-    return loginKeyOf(userPoolIssuer(userPoolRegion(problems, userPoolId, undefined), userPoolId))
-  }
-  checkLoginKey(problems, loginKey)
-  return String(loginKey)
-}
-
-// A scheme with its slash, `https:/` included: the key is the issuer without one.
-const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:\//
-// A user pool's provider name in either issuer form; the host names the pool's own region.
-const COGNITO_LOGIN_KEY =
-  /^(?:issuer-)?cognito-idp\.([a-z]{2}(?:-[a-z]+)+-\d+)\.amazonaws\.com\/\1_[0-9A-Za-z]+$/
-const LOOKS_COGNITO = /^(?:issuer-)?cognito-idp\./i
-
-/**
- * Checks a `loginKey` given as it is. It must equal a token's issuer without its scheme, or every
- * user gets a 401 whose hint points elsewhere: a copied value's trailing newline or slash, or a
- * half-removed scheme, would never match.
- */
-function checkLoginKey(problems: Problems, loginKey: unknown): void {
-  const expected =
-    'the provider name of the identity pool, without a scheme: cognito-idp.{region}.amazonaws.com/{userPoolId}'
-  if (
-    typeof loginKey !== 'string' ||
-    loginKey === '' ||
-    loginKey.includes('://') ||
-    SCHEME.test(loginKey)
-  ) {
-    problems.add(`loginKey must be ${expected}`)
-    return
-  }
-  if (/\s/.test(loginKey)) {
-    problems.add(
-      `loginKey must not contain whitespace (a copied value's trailing newline?), got ${JSON.stringify(loginKey)}`,
-    )
-  } else if (loginKey.endsWith('/')) {
-    problems.add(
-      `loginKey must not end with "/": a token's issuer never does, got ${JSON.stringify(loginKey)}`,
-    )
-  } else if (LOOKS_COGNITO.test(loginKey) && !COGNITO_LOGIN_KEY.test(loginKey)) {
-    problems.add(
-      `loginKey must be ${expected} (or issuer-cognito-idp.… for the global issuer), the host naming the pool's region, got ${JSON.stringify(loginKey)}`,
-    )
-  }
-}
-
-/** Adds a problem unless `value` is undefined or a margin the hour-long credentials leave room for. */
-function checkRefreshBefore(problems: Problems, value: unknown): void {
-  checkNumber(problems, 'refreshBeforeSec', value, 0)
-  if (typeof value === 'number' && Number.isFinite(value) && value > MAX_REFRESH_BEFORE_SEC) {
-    problems.add(
-      `refreshBeforeSec must be at most ${MAX_REFRESH_BEFORE_SEC} (in seconds, not milliseconds), got ${value}: identity-pool credentials last an hour, so a margin that long would fetch new ones on every call`,
-    )
-  }
-}
-
-function wrongToken(): InvalidTokenError {
-  return new InvalidTokenError(
-    'ERR_AUTH_TOKEN_TYPE_INVALID',
-    "AWS credentials need an ID token of the identity pool's user pool",
-  )
-}
-
-/** The 401 of a token the identity pool refused (invalid, expired…). */
-function refusedToken(cause: unknown): InvalidTokenError {
-  return new InvalidTokenError('ERR_AUTH_TOKEN_REJECTED', 'AWS refused the token for credentials', {
-    cause,
-  })
-}
-
-/**
- * `NotAuthorizedException` messages that name the identity pool's configuration, not the token:
- * the pool does not list this user pool (or its app client) as a provider, or names it otherwise.
- * Every user gets them, and a 401 would only have each client sign in again in a loop.
- */
-const POOL_CONFIGURATION_REFUSALS = [
-  /not from a supported provider of this identity pool/i,
-  /issuer (?:doesn't|does not) match/i,
-]
-
-function namesPoolConfiguration(error: unknown): boolean {
-  const message = error instanceof Error ? error.message : ''
-  return POOL_CONFIGURATION_REFUSALS.some((pattern) => pattern.test(message))
-}
-
-/**
- * What tells one refusal from another in the logs: its message without the numbers and quoted
- * values (times, identity ids) that would make each user's refusal a kind of its own.
- */
-function refusalKind(error: unknown): string {
-  return safeError(error)
-    .message.replace(/'[^']*'|"[^"]*"/g, '…')
-    .replace(/\d+/g, '#')
-    .slice(0, 200)
-}
-
-/**
- * What to tell the operator of a Cognito token whose issuer the login key does not name: the same
- * pool in its other issuer form, or another pool (a mistyped `userPoolId`, or users of another
- * pool of the app, who rightly get no credentials here).
- */
-function mismatchHint(iss: string, loginKey: string): string {
-  const tokenKey = loginKeyOf(iss)
-  const samePool =
-    tokenKey.slice(tokenKey.lastIndexOf('/')) === loginKey.slice(loginKey.lastIndexOf('/'))
-  return samePool
-    ? `the token carries the pool's other issuer form: if the identity pool names the pool so, give loginKey ${JSON.stringify(tokenKey)} (or a userPoolProvider with the same issuerForm)`
-    : 'the token is of another user pool: if its users should get credentials, fix userPoolId, loginKey or userPoolProvider'
-}
 
 /** The prefix of every cache key of one user: `clear(user)` forgets all of them. */
 function userPrefix(iss: string, sub: string): string {
