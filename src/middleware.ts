@@ -183,6 +183,10 @@ function formUnparsed(req: Request): boolean {
   return typeof body !== 'object' || body === null || Object.keys(body).length === 0
 }
 
+// RFC 6750 §2.2: a token in the form body only with a method whose body has defined semantics
+// (RFC 9110: POST, PUT, PATCH); "the GET method MUST NOT be used". Elsewhere the body is not read.
+const BODY_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH'])
+
 function carrierOf(
   req: Request,
   authorization: readonly string[] | undefined,
@@ -190,7 +194,11 @@ function carrierOf(
 ): TokenCarrier {
   const carrier: TokenCarrier = { authorization }
   if (locations.query !== undefined && locations.query !== false) carrier.query = req.query
-  if (locations.formBody === true && req.is('application/x-www-form-urlencoded')) {
+  if (
+    locations.formBody === true &&
+    BODY_METHODS.has(req.method) &&
+    req.is('application/x-www-form-urlencoded')
+  ) {
     carrier.formBody = req.body
     if (formUnparsed(req)) warnUnparsedBody()
   }
