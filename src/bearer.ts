@@ -25,8 +25,10 @@ export interface TokenLocations {
 
 // RFC 9110 §5.6.2 token: what a cookie name is (RFC 6265 §4.1.1).
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-// A query parameter name that can be matched: not empty, no separator or whitespace.
-const QUERY_NAME = /^[^\s&=#]+$/
+// A query parameter name that can be matched: not empty, no separator or whitespace, and no `%`:
+// Express decodes names before they are looked up, so `access%5Ftoken` would match no client.
+// (`+` stays: a client sends it as `%2B`.)
+const QUERY_NAME = /^[^\s&=#%]+$/
 
 /**
  * Checks `tokenLocations` once, at construction: a misspelt setting (`formBody: 'true'`, a cookie
@@ -43,7 +45,11 @@ export function checkTokenLocations(problems: Problems, locations: unknown): voi
     problems.add(`tokenLocations.${name} is not a token location; use query, formBody or cookie`)
   }
   if (query !== undefined && typeof query !== 'boolean') {
-    if (typeof query !== 'string' || !QUERY_NAME.test(query)) {
+    if (typeof query === 'string' && query.includes('%')) {
+      problems.add(
+        `tokenLocations.query must be the parameter name decoded (access_token, not access%5Ftoken): Express decodes names before they are read, so an encoded one matches no request; got ${JSON.stringify(query)}`,
+      )
+    } else if (typeof query !== 'string' || !QUERY_NAME.test(query)) {
       problems.add('tokenLocations.query must be true, false or a query parameter name')
     }
   }

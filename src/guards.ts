@@ -4,7 +4,7 @@
 
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { currentUserOf } from './current-user.js'
-import { AuthError, copyError, CredentialsRequiredError } from './errors.js'
+import { AuthError, copyError, CredentialsRequiredError, NO_STORE } from './errors.js'
 import { sendPlainStatus } from './error-handler.js'
 import {
   checkGuardOptions,
@@ -92,7 +92,9 @@ export function refuse(
   // the connection rather than leave the response hanging until the server's time-out.
   if (redirect !== undefined && !getCurrentUser(req).isAuthenticated) {
     if (res.headersSent) next(error)
-    else res.redirect(302, redirectTo(redirect, req.originalUrl))
+    // no-store as every refusal: an app's `public, max-age` would let a shared cache send signed-in
+    // users this anonymous visitor's way to the login page (no cookie token, so no Vary: Cookie).
+    else res.set('Cache-Control', NO_STORE).redirect(302, redirectTo(redirect, req.originalUrl))
   } else if (status !== undefined && error.status !== 503) {
     if (res.headersSent) next(error)
     else sendPlainStatus(res, status) // The route asked for this answer, even over onError.

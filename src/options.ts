@@ -223,15 +223,20 @@ export function resolveAlgorithms(
 // production. Either one saying so is enough, as for the disabled switch.
 let assumedProduction = false
 
+// One pair of matching quotes around the whole value, which `docker run --env-file` and some .env
+// loaders keep as characters of the value: NODE_ENV="production" there is `"production"`.
+const QUOTED = /^(["'])(.*)\1$/s
+
 /**
  * Whether NODE_ENV says production (read once, at construction). Read loosely (`Production`,
- * `production ` with a stray space, `prod`): what it guards is stricter in production, so a
- * misspelt production must not read as development. With no argument, `process.env` is read, and
- * inside {@link assumingProduction}`(true, …)` the answer is `true` whatever it says.
+ * `production ` with a stray space, `prod`, `"production"` with the quotes an env file kept): what
+ * it guards is stricter in production, so a misspelt production must not read as development.
+ * With no argument, `process.env` is read, and inside {@link assumingProduction}`(true, …)` the
+ * answer is `true` whatever it says.
  */
 export function isProduction(env?: NodeJS.ProcessEnv): boolean {
   if (env === undefined) return assumedProduction || isProduction(process.env)
-  const value = env['NODE_ENV']?.trim().toLowerCase()
+  const value = env['NODE_ENV']?.trim().replace(QUOTED, '$2').trim().toLowerCase()
   return value === 'production' || value === 'prod'
 }
 
@@ -319,7 +324,7 @@ function closestName(key: string, names: readonly string[]): string | undefined 
  * Levenshtein distance between `a` and `b`, or `limit` once it is sure to reach it: a key far
  * longer than any option (the caller's, of any length) is not compared at all.
  */
-function editDistance(a: string, b: string, limit: number): number {
+export function editDistance(a: string, b: string, limit: number): number {
   if (Math.abs(a.length - b.length) >= limit) return limit
   let previous = Array.from({ length: b.length + 1 }, (_, index) => index)
   for (let i = 1; i <= a.length; i += 1) {
