@@ -28,6 +28,8 @@ export const BUILT_IN_ENV: EnvRegistry = Object.freeze({
  *
  * @example app.use(jwtAuth(fromEnv()))
  * @example app.use(jwtAuth({ ...fromEnv(), credentialsRequired: true }))
+ * @param options `logger` only: a pino logger, or `false` for none. Anything else (a misspelt key,
+ *   `null`, the logger itself in place of `{ logger }`) is a `ConfigError`.
  * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every problem: each names the variable, the value
  *   seen (secrets masked) and what was expected.
  */

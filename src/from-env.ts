@@ -6,8 +6,17 @@ import { ConfigError } from './errors.js'
 import { JwksCache } from './jwks-cache.js'
 import { resolveLogger, type Logger } from './logger.js'
 import type { JwtAuthOptions } from './middleware.js'
-import { assumingProduction, checkRealm, isProduction, MAX_TIMER_MS, Problems } from './options.js'
+import {
+  assumingProduction,
+  checkOptionNames,
+  checkRealm,
+  isPlainObject,
+  isProduction,
+  MAX_TIMER_MS,
+  Problems,
+} from './options.js'
 import type { UserSources } from './user.js'
+import { warnAboutVariables } from './env-warnings.js'
 
 /** What every provider built from the environment shares. */
 export interface EnvContext {
@@ -27,6 +36,12 @@ export interface ProviderEnvFactory {
   readonly name: string
   /** Every variable `create` may read, so unknown `AUTH_*`/`AUTHZ_*` names can be told as typos. */
   readonly variables: readonly string[]
+  /**
+   * The seed's variables for this provider that are not read, each with the reason: warned about
+   * when set and `AUTH_PROVIDER` names the provider. Un-prefixed names (`JWKS_URL_TEMPLATE`) may
+   * belong to other software, so they are not warned about otherwise.
+   */
+  readonly unread?: Readonly<Record<string, string>>
   create(env: EnvReader, context: EnvContext): JwtProvider | undefined
 }
 
@@ -77,35 +92,11 @@ export const CORE_VARIABLES: readonly string[] = Object.freeze([
   'JWKS_CACHE_USAGES',
 ])
 
-const NO_KILL_SWITCH =
-  'is not supported: signature verification cannot be switched off (AUTH_MIDDLEWARE_DISABLED exists for local development)'
-const NO_LOG_FORMAT =
-  'is a loguru format of the Python package with no equivalent here: it is ignored. oidc-guard writes pino JSON lines; pipe them through pino-pretty to read them by eye, or pass fromEnv({ logger }) a pino logger of your own with the transport you want'
-const NO_POOL_EQUIVALENT =
-  'is a pool setting of the Python package with no equivalent here: it is ignored (AUTHZ_POOL_SIZE and AUTHZ_POOL_TIMEOUT_IN_SECONDS are read)'
-
-// Names the seed (or its docs) used that are deliberately not read, with the reason: set, each is
-// warned about with its reason rather than as a typo.
-const UNREAD_VARIABLES: Readonly<Record<string, string>> = {
-  JWT_TOKEN_VERIFICATION_DISABLED: NO_KILL_SWITCH,
-  TOKEN_VERIFICATION_DISABLED: NO_KILL_SWITCH,
-  AUTH_MIDDLEWARE_LOG_FORMAT: NO_LOG_FORMAT,
-  AUTH_MIDDLEWARE_JWKS_CACHE_INTERVAL_MINUTES:
-    'is not read: the setting is JWKS_CACHE_INTERVAL (in minutes too); rename the variable',
-  AUTH_MIDDLEWARE_JWKS_CACHE_USAGES:
-    'is not read: the setting is JWKS_CACHE_USAGES; rename the variable',
-  AUTHZ_MAX_OVERFLOW: NO_POOL_EQUIVALENT,
-  AUTHZ_POOL_PRE_PING: NO_POOL_EQUIVALENT,
-  AUTHZ_POOL_RECYCLE_IN_SECONDS: NO_POOL_EQUIVALENT,
-  AUTHZ_POOL_RESET_ON_RETURN: NO_POOL_EQUIVALENT,
-  AUTHZ_ECHO_POOL: NO_POOL_EQUIVALENT,
-  AUTHZ_POOL: NO_POOL_EQUIVALENT,
-}
-
 /**
  * Builds `jwtAuth` options from environment variables using the factories of `registry`. Every
  * problem (name, value seen with secrets masked, what was expected) is collected and thrown as one
- * `ConfigError`; unknown `AUTH_*` and `AUTHZ_*` variables are warned about once, as likely typos.
+ * `ConfigError`; unknown `AUTH_*` and `AUTHZ_*` variables are warned about once, as likely typos
+ * (one close to a known name also on stderr, naming it). `settings` takes `logger` only.
  * With `AUTH_MIDDLEWARE_DISABLED=true` everything is still built and checked (`AUTH_PROVIDER` is
  * then optional) and returned with `disabled: true`, so `disabled: false` spread after it works.
  *
@@ -119,13 +110,14 @@ export function buildFromEnv(
   const problems = new Problems()
   // A variable that is no string (`{ AUTH_MIDDLEWARE_DISABLED: true }` from a test) would be read
   // as unset, or throw a TypeError from a reader: refused first, alone, as nothing else can be read.
+  // So are settings that are no options: `{ loger: false }` would quietly log at the default level.
   checkEnv(problems, source)
+  checkSettings(problems, settings)
   problems.throwIfAny()
   const env = new EnvReader(source, problems)
   const logLevel = readLogLevel(source, problems)
   const logger = resolveLogger(settings.logger, logLevel)
-  warnAboutUnknown(env, registry, logger)
-  warnAboutUnselected(env, registry, logger)
+  warnAboutVariables(env, registry, logger, CORE_VARIABLES)
   // jwtAuth decides (and refuses it in production) from the same env, passed on as `env`.
   const disabled = env.boolean('AUTH_MIDDLEWARE_DISABLED') === true
   if (disabled) env.boolean('AUTH_MIDDLEWARE_ALLOW_DISABLED_IN_PRODUCTION')
@@ -147,6 +139,31 @@ export function buildFromEnv(
   options.env = source
   problems.throwIfAny()
   return options
+}
+
+/**
+ * `fromEnv`'s second argument: nothing, or a plain object with `logger` only. A pino logger given
+ * as the argument itself (`fromEnv(env, logger)`) is the likeliest mistake, and said so.
+ */
+function checkSettings(problems: Problems, settings: unknown): void {
+  if (isPlainObject(settings)) {
+    checkOptionNames(problems, 'fromEnv', settings, ['logger'])
+    return
+  }
+  const looksLikeLogger = typeof (settings as { warn?: unknown } | null)?.warn === 'function'
+  problems.add(
+    `fromEnv: the second argument must be an options object, fromEnv(env, { logger }), or left out; got ${kindOf(settings)}` +
+      (looksLikeLogger ? ': to give a logger, write fromEnv(env, { logger })' : ''),
+  )
+}
+
+/** What a value is, for a message, without the value itself (it may be anything, a secret too). */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value !== 'object') return `a ${typeof value}`
+  const name: unknown = (value as { constructor?: { name?: unknown } }).constructor?.name
+  return typeof name === 'string' && name !== '' ? `an instance of ${name}` : 'an object'
 }
 
 /**
@@ -289,58 +306,5 @@ function collect<T>(problems: Problems, label: string, build: () => T): T | unde
     if (!(error instanceof ConfigError)) throw error
     for (const problem of error.problems) problems.add(`${label}: ${problem}`)
     return undefined
-  }
-}
-
-/**
- * Warns about a provider's variables that are set while `AUTH_PROVIDER` does not name it: the
- * setting the user believes in is not in force (`AUTH_PROVIDER_JWKS_URI` under
- * `AUTH_PROVIDER=oidc`, where the keys are discovered instead). Only `AUTH_*` names: other
- * names (`USER_POOL_ID`) may be the app's own.
- */
-function warnAboutUnselected(env: EnvReader, registry: EnvRegistry, logger: Logger): void {
-  const named = new Set((env.raw('AUTH_PROVIDER') ?? '').split(',').map(normalName))
-  const selected = registry.providers.filter((factory) => named.has(factory.name))
-  const inForce = new Set(selected.flatMap((factory) => factory.variables))
-  for (const factory of registry.providers) {
-    if (named.has(factory.name)) continue
-    for (const name of factory.variables) {
-      // Blank counts as unset (docs/configuration.md): `NAME=` in a .env template sets nothing.
-      if (!name.startsWith('AUTH_') || inForce.has(name) || env.raw(name) === undefined) continue
-      logger.warn(
-        { variable: name },
-        '%s is set, but AUTH_PROVIDER does not include %s: it is ignored',
-        name,
-        factory.name,
-      )
-      inForce.add(name) // once, though several providers read it
-    }
-  }
-}
-
-function normalName(name: string): string {
-  return name.trim().toLowerCase()
-}
-
-function warnAboutUnknown(env: EnvReader, registry: EnvRegistry, logger: Logger): void {
-  const known = new Set([
-    ...CORE_VARIABLES,
-    ...registry.providers.flatMap((factory) => factory.variables),
-    ...registry.sources.flatMap((factory) => factory.variables),
-    ...(registry.options ?? []).flatMap((factory) => factory.variables),
-  ])
-  const ours = [...env.namesStartingWith('AUTH_'), ...env.namesStartingWith('AUTHZ_')]
-  for (const name of ours) {
-    if (!known.has(name) && UNREAD_VARIABLES[name] === undefined) {
-      // The name alone: a misspelt secret's name is what the secret pattern misses.
-      logger.warn(
-        { variable: name },
-        'unknown environment variable %s ignored (a typo?); every variable is listed in docs/configuration.md of the oidc-guard package',
-        name,
-      )
-    }
-  }
-  for (const [name, reason] of Object.entries(UNREAD_VARIABLES)) {
-    if (env.raw(name) !== undefined) logger.warn({ variable: name }, '%s %s', name, reason)
   }
 }

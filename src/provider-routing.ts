@@ -27,10 +27,20 @@ export function resolveProviders(
       hasMethod(candidate, 'verifyToken') &&
       hasMethod(candidate, 'createUser') &&
       Array.isArray((candidate as JwtProvider).issuers)
+    const first = list.indexOf(candidate)
     if (!ok)
       problems.add(`providers[${index}] is not a provider (verifyToken, createUser, issuers)`)
+    else if (first !== index)
+      problems.add(
+        `providers[${index}] is providers[${first}] (${JSON.stringify((candidate as JwtProvider).name)}) listed twice: list each provider once`,
+      )
   })
   return list
+}
+
+/** Whether `providers[index]` is listed earlier too: said once by resolveProviders, then skipped. */
+function repeated(providers: readonly JwtProvider[], index: number): boolean {
+  return providers.indexOf(providers[index]!) !== index
 }
 
 /** Each provider's sources: the explicit options, else the provider's defaults, facet by facet. */
@@ -44,9 +54,9 @@ export function sourcesFor(provider: JwtProvider, explicit: UserSources): UserSo
   }
 }
 
-/** A provider as problems name it: its place in the list and its name. */
-function label(providers: readonly JwtProvider[], provider: JwtProvider): string {
-  return `providers[${providers.indexOf(provider)}] (${JSON.stringify(provider.name)})`
+/** A provider as problems name it: its own place in the list and its name. */
+function label(providers: readonly JwtProvider[], index: number): string {
+  return `providers[${index}] (${JSON.stringify(providers[index]?.name)})`
 }
 
 /**
@@ -62,17 +72,22 @@ export function routeTable(
   providers: readonly JwtProvider[],
 ): Map<string, JwtProvider> {
   const table = new Map<string, JwtProvider>()
-  for (const provider of providers) {
+  // Each issuer's provider by its place in the list, for the problems: one instance listed twice is
+  // said once, as such, by resolveProviders.
+  const owners = new Map<string, number>()
+  providers.forEach((provider, index) => {
+    if (repeated(providers, index)) return
     for (const issuer of provider?.issuers ?? []) {
-      const owner = table.get(issuer)
+      const owner = owners.get(issuer)
       if (owner !== undefined) {
         problems.add(
-          `two providers accept the issuer ${JSON.stringify(issuer)}: ${label(providers, owner)} and ${label(providers, provider)}; give it to one of them`,
+          `two providers accept the issuer ${JSON.stringify(issuer)}: ${label(providers, owner)} and ${label(providers, index)}; give it to one of them`,
         )
       }
+      owners.set(issuer, index)
       table.set(issuer, provider)
     }
-  }
+  })
   for (const provider of providers) {
     for (const issuer of provider?.refusedIssuers ?? []) {
       if (!table.has(issuer)) table.set(issuer, provider)
@@ -88,12 +103,16 @@ export function routeTable(
  * names.
  */
 export function checkTemplates(problems: Problems, providers: readonly JwtProvider[]): void {
-  const templated = providers.filter(isTemplated)
-  templated.forEach((provider, index) => {
-    for (const other of templated.slice(index + 1)) {
+  const templated = [...providers.keys()].filter(
+    (index) => isTemplated(providers[index]!) && !repeated(providers, index),
+  )
+  templated.forEach((index, place) => {
+    const provider = providers[index]!
+    for (const otherIndex of templated.slice(place + 1)) {
+      const other = providers[otherIndex]!
       const conflict = provider.issuerConflictWith?.(other) ?? other.issuerConflictWith?.(provider)
       if (conflict !== undefined) {
-        problems.add(`${label(providers, provider)} and ${label(providers, other)} ${conflict}`)
+        problems.add(`${label(providers, index)} and ${label(providers, otherIndex)} ${conflict}`)
       }
     }
   })

@@ -4,6 +4,7 @@ import {
   checkOptionNames,
   ConfigError,
   EnvReader,
+  MAX_CLOCK_TOLERANCE_SEC,
   Problems,
   type Env,
   type EnvContext,
@@ -33,6 +34,33 @@ function collect<T>(env: EnvReader, build: () => T): T | undefined {
   }
 }
 
+const NOT_USED_BY_SEED =
+  "was not used by the Python package either: tokens are verified with the pool's public keys (RS256) only; remove it"
+const BOTH_REFRESHES =
+  "is not read: a key set is always refreshed on whichever of JWKS_CACHE_INTERVAL and JWKS_CACHE_USAGES comes first (the Python package's default, both), and for an unknown kid (at most once per cooldown)"
+
+/**
+ * The seed's Cognito and identity pool variables that are not read, with the reason: warned about
+ * when set while `AUTH_PROVIDER` includes `cognito` (un-prefixed, they may be another program's).
+ */
+const UNREAD_COGNITO_VARIABLES: Readonly<Record<string, string>> = Object.freeze({
+  JWKS_URL_TEMPLATE:
+    'is not read: keys come from {issuer}/.well-known/jwks.json of the pool; to fetch them elsewhere (a proxy), set AUTH_PROVIDER_AWS_COGNITO_JWKS_URI to the full key URL',
+  USER_POOL_CLIENT_SECRET:
+    "is not read: verifying a token needs no client secret (and the Python provider did not use it); remove it from the API's environment",
+  JWT_SECRET_KEY: NOT_USED_BY_SEED,
+  JWT_ALGORITHM: NOT_USED_BY_SEED,
+  JWKS_CACHE_STRATEGY: BOTH_REFRESHES,
+  JWKS_BACKGROUND_REFRESH:
+    'is not read: known keys always keep serving while a key set is refreshed in the background',
+  JWKS_BACKGROUND_REFRESH_THRESHOLD:
+    'is not read: a key set is refreshed when JWKS_CACHE_INTERVAL or JWKS_CACHE_USAGES is reached, not at a fraction of it; lower them to refresh sooner',
+  ENABLE_AWS_CREDENTIALS:
+    'is not read: AWS credentials come from a CognitoIdentityPoolProvider made in code, cognitoIdentityPoolFromEnv() (IDENTITY_POOL_ID), not from a switch',
+  CREDENTIALS_DURATION_SECONDS:
+    'is not read: identity pool credentials last as long as AWS issues them; refreshBeforeSec of cognitoIdentityPoolFromEnv() says how early they are renewed',
+})
+
 /**
  * Builds a {@link CognitoProvider} when `AUTH_PROVIDER` includes `cognito`:
  * - `USER_POOL_ID` (required) and `USER_POOL_REGION` (optional, must match), as in the seed;
@@ -42,7 +70,12 @@ function collect<T>(env: EnvReader, build: () => T): T | undefined {
  * - `AUTH_PROVIDER_AWS_COGNITO_TOKEN_USE`: `access` (default), `id` or `any`;
  * - `AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM`: `any` (default), `regional` or `global`;
  * - `AUTH_PROVIDER_AWS_COGNITO_JWKS_URI`: a key URL override (a proxy, tests); the issuers stay
- *   Cognito's, so emulators signing with their own issuer (LocalStack) are not supported.
+ *   Cognito's, so emulators signing with their own issuer (LocalStack) are not supported;
+ * - `JWT_LEEWAY`: the seed's clock tolerance, in seconds, 0 to 300 (`clockToleranceSec`; default 5).
+ *   It is Cognito's only one: `AUTH_PROVIDER_CLOCK_TOLERANCE_SEC` is the jwks and oidc providers'.
+ *
+ * The seed's other Cognito variables are not read; set, each is warned about with its reason
+ * ({@link UNREAD_COGNITO_VARIABLES}).
  *
  * Keys are kept in the process-wide cache (`JWKS_CACHE_INTERVAL`, `JWKS_CACHE_USAGES`).
  *
@@ -60,7 +93,9 @@ export const cognitoEnv: ProviderEnvFactory = {
     'AUTH_PROVIDER_AWS_COGNITO_TOKEN_USE',
     'AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM',
     'AUTH_PROVIDER_AWS_COGNITO_JWKS_URI',
+    'JWT_LEEWAY',
   ],
+  unread: UNREAD_COGNITO_VARIABLES,
   create(env: EnvReader, context: EnvContext): JwtProvider | undefined {
     const userPoolId = env.string('USER_POOL_ID', { required: 'when AUTH_PROVIDER=cognito' })
     const region = env.string('USER_POOL_REGION')
@@ -77,6 +112,7 @@ export const cognitoEnv: ProviderEnvFactory = {
     const tokenUse = env.oneOf('AUTH_PROVIDER_AWS_COGNITO_TOKEN_USE', TOKEN_USES)
     const issuerForm = env.oneOf('AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM', ISSUER_FORMS)
     const jwksUri = env.string('AUTH_PROVIDER_AWS_COGNITO_JWKS_URI')
+    const clockToleranceSec = env.seconds('JWT_LEEWAY', MAX_CLOCK_TOLERANCE_SEC)
     // Set to nothing but commas, a variable already has its problem: "required" would say it is unset.
     const clientsGiven =
       env.raw('AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID') !== undefined ||
@@ -109,6 +145,7 @@ export const cognitoEnv: ProviderEnvFactory = {
       ...(tokenUse === undefined ? {} : { tokenUse }),
       ...(issuerForm === undefined ? {} : { issuerForm }),
       ...(jwksUri === undefined ? {} : { jwksUri }),
+      ...(clockToleranceSec === undefined ? {} : { clockToleranceSec }),
       jwksCache: context.jwksCache,
     })
   },
