@@ -101,11 +101,17 @@ export class Authority {
 const CLOUDS: readonly {
   readonly name: string
   readonly logins: readonly string[]
+  /**
+   * The sign-in host the cloud's discovery documents and v2 issuers name, whichever of `logins`
+   * the client used; left out where that is not known here.
+   */
+  readonly issuerHost?: string
   readonly graphs: readonly string[]
 }[] = [
   {
     name: 'the public cloud',
     logins: ['login.microsoftonline.com', 'login.microsoft.com', 'login.windows.net'],
+    issuerHost: PUBLIC_AUTHORITY_HOST,
     graphs: ['graph.microsoft.com'],
   },
   {
@@ -120,6 +126,17 @@ const CLOUDS: readonly {
     graphs: ['microsoftgraph.chinacloudapi.cn'],
   },
 ]
+
+/**
+ * The host Entra's issuers name when `host` is another sign-in host of the same cloud
+ * (`login.windows.net` and `login.microsoft.com` for `login.microsoftonline.com`), or `undefined`.
+ * Issuers built from such an alias would match no token Entra issues.
+ */
+export function issuerHostOf(host: string): string | undefined {
+  const cloud = CLOUDS.find(({ logins }) => logins.includes(host.toLowerCase()))
+  const issuerHost = cloud?.issuerHost
+  return issuerHost === undefined || issuerHost === host.toLowerCase() ? undefined : issuerHost
+}
 
 function cloudOfLogin(host: string) {
   // External ID tenants (`{tenant}.ciamlogin.com`) exist in the public cloud only.

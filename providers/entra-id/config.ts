@@ -11,6 +11,7 @@ import {
   Authority,
   CONSUMER_TENANT_ID,
   isTenantId,
+  issuerHostOf,
   namesGraph,
   PUBLIC_AUTHORITY_HOST,
   type MultiTenant,
@@ -98,33 +99,60 @@ export function show(value: unknown): string {
   }
 }
 
-function resolveAuthority(problems: Problems, value: unknown): Authority {
-  const given = value ?? PUBLIC_AUTHORITY_HOST
+// Everything up to the last `@` of a value: user information, and with it a password, wherever
+// it ends (the rule src/options.ts's showUrl applies to a URL that does not parse).
+const USER_INFORMATION = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)?[\s\S]*@/
+
+/** An authority host as a message shows it: quoted, any user information hidden. */
+function showHost(value: unknown): string {
+  return typeof value === 'string'
+    ? JSON.stringify(value.replace(USER_INFORMATION, '$1[hidden]@'))
+    : show(value)
+}
+
+/**
+ * The origin an authority host names (a host name, or an https origin without a path), or what is
+ * wrong with it: the words that follow the setting's name in a `ConfigError`.
+ */
+export function parseAuthorityHost(
+  value: unknown,
+): { readonly origin: string } | { readonly problem: string } {
   let url: URL | undefined
   try {
-    if (typeof given === 'string') {
-      url = new URL(HOST.test(given.toLowerCase()) ? `https://${given}` : given)
+    if (typeof value === 'string') {
+      url = new URL(HOST.test(value.toLowerCase()) ? `https://${value}` : value)
     }
   } catch {
     url = undefined
   }
+  // Said without the value: it holds a password, and ConfigErrors end up in logs.
+  if (url !== undefined && (url.username !== '' || url.password !== '')) {
+    return { problem: 'must not carry credentials' }
+  }
   // Plain http only on loopback, for local stand-ins; a real authority is always https.
   const secure =
     url?.protocol === 'https:' || (url?.protocol === 'http:' && LOOPBACK.has(url.hostname))
-  const bare =
-    url !== undefined &&
-    url.username === '' &&
-    url.password === '' &&
-    url.pathname === '/' &&
-    url.search === '' &&
-    url.hash === ''
+  const bare = url?.pathname === '/' && url.search === '' && url.hash === ''
   if (url === undefined || !secure || !bare) {
-    problems.add(
-      `authorityHost (${ENV}_AUTHORITY_HOST) must be a host name such as login.microsoftonline.us (or an https origin, without a path), got ${show(value)}`,
-    )
-    return new Authority(`https://${PUBLIC_AUTHORITY_HOST}`)
+    return {
+      problem: `must be a host name such as login.microsoftonline.us (or an https origin, without a path), got ${showHost(value)}`,
+    }
   }
-  return new Authority(url.origin)
+  // Refused rather than mapped: mapping would fetch discovery from a host the user did not name.
+  const issuerHost = issuerHostOf(url.hostname)
+  if (issuerHost !== undefined) {
+    return {
+      problem: `must not be ${url.hostname}, an alias of ${issuerHost}: Entra's tokens and discovery documents name ${issuerHost} whatever host the client used, so issuers built from the alias would match no token; use ${issuerHost}`,
+    }
+  }
+  return { origin: url.origin }
+}
+
+function resolveAuthority(problems: Problems, value: unknown): Authority {
+  const parsed = parseAuthorityHost(value ?? PUBLIC_AUTHORITY_HOST)
+  if ('origin' in parsed) return new Authority(parsed.origin)
+  problems.add(`authorityHost (${ENV}_AUTHORITY_HOST) ${parsed.problem}`)
+  return new Authority(`https://${PUBLIC_AUTHORITY_HOST}`)
 }
 
 /**

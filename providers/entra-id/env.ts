@@ -9,6 +9,7 @@ import {
   type ProviderEnvFactory,
 } from '../../src/spi.js'
 import { isTenantId } from './authority.js'
+import { parseAuthorityHost } from './config.js'
 import { EntraIdProvider } from './entra-id-provider.js'
 import type { EntraIdProviderOptions } from './options.js'
 
@@ -21,8 +22,9 @@ const VERSIONS: Readonly<Record<string, '1.0' | '2.0'>> = {
   '2.0': '2.0',
   v2: '2.0',
 }
-// The seed's discovery URL template; only its host can vary, which AUTHORITY_HOST now says.
-const SEED_TEMPLATE = /^https:\/\/([^/]+)\/\{\}\/v2\.0\/\.well-known\/openid-configuration$/
+// The seed's discovery URL template; only its host can vary, which AUTHORITY_HOST now says. The
+// host holds no `@` (user information, a password) and no white space.
+const SEED_TEMPLATE = /^https:\/\/([^/@\s]+)\/\{\}\/v2\.0\/\.well-known\/openid-configuration$/
 
 /** `AUTH_PROVIDER_AZURE_ENTRA_ID_TOKEN_VERSIONS`: `2.0` (default), `1.0`, or both. */
 function readVersions(env: EnvReader): Pick<EntraIdProviderOptions, 'acceptV1' | 'acceptV2'> {
@@ -38,18 +40,29 @@ function readVersions(env: EnvReader): Pick<EntraIdProviderOptions, 'acceptV1' |
   return { acceptV1: versions.includes('1.0'), acceptV2: versions.includes('2.0') }
 }
 
-/** `AUTH_PROVIDER_AZURE_ENTRA_ID_AUTHORITY_HOST`, else the host of the seed's URL template. */
+/**
+ * `AUTH_PROVIDER_AZURE_ENTRA_ID_AUTHORITY_HOST`, else the host of the seed's URL template, checked
+ * here so that a refusal names the template, the variable the user set.
+ */
 function readAuthorityHost(env: EnvReader): string | undefined {
   const host = env.string('AUTH_PROVIDER_AZURE_ENTRA_ID_AUTHORITY_HOST')
+  // Read by its full name, as test/unit/docs.test.ts finds the variables the code reads.
   const template = env.string('AUTH_PROVIDER_AZURE_ENTRA_ID_JWKS_URL_TEMPLATE')
+  const name = 'AUTH_PROVIDER_AZURE_ENTRA_ID_JWKS_URL_TEMPLATE'
   if (template === undefined || host !== undefined) return host
   const match = SEED_TEMPLATE.exec(template)
   if (match === null) {
     env.problems.add(
-      'AUTH_PROVIDER_AZURE_ENTRA_ID_JWKS_URL_TEMPLATE must look like https://{host}/{}/v2.0/.well-known/openid-configuration; set AUTH_PROVIDER_AZURE_ENTRA_ID_AUTHORITY_HOST (or _JWKS_URI) instead',
+      `${name} must look like https://{host}/{}/v2.0/.well-known/openid-configuration, its host without credentials or spaces; set AUTH_PROVIDER_AZURE_ENTRA_ID_AUTHORITY_HOST (or _JWKS_URI) instead`,
     )
+    return undefined
   }
-  return match?.[1]
+  const parsed = parseAuthorityHost(match[1])
+  if ('problem' in parsed) {
+    env.problems.add(`${name}: its host ${parsed.problem}`)
+    return undefined
+  }
+  return match[1]
 }
 
 /**
