@@ -20,6 +20,10 @@ const URL_VARIABLE = 'AUTHZ_DATABASE_URL'
 // The seed's name for the same URL (SQLAlchemy URLs: postgresql+asyncpg://, mysql+aiomysql://…).
 const URL_ALIAS = 'AUTHZ_SQLALCHEMY_DATABASE_URI'
 const MAX_SECONDS = 86_400
+// pool.size's bound, as resolvePoolOptions (connection.ts) checks it: read here too, so that a size
+// out of range is reported with every other problem, not only once they are fixed (the source is
+// built only then). Keep the two equal.
+const MAX_POOL_SIZE = 1_000
 const DEFAULT_FACETS: readonly SqlFacet[] = ['permissions']
 const POOL_VARIABLES = [
   'AUTHZ_POOL_SIZE',
@@ -61,12 +65,17 @@ export const sqlSourcesEnv: SourcesEnvFactory = {
     const facets = env.list('AUTHZ_SQL_FACETS')
     const idClaim = env.string('AUTHZ_SQL_ID_CLAIM')
     const pool: SqlPoolOptions = {}
-    const size = env.positive('AUTHZ_POOL_SIZE', { integer: true })
+    const size = env.positive('AUTHZ_POOL_SIZE', { integer: true, max: MAX_POOL_SIZE })
     if (size !== undefined) pool.size = size
     const acquire = env.positive('AUTHZ_POOL_TIMEOUT_IN_SECONDS')
     if (acquire !== undefined) pool.acquireTimeoutMs = milliseconds(acquire)
     const query = env.positive('AUTHZ_QUERY_TIMEOUT_IN_SECONDS')
     if (query !== undefined) pool.queryTimeoutMs = milliseconds(query)
+    // A bound the reader refused is a problem already: no source is built without it.
+    const read = [size, acquire, query]
+    if (POOL_VARIABLES.some((name, i) => env.raw(name) !== undefined && read[i] === undefined)) {
+      ok = false
+    }
     for (const [name, seconds] of [
       ['AUTHZ_POOL_TIMEOUT_IN_SECONDS', acquire],
       ['AUTHZ_QUERY_TIMEOUT_IN_SECONDS', query],

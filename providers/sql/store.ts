@@ -265,12 +265,15 @@ export class SqlAuthzStore {
       const exact = exactText(sql, this.dialect, column)
       const limit = sql`limit ${sql.lit(this.maxValues + 1)}`
       // A plain DISTINCT would fold the values a case-insensitive collation or citext counts as
-      // equal. PostgreSQL has no min() for some text-like types (uuid), hence DISTINCT ON there.
-      // MySQL answers the hexadecimal of the bytes, which no connection charset changes.
+      // equal. PostgreSQL has no min() for some text-like types (uuid), hence DISTINCT ON there,
+      // and the value is answered as text: a char(n) value comes back padded with spaces to n
+      // characters, its text without them, as MySQL and SQLite answer it and as the match and
+      // `grant` compare it. MySQL answers the hexadecimal of the bytes, which no connection
+      // charset changes.
       const value = sql.id('value')
       const query =
         this.dialect === 'postgres'
-          ? sql`select distinct on (${exact}) ${column} as ${value} ${from} ${limit}`
+          ? sql`select distinct on (${exact}) ${column}::text as ${value} ${from} ${limit}`
           : this.dialect === 'mysql'
             ? sql`select distinct hex(${exact}) as ${value} ${from} ${limit}`
             : sql`select min(${column}) as ${value} ${from} group by ${exact} ${limit}`

@@ -294,13 +294,19 @@ const SECRET_PARAMETERS: ReadonlySet<string> = new Set([
   'password3',
   'passwordsha1',
 ])
+// mysql2 reads `ssl` as JSON, whose `key`, `passphrase` and `pfx` are a client certificate's
+// private key and its password: the whole value is masked (the CA it mostly holds is not worth
+// showing, and pg's `ssl` is only true or false), and those members are secrets of their own.
+const TLS_PARAMETER = 'ssl'
+const TLS_SECRETS = ['key', 'passphrase', 'pfx'] as const
 
 /**
  * The URL with its password, and the value of every password query parameter (`?password=`,
- * `sslpassword=`, mysql2's `password1`…), replaced by `***`, and its fragment dropped, for errors
- * and logs. Text that is not a URL is hidden whole, since it might still carry a secret, and so is
- * a URL with an `@` past its host: its user information was cut short by a `#`, `/` or `?` that
- * is not percent-encoded, so even its "host" and "port" may be part of the password.
+ * `sslpassword=`, mysql2's `password1`…) and of mysql2's `ssl` (which can hold a private key),
+ * replaced by `***`, and its fragment dropped, for errors and logs. Text that is not a URL is
+ * hidden whole, since it might still carry a secret, and so is a URL with an `@` past its host:
+ * its user information was cut short by a `#`, `/` or `?` that is not percent-encoded, so even its
+ * "host" and "port" may be part of the password.
  */
 export function maskUrl(value: string): string {
   if (/^sqlite[0-9]*(?:\+[a-z0-9_]+)?:/i.test(value)) return value
@@ -318,8 +324,9 @@ export function maskUrl(value: string): string {
 }
 
 /**
- * The secrets a URL carries (its password, its password query parameters), as written and
- * decoded, so they can be cut out of a driver's message that quotes the URL.
+ * The secrets a URL carries (its password, its password query parameters, the private key and
+ * passphrase in mysql2's `ssl` JSON), as written and decoded, so they can be cut out of a driver's
+ * message that quotes them.
  */
 export function urlSecrets(value: string): string[] {
   let url: URL
@@ -328,17 +335,21 @@ export function urlSecrets(value: string): string[] {
   } catch {
     return []
   }
-  const written = [url.password, ...queryPairs(url.search).flatMap((pair) => secretIn(pair) ?? [])]
+  const pairs = queryPairs(url.search).map(parameter)
+  const written = [url.password, ...pairs.flatMap((pair) => (isSecret(pair) ? pair.value : []))]
   // The query decodes `+` as a space (as the drivers' URLSearchParams does), user information not.
   const decoded = written.flatMap((secret) => [decode(secret), decode(secret.replace(/\+/g, ' '))])
-  return [...new Set([...written, ...decoded])].filter((secret) => secret !== '')
+  const tls = pairs.flatMap((pair) => (pair.name === TLS_PARAMETER ? tlsSecrets(pair.value) : []))
+  return [...new Set([...written, ...decoded, ...tls])].filter((secret) => secret !== '')
 }
 
-/** `?a=1&password=x` as written, with each secret value replaced by `***`. */
+/** `?a=1&password=x` as written, with each secret value (and `ssl`'s) replaced by `***`. */
 function maskQuery(search: string): string {
-  const pairs = queryPairs(search).map((pair) =>
-    secretIn(pair) === undefined ? pair : `${pair.slice(0, pair.indexOf('='))}=***`,
-  )
+  const pairs = queryPairs(search).map((text) => {
+    const pair = parameter(text)
+    const masked = isSecret(pair) || (pair.name === TLS_PARAMETER && pair.value !== '')
+    return masked ? `${text.slice(0, text.indexOf('='))}=***` : text
+  })
   return `?${pairs.join('&')}`
 }
 
@@ -346,13 +357,40 @@ function queryPairs(search: string): string[] {
   return search === '' ? [] : search.slice(1).split('&')
 }
 
-/** The value, as written, of a `name=value` pair that holds a password; undefined for others. */
-function secretIn(pair: string): string | undefined {
+/** A `name=value` pair: its name decoded and in lower case, its value as written (none: ''). */
+function parameter(pair: string): { name: string; value: string } {
   const equals = pair.indexOf('=')
-  const value = pair.slice(equals + 1)
-  if (equals < 0 || value === '') return undefined
+  if (equals < 0) return { name: '', value: '' }
   const name = decode(pair.slice(0, equals).replace(/\+/g, ' ')).toLowerCase()
-  return SECRET_PARAMETERS.has(name) ? value : undefined
+  return { name, value: pair.slice(equals + 1) }
+}
+
+/** Whether a pair holds a password. */
+function isSecret(pair: { name: string; value: string }): boolean {
+  return pair.value !== '' && SECRET_PARAMETERS.has(pair.name)
+}
+
+/**
+ * The strings under `key`, `passphrase` and `pfx` of an `ssl` value (as written) that is a JSON
+ * object, as mysql2 reads it; node's TLS also takes them as arrays, or objects `{ pem, passphrase }`.
+ */
+function tlsSecrets(written: string): string[] {
+  const found: string[] = []
+  const collect = (value: unknown): void => {
+    if (typeof value === 'string') found.push(value)
+    else if (typeof value === 'object' && value !== null) Object.values(value).forEach(collect)
+  }
+  for (const text of new Set([decode(written), decode(written.replace(/\+/g, ' '))])) {
+    let options: unknown
+    try {
+      options = JSON.parse(text)
+    } catch {
+      continue // a profile name, such as "Amazon RDS"
+    }
+    if (typeof options !== 'object' || options === null) continue
+    for (const name of TLS_SECRETS) collect((options as Record<string, unknown>)[name])
+  }
+  return found
 }
 
 function decode(text: string): string {
