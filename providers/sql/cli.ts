@@ -9,6 +9,7 @@ import {
   UsageError,
   type Env,
 } from '../../src/spi.js'
+import { waitingForLocks } from './connection.js'
 import { SQL_FACETS, type SqlColumnNames, type SqlFacet, type SqlTableNames } from './schema.js'
 import { changeProblem, SqlAuthzStore, unusableText } from './store.js'
 import { readDatabaseUrl, type DatabaseUrlSetting } from './env.js'
@@ -162,7 +163,9 @@ function timeoutOf(values: Parsed['values'], fallbackSec: number): number {
 /**
  * Runs `work` on a store for the command line's URL and names, closing it after. Its queries wait
  * at most `--timeout` (default 10 s); `sql init` passes that to `init()` instead, keeping 10 s for
- * connecting.
+ * connecting. A SQLite file another process holds locked is waited for up to the same bound, not
+ * the 50 ms an app's lookups wait: the command serves no requests, and a grant should not fail
+ * because a writer held the file for a second.
  */
 async function withStore<T>(
   values: Parsed['values'],
@@ -182,7 +185,7 @@ async function withStore<T>(
       }),
   )
   try {
-    return await work(store)
+    return await waitingForLocks(() => work(store))
   } catch (error) {
     if (error instanceof ConfigError) throw error
     const message = error instanceof Error ? error.message : String(error)

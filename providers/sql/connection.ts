@@ -1,5 +1,6 @@
 // Connections: one bounded pool per URL (or per client the app hands over), drivers loaded lazily.
 
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type * as KyselyModule from 'kysely'
 import type { Kysely } from 'kysely'
@@ -12,8 +13,9 @@ import {
   type OptionFlags,
   type Problems,
 } from '../../src/spi.js'
-import { openClient, openTarget, withStatementTimeout } from './drivers.js'
-import { Gate } from './gate.js'
+import { openClient, openTarget, type IdleErrorLogger } from './drivers.js'
+import { abortable, Gate, withDeadline } from './gate.js'
+import { withStatementBounds, type StatementBounds } from './transactions.js'
 import type { DatabaseTarget, SqlDialectName } from './url.js'
 
 /** Bounds of the pool behind the SQL sources. */
@@ -117,13 +119,85 @@ export function kyselyDialect(client: KyselyClient): SqlDialectName | undefined 
   return ADAPTERS[client.getExecutor().adapter.constructor.name]
 }
 
-const byUrl = new Map<string, SqlConnection>()
-const byClient = new WeakMap<object, Map<string, SqlConnection>>()
+/**
+ * One pool, shared by every store given the same URL (or the same client) and pool options; closed
+ * when the last store lets go of it. The stores reach it through {@link SqlConnection}s, one per
+ * logger, so that an idle connection that fails is told to every store's logger: the first store
+ * built may have had none (a grant helper, a health check) while the app's sources have one.
+ */
+class SharedPool {
+  readonly gate: Gate
+  /** The views on it, by the logger of the stores that hold them. */
+  readonly views = new Map<Logger, SqlConnection>()
+  /** What the driver tells of a failed idle connection: each view's logger, once. */
+  readonly idleErrors: IdleErrorLogger = {
+    warn: (details, message) => {
+      for (const logger of this.views.keys()) logger.warn(details, message)
+    },
+  }
+  readonly #open: (pool: SharedPool) => Promise<OpenedDatabase>
+  readonly #owned: boolean
+  readonly #forget: () => void
+  #opened: Promise<OpenedDatabase> | undefined
+
+  constructor(
+    readonly spec: {
+      readonly dialect: SqlDialectName
+      readonly display: string
+      readonly pool: ResolvedPoolOptions
+    },
+    init: {
+      owned: boolean
+      open: (pool: SharedPool) => Promise<OpenedDatabase>
+      forget: () => void
+    },
+  ) {
+    this.gate = new Gate(spec.pool)
+    this.#owned = init.owned
+    this.#open = init.open
+    this.#forget = init.forget
+  }
+
+  open(): Promise<OpenedDatabase> {
+    this.#opened ??= this.#open(this).catch((error: unknown) => {
+      this.#opened = undefined // a missing driver may be installed later; try again next time
+      throw error
+    })
+    return this.#opened
+  }
+
+  /** Forgets the pool, and ends it unless the app owns it. */
+  async close(): Promise<void> {
+    this.#forget()
+    const opened = this.#opened
+    this.#opened = undefined
+    if (opened === undefined || !this.#owned) return
+    await opened.then(
+      ({ db }) => db.destroy(),
+      () => undefined,
+    )
+  }
+}
+
+const byUrl = new Map<string, SharedPool>()
+const byClient = new WeakMap<object, Map<string, SharedPool>>()
+// Set by the command line around its commands: see waitingForLocks.
+const lockWaits = new AsyncLocalStorage<true>()
+
+/**
+ * Runs `work` with its SQLite statements waiting for a locked file until their time-out, in short
+ * asynchronous pauses, instead of failing after the lookups' 50 ms: for the command line, which
+ * serves no requests and would rather wait for a writer than fail.
+ */
+export function waitingForLocks<T>(work: () => Promise<T>): Promise<T> {
+  return lockWaits.run(true, work)
+}
 
 /**
  * One database as the SQL sources use it: a lazily opened Kysely instance over a bounded pool,
  * and a {@link Gate} so callers wait a bounded time. Shared by every source given the same URL
- * (or the same client) and pool options, and closed when the last of them closes.
+ * (or the same client), pool options and logger; sources with another logger get another one over
+ * the same pool and gate. The pool closes when the last of them is released.
  */
 export class SqlConnection {
   readonly dialect: SqlDialectName
@@ -131,30 +205,34 @@ export class SqlConnection {
   readonly display: string
   readonly pool: ResolvedPoolOptions
   readonly gate: Gate
-  readonly #open: () => Promise<OpenedDatabase>
-  readonly #owned: boolean
-  readonly #forget: () => void
-  #opened: Promise<OpenedDatabase> | undefined
+  readonly #shared: SharedPool
+  readonly #logger: Logger
   #refs = 0
 
-  private constructor(init: {
-    dialect: SqlDialectName
-    display: string
-    pool: ResolvedPoolOptions
-    owned: boolean
-    open: () => Promise<OpenedDatabase>
-    forget: () => void
-  }) {
-    this.dialect = init.dialect
-    this.display = init.display
-    this.pool = init.pool
-    this.#owned = init.owned
-    this.#open = init.open
-    this.#forget = init.forget
-    this.gate = new Gate(init.pool)
+  private constructor(shared: SharedPool, logger: Logger) {
+    this.dialect = shared.spec.dialect
+    this.display = shared.spec.display
+    this.pool = shared.spec.pool
+    this.gate = shared.gate
+    this.#shared = shared
+    this.#logger = logger
   }
 
-  /** The connection to `target` with these pool bounds, shared; each call takes one reference. */
+  /** The view of `shared` for `logger`, made on first use; each call takes one reference. */
+  static #take(shared: SharedPool, logger: Logger): SqlConnection {
+    let connection = shared.views.get(logger)
+    if (connection === undefined) {
+      connection = new SqlConnection(shared, logger)
+      shared.views.set(logger, connection)
+    }
+    connection.#refs += 1
+    return connection
+  }
+
+  /**
+   * The connection to `target` with these pool bounds, shared; each call takes one reference.
+   * `logger` is told when an idle connection of the pool fails, as long as the reference is held.
+   */
   static forTarget(
     target: DatabaseTarget,
     pool: ResolvedPoolOptions,
@@ -163,20 +241,19 @@ export class SqlConnection {
     const where =
       target.dialect === 'sqlite' ? target.path : `${target.url}\n${target.sslMode ?? ''}`
     const key = `${target.dialect}\n${where}\n${JSON.stringify(pool)}`
-    let connection = byUrl.get(key)
-    if (connection === undefined) {
-      connection = new SqlConnection({
-        dialect: target.dialect,
-        display: target.display,
-        pool,
-        owned: true,
-        open: () => openTarget(target, pool, logger),
-        forget: () => byUrl.delete(key),
-      })
-      byUrl.set(key, connection)
+    let shared = byUrl.get(key)
+    if (shared === undefined) {
+      shared = new SharedPool(
+        { dialect: target.dialect, display: target.display, pool },
+        {
+          owned: true,
+          open: (opening) => openTarget(target, pool, opening.idleErrors),
+          forget: () => byUrl.delete(key),
+        },
+      )
+      byUrl.set(key, shared)
     }
-    connection.#refs += 1
-    return connection
+    return SqlConnection.#take(shared, logger)
   }
 
   /**
@@ -191,41 +268,38 @@ export class SqlConnection {
     kind: ClientKind,
     pool: ResolvedPoolOptions,
   ): SqlConnection {
-    const perPool = byClient.get(client) ?? new Map<string, SqlConnection>()
+    const perPool = byClient.get(client) ?? new Map<string, SharedPool>()
     byClient.set(client, perPool)
     const key = `${dialect}\n${JSON.stringify(pool)}`
-    let connection = perPool.get(key)
-    if (connection === undefined) {
-      connection = new SqlConnection({
-        dialect,
-        display: `${dialect} client`,
-        pool,
-        owned: false,
-        open: () => openClient(client, dialect, kind, pool),
-        forget: () => {
-          perPool.delete(key)
-          if (perPool.size === 0) byClient.delete(client)
+    let shared = perPool.get(key)
+    if (shared === undefined) {
+      shared = new SharedPool(
+        { dialect, display: `${dialect} client`, pool },
+        {
+          owned: false,
+          open: () => openClient(client, dialect, kind, pool),
+          forget: () => {
+            perPool.delete(key)
+            if (perPool.size === 0) byClient.delete(client)
+          },
         },
-      })
-      perPool.set(key, connection)
+      )
+      perPool.set(key, shared)
     }
-    connection.#refs += 1
-    return connection
+    // The app's pool keeps its own 'error' listener: no logger of ours is told.
+    return SqlConnection.#take(shared, silentLogger)
   }
 
   /** Opens the database (loads Kysely and the driver, creates the pool); no query is sent. */
   open(): Promise<OpenedDatabase> {
-    this.#opened ??= this.#open().catch((error: unknown) => {
-      this.#opened = undefined // a missing driver may be installed later; try again next time
-      throw error
-    })
-    return this.#opened
+    return this.#shared.open()
   }
 
   /**
    * Runs `work` through the gate, bounded by the query time-out; rejects as soon as `signal`
    * aborts (the query itself then ends at its own time-out). `ddlTimeoutMs` bounds it instead, and
-   * each of its statements on the pools this module guards, for DDL that may run for minutes.
+   * each of its statements on the pools the drivers guard, for DDL that may run for minutes; DDL,
+   * and work inside {@link waitingForLocks}, waits for a locked SQLite file until that deadline.
    */
   async run<T>(
     work: (opened: OpenedDatabase) => Promise<T>,
@@ -236,11 +310,19 @@ export class SqlConnection {
     const release = await this.gate.acquire(signal)
     const timeoutMs = ddlTimeoutMs ?? this.pool.queryTimeoutMs
     const message = `the database did not answer within ${timeoutMs} ms`
-    const start = () => this.#start(opened, work, performance.now() + timeoutMs, message)
-    const running = ddlTimeoutMs === undefined ? start() : withStatementTimeout(timeoutMs, start)
+    const deadline = performance.now() + timeoutMs
+    const start = () => this.#start(opened, work, deadline, message)
+    const bounds: StatementBounds | undefined =
+      ddlTimeoutMs !== undefined
+        ? { timeoutMs, lockWaitUntil: deadline }
+        : lockWaits.getStore() === true
+          ? { lockWaitUntil: deadline }
+          : undefined
+    const running = bounds === undefined ? start() : withStatementBounds(bounds, start)
     // The slot is held until the work ends, not only until its caller stops waiting: work that
-    // outlives its deadline (a query on a dead network, a wait for a pool the app holds) still
-    // counts against `size`, so a stalled database cannot gather more of it than that.
+    // outlives its deadline (a query on a dead network, a wait for a pool the app holds, the
+    // cancel of a statement an app's pg pool gave up on) still counts against `size`, so a stalled
+    // database cannot gather more of it than that.
     running.then(release, release)
     return abortable(withDeadline(running, timeoutMs, message), signal)
   }
@@ -265,43 +347,16 @@ export class SqlConnection {
     })
   }
 
-  /** Drops one reference; the last one closes the pool (never a client the app owns). */
+  /**
+   * Drops one reference; the last one of this logger stops telling it, and the last one of the
+   * pool closes it (never a client the app owns).
+   */
   async release(): Promise<void> {
     if (this.#refs === 0) return
     this.#refs -= 1
     if (this.#refs > 0) return
-    this.#forget()
-    const opened = this.#opened
-    this.#opened = undefined
-    if (opened === undefined || !this.#owned) return
-    await opened.then(
-      ({ db }) => db.destroy(),
-      () => undefined,
-    )
+    const shared = this.#shared
+    shared.views.delete(this.#logger)
+    if (shared.views.size === 0) await shared.close()
   }
-}
-
-/** Settles like `promise`, or rejects with `message` after `ms`; a late failure is swallowed. */
-function withDeadline<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms)
-    timer.unref?.()
-  })
-  promise.catch(() => undefined)
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer))
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise
-  promise.catch(() => undefined)
-  let onAbort: (() => void) | undefined
-  const aborted = new Promise<never>((_resolve, reject) => {
-    onAbort = () => reject(signal.reason)
-    if (signal.aborted) onAbort()
-    else signal.addEventListener('abort', onAbort, { once: true })
-  })
-  return Promise.race([promise, aborted]).finally(() =>
-    signal.removeEventListener('abort', onAbort!),
-  )
 }

@@ -1,12 +1,13 @@
 // Drivers: Kysely, pg, mysql2, better-sqlite3 loaded on first use; dead connections discarded.
 
-import { AsyncLocalStorage } from 'node:async_hooks'
 import { existsSync } from 'node:fs'
 import { open } from 'node:fs/promises'
+import { connect } from 'node:net'
 import type * as KyselyModule from 'kysely'
 import type { Kysely, MysqlPool, MysqlPoolConnection, PostgresPool } from 'kysely'
-import { ConfigError, MAX_TIMER_MS, safeError, type Logger } from '../../src/spi.js'
+import { ConfigError, MAX_TIMER_MS, safeError } from '../../src/spi.js'
 import type { ClientKind, OpenedDatabase, ResolvedPoolOptions } from './connection.js'
+import { currentBounds, lockWaitingSqlite, type SqliteHandle } from './transactions.js'
 import type { DatabaseTarget, MysqlSslMode, SqlDialectName } from './url.js'
 
 /**
@@ -39,22 +40,16 @@ export function loadKysely(): Promise<typeof KyselyModule> {
   return import('kysely').catch(explainMissing('kysely', 'the SQL authorization sources'))
 }
 
-const statementTimeout = new AsyncLocalStorage<number>()
-
-/**
- * Runs `work` with its statements bounded by `timeoutMs` instead of the pool's query time-out on
- * the pools this module guards (pg's read time-out, mysql2's `timeout`): for DDL, such as the
- * CREATE INDEX of `init()` on a large table, which may rightly run for minutes.
- */
-export function withStatementTimeout<T>(timeoutMs: number, work: () => Promise<T>): Promise<T> {
-  return statementTimeout.run(timeoutMs, work)
+/** Where a pool tells of an idle connection that failed: a pino logger, or every store's. */
+export interface IdleErrorLogger {
+  warn(details: object, message: string): void
 }
 
 /** Opens the database a URL names: its driver, a bounded pool, Kysely over it. */
 export async function openTarget(
   target: DatabaseTarget,
   pool: ResolvedPoolOptions,
-  logger: Logger,
+  logger: IdleErrorLogger,
 ): Promise<OpenedDatabase> {
   const kysely = await loadKysely()
   const purpose = `a ${target.dialect} URL`
@@ -82,7 +77,9 @@ export async function openTarget(
         'an idle SQL connection failed',
       )
     })
-    dialect = new kysely.PostgresDialect({ pool: guardPgPool(pgPool, pool) })
+    dialect = new kysely.PostgresDialect({
+      pool: guardPgPool(pgPool, pool, { cancelOnFailure: false }),
+    })
   } else if (target.dialect === 'mysql') {
     const mysql = await import('mysql2').catch(explainMissing(driver, purpose))
     const mysqlPool = mysql.createPool({
@@ -106,11 +103,10 @@ export async function openTarget(
     const loaded: unknown = await import('better-sqlite3').catch(explainMissing(driver, purpose))
     // A CommonJS module: its constructor is the default export (or the module, in some loaders).
     const Database = ((loaded as { default?: unknown }).default ?? loaded) as SqliteConstructor
-    dialect = new kysely.SqliteDialect({
-      database: new Database(target.path, {
-        timeout: Math.min(SQLITE_BUSY_TIMEOUT_MS, queryTimeoutMs),
-      }),
+    const database = new Database(target.path, {
+      timeout: Math.min(SQLITE_BUSY_TIMEOUT_MS, queryTimeoutMs),
     })
+    dialect = lockWaitingSqlite(kysely, database)
   } else {
     throw new Error(`unknown dialect ${target.dialect}`)
   }
@@ -128,7 +124,10 @@ export async function openClient(
   if (kind === 'kysely') return { db: client as Kysely<unknown>, kysely }
   let adapter: KyselyModule.Dialect
   if (dialect === 'postgres') {
-    adapter = new kysely.PostgresDialect({ pool: guardPgPool(client as RawPgPool, pool) })
+    // The app's pool sets no statement_timeout: a statement its client gave up on is cancelled.
+    adapter = new kysely.PostgresDialect({
+      pool: guardPgPool(client as RawPgPool, pool, { cancelOnFailure: true }),
+    })
   } else if (dialect === 'mysql') {
     // A mysql2/promise pool wraps the callback pool Kysely needs.
     const inner = (client as { pool?: unknown }).pool
@@ -137,16 +136,15 @@ export async function openClient(
       pool: guardMysqlPool(raw, pool, { ownQueueLimit: false }),
     })
   } else {
-    adapter = new kysely.SqliteDialect({
-      database: client as KyselyModule.SqliteDatabase,
-    })
+    adapter = lockWaitingSqlite(kysely, client as SqliteHandle)
   }
   return { db: new kysely.Kysely<unknown>({ dialect: adapter }), kysely }
 }
 
 // better-sqlite3 waits for a lock synchronously, the whole event loop with it: while another
 // process holds the file (a writer's transaction, a migration), every lookup would freeze the app
-// for the whole busy timeout. A short one fails the lookup instead (SQLITE_BUSY, so a 503).
+// for the whole busy timeout. A short one fails the lookup instead (SQLITE_BUSY, so a 503); work that
+// would rather wait (`init()`, the command line) retries in between, see `lockWaitingSqlite`.
 const SQLITE_BUSY_TIMEOUT_MS = 50
 
 /**
@@ -168,10 +166,7 @@ function mysqlTls(mode: MysqlSslMode | undefined): {
   }
 }
 
-type SqliteConstructor = new (
-  path: string,
-  options: { timeout: number },
-) => KyselyModule.SqliteDatabase
+type SqliteConstructor = new (path: string, options: { timeout: number }) => SqliteHandle
 
 const SQLITE_MEMORY = ':memory:'
 
@@ -224,6 +219,11 @@ interface RawPgClient {
     query_timeout: number
   }): Promise<unknown>
   release(destroy?: boolean): void
+  /** The backend's key (its BackendKeyData) and the server's address: what a cancel request needs. */
+  readonly processID?: unknown
+  readonly secretKey?: unknown
+  readonly host?: unknown
+  readonly port?: unknown
 }
 
 interface RawPgPool {
@@ -241,34 +241,98 @@ function reportedByServer(error: unknown, field: 'severity' | 'sqlState'): boole
  * A pg pool whose waits for a client end at the time-out, and whose clients are discarded, not
  * reused, after a failure the server did not report (a dropped connection, a read time-out): such
  * a client may still wait for an answer that never comes, and every later query on it would wait too.
+ *
+ * With `cancelOnFailure` (an app's pool, which has no `statement_timeout` of ours), the statement
+ * of such a client is also cancelled on the server before the query rejects, so the gate's slot is
+ * held until then: a statement waiting for a lock (a migration's ALTER TABLE, a LOCK TABLE) would
+ * otherwise keep its backend running after the client left, one more for every lookup.
  */
-function guardPgPool(pool: RawPgPool, bounds: ResolvedPoolOptions): PostgresPool {
+function guardPgPool(
+  pool: RawPgPool,
+  bounds: ResolvedPoolOptions,
+  { cancelOnFailure }: { cancelOnFailure: boolean },
+): PostgresPool {
   const acquire = pgAcquirer(pool, bounds)
   const readTimeoutMs = pgReadTimeout(bounds.queryTimeoutMs)
   const timeoutFor = (): number => {
-    const ddl = statementTimeout.getStore()
+    const ddl = currentBounds()?.timeoutMs
     return ddl === undefined ? readTimeoutMs : pgReadTimeout(ddl)
   }
   return {
     connect: async () => {
       const client = await acquire()
       let broken = false
+      let released = false
+      const release = (destroy: boolean): void => {
+        if (released) return
+        released = true
+        client.release(destroy)
+      }
       const guarded = {
         // The read time-out is set on each query, for an app's pool as for ours: a query that
         // never gets its answer would otherwise hold the client, and the gate's slot, for good.
         query: (sql: string, parameters: readonly unknown[]) =>
           client
             .query({ text: sql, values: parameters, query_timeout: timeoutFor() })
-            .catch((error: unknown) => {
-              if (!reportedByServer(error, 'severity')) broken = true
+            .catch(async (error: unknown) => {
+              if (reportedByServer(error, 'severity')) throw error
+              broken = true
+              if (cancelOnFailure && !released) {
+                release(true) // the app's pool gets its slot back at once
+                await cancelOnServer(client, bounds.queryTimeoutMs)
+              }
               throw error
             }),
-        release: () => client.release(broken),
+        release: () => release(broken),
       }
       return guarded as unknown as Awaited<ReturnType<PostgresPool['connect']>>
     },
     end: () => pool.end(),
   }
+}
+
+// PostgreSQL's CancelRequest: length 16, the code 1234 5678, then the backend's key.
+const PG_CANCEL_REQUEST_CODE = 80_877_102
+
+/**
+ * Asks the server to cancel what `client`'s backend runs: PostgreSQL's cancel request, as psql
+ * sends on Ctrl-C (and as PgBouncer passes on), on a connection of its own that needs no login and
+ * no pool slot, and that the server closes once it has signalled the backend. Resolves then, or
+ * once `timeoutMs` passed or the request failed: nothing more can be done from here. It goes to the
+ * client's host and port (pg's own cancel does the same), not through a custom `stream`.
+ */
+function cancelOnServer(client: RawPgClient, timeoutMs: number): Promise<void> {
+  const { processID, secretKey, host, port } = client
+  if (
+    !Number.isInteger(processID) ||
+    !Number.isInteger(secretKey) ||
+    typeof host !== 'string' ||
+    host === '' ||
+    !Number.isInteger(port)
+  ) {
+    return Promise.resolve()
+  }
+  const request = Buffer.alloc(16)
+  request.writeInt32BE(16, 0)
+  request.writeInt32BE(PG_CANCEL_REQUEST_CODE, 4)
+  request.writeInt32BE(processID as number, 8)
+  request.writeInt32BE(secretKey as number, 12)
+  return new Promise((resolve) => {
+    const socket = host.startsWith('/')
+      ? connect(`${host}/.s.PGSQL.${String(port)}`)
+      : connect(port as number, host)
+    const done = (): void => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve()
+    }
+    const timer = setTimeout(done, timeoutMs)
+    timer.unref?.()
+    socket.once('connect', () => socket.write(request))
+    socket.on('error', done)
+    socket.once('close', done)
+    socket.resume() // the server answers nothing: read to its end, so that 'close' comes
+  })
 }
 
 /**
@@ -405,7 +469,7 @@ function guardMysqlConnection(
   let broken = false
   const guarded = {
     query: (sql: string, values: unknown[], done?: MysqlCallback) => {
-      const options = { sql, timeout: statementTimeout.getStore() ?? timeoutMs }
+      const options = { sql, timeout: currentBounds()?.timeoutMs ?? timeoutMs }
       if (done === undefined) return connection.query(options, values) // streaming: unused
       const finish: MysqlCallback = (failure, result) => {
         if (failure && !reportedByServer(failure, 'sqlState')) broken = true

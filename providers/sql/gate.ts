@@ -1,4 +1,5 @@
 // A bounded gate in front of a connection pool: so many at once, so many waiting, so long a wait.
+// Also the two bounds on a caller's wait for one task: a deadline and an abort signal.
 
 /** Why the gate refused a task: too many waiting, or no slot freed in time. */
 export class GateRefusedError extends Error {
@@ -117,4 +118,30 @@ export class Gate {
     this.#active -= 1
     this.#queue[0]?.admit()
   }
+}
+
+/** Settles like `promise`, or rejects with `message` after `ms`; a late failure is swallowed. */
+export function withDeadline<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms)
+    timer.unref?.()
+  })
+  promise.catch(() => undefined)
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer))
+}
+
+/** Settles like `promise`, or rejects with the reason of `signal` as soon as it aborts. */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise
+  promise.catch(() => undefined)
+  let onAbort: (() => void) | undefined
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => reject(signal.reason)
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
+  })
+  return Promise.race([promise, aborted]).finally(() =>
+    signal.removeEventListener('abort', onAbort!),
+  )
 }

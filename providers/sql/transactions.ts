@@ -1,8 +1,60 @@
-// How the SQL store's writes and schema statements run: in a transaction where one must hold, and
-// telling apart the database errors that answer a question (an index that exists, a lost race).
+// How the SQL store's writes and schema statements run: in a transaction where one must hold, how
+// long they may wait, and telling apart the database errors that answer a question (an index that
+// exists, a lost race, a locked SQLite file).
 
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type * as KyselyModule from 'kysely'
 import type { SqlDialectName } from './url.js'
+
+/** How the statements of one piece of work are bounded, where not as a lookup's are. */
+export interface StatementBounds {
+  /**
+   * Each statement's time-out on the pools the drivers guard (pg's read time-out, mysql2's
+   * `timeout`), instead of the pool's query time-out: for DDL, such as the CREATE INDEX of
+   * `init()` on a large table, which may rightly run for minutes.
+   */
+  readonly timeoutMs?: number
+  /**
+   * Until when (`performance.now()`) a statement that finds a SQLite file locked waits for it, in
+   * short asynchronous pauses, instead of failing after the lookups' busy timeout: for `init()` and
+   * the command line, which would rather wait for a writer than fail.
+   */
+  readonly lockWaitUntil?: number
+}
+
+const statementBounds = new AsyncLocalStorage<StatementBounds>()
+
+/** Runs `work` with its statements bounded by `bounds`. */
+export function withStatementBounds<T>(
+  bounds: StatementBounds,
+  work: () => Promise<T>,
+): Promise<T> {
+  return statementBounds.run(bounds, work)
+}
+
+/** The bounds of the work running now, if {@link withStatementBounds} set any. */
+export function currentBounds(): StatementBounds | undefined {
+  return statementBounds.getStore()
+}
+
+// SQLITE_BUSY (another connection holds the file) and SQLITE_LOCKED (a table), extended codes too.
+const SQLITE_LOCK_ERROR = /^SQLITE_(BUSY|LOCKED)/
+
+/**
+ * Whether `error` is SQLite's "database is locked" and the work may still wait for the lock; if so,
+ * resolves after a pause of 25 to 100 ms, for the caller to try again. The event loop turns
+ * meanwhile, and the random length keeps several processes running `init()` from retrying in step.
+ */
+async function waitedForLock(error: unknown): Promise<boolean> {
+  const until = statementBounds.getStore()?.lockWaitUntil
+  const { code } = errorCodes(error)
+  if (until === undefined || typeof code !== 'string' || !SQLITE_LOCK_ERROR.test(code)) return false
+  const pauseMs = 25 + Math.random() * 75
+  if (performance.now() + pauseMs >= until) return false
+  await sleep(pauseMs)
+  return true
+}
 
 function errorCodes(error: unknown): { code?: unknown; errno?: unknown } {
   return (error ?? {}) as { code?: unknown; errno?: unknown }
@@ -25,6 +77,54 @@ const PG_CREATE_RACE: ReadonlySet<unknown> = new Set(['23505', '42710', '42P07']
  */
 export function lostCreateRace(dialect: SqlDialectName, error: unknown): boolean {
   return dialect === 'postgres' && PG_CREATE_RACE.has(errorCodes(error).code)
+}
+
+/** A better-sqlite3 Database as Kysely uses it, and whether a transaction is open on it. */
+export type SqliteHandle = KyselyModule.SqliteDatabase & { readonly inTransaction?: boolean }
+
+/**
+ * Kysely's SQLite dialect, whose statements, when they find the file locked and their work may wait
+ * for it (`lockWaitUntil`, see `withStatementBounds`), are run again after a short asynchronous pause
+ * rather than failing: a longer busy timeout would hold the event loop for the whole wait. Only a
+ * statement outside a transaction is run again: the failure left no lock behind. Inside one, the
+ * transaction may hold the read lock the other writer waits for, and only running it all again
+ * helps (`insertExactly` does).
+ */
+export function lockWaitingSqlite(
+  kysely: typeof KyselyModule,
+  database: SqliteHandle,
+): KyselyModule.Dialect {
+  const dialect = new kysely.SqliteDialect({ database })
+  const waiting = (connection: KyselyModule.DatabaseConnection) => ({
+    executeQuery: async <R>(query: KyselyModule.CompiledQuery) => {
+      for (;;) {
+        try {
+          return await connection.executeQuery<R>(query)
+        } catch (error) {
+          if (database.inTransaction !== false || !(await waitedForLock(error))) throw error
+        }
+      }
+    },
+    streamQuery: <R>(query: KyselyModule.CompiledQuery, chunkSize?: number) =>
+      connection.streamQuery<R>(query, chunkSize),
+  })
+  return {
+    createAdapter: () => dialect.createAdapter(),
+    createIntrospector: (db) => dialect.createIntrospector(db),
+    createQueryCompiler: () => dialect.createQueryCompiler(),
+    createDriver: () => {
+      const driver = dialect.createDriver()
+      return {
+        init: () => driver.init(),
+        acquireConnection: async () => waiting(await driver.acquireConnection()),
+        beginTransaction: (connection, settings) => driver.beginTransaction(connection, settings),
+        commitTransaction: (connection) => driver.commitTransaction(connection),
+        rollbackTransaction: (connection) => driver.rollbackTransaction(connection),
+        releaseConnection: (connection) => driver.releaseConnection(connection),
+        destroy: () => driver.destroy(),
+      }
+    },
+  }
 }
 
 /**
@@ -59,7 +159,10 @@ export async function runDdl(
 /**
  * Runs `insert` and then `stored` (the exact check lookups make) in one transaction, committed only
  * when the row is found: `'changed'` (rolled back) when the columns stored something else,
- * `'duplicate'` (rolled back) when the unique index refused the row.
+ * `'duplicate'` (rolled back) when the unique index refused the row. Where the work may wait for a
+ * locked SQLite file ({@link StatementBounds}), a transaction that found it locked is rolled back
+ * and run again: retrying the one statement would not do, since the transaction may hold the read
+ * lock the other writer waits for, so neither could go on.
  */
 export async function insertExactly(
   db: KyselyModule.Kysely<unknown>,
@@ -67,22 +170,38 @@ export async function insertExactly(
   insert: () => Promise<unknown>,
   stored: () => Promise<boolean>,
 ): Promise<'stored' | 'changed' | 'duplicate'> {
+  for (;;) {
+    try {
+      return await insertOnce(db, sql, insert, stored)
+    } catch (error) {
+      if (!(await waitedForLock(error))) throw error
+    }
+  }
+}
+
+async function insertOnce(
+  db: KyselyModule.Kysely<unknown>,
+  sql: (typeof KyselyModule)['sql'],
+  insert: () => Promise<unknown>,
+  stored: () => Promise<boolean>,
+): Promise<'stored' | 'changed' | 'duplicate'> {
   await sql`begin`.execute(db)
-  let outcome: 'stored' | 'changed' | 'duplicate'
   try {
-    outcome = await insert().then(
+    const outcome = await insert().then(
       async () => ((await stored()) ? 'stored' : 'changed'),
       (error: unknown) => {
-        if (isUniqueViolation(error)) return 'duplicate'
+        if (isUniqueViolation(error)) return 'duplicate' as const
         throw error
       },
     )
+    // A COMMIT that fails (SQLite: readers still hold the file) leaves the transaction open: the
+    // rollback below ends it, so the connection is not left inside it.
+    await (outcome === 'stored' ? sql`commit` : sql`rollback`).execute(db)
+    return outcome
   } catch (error) {
     await sql`rollback`.execute(db).catch(() => undefined)
     throw error
   }
-  await (outcome === 'stored' ? sql`commit` : sql`rollback`).execute(db)
-  return outcome
 }
 
 /**
