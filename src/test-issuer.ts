@@ -19,13 +19,15 @@ import {
   type Route,
 } from './test-routes.js'
 import {
-  BEHAVIOUR_RULES,
+  checkBehaviour,
+  checkDiscoveryOverrides,
   checkIssuerOptions,
   checkMembers,
+  checkMintConflicts,
   MINT_RULES,
   refuseInProduction,
   ROTATE_RULES,
-  show,
+  toJson,
 } from './test-kit-options.js'
 import {
   keyMap,
@@ -36,15 +38,13 @@ import {
 } from './test-keys.js'
 import {
   merge,
+  rawClaims,
   signCompact,
   signingAlgFor,
   tamper,
   type SigningMaterial,
   type TamperMode,
 } from './test-signer.js'
-
-/** The longest delay a Node timer holds (2^31 - 1 ms); a longer one fires after 1 ms. */
-const MAX_TIMER_MS = 2 ** 31 - 1
 
 /** A JWS algorithm the test issuer can hold a signing key for. */
 export type TestAlgorithm = JwsAlgorithm
@@ -79,9 +79,16 @@ export interface TestIssuerOptions {
 export interface RouteBehaviour {
   /** HTTP status, 200 to 599. Default 200. */
   status?: number
-  /** Body: a string is sent as is, any other value as its JSON. Default: the normal document. */
+  /**
+   * Body: a string is sent as is, any other value as its JSON, encoded when `respondWith` is
+   * called (a value JSON cannot encode, such as a BigInt, is a TypeError there). Default: the
+   * normal document.
+   */
   body?: string | unknown
-  /** Response headers; they replace the defaults of the same name (case-insensitive). */
+  /**
+   * Response headers; they replace the defaults of the same name (case-insensitive). A name or
+   * value HTTP cannot carry (`'bad header'`, a line break) is a TypeError at `respondWith`.
+   */
   headers?: Record<string, string>
   /** Wait this long before answering, 0 to 2147483647 ms (the longest a Node timer holds). */
   delayMs?: number
@@ -104,20 +111,27 @@ export interface MintOptions {
   /**
    * Lifetime in seconds: `exp = now + expiresInSec` (now is the default `iat`), in a Cognito or
    * Entra preset's claims too (`-60`: expired a minute ago). Default 3600 (a preset: its own, 3600
-   * for Cognito, 3900 for Entra). An `exp` claim given to `mint` wins.
+   * for Cognito, 3900 for Entra). An `exp` claim given to `mint` wins. Refused with `rawPayload`.
    */
   expiresInSec?: number
-  /** Sign exactly this text as the payload instead of the JSON of the claims (duplicate members, 1e400 …). */
+  /**
+   * Sign exactly this text as the payload (duplicate members, 1e400 …): it replaces the default
+   * claims, so claims given to `mint` and `expiresInSec` are a TypeError beside it.
+   */
   rawPayload?: string
-  /** Sign with this private key instead of the issuer's (an attacker's key). */
+  /** Sign with this private key instead of the issuer's (an attacker's key). Refused with `hmacSecret`. */
   key?: KeyObject
-  /** Sign with HMAC and this secret (key-confusion attacks); the default alg becomes `'HS256'`. */
+  /**
+   * Sign with HMAC and this secret (key-confusion attacks); the default alg becomes `'HS256'`.
+   * Refused with `key`.
+   */
   hmacSecret?: string | Buffer
   /**
    * Damage the token after signing.
    * - `signature`: flip one bit of the decoded signature.
-   * - `payload`: swap in the claims with `sub: 'attacker'` (`'attacker-2'` when the signed payload
-   *   already says that), keeping the old signature: the payload always changes.
+   * - `payload`: swap in the signed claims with `sub: 'attacker'` (`'attacker-2'` when they
+   *   already say that), keeping the old signature: the payload always changes. With
+   *   `rawPayload`, the claims are those it parses to (a TypeError when it is not a JSON object).
    * - `strip-signature`: `header.payload.`
    * - `drop-signature-segment`: `header.payload`
    */
@@ -158,7 +172,10 @@ export interface TestIssuer {
   mint(claims?: Record<string, unknown>, options?: MintOptions): string
   /** Generate new signing keys (new kids) for every algorithm; `keepOld` keeps the old public keys served. */
   rotateKeys(options?: { keepOld?: boolean }): void
-  /** Serve this exact JSON value as the JWKS; undefined or {@link TestIssuer.rotateKeys} go back to the real keys. */
+  /**
+   * Serve this exact JSON value as the JWKS (one JSON cannot encode, such as a BigInt, is a
+   * TypeError); undefined or {@link TestIssuer.rotateKeys} go back to the real keys.
+   */
   setJwks(value: unknown): void
   /**
    * Make a route misbehave; undefined restores normal behaviour.
@@ -167,7 +184,10 @@ export interface TestIssuer {
    * idp.respondWith('jwks', { status: 503, body: 'down' })
    */
   respondWith(route: 'jwks' | 'discovery', behaviour: RouteBehaviour | undefined): void
-  /** Override members of the discovery document (undefined removes one); undefined drops all overrides. */
+  /**
+   * Override members of the discovery document (undefined removes one); undefined drops all
+   * overrides. Anything but a plain object or undefined (null, a string) is a TypeError.
+   */
   setDiscovery(overrides: Record<string, unknown> | undefined): void
   /** Reset the request counts to 0. */
   resetCounts(): void
@@ -259,7 +279,12 @@ class LocalIssuer implements TestIssuer {
 
   mint(claims: Record<string, unknown> = {}, options: MintOptions = {}): string {
     checkMembers('mint', options, MINT_RULES)
-    const payload = this.claimsFor(claims, options.expiresInSec ?? 3600)
+    checkMintConflicts(claims, options)
+    const { rawPayload } = options
+    const payload = rawPayload === undefined ? this.claimsFor(claims, options.expiresInSec) : {}
+    // tamper: 'payload' forges from the claims actually signed, the raw ones included.
+    const signed =
+      rawPayload !== undefined && options.tamper === 'payload' ? rawClaims(rawPayload) : payload
     const alg = options.alg ?? (options.hmacSecret === undefined ? this.defaultAlg : 'HS256')
     const own = this.keyFor(alg)
     const material: SigningMaterial =
@@ -268,9 +293,9 @@ class LocalIssuer implements TestIssuer {
         : (options.key ?? own.privateKey)
     const kid = options.kid === undefined ? own.kid : options.kid
     const header = merge({ alg, typ: 'JWT', ...(kid === null ? {} : { kid }) }, options.header)
-    const body = options.rawPayload ?? JSON.stringify(payload)
+    const body = rawPayload ?? JSON.stringify(payload)
     const token = signCompact(header, body, material, signingAlgFor(header.alg, material))
-    return tamper(token, options.tamper, payload)
+    return tamper(token, options.tamper, signed)
   }
 
   rotateKeys(options: { keepOld?: boolean } = {}): void {
@@ -282,32 +307,19 @@ class LocalIssuer implements TestIssuer {
   }
 
   setJwks(value: unknown): void {
+    toJson('setJwks: value', 'a JSON value', value)
     this.jwksOverride = value === undefined ? undefined : { value }
   }
 
   respondWith(route: 'jwks' | 'discovery', behaviour: RouteBehaviour | undefined): void {
     if (!ROUTE_NAMES.has(route)) throw new TypeError(`respondWith: unknown route ${String(route)}`)
-    checkMembers('respondWith', behaviour, BEHAVIOUR_RULES)
-    const status = behaviour?.status
-    if (status !== undefined && !(Number.isInteger(status) && status >= 200 && status <= 599)) {
-      throw new RangeError(`respondWith: status must be an integer from 200 to 599, got ${status}`)
-    }
-    // Node fires a longer timer after 1 ms: the "slow" answer would come at once.
-    const delayMs = behaviour?.delayMs
-    if (
-      delayMs !== undefined &&
-      !(typeof delayMs === 'number' && delayMs >= 0 && delayMs <= MAX_TIMER_MS)
-    ) {
-      throw new RangeError(
-        `respondWith: delayMs must be a number of milliseconds from 0 to ${MAX_TIMER_MS} (the longest a timer holds), got ${show(delayMs)}; hang: true never answers`,
-      )
-    }
-    if (behaviour === undefined) this.behaviours.delete(route)
-    else this.behaviours.set(route, { ...behaviour })
+    const ready = checkBehaviour(behaviour)
+    if (ready === undefined) this.behaviours.delete(route)
+    else this.behaviours.set(route, ready)
   }
 
   setDiscovery(overrides: Record<string, unknown> | undefined): void {
-    this.discoveryOverrides = overrides === undefined ? undefined : { ...overrides }
+    this.discoveryOverrides = checkDiscoveryOverrides(overrides)
   }
 
   resetCounts(): void {
@@ -341,10 +353,7 @@ class LocalIssuer implements TestIssuer {
     return key
   }
 
-  private claimsFor(
-    claims: Record<string, unknown>,
-    expiresInSec: number,
-  ): Record<string, unknown> {
+  private claimsFor(claims: Record<string, unknown>, expiresInSec = 3600): Record<string, unknown> {
     const iat = Math.floor(Date.now() / 1000)
     const defaults = {
       iss: this.issuer,

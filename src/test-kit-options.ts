@@ -2,9 +2,15 @@
 // mistyped option with a TypeError naming it, so a test never checks something it did not ask for.
 
 import { KeyObject } from 'node:crypto'
+import { validateHeaderName, validateHeaderValue } from 'node:http'
 import { ConfigError } from './errors.js'
 import { isProduction } from './options.js'
-import type { TestAlgorithm, TestIssuerOptions } from './test-issuer.js'
+import type {
+  MintOptions,
+  RouteBehaviour,
+  TestAlgorithm,
+  TestIssuerOptions,
+} from './test-issuer.js'
 import { checkAlgorithms } from './test-keys.js'
 
 /** `value` as a message shows it: strings quoted, objects as JSON. */
@@ -82,6 +88,120 @@ export const MINT_RULES: MemberRules = {
   tamper: [anything, 'a tamper mode'],
 }
 export const ROTATE_RULES: MemberRules = { keepOld: [isBoolean, 'true or false'] }
+
+/** The longest delay a Node timer holds (2^31 - 1 ms); a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * `behaviour` checked and made ready to serve: its headers valid, its body encoded once. Accepted
+ * and sent later, a bad header name or a BigInt body failed every fetch of the route, which the
+ * provider under test took for an outage (so a test expecting a 503 passed for the wrong reason).
+ */
+export function checkBehaviour(behaviour: RouteBehaviour | undefined): RouteBehaviour | undefined {
+  checkMembers('respondWith', behaviour, BEHAVIOUR_RULES)
+  if (behaviour === undefined) return undefined
+  const { status, delayMs, headers, body } = behaviour
+  if (status !== undefined && !(Number.isInteger(status) && status >= 200 && status <= 599)) {
+    throw new RangeError(`respondWith: status must be an integer from 200 to 599, got ${status}`)
+  }
+  // Node fires a longer timer after 1 ms: the "slow" answer would come at once.
+  if (
+    delayMs !== undefined &&
+    !(typeof delayMs === 'number' && delayMs >= 0 && delayMs <= MAX_TIMER_MS)
+  ) {
+    throw new RangeError(
+      `respondWith: delayMs must be a number of milliseconds from 0 to ${MAX_TIMER_MS} (the longest a timer holds), got ${show(delayMs)}; hang: true never answers`,
+    )
+  }
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    try {
+      validateHeaderName(name)
+      validateHeaderValue(name, value)
+    } catch (error) {
+      throw new TypeError(
+        `respondWith: headers must be sendable HTTP headers, got ${show(name)}: ${show(value)} (${(error as Error).message})`,
+      )
+    }
+  }
+  return body === undefined ? { ...behaviour } : { ...behaviour, body: encodeBody(body) }
+}
+
+/** A body as it is sent: a string as is, any other value as its JSON (a TypeError if it has none). */
+function encodeBody(body: unknown): string {
+  if (typeof body === 'string') return body
+  const text = toJson('respondWith: body', 'a string or a JSON value', body)
+  if (text === undefined) {
+    throw new TypeError(`respondWith: body must be a string or a JSON value, got ${String(body)}`)
+  }
+  return text
+}
+
+/**
+ * `value`'s JSON, or a TypeError naming `what` when JSON cannot encode it (a BigInt, a cycle):
+ * thrown when served instead, it failed every fetch of the route as an outage would.
+ */
+export function toJson(what: string, expected: string, value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value)
+  } catch (error) {
+    throw new TypeError(
+      `${what} must be ${expected}, got one JSON cannot encode (${(error as Error).message})`,
+    )
+  }
+}
+
+/**
+ * Refuses `mint` options that another one would silently drop: `key` beside `hmacSecret` (the
+ * foreign key went unused, so a negative test passed with an HS256 token), and `claims` or
+ * `expiresInSec` beside `rawPayload`, which is signed instead of them (an "expired" token had no
+ * `exp`).
+ */
+export function checkMintConflicts(claims: Record<string, unknown>, options: MintOptions): void {
+  if (options.key !== undefined && options.hmacSecret !== undefined) {
+    throw new TypeError(
+      'mint: give key or hmacSecret, not both: key signs with a private key, hmacSecret with HMAC',
+    )
+  }
+  if (options.rawPayload === undefined) return
+  if (Object.keys(claims).length > 0) {
+    throw new TypeError(
+      `mint: claims (${Object.keys(claims).join(', ')}) are given with rawPayload, which is signed instead of them; put them in rawPayload, or drop it`,
+    )
+  }
+  if (options.expiresInSec !== undefined) {
+    throw new TypeError(
+      'mint: expiresInSec is given with rawPayload, which is signed as is (no exp is added); put exp in rawPayload, or drop expiresInSec',
+    )
+  }
+}
+
+/**
+ * Refuses `rawPayload` where `what` (a preset, a token method of a vendor kit) builds the claims
+ * it would replace.
+ */
+export function refuseRawPayload(what: string, options: unknown): void {
+  if (isRecord(options) && (options as MintOptions).rawPayload !== undefined) {
+    throw new TypeError(
+      `${what} builds the token's claims, which rawPayload would replace; sign a raw payload with mint({}, { rawPayload })`,
+    )
+  }
+}
+
+/**
+ * `setDiscovery`'s overrides checked: a plain object of members, or undefined. Spread as they
+ * were, a string served its characters as members ('xyz' as {"0":"x",…}) and null meant none.
+ */
+export function checkDiscoveryOverrides(overrides: unknown): Record<string, unknown> | undefined {
+  if (overrides === undefined) return undefined
+  const proto: unknown = isRecord(overrides) ? Object.getPrototypeOf(overrides) : undefined
+  if (proto !== Object.prototype && proto !== null) {
+    throw new TypeError(
+      `setDiscovery: overrides must be an object of discovery members, or undefined to drop all overrides, got ${show(overrides)}`,
+    )
+  }
+  toJson('setDiscovery: overrides', 'JSON values', overrides)
+  return { ...(overrides as Record<string, unknown>) }
+}
 
 /** The generic issuer's options checked (a TypeError naming the first bad one); its algorithms. */
 export function checkIssuerOptions(options: TestIssuerOptions): readonly TestAlgorithm[] {

@@ -150,7 +150,7 @@ export function tamper(
     case 'signature':
       return `${header}.${payload}.${flipBit(signature)}`
     case 'payload':
-      return `${header}.${forgedPayload(payload, claims)}.${signature}`
+      return `${header}.${forgedPayload(claims)}.${signature}`
     case 'strip-signature':
       return `${header}.${payload}.`
     case 'drop-signature-segment':
@@ -161,12 +161,31 @@ export function tamper(
 }
 
 /**
- * The claims with `sub: 'attacker'`, encoded; `sub: 'attacker-2'` when that is what was signed, so
- * the tampered token never carries its own payload (and a valid signature) back.
+ * The signed claims with `sub: 'attacker'`, encoded; `sub: 'attacker-2'` when that is what was
+ * signed, so the tampered token never carries its own claims (and a valid signature) back.
  */
-function forgedPayload(signed: string, claims: Record<string, unknown>): string {
-  const forged = base64url(JSON.stringify({ ...claims, sub: 'attacker' }))
-  return forged !== signed ? forged : base64url(JSON.stringify({ ...claims, sub: 'attacker-2' }))
+function forgedPayload(claims: Record<string, unknown>): string {
+  const sub = claims['sub'] === 'attacker' ? 'attacker-2' : 'attacker'
+  return base64url(JSON.stringify({ ...claims, sub }))
+}
+
+/**
+ * The claims a raw payload parses to, for `tamper: 'payload'` to forge from what was signed
+ * (forged from the default claims instead, the token had nothing of the raw payload left).
+ */
+export function rawClaims(rawPayload: string): Record<string, unknown> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(rawPayload)
+  } catch {
+    // Not JSON: refused below, as is JSON that is not an object.
+  }
+  if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
+    return parsed as Record<string, unknown>
+  }
+  throw new TypeError(
+    "mint: tamper: 'payload' changes the sub of the signed claims, but rawPayload is not a JSON object; sign the changed text yourself, or use tamper: 'signature'",
+  )
 }
 
 // Flipping a bit of the decoded bytes, not a base64url character: a last character's spare bits

@@ -2,7 +2,14 @@
 
 import { randomUUID } from 'node:crypto'
 import { createOidcIssuer, serveAs, type MintOptions, type TestIssuer } from './test-issuer.js'
-import { anything, checkMembers, optionError, show, type MemberRules } from './test-kit-options.js'
+import {
+  anything,
+  checkMembers,
+  optionError,
+  refuseRawPayload,
+  show,
+  type MemberRules,
+} from './test-kit-options.js'
 
 // As CognitoProvider reads them: `<region>_<id>` (at most 55 characters) and an app client id.
 const USER_POOL_ID = /^[a-z]{2}(?:-[a-z]+)+-\d+_[0-9A-Za-z]+$/
@@ -202,7 +209,8 @@ export interface CognitoTestIssuer {
   /**
    * Mints claims as this pool. With `preset`, they go on top of a complete Cognito token of Jane
    * (`access`, `id`) or of the app client (`m2m`); without, no defaults beyond the `iss` (and
-   * those of the test issuer). A misspelt `preset` or `issuerForm` is a TypeError.
+   * those of the test issuer). A misspelt `preset` or `issuerForm` is a TypeError, as is either
+   * beside `rawPayload`, which replaces the claims they shape.
    */
   mint(claims?: Record<string, unknown>, options?: CognitoMintOptions): string
   /**
@@ -236,7 +244,9 @@ function servingBothForms(idp: TestIssuer, pool: CognitoPool): typeof fetch {
     [pool.issuer, pool.globalIssuer].map((iss) => [`${iss}/.well-known/openid-configuration`, iss]),
   )
   const globalBase = `${pool.globalIssuer}/`
-  return (input, init) => {
+  // Async, so a bad URL rejects as with the global fetch, idp.fetch and Entra's: thrown, it
+  // escaped a caller's .catch().
+  return async (input, init) => {
     const request = input instanceof Request ? input : undefined
     const url = request?.url ?? String(input)
     const target = new URL(url)
@@ -302,13 +312,20 @@ export async function createCognitoIssuer(
     issuerForm: options.issuerForm ?? 'regional',
     ...(options.expiresInSec === undefined ? {} : { lifetimeSec: options.expiresInSec }),
   })
-  // Cognito's header is { kid, alg } only; the test issuer would add typ and a default aud.
+  // Cognito's header is { kid, alg } only; the test issuer would add typ and a default aud. A raw
+  // payload replaces the claims, the pool's iss included: an issuerForm beside it would be unused.
   const raw = (claims: Record<string, unknown>, options: CognitoTokenOptions = {}): string => {
     const { issuerForm, ...mintOptions } = options
-    return idp.mint(
-      { aud: undefined, iss: issuerOf(pool, issuerForm), ...claims },
-      { ...mintOptions, header: { typ: undefined, ...mintOptions.header } },
-    )
+    if (mintOptions.rawPayload !== undefined && issuerForm !== undefined) {
+      throw new TypeError(
+        'mint: issuerForm is given with rawPayload, which is signed as is (its own iss); drop one',
+      )
+    }
+    const signed =
+      mintOptions.rawPayload === undefined
+        ? { aud: undefined, iss: issuerOf(pool, issuerForm), ...claims }
+        : claims
+    return idp.mint(signed, { ...mintOptions, header: { typ: undefined, ...mintOptions.header } })
   }
   const presets = {
     access: (options: CognitoTokenOptions) => accessTokenClaims(context(options), JANE),
@@ -321,6 +338,7 @@ export async function createCognitoIssuer(
     if (preset !== undefined && !Object.hasOwn(presets, preset)) {
       throw new TypeError(`mint: preset must be 'access', 'id' or 'm2m', got ${show(preset)}`)
     }
+    if (preset !== undefined) refuseRawPayload(`mint: preset ${show(preset)}`, rest)
     const base = preset === undefined ? {} : presets[preset](rest)
     return raw({ ...base, ...claims }, rest)
   }
@@ -330,12 +348,19 @@ export async function createCognitoIssuer(
     clientId,
     idp,
     fetch,
-    access: (user = JANE, overrides = {}, options = {}) =>
-      raw({ ...accessTokenClaims(context(options), user), ...overrides }, options),
-    id: (user = JANE, overrides = {}, options = {}) =>
-      raw({ ...idTokenClaims(context(options), user), ...overrides }, options),
-    m2m: (scope, overrides = {}, options = {}) =>
-      raw({ ...m2mTokenClaims(context(options), scope), ...overrides }, options),
+    // Each builds the claims, which a raw payload would replace unseen.
+    access: (user = JANE, overrides = {}, options = {}) => {
+      refuseRawPayload('access()', options)
+      return raw({ ...accessTokenClaims(context(options), user), ...overrides }, options)
+    },
+    id: (user = JANE, overrides = {}, options = {}) => {
+      refuseRawPayload('id()', options)
+      return raw({ ...idTokenClaims(context(options), user), ...overrides }, options)
+    },
+    m2m: (scope, overrides = {}, options = {}) => {
+      refuseRawPayload('m2m()', options)
+      return raw({ ...m2mTokenClaims(context(options), scope), ...overrides }, options)
+    },
     mint,
     providerOptions: { userPoolId, clientId, fetch },
     close: () => idp.close(),

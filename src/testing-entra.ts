@@ -2,7 +2,14 @@
 // URLs answered in memory.
 
 import { createOidcIssuer, serveAs, type MintOptions, type TestIssuer } from './test-issuer.js'
-import { anything, checkMembers, optionError, show, type MemberRules } from './test-kit-options.js'
+import {
+  anything,
+  checkMembers,
+  optionError,
+  refuseRawPayload,
+  show,
+  type MemberRules,
+} from './test-kit-options.js'
 import {
   APP_ID_URI,
   AUTHORITY,
@@ -84,9 +91,10 @@ export interface EntraTestIssuer {
   b2c(user?: EntraTestUser, overrides?: Record<string, unknown>, options?: MintOptions): string
   /**
    * Signs claims with Entra's header: `typ`, `alg`, `kid`, and in v1.0 tokens (`ver: '1.0'`, not
-   * B2C's) the legacy `x5t`. With `preset`, they go on top of a complete token: Jane's v2.0 or
-   * v1.0 access token, an app-only token, or (on a B2C stand-in, which refuses the others) Jane's
-   * user-flow token. A misspelt preset is a TypeError.
+   * B2C's) the legacy `x5t`, the header's `kid` again (none when `kid: null` omits it). With
+   * `preset`, they go on top of a complete token: Jane's v2.0 or v1.0 access token, an app-only
+   * token, or (on a B2C stand-in, which refuses the others) Jane's user-flow token. A misspelt
+   * preset, or a preset with `rawPayload` (which would replace its claims), is a TypeError.
    */
   mint(claims?: Record<string, unknown>, options?: EntraMintOptions): string
   /**
@@ -189,19 +197,21 @@ export async function createEntraIssuer(options: EntraIssuerInit = {}): Promise<
       const shapes = b2cTenantName === undefined ? "'v2', 'v1' or 'app'" : "'b2c' (a B2C stand-in)"
       throw new TypeError(`mint: preset must be ${shapes}, got ${show(preset)}`)
     }
-    if (preset !== undefined) checkShape(`mint: preset ${show(preset)}`, preset === 'b2c')
+    if (preset !== undefined) {
+      checkShape(`mint: preset ${show(preset)}`, preset === 'b2c')
+      refuseRawPayload(`mint: preset ${show(preset)}`, rest)
+    }
     const base = preset === undefined ? {} : presets[preset](rest.expiresInSec)
     return raw({ ...base, ...claims }, rest)
   }
   // Entra's header repeats the kid as x5t in v1.0 tokens only, a legacy of v1.0; B2C's say ver
-  // 1.0 but have none either.
+  // 1.0 but have none either. A raw payload replaces the claims, the jti removal included.
   const raw = (claims: Record<string, unknown>, mintOptions: MintOptions = {}): string => {
     const legacy = claims['ver'] === '1.0' && b2cTenantName === undefined
-    const x5t = legacy ? { x5t: idp.jwks().keys[0]?.['kid'] } : {}
-    return idp.mint(
-      { jti: undefined, ...claims },
-      { ...mintOptions, header: { ...x5t, ...mintOptions.header } },
-    )
+    const kid = legacy ? headerKid(mintOptions, idp.jwks().keys[0]?.['kid']) : undefined
+    const x5t = kid === undefined || kid === null ? {} : { x5t: kid }
+    const signed = mintOptions.rawPayload === undefined ? { jti: undefined, ...claims } : claims
+    return idp.mint(signed, { ...mintOptions, header: { ...x5t, ...mintOptions.header } })
   }
   // A B2C tenant issues user-flow tokens only, and only a B2C tenant issues them.
   const checkShape = (what: string, b2c: boolean): void => {
@@ -257,18 +267,22 @@ export async function createEntraIssuer(options: EntraIssuerInit = {}): Promise<
         ? {}
         : { b2c: { tenantName: b2cTenantName, policies: [B2C_POLICY] } }),
     },
+    // Each builds the claims, which a raw payload would replace unseen.
     v2: (user = JANE, overrides = {}, mintOptions = {}) => {
       checkShape('v2()', false)
+      refuseRawPayload('v2()', mintOptions)
       const claims = v2AccessTokenClaims(context(tid, CLIENT_ID, mintOptions.expiresInSec), user)
       return mint({ ...claims, ...overrides }, mintOptions)
     },
     v1: (user = JANE, overrides = {}, mintOptions = {}) => {
       checkShape('v1()', false)
+      refuseRawPayload('v1()', mintOptions)
       const claims = v1AccessTokenClaims(context(tid, APP_ID_URI, mintOptions.expiresInSec), user)
       return mint({ ...claims, ...overrides }, mintOptions)
     },
     app: (appOptions, overrides = {}, mintOptions = {}) => {
       checkShape('app()', false)
+      refuseRawPayload('app()', mintOptions)
       const claims = appOnlyTokenClaims(
         context(tid, CLIENT_ID, mintOptions.expiresInSec),
         appOptions,
@@ -277,6 +291,7 @@ export async function createEntraIssuer(options: EntraIssuerInit = {}): Promise<
     },
     b2c: (user = JANE, overrides = {}, mintOptions = {}) => {
       checkShape('b2c()', true)
+      refuseRawPayload('b2c()', mintOptions)
       const claims = b2cAccessTokenClaims(b2cContext(mintOptions.expiresInSec), user, B2C_POLICY)
       return mint({ ...claims, ...overrides }, mintOptions)
     },
@@ -288,6 +303,20 @@ export async function createEntraIssuer(options: EntraIssuerInit = {}): Promise<
     },
     close: () => idp.close(),
   }
+}
+
+/**
+ * The `kid` a token's header ends up with, which Entra's v1.0 `x5t` repeats: `header.kid` when
+ * given (undefined removes it), else the `kid` option (null omits it), else the current key's.
+ * Taken from the current key alone, a kid override gave a header real Entra never issues.
+ */
+function headerKid(options: MintOptions, current: unknown): unknown {
+  const { header } = options
+  // Not an object: the issuer's mint refuses it, with its own message.
+  if (typeof header === 'object' && header !== null && Object.hasOwn(header, 'kid')) {
+    return header['kid']
+  }
+  return options.kid === undefined ? current : options.kid
 }
 
 /** The tenant id given as `tid` or `tenantId` (default {@link TENANT}), checked under that name. */
