@@ -109,6 +109,9 @@ export function resolveLogger(logger: Logger | false | undefined, level: LogLeve
 }
 
 const guarded = new WeakSet<object>()
+// One wrapper per logger: parts that tell every logger they hold of one event (the stores of one
+// SQL pool) see one logger given twice as one, and say the event once.
+const wrappers = new WeakMap<object, Logger>()
 
 /**
  * `logger` with log methods that never throw: a record its sink, serializer or hook fails on is
@@ -116,10 +119,13 @@ const guarded = new WeakSet<object>()
  * throw would turn an outage's 503 into a 401, count a good fetch as failed, or end the process.
  * Each method calls the logger's current one (so a level change is followed, and a disabled level
  * costs one call to pino's no-op); everything else, `isLevelEnabled` included, is the logger's own.
- * Guarding a guarded logger, or the silent one, returns it as it is.
+ * Guarding a guarded logger, or the silent one, returns it as it is; guarding one logger twice
+ * returns the same wrapper.
  */
 export function neverThrows(logger: Logger): Logger {
   if (logger === silentLogger || guarded.has(logger)) return logger
+  const known = wrappers.get(logger)
+  if (known !== undefined) return known
   const target = logger as unknown as Record<string, unknown>
   const safe = Object.create(logger) as Logger
   const custom = Object.keys((logger.levels as Logger['levels'] | undefined)?.values ?? {})
@@ -149,6 +155,7 @@ export function neverThrows(logger: Logger): Logger {
     },
   })
   guarded.add(safe)
+  wrappers.set(logger, safe)
   return safe
 }
 

@@ -265,7 +265,8 @@ describe.each(postgres)('stores sharing one pool, on $name', (db) => {
     // A grant helper or health check, built first, with no logger; then the app's sources.
     const helper = new SqlAuthzStore({ url })
     const groups = new SqlAuthzStore({ url, logger: appLogger })
-    const roles = new SqlAuthzStore({ url, logger: appLogger })
+    // The same logger given raw, as an app passes its pino logger to each store: still told once.
+    const roles = new SqlAuthzStore({ url, logger: app.logger })
     const audit = new SqlAuthzStore({ url, logger: other.logger })
     const stores = [helper, groups, roles, audit]
     try {
