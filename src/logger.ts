@@ -169,9 +169,10 @@ const DOTTED_RUN = /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+/g
 // The user information of a URL (a database's or Redis's, with its password).
 const URL_CREDENTIALS = /(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^\s/@]+@/g
 // A password a database driver reads from a URL's query: `?password=`, `&sslpassword=`, mysql2's
-// `password1` to `password3` and `passwordSha1`. A match starts only at a `?` or `&`, and its value
-// stops at the next `&`, so no character is tried twice.
-const QUERY_PASSWORD = /([?&](?:ssl)?password(?:[123]|sha1)?=)[^&#\s]+/gi
+// `password1` to `password3` and `passwordSha1`, and mysql2's `ssl` JSON, which may hold a private
+// key and its passphrase. A match starts only at a `?` or `&`, and its value stops at the next `&`,
+// so no character is tried twice.
+const QUERY_PASSWORD = /([?&](?:(?:ssl)?password(?:[123]|sha1)?|ssl)=)[^&#\s]+/gi
 const MAX_ERROR_TEXT = 1_000
 // A JWS has 3 segments and a JWE 5, each of 8 characters or more.
 const MIN_SEGMENT = 8
