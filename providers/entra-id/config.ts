@@ -112,10 +112,12 @@ function showHost(value: unknown): string {
 
 /**
  * The origin an authority host names (a host name, or an https origin without a path), or what is
- * wrong with it: the words that follow the setting's name in a `ConfigError`.
+ * wrong with it: the words that follow the setting's name in a `ConfigError`. `buildsIssuers` says
+ * whether v2 issuers or discovery are built from the host, which a public-cloud alias cannot serve.
  */
 export function parseAuthorityHost(
   value: unknown,
+  buildsIssuers: boolean,
 ): { readonly origin: string } | { readonly problem: string } {
   let url: URL | undefined
   try {
@@ -139,17 +141,19 @@ export function parseAuthorityHost(
     }
   }
   // Refused rather than mapped: mapping would fetch discovery from a host the user did not name.
+  // v1 issuers name sts.windows.net whatever the host, so a v1-only provider with its own jwksUri
+  // builds nothing from it, and may keep the alias it has always used.
   const issuerHost = issuerHostOf(url.hostname)
-  if (issuerHost !== undefined) {
+  if (issuerHost !== undefined && buildsIssuers) {
     return {
-      problem: `must not be ${url.hostname}, an alias of ${issuerHost}: Entra's tokens and discovery documents name ${issuerHost} whatever host the client used, so issuers built from the alias would match no token; use ${issuerHost}`,
+      problem: `must not be ${url.hostname}, an alias of ${issuerHost}: Entra's tokens and discovery documents name ${issuerHost} whatever host the client used, so v2 issuers and discovery built from the alias would match no token; use ${issuerHost}`,
     }
   }
   return { origin: url.origin }
 }
 
-function resolveAuthority(problems: Problems, value: unknown): Authority {
-  const parsed = parseAuthorityHost(value ?? PUBLIC_AUTHORITY_HOST)
+function resolveAuthority(problems: Problems, value: unknown, buildsIssuers: boolean): Authority {
+  const parsed = parseAuthorityHost(value ?? PUBLIC_AUTHORITY_HOST, buildsIssuers)
   if ('origin' in parsed) return new Authority(parsed.origin)
   problems.add(`authorityHost (${ENV}_AUTHORITY_HOST) ${parsed.problem}`)
   return new Authority(`https://${PUBLIC_AUTHORITY_HOST}`)
@@ -378,9 +382,10 @@ export function resolveEntraConfig(
     typeof b2cTenantName === 'string' && b2cTenantName !== ''
       ? `${b2cTenantName}.b2clogin.com`
       : undefined
-  const authority = resolveAuthority(problems, options.authorityHost ?? b2cHost)
-  checkSingleTenantAuthority(problems, authority, tenant)
   const versions = resolveVersions(problems, options)
+  const buildsIssuers = versions.has('2.0') || options.jwksUri === undefined
+  const authority = resolveAuthority(problems, options.authorityHost ?? b2cHost, buildsIssuers)
+  checkSingleTenantAuthority(problems, authority, tenant)
   const policies = resolveB2c(problems, options.b2c, tenant)
   if (policies !== undefined && versions.has('1.0')) {
     problems.add(

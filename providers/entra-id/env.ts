@@ -57,7 +57,8 @@ function readAuthorityHost(env: EnvReader): string | undefined {
     )
     return undefined
   }
-  const parsed = parseAuthorityHost(match[1])
+  // The template is a v2 discovery URL: whatever is built from its host must name real issuers.
+  const parsed = parseAuthorityHost(match[1], true)
   if ('problem' in parsed) {
     env.problems.add(`${name}: its host ${parsed.problem}`)
     return undefined

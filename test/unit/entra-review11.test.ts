@@ -9,6 +9,7 @@ import {
   entraIdEnv,
   type EntraIdProviderOptions,
 } from '../../providers/entra-id/index.js'
+import { createEntraIssuer } from '../../src/testing-entra.js'
 import { CLIENT_ID, TENANT } from '../fake-idp/entra.js'
 
 const PASSWORD = 'S3cretPW'
@@ -143,5 +144,34 @@ describe("the public cloud's alias hosts", () => {
     ['http://127.0.0.1:8443', `http://127.0.0.1:8443/${TENANT}/v2.0`],
   ])('%s is still accepted', (authorityHost, issuer) => {
     expect(provider({ authorityHost }).issuers).toEqual([issuer])
+  })
+})
+
+describe('an alias host on a provider that builds no issuer from it', () => {
+  it('is kept for v1 tokens only with a jwksUri: v1 issuers name sts.windows.net whatever the host', async () => {
+    const entra = await createEntraIssuer({ host: 'login.windows.net' })
+    try {
+      const keys = `https://login.windows.net/${entra.tid}/discovery/v2.0/keys`
+      const options = {
+        ...entra.providerOptions,
+        authorityHost: 'login.windows.net',
+        jwksUri: keys,
+        acceptV1: true,
+        logger: false as const,
+      }
+      const v1Only = new EntraIdProvider({ ...options, acceptV2: false })
+      const verified = await v1Only.verifyToken(entra.v1())
+      expect(verified.claims.iss).toBe(`https://sts.windows.net/${entra.tid}/`)
+      // With v2 tokens too, or without a jwksUri, issuers or discovery come from the host: refused.
+      expect(problemsOf(() => new EntraIdProvider(options))).toEqual([
+        expect.stringContaining('must not be login.windows.net, an alias'),
+      ])
+      const { jwksUri: _discovered, ...discovering } = options
+      expect(problemsOf(() => new EntraIdProvider({ ...discovering, acceptV2: false }))).toEqual([
+        expect.stringContaining('must not be login.windows.net, an alias'),
+      ])
+    } finally {
+      await entra.close()
+    }
   })
 })
