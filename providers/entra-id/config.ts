@@ -382,10 +382,11 @@ export function resolveEntraConfig(
     typeof b2cTenantName === 'string' && b2cTenantName !== ''
       ? `${b2cTenantName}.b2clogin.com`
       : undefined
-  const versions = resolveVersions(problems, options)
-  const buildsIssuers = versions.has('2.0') || options.jwksUri === undefined
+  // acceptV2 is checked with the versions below; anything but false accepts v2 tokens here too.
+  const buildsIssuers = options.acceptV2 !== false || options.jwksUri === undefined
   const authority = resolveAuthority(problems, options.authorityHost ?? b2cHost, buildsIssuers)
   checkSingleTenantAuthority(problems, authority, tenant)
+  const versions = resolveVersions(problems, options)
   const policies = resolveB2c(problems, options.b2c, tenant)
   if (policies !== undefined && versions.has('1.0')) {
     problems.add(
