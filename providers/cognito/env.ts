@@ -35,7 +35,7 @@ function collect<T>(env: EnvReader, build: () => T): T | undefined {
 }
 
 const NOT_USED_BY_SEED =
-  "was not used by the Python package either: tokens are verified with the pool's public keys (RS256) only; remove it"
+  "is not read (the Python package's Cognito provider did not use it either): tokens are verified with the pool's public keys (RS256) only; it can go unless your app uses it itself"
 const BOTH_REFRESHES =
   "is not read: a key set is always refreshed on whichever of JWKS_CACHE_INTERVAL and JWKS_CACHE_USAGES comes first (the Python package's default, both), and for an unknown kid (at most once per cooldown)"
 
@@ -47,7 +47,7 @@ const UNREAD_COGNITO_VARIABLES: Readonly<Record<string, string>> = Object.freeze
   JWKS_URL_TEMPLATE:
     'is not read: keys come from {issuer}/.well-known/jwks.json of the pool; to fetch them elsewhere (a proxy), set AUTH_PROVIDER_AWS_COGNITO_JWKS_URI to the full key URL',
   USER_POOL_CLIENT_SECRET:
-    "is not read: verifying a token needs no client secret (and the Python provider did not use it); remove it from the API's environment",
+    'is not read: verifying a token needs no client secret (and the Python provider did not use it); it can go unless your app uses it itself',
   JWT_SECRET_KEY: NOT_USED_BY_SEED,
   JWT_ALGORITHM: NOT_USED_BY_SEED,
   JWKS_CACHE_STRATEGY: BOTH_REFRESHES,
