@@ -70,10 +70,17 @@ function withVariableNames<T>(build: () => T): T {
   }
 }
 
+// The seed's clock tolerance: read for cognito (its settings' name), here it would be ignored.
+const SEED_LEEWAY: Readonly<Record<string, string>> = Object.freeze({
+  JWT_LEEWAY:
+    'is read for AUTH_PROVIDER=cognito only: for the jwks and oidc providers set AUTH_PROVIDER_CLOCK_TOLERANCE_SEC (seconds)',
+})
+
 /** `AUTH_PROVIDER=jwks`: an issuer and the URL of its JWK Set. */
 export const jwksEnv: ProviderEnvFactory = {
   name: 'jwks',
   variables: [...TOKEN_CHECK_VARIABLES, 'AUTH_PROVIDER_JWKS_URI'],
+  unread: SEED_LEEWAY,
   create(env, context) {
     const required = { required: 'when AUTH_PROVIDER includes jwks' }
     const issuer = env.string('AUTH_PROVIDER_ISSUER', required)
@@ -88,6 +95,7 @@ export const jwksEnv: ProviderEnvFactory = {
 export const oidcEnv: ProviderEnvFactory = {
   name: 'oidc',
   variables: TOKEN_CHECK_VARIABLES,
+  unread: SEED_LEEWAY,
   create(env, context) {
     const issuer = env.string('AUTH_PROVIDER_ISSUER', {
       required: 'when AUTH_PROVIDER includes oidc',
