@@ -29,6 +29,9 @@ import type { User, UserSources } from './user.js'
 type AnySource = GroupsProvider | RolesProvider | PermissionsProvider | ProfileProvider
 type Call = (user: User, context: SourceContext) => unknown
 
+/** A shared-tier step that failed or timed out (a miss is `undefined`). */
+const UNANSWERED: unique symbol = Symbol('unanswered')
+
 interface FetchContext {
   readonly user: User
   readonly call: Call
@@ -253,10 +256,12 @@ export class Enrichment {
   ): Promise<Answer> {
     const shared = context.shared ? this.#shared : undefined
     if (shared === undefined) return this.#call(context, signal)
-    const stored = await this.#sharedStep(() => readShared(shared, key))
+    // This load's own: the tier checks its write against what this read saw, never another's.
+    const read = {}
+    const stored = await this.#sharedStep(() => readShared(shared, key, read), true)
     // Dropped while the shared tier answered: its waiters load afresh, so the source is not asked.
     signal.throwIfAborted()
-    if (stored !== undefined) {
+    if (stored !== UNANSWERED && stored !== undefined) {
       try {
         const answer = checkedAnswer(context.facet, stored.value)
         // Stored by another instance a while ago: kept here only for what it has left there, so
@@ -272,13 +277,24 @@ export class Enrichment {
     }
     const answer = await this.#call(context, signal)
     // Aborted: the user was forgotten while the source answered (a source may ignore the signal).
-    // Its answer predates the change that made someone forget it, so it must not be shared.
-    if (!signal.aborted) void this.#sharedStep(() => shared.set(key, answer, this.#ttlMs))
+    // Its answer predates the change that made someone forget it, so it must not be shared. A read
+    // that did not answer (failed, or given up on) may still answer late, with a generation read
+    // after the source was asked: nothing then says the answer is current.
+    if (!signal.aborted && stored !== UNANSWERED) {
+      void this.#sharedStep(() => shared.set(key, answer, this.#ttlMs, read), false)
+    }
     return answer
   }
 
-  /** Runs a shared-tier operation; its failure degrades to the sources, logged once per episode. */
-  async #sharedStep<T>(operation: () => Promise<T>): Promise<T | undefined> {
+  /**
+   * Runs a shared-tier operation; its failure degrades to the sources, logged once per episode.
+   * Only a read that answered ends the episode: a write may have sent nothing (no read to check it
+   * against), and would log "back" between two failed reads.
+   */
+  async #sharedStep<T>(
+    operation: () => Promise<T>,
+    isRead: boolean,
+  ): Promise<T | typeof UNANSWERED> {
     let timer: NodeJS.Timeout | undefined
     // A tier that hangs must not hold requests longer than a source may.
     const timedOut = new Promise<never>((_resolve, reject) => {
@@ -287,8 +303,10 @@ export class Enrichment {
     })
     try {
       const result = await Promise.race([operation(), timedOut])
-      if (this.#sharedDown) this.#logger.info('shared authorization cache is back')
-      this.#sharedDown = false
+      if (isRead && this.#sharedDown) {
+        this.#sharedDown = false
+        this.#logger.info('shared authorization cache is back')
+      }
       return result
     } catch (error) {
       if (!this.#sharedDown) {
@@ -298,7 +316,7 @@ export class Enrichment {
         )
       }
       this.#sharedDown = true
-      return undefined
+      return UNANSWERED
     } finally {
       clearTimeout(timer)
     }

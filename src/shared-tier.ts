@@ -6,17 +6,27 @@ import type { Problems } from './options.js'
 
 const SHARED_TIER_METHODS = ['get', 'set', 'invalidate', 'onInvalidate'] as const
 
-/** A cache shared between instances, under the in-process one. */
+/**
+ * A cache shared between instances, under the in-process one.
+ *
+ * Each load of the in-process tier passes one object of its own, `read`, to its read (`getEntry`,
+ * else `get`) and to the `set` of the source's answer that follows, and to no other load. A tier
+ * that can tell an invalidation happened since a read (Redis's generations) remembers under that
+ * object what the read saw, and writes the answer only if it still holds; keyed by the key alone,
+ * two loads of one key at once (two verifiers sharing the tier) would mix up what each read. A
+ * tier without such a check ignores the argument. `set` follows only a read that answered.
+ */
 export interface SharedCacheTier extends HasHealth {
   /** The stored answer, or `undefined`. */
-  get(key: string): Promise<unknown>
+  get(key: string, read?: object): Promise<unknown>
   /**
    * The stored answer with the time it has left, or `undefined`. Optional, read instead of `get`
    * when there: an answer another instance stored some time ago is then kept here only for what is
    * left of its TTL. Through `get` alone it is kept a whole `ttlMs` more, so up to twice as long.
    */
-  getEntry?(key: string): Promise<SharedCacheEntry | undefined>
-  set(key: string, value: unknown, ttlMs: number): Promise<void>
+  getEntry?(key: string, read?: object): Promise<SharedCacheEntry | undefined>
+  /** Stores the answer of the load whose read got `read` (the same object), for `ttlMs`. */
+  set(key: string, value: unknown, ttlMs: number, read?: object): Promise<void>
   /** Deletes the keys everywhere and tells every instance (their `onInvalidate` listeners). */
   invalidate(keys: readonly string[]): Promise<void>
   onInvalidate(listener: (keys: readonly string[]) => void): void
@@ -70,8 +80,9 @@ export function checkSharedTier(problems: Problems, shared: unknown): void {
 export async function readShared(
   shared: SharedCacheTier,
   key: string,
+  read: object,
 ): Promise<SharedCacheEntry | undefined> {
-  if (shared.getEntry !== undefined) return shared.getEntry(key)
-  const value = await shared.get(key)
+  if (shared.getEntry !== undefined) return shared.getEntry(key, read)
+  const value = await shared.get(key, read)
   return value === undefined ? undefined : { value }
 }

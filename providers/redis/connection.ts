@@ -382,6 +382,9 @@ export class RedisLink {
       connectTimeout: this.#timeoutMs,
       commandTimeout: this.#timeoutMs,
       maxRetriesPerRequest: 0,
+      // A socket dropped on a silent network waits this long for the peer's goodbye (2 s by
+      // default) before it is destroyed and reconnected.
+      disconnectTimeout: this.#timeoutMs,
       retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
       // A duplicate of a `lazyConnect` client would be lazy too, and would never connect.
       lazyConnect: false,
@@ -422,8 +425,8 @@ export class RedisLink {
     const current = () => !this.#closed && attempt === this.#attempt
     try {
       await subscriber.subscribe(this.#handlers.channel)
-      // The command connection on its database first, whether or not the store loads anything.
-      await this.#connection({ waitForReconnection: true })
+      // The command connection answering, on its database, whether or not the store loads anything.
+      await this.#commandAnswers()
       await this.#handlers.onSubscribed((send) => this.run(send, { waitForReconnection: true }))
       // A load that outlived its subscription may have missed what was published meanwhile: only
       // the newest one (still running) can tell that the state is in step.
@@ -449,6 +452,23 @@ export class RedisLink {
     }
   }
 
+  /**
+   * A round trip on the command connection: a link is live only once it answers. After a silent
+   * network its socket may still look ready, and never answer again until the kernel gives up (a
+   * quarter of an hour): one the link opened is then reconnected.
+   */
+  async #commandAnswers(): Promise<void> {
+    const command = await this.#connection({ waitForReconnection: true })
+    let answered = false
+    const ping = command.ping().finally(() => (answered = true))
+    try {
+      await withTimeout(ping, this.#timeoutMs, 'redis did not answer a ping')
+    } catch (error) {
+      if (!answered) this.#reconnectCommand() // an answer, even an error, says the socket works
+      throw error
+    }
+  }
+
   /** A subscriber on a network that drops packets is never closed: a ping that fails tells. */
   async #beat(subscriber: Redis): Promise<void> {
     if (!this.#live || this.#closed) return
@@ -458,7 +478,15 @@ export class RedisLink {
       if (this.#closed) return
       this.#lost(error)
       subscriber.disconnect(true)
+      // The command connection went silent with it, most likely, and would hold every command
+      // for `timeoutMs` until TCP gives up; the stores fail at once meanwhile (`down`).
+      this.#reconnectCommand()
     }
+  }
+
+  /** A fresh socket for the command connection, if the link opened it (never the app's client). */
+  #reconnectCommand(): void {
+    if (this.#owned && !this.#closed) this.#command?.disconnect(true)
   }
 
   #noteError(error: Error): void {

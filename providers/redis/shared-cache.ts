@@ -27,8 +27,9 @@ const SHARED_CACHE_OPTIONS = Object.keys(CONNECTION_OPTIONS)
 
 // The facets the core caches per user, and its key layout (facet, issuer, subject).
 const FACETS = ['groups', 'roles', 'permissions', 'profile'] as const
-// A generation outlives any load that read the one before it (loads are bounded by the source
-// time-out, seconds): an answer loaded before an invalidation can then never be stored after it.
+// A generation a read (or an invalidation) created outlives the loads that read it (bounded by the
+// source time-out, seconds); once an answer is written, it lives as long as the answer. One gone
+// (expired, evicted) only makes a miss, and a load that outlived it writes nothing.
 const GENERATION_TTL_MS = 3_600_000
 // Published instead of a list of keys: every instance drops its whole in-process tier.
 const CLEAR_MESSAGE = 'clear'
@@ -36,27 +37,57 @@ const CLEAR_MESSAGE = 'clear'
 // answers: anything else under a value key (the JSON of older versions) is a miss.
 const VALUE_FORMAT = 'v8:'
 
-// Reads a key's generation, the epoch (bumped by `clear`), its answer and the time the answer has
-// left, at one instant.
+// Reads a key's generation, the epoch, its answer and the time the answer has left, at one
+// instant. A generation or an epoch that is missing (never set, expired, or evicted by an
+// `allkeys-*` policy) is created with a new random value (ARGV[1]), which no stored answer carries:
+// a key Redis drops can turn answers into misses, never make an old one current again (as a
+// missing epoch read as 0 would have, for every answer from before the first clear). Atomic, as a
+// script: two reads of one key cannot create two generations.
 const GET_SCRIPT = `
-return { redis.call('GET', KEYS[1]), redis.call('GET', KEYS[3]), redis.call('GET', KEYS[2]),
-  redis.call('PTTL', KEYS[2]) }
+local generation = redis.call('GET', KEYS[1])
+if not generation then
+  generation = ARGV[1]
+  redis.call('SET', KEYS[1], generation, 'PX', ARGV[2])
+end
+local epoch = redis.call('GET', KEYS[3])
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[3], epoch)
+end
+return { generation, epoch, redis.call('GET', KEYS[2]), redis.call('PTTL', KEYS[2]) }
 `
 
-// Stores an answer only if no invalidation and no clear happened since it was read.
+// Stores an answer only if the key's generation and the epoch are still the ones its read saw (a
+// missing one, invalidated or evicted since, refuses it too); the generation then lives as long
+// as the answer.
 const SET_SCRIPT = `
-local generation = tonumber(redis.call('GET', KEYS[1]) or '0')
-local epoch = tonumber(redis.call('GET', KEYS[3]) or '0')
-if generation ~= tonumber(ARGV[1]) or epoch ~= tonumber(ARGV[2]) then return 0 end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('GET', KEYS[3]) ~= ARGV[2] then return 0 end
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1
 `
 
+/**
+ * A new generation or epoch: random, compared as a string. It only has to differ from the ones
+ * before it, not to be secret (whoever can write it in Redis can write answers): 48 random bits
+ * from `Math.random` make a repeat negligible. Digits, so that an older version of this cache on
+ * the same Redis (a rolling upgrade), which INCRs them, still moves them to a value no answer
+ * carries.
+ */
+function newVersion(): string {
+  return String(1 + Math.floor(Math.random() * 2 ** 48))
+}
+
 /** What a load saw when it read a key: stored with its answer, which is current while they hold. */
 interface Seen {
-  readonly g: number
-  readonly e: number
+  readonly key: string
+  readonly g: string
+  readonly e: string
 }
+
+// Two reads of one key at once without a `read` object of their own: which read a write follows is
+// unknown, so neither writes (a missed write costs a source call; a wrong one serves a revoked right).
+const UNKNOWN: Seen = Object.freeze({ key: '', g: '', e: '' })
 
 /**
  * A {@link SharedCacheTier} in Redis, under the in-process cache of groups, roles, permissions
@@ -64,14 +95,18 @@ interface Seen {
  * loaded. `invalidate` (what `verifier.forgetUser` calls) deletes the user's answers in Redis and
  * publishes the keys, so every instance drops them from its in-process tier at once.
  *
- * Each key has a generation that invalidation bumps, and the whole cache an epoch that `clear`
- * bumps; an answer is stored and read under the ones seen before the source was asked, so a slow
- * load that started before an invalidation or a clear can never put the old answer back. Values
- * are copied as the in-process tier copies them (the structured clone algorithm: dates, maps,
- * sets and bigints stay what they are), with the cache's TTL; one it cannot copy stays in-process.
+ * Each key has a generation that invalidation replaces, and the whole cache an epoch that `clear`
+ * replaces, random values (an evicted one is replaced by a new one, never read as an old one); an
+ * answer is stored and read under the ones its own load's read saw before the source was asked,
+ * so a slow load that started before an invalidation or a clear can never put the old answer
+ * back, even with other loads of the same key on this instance (two verifiers sharing the tier).
+ * Values are copied as the in-process tier copies them (the structured clone algorithm: dates,
+ * maps, sets and bigints stay what they are), with the cache's TTL; one it cannot copy stays
+ * in-process.
  *
  * Redis unreachable: the core asks the sources instead (degraded, logged once per episode), never
- * a 500 and never a grant the sources would refuse. Invalidations published while an instance's
+ * a 500 and never a grant the sources would refuse; once the link is known to be down, reads and
+ * writes fail at once until it is live again. Invalidations published while an instance's
  * subscriber was away are covered by dropping its whole in-process tier on every (re)subscription.
  *
  * @example
@@ -90,7 +125,10 @@ export class RedisSharedCache implements SharedCacheTier {
   readonly #listeners: Array<(keys: readonly string[]) => void> = []
   readonly #clearListeners: Array<() => void> = []
   readonly #logger: Logger
-  // What each key had when it was last read, for the `set` that follows the load.
+  // What each load's read saw, for its `set` (the core passes each load an object of its own).
+  #reads = new WeakMap<object, Seen>()
+  // What a key had when it was read without such an object (a caller of `get` and `set` of its
+  // own), for the `set` that follows; UNKNOWN once two reads of it disagree.
   readonly #seen = new LRUCache<string, Seen>({ max: 10_000 })
   #warnedUncopyable = false
 
@@ -115,21 +153,43 @@ export class RedisSharedCache implements SharedCacheTier {
     )
   }
 
-  /** The stored answer, or `undefined`; rejects when Redis cannot be reached. */
-  async get(key: string): Promise<unknown> {
-    return (await this.getEntry(key))?.value
+  /**
+   * The stored answer, or `undefined`; rejects when Redis cannot be reached.
+   *
+   * @param read an object of the load's own, given again to its `set` (see {@link getEntry}).
+   */
+  async get(key: string, read?: object): Promise<unknown> {
+    return (await this.getEntry(key, read))?.value
   }
 
   /**
    * The stored answer and the milliseconds it has left in Redis (so that an instance reading it
-   * late keeps it no longer than the others), or `undefined`; rejects when Redis cannot be reached.
+   * late keeps it no longer than the others), or `undefined`; rejects when Redis cannot be reached,
+   * at once while the link is known to be down (nothing waits for a silent network).
+   *
+   * @param read an object of the load's own, given again to the `set` of its answer: what this
+   *   read saw is kept under it. Without one, under the key, and two reads of one key before its
+   *   `set` disagreeing (an invalidation between them) make that `set` write nothing.
    */
-  async getEntry(key: string): Promise<{ value: unknown; remainingMs?: number } | undefined> {
+  async getEntry(
+    key: string,
+    read?: object,
+  ): Promise<{ value: unknown; remainingMs?: number } | undefined> {
+    this.#failWhileDown()
     const [generation, epoch, raw, pttl] = (await this.#link.run((command) =>
-      command.eval(GET_SCRIPT, 3, this.#generationKey(key), this.#valueKey(key), this.#epochKey),
-    )) as [string | null, string | null, string | null, number]
-    const seen: Seen = { g: Number(generation ?? 0), e: Number(epoch ?? 0) }
-    this.#seen.set(key, seen)
+      command.eval(
+        GET_SCRIPT,
+        3,
+        this.#generationKey(key),
+        this.#valueKey(key),
+        this.#epochKey,
+        newVersion(),
+        String(GENERATION_TTL_MS),
+      ),
+    )) as [string, string, string | null, number]
+    const seen: Seen = { key, g: generation, e: epoch }
+    if (read !== undefined) this.#reads.set(read, seen)
+    else this.#remember(seen)
     if (raw === null || raw === undefined) return undefined
     const stored = parse(raw)
     if (stored === undefined || stored.g !== seen.g || stored.e !== seen.e) return undefined
@@ -139,28 +199,31 @@ export class RedisSharedCache implements SharedCacheTier {
 
   /**
    * Stores an answer for `ttlMs`, unless the key was invalidated or the cache cleared since it was
-   * read (or it was never read here: then nothing says the answer is current).
+   * read (or it was never read here: then nothing says the answer is current, and nothing is sent).
+   *
+   * @param read the object given to the read this answer's load made ({@link getEntry}).
    */
-  async set(key: string, value: unknown, ttlMs: number): Promise<void> {
-    const seen = this.#seen.get(key)
-    this.#seen.delete(key)
-    // Fails like `get` while Redis is away, so the caller's view of the outage stays one episode.
-    await this.#link.run(async (command) => {
-      if (seen === undefined) return
-      const stored = this.#serialized({ ...seen, v: value })
-      if (stored === undefined) return
-      await command.eval(
+  async set(key: string, value: unknown, ttlMs: number, read?: object): Promise<void> {
+    const seen = read === undefined ? this.#seen.get(key) : this.#reads.get(read)
+    if (read === undefined) this.#seen.delete(key)
+    else this.#reads.delete(read)
+    if (seen === undefined || seen === UNKNOWN || seen.key !== key) return
+    const stored = this.#serialized({ g: seen.g, e: seen.e, v: value })
+    if (stored === undefined) return
+    this.#failWhileDown()
+    await this.#link.run((command) =>
+      command.eval(
         SET_SCRIPT,
         3,
         this.#generationKey(key),
         this.#valueKey(key),
         this.#epochKey,
-        String(seen.g),
-        String(seen.e),
+        seen.g,
+        seen.e,
         stored,
         String(Math.max(1, Math.round(ttlMs))),
-      )
-    })
+      ),
+    )
   }
 
   /**
@@ -174,7 +237,11 @@ export class RedisSharedCache implements SharedCacheTier {
   async clear(): Promise<void> {
     this.#dropAll()
     const results = await this.#link.run((command) =>
-      command.multi().incr(this.#epochKey).publish(this.#channel, CLEAR_MESSAGE).exec(),
+      command
+        .multi()
+        .set(this.#epochKey, newVersion())
+        .publish(this.#channel, CLEAR_MESSAGE)
+        .exec(),
     )
     const failed = results?.find(([error]) => error !== null)?.[0]
     if (results === null || failed !== undefined) {
@@ -198,10 +265,10 @@ export class RedisSharedCache implements SharedCacheTier {
     this.#dropLocally(keys)
     const results = await this.#link.run((command) => {
       const transaction = command.multi()
+      // A new generation: no load that read the key before can write (see SET_SCRIPT).
       for (const key of keys) {
         transaction
-          .incr(this.#generationKey(key))
-          .pexpire(this.#generationKey(key), GENERATION_TTL_MS)
+          .set(this.#generationKey(key), newVersion(), 'PX', GENERATION_TTL_MS)
           .del(this.#valueKey(key))
       }
       return transaction.publish(this.#channel, JSON.stringify(keys)).exec()
@@ -288,8 +355,27 @@ export class RedisSharedCache implements SharedCacheTier {
     for (const listener of this.#listeners) listener(keys)
   }
 
+  /**
+   * Reads and writes fail at once while the link is known to be down (the heartbeat or the
+   * subscriber found it lost), until it is live again: on a silent network the command connection
+   * may look ready for minutes, and every miss would wait `timeoutMs` for nothing.
+   */
+  #failWhileDown(): void {
+    if (this.#link.down) {
+      throw new Error(`redis is unreachable (${this.#link.lastError ?? 'no answer'})`)
+    }
+  }
+
+  /** What a read without a `read` object saw, unless another read of the key disagrees. */
+  #remember(seen: Seen): void {
+    const pending = this.#seen.get(seen.key)
+    const agrees = pending === undefined || (pending.g === seen.g && pending.e === seen.e)
+    this.#seen.set(seen.key, agrees ? seen : UNKNOWN)
+  }
+
   #dropAll(): void {
     this.#seen.clear()
+    this.#reads = new WeakMap()
     for (const listener of this.#clearListeners) listener()
   }
 
@@ -298,7 +384,7 @@ export class RedisSharedCache implements SharedCacheTier {
    * `SharedArrayBuffer`, which `structuredClone` copies in-process but `node:v8` cannot
    * serialize): it stays in this instance's tier only, logged once. Not an outage of Redis.
    */
-  #serialized(stored: Seen & { v: unknown }): string | undefined {
+  #serialized(stored: Stored): string | undefined {
     try {
       return VALUE_FORMAT + serialize(stored).toString('base64')
     } catch (error) {
@@ -314,19 +400,24 @@ export class RedisSharedCache implements SharedCacheTier {
   }
 }
 
-/** A stored answer, or `undefined` for anything this version did not write (a miss, replaced). */
-function parse(raw: string): (Seen & { v: unknown }) | undefined {
+/** An answer as written in Redis, with the generation and the epoch its read saw. */
+interface Stored {
+  readonly g: string
+  readonly e: string
+  readonly v: unknown
+}
+
+/**
+ * A stored answer, or `undefined` for anything this version did not write (a miss, replaced): the
+ * numbered generations of older versions included.
+ */
+function parse(raw: string): Stored | undefined {
   if (!raw.startsWith(VALUE_FORMAT)) return undefined
   try {
     const value: unknown = deserialize(Buffer.from(raw.slice(VALUE_FORMAT.length), 'base64'))
-    if (
-      typeof value === 'object' &&
-      value !== null &&
-      'g' in value &&
-      'e' in value &&
-      'v' in value
-    ) {
-      return value as Seen & { v: unknown }
+    if (typeof value === 'object' && value !== null && 'v' in value) {
+      const { g, e } = value as Partial<Stored>
+      if (typeof g === 'string' && typeof e === 'string') return value as Stored
     }
   } catch {
     // Corrupt, or written by a Node whose serialization format this one cannot read.

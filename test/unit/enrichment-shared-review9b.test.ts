@@ -4,7 +4,7 @@
 
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { RedisSharedCache } from '../../providers/redis/index.js'
 import type { SharedCacheTier } from '../../src/index.js'
 import { Enrichment } from '../../src/enrichment.js'
@@ -99,6 +99,8 @@ async function instance() {
     writes,
     /** Lets this instance's in-process answers expire. */
     expire: () => void (now += TTL_MS + 1),
+    /** The messages received and held so far. */
+    received: () => held.length,
     deliver: () => held.splice(0).forEach((listen) => listen()),
     groupsOf: (sources: UserSources) =>
       new User(
@@ -124,6 +126,9 @@ describe('a source with its own cache, two instances over Redis', () => {
     await Promise.all(there.writes)
     // ...but never for the instance that forgot, nor for itself once told.
     expect(await here.groupsOf(hereSources!)).toEqual(['readers'])
+    // Published before forget resolved, but a message on another connection has no order with
+    // that reply: wait until it is here, then let it through.
+    await vi.waitFor(() => expect(there.received()).toBe(1))
     there.deliver()
     expect(await there.groupsOf(thereSources!)).toEqual(['readers'])
     expect(there.writes).toHaveLength(0)

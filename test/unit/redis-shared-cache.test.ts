@@ -121,15 +121,21 @@ describe('RedisSharedCache', () => {
     let now = 1_000
     const clock = { now: () => now }
     const { state, source } = directory(['fresh'])
-    // Another instance stored 'stale' a while ago: one second is left of its TTL in Redis.
+    const shared = tier()
+    await shared.ready()
+    // Another instance stored 'stale' a while ago: one second is left of its TTL in Redis. It was
+    // stamped with the key's generation and the epoch, which a first read creates.
+    await shared.getEntry(groupsKey('alice'))
+    const [g, e] = await admin.mget(
+      `${PREFIX}cache:g:${groupsKey('alice')}`,
+      `${PREFIX}cache:epoch`,
+    )
     await admin.set(
       `${PREFIX}cache:v:${groupsKey('alice')}`,
-      `v8:${serialize({ g: 0, e: 0, v: ['stale'] }).toString('base64')}`,
+      `v8:${serialize({ g, e, v: ['stale'] }).toString('base64')}`,
       'PX',
       1_000,
     )
-    const shared = tier()
-    await shared.ready()
     const enrichment = new Enrichment(
       { sourceCache: { ttlMs: 60_000, shared } },
       silentLogger,
