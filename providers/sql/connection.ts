@@ -15,7 +15,7 @@ import {
 } from '../../src/spi.js'
 import { openClient, openTarget, type IdleErrorLogger } from './drivers.js'
 import { abortable, Gate, withDeadline } from './gate.js'
-import { withStatementBounds, type StatementBounds } from './transactions.js'
+import { retryingWhileLocked, withStatementBounds, type StatementBounds } from './transactions.js'
 import type { DatabaseTarget, SqlDialectName } from './url.js'
 
 /** Bounds of the pool behind the SQL sources. */
@@ -185,9 +185,9 @@ const byClient = new WeakMap<object, Map<string, SharedPool>>()
 const lockWaits = new AsyncLocalStorage<true>()
 
 /**
- * Runs `work` with its SQLite statements waiting for a locked file until their time-out, in short
- * asynchronous pauses, instead of failing after the lookups' 50 ms: for the command line, which
- * serves no requests and would rather wait for a writer than fail.
+ * Runs `work` with its SQLite work waiting for a locked file until its time-out, run again after
+ * short pauses, instead of failing after the lookups' 50 ms: for the command line, which serves no
+ * requests and would rather wait for a writer than fail.
  */
 export function waitingForLocks<T>(work: () => Promise<T>): Promise<T> {
   return lockWaits.run(true, work)
@@ -298,8 +298,10 @@ export class SqlConnection {
   /**
    * Runs `work` through the gate, bounded by the query time-out; rejects as soon as `signal`
    * aborts (the query itself then ends at its own time-out). `ddlTimeoutMs` bounds it instead, and
-   * each of its statements on the pools the drivers guard, for DDL that may run for minutes; DDL,
-   * and work inside {@link waitingForLocks}, waits for a locked SQLite file until that deadline.
+   * each of its statements on the pools the drivers guard, for DDL that may run for minutes. DDL,
+   * and work inside {@link waitingForLocks}, that finds a SQLite file locked is run again until that
+   * deadline, each time on a connection checked out anew: the pauses between leave the connection
+   * to lookups, which can still read while another process writes.
    */
   async run<T>(
     work: (opened: OpenedDatabase) => Promise<T>,
@@ -318,7 +320,8 @@ export class SqlConnection {
         : lockWaits.getStore() === true
           ? { lockWaitUntil: deadline }
           : undefined
-    const running = bounds === undefined ? start() : withStatementBounds(bounds, start)
+    const running =
+      bounds === undefined ? start() : withStatementBounds(bounds, () => retryingWhileLocked(start))
     // The slot is held until the work ends, not only until its caller stops waiting: work that
     // outlives its deadline (a query on a dead network, a wait for a pool the app holds, the
     // cancel of a statement an app's pg pool gave up on) still counts against `size`, so a stalled

@@ -7,7 +7,7 @@ import type * as KyselyModule from 'kysely'
 import type { Kysely, MysqlPool, MysqlPoolConnection, PostgresPool } from 'kysely'
 import { ConfigError, MAX_TIMER_MS, safeError } from '../../src/spi.js'
 import type { ClientKind, OpenedDatabase, ResolvedPoolOptions } from './connection.js'
-import { currentBounds, lockWaitingSqlite, type SqliteHandle } from './transactions.js'
+import { currentBounds } from './transactions.js'
 import type { DatabaseTarget, MysqlSslMode, SqlDialectName } from './url.js'
 
 /**
@@ -103,10 +103,11 @@ export async function openTarget(
     const loaded: unknown = await import('better-sqlite3').catch(explainMissing(driver, purpose))
     // A CommonJS module: its constructor is the default export (or the module, in some loaders).
     const Database = ((loaded as { default?: unknown }).default ?? loaded) as SqliteConstructor
-    const database = new Database(target.path, {
-      timeout: Math.min(SQLITE_BUSY_TIMEOUT_MS, queryTimeoutMs),
+    dialect = new kysely.SqliteDialect({
+      database: new Database(target.path, {
+        timeout: Math.min(SQLITE_BUSY_TIMEOUT_MS, queryTimeoutMs),
+      }),
     })
-    dialect = lockWaitingSqlite(kysely, database)
   } else {
     throw new Error(`unknown dialect ${target.dialect}`)
   }
@@ -136,7 +137,9 @@ export async function openClient(
       pool: guardMysqlPool(raw, pool, { ownQueueLimit: false }),
     })
   } else {
-    adapter = lockWaitingSqlite(kysely, client as SqliteHandle)
+    adapter = new kysely.SqliteDialect({
+      database: client as KyselyModule.SqliteDatabase,
+    })
   }
   return { db: new kysely.Kysely<unknown>({ dialect: adapter }), kysely }
 }
@@ -144,7 +147,8 @@ export async function openClient(
 // better-sqlite3 waits for a lock synchronously, the whole event loop with it: while another
 // process holds the file (a writer's transaction, a migration), every lookup would freeze the app
 // for the whole busy timeout. A short one fails the lookup instead (SQLITE_BUSY, so a 503); work that
-// would rather wait (`init()`, the command line) retries in between, see `lockWaitingSqlite`.
+// would rather wait (`init()`, the command line) is run again in between, the connection given back,
+// see `retryingWhileLocked`.
 const SQLITE_BUSY_TIMEOUT_MS = 50
 
 /**
@@ -166,7 +170,10 @@ function mysqlTls(mode: MysqlSslMode | undefined): {
   }
 }
 
-type SqliteConstructor = new (path: string, options: { timeout: number }) => SqliteHandle
+type SqliteConstructor = new (
+  path: string,
+  options: { timeout: number },
+) => KyselyModule.SqliteDatabase
 
 const SQLITE_MEMORY = ':memory:'
 

@@ -265,20 +265,17 @@ export class SqlAuthzStore {
       const exact = exactText(sql, this.dialect, column)
       const limit = sql`limit ${sql.lit(this.maxValues + 1)}`
       // A plain DISTINCT would fold the values a case-insensitive collation or citext counts as
-      // equal. PostgreSQL has no min() for some text-like types (uuid), hence DISTINCT ON there,
-      // and the value is answered as text: a char(n) value comes back padded with spaces to n
-      // characters, its text without them, as MySQL and SQLite answer it and as the match and
-      // `grant` compare it. MySQL answers the hexadecimal of the bytes, which no connection
-      // charset changes.
+      // equal. PostgreSQL has no min() for some text-like types (uuid), hence DISTINCT ON there.
+      // MySQL answers the hexadecimal of the bytes, which no connection charset changes.
       const value = sql.id('value')
       const query =
         this.dialect === 'postgres'
-          ? sql`select distinct on (${exact}) ${column}::text as ${value} ${from} ${limit}`
+          ? sql`select distinct on (${exact}) ${column} as ${value}, ${unpaddedChar(sql, column)} ${from} ${limit}`
           : this.dialect === 'mysql'
             ? sql`select distinct hex(${exact}) as ${value} ${from} ${limit}`
             : sql`select min(${column}) as ${value} ${from} group by ${exact} ${limit}`
       try {
-        const { rows } = await query.$castTo<{ value: unknown }>().execute(db)
+        const { rows } = await query.$castTo<LookupRow>().execute(db)
         return this.#values(facet, rows)
       } catch (error) {
         if (cannotHold(this.dialect, error)) return []
@@ -467,14 +464,14 @@ export class SqlAuthzStore {
     return sql`${id} = ${operand}${text} and ${exact(id)} = ${exact(operand)}`
   }
 
-  #values(facet: SqlFacet, rows: readonly { value: unknown }[]): string[] {
+  #values(facet: SqlFacet, rows: readonly LookupRow[]): string[] {
     if (rows.length > this.maxValues) {
       throw new Error(`more than ${this.maxValues} ${facet} for one user (maxValues)`)
     }
     const values: string[] = []
     for (const row of rows) {
       if (row.value === null) continue
-      const value = this.dialect === 'mysql' ? fromHexText(row.value) : row.value
+      const value = this.dialect === 'mysql' ? fromHexText(row.value) : (row.unpadded ?? row.value)
       if (typeof value !== 'string') {
         throw new Error(
           `${this.schema.tables[facet]}.${this.schema.values[facet]} holds a value that is not text`,
@@ -485,6 +482,22 @@ export class SqlAuthzStore {
     // Sorted here rather than by the database, whose order depends on the column's collation.
     return values.sort(byCodePoint)
   }
+}
+
+/** A row of a lookup: the value, and on PostgreSQL that of a `character(n)` column unpadded. */
+interface LookupRow {
+  readonly value: unknown
+  readonly unpadded?: unknown
+}
+
+/**
+ * PostgreSQL's `"unpadded"`: a `character(n)` value without the spaces that pad it to n characters,
+ * its text as the match and `grant` compare it and as MySQL and SQLite answer it; null for every
+ * other type. Those are read as the driver parses them, so a value that is not text (a `jsonb`
+ * array, a `text[]`) is refused rather than answered as its text form (quotes and brackets too).
+ */
+function unpaddedChar(sql: (typeof KyselyModule)['sql'], column: unknown) {
+  return sql`case when pg_typeof(${column}) = 'character'::regtype then ${column}::text end as ${sql.id('unpadded')}`
 }
 
 /**

@@ -16,9 +16,10 @@ export interface StatementBounds {
    */
   readonly timeoutMs?: number
   /**
-   * Until when (`performance.now()`) a statement that finds a SQLite file locked waits for it, in
-   * short asynchronous pauses, instead of failing after the lookups' busy timeout: for `init()` and
-   * the command line, which would rather wait for a writer than fail.
+   * Until when (`performance.now()`) work that finds a SQLite file locked is run again, after short
+   * pauses with the connection given back ({@link retryingWhileLocked}), instead of failing after
+   * the lookups' busy timeout: for `init()` and the command line, which would rather wait for a
+   * writer than fail.
    */
   readonly lockWaitUntil?: number
 }
@@ -56,6 +57,26 @@ async function waitedForLock(error: unknown): Promise<boolean> {
   return true
 }
 
+/**
+ * Runs `attempt` (one checkout of a connection, the work on it, and its release) again, after a
+ * short pause, each time it finds a SQLite file locked while its work may wait for it
+ * (`lockWaitUntil`, see {@link withStatementBounds}), rather than failing. The pause comes after the
+ * connection went back: Kysely's SQLite dialect has one connection, and lookups, which can still
+ * read while another process writes, use it meanwhile; a wait inside the checkout would queue them
+ * all behind it. Its work must leave no transaction open when it fails (`insertExactly` rolls back),
+ * so that running it all again is safe: a statement that failed on the lock changed nothing, and a
+ * transaction may hold the read lock the other writer waits for, so only ending it lets both go on.
+ */
+export async function retryingWhileLocked<T>(attempt: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await attempt()
+    } catch (error) {
+      if (!(await waitedForLock(error))) throw error
+    }
+  }
+}
+
 function errorCodes(error: unknown): { code?: unknown; errno?: unknown } {
   return (error ?? {}) as { code?: unknown; errno?: unknown }
 }
@@ -77,54 +98,6 @@ const PG_CREATE_RACE: ReadonlySet<unknown> = new Set(['23505', '42710', '42P07']
  */
 export function lostCreateRace(dialect: SqlDialectName, error: unknown): boolean {
   return dialect === 'postgres' && PG_CREATE_RACE.has(errorCodes(error).code)
-}
-
-/** A better-sqlite3 Database as Kysely uses it, and whether a transaction is open on it. */
-export type SqliteHandle = KyselyModule.SqliteDatabase & { readonly inTransaction?: boolean }
-
-/**
- * Kysely's SQLite dialect, whose statements, when they find the file locked and their work may wait
- * for it (`lockWaitUntil`, see `withStatementBounds`), are run again after a short asynchronous pause
- * rather than failing: a longer busy timeout would hold the event loop for the whole wait. Only a
- * statement outside a transaction is run again: the failure left no lock behind. Inside one, the
- * transaction may hold the read lock the other writer waits for, and only running it all again
- * helps (`insertExactly` does).
- */
-export function lockWaitingSqlite(
-  kysely: typeof KyselyModule,
-  database: SqliteHandle,
-): KyselyModule.Dialect {
-  const dialect = new kysely.SqliteDialect({ database })
-  const waiting = (connection: KyselyModule.DatabaseConnection) => ({
-    executeQuery: async <R>(query: KyselyModule.CompiledQuery) => {
-      for (;;) {
-        try {
-          return await connection.executeQuery<R>(query)
-        } catch (error) {
-          if (database.inTransaction !== false || !(await waitedForLock(error))) throw error
-        }
-      }
-    },
-    streamQuery: <R>(query: KyselyModule.CompiledQuery, chunkSize?: number) =>
-      connection.streamQuery<R>(query, chunkSize),
-  })
-  return {
-    createAdapter: () => dialect.createAdapter(),
-    createIntrospector: (db) => dialect.createIntrospector(db),
-    createQueryCompiler: () => dialect.createQueryCompiler(),
-    createDriver: () => {
-      const driver = dialect.createDriver()
-      return {
-        init: () => driver.init(),
-        acquireConnection: async () => waiting(await driver.acquireConnection()),
-        beginTransaction: (connection, settings) => driver.beginTransaction(connection, settings),
-        commitTransaction: (connection) => driver.commitTransaction(connection),
-        rollbackTransaction: (connection) => driver.rollbackTransaction(connection),
-        releaseConnection: (connection) => driver.releaseConnection(connection),
-        destroy: () => driver.destroy(),
-      }
-    },
-  }
 }
 
 /**
@@ -159,27 +132,10 @@ export async function runDdl(
 /**
  * Runs `insert` and then `stored` (the exact check lookups make) in one transaction, committed only
  * when the row is found: `'changed'` (rolled back) when the columns stored something else,
- * `'duplicate'` (rolled back) when the unique index refused the row. Where the work may wait for a
- * locked SQLite file ({@link StatementBounds}), a transaction that found it locked is rolled back
- * and run again: retrying the one statement would not do, since the transaction may hold the read
- * lock the other writer waits for, so neither could go on.
+ * `'duplicate'` (rolled back) when the unique index refused the row. A failure (a SQLite file found
+ * locked) rolls it back too, so that the work may be run again ({@link retryingWhileLocked}).
  */
 export async function insertExactly(
-  db: KyselyModule.Kysely<unknown>,
-  sql: (typeof KyselyModule)['sql'],
-  insert: () => Promise<unknown>,
-  stored: () => Promise<boolean>,
-): Promise<'stored' | 'changed' | 'duplicate'> {
-  for (;;) {
-    try {
-      return await insertOnce(db, sql, insert, stored)
-    } catch (error) {
-      if (!(await waitedForLock(error))) throw error
-    }
-  }
-}
-
-async function insertOnce(
   db: KyselyModule.Kysely<unknown>,
   sql: (typeof KyselyModule)['sql'],
   insert: () => Promise<unknown>,

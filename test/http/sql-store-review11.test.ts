@@ -1,6 +1,7 @@
 // SQL review 11: a MySQL URL's `ssl` JSON (a client key, its passphrase) masked like a password,
-// PostgreSQL char(n) values answered without their padding as MariaDB answers them, and an
-// AUTHZ_POOL_SIZE out of range reported with the other SQL problems.
+// PostgreSQL char(n) values answered without their padding as MariaDB answers them (while values
+// that are not text are still refused), and an AUTHZ_POOL_SIZE out of range reported with the
+// other SQL problems.
 
 import { randomBytes } from 'node:crypto'
 import { pino } from 'pino'
@@ -221,6 +222,48 @@ describe.each(postgres.map((db) => [db.name, db] as const))(
       } finally {
         await store.close()
       }
+    })
+  },
+)
+
+describe.each(postgres.map((db) => [db.name, db] as const))(
+  'value columns that are not text on %s',
+  (_name, db) => {
+    async function lookupIn(type: string, literal: string): Promise<string[]> {
+      const table = tableName(db)
+      await execute(db.url, [
+        `create table ${table} (username varchar(20) not null, value ${type} not null)`,
+        `insert into ${table} values ('alice', ${literal})`,
+      ])
+      const store = storeOn(db, table)
+      try {
+        return await store.lookup('groups', 'alice')
+      } finally {
+        await store.close()
+      }
+    }
+
+    // Casting every value to text answered these as made-up values: '["admin", "ops"]', '{admin,ops}'.
+    it.each([
+      ['jsonb', `'["admin","ops"]'`],
+      ['jsonb', `'{"group":"admin"}'`],
+      ['text[]', `'{admin,ops}'`],
+      ['character(20)[]', `'{admin}'`],
+      ['integer', '7'],
+    ])('%s %s: refused, not answered as its text form', async (type, literal) => {
+      await expect(lookupIn(type, literal)).rejects.toThrow(
+        /\.value holds a value that is not text$/,
+      )
+    })
+
+    it('a jsonb string: answered as the string, not with its quotes', async () => {
+      // As before: `"admin"` with its quotes would match no guard's 'admin' (a silent 403).
+      expect(await lookupIn('jsonb', `'"admin"'`)).toEqual(['admin'])
+    })
+
+    it('character(20): still without its padding, next to a varchar table', async () => {
+      expect(await lookupIn('character(20)', `'admin'`)).toEqual(['admin'])
+      expect(await lookupIn('varchar(20)', `'admin '`)).toEqual(['admin '])
     })
   },
 )
