@@ -3,7 +3,7 @@
 import type { EnvReader } from './env.js'
 import type { EnvRegistry } from './from-env.js'
 import type { Logger } from './logger.js'
-import { editDistance } from './options.js'
+import { closestName } from './options.js'
 import { warnOnce } from './warn-once.js'
 
 const NO_KILL_SWITCH =
@@ -144,26 +144,18 @@ function warnAboutUnread(env: EnvReader, registry: EnvRegistry, logger: Logger):
   }
 }
 
-// An unknown name this many edits from a variable that is read is taken for its misspelling, the
-// rule checkOptionNames applies to option names (src/options.ts).
-const MAX_TYPO_EDITS = 2
 // Units variables end with, which a misspelling most often leaves out (AUTH_SOURCE_TIMEOUT).
 const UNIT_SUFFIXES: readonly string[] = ['_MS', '_SEC', '_IN_SECONDS']
 
-/** The variable `name` most likely misspells, if one is close enough. */
+/**
+ * The variable `name` most likely misspells, if one is close enough: the rule checkOptionNames
+ * applies to option names (two edits), a variable's slips being its case and a unit left off.
+ */
 function meantVariable(name: string, known: readonly string[]): string | undefined {
-  let closest: string | undefined
-  let fewest = MAX_TYPO_EDITS + 1
-  for (const candidate of known) {
-    const edits =
-      candidate.toUpperCase() === name.toUpperCase() ||
-      UNIT_SUFFIXES.some((suffix) => candidate === name + suffix)
-        ? 0
-        : editDistance(name, candidate, fewest)
-    if (edits < fewest) {
-      closest = candidate
-      fewest = edits
-    }
-  }
-  return closest
+  return closestName(name, known, (key, candidate) => {
+    return (
+      candidate.toUpperCase() === key.toUpperCase() ||
+      UNIT_SUFFIXES.some((suffix) => candidate === key + suffix)
+    )
+  })
 }

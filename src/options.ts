@@ -301,17 +301,28 @@ const MAX_HINT_EDITS = 2
 // Units and qualifiers options end with, which a name without them most often forgot.
 const OPTION_SUFFIXES = /^(?:Ms|Sec|Seconds|Supported)$/
 
-/** The option `key` most likely misspells, if any is close enough. */
-function closestName(key: string, names: readonly string[]): string | undefined {
+/** Whether `key` is `candidate` but for its case or a unit left off: one slip, however many edits. */
+function isOptionSlip(key: string, candidate: string): boolean {
+  return (
+    candidate.toLowerCase() === key.toLowerCase() ||
+    // `clockTolerance` for clockToleranceSec, `scopes` for scopesSupported: one slip, not three.
+    (candidate.startsWith(key) && OPTION_SUFFIXES.test(candidate.slice(key.length)))
+  )
+}
+
+/**
+ * The name of `names` that `key` most likely misspells, if any is close enough: at most two edits
+ * away, or one slip as `isSlip` tells (an option's by default).
+ */
+export function closestName(
+  key: string,
+  names: readonly string[],
+  isSlip: (key: string, candidate: string) => boolean = isOptionSlip,
+): string | undefined {
   let closest: string | undefined
   let fewest = MAX_HINT_EDITS + 1
   for (const candidate of names) {
-    const edits =
-      candidate.toLowerCase() === key.toLowerCase() ||
-      // `clockTolerance` for clockToleranceSec, `scopes` for scopesSupported: one slip, not three.
-      (candidate.startsWith(key) && OPTION_SUFFIXES.test(candidate.slice(key.length)))
-        ? 0
-        : editDistance(key, candidate, fewest)
+    const edits = isSlip(key, candidate) ? 0 : editDistance(key, candidate, fewest)
     if (edits < fewest) {
       closest = candidate
       fewest = edits
@@ -324,7 +335,7 @@ function closestName(key: string, names: readonly string[]): string | undefined 
  * Levenshtein distance between `a` and `b`, or `limit` once it is sure to reach it: a key far
  * longer than any option (the caller's, of any length) is not compared at all.
  */
-export function editDistance(a: string, b: string, limit: number): number {
+function editDistance(a: string, b: string, limit: number): number {
   if (Math.abs(a.length - b.length) >= limit) return limit
   let previous = Array.from({ length: b.length + 1 }, (_, index) => index)
   for (let i = 1; i <= a.length; i += 1) {
