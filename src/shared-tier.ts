@@ -15,6 +15,10 @@ const SHARED_TIER_METHODS = ['get', 'set', 'invalidate', 'onInvalidate'] as cons
  * object what the read saw, and writes the answer only if it still holds; keyed by the key alone,
  * two loads of one key at once (two verifiers sharing the tier) would mix up what each read. A
  * tier without such a check ignores the argument. `set` follows only a read that answered.
+ *
+ * A tier wrapping another (metrics, logging around `RedisSharedCache`) must pass `read` on to the
+ * inner `get`/`getEntry` and `set`: `RedisSharedCache` writes nothing without it (its reads still
+ * answer), so a wrapper that drops it shares no answer between instances.
  */
 export interface SharedCacheTier extends HasHealth {
   /** The stored answer, or `undefined`. */
@@ -25,7 +29,10 @@ export interface SharedCacheTier extends HasHealth {
    * left of its TTL. Through `get` alone it is kept a whole `ttlMs` more, so up to twice as long.
    */
   getEntry?(key: string, read?: object): Promise<SharedCacheEntry | undefined>
-  /** Stores the answer of the load whose read got `read` (the same object), for `ttlMs`. */
+  /**
+   * Stores the answer of the load whose read got `read` (the same object), for `ttlMs`. A tier
+   * that checks its writes (Redis) stores nothing without `read`.
+   */
   set(key: string, value: unknown, ttlMs: number, read?: object): Promise<void>
   /** Deletes the keys everywhere and tells every instance (their `onInvalidate` listeners). */
   invalidate(keys: readonly string[]): Promise<void>

@@ -2,7 +2,6 @@
 // invalidation published so each instance drops its own copy at once.
 
 import { deserialize, serialize } from 'node:v8'
-import { LRUCache } from 'lru-cache'
 import {
   checkOptionNames,
   neverThrows,
@@ -38,34 +37,76 @@ const CLEAR_MESSAGE = 'clear'
 const VALUE_FORMAT = 'v8:'
 
 // Reads a key's generation, the epoch, its answer and the time the answer has left, at one
-// instant. A generation or an epoch that is missing (never set, expired, or evicted by an
-// `allkeys-*` policy) is created with a new random value (ARGV[1]), which no stored answer carries:
-// a key Redis drops can turn answers into misses, never make an old one current again (as a
-// missing epoch read as 0 would have, for every answer from before the first clear). Atomic, as a
-// script: two reads of one key cannot create two generations.
+// instant. A generation or an epoch that is missing (never set, invalidated, expired, or evicted
+// by an `allkeys-*` policy) is created with a new random value (ARGV[1]), which no stored answer
+// carries: a key Redis drops can turn answers into misses, never make an old one current again (as
+// a missing epoch read as 0 would have, for every answer from before the first clear). Atomic, as
+// a script: two reads of one key cannot create two generations. A full Redis (`noeviction`)
+// refuses the creation: the read is then a plain miss without a generation (false), which nothing
+// can be written under, rather than a failed read (an outage, logged at every new user).
 const GET_SCRIPT = `
 local generation = redis.call('GET', KEYS[1])
 if not generation then
   generation = ARGV[1]
-  redis.call('SET', KEYS[1], generation, 'PX', ARGV[2])
+  local created = redis.pcall('SET', KEYS[1], generation, 'PX', ARGV[2])
+  if created.err then
+    if not string.find(created.err, 'OOM', 1, true) then return created end
+    generation = false
+  end
 end
 local epoch = redis.call('GET', KEYS[3])
 if not epoch then
   epoch = ARGV[1]
-  redis.call('SET', KEYS[3], epoch)
+  local created = redis.pcall('SET', KEYS[3], epoch)
+  if created.err then
+    if not string.find(created.err, 'OOM', 1, true) then return created end
+    epoch = false
+  end
 end
 return { generation, epoch, redis.call('GET', KEYS[2]), redis.call('PTTL', KEYS[2]) }
 `
 
 // Stores an answer only if the key's generation and the epoch are still the ones its read saw (a
 // missing one, invalidated or evicted since, refuses it too); the generation then lives as long
-// as the answer.
+// as the answer. 1 stored, 0 refused, -1 Redis full (nothing written: the SET is the first write).
 const SET_SCRIPT = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('GET', KEYS[3]) ~= ARGV[2] then return 0 end
-redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+local stored = redis.pcall('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+if stored.err then
+  if string.find(stored.err, 'OOM', 1, true) then return -1 end
+  return stored
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1
 `
+
+// Deletes each key's answer and generation (KEYS: generation, value, in pairs), then publishes the
+// keys. A script, not a MULTI: a full Redis (`noeviction`) refuses every command queued in a MULTI
+// and discards it, DEL and PUBLISH included, but runs a script's deletions and its PUBLISH, so an
+// invalidation always removes the old answer. A missing generation refuses every pending write
+// (SET_SCRIPT) and the next read creates one. The new random one set after it (which a full Redis
+// may refuse, leaving none) is for an older version on the same Redis (a rolling upgrade), which
+// reads a missing generation as 0, as its own pending loads may have.
+const INVALIDATE_SCRIPT = `
+for i = 1, #KEYS, 2 do
+  redis.call('DEL', KEYS[i], KEYS[i + 1])
+  redis.pcall('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+end
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+`
+
+// Deletes the epoch (KEYS[1]) and sets a new random one (which a full Redis may refuse), then
+// publishes the clear: as INVALIDATE_SCRIPT, for the whole cache.
+const CLEAR_SCRIPT = `
+redis.call('DEL', KEYS[1])
+redis.pcall('SET', KEYS[1], ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+`
+
+// A full Redis is logged at most this often, however many writes it refuses.
+const FULL_LOG_INTERVAL_MS = 60_000
 
 /**
  * A new generation or epoch: random, compared as a string. It only has to differ from the ones
@@ -85,10 +126,6 @@ interface Seen {
   readonly e: string
 }
 
-// Two reads of one key at once without a `read` object of their own: which read a write follows is
-// unknown, so neither writes (a missed write costs a source call; a wrong one serves a revoked right).
-const UNKNOWN: Seen = Object.freeze({ key: '', g: '', e: '' })
-
 /**
  * A {@link SharedCacheTier} in Redis, under the in-process cache of groups, roles, permissions
  * and profiles: an instance that starts later, or misses in its own tier, reads what another one
@@ -100,6 +137,8 @@ const UNKNOWN: Seen = Object.freeze({ key: '', g: '', e: '' })
  * answer is stored and read under the ones its own load's read saw before the source was asked,
  * so a slow load that started before an invalidation or a clear can never put the old answer
  * back, even with other loads of the same key on this instance (two verifiers sharing the tier).
+ * What a read saw is kept under its load's `read` object only: a `set` without one (a tier wrapping
+ * this one that does not pass `read` on) writes nothing, so such a wrapper shares no answer.
  * Values are copied as the in-process tier copies them (the structured clone algorithm: dates,
  * maps, sets and bigints stay what they are), with the cache's TTL; one it cannot copy stays
  * in-process.
@@ -108,6 +147,10 @@ const UNKNOWN: Seen = Object.freeze({ key: '', g: '', e: '' })
  * a 500 and never a grant the sources would refuse; once the link is known to be down, reads and
  * writes fail at once until it is live again. Invalidations published while an instance's
  * subscriber was away are covered by dropping its whole in-process tier on every (re)subscription.
+ *
+ * Redis full (`maxmemory` under `noeviction`): reads still answer, answers are not stored and a new
+ * user is a miss (the sources answer; logged at most once a minute, not as an outage), and
+ * invalidations and clears still delete what they must.
  *
  * @example
  * const shared = new RedisSharedCache({ url: process.env.AUTH_REDIS_URL, logger })
@@ -127,10 +170,8 @@ export class RedisSharedCache implements SharedCacheTier {
   readonly #logger: Logger
   // What each load's read saw, for its `set` (the core passes each load an object of its own).
   #reads = new WeakMap<object, Seen>()
-  // What a key had when it was read without such an object (a caller of `get` and `set` of its
-  // own), for the `set` that follows; UNKNOWN once two reads of it disagree.
-  readonly #seen = new LRUCache<string, Seen>({ max: 10_000 })
   #warnedUncopyable = false
+  #warnedFullAt = -Infinity
 
   constructor(options: RedisSharedCacheOptions) {
     const problems = new Problems()
@@ -168,8 +209,8 @@ export class RedisSharedCache implements SharedCacheTier {
    * at once while the link is known to be down (nothing waits for a silent network).
    *
    * @param read an object of the load's own, given again to the `set` of its answer: what this
-   *   read saw is kept under it. Without one, under the key, and two reads of one key before its
-   *   `set` disagreeing (an invalidation between them) make that `set` write nothing.
+   *   read saw is kept under it. Without one, the read answers all the same, but no `set` can
+   *   follow it (nothing would say which read an answer follows).
    */
   async getEntry(
     key: string,
@@ -186,10 +227,15 @@ export class RedisSharedCache implements SharedCacheTier {
         newVersion(),
         String(GENERATION_TTL_MS),
       ),
-    )) as [string, string, string | null, number]
+    )) as [string | null, string | null, string | null, number]
+    // Redis full: a missing generation or epoch could not be created, so no answer is current and
+    // none can be written for this read.
+    if (generation === null || epoch === null) {
+      this.#full()
+      return undefined
+    }
     const seen: Seen = { key, g: generation, e: epoch }
     if (read !== undefined) this.#reads.set(read, seen)
-    else this.#remember(seen)
     if (raw === null || raw === undefined) return undefined
     const stored = parse(raw)
     if (stored === undefined || stored.g !== seen.g || stored.e !== seen.e) return undefined
@@ -199,19 +245,23 @@ export class RedisSharedCache implements SharedCacheTier {
 
   /**
    * Stores an answer for `ttlMs`, unless the key was invalidated or the cache cleared since it was
-   * read (or it was never read here: then nothing says the answer is current, and nothing is sent).
+   * read. Nothing is sent when nothing says the answer is current: no `read` (a tier wrapping this
+   * one must pass it on), a read that was not of this key or found Redis full, or none at all. A
+   * full Redis (`noeviction`) refusing the answer is no failure: it is not stored.
    *
    * @param read the object given to the read this answer's load made ({@link getEntry}).
    */
   async set(key: string, value: unknown, ttlMs: number, read?: object): Promise<void> {
-    const seen = read === undefined ? this.#seen.get(key) : this.#reads.get(read)
-    if (read === undefined) this.#seen.delete(key)
-    else this.#reads.delete(read)
-    if (seen === undefined || seen === UNKNOWN || seen.key !== key) return
+    // Without the read, a wrong write is possible (a read from before an invalidation, another
+    // from after it): a missed write costs a source call, a wrong one serves a revoked right.
+    if (read === undefined) return
+    const seen = this.#reads.get(read)
+    this.#reads.delete(read)
+    if (seen === undefined || seen.key !== key) return
     const stored = this.#serialized({ g: seen.g, e: seen.e, v: value })
     if (stored === undefined) return
     this.#failWhileDown()
-    await this.#link.run((command) =>
+    const outcome = await this.#link.run((command) =>
       command.eval(
         SET_SCRIPT,
         3,
@@ -224,6 +274,7 @@ export class RedisSharedCache implements SharedCacheTier {
         String(Math.max(1, Math.round(ttlMs))),
       ),
     )
+    if (outcome === -1) this.#full()
   }
 
   /**
@@ -236,17 +287,9 @@ export class RedisSharedCache implements SharedCacheTier {
    */
   async clear(): Promise<void> {
     this.#dropAll()
-    const results = await this.#link.run((command) =>
-      command
-        .multi()
-        .set(this.#epochKey, newVersion())
-        .publish(this.#channel, CLEAR_MESSAGE)
-        .exec(),
+    await this.#link.run((command) =>
+      command.eval(CLEAR_SCRIPT, 1, this.#epochKey, newVersion(), this.#channel, CLEAR_MESSAGE),
     )
-    const failed = results?.find(([error]) => error !== null)?.[0]
-    if (results === null || failed !== undefined) {
-      throw new Error('the cache could not be cleared in redis; retry', { cause: failed })
-    }
     // Again: a load here may have read the old epoch's answer between the first drop and now.
     this.#dropAll()
   }
@@ -263,20 +306,19 @@ export class RedisSharedCache implements SharedCacheTier {
    */
   async invalidate(keys: readonly string[]): Promise<void> {
     this.#dropLocally(keys)
-    const results = await this.#link.run((command) => {
-      const transaction = command.multi()
-      // A new generation: no load that read the key before can write (see SET_SCRIPT).
-      for (const key of keys) {
-        transaction
-          .set(this.#generationKey(key), newVersion(), 'PX', GENERATION_TTL_MS)
-          .del(this.#valueKey(key))
-      }
-      return transaction.publish(this.#channel, JSON.stringify(keys)).exec()
-    })
-    const failed = results?.find(([error]) => error !== null)?.[0]
-    if (results === null || failed !== undefined) {
-      throw new Error('the invalidation could not be completed in redis; retry', { cause: failed })
-    }
+    // No load that read a key before can write once its generation is gone (see SET_SCRIPT).
+    const pairs = keys.flatMap((key) => [this.#generationKey(key), this.#valueKey(key)])
+    await this.#link.run((command) =>
+      command.eval(
+        INVALIDATE_SCRIPT,
+        pairs.length,
+        ...pairs,
+        newVersion(),
+        String(GENERATION_TTL_MS),
+        this.#channel,
+        JSON.stringify(keys),
+      ),
+    )
   }
 
   /**
@@ -366,15 +408,21 @@ export class RedisSharedCache implements SharedCacheTier {
     }
   }
 
-  /** What a read without a `read` object saw, unless another read of the key disagrees. */
-  #remember(seen: Seen): void {
-    const pending = this.#seen.get(seen.key)
-    const agrees = pending === undefined || (pending.g === seen.g && pending.e === seen.e)
-    this.#seen.set(seen.key, agrees ? seen : UNKNOWN)
+  /**
+   * Redis is full (`maxmemory` under `noeviction`): an answer was not stored, or a missing
+   * generation not created. Not an outage: reads answer, and the sources answer what is not
+   * stored. Logged at most once a minute, rather than at every refused write.
+   */
+  #full(): void {
+    const now = Date.now()
+    if (now - this.#warnedFullAt < FULL_LOG_INTERVAL_MS) return
+    this.#warnedFullAt = now
+    this.#logger.warn(
+      'redis is full (maxmemory, noeviction): authorization answers are not shared until it has room; the sources answer',
+    )
   }
 
   #dropAll(): void {
-    this.#seen.clear()
     this.#reads = new WeakMap()
     for (const listener of this.#clearListeners) listener()
   }

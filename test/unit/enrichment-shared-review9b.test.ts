@@ -77,10 +77,10 @@ async function instance() {
   const held: (() => void)[] = []
   const writes: Promise<void>[] = []
   const shared: SharedCacheTier = {
-    get: (key) => tier.get(key),
-    getEntry: (key) => tier.getEntry(key),
-    set: (key, value, ttlMs) => {
-      const written = tier.set(key, value, ttlMs)
+    get: (key, read) => tier.get(key, read),
+    getEntry: (key, read) => tier.getEntry(key, read),
+    set: (key, value, ttlMs, read) => {
+      const written = tier.set(key, value, ttlMs, read)
       writes.push(written)
       return written
     },

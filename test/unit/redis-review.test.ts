@@ -90,8 +90,9 @@ describe('a lazyConnect client the application owns', () => {
   it('serves the shared cache too (the same link)', async () => {
     const shared = new RedisSharedCache({ client: await lazyClient(false), prefix: PREFIX })
     stores.push(shared)
-    expect(await shared.get('review-key')).toBeUndefined() // read first: only then is a set kept
-    await shared.set('review-key', { groups: ['a'] }, 60_000)
+    const read = {}
+    expect(await shared.get('review-key', read)).toBeUndefined() // read first: only then is a set kept
+    await shared.set('review-key', { groups: ['a'] }, 60_000, read)
     expect(await shared.get('review-key')).toEqual({ groups: ['a'] })
   })
 })

@@ -1,7 +1,10 @@
 // RedisSharedCache, found in the eleventh review: two verifiers sharing one tier never write an
-// answer under a generation another load read, a silent network makes misses skip Redis at once
-// (logged once, "back" once), and an evicted epoch or generation never brings an old answer back.
+// answer under a generation another load read (nor does a tier wrapping it that drops `read`), a
+// silent network makes misses skip Redis at once (logged once, "back" once), an evicted epoch or
+// generation never brings an old answer back, and a full Redis (noeviction) still forgets and
+// clears, and is no outage.
 
+import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { Redis } from 'ioredis'
@@ -182,20 +185,54 @@ describe('two verifiers sharing one RedisSharedCache', () => {
     expect(await freshInstanceSees(['viewer'])).toEqual(['viewer'])
   })
 
-  it('get and set without a read object of their own: two reads that disagree write nothing', async () => {
-    const one = tier()
+  it('a tier wrapping it that does not pass `read` on writes nothing, never an answer from before a forgetUser', async () => {
+    const inner = tier()
     const other = tier()
-    await Promise.all([one.ready(), other.ready()]) // subscribing drops what was read before
-    expect(await one.get(groupsKey('alice'))).toBeUndefined() // a load starts…
-    await other.invalidateUser(ISSUER, 'alice') // …alice's rights change…
-    expect(await one.get(groupsKey('alice'))).toBeUndefined() // …a second load reads the new one
-    await one.set(groupsKey('alice'), ['admin'], 60_000) // the first load's answer arrives
+    await Promise.all([inner.ready(), other.ready()])
+    const held: Array<() => void> = []
+    const writes: Promise<void>[] = []
+    // A metrics wrapper written against the older interface: get(key), set(key, value, ttlMs).
+    const metered: SharedCacheTier = {
+      get: (key) => inner.get(key),
+      set: (key, value, ttlMs) => {
+        const written = inner.set(key, value, ttlMs)
+        writes.push(written)
+        return written
+      },
+      invalidate: (keys) => inner.invalidate(keys),
+      // Another instance's invalidation messages are held: still in flight.
+      onInvalidate: (listener) =>
+        inner.onInvalidate((keys) => void held.push(() => listener(keys))),
+      health: () => inner.health(),
+    }
+    const directory = slowDirectory(['admin'])
+    const fast = { fetchGroups: () => directory.state.groups }
+    // Three jwtAuth on one instance, one wrapped tier.
+    const [x, y, z] = [0, 1, 2].map(
+      () => new Enrichment({ sourceCache: { ttlMs: 60_000, shared: metered } }, silentLogger),
+    ) as [Enrichment, Enrichment, Enrichment]
+
+    const loadY = groupsOf(y, { groups: directory.source })
+    await vi.waitFor(() => expect(directory.gates).toHaveLength(1)) // Y read; its source read admin
+    expect(await groupsOf(x, { groups: fast })).toEqual(['admin']) // X read the same, and wrote
+    await Promise.all(writes)
+    directory.state.groups = ['viewer']
+    await other.invalidateUser(ISSUER, 'alice') // another instance; its message not here yet
+    const loadZ = groupsOf(z, { groups: directory.source })
+    await vi.waitFor(() => expect(directory.gates).toHaveLength(2)) // Z read the new generation
+    directory.gates[0]!() // Y's source answers the old admin
+    expect(await loadY).toEqual(['admin'])
+    await Promise.all(writes)
+    directory.gates[1]!()
+    expect(await loadZ).toEqual(['viewer'])
+    await Promise.all(writes)
+    held.splice(0).forEach((deliver) => deliver())
+
     expect(await admin.exists(valueKey('alice'))).toBe(0)
-    // Reads that agree still write.
-    expect(await one.get(groupsKey('bob'))).toBeUndefined()
-    expect(await one.get(groupsKey('bob'))).toBeUndefined()
-    await one.set(groupsKey('bob'), ['viewer'], 60_000)
-    expect(await other.get(groupsKey('bob'))).toEqual(['viewer'])
+    expect(await freshInstanceSees(['viewer'])).toEqual(['viewer'])
+    // Its reads still answer: what an instance passing `read` on stored.
+    await vi.waitFor(async () => expect(await admin.exists(valueKey('alice'))).toBe(1))
+    expect(await metered.get(groupsKey('alice'))).toEqual(['viewer'])
   })
 })
 
@@ -244,14 +281,21 @@ async function silentNetworkProxy() {
   }
 }
 
-/** A pino logger keeping each line's message. */
-function recordingLogger(): { logger: Logger; messages: string[] } {
+/** A pino logger keeping each line's message, and those of its warnings. */
+function recordingLogger(): { logger: Logger; messages: string[]; warnings: string[] } {
   const messages: string[] = []
+  const warnings: string[] = []
   const logger = pino(
     { level: 'info' },
-    { write: (line: string) => void messages.push((JSON.parse(line) as { msg: string }).msg) },
+    {
+      write: (line: string) => {
+        const { level, msg } = JSON.parse(line) as { level: number; msg: string }
+        messages.push(msg)
+        if (level >= 40) warnings.push(msg)
+      },
+    },
   )
-  return { logger, messages }
+  return { logger, messages, warnings }
 }
 
 describe('a silent network (packets dropped, no reset)', () => {
@@ -425,5 +469,207 @@ describe('Redis drops the epoch or a generation (an eviction policy, an expiry)'
     await one.clear()
     expect(await admin.get(`${PREFIX}cache:epoch`)).not.toBe(epoch)
     expect(await one.get(groupsKey('alice'))).toBeUndefined()
+    // Where Redis has room, an invalidation leaves a new generation rather than none: an older
+    // version on the same Redis (a rolling upgrade) reads a missing one as 0, as its loads may have.
+    await one.invalidateUser(ISSUER, 'alice')
+    const renewed = await admin.get(`${PREFIX}cache:g:${groupsKey('alice')}`)
+    expect(renewed).toMatch(/^[1-9]\d*$/)
+    expect(renewed).not.toBe(generation)
+  })
+})
+
+/** A private redis-server (a memory limit the shared one must not get). */
+interface PrivateRedis {
+  readonly url: string
+  readonly admin: Redis
+  /** Over its memory limit from now on: every write that could grow it is refused (OOM). */
+  fill(): Promise<void>
+  /** Room again. */
+  empty(): Promise<void>
+  stop(): Promise<void>
+}
+
+// Outside CI a machine without the redis-server binary skips these; in CI (CI=true) they run
+// and fail: a skipped test is not a pass.
+const skipPrivate =
+  !(await new Promise<boolean>((resolve) => {
+    const probe = spawn('redis-server', ['--version'], { stdio: 'ignore' })
+    probe.on('error', () => resolve(false))
+    probe.on('exit', (code) => resolve(code === 0))
+  })) && process.env['CI'] !== 'true'
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+async function privateRedis(settings: string[]): Promise<PrivateRedis> {
+  const port = await freePort()
+  const child: ChildProcess = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      ...settings,
+    ],
+    { stdio: 'ignore' },
+  )
+  const url = `redis://127.0.0.1:${port}/11`
+  const client = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  })
+  client.on('error', () => undefined) // refused until the server listens
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      await client.connect()
+      break
+    } catch (error) {
+      if (attempt > 50) throw error
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+  return {
+    url,
+    admin: client,
+    fill: async () => void (await client.config('SET', 'maxmemory', '1')),
+    empty: async () => void (await client.config('SET', 'maxmemory', '0')),
+    async stop() {
+      client.disconnect()
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      await exited
+    },
+  }
+}
+
+describe.skipIf(skipPrivate)('a full Redis (maxmemory reached under noeviction)', () => {
+  let server: PrivateRedis
+  beforeAll(async () => {
+    server = await privateRedis(['--maxmemory-policy', 'noeviction'])
+  })
+  afterEach(async () => {
+    await server.empty()
+    await server.admin.flushdb()
+  })
+  afterAll(() => server.stop())
+
+  const sourcesOf = (directory: Record<string, string[]>) => ({
+    groups: { fetchGroups: (user: User) => directory[user.id] ?? [] },
+  })
+
+  /** The tier, passing `read` on, with the writes the core sends (not awaited) kept to wait for. */
+  function awaitable(inner: RedisSharedCache) {
+    const writes: Promise<void>[] = []
+    const shared: SharedCacheTier = {
+      getEntry: (key, read) => inner.getEntry(key, read),
+      get: (key, read) => inner.get(key, read),
+      set: (key, value, ttlMs, read) => {
+        const written = inner.set(key, value, ttlMs, read)
+        writes.push(written)
+        return written
+      },
+      invalidate: (keys) => inner.invalidate(keys),
+      onInvalidate: (listener) => inner.onInvalidate(listener),
+      health: () => inner.health(),
+    }
+    return { shared, writes }
+  }
+
+  it('forgetUser still removes the old answer: no instance is served it, no pending load writes', async () => {
+    const directory: Record<string, string[]> = { alice: ['admin'] }
+    const [one, two] = [tier({ url: server.url }), tier({ url: server.url })]
+    await Promise.all([one.ready(), two.ready()])
+    const here = new Enrichment({ sourceCache: { ttlMs: 60_000, shared: one } }, silentLogger)
+    expect(await groupsOf(here, sourcesOf(directory))).toEqual(['admin'])
+    await vi.waitFor(async () => expect(await server.admin.exists(valueKey('alice'))).toBe(1))
+    const pending = {} // a load that read before the forgetUser; its answer comes later
+    await one.getEntry(groupsKey('alice'), pending)
+
+    await server.fill()
+    directory['alice'] = ['viewer']
+    await here.forget(ISSUER, 'alice') // rejected with EXECABORT before the fix, every retry too
+    expect(await server.admin.exists(valueKey('alice'))).toBe(0)
+    const tracked = awaitable(two)
+    const later = new Enrichment(
+      { sourceCache: { ttlMs: 60_000, shared: tracked.shared } },
+      silentLogger,
+    )
+    expect(await groupsOf(later, sourcesOf(directory))).toEqual(['viewer'])
+    await Promise.all(tracked.writes) // refused: Redis is full
+    expect(await server.admin.exists(valueKey('alice'))).toBe(0)
+
+    await server.empty()
+    await one.set(groupsKey('alice'), ['admin'], 60_000, pending) // the old answer arrives
+    expect(await server.admin.exists(valueKey('alice'))).toBe(0)
+    const read = {} // a new read has a generation of its own, and its answer is stored
+    expect(await two.getEntry(groupsKey('alice'), read)).toBeUndefined()
+    await two.set(groupsKey('alice'), ['viewer'], 60_000, read)
+    expect(await one.get(groupsKey('alice'))).toEqual(['viewer'])
+  })
+
+  it('clearSourceCache still makes every answer from before it unreadable', async () => {
+    const directory: Record<string, string[]> = { alice: ['admin'], bob: ['admin'] }
+    const one = tier({ url: server.url })
+    await one.ready()
+    const here = new Enrichment({ sourceCache: { ttlMs: 60_000, shared: one } }, silentLogger)
+    for (const user of ['alice', 'bob'])
+      expect(await groupsOf(here, sourcesOf(directory), user)).toEqual(['admin'])
+    await vi.waitFor(async () => expect(await server.admin.exists(valueKey('bob'))).toBe(1))
+
+    await server.fill()
+    directory['alice'] = directory['bob'] = ['viewer']
+    await here.clear() // rejected with EXECABORT before the fix
+    const two = tier({ url: server.url })
+    await two.ready()
+    const later = new Enrichment({ sourceCache: { ttlMs: 60_000, shared: two } }, silentLogger)
+    for (const user of ['alice', 'bob'])
+      expect(await groupsOf(later, sourcesOf(directory), user)).toEqual(['viewer'])
+  })
+
+  it('is no outage: stored answers are read, the rest asked of the sources, one warning in all', async () => {
+    const log = recordingLogger()
+    const inner = tier({ url: server.url, logger: log.logger })
+    await inner.ready()
+    const { shared, writes } = awaitable(inner)
+    // One answer in process: every request reads Redis.
+    const enrichment = new Enrichment(
+      { sourceCache: { ttlMs: 60_000, max: 1, shared } },
+      log.logger,
+    )
+    let calls = 0
+    const sources = {
+      groups: { fetchGroups: (user: User) => ((calls += 1), [`g-${user.id}`]) },
+    }
+    for (let user = 0; user < 3; user += 1) await groupsOf(enrichment, sources, `known${user}`)
+    await Promise.all(writes)
+    // Users read once while Redis had room (their generation exists), not yet answered.
+    for (let user = 0; user < 3; user += 1) await inner.getEntry(groupsKey(`read${user}`), {})
+
+    await server.fill()
+    calls = 0
+    for (let user = 0; user < 3; user += 1) {
+      expect(await groupsOf(enrichment, sources, `known${user}`)).toEqual([`g-known${user}`])
+      expect(await groupsOf(enrichment, sources, `new${user}`)).toEqual([`g-new${user}`])
+      expect(await groupsOf(enrichment, sources, `read${user}`)).toEqual([`g-read${user}`])
+    }
+    await Promise.allSettled(writes)
+    await new Promise((resolve) => setImmediate(resolve)) // what the core logs after a write
+    expect(calls).toBe(6) // the known users from Redis, the others from the sources
+    expect(await server.admin.exists(valueKey('read0'))).toBe(0)
+    // Before the fix: a WARN "unavailable" and an INFO "back" per pair of requests.
+    expect(log.warnings).toEqual([expect.stringMatching(/^redis is full/)])
+    expect(log.messages.filter((message) => message.includes('shared authorization'))).toEqual([])
+    expect(inner.health()).toEqual({ ok: true, detail: 'redis: connected' })
   })
 })

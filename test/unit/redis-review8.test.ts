@@ -360,14 +360,15 @@ describe('every command with the application’s client', () => {
     const shared = tier(options)
     await Promise.all([revocations.ready(), shared.ready()])
     await revocations.revokeToken('before')
-    await shared.getEntry(`groups\n${ISSUER}\nalice`)
+    const read = {}
+    await shared.getEntry(`groups\n${ISSUER}\nalice`, read)
 
     proxy.cut('blackhole')
     const calls: Array<[string, () => Promise<unknown>]> = [
       ['revokeToken', () => revocations.revokeToken('while-silent')],
       ['revokeSubject', () => revocations.revokeSubject(ISSUER, 'bob')],
       ['getEntry', () => shared.getEntry(`groups\n${ISSUER}\nbob`)],
-      ['set', () => shared.set(`groups\n${ISSUER}\nalice`, ['a'], 60_000)],
+      ['set', () => shared.set(`groups\n${ISSUER}\nalice`, ['a'], 60_000, read)],
       ['invalidateUser', () => shared.invalidateUser(ISSUER, 'alice')],
       ['clear', () => shared.clear()],
     ]

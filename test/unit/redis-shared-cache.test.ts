@@ -99,8 +99,9 @@ describe('RedisSharedCache', () => {
   it('stores answers with the cache TTL, for every instance', async () => {
     const one = tier()
     const two = tier()
-    expect(await one.get(groupsKey('alice'))).toBeUndefined()
-    await one.set(groupsKey('alice'), ['ops'], 30_000)
+    const read = {} // the load's own, as the core passes it
+    expect(await one.get(groupsKey('alice'), read)).toBeUndefined()
+    await one.set(groupsKey('alice'), ['ops'], 30_000, read)
     expect(await two.get(groupsKey('alice'))).toEqual(['ops'])
     const pttl = await admin.pttl(`${PREFIX}cache:v:${groupsKey('alice')}`)
     expect(pttl).toBeGreaterThan(29_000)
@@ -109,8 +110,9 @@ describe('RedisSharedCache', () => {
 
   it('getEntry tells how long an answer has left in Redis', async () => {
     const one = tier()
-    expect(await one.getEntry(groupsKey('alice'))).toBeUndefined()
-    await one.set(groupsKey('alice'), ['ops'], 30_000)
+    const read = {}
+    expect(await one.getEntry(groupsKey('alice'), read)).toBeUndefined()
+    await one.set(groupsKey('alice'), ['ops'], 30_000, read)
     const entry = await tier().getEntry(groupsKey('alice'))
     expect(entry?.value).toEqual(['ops'])
     expect(entry?.remainingMs).toBeGreaterThan(29_000)
@@ -203,15 +205,21 @@ describe('RedisSharedCache', () => {
   it('never puts back an answer loaded before an invalidation', async () => {
     const slow = tier()
     const other = tier()
-    expect(await slow.get(groupsKey('carol'))).toBeUndefined() // a load starts…
+    const before = {}
+    expect(await slow.get(groupsKey('carol'), before)).toBeUndefined() // a load starts…
     await other.invalidate([groupsKey('carol')]) // …carol's rights change meanwhile…
-    await slow.set(groupsKey('carol'), ['stale'], 30_000) // …and the old answer arrives late
+    await slow.set(groupsKey('carol'), ['stale'], 30_000, before) // …and the old answer arrives late
     expect(await other.get(groupsKey('carol'))).toBeUndefined()
     // A load started after the invalidation is stored.
-    expect(await other.get(groupsKey('carol'))).toBeUndefined()
-    await other.set(groupsKey('carol'), ['fresh'], 30_000)
+    const after = {}
+    expect(await other.get(groupsKey('carol'), after)).toBeUndefined()
+    await other.set(groupsKey('carol'), ['fresh'], 30_000, after)
     expect(await slow.get(groupsKey('carol'))).toEqual(['fresh'])
     // An answer never read here has nothing saying it is current: not stored.
+    await slow.set(groupsKey('dan'), ['unchecked'], 30_000, {})
+    expect(await other.get(groupsKey('dan'))).toBeUndefined()
+    // Nor one whose read is not known (no read object): which read it follows is unknown.
+    expect(await slow.get(groupsKey('dan'))).toBeUndefined()
     await slow.set(groupsKey('dan'), ['unchecked'], 30_000)
     expect(await other.get(groupsKey('dan'))).toBeUndefined()
   })
