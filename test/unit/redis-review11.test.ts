@@ -4,7 +4,6 @@
 // generation never brings an old answer back, and a full Redis (noeviction) still forgets and
 // clears, and is no outage.
 
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { Redis } from 'ioredis'
@@ -15,6 +14,7 @@ import type { SharedCacheTier } from '../../src/index.js'
 import { Enrichment } from '../../src/enrichment.js'
 import { silentLogger, type Logger } from '../../src/logger.js'
 import { User, type UserSources } from '../../src/user.js'
+import { privateRedis, skipPrivate, type PrivateRedis } from '../helpers/private-redis.js'
 
 const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379'
 const REDIS = new URL(REDIS_URL)
@@ -477,81 +477,6 @@ describe('Redis drops the epoch or a generation (an eviction policy, an expiry)'
     expect(renewed).not.toBe(generation)
   })
 })
-
-/** A private redis-server (a memory limit the shared one must not get). */
-interface PrivateRedis {
-  readonly url: string
-  readonly admin: Redis
-  /** Over its memory limit from now on: every write that could grow it is refused (OOM). */
-  fill(): Promise<void>
-  /** Room again. */
-  empty(): Promise<void>
-  stop(): Promise<void>
-}
-
-// Outside CI a machine without the redis-server binary skips these; in CI (CI=true) they run
-// and fail: a skipped test is not a pass.
-const skipPrivate =
-  !(await new Promise<boolean>((resolve) => {
-    const probe = spawn('redis-server', ['--version'], { stdio: 'ignore' })
-    probe.on('error', () => resolve(false))
-    probe.on('exit', (code) => resolve(code === 0))
-  })) && process.env['CI'] !== 'true'
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
-
-async function privateRedis(settings: string[]): Promise<PrivateRedis> {
-  const port = await freePort()
-  const child: ChildProcess = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      ...settings,
-    ],
-    { stdio: 'ignore' },
-  )
-  const url = `redis://127.0.0.1:${port}/11`
-  const client = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  })
-  client.on('error', () => undefined) // refused until the server listens
-  for (let attempt = 0; ; attempt += 1) {
-    try {
-      await client.connect()
-      break
-    } catch (error) {
-      if (attempt > 50) throw error
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-  }
-  return {
-    url,
-    admin: client,
-    fill: async () => void (await client.config('SET', 'maxmemory', '1')),
-    empty: async () => void (await client.config('SET', 'maxmemory', '0')),
-    async stop() {
-      client.disconnect()
-      const exited = new Promise((resolve) => child.once('exit', resolve))
-      child.kill('SIGTERM')
-      await exited
-    },
-  }
-}
 
 describe.skipIf(skipPrivate)('a full Redis (maxmemory reached under noeviction)', () => {
   let server: PrivateRedis

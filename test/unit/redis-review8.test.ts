@@ -3,9 +3,7 @@
 // client too), pruning follows Redis's clock, and a revocation that cannot be published is not
 // stored either.
 
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createServer } from 'node:net'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import {
@@ -16,6 +14,7 @@ import {
 } from '../../providers/redis/index.js'
 import { ConfigError, type VerifiedToken } from '../../src/index.js'
 import { silentLogger, type Logger } from '../../src/logger.js'
+import { privateRedis, skipPrivate, type PrivateRedis } from '../helpers/private-redis.js'
 import { startTcpProxy } from '../helpers/sql.js'
 
 const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379/11'
@@ -115,75 +114,6 @@ afterAll(async () => {
   await cleanUp(admin)
   admin.disconnect()
 })
-
-/** A private redis-server (eviction settings and ACL users the shared one must not get). */
-interface PrivateRedis {
-  readonly url: string
-  readonly admin: Redis
-  stop(): Promise<void>
-}
-
-// Outside CI a machine without the redis-server binary skips these; in CI (CI=true) they run
-// and fail: a skipped test is not a pass.
-const skipPrivate =
-  !(await new Promise<boolean>((resolve) => {
-    const probe = spawn('redis-server', ['--version'], { stdio: 'ignore' })
-    probe.on('error', () => resolve(false))
-    probe.on('exit', (code) => resolve(code === 0))
-  })) && process.env['CI'] !== 'true'
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
-
-async function privateRedis(settings: string[]): Promise<PrivateRedis> {
-  const port = await freePort()
-  const child: ChildProcess = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      ...settings,
-    ],
-    { stdio: 'ignore' },
-  )
-  const url = `redis://127.0.0.1:${port}/11`
-  const client = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  })
-  client.on('error', () => undefined) // refused until the server listens
-  for (let attempt = 0; ; attempt += 1) {
-    try {
-      await client.connect()
-      break
-    } catch (error) {
-      if (attempt > 50) throw error
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-  }
-  return {
-    url,
-    admin: client,
-    async stop() {
-      client.disconnect()
-      const exited = new Promise((resolve) => child.once('exit', resolve))
-      child.kill('SIGTERM')
-      await exited
-    },
-  }
-}
 
 describe('a Redis that evicts keys', () => {
   it('the revocation set has no TTL, and one left by an older version is removed', async () => {
