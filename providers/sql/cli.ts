@@ -11,7 +11,8 @@ import {
 } from '../../src/spi.js'
 import { waitingForLocks } from './connection.js'
 import { SQL_FACETS, type SqlColumnNames, type SqlFacet, type SqlTableNames } from './schema.js'
-import { changeProblem, SqlAuthzStore, unusableText } from './store.js'
+import { SqlAuthzStore } from './store.js'
+import { changeProblem, unusableText } from './text.js'
 import { readDatabaseUrl, type DatabaseUrlSetting } from './env.js'
 import {
   parseDatabaseUrl,

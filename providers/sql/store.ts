@@ -6,30 +6,14 @@ import {
   checkNumber,
   checkOptionNames,
   checkTimeout,
-  missingPackages,
   neverThrows,
   Problems,
   silentLogger,
   type Logger,
   type OptionFlags,
 } from '../../src/spi.js'
-import {
-  clientKind,
-  kyselyDialect,
-  resolvePoolOptions,
-  SqlConnection,
-  type KyselyClient,
-  type OpenedDatabase,
-  type SqlClient,
-  type SqlPoolOptions,
-} from './connection.js'
-import {
-  createSqliteFile,
-  driverPackages,
-  loadKysely,
-  missingSqliteFile,
-  offlineDialect,
-} from './drivers.js'
+import type { OpenedDatabase, SqlClient, SqlConnection, SqlPoolOptions } from './connection.js'
+import { createSqliteFile, loadKysely, missingSqliteFile, offlineDialect } from './drivers.js'
 import { ksuid } from './ksuid.js'
 import {
   changedKeyError,
@@ -41,15 +25,15 @@ import {
   SQL_FACETS,
   textValue,
   unholdableKeyError,
-  USER_WIDTH,
-  VALUE_WIDTH,
   type SqlColumnNames,
   type SqlFacet,
   type SqlSchema,
   type SqlTableNames,
 } from './schema.js'
+import { connectionFor, dialectProblem, sqliteFileOf } from './store-target.js'
+import { byCodePoint, changeProblem, unusableText } from './text.js'
 import { cannotHold, indexExists, insertExactly, lostCreateRace, runDdl } from './transactions.js'
-import { parseDatabaseUrl, type SqlDialectName } from './url.js'
+import type { SqlDialectName } from './url.js'
 
 /** Where the authorization tables are, and how to reach them. */
 export interface SqlStoreOptions {
@@ -106,85 +90,10 @@ const INIT_OPTION_NAMES = Object.keys({
 } as const satisfies OptionFlags<SqlInitOptions>)
 const DEFAULT_DDL_TIMEOUT_MS = 600_000
 
-const DIALECTS: readonly SqlDialectName[] = ['postgres', 'mysql', 'sqlite']
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 const DEFAULT_MAX_VALUES = 1_000
 // Far above any real user's grants, and low enough that `maxValues + 1` stays an exact integer
 // literal every dialect's LIMIT takes.
 const MAX_MAX_VALUES = 1_000_000
-
-/** Why a lookup key or a granted value cannot be stored or matched exactly, if it cannot. */
-export function unusableText(value: unknown): string | undefined {
-  if (typeof value !== 'string') return 'is not a non-empty string'
-  if (value === '') return 'is empty: it must be a non-empty string'
-  if (value.includes('\0')) return 'contains a NUL character'
-  if (LONE_SURROGATE.test(value)) return 'is not well-formed Unicode'
-  return undefined
-}
-
-/** `dialect` as a problem's text when it is not one of ours (`mariadb` is spelt `mysql` here). */
-function dialectProblem(dialect: unknown): string | undefined {
-  if (DIALECTS.includes(dialect as SqlDialectName)) return undefined
-  return `dialect must be one of ${DIALECTS.join(', ')}, got ${JSON.stringify(dialect)}`
-}
-
-/** The problem of an option whose packages are not installed, naming the command that installs them. */
-function packagesProblem(needer: string, names: readonly string[]): string | undefined {
-  const missing = missingPackages(names)
-  if (missing.length === 0) return undefined
-  const which = missing.map((name) => `"${name}"`).join(' and ')
-  const packages = missing.length === 1 ? `the package ${which}` : `the packages ${which}`
-  return `${needer}, which needs ${packages}, not installed: npm install ${missing.join(' ')}`
-}
-
-function connectionFor(
-  problems: Problems,
-  options: SqlStoreOptions,
-  logger: Logger,
-): SqlConnection | undefined {
-  const pool = resolvePoolOptions(problems, options.pool)
-  const { url, client, dialect } = options
-  const badDialect = dialect === undefined ? undefined : dialectProblem(dialect)
-  if (badDialect !== undefined) problems.add(badDialect)
-  if ((url === undefined) === (client === undefined)) {
-    problems.add('give either url (postgres://, mysql://, sqlite:) or client, not both nor neither')
-    return undefined
-  }
-  if (client === undefined) {
-    const target = parseDatabaseUrl(url)
-    if (typeof target === 'string') problems.add(`url ${target}`)
-    else if (dialect !== undefined && dialect !== target.dialect) {
-      problems.add(`dialect ${dialect} contradicts the url, which is ${target.dialect}`)
-    } else {
-      // Found now, at start-up, rather than as a 503 on every request needing a facet.
-      const missing = packagesProblem(
-        `url is a ${target.dialect} URL`,
-        driverPackages(target.dialect),
-      )
-      if (missing === undefined) return SqlConnection.forTarget(target, pool, logger)
-      problems.add(missing)
-    }
-    return undefined
-  }
-  const kind = clientKind(client)
-  const known = kind === 'kysely' ? kyselyDialect(client as KyselyClient) : kind
-  if (kind === undefined) {
-    problems.add(
-      'client must be a Kysely instance, a pg Pool, a mysql2 pool or a better-sqlite3 Database',
-    )
-  } else if (known !== undefined && dialect !== undefined && known !== dialect) {
-    problems.add(`dialect ${dialect} contradicts the client, which is ${known}`)
-  } else if (known === undefined && dialect === undefined) {
-    problems.add(`dialect is required with this Kysely instance: 'postgres', 'mysql' or 'sqlite'`)
-  } else {
-    const missing = packagesProblem('client is given', ['kysely'])
-    if (missing === undefined) {
-      return SqlConnection.forClient(client as object, (known ?? dialect)!, kind, pool)
-    }
-    problems.add(missing)
-  }
-  return undefined
-}
 
 /**
  * Reads and writes the authorization tables through Kysely: parameterized queries, one round-trip
@@ -498,55 +407,4 @@ interface LookupRow {
  */
 function unpaddedChar(sql: (typeof KyselyModule)['sql'], column: unknown) {
   return sql`case when pg_typeof(${column}) = 'character'::regtype then ${column}::text end as ${sql.id('unpadded')}`
-}
-
-/**
- * Orders strings by Unicode code point (UTF-8 byte order). UTF-16 code units order differently
- * above U+FFFF, so surrogates are moved past U+E000–U+FFFF before comparing.
- */
-function byCodePoint(a: string, b: string): number {
-  const length = Math.min(a.length, b.length)
-  for (let i = 0; i < length; i += 1) {
-    const x = a.charCodeAt(i)
-    const y = b.charCodeAt(i)
-    if (x !== y) return codePointRank(x) - codePointRank(y)
-  }
-  return a.length - b.length
-}
-
-function codePointRank(unit: number): number {
-  if (unit < 0xd800) return unit
-  return unit >= 0xe000 ? unit - 0x800 : unit + 0x2000
-}
-
-/**
- * Why `key` and `value` cannot be granted (`widths`: stored in the default tables' columns) or
- * revoked (matched exactly), if they cannot; the CLI checks its arguments with it too.
- */
-export function changeProblem(
-  key: string,
-  value: string,
-  { widths }: { widths: boolean },
-): string | undefined {
-  const problems = [
-    describeText('the user', key, widths ? USER_WIDTH : undefined),
-    describeText('the value', value, widths ? VALUE_WIDTH : undefined),
-  ].filter((problem) => problem !== undefined)
-  return problems.length > 0 ? problems.join('; ') : undefined
-}
-
-function describeText(name: string, value: string, width: number | undefined): string | undefined {
-  const problem = unusableText(value)
-  if (problem !== undefined) return `${name} ${problem}`
-  // varchar(n) counts characters (code points) in PostgreSQL and MySQL, not UTF-16 code units.
-  if (width !== undefined && [...value].length > width) {
-    return `${name} is longer than ${width} characters`
-  }
-  return undefined
-}
-
-/** The path a `sqlite:` URL names (a file or `:memory:`); undefined for other URLs and clients. */
-function sqliteFileOf(url: string | undefined): string | undefined {
-  const target = url === undefined ? undefined : parseDatabaseUrl(url)
-  return typeof target === 'object' && 'path' in target ? target.path : undefined
 }

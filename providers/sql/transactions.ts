@@ -179,3 +179,9 @@ function isUniqueViolation(error: unknown): boolean {
     code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
   )
 }
+
+/** Errors the server reported (the connection is fine) as opposed to network or time-out failures. */
+export function reportedByServer(error: unknown, field: 'severity' | 'sqlState'): boolean {
+  const value = (error as Record<string, unknown> | null)?.[field]
+  return typeof value === 'string' && (error as { fatal?: unknown }).fatal !== true
+}

@@ -3,7 +3,7 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { SqlAuthzStore, SqlGroupsProvider } from '../../providers/sql/index.js'
 import { resolveSchema, type SqlColumnNames } from '../../providers/sql/schema.js'
-import { unusableText } from '../../providers/sql/store.js'
+import { unusableText } from '../../providers/sql/text.js'
 import { ConfigError } from '../../src/errors.js'
 import { Problems } from '../../src/options.js'
 import { uniqueTables } from '../helpers/sql.js'
