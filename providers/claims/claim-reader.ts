@@ -117,8 +117,13 @@ function isScopeClaim(path: ClaimPath): boolean {
   return name === 'scope' || name === 'scp'
 }
 
+// Only the spaces and tabs written around a delimiter (`"a, b"`): `trim()` would also strip a
+// no-break space, U+3000 or a BOM, which makes another group's name (`admin\u00A0`) read as `admin`,
+// where the same name sent as a list is kept exactly.
+const SURROUNDING_BLANKS = /^[ \t]+|[ \t]+$/g
+
 function trimmed(items: readonly string[]): string[] {
-  return items.map((item) => item.trim()).filter((item) => item !== '')
+  return items.map((item) => item.replace(SURROUNDING_BLANKS, '')).filter((item) => item !== '')
 }
 
 function describePath(path: ClaimPath): string {
