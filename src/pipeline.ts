@@ -151,7 +151,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const key = cacheKey(token)
     const hit = remembered.get(key)
     if (hit === undefined || hit.verified.token !== token) return undefined
-    if (hit.verified.revalidate!(Date.now() / 1000)) return hit
+    if (stillHolds(hit.verified)) return hit
     remembered.delete(key) // Expired or its key withdrawn: verify afresh, which says why.
     return undefined
   }
@@ -378,4 +378,17 @@ function asAuthError(error: unknown, logger: Logger, provider: JwtProvider | und
   return new InvalidTokenError('ERR_AUTH_TOKEN_REJECTED', 'token could not be verified', {
     cause: error,
   })
+}
+
+/**
+ * Whether a provider's own `revalidate` says its remembered verification still holds: only a
+ * `true` does. A promise (an `async revalidate`) would otherwise pass an expired token for good,
+ * and a throw would answer 500 for every later request with the token; both verify afresh instead.
+ */
+function stillHolds(verified: VerifiedToken): boolean {
+  try {
+    return verified.revalidate!(Date.now() / 1000) === true
+  } catch {
+    return false
+  }
 }
