@@ -11,6 +11,11 @@ export class Problems {
     this.#list.push(problem)
   }
 
+  /** How many problems were added so far: lets a check skip work built on a value found wrong. */
+  get size(): number {
+    return this.#list.length
+  }
+
   /** @throws {ConfigError} listing every problem added, if any. */
   throwIfAny(): void {
     if (this.#list.length > 0) throw new ConfigError(this.#list)

@@ -12,7 +12,7 @@ export type Answer = readonly string[] | Profile
 export function sourceUnavailable(facet: string, cause: unknown): UnavailableError {
   return new UnavailableError(
     'ERR_AUTH_SOURCE_UNAVAILABLE',
-    `${facet} are temporarily unavailable`,
+    `${facet} ${facet === 'profile' ? 'is' : 'are'} temporarily unavailable`,
     {
       cause,
     },

@@ -5,7 +5,7 @@ import {
   InvalidTokenError,
   isProduction,
   Problems,
-  scopesOf,
+  splitScope,
   stringClaim,
   User,
   verifyJwt,
@@ -338,7 +338,8 @@ export class CognitoProvider extends KeySetProvider {
       id: claims.sub ?? '',
       name,
       email: stringClaim(claims, 'email'),
-      scopes: scopesOf(claims),
+      // Only `scope`: Cognito never issues `scp`, and a trigger that added one must not grant scopes.
+      scopes: splitScope(stringClaim(claims, 'scope') ?? ''),
       clientId,
       isM2M,
     }

@@ -151,11 +151,16 @@ export const cognitoEnv: ProviderEnvFactory = {
   },
 }
 
-/** `issuer-cognito-idp.{region}.amazonaws.com/{userPoolId}`: the pool's global issuer as a login key. */
-function globalLoginKey(problems: Problems, userPoolId: string): string {
-  return loginKeyOf(
-    userPoolIssuer(userPoolRegion(problems, userPoolId, undefined), userPoolId, 'global'),
-  )
+/**
+ * `issuer-cognito-idp.{region}.amazonaws.com/{userPoolId}`: the pool's global issuer as a login
+ * key; undefined when `userPoolId` is malformed, whose problem is reported, so that no second one
+ * is made up about a `loginKey` built from it, which the operator never set.
+ */
+function globalLoginKey(problems: Problems, userPoolId: string): string | undefined {
+  const before = problems.size
+  const region = userPoolRegion(problems, userPoolId, undefined)
+  if (problems.size > before) return undefined
+  return loginKeyOf(userPoolIssuer(region, userPoolId, 'global'))
 }
 
 function sameIds(a: readonly string[], b: readonly string[]): boolean {
@@ -210,14 +215,13 @@ export function cognitoIdentityPoolFromEnv(
   // A pool whose tokens carry only the global issuer is named by it in the identity pool's
   // Logins: the key follows AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM, as the provider's issuer does.
   const form = named ? undefined : env.oneOf('AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM', ISSUER_FORMS)
+  const loginKey =
+    userPoolId !== undefined && form === 'global' ? globalLoginKey(problems, userPoolId) : undefined
   const pool =
-    userPoolId !== undefined && form === 'global'
-      ? { loginKey: globalLoginKey(problems, userPoolId) }
-      : userPoolId === undefined
-        ? {}
-        : { userPoolId }
+    loginKey !== undefined ? { loginKey } : userPoolId === undefined ? {} : { userPoolId }
+  const badPool = userPoolId !== undefined && form === 'global' && loginKey === undefined
   const provider =
-    identityPoolId === undefined || (!named && userPoolId === undefined)
+    identityPoolId === undefined || badPool || (!named && userPoolId === undefined)
       ? undefined
       : collect(
           env,

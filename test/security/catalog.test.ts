@@ -181,7 +181,7 @@ describe('OPS-03: the answers of the whole suite', () => {
   // Descriptions that name a claim or a facet are built from a fixed list, never from the token.
   const TEMPLATES = [
     /^(missing|invalid) (exp|nbf|iat|iss|aud|sub|jti|client_id|azp|sid|typ|scope|scp|token_use) claim$/,
-    /^(groups|roles|permissions|profile) are temporarily unavailable$/,
+    /^((groups|roles|permissions) are|profile is) temporarily unavailable$/,
     /^missing a required (group|role|permission)$/,
   ]
 
