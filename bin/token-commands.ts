@@ -203,7 +203,10 @@ const PRINTED_CLAIMS: ReadonlyMap<string, string> = new Map([
 
 /** The claims of `--sub`, `--scope` and each `--claim name=value`. */
 function mintClaims(sub: string, scope: string | undefined, pairs: readonly string[]) {
-  const claims: Record<string, unknown> = { sub }
+  // No prototype: `--claim __proto__=…` (or `constructor`) is a claim like any other, not a
+  // prototype set on the object, which would leave it out of the token without a word.
+  const claims = Object.create(null) as Record<string, unknown>
+  claims['sub'] = sub
   if (scope !== undefined) claims['scope'] = scope
   for (const pair of pairs) {
     const at = pair.indexOf('=')

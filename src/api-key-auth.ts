@@ -43,8 +43,9 @@ export interface ApiKeyRecord {
   /** Scopes the key grants, as a token's `scope` would (for `requireScopes`). */
   readonly scopes?: readonly string[] | undefined
   /**
-   * When the key stops working: a `Date`, an ISO 8601 string, or seconds since the epoch. From
-   * then on it is refused as an unknown key is (401).
+   * When the key stops working: a `Date`, an ISO 8601 string (one without `Z` or an offset is
+   * UTC, on every host), or seconds since the epoch. From then on it is refused as an unknown key
+   * is (401).
    */
   readonly expiresAt?: Date | string | number | undefined
 }
@@ -79,7 +80,8 @@ export interface ApiKeyAuthOptions extends CredentialsAuthOptions {
   header?: string
   /**
    * Read the key from `Authorization: <scheme> <key>` instead (`ApiKey`, matched without case).
-   * Not `Basic`. `Bearer` works after `jwtAuth({ invalidToken: 'anonymous' })` (docs/basic-auth.md).
+   * Not `Basic`. `Bearer` works after `jwtAuth({ invalidToken: 'anonymous' })` (docs/basic-auth.md),
+   * or alone, answering as RFC 6750 §3.1 says: `error="invalid_token"` for a refused key.
    */
   scheme?: string
   /**
@@ -272,7 +274,8 @@ function checkApiKeyOptions(problems: Problems, options: ApiKeyAuthOptions): voi
  * With `scheme: 'Bearer'`, mount it after `jwtAuth({ invalidToken: 'anonymous' })`: a token that
  * is no key here (a JWT, or one `jwtAuth` refused) is left to `jwtAuth`'s answer
  * (`error="invalid_token"`). Mounted before `jwtAuth`, API keys do not work: `jwtAuth` verifies
- * every bearer token it sees.
+ * every bearer token it sees. Under `Bearer`, its own answers carry the Bearer challenge of
+ * RFC 6750 §3.1 (`error="invalid_token"` for a refused key, `insufficient_scope` on 403).
  *
  * **Warning:** an API key is a bearer secret: serve only over HTTPS, and rate-limit failures.
  *

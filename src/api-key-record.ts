@@ -25,6 +25,10 @@ const REPOSITORY_FIELDS = [...RECORD_FIELDS, ...LIFECYCLE_FIELDS, 'key'] as cons
 const MAX_EPOCH_SEC = 1e11
 const ISO_DATE =
   /^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?)?$/
+// A date-time with neither `Z` nor an offset: ECMAScript reads it in the host's time zone.
+const ZONE_LESS_TIME = /[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?$/
+// An offset of whole hours (`+05`, as PostgreSQL writes one), which V8 reads only after a space.
+const HOURS_OFFSET = /[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?[+-]\d{2}$/
 
 /** A checked key: its record, and the time from which it is refused (ms; Infinity for never). */
 export interface StoredKey {
@@ -39,7 +43,18 @@ function expiryMs(value: unknown): number {
   if (typeof value === 'number') {
     return Number.isFinite(value) && Math.abs(value) < MAX_EPOCH_SEC ? value * 1_000 : NaN
   }
-  return typeof value === 'string' && ISO_DATE.test(value) ? Date.parse(value) : NaN
+  return typeof value === 'string' && ISO_DATE.test(value) ? parseUtc(value) : NaN
+}
+
+/**
+ * An ISO 8601 date or date-time in ms, one without a zone read as UTC, on every host: SQLite's
+ * `datetime()` and `CURRENT_TIMESTAMP` write UTC that way, and a MySQL `DATETIME` read with
+ * `dateStrings` comes that way. `Date.parse` alone would read it in the host's time zone, moving
+ * the expiry by hours from one server to the next (west of UTC, an expired key kept working).
+ */
+function parseUtc(value: string): number {
+  if (ZONE_LESS_TIME.test(value)) return Date.parse(`${value}Z`)
+  return Date.parse(HOURS_OFFSET.test(value) ? `${value}:00` : value)
 }
 
 /** A boolean column as drivers return it (`1`/`0` from MariaDB and SQLite); undefined if neither. */

@@ -13,6 +13,7 @@ import {
 import {
   checkedRecord,
   parseBasicAuthorization,
+  refuseControlCharacters,
   type BasicCredentials,
   type CredentialsRepository,
   type UserCredentials,
@@ -149,7 +150,10 @@ function readBasic(req: Request): BasicCredentials | undefined {
 
 /**
  * Refuses, as the header path refuses malformed credentials (400), what no `Basic` header can
- * carry: a value that is not a string, or text with a lone surrogate (no UTF-8 encodes it).
+ * carry: a value that is not a string, text with a lone surrogate (no UTF-8 encodes it) or a
+ * control character, or a username with a colon (the header's first colon ends the username).
+ * Before the repository is asked: a NUL would otherwise reach a database, which fails on it (a
+ * 503 and a logged warning on every call, an outage anyone could fake).
  */
 function checkCredentialText(username: unknown, password: unknown): void {
   if (typeof username !== 'string' || typeof password !== 'string') {
@@ -157,6 +161,11 @@ function checkCredentialText(username: unknown, password: unknown): void {
   }
   if (!isUnicodeText(username) || !isUnicodeText(password)) {
     throw new InvalidRequestError('Basic credentials are not valid Unicode')
+  }
+  refuseControlCharacters(username)
+  refuseControlCharacters(password)
+  if (username.includes(':')) {
+    throw new InvalidRequestError('a Basic username cannot contain ":"')
   }
 }
 

@@ -94,10 +94,20 @@ export function parseBasicAuthorization(value: string): BasicCredentials | undef
   const colon = decoded.indexOf(':')
   if (colon === -1)
     throw new InvalidRequestError('Basic credentials have no ":" after the username')
-  if (CONTROL.test(decoded)) {
+  refuseControlCharacters(decoded)
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) }
+}
+
+/**
+ * Refuses Basic credentials with a control character (RFC 7617 §2 excludes them from both
+ * user-id and password): the header path and `basicAuth(...).authenticate` refuse them alike.
+ *
+ * @throws {InvalidRequestError} `ERR_AUTH_INVALID_REQUEST`.
+ */
+export function refuseControlCharacters(text: string): void {
+  if (CONTROL.test(text)) {
     throw new InvalidRequestError('Basic credentials contain control characters')
   }
-  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) }
 }
 
 function canonical(encoded: string): boolean {

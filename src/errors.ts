@@ -241,12 +241,21 @@ export function bearerChallenge(
   // RFC 9728 §5.1: tells clients where to learn which authorization servers issue tokens for us.
   if (resourceMetadata !== undefined) params.push(`resource_metadata=${quoted(resourceMetadata)}`)
   if (!(error instanceof CredentialsRequiredError)) {
-    params.push(`error=${quoted(error.error)}`, `error_description=${quoted(error.description)}`)
+    params.push(`error=${quoted(bearerErrorCode(error))}`)
+    params.push(`error_description=${quoted(error.description)}`)
   }
   if (error instanceof InsufficientScopeError && error.scopes.length > 0) {
     params.push(`scope=${quoted(error.scopes.join(' '))}`)
   }
   return params.length === 0 ? 'Bearer' : `Bearer ${params.join(', ')}`
+}
+
+/**
+ * The challenge's `error`: RFC 6750 §3.1 has no `invalid_credentials`. An API key refused under
+ * `scheme: 'Bearer'` is a bearer token that is invalid, which OAuth clients act on.
+ */
+function bearerErrorCode(error: AuthError): OAuthErrorName {
+  return error instanceof CredentialsInvalidError ? 'invalid_token' : error.error
 }
 
 /**
@@ -268,6 +277,15 @@ export function responseHeaders(
   // Errors of another scheme (Basic, API keys) are challenged in their own scheme.
   const scheme = schemeOf(error)
   if (scheme !== undefined) return challengeHeaders(error, scheme)
+  return bearerHeaders(error, realm, resourceMetadata)
+}
+
+/** {@link responseHeaders} under the Bearer scheme (RFC 6750 §3). */
+function bearerHeaders(
+  error: AuthError,
+  realm: string | undefined,
+  resourceMetadata?: string,
+): Record<string, string> {
   const headers: Record<string, string> = { 'Cache-Control': NO_STORE }
   if (error.challenges) {
     headers['WWW-Authenticate'] = bearerChallenge(error, realm, resourceMetadata)
@@ -277,8 +295,9 @@ export function responseHeaders(
 }
 
 /**
- * The challenge of a scheme other than Bearer (RFC 9110 §11.6.1): `Basic` (RFC 7617), `ApiKey`…
- * `params` are extra auth-params, such as `charset: 'UTF-8'`.
+ * The challenge of a `basicAuth`/`apiKeyAuth` scheme (RFC 9110 §11.6.1): `Basic` (RFC 7617),
+ * `ApiKey`…, or `Bearer`, whose error attributes RFC 6750 defines. `params` are extra auth-params,
+ * such as `charset: 'UTF-8'`.
  */
 export interface AuthChallenge {
   readonly scheme: string
@@ -308,14 +327,17 @@ export function basicChallenge(realm: string | undefined): AuthChallenge {
 }
 
 /**
- * Headers for the response to `error` under a non-Bearer scheme: `Cache-Control: no-store`, the
- * scheme's challenge on every 401 (RFC 9110 §15.5.2 requires one), none on 400/403 (Basic has no
- * error attributes to put in one), `Retry-After` on 503.
+ * Headers for the response to `error` under a `basicAuth`/`apiKeyAuth` scheme: `Cache-Control:
+ * no-store`, the scheme's challenge on every 401 (RFC 9110 §15.5.2 requires one), none on 400/403
+ * (Basic has no error attributes to put in one), `Retry-After` on 503. `apiKeyAuth({ scheme:
+ * 'Bearer' })` answers as `jwtAuth` does (RFC 6750 §3.1): `error="invalid_token"` for a refused
+ * key, `insufficient_scope` on 403, a bare challenge for a missing one.
  */
 export function challengeHeaders(
   error: AuthError,
   challenge: AuthChallenge,
 ): Record<string, string> {
+  if (challenge.scheme.toLowerCase() === 'bearer') return bearerHeaders(error, challenge.realm)
   const headers: Record<string, string> = { 'Cache-Control': NO_STORE }
   if (error.status === 401) headers['WWW-Authenticate'] = schemeChallenge(challenge)
   if (error instanceof UnavailableError) headers['Retry-After'] = String(error.retryAfterSec)

@@ -35,14 +35,31 @@ const USER_INFORMATION = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)?[\s\S]*@/
 const AUTHORITY_USER_INFORMATION = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#]*@/
 const HAS_AUTHORITY = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//
 
+// From the first `?` or `#` on: a query or fragment, where a URL carries tokens (`?token=…`).
+const QUERY_OR_FRAGMENT = /([?#])[\s\S]*$/
+// Everything after the scheme's `//` (or the whole value, without one).
+const AFTER_SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)?[\s\S]*$/
+
 /**
- * A URL as an error may show it: quoted, with any user information (a password) hidden. Up to the
- * last `@` when the value does not parse, where no one can tell where a password ends.
+ * A URL as an error may show it: quoted, with any user information (a password) and any query or
+ * fragment hidden. When the value does not parse, no one can tell where a password ends: hidden up
+ * to the last `@`, and a `?` or `#` before that `@` may start a query holding it, so then all but
+ * the scheme is hidden.
  */
 function showUrl(value: string): string {
-  const userInformation =
-    URL.canParse(value) && HAS_AUTHORITY.test(value) ? AUTHORITY_USER_INFORMATION : USER_INFORMATION
-  return JSON.stringify(value.replace(userInformation, '$1[hidden]@'))
+  return JSON.stringify(hideSecrets(value))
+}
+
+function hideSecrets(value: string): string {
+  if (URL.canParse(value) && HAS_AUTHORITY.test(value)) {
+    return value
+      .replace(AUTHORITY_USER_INFORMATION, '$1[hidden]@')
+      .replace(QUERY_OR_FRAGMENT, '$1[hidden]')
+  }
+  const at = value.lastIndexOf('@')
+  const query = value.search(/[?#]/)
+  if (at !== -1 && query !== -1 && query < at) return value.replace(AFTER_SCHEME, '$1[hidden]')
+  return value.replace(USER_INFORMATION, '$1[hidden]@').replace(QUERY_OR_FRAGMENT, '$1[hidden]')
 }
 
 /**
