@@ -5,6 +5,7 @@
 import type { VerifiedToken } from './contracts.js'
 import { AuthError, ConfigError, UnavailableError } from './errors.js'
 import { safeError, type Logger } from './logger.js'
+import { MAX_TIMER_MS } from './options.js'
 import type { RevocationStore } from './revocation.js'
 
 /**
@@ -20,6 +21,9 @@ export const DEFAULT_STORE_TIMEOUT_MS = 5_000
  * pass, and never an error thrown out of the middleware, past `onError`, from the synchronous fast
  * path. Why it failed goes to `log`, since the 503 cannot say it.
  *
+ * `issuers`, the token's group of issuers naming the same users (see `JwtProvider.issuerAliases`),
+ * is handed to the store when there is one.
+ *
  * A promise is waited for `timeoutMs` at most (the verifier's `sourceTimeoutMs`), then answered
  * as a store that cannot answer: a database call that never comes back must not hold every
  * request with it. A synchronous answer starts no timer (the hot path).
@@ -29,10 +33,12 @@ export function askStore(
   verified: VerifiedToken,
   log: StoreFailureLog,
   timeoutMs: number = DEFAULT_STORE_TIMEOUT_MS,
+  issuers?: readonly string[],
 ): boolean | Promise<boolean> {
   let answer: unknown
   try {
-    answer = store.isRevoked(verified)
+    // Without a group, called as before: a store of one argument sees the call it always saw.
+    answer = issuers === undefined ? store.isRevoked(verified) : store.isRevoked(verified, issuers)
   } catch (error) {
     return Promise.reject(storeFailure(error, log))
   }
@@ -53,8 +59,9 @@ const SELF_BOUNDED_GRACE_MS = 1_000
 /** How long to wait for `store`'s promise: its own bound and a grace when it has one. */
 function waitFor(store: RevocationStore, timeoutMs: number): number {
   const own = store.answersWithinMs
+  // Clamped: past what a timer holds, Node fires it after 1 ms (a 503 at once, fail-open or not).
   return typeof own === 'number' && Number.isFinite(own) && own >= 0
-    ? own + SELF_BOUNDED_GRACE_MS
+    ? Math.min(own + SELF_BOUNDED_GRACE_MS, MAX_TIMER_MS)
     : timeoutMs
 }
 

@@ -5,6 +5,7 @@
 import { MAX_CLOCK_TOLERANCE_SEC } from './claims.js'
 import type { JwtClaims } from './jwt.js'
 import { DEFAULT_MAX_TOKEN_LENGTH, parseJwt } from './jwt.js'
+import { closestName, isPlainObject } from './options.js'
 import type { RevocationEntry } from './revocation.js'
 
 /**
@@ -15,12 +16,19 @@ import type { RevocationEntry } from './revocation.js'
 export const REVOCATION_GRACE_SEC = 300
 
 /**
- * The longest a revocation of a token read for its `exp` is kept. The `exp` is trusted over
- * `maxTokenLifetimeSec` (an entry dropped before `exp` lets the revoked token pass again); this
- * ceiling only keeps an absurd `exp` (a far-future typo) from pinning the entry, and its memory,
- * for ever. No access token lives a year.
+ * The longest a revocation of a token read for its `exp` is kept, when `maxTokenLifetimeSec` is
+ * shorter. The `exp` is trusted over `maxTokenLifetimeSec` (an entry dropped before `exp` lets the
+ * revoked token pass again); this ceiling only keeps an absurd `exp` (a far-future typo) from
+ * pinning the entry, and its memory, in every instance for ever. No access token lives a year; a
+ * token that does is reported by the stores' lifetime warning, whose remedy (a larger
+ * `maxTokenLifetimeSec`) raises this ceiling too.
  */
-const MAX_TOKEN_ENTRY_SEC = 365 * 86_400
+export const MAX_TOKEN_ENTRY_SEC = 365 * 86_400
+
+/** The longest a revocation by the token itself is kept (past its `exp`, the grace aside). */
+export function tokenEntryCeilingSec(maxLifetimeSec: number): number {
+  return Math.max(maxLifetimeSec, MAX_TOKEN_ENTRY_SEC)
+}
 
 /**
  * The longest `jti`, issuer or subject a revocation may name: the longest token the verifier
@@ -67,7 +75,7 @@ export function jtiEntry(
   const { exp } = payload
   const ends =
     typeof exp === 'number' && Number.isFinite(exp)
-      ? Math.min(exp, nowSec + Math.max(maxLifetimeSec, MAX_TOKEN_ENTRY_SEC))
+      ? Math.min(exp, nowSec + tokenEntryCeilingSec(maxLifetimeSec))
       : nowSec + maxLifetimeSec
   return { kind: 'jti', jti, expiresAtSec: ends + REVOCATION_GRACE_SEC }
 }
@@ -145,16 +153,17 @@ function readablePayload(token: string): Record<string, unknown> {
 }
 
 /**
- * What `revokeSubject(issuer, subject, { before })` revokes: `subject` is matched with the token's
+ * What `revokeSubject(issuer, subject, options)` revokes: `subject` is matched with the token's
  * `sub` claim, kept until `before + maxLifetimeSec` (each token's own `exp` is not known here).
  * `before` may be ahead of now by as much as a clock tolerance (an IdP whose clock runs ahead
  * stamps tokens issued before now with a later `iat`), no more: a date far ahead would lock the
- * subject out, and pin its entry in every instance, until then.
+ * subject out, and pin its entry in every instance, until then. The options are checked here, for
+ * every store alike (see {@link revokedBefore}).
  */
 export function subjectEntry(
   issuer: string,
   subject: string,
-  before: Date,
+  options: unknown,
   maxLifetimeSec: number,
 ): RevocationEntry {
   if (
@@ -167,10 +176,7 @@ export function subjectEntry(
   }
   checkedLength('revokeSubject', 'issuer', issuer)
   checkedLength('revokeSubject', 'subject', subject)
-  if (!(before instanceof Date) || Number.isNaN(before.getTime())) {
-    throw new TypeError('revokeSubject: before must be a valid Date')
-  }
-  const beforeSec = before.getTime() / 1000
+  const beforeSec = revokedBefore(options).getTime() / 1000
   const aheadSec = beforeSec - Date.now() / 1000
   if (aheadSec > MAX_CLOCK_TOLERANCE_SEC) {
     throw new TypeError(
@@ -181,6 +187,51 @@ export function subjectEntry(
   }
   const expiresAtSec = beforeSec + maxLifetimeSec + REVOCATION_GRACE_SEC
   return { kind: 'subject', issuer, subject, beforeSec, expiresAtSec }
+}
+
+const REVOKE_SUBJECT_OPTIONS: readonly string[] = ['before']
+
+/**
+ * The `before` of `revokeSubject`'s options (now when left out). Anything else is a `TypeError`,
+ * never "now": a date passed directly (`revokeSubject(iss, sub, date)`), a misspelt name
+ * (`{ befor: date }`) or a `before` of `null` would otherwise revoke at the current time, which
+ * covers less than asked (the skew a `before` ahead of now was to cover) or more (the sessions
+ * opened since a `before` in the past). No value is shown, only its kind.
+ */
+function revokedBefore(options: unknown): Date {
+  if (options === undefined) return new Date()
+  if (!isPlainObject(options)) {
+    throw new TypeError(
+      options instanceof Date
+        ? 'revokeSubject takes its date as an option: revokeSubject(issuer, subject, { before: date })'
+        : `revokeSubject: the options must be an object such as { before: date }, got ${kindOf(options)}`,
+    )
+  }
+  const unknown = Object.keys(options).filter((key) => !REVOKE_SUBJECT_OPTIONS.includes(key))
+  if (unknown.length > 0) {
+    throw new TypeError(`revokeSubject: ${unknown.map(unknownOption).join('; ')}`)
+  }
+  const { before } = options
+  if (before === undefined) return new Date()
+  if (!(before instanceof Date) || Number.isNaN(before.getTime())) {
+    throw new TypeError(`revokeSubject: before must be a valid Date, got ${kindOf(before)}`)
+  }
+  return before
+}
+
+function unknownOption(key: string): string {
+  const closest = closestName(key, REVOKE_SUBJECT_OPTIONS)
+  const hint = closest === undefined ? '' : ` (did you mean ${closest}?)`
+  return `${JSON.stringify(key)} is not an option${hint}; the only option is before`
+}
+
+/** What a value is, for an error that must not show it. */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null'
+  if (value instanceof Date) return 'an invalid Date'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'object') return `a ${value.constructor?.name ?? 'object'}`
+  return /^[aeiou]/.test(typeof value) ? `an ${typeof value}` : `a ${typeof value}`
 }
 
 /**

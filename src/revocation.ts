@@ -5,7 +5,7 @@ import { InvalidTokenError } from './errors.js'
 import type { HasHealth } from './health.js'
 import type { JwtClaims } from './jwt.js'
 import { checkOptionNames, Problems } from './options.js'
-import { jtiEntry, subjectEntry, tokenIdOf } from './revocation-entries.js'
+import { jtiEntry, subjectEntry, tokenEntryCeilingSec, tokenIdOf } from './revocation-entries.js'
 
 /**
  * Decides whether a verified token was revoked. Consulted after the signature and the claims hold,
@@ -15,7 +15,15 @@ import { jtiEntry, subjectEntry, tokenIdOf } from './revocation-entries.js'
  * is not `true` or `false`) is a 503 `ERR_AUTH_REVOCATION_UNAVAILABLE` too: never a pass.
  */
 export interface RevocationStore extends HasHealth {
-  isRevoked(verified: VerifiedToken): boolean | Promise<boolean>
+  /**
+   * @param issuers when the token's issuer is one of a group whose tokens name the same users
+   *   (its provider's `issuerAliases`: Cognito's regional and global forms of one pool), every
+   *   issuer of that group, the token's own included; `undefined` otherwise. A store keyed by
+   *   issuer and subject checks the subject's revocation under each of them, so that a user
+   *   revoked under one form is refused under every form. A store that ignores it covers only the
+   *   form each revocation names.
+   */
+  isRevoked(verified: VerifiedToken, issuers?: readonly string[]): boolean | Promise<boolean>
   /**
    * For a store that bounds its own promised answers (its time-out and its down-policy decide, as
    * the Redis store's `timeoutMs` and `onRevocationStoreDown` do): the longest they take, in
@@ -30,10 +38,12 @@ export interface RevocationOptions {
   /**
    * The longest lifetime a token of your issuers has, in seconds: a subject revoked at T must stay
    * revoked until every token issued before T has expired, and a revocation by a bare `jti` (no
-   * token to read `exp` from) is kept this long. Default 86 400 (one day).
+   * token to read `exp` from) is kept this long. A revocation by the token itself is kept until
+   * its `exp`, but at most this long or a year, whichever is longer. Default 86 400 (one day).
    *
    * Warning: a subject revocation lapses after this time even if the tokens it covers live on. A
-   * store that sees a token living longer logs a warning (once): raise this value then.
+   * store that sees a token living longer logs a warning (once, and once more for a token living
+   * longer than a year): raise this value then.
    */
   maxTokenLifetimeSec?: number
 }
@@ -51,6 +61,9 @@ export type RevocationEntry =
 
 export const DEFAULT_MAX_TOKEN_LIFETIME_SEC = 86_400
 
+// Writes between two sweeps of a store's entries, at least.
+const PRUNE_AFTER_WRITES = 256
+
 /** The revocation error: 401 `invalid_token` "token revoked". */
 export function tokenRevoked(): InvalidTokenError {
   return new InvalidTokenError('ERR_AUTH_TOKEN_REVOKED', 'token revoked')
@@ -67,25 +80,43 @@ export function issuedBefore(claims: JwtClaims, beforeSec: number): boolean {
 }
 
 /**
- * Whether a token lives longer than `maxLifetimeSec` (`exp` − `iat`, or `exp` − now without `iat`):
- * a subject revocation covering it may then end while it is still valid.
+ * Which revocations may end while a token is still valid, judged by its lifetime (`exp` − `iat`,
+ * or `exp` − now without `iat`):
+ * - `'subject'`: it lives longer than `maxLifetimeSec`, which a subject revocation (and one by a
+ *   bare `jti`) is kept;
+ * - `'token'`: it lives longer than a revocation by the token itself is kept too (its `exp`, but
+ *   at most max(`maxLifetimeSec`, one year)), subject revocations included;
+ * - `undefined`: none.
  */
 export function outlivesRevocations(
   claims: JwtClaims,
   maxLifetimeSec: number,
   now: () => number,
-): boolean {
+): 'subject' | 'token' | undefined {
   const { exp, iat } = claims
-  if (typeof exp !== 'number') return false
-  return exp - (typeof iat === 'number' ? iat : now()) > maxLifetimeSec
+  if (typeof exp !== 'number') return undefined
+  const lifetimeSec = exp - (typeof iat === 'number' ? iat : now())
+  if (lifetimeSec > tokenEntryCeilingSec(maxLifetimeSec)) return 'token'
+  return lifetimeSec > maxLifetimeSec ? 'subject' : undefined
 }
 
-/** The warning given (once per store) when {@link outlivesRevocations} holds for a token. */
-function outlivesRevocationsWarning(maxLifetimeSec: number): string {
+/**
+ * What ends before such tokens expire, for the lifetime warning: subject revocations, and, for a
+ * token living longer than a year, revocations by the token itself, which are capped there.
+ */
+function outlivedRevocations(outlived: 'subject' | 'token'): string {
+  return outlived === 'subject'
+    ? 'subject revocations may end before such tokens expire'
+    : 'subject revocations, and revocations by the token itself (kept until its exp, but at most ' +
+        'max(maxTokenLifetimeSec, one year)), may end before such tokens expire'
+}
+
+/** The warning given (once per store and kind) when {@link outlivesRevocations} holds. */
+function outlivesRevocationsWarning(maxLifetimeSec: number, outlived: 'subject' | 'token'): string {
   return (
-    `a token lives longer than maxTokenLifetimeSec (${maxLifetimeSec} s): subject revocations ` +
-    'may end before such tokens expire, which then pass again; raise maxTokenLifetimeSec ' +
-    'to the longest lifetime of your tokens'
+    `a token lives longer than ${outlived === 'token' ? 'a year and ' : ''}maxTokenLifetimeSec ` +
+    `(${maxLifetimeSec} s): ${outlivedRevocations(outlived)}, which then pass again; raise ` +
+    'maxTokenLifetimeSec to the longest lifetime of your tokens'
   )
 }
 
@@ -145,7 +176,10 @@ export class MemoryRevocationStore implements RevocationStore {
   readonly #jtis = new Map<string, number>()
   readonly #subjects = new Map<string, { beforeSec: number; expiresAtSec: number }>()
   #writes = 0
-  #warned = false
+  #pruneAfterWrites = PRUNE_AFTER_WRITES
+  // What the lifetime warning said so far: once for subject revocations, once more for those by
+  // token (capped at a year), so a first warning of a one-week token hides no two-year one.
+  #warned: 'subject' | 'token' | undefined
 
   /**
    * @throws {ConfigError} `ERR_AUTH_CONFIG` for options that are not an object, an option it does
@@ -158,9 +192,10 @@ export class MemoryRevocationStore implements RevocationStore {
 
   /**
    * Revokes one token, by the token itself or its `jti` (Entra ID's `uti` for a token without
-   * `jti`, Cognito's `origin_jti` too). A value is taken as a token when it starts with a JOSE
-   * header; any other (`urn:x.y.z` too) is a `jti`. Pass the token alone, not the Authorization
-   * header's `Bearer …`.
+   * `jti`, Cognito's `origin_jti` too), until the token expires: its `exp`, but at most
+   * max(`maxTokenLifetimeSec`, one year); a bare `jti` for `maxTokenLifetimeSec`. A value is taken
+   * as a token when it starts with a JOSE header; any other (`urn:x.y.z` too) is a `jti`. Pass the
+   * token alone, not the Authorization header's `Bearer …`.
    *
    * @throws {TypeError} for an empty value, one over 16 KiB, with whitespace or a `Bearer `
    *   prefix, a refresh token (JWE: revoke it at the identity provider), a token with no
@@ -188,11 +223,12 @@ export class MemoryRevocationStore implements RevocationStore {
    *
    * @param subject the tokens' `sub` claim (`user.claims.sub`). Not `user.id`, which a provider may
    *   take from another claim (Entra ID: `oid`): such a revocation would match no token.
-   * @throws {TypeError} for an empty issuer or subject, one over 16 KiB, an invalid date, or a
-   *   `before` more than 300 s ahead of now.
+   * @throws {TypeError} for an empty issuer or subject, one over 16 KiB, options that are not an
+   *   object (a Date passed directly), an option other than `before` (`befor`), a `before` that is
+   *   not a valid Date (`null`), or a `before` more than 300 s ahead of now.
    */
-  revokeSubject(issuer: string, subject: string, options: { before?: Date } = {}): void {
-    const entry = subjectEntry(issuer, subject, options.before ?? new Date(), this.#maxLifetimeSec)
+  revokeSubject(issuer: string, subject: string, options?: { before?: Date }): void {
+    const entry = subjectEntry(issuer, subject, options, this.#maxLifetimeSec)
     if (entry.kind !== 'subject') return
     const key = subjectKey(issuer, subject)
     const existing = this.#subjects.get(key)
@@ -208,21 +244,29 @@ export class MemoryRevocationStore implements RevocationStore {
   }
 
   // Entries end when the tokens they cover have expired; sweep now and then so memory stays
-  // bounded by the revocations of one token lifetime, not by every revocation ever made.
+  // bounded by the revocations of one token lifetime, not by every revocation ever made. A sweep
+  // walks every entry: after as many writes as it left entries (256 at least), so n revocations
+  // cost linear time, not quadratic, as in the Redis store's copy.
   #pruneNow(): void {
     this.#writes += 1
-    if (this.#writes % 256 !== 0) return
+    if (this.#writes < this.#pruneAfterWrites) return
     const now = nowSec()
     for (const [id, until] of this.#jtis) if (until <= now) this.#jtis.delete(id)
     for (const [key, entry] of this.#subjects)
       if (entry.expiresAtSec <= now) this.#subjects.delete(key)
+    this.#writes = 0
+    this.#pruneAfterWrites = Math.max(PRUNE_AFTER_WRITES, this.size)
   }
 
-  isRevoked(verified: VerifiedToken): boolean {
+  /**
+   * @param issuers the token's group of issuers naming the same users, if any: its subject is
+   *   looked up under each (see {@link RevocationStore.isRevoked}).
+   */
+  isRevoked(verified: VerifiedToken, issuers?: readonly string[]): boolean {
     // The common case (nothing revoked) builds nothing, and reads the clock only for a token
     // without `iat` (its lifetime, until the warning was given).
     const { claims } = verified
-    if (!this.#warned) this.#warnIfOutlives(claims)
+    if (this.#warned !== 'token') this.#warnIfOutlives(claims)
     if (this.#jtis.size > 0) {
       if (this.#jtiRevoked(tokenIdOf(claims)) || this.#jtiRevoked(claims['origin_jti'])) {
         return true
@@ -231,7 +275,13 @@ export class MemoryRevocationStore implements RevocationStore {
     if (this.#subjects.size === 0) return false
     const { iss, sub } = claims
     if (typeof iss !== 'string' || typeof sub !== 'string') return false
-    const key = subjectKey(iss, sub)
+    if (issuers === undefined) return this.#subjectRevoked(claims, iss, sub)
+    for (const issuer of issuers) if (this.#subjectRevoked(claims, issuer, sub)) return true
+    return false
+  }
+
+  #subjectRevoked(claims: JwtClaims, issuer: string, subject: string): boolean {
+    const key = subjectKey(issuer, subject)
     const entry = this.#subjects.get(key)
     if (entry === undefined) return false
     if (entry.expiresAtSec <= nowSec()) {
@@ -242,10 +292,11 @@ export class MemoryRevocationStore implements RevocationStore {
   }
 
   #warnIfOutlives(claims: JwtClaims): void {
-    if (!outlivesRevocations(claims, this.#maxLifetimeSec, nowSec)) return
-    this.#warned = true
+    const outlived = outlivesRevocations(claims, this.#maxLifetimeSec, nowSec)
+    if (outlived === undefined || outlived === this.#warned) return
+    this.#warned = outlived
     // This store has no logger: a process warning reaches stderr by default, once per store.
-    process.emitWarning(outlivesRevocationsWarning(this.#maxLifetimeSec), {
+    process.emitWarning(outlivesRevocationsWarning(this.#maxLifetimeSec, outlived), {
       code: 'OIDC_GUARD_REVOCATION_LIFETIME',
     })
   }

@@ -5,6 +5,7 @@ import type { Redis, RedisOptions } from 'ioredis'
 import {
   checkTimeout,
   ConfigError,
+  MAX_TIMER_MS,
   type OptionFlags,
   neverThrows,
   packageResolves,
@@ -13,6 +14,29 @@ import {
   type Logger,
   type Problems,
 } from '../../src/spi.js'
+
+/**
+ * Checks the `timeoutMs` given to a store's `ready()` as the constructor checks its own: a value
+ * no timer holds (`Infinity`, `NaN`, a negative one, more than 2^31 - 1 ms) makes Node's timer fire
+ * at once, and `ready()` would reject with "not reachable" while Redis is up.
+ *
+ * @throws {TypeError} for a value that is not a number; {RangeError} for one outside 1 to
+ *   {@link MAX_TIMER_MS}.
+ */
+export function checkReadyTimeout(timeoutMs: unknown): void {
+  if (timeoutMs === undefined) return
+  if (typeof timeoutMs !== 'number') {
+    throw new TypeError(
+      `ready(timeoutMs): timeoutMs must be a number of milliseconds, got a ${typeof timeoutMs}`,
+    )
+  }
+  if (!(timeoutMs >= 1 && timeoutMs <= MAX_TIMER_MS)) {
+    throw new RangeError(
+      `ready(timeoutMs): timeoutMs must be from 1 to ${MAX_TIMER_MS} ms (the longest a timer ` +
+        `holds), got ${timeoutMs}`,
+    )
+  }
+}
 
 /** How the stores of `oidc-guard/redis` reach Redis. Give `url` or `client`, not both. */
 export interface RedisConnectionOptions {

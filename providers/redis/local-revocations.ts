@@ -40,6 +40,13 @@ function isId(value: unknown): value is string {
 const PRUNE_AFTER_WRITES = 256
 
 /**
+ * How often a copy holding entries checks whether one ended, in milliseconds: ended entries are
+ * dropped within this long even when no revocation arrives (writes prune too, but a burst of a
+ * million revocations followed by none would otherwise stay in memory indefinitely).
+ */
+export const PRUNE_CHECK_MS = 60_000
+
+/**
  * Revocations held in this process: added to (never removed from, except when they end), so
  * entries arriving twice or out of order (a message and a full load racing) converge.
  */
@@ -51,10 +58,16 @@ export class LocalRevocations {
   #subjectCount = 0
   #writes = 0
   #pruneAfterWrites = PRUNE_AFTER_WRITES
+  // No entry held ends before this (it may end later, extended): pruning before it drops nothing.
+  #earliestEndSec = Number.POSITIVE_INFINITY
+  #timer: NodeJS.Timeout | undefined
+  #stopped = false
 
   /** Adds an entry; an entry that ended already is ignored. */
   add(entry: RevocationEntry, nowSec: number): void {
     if (entry.expiresAtSec <= nowSec) return
+    this.#earliestEndSec = Math.min(this.#earliestEndSec, entry.expiresAtSec)
+    this.#startTimer()
     if (entry.kind === 'jti') {
       const until = this.#jtis.get(entry.jti) ?? 0
       if (entry.expiresAtSec > until) this.#jtis.set(entry.jti, entry.expiresAtSec)
@@ -82,9 +95,10 @@ export class LocalRevocations {
 
   /**
    * Whether the claims are covered by an entry that has not ended (the token's own id or its
-   * `origin_jti`, subject). The clock is read only when an entry matches: most checks match nothing.
+   * `origin_jti`, subject: under its own issuer, or each of `issuers` when given). The clock is read
+   * only when an entry matches: most checks match nothing.
    */
-  isRevoked(claims: JwtClaims, now: () => number): boolean {
+  isRevoked(claims: JwtClaims, now: () => number, issuers?: readonly string[]): boolean {
     if (
       this.#jtis.size > 0 &&
       (this.#byId(tokenIdOf(claims), now) || this.#byId(claims['origin_jti'], now))
@@ -94,7 +108,14 @@ export class LocalRevocations {
     if (this.#subjectCount === 0) return false
     const { iss, sub } = claims
     if (typeof iss !== 'string' || typeof sub !== 'string') return false
-    const entry = this.#subjects.get(iss)?.get(sub)
+    if (issuers === undefined) return this.#bySubject(claims, iss, sub, now)
+    // The token's issuer names the same users as others (Cognito's two forms of one pool).
+    for (const issuer of issuers) if (this.#bySubject(claims, issuer, sub, now)) return true
+    return false
+  }
+
+  #bySubject(claims: JwtClaims, issuer: string, subject: string, now: () => number): boolean {
+    const entry = this.#subjects.get(issuer)?.get(subject)
     if (entry === undefined || entry.expiresAtSec <= now()) return false
     return issuedBefore(claims, entry.beforeSec)
   }
@@ -107,20 +128,62 @@ export class LocalRevocations {
 
   /** Drops the entries that ended, so memory is bounded by one token lifetime of revocations. */
   prune(nowSec: number): void {
-    for (const [id, until] of this.#jtis) if (until <= nowSec) this.#jtis.delete(id)
+    let earliest = Number.POSITIVE_INFINITY
+    for (const [id, until] of this.#jtis) {
+      if (until <= nowSec) this.#jtis.delete(id)
+      else earliest = Math.min(earliest, until)
+    }
     for (const [issuer, subjects] of this.#subjects) {
       for (const [subject, entry] of subjects) {
-        if (entry.expiresAtSec > nowSec) continue
+        if (entry.expiresAtSec > nowSec) {
+          earliest = Math.min(earliest, entry.expiresAtSec)
+          continue
+        }
         subjects.delete(subject)
         this.#subjectCount -= 1
       }
       if (subjects.size === 0) this.#subjects.delete(issuer)
     }
+    this.#earliestEndSec = earliest
     this.#writes = 0
     this.#pruneAfterWrites = Math.max(PRUNE_AFTER_WRITES, this.size)
+    if (this.size === 0) this.#stopTimer()
   }
 
+  /**
+   * Prunes when an entry may have ended since the last prune, else does nothing (one comparison):
+   * what the periodic check and a count of the live entries run.
+   */
+  pruneIfDue(nowSec: number): void {
+    if (nowSec >= this.#earliestEndSec) this.prune(nowSec)
+  }
+
+  /** How many entries are held, ended ones included until the next prune. */
   get size(): number {
     return this.#jtis.size + this.#subjectCount
+  }
+
+  /** How many entries are held that have not ended at `nowSec`: ended ones are dropped first. */
+  liveSize(nowSec: number): number {
+    this.pruneIfDue(nowSec)
+    return this.size
+  }
+
+  /** Stops the periodic check for good (the store was closed). Entries still end as met. */
+  stop(): void {
+    this.#stopped = true
+    this.#stopTimer()
+  }
+
+  // Runs only while entries are held, and keeps no process alive.
+  #startTimer(): void {
+    if (this.#timer !== undefined || this.#stopped) return
+    this.#timer = setInterval(() => this.pruneIfDue(Date.now() / 1000), PRUNE_CHECK_MS)
+    this.#timer.unref?.() // (a fake timer of a test may have none)
+  }
+
+  #stopTimer(): void {
+    clearInterval(this.#timer)
+    this.#timer = undefined
   }
 }

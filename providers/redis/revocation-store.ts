@@ -23,6 +23,7 @@ import {
 } from '../../src/spi.js'
 import {
   checkConnectionOptions,
+  checkReadyTimeout,
   CONNECTION_OPTIONS,
   DEFAULT_PREFIX,
   DEFAULT_TIMEOUT_MS,
@@ -143,7 +144,9 @@ export class RedisRevocationStore implements RevocationStore {
   readonly #local = new LocalRevocations()
   readonly #link: RedisLink
   readonly #logger: Logger
-  #warned = false
+  // What the lifetime warning said so far: once for subject revocations, once more for those by
+  // token (capped at a year), so a first warning of a one-week token hides no two-year one.
+  #warned: 'subject' | 'token' | undefined
   // The eviction policy of the Redis when it may evict the revocations (read at each load).
   #evicting: string | undefined
   #warnedEvicting = false
@@ -190,9 +193,9 @@ export class RedisRevocationStore implements RevocationStore {
 
   /**
    * Revokes one token, by the token itself or its `jti` (Entra ID's `uti` for a token without
-   * `jti`, Cognito's `origin_jti` too), on every instance, until the token expires (its `exp`,
-   * whatever `maxTokenLifetimeSec` says; a bare `jti` for `maxTokenLifetimeSec`). This instance
-   * refuses it at once, even when Redis cannot be reached.
+   * `jti`, Cognito's `origin_jti` too), on every instance, until the token expires (its `exp`, even
+   * past `maxTokenLifetimeSec`, but at most max(`maxTokenLifetimeSec`, one year); a bare `jti` for
+   * `maxTokenLifetimeSec`). This instance refuses it at once, even when Redis cannot be reached.
    *
    * A value is taken as a token when it starts with a JOSE header; any other (`urn:x.y.z` too) is
    * a `jti`. Pass the token alone, not the Authorization header's `Bearer …`.
@@ -221,23 +224,26 @@ export class RedisRevocationStore implements RevocationStore {
    *
    * @param subject the tokens' `sub` claim (`user.claims.sub`). Not `user.id`, which a provider may
    *   take from another claim (Entra ID: `oid`): such a revocation would match no token.
-   * @throws {TypeError} synchronously, for an empty issuer or subject, one over 16 KiB, an invalid
-   *   date, or a `before` more than 300 s ahead of now.
+   * @throws {TypeError} synchronously, for an empty issuer or subject, one over 16 KiB, options
+   *   that are not an object (a Date passed directly), an option other than `before` (`befor`), a
+   *   `before` that is not a valid Date (`null`), or a `before` more than 300 s ahead of now.
    * @returns a promise that rejects when Redis could not store the revocation (retry).
    */
-  revokeSubject(issuer: string, subject: string, options: { before?: Date } = {}): Promise<void> {
-    const before = options.before ?? new Date()
-    return this.#revoke(subjectEntry(issuer, subject, before, this.#maxLifetimeSec))
+  revokeSubject(issuer: string, subject: string, options?: { before?: Date }): Promise<void> {
+    return this.#revoke(subjectEntry(issuer, subject, options, this.#maxLifetimeSec))
   }
 
   /**
    * Whether the token is revoked: synchronous from the local copy while it is in step with Redis
    * (and whenever the copy already holds the revocation). While the first load runs it waits for
    * it (at most `timeoutMs`); while Redis is unreachable it follows `onRevocationStoreDown`.
+   *
+   * @param issuers the token's group of issuers naming the same users, if any: its subject is
+   *   looked up under each (see `RevocationStore.isRevoked`).
    */
-  isRevoked(verified: VerifiedToken): boolean | Promise<boolean> {
-    if (!this.#warned) this.#warnIfOutlives(verified.claims)
-    const known = this.#local.isRevoked(verified.claims, nowSec)
+  isRevoked(verified: VerifiedToken, issuers?: readonly string[]): boolean | Promise<boolean> {
+    if (this.#warned !== 'token') this.#warnIfOutlives(verified.claims)
+    const known = this.#local.isRevoked(verified.claims, nowSec, issuers)
     if (known || this.#link.live) return known
     if (this.#link.down)
       return this.#failOpen
@@ -245,7 +251,7 @@ export class RedisRevocationStore implements RevocationStore {
         : Promise.reject(this.#unavailable('redis unreachable', 'no answer'))
     // Starting, or reloading after a reconnection: the copy is about to be in step.
     return this.#link.whenLive().then((live) => {
-      if (live) return this.#local.isRevoked(verified.claims, nowSec)
+      if (live) return this.#local.isRevoked(verified.claims, nowSec, issuers)
       if (this.#failOpen) return false
       throw this.#unavailable('the revocations could not be loaded from redis in time', 'timed out')
     })
@@ -254,8 +260,12 @@ export class RedisRevocationStore implements RevocationStore {
   /**
    * Resolves once the local copy is loaded and in step with Redis; rejects after `timeoutMs` (or
    * `timeoutMs` given here) if Redis cannot be reached. Optional: until then requests wait for it.
+   *
+   * @throws {TypeError} (a rejection) for a `timeoutMs` that is not a number; {RangeError} for one
+   *   outside 1 to 2 147 483 647 ms (the longest a timer holds): `Infinity`, `NaN`, a negative one.
    */
   async ready(timeoutMs?: number): Promise<void> {
+    checkReadyTimeout(timeoutMs)
     if (!(await this.#link.whenLive(timeoutMs))) {
       throw new Error(
         `the redis revocation store is not reachable (${this.#link.lastError ?? 'timed out'})`,
@@ -263,9 +273,9 @@ export class RedisRevocationStore implements RevocationStore {
     }
   }
 
-  /** How many revocations this instance holds. */
+  /** How many revocations this instance holds that have not ended. */
   get size(): number {
-    return this.#local.size
+    return this.#local.liveSize(nowSec())
   }
 
   /**
@@ -277,7 +287,7 @@ export class RedisRevocationStore implements RevocationStore {
   health(): ComponentHealth {
     void this.#link.open().catch(() => undefined) // a readiness probe brings the link up
     if (this.#link.live) {
-      const detail = `redis: in step, ${this.#local.size} revocations`
+      const detail = `redis: in step, ${this.size} revocations`
       if (this.#evicting === undefined) return { ok: true, detail }
       return { ok: true, detail: `${detail}; ${evictionProblem(this.#evicting)}` }
     }
@@ -291,6 +301,7 @@ export class RedisRevocationStore implements RevocationStore {
 
   /** Closes the connections the store opened. */
   close(): Promise<void> {
+    this.#local.stop()
     return this.#link.close()
   }
 
@@ -300,13 +311,20 @@ export class RedisRevocationStore implements RevocationStore {
    * issuer chose that lifetime, and the setting is what is wrong.
    */
   #warnIfOutlives(claims: JwtClaims): void {
-    if (!outlivesRevocations(claims, this.#maxLifetimeSec, nowSec)) return
-    this.#warned = true
+    const outlived = outlivesRevocations(claims, this.#maxLifetimeSec, nowSec)
+    if (outlived === undefined || outlived === this.#warned) return
+    this.#warned = outlived
     this.#logger.warn(
       { iss: claims.iss, exp: claims.exp, iat: claims.iat },
-      'a token lives longer than maxTokenLifetimeSec (%d s): subject revocations may end before ' +
-        'such tokens expire, which then pass again; raise maxTokenLifetimeSec ' +
-        '(AUTH_REVOCATION_MAX_TOKEN_LIFETIME_SEC) to the longest lifetime of your tokens',
+      outlived === 'subject'
+        ? 'a token lives longer than maxTokenLifetimeSec (%d s): subject revocations may end ' +
+            'before such tokens expire, which then pass again; raise maxTokenLifetimeSec ' +
+            '(AUTH_REVOCATION_MAX_TOKEN_LIFETIME_SEC) to the longest lifetime of your tokens'
+        : 'a token lives longer than a year and maxTokenLifetimeSec (%d s): subject revocations, ' +
+            'and revocations by the token itself (kept until its exp, but at most ' +
+            'max(maxTokenLifetimeSec, one year)), may end before such tokens expire, which then ' +
+            'pass again; raise maxTokenLifetimeSec (AUTH_REVOCATION_MAX_TOKEN_LIFETIME_SEC) to the ' +
+            'longest lifetime of your tokens',
       this.#maxLifetimeSec,
     )
   }

@@ -13,6 +13,7 @@ import {
 } from '../../src/spi.js'
 import {
   checkConnectionOptions,
+  checkReadyTimeout,
   CONNECTION_OPTIONS,
   DEFAULT_PREFIX,
   RedisLink,
@@ -345,8 +346,14 @@ export class RedisSharedCache implements SharedCacheTier {
     this.#listeners.push(listener)
   }
 
-  /** Resolves once subscribed to invalidations; rejects after `timeoutMs` if Redis is away. */
+  /**
+   * Resolves once subscribed to invalidations; rejects after `timeoutMs` if Redis is away.
+   *
+   * @throws {TypeError} (a rejection) for a `timeoutMs` that is not a number; {RangeError} for one
+   *   outside 1 to 2 147 483 647 ms (the longest a timer holds): `Infinity`, `NaN`, a negative one.
+   */
   async ready(timeoutMs?: number): Promise<void> {
+    checkReadyTimeout(timeoutMs)
     if (!(await this.#link.whenLive(timeoutMs))) {
       throw new Error(
         `the redis authorization cache is not reachable (${this.#link.lastError ?? 'timed out'})`,
