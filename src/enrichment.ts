@@ -60,10 +60,23 @@ export class Enrichment {
   readonly #ownCaches = new Set<AnySource>()
   /** The sources given to `wrap` that look users up by their own key (`cacheKey`), by facet. */
   readonly #ownKeys: { readonly facet: Facet; readonly source: AnySource }[] = []
+  /** Each aliased issuer's group (the providers' `issuerAliases`): answers go under its first. */
+  readonly #issuerGroups: ReadonlyMap<string, readonly string[]>
   #sharedDown = false
 
-  /** @param clock where the cache reads the time (tests pass a fake one). */
-  constructor(options: EnrichmentOptions, logger: Logger, clock?: { now(): number }) {
+  /**
+   * @param clock where the cache reads the time (tests pass a fake one).
+   * @param issuerGroups each issuer whose tokens name the same users as others' (Cognito's two
+   *   forms of one pool) mapped to its group: one user's answers are cached, and forgotten, under
+   *   the group's first issuer, whichever the token carries.
+   */
+  constructor(
+    options: EnrichmentOptions,
+    logger: Logger,
+    clock?: { now(): number },
+    issuerGroups: ReadonlyMap<string, readonly string[]> = new Map(),
+  ) {
+    this.#issuerGroups = issuerGroups
     this.#timeoutMs = options.sourceTimeoutMs ?? DEFAULT_TIMEOUT_MS
     // Its calls run in background steps (a shared-tier write no one awaits): one that throws
     // would be an unhandled rejection.
@@ -74,7 +87,7 @@ export class Enrichment {
     if (sourceCache === false) return
     // Another instance forgot a user: so do the sources' own caches here, as its did there.
     this.#shared?.onInvalidate((keys) => {
-      for (const user of usersOf(keys)) this.#tellSources((source) => source.forget?.(user))
+      for (const user of usersOf(keys)) this.#tellForget(user)
       for (const key of keys) this.#cache?.delete(key)
     })
     // Another instance cleared the cache, or the tier may have missed invalidations while away.
@@ -125,12 +138,12 @@ export class Enrichment {
    * @param user the `User` forgotten, when given one: each source's own key of it is forgotten too.
    */
   async forget(issuer: string, subject: string, user?: User): Promise<void> {
-    const keys = this.#keysOf(issuer, subject, user)
+    const keys = this.#keysOf(this.#canonical(issuer), subject, user)
     // The sources' caches first: a load of ours in between would refill from their old answer.
     // Told each subject the keys name, as the other instances are (`usersOf` the invalidation).
     let failure: unknown
     for (const forgotten of usersOf(keys)) {
-      const failed = this.#tellSources((source) => source.forget?.(forgotten))
+      const failed = this.#tellForget(forgotten)
       failure ??= failed
     }
     for (const key of keys) this.#cache?.delete(key)
@@ -176,6 +189,29 @@ export class Enrichment {
   }
 
   /**
+   * The issuer a user's answers are cached under: the first of its group when its tokens name the
+   * same users as another issuer's, so that either form's token finds (and forgets) one answer.
+   */
+  #canonical(issuer: string): string {
+    return this.#issuerGroups.size === 0 ? issuer : (this.#issuerGroups.get(issuer)?.[0] ?? issuer)
+  }
+
+  /**
+   * Tells the sources with a cache of their own to forget a user, under each issuer of its group:
+   * their caches are keyed by the token's own issuer, whichever form it was.
+   */
+  #tellForget(user: { issuer: string; subject: string }): unknown {
+    const issuers = this.#issuerGroups.get(user.issuer) ?? [user.issuer]
+    let first: unknown
+    for (const issuer of issuers) {
+      const forgotten = issuer === user.issuer ? user : { issuer, subject: user.subject }
+      const failed = this.#tellSources((source) => source.forget?.(forgotten))
+      first ??= failed
+    }
+    return first
+  }
+
+  /**
    * Runs a hook (`forget`, `clear`) on every source with a cache of its own, each even when another
    * throws: a failure is logged, and the first returned for `forgetUser` to reject with.
    */
@@ -215,7 +251,8 @@ export class Enrichment {
     const cached = this.#cache !== undefined && source.fromToken !== true
     const shared = !this.#ownCaches.has(source)
     const load = (user: User): Promise<Answer> => {
-      const issuer = user.claims.iss
+      const iss = user.claims.iss
+      const issuer = typeof iss === 'string' ? this.#canonical(iss) : iss
       // The answer is the source's for the value it looks the user up by: cached under that value,
       // or two users of one id (a gateway's one sub for every end user) would share one answer.
       const subject =

@@ -120,6 +120,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
   checkEnrichmentOptions(problems, options ?? {})
   const byIssuer = routeTable(problems, providers)
+  const aliases = issuerGroups(problems, providers)
   checkTemplates(problems, providers)
   checkVerifierOptions(problems, options ?? {})
   checkEnv(problems, options?.env)
@@ -134,7 +135,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const maxTokenLength = options.maxTokenLength ?? longestAccepted(providers)
   const logger = resolveLogger(options.logger, level)
   const storeLog = new StoreFailureLog(logger)
-  const enrichment = new Enrichment(options, logger)
+  const enrichment = new Enrichment(options, logger, undefined, aliases)
   const sourcesByProvider = new Map(
     providers.map((provider) => [provider, enrichment.wrap(sourcesFor(provider, explicit))]),
   )
@@ -179,7 +180,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
       return undefined
     }
     if (revocation !== undefined) {
-      const answer = askStore(revocation, hit.verified, storeLog, sourceTimeoutMs)
+      const answer = askStore(
+        revocation,
+        hit.verified,
+        storeLog,
+        sourceTimeoutMs,
+        groupOf(hit.verified),
+      )
       if (answer !== false) {
         if (answer !== true) {
           answer.catch(() => undefined) // Observed here; verify(token) reports its failure.
@@ -215,13 +222,19 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (handoff !== undefined && handoff.token === verified.token) {
       answer = handoff.answer
       handoff = undefined
-    } else answer = askStore(revocation!, verified, storeLog, sourceTimeoutMs)
+    } else answer = askStore(revocation!, verified, storeLog, sourceTimeoutMs, groupOf(verified))
     if (answer === false || (answer !== true && !(await answer))) return
     forget(verified.token)
     if (revocationChannel.hasSubscribers) {
       revocationChannel.publish({ outcome: 'revoked', provider: provider.name })
     }
     throw tokenRevoked()
+  }
+
+  /** The issuers naming the same users as the token's (see issuerGroups), if it has any. */
+  function groupOf(verified: VerifiedToken): readonly string[] | undefined {
+    const { iss } = verified.claims
+    return aliases.size === 0 || typeof iss !== 'string' ? undefined : aliases.get(iss)
   }
 
   function route(iss: unknown): JwtProvider {
@@ -325,6 +338,46 @@ export function createVerifier(options: VerifierOptions): Verifier {
         revocation: revocation as HasHealth | undefined,
       }),
   })
+}
+
+/**
+ * Each issuer of the providers' `issuerAliases` mapped to its group (frozen, built once: the
+ * request path only looks it up). A group may name only its provider's own issuers, each in one
+ * group: a provider grouping another's issuers would share that provider's users' cached rights
+ * and revocations with its own.
+ */
+function issuerGroups(
+  problems: Problems,
+  providers: readonly JwtProvider[],
+): ReadonlyMap<string, readonly string[]> {
+  const groups = new Map<string, readonly string[]>()
+  // A provider listed twice, or no provider at all, is resolveProviders' to report.
+  for (const provider of new Set(providers)) {
+    const declared: unknown = provider?.issuerAliases
+    if (declared === undefined || !Array.isArray(provider.issuers)) continue
+    const name = `${String(provider.name)}: issuerAliases`
+    if (!Array.isArray(declared)) {
+      problems.add(`${name} must be a list of lists of issuers`)
+      continue
+    }
+    for (const group of declared as unknown[]) {
+      const issuers = Array.isArray(group) ? [...new Set(group as unknown[])] : []
+      const own = issuers.filter(
+        (issuer): issuer is string =>
+          typeof issuer === 'string' && provider.issuers.includes(issuer),
+      )
+      if (own.length < 2 || own.length !== issuers.length) {
+        problems.add(`${name}: each group must list two or more of the provider's own issuers`)
+        continue
+      }
+      const frozen = Object.freeze(own)
+      for (const issuer of own) {
+        if (groups.has(issuer)) problems.add(`${name}: ${JSON.stringify(issuer)} is in two groups`)
+        groups.set(issuer, frozen)
+      }
+    }
+  }
+  return groups
 }
 
 /**

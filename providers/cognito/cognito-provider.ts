@@ -178,6 +178,12 @@ export class CognitoProvider extends KeySetProvider {
   readonly issuerForm: CognitoIssuerFormOption
   /** The accepted app clients; `null` when any client of the pool is accepted. */
   readonly clientIds: readonly string[] | null
+  /**
+   * With both issuer forms accepted (`issuerForm: 'any'`), the two: one user's tokens may carry
+   * either, with one `sub`, so a subject revocation or `forgetUser` under one form covers both.
+   * Absent with one form.
+   */
+  readonly issuerAliases?: readonly (readonly string[])[]
   readonly defaultSources: UserSources
   readonly #issuerKeys: ReadonlyMap<string, IssuerKeys>
   readonly #primary: IssuerKeys
@@ -219,6 +225,8 @@ export class CognitoProvider extends KeySetProvider {
     this.tokenUse = tokenUse
     this.issuerForm = issuerForm
     this.clientIds = clientIds
+    // The two forms of one pool name the same users (one sub): the verifier treats them as one.
+    if (keySets.size > 1) this.issuerAliases = Object.freeze([this.issuers])
     this.defaultSources = Object.freeze({ groups: new CognitoGroupsProvider() })
     this.#issuerKeys = keySets
     this.#primary = primary
