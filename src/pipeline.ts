@@ -14,6 +14,7 @@ import { checkOptionNames, Problems } from './options.js'
 import {
   checkTemplates,
   isTemplated,
+  issuerGroups,
   longestAccepted,
   resolveProviders,
   routeTable,
@@ -338,46 +339,6 @@ export function createVerifier(options: VerifierOptions): Verifier {
         revocation: revocation as HasHealth | undefined,
       }),
   })
-}
-
-/**
- * Each issuer of the providers' `issuerAliases` mapped to its group (frozen, built once: the
- * request path only looks it up). A group may name only its provider's own issuers, each in one
- * group: a provider grouping another's issuers would share that provider's users' cached rights
- * and revocations with its own.
- */
-function issuerGroups(
-  problems: Problems,
-  providers: readonly JwtProvider[],
-): ReadonlyMap<string, readonly string[]> {
-  const groups = new Map<string, readonly string[]>()
-  // A provider listed twice, or no provider at all, is resolveProviders' to report.
-  for (const provider of new Set(providers)) {
-    const declared: unknown = provider?.issuerAliases
-    if (declared === undefined || !Array.isArray(provider.issuers)) continue
-    const name = `${String(provider.name)}: issuerAliases`
-    if (!Array.isArray(declared)) {
-      problems.add(`${name} must be a list of lists of issuers`)
-      continue
-    }
-    for (const group of declared as unknown[]) {
-      const issuers = Array.isArray(group) ? [...new Set(group as unknown[])] : []
-      const own = issuers.filter(
-        (issuer): issuer is string =>
-          typeof issuer === 'string' && provider.issuers.includes(issuer),
-      )
-      if (own.length < 2 || own.length !== issuers.length) {
-        problems.add(`${name}: each group must list two or more of the provider's own issuers`)
-        continue
-      }
-      const frozen = Object.freeze(own)
-      for (const issuer of own) {
-        if (groups.has(issuer)) problems.add(`${name}: ${JSON.stringify(issuer)} is in two groups`)
-        groups.set(issuer, frozen)
-      }
-    }
-  }
-  return groups
 }
 
 /**
