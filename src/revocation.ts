@@ -64,6 +64,9 @@ export const DEFAULT_MAX_TOKEN_LIFETIME_SEC = 86_400
 // Writes between two sweeps of a store's entries, at least.
 const PRUNE_AFTER_WRITES = 256
 
+// A sweep for ended entries runs at most this often on time alone (as the Redis copy's check).
+const SWEEP_CHECK_SEC = 60
+
 /** The revocation error: 401 `invalid_token` "token revoked". */
 export function tokenRevoked(): InvalidTokenError {
   return new InvalidTokenError('ERR_AUTH_TOKEN_REVOKED', 'token revoked')
@@ -177,6 +180,9 @@ export class MemoryRevocationStore implements RevocationStore {
   readonly #subjects = new Map<string, { beforeSec: number; expiresAtSec: number }>()
   #writes = 0
   #pruneAfterWrites = PRUNE_AFTER_WRITES
+  // No entry held ends before this (it may end later, extended): sweeping before it drops nothing.
+  #earliestEndSec = Number.POSITIVE_INFINITY
+  #sweptAtSec = Number.NEGATIVE_INFINITY
   // What the lifetime warning said so far: once for subject revocations, once more for those by
   // token (capped at a year), so a first warning of a one-week token hides no two-year one.
   #warned: 'subject' | 'token' | undefined
@@ -206,8 +212,9 @@ export class MemoryRevocationStore implements RevocationStore {
       jti: string
       expiresAtSec: number
     }
-    this.#jtis.set(entry.jti, Math.max(entry.expiresAtSec, this.#jtis.get(entry.jti) ?? 0))
-    this.#pruneNow()
+    const until = Math.max(entry.expiresAtSec, this.#jtis.get(entry.jti) ?? 0)
+    this.#jtis.set(entry.jti, until)
+    this.#wrote(until)
   }
 
   /**
@@ -234,8 +241,10 @@ export class MemoryRevocationStore implements RevocationStore {
     const existing = this.#subjects.get(key)
     if (existing === undefined || existing.beforeSec < entry.beforeSec) {
       this.#subjects.set(key, { beforeSec: entry.beforeSec, expiresAtSec: entry.expiresAtSec })
+      this.#wrote(entry.expiresAtSec)
+    } else {
+      this.#wrote(existing.expiresAtSec)
     }
-    this.#pruneNow()
   }
 
   /** How many revocations are kept (expired ones are dropped as they are met). */
@@ -246,14 +255,32 @@ export class MemoryRevocationStore implements RevocationStore {
   // Entries end when the tokens they cover have expired; sweep now and then so memory stays
   // bounded by the revocations of one token lifetime, not by every revocation ever made. A sweep
   // walks every entry: after as many writes as it left entries (256 at least), so n revocations
-  // cost linear time, not quadratic, as in the Redis store's copy.
-  #pruneNow(): void {
+  // cost linear time, not quadratic, as in the Redis store's copy. After a burst that alone would
+  // keep its ended entries until as many new writes arrive, so a write also sweeps once an entry
+  // may have ended, 256 writes and a minute after the last sweep: at most one more walk a minute,
+  // never one per 256 writes while entries end every second. No timer: a store receiving no
+  // writes drops ended entries as checks meet them, as before.
+  #wrote(endsAtSec: number): void {
+    this.#earliestEndSec = Math.min(this.#earliestEndSec, endsAtSec)
     this.#writes += 1
-    if (this.#writes < this.#pruneAfterWrites) return
+    if (this.#writes < PRUNE_AFTER_WRITES) return
     const now = nowSec()
-    for (const [id, until] of this.#jtis) if (until <= now) this.#jtis.delete(id)
-    for (const [key, entry] of this.#subjects)
+    const ended = now >= this.#earliestEndSec && now - this.#sweptAtSec >= SWEEP_CHECK_SEC
+    if (ended || this.#writes >= this.#pruneAfterWrites) this.#sweep(now)
+  }
+
+  #sweep(now: number): void {
+    let earliest = Number.POSITIVE_INFINITY
+    for (const [id, until] of this.#jtis) {
+      if (until <= now) this.#jtis.delete(id)
+      else earliest = Math.min(earliest, until)
+    }
+    for (const [key, entry] of this.#subjects) {
       if (entry.expiresAtSec <= now) this.#subjects.delete(key)
+      else earliest = Math.min(earliest, entry.expiresAtSec)
+    }
+    this.#earliestEndSec = earliest
+    this.#sweptAtSec = now
     this.#writes = 0
     this.#pruneAfterWrites = Math.max(PRUNE_AFTER_WRITES, this.size)
   }

@@ -60,6 +60,8 @@ export class LocalRevocations {
   #pruneAfterWrites = PRUNE_AFTER_WRITES
   // No entry held ends before this (it may end later, extended): pruning before it drops nothing.
   #earliestEndSec = Number.POSITIVE_INFINITY
+  // When the last prune ran (its `nowSec`): a count prunes at most once per check interval.
+  #prunedAtSec = Number.NEGATIVE_INFINITY
   #timer: NodeJS.Timeout | undefined
   #stopped = false
 
@@ -145,6 +147,7 @@ export class LocalRevocations {
       if (subjects.size === 0) this.#subjects.delete(issuer)
     }
     this.#earliestEndSec = earliest
+    this.#prunedAtSec = nowSec
     this.#writes = 0
     this.#pruneAfterWrites = Math.max(PRUNE_AFTER_WRITES, this.size)
     if (this.size === 0) this.#stopTimer()
@@ -163,9 +166,15 @@ export class LocalRevocations {
     return this.#jtis.size + this.#subjectCount
   }
 
-  /** How many entries are held that have not ended at `nowSec`: ended ones are dropped first. */
+  /**
+   * How many entries are held that had not ended at the last prune, which ran less than a check
+   * interval before `nowSec` (this call prunes when it did not and an entry may have ended).
+   * Pruning walks every entry: with a million revocations ending steadily, pruning on each count
+   * (a readiness probe every few seconds) blocked the event loop for tens of milliseconds each
+   * time, where the periodic check already drops ended entries within the interval.
+   */
   liveSize(nowSec: number): number {
-    this.pruneIfDue(nowSec)
+    if (nowSec - this.#prunedAtSec >= PRUNE_CHECK_MS / 1000) this.pruneIfDue(nowSec)
     return this.size
   }
 

@@ -273,7 +273,11 @@ export class RedisRevocationStore implements RevocationStore {
     }
   }
 
-  /** How many revocations this instance holds that have not ended. */
+  /**
+   * How many revocations this instance holds that have not ended, as of its last prune: that runs
+   * within a minute of an end, and this count prunes when the last one is older. Cheap enough for
+   * a readiness probe every few seconds: it walks the copy at most once a minute.
+   */
   get size(): number {
     return this.#local.liveSize(nowSec())
   }
