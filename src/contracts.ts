@@ -54,9 +54,9 @@ export interface JwtProvider {
    * Groups of its issuers (each from `issuers`, exactly) whose tokens name the same users: one
    * user's tokens may carry any issuer of a group, with one `sub` (Cognito's regional and global
    * forms of one pool). A subject revocation under any issuer of a group then refuses the user's
-   * tokens of every issuer of it, and the sources' cached answers are kept (and forgotten) under
-   * the group's first issuer, shared by all. Read once, when the verifier is built; an issuer of
-   * another provider, or in two groups, is a `ConfigError`.
+   * tokens of every issuer of it, and `forgetUser` under any of them forgets the sources' cached
+   * answers of every one. Read once, when the verifier is built; an issuer of another provider,
+   * or in two groups, is a `ConfigError`.
    *
    * Warning: name only issuers whose subjects are one namespace: two users of one `sub` under two
    * grouped issuers would share cached rights and revocations.

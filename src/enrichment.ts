@@ -60,15 +60,14 @@ export class Enrichment {
   readonly #ownCaches = new Set<AnySource>()
   /** The sources given to `wrap` that look users up by their own key (`cacheKey`), by facet. */
   readonly #ownKeys: { readonly facet: Facet; readonly source: AnySource }[] = []
-  /** Each aliased issuer's group (the providers' `issuerAliases`): answers go under its first. */
+  /** Each aliased issuer's group (the providers' `issuerAliases`): forgotten under each of them. */
   readonly #issuerGroups: ReadonlyMap<string, readonly string[]>
   #sharedDown = false
 
   /**
    * @param clock where the cache reads the time (tests pass a fake one).
    * @param issuerGroups each issuer whose tokens name the same users as others' (Cognito's two
-   *   forms of one pool) mapped to its group: one user's answers are cached, and forgotten, under
-   *   the group's first issuer, whichever the token carries.
+   *   forms of one pool) mapped to its group: a user forgotten under one is forgotten under each.
    */
   constructor(
     options: EnrichmentOptions,
@@ -87,7 +86,7 @@ export class Enrichment {
     if (sourceCache === false) return
     // Another instance forgot a user: so do the sources' own caches here, as its did there.
     this.#shared?.onInvalidate((keys) => {
-      for (const user of usersOf(keys)) this.#tellForget(user)
+      for (const user of usersOf(keys)) this.#tellSources((source) => source.forget?.(user))
       for (const key of keys) this.#cache?.delete(key)
     })
     // Another instance cleared the cache, or the tier may have missed invalidations while away.
@@ -138,12 +137,12 @@ export class Enrichment {
    * @param user the `User` forgotten, when given one: each source's own key of it is forgotten too.
    */
   async forget(issuer: string, subject: string, user?: User): Promise<void> {
-    const keys = this.#keysOf(this.#canonical(issuer), subject, user)
+    const keys = this.#keysOf(issuer, subject, user)
     // The sources' caches first: a load of ours in between would refill from their old answer.
     // Told each subject the keys name, as the other instances are (`usersOf` the invalidation).
     let failure: unknown
     for (const forgotten of usersOf(keys)) {
-      const failed = this.#tellForget(forgotten)
+      const failed = this.#tellSources((source) => source.forget?.(forgotten))
       failure ??= failed
     }
     for (const key of keys) this.#cache?.delete(key)
@@ -176,39 +175,23 @@ export class Enrichment {
 
   /**
    * A forgotten user's keys: `subject`'s in every facet and, for a `User`, each facet's under its
-   * source's own key of it. Extra keys cost nothing; a missing one would keep a revoked right.
+   * source's own key of it, under `issuer` and every issuer naming the same users. Each form's
+   * answers stay cached under the token's own issuer, as an instance without the group (an older
+   * version in a rolling upgrade) and `invalidateUser` from a script keep them, so that either
+   * side's forgetting still reaches the other. Extra keys cost nothing; a missing one would keep a
+   * revoked right.
    */
   #keysOf(issuer: string, subject: string, user: User | undefined): string[] {
-    const keys = FACETS.map((facet) => cacheKey(facet, issuer, subject))
-    if (user === undefined) return keys
-    for (const { facet, source } of this.#ownKeys) {
-      const own = ownKey(source, user)
-      if (own !== undefined && own !== subject) keys.push(cacheKey(facet, issuer, own))
+    const keys: string[] = []
+    for (const named of this.#issuerGroups.get(issuer) ?? [issuer]) {
+      for (const facet of FACETS) keys.push(cacheKey(facet, named, subject))
+      if (user === undefined) continue
+      for (const { facet, source } of this.#ownKeys) {
+        const own = ownKey(source, user)
+        if (own !== undefined && own !== subject) keys.push(cacheKey(facet, named, own))
+      }
     }
     return [...new Set(keys)]
-  }
-
-  /**
-   * The issuer a user's answers are cached under: the first of its group when its tokens name the
-   * same users as another issuer's, so that either form's token finds (and forgets) one answer.
-   */
-  #canonical(issuer: string): string {
-    return this.#issuerGroups.size === 0 ? issuer : (this.#issuerGroups.get(issuer)?.[0] ?? issuer)
-  }
-
-  /**
-   * Tells the sources with a cache of their own to forget a user, under each issuer of its group:
-   * their caches are keyed by the token's own issuer, whichever form it was.
-   */
-  #tellForget(user: { issuer: string; subject: string }): unknown {
-    const issuers = this.#issuerGroups.get(user.issuer) ?? [user.issuer]
-    let first: unknown
-    for (const issuer of issuers) {
-      const forgotten = issuer === user.issuer ? user : { issuer, subject: user.subject }
-      const failed = this.#tellSources((source) => source.forget?.(forgotten))
-      first ??= failed
-    }
-    return first
   }
 
   /**
@@ -251,8 +234,7 @@ export class Enrichment {
     const cached = this.#cache !== undefined && source.fromToken !== true
     const shared = !this.#ownCaches.has(source)
     const load = (user: User): Promise<Answer> => {
-      const iss = user.claims.iss
-      const issuer = typeof iss === 'string' ? this.#canonical(iss) : iss
+      const issuer = user.claims.iss
       // The answer is the source's for the value it looks the user up by: cached under that value,
       // or two users of one id (a gateway's one sub for every end user) would share one answer.
       const subject =

@@ -325,7 +325,8 @@ export class RedisSharedCache implements SharedCacheTier {
   /**
    * Forgets every cached answer (groups, roles, permissions, profile) of one user on every
    * instance: after changing the user's rights. Works from any process that shares the Redis and
-   * the prefix, an admin tool included.
+   * the prefix, an admin tool included. Only under `issuer`: a user whose tokens carry several
+   * issuers (a provider's `issuerAliases`: Cognito's two forms) is forgotten once per issuer.
    *
    * @param subject the key the answers are stored under: `user.id` (not necessarily the token's
    *   `sub`: Entra ID's is `oid`), or, for a source that looks users up by a key of its own (its

@@ -8,7 +8,7 @@ import { Redis } from 'ioredis'
 import request from 'supertest'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { CognitoProvider } from '../../providers/cognito/index.js'
-import { RedisRevocationStore } from '../../providers/redis/index.js'
+import { RedisRevocationStore, RedisSharedCache } from '../../providers/redis/index.js'
 import {
   authErrorHandler,
   ConfigError,
@@ -186,7 +186,9 @@ describe.each(EXPRESS_MAJORS)('%s', (_major, createApp) => {
     )
     expect((await del(regional)).status).toBe(403)
     expect((await del(global)).status).toBe(403)
-    expect(asked).toBe(2) // one answer before, one after: each shared by both forms
+    // Each form's answer is cached under its own issuer (as an older instance keeps it), once
+    // before and once after: forgetting under one form dropped both.
+    expect(asked).toBe(4)
   })
 })
 
@@ -296,5 +298,68 @@ describe('the group reaches the stores and the sources, and only when there is o
     })
     await regionalOnly(pool.access())
     expect(calls[1]).toHaveLength(1)
+  })
+})
+
+describe('a shared cache across instances with and without the issuer groups (a rolling upgrade)', () => {
+  /** The provider as the version before issuerAliases saw it. */
+  function withoutAliases(provider: CognitoProvider): JwtProvider {
+    return new Proxy(provider, {
+      get(target, property) {
+        if (property === 'issuerAliases') return undefined
+        const value: unknown = Reflect.get(target, property, target)
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+  }
+
+  it("either side's forgetUser, and invalidateUser under the token's issuer, reach the other", async () => {
+    let granted = ['orders:delete']
+    const permissions = { fetchPermissions: () => granted }
+    const verifierWith = async (provider: JwtProvider) => {
+      const shared = new RedisSharedCache({ url: REDIS_URL, prefix: PREFIX })
+      closers.push(() => shared.close())
+      await shared.ready()
+      const verify = createVerifier({
+        provider,
+        permissions,
+        sourceCache: { ttlMs: 600_000, shared },
+        logger: false,
+      })
+      return { verify, shared }
+    }
+    const updated = await verifierWith(new CognitoProvider({ ...pool.providerOptions }))
+    const older = await verifierWith(
+      withoutAliases(new CognitoProvider({ ...pool.providerOptions })),
+    )
+    const token = pool.access(undefined, {}, { issuerForm: 'global' })
+    const rights = async (side: typeof updated) => [
+      ...(await (await side.verify(token)).permissions),
+    ]
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 150))
+    const cached = async () => {
+      granted = ['orders:delete']
+      await updated.verify.clearSourceCache()
+      await settle()
+      expect(await rights(updated)).toEqual(['orders:delete'])
+      expect(await rights(older)).toEqual(['orders:delete'])
+      granted = []
+    }
+
+    await cached()
+    await updated.verify.forgetUser(await updated.verify(token))
+    await settle()
+    expect([await rights(updated), await rights(older)]).toEqual([[], []])
+
+    await cached()
+    await older.verify.forgetUser(await older.verify(token))
+    await settle()
+    expect([await rights(updated), await rights(older)]).toEqual([[], []])
+
+    await cached()
+    const user = await updated.verify(token)
+    await older.shared.invalidateUser(user.claims.iss!, user.id)
+    await settle()
+    expect([await rights(updated), await rights(older)]).toEqual([[], []])
   })
 })
