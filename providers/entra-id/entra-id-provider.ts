@@ -34,6 +34,7 @@ import {
   isOpen,
   issuerConflict,
   refusedIssuers,
+  versionAliases,
   takesOpenIssuer,
 } from './routing.js'
 import { TenantCheck } from './tenant-check.js'
@@ -159,6 +160,11 @@ export class EntraIdProvider extends KeySetProvider {
   readonly defaultSources: UserSources
   /** Its named tenants' issuers in a version it does not accept: routed here to be refused. */
   readonly refusedIssuers: readonly string[]
+  /**
+   * With v1.0 and v2.0 both accepted, each named tenant's two issuers: one user's tokens may carry
+   * either, so `forgetUser` and a subject revocation under one cover both. Absent otherwise.
+   */
+  readonly issuerAliases?: readonly (readonly string[])[]
   readonly #config: EntraConfig
   /** Whether tenants it does not name are taken (`'*'`, a predicate): routed by template. */
   readonly #open: boolean
@@ -199,6 +205,8 @@ export class EntraIdProvider extends KeySetProvider {
     this.#open = isOpen(config)
     this.#exact = new Set(exact)
     this.refusedIssuers = Object.freeze(refusedIssuers(config))
+    const aliases = versionAliases(config)
+    if (aliases.length > 0) this.issuerAliases = Object.freeze(aliases.map((a) => Object.freeze(a)))
     this.#locations = locations
     this.#primary = primary
     const rule = config.tenants

@@ -32,6 +32,21 @@ export function refusedIssuers(config: EntraConfig): string[] {
   )
 }
 
+/**
+ * For a provider accepting both versions, each tenant it names as its two issuers (v2.0 first):
+ * one user's tokens carry either, with one `oid`, so its cached answers are shared and forgotten
+ * together, and a subject revocation under one version covers the other's tokens of that `sub`.
+ * Tenants taken by `'*'` or a predicate have no exact issuers to group; B2C names no version.
+ */
+export function versionAliases(config: EntraConfig): string[][] {
+  const { authority, versions } = config
+  if (config.policies !== undefined || !versions.has('1.0') || !versions.has('2.0')) return []
+  return [...namedTenants(config)].map((tid) => [
+    authority.issuer('2.0', tid),
+    authority.issuer('1.0', tid),
+  ])
+}
+
 /** The tenants a configuration names: its single tenant, or its `allowedTenants` list. */
 function namedTenants(config: EntraConfig): ReadonlySet<string> {
   const { tenants } = config
