@@ -53,8 +53,11 @@ function expiryMs(value: unknown): number {
  * the expiry by hours from one server to the next (west of UTC, an expired key kept working).
  */
 function parseUtc(value: string): number {
-  if (ZONE_LESS_TIME.test(value)) return Date.parse(`${value}Z`)
-  return Date.parse(HOURS_OFFSET.test(value) ? `${value}:00` : value)
+  // A space before the time sends V8 to its legacy parser, which reads years 0000–0049 as 2000–2049
+  // and takes offsets up to ±99 hours: the same value with `T` is read as ISO 8601 writes it.
+  const iso = value.replace(' ', 'T')
+  if (ZONE_LESS_TIME.test(iso)) return Date.parse(`${iso}Z`)
+  return Date.parse(HOURS_OFFSET.test(iso) ? `${iso}:00` : iso)
 }
 
 /** A boolean column as drivers return it (`1`/`0` from MariaDB and SQLite); undefined if neither. */

@@ -46,7 +46,7 @@ const AFTER_SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)?[\s\S]*$/
  * to the last `@`, and a `?` or `#` before that `@` may start a query holding it, so then all but
  * the scheme is hidden.
  */
-function showUrl(value: string): string {
+export function showUrl(value: string): string {
   return JSON.stringify(hideSecrets(value))
 }
 

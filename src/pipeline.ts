@@ -398,11 +398,18 @@ function asAuthError(error: unknown, logger: Logger, provider: JwtProvider | und
  * Whether a provider's own `revalidate` says its remembered verification still holds: only a
  * `true` does. A promise (an `async revalidate`) would otherwise pass an expired token for good,
  * and a throw would answer 500 for every later request with the token; both verify afresh instead.
+ * Such a promise is observed, so that its rejection cannot end the process as an unhandled one.
  */
 function stillHolds(verified: VerifiedToken): boolean {
+  let answer: unknown
   try {
-    return verified.revalidate!(Date.now() / 1000) === true
+    answer = verified.revalidate!(Date.now() / 1000)
   } catch {
     return false
   }
+  if (answer === true) return true
+  if (typeof (answer as PromiseLike<unknown> | null)?.then === 'function') {
+    Promise.resolve(answer).catch(() => undefined)
+  }
+  return false
 }

@@ -82,6 +82,7 @@ export {
   Problems,
   resolveAlgorithms,
   resolveAudience,
+  showUrl,
   type OptionFlags,
 } from './options.js'
 export { missingPackages, packageResolves, type PackageResolver } from './optional-package.js'

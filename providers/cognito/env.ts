@@ -153,13 +153,13 @@ export const cognitoEnv: ProviderEnvFactory = {
 
 /**
  * `issuer-cognito-idp.{region}.amazonaws.com/{userPoolId}`: the pool's global issuer as a login
- * key; undefined when `userPoolId` is malformed, whose problem is reported, so that no second one
- * is made up about a `loginKey` built from it, which the operator never set.
+ * key; undefined when `userPoolId` is malformed, which the provider, given `userPoolId` then,
+ * reports with its other problems, rather than one made up about a `loginKey` never set.
  */
-function globalLoginKey(problems: Problems, userPoolId: string): string | undefined {
-  const before = problems.size
-  const region = userPoolRegion(problems, userPoolId, undefined)
-  if (problems.size > before) return undefined
+function globalLoginKey(userPoolId: string): string | undefined {
+  const scratch = new Problems()
+  const region = userPoolRegion(scratch, userPoolId, undefined)
+  if (scratch.size > 0) return undefined
   return loginKeyOf(userPoolIssuer(region, userPoolId, 'global'))
 }
 
@@ -216,12 +216,11 @@ export function cognitoIdentityPoolFromEnv(
   // Logins: the key follows AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM, as the provider's issuer does.
   const form = named ? undefined : env.oneOf('AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM', ISSUER_FORMS)
   const loginKey =
-    userPoolId !== undefined && form === 'global' ? globalLoginKey(problems, userPoolId) : undefined
+    userPoolId !== undefined && form === 'global' ? globalLoginKey(userPoolId) : undefined
   const pool =
     loginKey !== undefined ? { loginKey } : userPoolId === undefined ? {} : { userPoolId }
-  const badPool = userPoolId !== undefined && form === 'global' && loginKey === undefined
   const provider =
-    identityPoolId === undefined || badPool || (!named && userPoolId === undefined)
+    identityPoolId === undefined || (!named && userPoolId === undefined)
       ? undefined
       : collect(
           env,

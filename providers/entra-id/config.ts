@@ -4,6 +4,7 @@ import {
   checkLogger,
   checkOptionNames,
   checkTimeout,
+  showUrl,
   type OptionFlags,
   type Problems,
 } from '../../src/spi.js'
@@ -99,15 +100,9 @@ export function show(value: unknown): string {
   }
 }
 
-// Everything up to the last `@` of a value: user information, and with it a password, wherever
-// it ends (the rule src/options.ts's showUrl applies to a URL that does not parse).
-const USER_INFORMATION = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)?[\s\S]*@/
-
-/** An authority host as a message shows it: quoted, any user information hidden. */
+/** An authority host as a message shows it: quoted, any user information, query or fragment hidden. */
 function showHost(value: unknown): string {
-  return typeof value === 'string'
-    ? JSON.stringify(value.replace(USER_INFORMATION, '$1[hidden]@'))
-    : show(value)
+  return typeof value === 'string' ? showUrl(value) : show(value)
 }
 
 /**
