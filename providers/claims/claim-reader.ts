@@ -117,10 +117,10 @@ function isScopeClaim(path: ClaimPath): boolean {
   return name === 'scope' || name === 'scp'
 }
 
-// Only the spaces and tabs written around a delimiter (`"a, b"`): `trim()` would also strip a
-// no-break space, U+3000 or a BOM, which makes another group's name (`admin\u00A0`) read as `admin`,
-// where the same name sent as a list is kept exactly.
-const SURROUNDING_BLANKS = /^[ \t]+|[ \t]+$/g
+// Only the spaces, tabs and line ends written around a delimiter (`"a, b"`, CRLF lines split on
+// `\n`): `trim()` would also strip a no-break space, U+3000 or a BOM, which makes another group's
+// name (`admin\u00A0`) read as `admin`, where the same name sent as a list is kept exactly.
+const SURROUNDING_BLANKS = /^[ \t\r\n]+|[ \t\r\n]+$/g
 
 function trimmed(items: readonly string[]): string[] {
   return items.map((item) => item.replace(SURROUNDING_BLANKS, '')).filter((item) => item !== '')

@@ -20,6 +20,11 @@ describe('a delimited claim keeps every character of a name but the blanks aroun
     },
   )
 
+  it('a CRLF list split on \\n loses its carriage returns', () => {
+    const lines = new ClaimGroupsProvider({ claim: 'groups', delimiter: '\n' })
+    expect(lines.fetchGroups(userWith({ groups: 'admins\r\nops\r\n' }))).toEqual(['admins', 'ops'])
+  })
+
   it('spaces and tabs around a delimiter are still dropped', () => {
     expect(source.fetchGroups(userWith({ groups: ' ops ,\tadmin\t, ,' }))).toEqual(['ops', 'admin'])
   })
