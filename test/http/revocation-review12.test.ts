@@ -4,7 +4,7 @@
 
 import { randomBytes } from 'node:crypto'
 import type { Express } from 'express'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import request from 'supertest'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { CognitoProvider } from '../../providers/cognito/index.js'
@@ -22,8 +22,8 @@ import {
 } from '../../src/index.js'
 import { createTestIssuer, type CognitoTestIssuer } from '../../src/testing.js'
 import { EXPRESS_MAJORS } from '../helpers/http.js'
+import { connectTestRedis, deleteKeys, REDIS_URL } from '../helpers/redis.js'
 
-const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379'
 const PREFIX = `r12fix:aliases:${process.pid}:${randomBytes(4).toString('hex')}:`
 
 let pool: CognitoTestIssuer
@@ -31,22 +31,13 @@ let admin: Redis
 const closers: Array<() => Promise<void> | void> = []
 
 beforeAll(async () => {
-  // In CI (and here) Redis is part of the suite: unreachable is a failure, never a skip.
-  admin = new Redis(REDIS_URL, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  })
-  await admin.connect().catch((cause: unknown) => {
-    throw new Error(`these tests need Redis at ${REDIS_URL} (.ci/run starts it)`, { cause })
-  })
+  admin = await connectTestRedis()
   pool = await createTestIssuer({ kind: 'cognito' })
 })
 
 afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close()
-  const keys = await admin.keys(`${PREFIX}*`)
-  if (keys.length > 0) await admin.del(...keys)
+  await deleteKeys(admin, PREFIX)
 })
 
 afterAll(async () => {

@@ -4,7 +4,7 @@
 // the memory store kept a burst's ended entries until as many new writes arrived.
 
 import { randomBytes } from 'node:crypto'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { RedisRevocationStore } from '../../providers/redis/index.js'
 import {
@@ -13,8 +13,8 @@ import {
   PRUNE_CHECK_MS,
 } from '../../providers/redis/local-revocations.js'
 import { MemoryRevocationStore, type VerifiedToken } from '../../src/index.js'
+import { connectTestRedis, deleteKeys, REDIS_URL } from '../helpers/redis.js'
 
-const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379'
 const PREFIX = `r12bfix:revoke:${process.pid}:${randomBytes(4).toString('hex')}:`
 const ISSUER = 'https://revoke12b.example'
 const DAY_SEC = 86_400
@@ -23,23 +23,14 @@ let admin: Redis
 const closers: Array<() => Promise<void> | void> = []
 
 beforeAll(async () => {
-  // In CI (and here) Redis is part of the suite: unreachable is a failure, never a skip.
-  admin = new Redis(REDIS_URL, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  })
-  await admin.connect().catch((cause: unknown) => {
-    throw new Error(`these tests need Redis at ${REDIS_URL} (.ci/run starts it)`, { cause })
-  })
+  admin = await connectTestRedis()
 })
 
 afterEach(async () => {
   vi.useRealTimers()
   vi.restoreAllMocks()
   for (const close of closers.splice(0).reverse()) await close()
-  const keys = await admin.keys(`${PREFIX}*`)
-  if (keys.length > 0) await admin.del(...keys)
+  await deleteKeys(admin, PREFIX)
 })
 
 afterAll(() => {
