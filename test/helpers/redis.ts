@@ -25,3 +25,17 @@ export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
   const keys = await redis.keys(`${prefix}*`)
   if (keys.length > 0) await redis.del(...keys)
 }
+
+/**
+ * Deletes every key under `prefix` a page at a time (SCAN), for a file that may leave many keys:
+ * KEYS walks the whole key space in one command that blocks Redis, and one DEL of thousands of
+ * keys spreads them all as arguments.
+ */
+export async function deleteKeysInPages(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0'
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000)
+    if (keys.length > 0) await redis.del(...keys)
+    cursor = next
+  } while (cursor !== '0')
+}

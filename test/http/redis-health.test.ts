@@ -2,7 +2,7 @@
 // Redis stores in the report; a minimal answer for probes from outside.
 
 import { randomBytes } from 'node:crypto'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import request from 'supertest'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { RedisRevocationStore, RedisSharedCache } from '../../providers/redis/index.js'
@@ -17,30 +17,22 @@ import {
 import { healthHandler } from '../../src/health-handler.js'
 import { createTestIssuer, type TestIssuer } from '../../src/testing.js'
 import { EXPRESS_MAJORS } from '../helpers/http.js'
+import { connectTestRedis, deleteKeys, REDIS_URL } from '../helpers/redis.js'
 
-const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379'
 const PREFIX = `oidc-guard-test:health:${process.pid}:${randomBytes(4).toString('hex')}:`
 
 let idp: TestIssuer
 let admin: Redis
 
 beforeAll(async () => {
-  admin = new Redis(REDIS_URL, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  })
-  await admin.connect().catch((cause: unknown) => {
-    throw new Error(`these tests need Redis at ${REDIS_URL} (.ci/run starts it)`, { cause })
-  })
+  admin = await connectTestRedis()
   idp = await createTestIssuer({ listen: false, issuer: 'https://health.example' })
 })
 
 afterEach(() => idp.respondWith('jwks', undefined))
 
 afterAll(async () => {
-  const keys = await admin.keys(`${PREFIX}*`)
-  if (keys.length > 0) await admin.del(...keys)
+  await deleteKeys(admin, PREFIX)
   admin.disconnect()
   await idp.close()
 })

@@ -3,7 +3,7 @@
 
 import { randomBytes } from 'node:crypto'
 import type { Express } from 'express'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import request from 'supertest'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -17,9 +17,9 @@ import { requirePermissions } from '../../src/guards.js'
 import { healthHandler } from '../../src/health-handler.js'
 import { createTestIssuer, type TestIssuer } from '../../src/testing.js'
 import { EXPRESS_MAJORS, whoAmI } from '../helpers/http.js'
+import { connectTestRedis, deleteKeys, REDIS_URL } from '../helpers/redis.js'
 import { startTcpProxy, type TcpProxy } from '../helpers/sql.js'
 
-const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379'
 const REDIS = new URL(REDIS_URL)
 const PREFIX = `oidc-guard-test:http:${process.pid}:${randomBytes(4).toString('hex')}:`
 
@@ -89,15 +89,7 @@ function expectRevoked(res: request.Response): void {
 }
 
 beforeAll(async () => {
-  // Redis is part of the suite: unreachable is a failure (in CI .ci/run starts it), never a skip.
-  admin = new Redis(REDIS_URL, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  })
-  await admin.connect().catch((cause: unknown) => {
-    throw new Error(`these tests need Redis at ${REDIS_URL} (.ci/run starts it)`, { cause })
-  })
+  admin = await connectTestRedis()
   idp = await createTestIssuer({ listen: false, issuer: 'https://many-instances.example' })
   proxy = await startTcpProxy({ host: REDIS.hostname, port: Number(REDIS.port || 6379) })
 })
@@ -110,8 +102,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   await proxy.close()
-  const keys = await admin.keys(`${PREFIX}*`)
-  if (keys.length > 0) await admin.del(...keys)
+  await deleteKeys(admin, PREFIX)
   admin.disconnect()
   await idp.close()
 })

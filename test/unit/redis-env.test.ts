@@ -2,7 +2,7 @@
 // together, and the URL's password never shown.
 
 import { randomBytes } from 'node:crypto'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { pino } from 'pino'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { RedisRevocationStore, RedisSharedCache, redisEnv } from '../../providers/redis/index.js'
@@ -11,8 +11,8 @@ import { ConfigError, createVerifier, type Env, type JwtAuthOptions } from '../.
 import { REVOCATION_GRACE_SEC } from '../../src/revocation-entries.js'
 import { buildFromEnv } from '../../src/from-env.js'
 import { createTestIssuer, type TestIssuer } from '../../src/testing.js'
+import { connectTestRedis, deleteKeys, REDIS_URL } from '../helpers/redis.js'
 
-const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379'
 const PREFIX = `oidc-guard-test:env:${process.pid}:${randomBytes(4).toString('hex')}:`
 const registry = { providers: [jwksEnv], sources: [], options: [redisEnv] }
 
@@ -21,14 +21,7 @@ let admin: Redis
 const built: JwtAuthOptions[] = []
 
 beforeAll(async () => {
-  admin = new Redis(REDIS_URL, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  })
-  await admin.connect().catch((cause: unknown) => {
-    throw new Error(`these tests need Redis at ${REDIS_URL} (.ci/run starts it)`, { cause })
-  })
+  admin = await connectTestRedis()
   idp = await createTestIssuer()
 })
 
@@ -40,8 +33,7 @@ afterEach(async () => {
       (shared as RedisSharedCache | undefined)?.close(),
     ])
   }
-  const keys = await admin.keys(`${PREFIX}*`)
-  if (keys.length > 0) await admin.del(...keys)
+  await deleteKeys(admin, PREFIX)
 })
 
 afterAll(async () => {

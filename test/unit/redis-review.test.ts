@@ -12,8 +12,8 @@ import {
 import { LocalRevocations } from '../../providers/redis/local-revocations.js'
 import { LOAD_PAGE_SIZE } from '../../providers/redis/revocation-store.js'
 import type { VerifiedToken } from '../../src/index.js'
+import { connectTestRedis, deleteKeys, REDIS_URL } from '../helpers/redis.js'
 
-const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379'
 const PREFIX = `oidc-guard-test:review:${process.pid}:${randomBytes(4).toString('hex')}:`
 const ISSUER = 'https://review-redis.example'
 
@@ -44,22 +44,13 @@ function verified(claims: Record<string, unknown>): VerifiedToken {
 const nowSec = () => Math.floor(Date.now() / 1000)
 
 beforeAll(async () => {
-  // In CI (and here) Redis is part of the suite: unreachable is a failure, never a skip.
-  admin = new Redis(REDIS_URL, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  })
-  await admin.connect().catch((cause: unknown) => {
-    throw new Error(`these tests need Redis at ${REDIS_URL} (.ci/run starts it)`, { cause })
-  })
+  admin = await connectTestRedis()
 })
 
 afterEach(async () => {
   await Promise.all(stores.splice(0).map((created) => created.close()))
   for (const client of clients.splice(0)) client.disconnect()
-  const keys = await admin.keys(`${PREFIX}*`)
-  if (keys.length > 0) await admin.del(...keys)
+  await deleteKeys(admin, PREFIX)
 })
 
 afterAll(() => admin.disconnect())

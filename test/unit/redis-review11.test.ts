@@ -15,8 +15,8 @@ import { Enrichment } from '../../src/enrichment.js'
 import { silentLogger, type Logger } from '../../src/logger.js'
 import { User, type UserSources } from '../../src/user.js'
 import { privateRedis, skipPrivate, type PrivateRedis } from '../helpers/private-redis.js'
+import { connectTestRedis, deleteKeys, REDIS_URL } from '../helpers/redis.js'
 
-const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379'
 const REDIS = new URL(REDIS_URL)
 const PREFIX = `oidc-guard-test:review11:${process.pid}:${randomBytes(4).toString('hex')}:`
 const ISSUER = 'https://review11.example'
@@ -34,29 +34,17 @@ function tier(options: Partial<RedisSharedCacheOptions> = {}): RedisSharedCache 
 }
 
 beforeAll(async () => {
-  admin = new Redis(REDIS_URL, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  })
-  // A missing Redis fails these tests (in CI too), never skips them.
-  await admin.connect().catch((cause: unknown) => {
-    throw new Error(`these tests need Redis at ${REDIS_URL} (.ci/run starts it)`, { cause })
-  })
+  admin = await connectTestRedis()
 })
-
-async function cleanUp(): Promise<void> {
-  const keys = await admin.keys(`${PREFIX}*`)
-  if (keys.length > 0) await admin.del(...keys)
-}
 
 afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close()
-  await cleanUp()
+  await deleteKeys(admin, PREFIX)
 })
 
 afterAll(async () => {
-  await cleanUp() // answers are written without being awaited: one may land after a test
+  // Answers are written without being awaited: one may land after a test.
+  await deleteKeys(admin, PREFIX)
   admin.disconnect()
 })
 

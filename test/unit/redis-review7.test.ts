@@ -24,9 +24,9 @@ import { Enrichment } from '../../src/enrichment.js'
 import { silentLogger, type Logger } from '../../src/logger.js'
 import { createTestIssuer } from '../../src/testing.js'
 import { User, type UserSources } from '../../src/user.js'
+import { connectTestRedis, deleteKeysInPages, REDIS_URL } from '../helpers/redis.js'
 import { startTcpProxy } from '../helpers/sql.js'
 
-const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379'
 const REDIS = new URL(REDIS_URL)
 const PREFIX = `oidc-guard-test:review7:${process.pid}:${randomBytes(4).toString('hex')}:`
 const ISSUER = 'https://review7.example'
@@ -97,33 +97,17 @@ const valueKey = (subject: string) => `${PREFIX}cache:v:${groupsKey(subject)}`
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 beforeAll(async () => {
-  // In CI (and here) Redis is part of the suite: unreachable is a failure, never a skip.
-  admin = new Redis(REDIS_URL, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  })
-  await admin.connect().catch((cause: unknown) => {
-    throw new Error(`these tests need Redis at ${REDIS_URL} (.ci/run starts it)`, { cause })
-  })
+  admin = await connectTestRedis()
 })
-
-async function cleanUp(): Promise<void> {
-  let cursor = '0'
-  do {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1_000)
-    if (keys.length > 0) await admin.del(...keys)
-    cursor = next
-  } while (cursor !== '0')
-}
 
 afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close()
-  await cleanUp()
+  await deleteKeysInPages(admin, PREFIX)
 })
 
 afterAll(async () => {
-  await cleanUp() // answers are written without being awaited: one may land after a test
+  // Answers are written without being awaited: one may land after a test.
+  await deleteKeysInPages(admin, PREFIX)
   admin.disconnect()
 })
 

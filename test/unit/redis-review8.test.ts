@@ -15,6 +15,7 @@ import {
 import { ConfigError, type VerifiedToken } from '../../src/index.js'
 import { silentLogger, type Logger } from '../../src/logger.js'
 import { privateRedis, skipPrivate, type PrivateRedis } from '../helpers/private-redis.js'
+import { deleteKeysInPages } from '../helpers/redis.js'
 import { startTcpProxy } from '../helpers/sql.js'
 
 const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379/11'
@@ -95,23 +96,14 @@ beforeAll(async () => {
   })
 })
 
-async function cleanUp(client: Redis): Promise<void> {
-  let cursor = '0'
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1_000)
-    if (keys.length > 0) await client.del(...keys)
-    cursor = next
-  } while (cursor !== '0')
-}
-
 afterEach(async () => {
   vi.restoreAllMocks()
   for (const close of closers.splice(0).reverse()) await close()
-  await cleanUp(admin)
+  await deleteKeysInPages(admin, PREFIX)
 })
 
 afterAll(async () => {
-  await cleanUp(admin)
+  await deleteKeysInPages(admin, PREFIX)
   admin.disconnect()
 })
 

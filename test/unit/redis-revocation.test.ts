@@ -12,9 +12,9 @@ import {
 import { ConfigError, type VerifiedToken } from '../../src/index.js'
 import { REVOCATION_GRACE_SEC } from '../../src/revocation-entries.js'
 import { createTestIssuer, type TestIssuer } from '../../src/testing.js'
+import { connectTestRedis, deleteKeys, REDIS_URL } from '../helpers/redis.js'
 import { startTcpProxy, type TcpProxy } from '../helpers/sql.js'
 
-const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379'
 const REDIS = new URL(REDIS_URL)
 const PREFIX = `oidc-guard-test:revocation:${process.pid}:${randomBytes(4).toString('hex')}:`
 
@@ -36,22 +36,13 @@ function verified(claims: Record<string, unknown>): VerifiedToken {
 const nowSec = () => Math.floor(Date.now() / 1000)
 
 beforeAll(async () => {
-  // In CI (and here) Redis is part of the suite: unreachable is a failure, never a skip.
-  admin = new Redis(REDIS_URL, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  })
-  await admin.connect().catch((cause: unknown) => {
-    throw new Error(`these tests need Redis at ${REDIS_URL} (.ci/run starts it)`, { cause })
-  })
+  admin = await connectTestRedis()
   idp = await createTestIssuer({ listen: false, issuer: 'https://revoke-redis.example' })
 })
 
 afterEach(async () => {
   await Promise.all(stores.splice(0).map((created) => created.close()))
-  const keys = await admin.keys(`${PREFIX}*`)
-  if (keys.length > 0) await admin.del(...keys)
+  await deleteKeys(admin, PREFIX)
 })
 
 afterAll(async () => {

@@ -3,7 +3,7 @@
 
 import { randomBytes } from 'node:crypto'
 import { serialize } from 'node:v8'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { pino } from 'pino'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { RedisSharedCache, type RedisSharedCacheOptions } from '../../providers/redis/index.js'
@@ -11,9 +11,9 @@ import { ConfigError } from '../../src/index.js'
 import { Enrichment } from '../../src/enrichment.js'
 import { silentLogger, type Logger } from '../../src/logger.js'
 import { User, type UserSources } from '../../src/user.js'
+import { connectTestRedis, deleteKeys, REDIS_URL } from '../helpers/redis.js'
 import { startTcpProxy, type TcpProxy } from '../helpers/sql.js'
 
-const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379'
 const REDIS = new URL(REDIS_URL)
 const PREFIX = `oidc-guard-test:cache:${process.pid}:${randomBytes(4).toString('hex')}:`
 const ISSUER = 'https://cache.example'
@@ -57,29 +57,17 @@ function directory(initial: string[]) {
 const groupsKey = (subject: string) => `groups\n${ISSUER}\n${subject}`
 
 beforeAll(async () => {
-  admin = new Redis(REDIS_URL, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  })
-  await admin.connect().catch((cause: unknown) => {
-    throw new Error(`these tests need Redis at ${REDIS_URL} (.ci/run starts it)`, { cause })
-  })
+  admin = await connectTestRedis()
 })
-
-async function cleanUp(): Promise<void> {
-  const keys = await admin.keys(`${PREFIX}*`)
-  if (keys.length > 0) await admin.del(...keys)
-}
 
 afterEach(async () => {
   await Promise.all(tiers.splice(0).map((created) => created.close()))
-  await cleanUp()
+  await deleteKeys(admin, PREFIX)
 })
 
 afterAll(async () => {
   // Answers are written without being awaited (by design): one may land after a test's clean-up.
-  await cleanUp()
+  await deleteKeys(admin, PREFIX)
   admin.disconnect()
 })
 

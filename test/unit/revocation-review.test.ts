@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { pino } from 'pino'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import {
@@ -34,8 +34,8 @@ import {
   type EntraTestIssuer,
 } from '../../src/testing-entra.js'
 import { createTestIssuer, type TestIssuer } from '../../src/testing.js'
+import { connectTestRedis, deleteKeys, REDIS_URL } from '../helpers/redis.js'
 
-const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379'
 const PREFIX = `oidc-guard-test:review:${process.pid}:${randomBytes(4).toString('hex')}:`
 const root = join(import.meta.dirname, '..', '..')
 
@@ -45,14 +45,7 @@ let admin: Redis
 const stores: RedisRevocationStore[] = []
 
 beforeAll(async () => {
-  admin = new Redis(REDIS_URL, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  })
-  await admin.connect().catch((cause: unknown) => {
-    throw new Error(`these tests need Redis at ${REDIS_URL}`, { cause })
-  })
+  admin = await connectTestRedis()
   idp = await createTestIssuer({ listen: false, issuer: 'https://revoke-review.example' })
   entra = await createEntraIssuer()
 })
@@ -63,8 +56,7 @@ afterEach(async () => {
   await Promise.all(stores.splice(0).map((created) => created.close()))
   for (const db of [0, 2]) {
     await admin.select(db)
-    const keys = await admin.keys(`${PREFIX}*`)
-    if (keys.length > 0) await admin.del(...keys)
+    await deleteKeys(admin, PREFIX)
   }
   await admin.select(0)
 })

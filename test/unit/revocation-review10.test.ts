@@ -6,7 +6,7 @@
 
 import { readFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { EntraIdProvider } from '../../providers/entra-id/index.js'
 import { JwksProvider } from '../../providers/jwks/index.js'
@@ -23,9 +23,9 @@ import {
 import { silentLogger } from '../../src/logger.js'
 import { askStore, StoreFailureLog } from '../../src/revocation-answer.js'
 import { createTestIssuer, type EntraTestIssuer, type TestIssuer } from '../../src/testing.js'
+import { connectTestRedis, deleteKeys, REDIS_URL } from '../helpers/redis.js'
 import { startTcpProxy } from '../helpers/sql.js'
 
-const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379'
 const REDIS = new URL(REDIS_URL)
 const PREFIX = `r10fix:revoke:${process.pid}:${randomBytes(4).toString('hex')}:`
 
@@ -35,15 +35,7 @@ let admin: Redis
 const closers: Array<() => Promise<void> | void> = []
 
 beforeAll(async () => {
-  // In CI (and here) Redis is part of the suite: unreachable is a failure, never a skip.
-  admin = new Redis(REDIS_URL, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  })
-  await admin.connect().catch((cause: unknown) => {
-    throw new Error(`these tests need Redis at ${REDIS_URL} (.ci/run starts it)`, { cause })
-  })
+  admin = await connectTestRedis()
   idp = await createTestIssuer({ listen: false, issuer: 'https://revoke10.example' })
   tenant = await createTestIssuer({ kind: 'entra-id' })
 })
@@ -51,8 +43,7 @@ beforeAll(async () => {
 afterEach(async () => {
   vi.useRealTimers()
   for (const close of closers.splice(0).reverse()) await close()
-  const keys = await admin.keys(`${PREFIX}*`)
-  if (keys.length > 0) await admin.del(...keys)
+  await deleteKeys(admin, PREFIX)
 })
 
 afterAll(async () => {
