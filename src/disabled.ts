@@ -49,18 +49,24 @@ export function resolveDisabled(problems: Problems, options: DisabledOptions): b
   return true
 }
 
+/** What turned authentication off: the `disabled` option or `AUTH_MIDDLEWARE_DISABLED`. */
+export type DisabledSwitch = 'option' | 'env'
+
 /**
  * The startup warning of a disabled middleware, logged once per middleware, and once per process
  * as a Node.js warning on stderr: a log level of `silent` or `error`, or `logger: false`, must not
  * hide that authentication is off.
  */
-export function warnDisabled(logger: Logger, middleware: string): void {
+export function warnDisabled(logger: Logger, middleware: string, switchedBy: DisabledSwitch): void {
+  // Names what switched it off: someone looking for the cause of `disabled: true` in code would
+  // otherwise grep an environment that does not hold AUTH_MIDDLEWARE_DISABLED.
+  const cause = switchedBy === 'option' ? 'disabled: true' : 'AUTH_MIDDLEWARE_DISABLED=true'
   warnOnce(
     'OIDC_GUARD_AUTH_DISABLED',
-    'authentication is disabled (AUTH_MIDDLEWARE_DISABLED): every request passes as the synthetic user',
+    `authentication is disabled (${cause}): every request passes as the synthetic user`,
   )
   logger.warn(
-    { middleware },
+    { middleware, disabledBy: cause },
     'AUTHENTICATION IS DISABLED: %s lets every request through as the synthetic user and every guard allows it',
     middleware,
   )

@@ -10,7 +10,8 @@ export interface GuardOptions {
   /**
    * The status to answer with instead of 401/403, for example 404 to hide a route: the body is
    * then `{ "error": "not_found" }` and no challenge is sent, so 401 and 407 (which need one)
-   * are refused. Takes precedence over `onError`. Outages still answer 503.
+   * are refused, and so are 5xx (a refusal is not an outage). Answered by the guard itself, over
+   * `onError`, which does not see this refusal. Outages still answer 503.
    */
   status?: number
   /**
@@ -113,9 +114,13 @@ export function checkGuardOptions(
   const { status, redirect } = options
   if (
     status !== undefined &&
-    (typeof status !== 'number' || !Number.isInteger(status) || status < 400 || status > 599)
+    (typeof status !== 'number' || !Number.isInteger(status) || status < 400 || status > 499)
   ) {
-    problems.add(`status must be an HTTP error status (400-599), got ${String(status)}`)
+    // A refusal is the client's error: a 5xx would count it as an outage in every monitor and load
+    // balancer, and a 503 without Retry-After would tell clients to come back for the same answer.
+    problems.add(
+      `status must be a client error status (400-499), got ${String(status)}; outages already answer 503`,
+    )
   } else if (status === 401 || status === 407) {
     // Both must carry a challenge (RFC 9110 §15.5.2, §15.5.8), which a chosen status never does.
     problems.add(

@@ -382,13 +382,18 @@ export function disabledMiddleware(
     logger?: JwtAuthOptions['logger']
     logLevel?: JwtAuthOptions['logLevel']
     env?: JwtAuthOptions['env']
+    disabled?: unknown
   },
   name: string,
 ): RequestHandler & { verifier: undefined } {
   const problems = new Problems()
   const level = resolveLogLevel(problems, options)
   problems.throwIfAny()
-  warnDisabled(resolveLogger(options.logger, level), name)
+  warnDisabled(
+    resolveLogger(options.logger, level),
+    name,
+    options.disabled === true ? 'option' : 'env',
+  )
   installCurrentUser()
   const respond = createErrorResponder(undefined, undefined)
   function authDisabled(req: Request, _res: Response, next: NextFunction): void {

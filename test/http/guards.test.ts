@@ -106,10 +106,20 @@ describe('guard options are checked when the route is defined', () => {
     { status: 700 },
     { status: 401 },
     { status: 407 },
+    // A refusal answered as a server error would count as an outage (and 503 needs Retry-After).
+    { status: 500 },
+    { status: 503 },
+    { status: 599 },
     { redirect: '' },
     { kind: 'robot' },
   ])('refuses %j', (options) => {
     expect(() => requireUser(options as RequireUserOptions)).toThrow(ConfigError)
+  })
+
+  it('takes any client error status but 401 and 407', () => {
+    for (const status of [400, 403, 404, 418, 499])
+      expect(() => requireUser({ status })).not.toThrow()
+    expect(() => requireUser({ status: 503 })).toThrow(/client error status \(400-499\)/)
   })
 
   it('refuses an unsafe realm and unknown invalidToken mode', () => {
