@@ -44,6 +44,11 @@ export class Authority {
   readonly v1Host: string
   /** External ID (customers) tenants issue from `https://{tid}.ciamlogin.com/{tid}/v2.0`. */
   readonly ciam: boolean
+  /**
+   * The host Entra's keys and discovery documents name when this host is an alias of another of
+   * its cloud (`login.microsoftonline.com` for `login.windows.net`); `undefined` otherwise.
+   */
+  readonly #canonicalHost: string | undefined
 
   constructor(origin: string) {
     const url = new URL(origin)
@@ -51,12 +56,23 @@ export class Authority {
     this.host = url.host
     this.v1Host = V1_ISSUER_HOSTS[url.hostname] ?? 'sts.windows.net'
     this.ciam = url.hostname.endsWith('.ciamlogin.com')
+    this.#canonicalHost = issuerHostOf(url.hostname)
   }
 
   /** `https://login.microsoftonline.com/{tid}/v2.0` (or the External ID form). */
   v2Issuer(tid: string): string {
     if (this.ciam) return `https://${tid}.ciamlogin.com/${tid}/v2.0`
     return `${this.origin}/${tid}/v2.0`
+  }
+
+  /**
+   * The v2 issuer of `tid` as Entra's keys name it: {@link v2Issuer}, but on the cloud's canonical
+   * host when this one is an alias (a v1-only provider may keep `login.windows.net`, and the keys
+   * still say `https://login.microsoftonline.com/{tenantid}/v2.0`). Never another cloud's host.
+   */
+  keyV2Issuer(tid: string): string {
+    const host = this.#canonicalHost
+    return host === undefined ? this.v2Issuer(tid) : `https://${host}/${tid}/v2.0`
   }
 
   /** `https://sts.windows.net/{tid}/` */

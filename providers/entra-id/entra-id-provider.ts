@@ -360,11 +360,14 @@ export class EntraIdProvider extends KeySetProvider {
    * A key Entra publishes with an `issuer` signs only for that issuer, `{tenantid}` standing for
    * the token's tenant. v1 tokens are signed with keys whose issuer is in the v2 form, so that
    * form of the same tenant holds too (as in Microsoft.IdentityModel's signing-key issuer check).
+   * Entra's keys name the cloud's canonical host whatever alias fetched them, so a v1-only
+   * provider keeping `login.windows.net` takes that host's v2 form (of the same tenant, same cloud).
    */
   #checkKeyIssuer(keyIssuer: string, iss: string, tid: string): void {
     const effective = keyIssuer.replaceAll(TENANT_TEMPLATE, tid)
     if (effective === iss) return
-    if (effective === this.#config.authority.v2Issuer(tid)) return
+    const { authority } = this.#config
+    if (effective === authority.v2Issuer(tid) || effective === authority.keyV2Issuer(tid)) return
     throw new InvalidTokenError(
       'ERR_AUTH_ISSUER_MISMATCH',
       'signing key is not valid for the token issuer',

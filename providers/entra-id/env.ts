@@ -1,6 +1,7 @@
 // entraIdEnv: an EntraIdProvider from environment variables (AUTH_PROVIDER=entra-id).
 
 import {
+  ConfigError,
   EnvReader,
   MAX_CLOCK_TOLERANCE_SEC,
   Problems,
@@ -25,6 +26,9 @@ const VERSIONS: Readonly<Record<string, '1.0' | '2.0'>> = {
 // The seed's discovery URL template; only its host can vary, which AUTHORITY_HOST now says. The
 // host holds no `@` (user information, a password) and no white space.
 const SEED_TEMPLATE = /^https:\/\/([^/@\s]+)\/\{\}\/v2\.0\/\.well-known\/openid-configuration$/
+// Stand-ins for a missing TENANT_ID or AUDIENCE_ID, so that the constructor still checks the rest.
+const PLACEHOLDER_TENANT = '00000000-0000-0000-0000-000000000000'
+const PLACEHOLDER_AUDIENCE = '00000000-0000-0000-0000-000000000001'
 
 /** `AUTH_PROVIDER_AZURE_ENTRA_ID_TOKEN_VERSIONS`: `2.0` (default), `1.0`, or both. */
 function readVersions(env: EnvReader): Pick<EntraIdProviderOptions, 'acceptV1' | 'acceptV2'> {
@@ -109,6 +113,24 @@ function readOptional(env: EnvReader): Partial<EntraIdProviderOptions> {
 }
 
 /**
+ * Runs the constructor on options some of whose values are stand-ins for variables already
+ * reported (missing, or contradictory), only for its other problems: they join the report, and
+ * no provider is returned. Problems of the stand-ins themselves are the ones already reported.
+ */
+function checkOnly(options: EntraIdProviderOptions, standIns: readonly string[]): undefined {
+  try {
+    new EntraIdProvider(options)
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    const others = error.problems.filter(
+      (problem) => !standIns.some((name) => problem.startsWith(`${name} (`)),
+    )
+    if (others.length > 0) throw new ConfigError(others)
+  }
+  return undefined
+}
+
+/**
  * Builds an {@link EntraIdProvider} when `AUTH_PROVIDER` includes `entra-id`:
  * - `AUTH_PROVIDER_AZURE_ENTRA_ID_TENANT_ID` (required): a tenant id, or `organizations` /
  *   `common` with `AUTH_PROVIDER_AZURE_ENTRA_ID_ALLOWED_TENANTS` (tenant ids, comma-separated, or
@@ -144,6 +166,10 @@ export const entraIdEnv: ProviderEnvFactory = {
     'B2C_POLICIES',
     'JWKS_URL_TEMPLATE',
   ].map((name) => `${PREFIX}${name}`),
+  // The seed's clock tolerance, read for cognito: under entra-id it would be ignored unsaid.
+  unread: Object.freeze({
+    JWT_LEEWAY: `is read for AUTH_PROVIDER=cognito only: for entra-id set ${PREFIX}LEEWAY (seconds)`,
+  }),
   create(env: EnvReader, context: EnvContext): JwtProvider | undefined {
     const required = { required: 'when AUTH_PROVIDER includes entra-id' }
     const tenantId = env.string('AUTH_PROVIDER_AZURE_ENTRA_ID_TENANT_ID', required)
@@ -154,25 +180,38 @@ export const entraIdEnv: ProviderEnvFactory = {
     const authorityHost = readAuthorityHost(env)
     const versions = readVersions(env)
     const optional = readOptional(env)
-    if (tenantId === undefined || audience === undefined) return undefined
     const anyTenant = tenants?.includes('*') === true
-    if (anyTenant && tenants!.length > 1) {
+    const contradictory = anyTenant && tenants!.length > 1
+    if (contradictory) {
       env.problems.add(
         'AUTH_PROVIDER_AZURE_ENTRA_ID_ALLOWED_TENANTS is either * or a list of tenant ids',
       )
-      return undefined
     }
-    // A ConfigError of the constructor joins the other problems in fromEnv's one report.
-    const provider = new EntraIdProvider({
-      tenantId,
-      audience,
-      ...(tenants === undefined ? {} : { allowedTenants: anyTenant ? '*' : tenants }),
+    // '*' alone is '*'; beside ids, the ids are still checked (a malformed one is reported too).
+    const ids = tenants?.filter((tid) => tid !== '*')
+    const allowedTenants = anyTenant && ids!.length === 0 ? '*' : ids
+    const options: EntraIdProviderOptions = {
+      // A stand-in tenant that takes ALLOWED_TENANTS when it is set, so as to add no problem.
+      tenantId: tenantId ?? (tenants === undefined ? PLACEHOLDER_TENANT : 'organizations'),
+      audience: audience ?? PLACEHOLDER_AUDIENCE,
+      ...(allowedTenants === undefined ? {} : { allowedTenants }),
       ...(authorityHost === undefined ? {} : { authorityHost }),
       ...versions,
       ...optional,
       jwksCache: context.jwksCache,
       logger: context.logger,
-    })
+    }
+    // Every problem in one report: with a variable missing or contradictory, the constructor
+    // still runs, for the rest of them, but nothing is built.
+    if (tenantId === undefined || audience === undefined || contradictory) {
+      const standIns = [
+        ...(tenantId === undefined ? ['tenantId'] : []),
+        ...(audience === undefined ? ['audience'] : []),
+      ]
+      return checkOnly(options, standIns)
+    }
+    // A ConfigError of the constructor joins the other problems in fromEnv's one report.
+    const provider = new EntraIdProvider(options)
     // Only once the provider stands: a configuration refused is not one accepting every tenant.
     if (anyTenant) {
       context.logger.warn(

@@ -27,6 +27,16 @@ import {
 } from '../../src/spi.js'
 import { graphCloudConflict, isTenantId } from './authority.js'
 import { show } from './config.js'
+import {
+  GraphFailure,
+  graphErrorOf,
+  retryAfterOf,
+  ThrottleWindows,
+  THROTTLED_STATUSES,
+  tokenProblem,
+} from './graph-answers.js'
+
+export { MAX_THROTTLED_TENANTS } from './graph-answers.js'
 
 /** The settings of {@link GraphGroupResolverOptions.cache}. */
 export interface GraphCacheOptions {
@@ -42,6 +52,7 @@ export interface GraphGroupResolverOptions {
    * Returns an access token for Microsoft Graph, for the user's tenant (`user.claims.tid`), with
    * `GroupMember.Read.All` (application permission, client credentials) or a delegated token
    * (on-behalf-of `user.token`). Called once per lookup; cache tokens on your side (MSAL does).
+   * It returns the token string: MSAL's result's `accessToken`, not the result itself.
    */
   getGraphToken: (user: User, context: SourceContext) => string | Promise<string>
   /**
@@ -89,21 +100,10 @@ const CACHE_OPTION_NAMES = Object.keys({
 
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 const DESCRIPTION = 'group membership cannot be loaded from Microsoft Graph right now'
-
-/** A failed Graph exchange, for logs: the status or the reason, never the token. */
-class GraphFailure extends Error {
-  override readonly name = 'GraphFailure'
-  readonly retryAfterSec: number | undefined
-
-  constructor(message: string, retryAfterSec?: number) {
-    super(message)
-    this.retryAfterSec = retryAfterSec
-  }
-}
-
-function retryAfterOf(response: Response): number | undefined {
-  const seconds = Number(response.headers.get('retry-after'))
-  return Number.isInteger(seconds) && seconds > 0 ? Math.min(seconds, 300) : undefined
+/** The tenant a lookup's Graph token is for: the user's (`tid`), as `getGraphToken` is told. */
+function tenantOf(user: User): string {
+  const tid = user.claims['tid']
+  return typeof tid === 'string' ? tid : ''
 }
 
 function resolveEndpoint(problems: Problems, value: unknown): string {
@@ -167,7 +167,11 @@ export function checkGraphCloud(
  * otherwise read per request), which `forgetUser` and `clearSourceCache` reach through
  * {@link forget} and {@link clear}; concurrent lookups for one user share one call. Any failure
  * (no `oid`, the token callback throwing, a time-out, a non-200, a malformed answer) is a 503
- * `ERR_AUTH_SOURCE_UNAVAILABLE`, never an empty list; Graph's `Retry-After` is passed on.
+ * `ERR_AUTH_SOURCE_UNAVAILABLE`, never an empty list; Graph's `Retry-After` is passed on. While
+ * Graph throttles a tenant (a 429 or 503 with `Retry-After`), that tenant's lookups are answered
+ * 503 with the time left, without calling Graph: calls made during the window keep the app
+ * throttled. Graph throttles per app and tenant, and `getGraphToken` gets a token for the user's
+ * tenant, so other tenants' lookups go on.
  *
  * @example
  * const graph = new GraphGroupResolver({
@@ -202,6 +206,8 @@ export class GraphGroupResolver implements GroupsProvider {
    */
   readonly #keysOf = new Map<string, Set<string>>()
   readonly #userOf = new Map<string, string>()
+  /** The tenants Graph throttles, and until when: their lookups answer 503 without a call. */
+  readonly #throttled = new ThrottleWindows()
 
   constructor(options: GraphGroupResolverOptions) {
     const problems = new Problems()
@@ -346,6 +352,14 @@ export class GraphGroupResolver implements GroupsProvider {
   }
 
   async #lookup(user: User, outer: AbortSignal | undefined): Promise<readonly string[]> {
+    const waitSec = this.#throttled.secondsLeft(tenantOf(user))
+    if (waitSec !== undefined) {
+      // Not logged: the throttling was, when Graph answered it; this is every request until it ends.
+      throw new UnavailableError('ERR_AUTH_SOURCE_UNAVAILABLE', DESCRIPTION, {
+        cause: new GraphFailure(`Graph throttles this tenant; not called for ${waitSec} s more`),
+        retryAfterSec: waitSec,
+      })
+    }
     const controller = new AbortController()
     const onAbort = () => controller.abort(outer?.reason)
     outer?.addEventListener('abort', onAbort, { once: true })
@@ -382,10 +396,9 @@ export class GraphGroupResolver implements GroupsProvider {
 
   async #pages(user: User, signal: AbortSignal): Promise<readonly string[]> {
     this.#checkCloud(user)
-    const token = await this.#getGraphToken(user, { signal })
-    if (typeof token !== 'string' || token === '') {
-      throw new GraphFailure('getGraphToken returned no token')
-    }
+    const token: unknown = await this.#getGraphToken(user, { signal })
+    const problem = tokenProblem(token)
+    if (problem !== undefined) throw new GraphFailure(problem)
     const collection = user.isM2M ? 'servicePrincipals' : 'users'
     let url = `${this.graphEndpoint}/v1.0/${collection}/${String(user.claims['oid'])}/getMemberObjects`
     let init: RequestInit = {
@@ -405,8 +418,12 @@ export class GraphGroupResolver implements GroupsProvider {
         },
       })
       if (response.status !== 200) {
-        response.body?.cancel().catch(() => undefined)
-        throw new GraphFailure(`Graph answered HTTP ${response.status}`, retryAfterOf(response))
+        const retryAfterSec = retryAfterOf(response)
+        if (retryAfterSec !== undefined && THROTTLED_STATUSES.has(response.status)) {
+          this.#throttled.start(tenantOf(user), retryAfterSec)
+        }
+        const reason = await graphErrorOf(response)
+        throw new GraphFailure(`Graph answered HTTP ${response.status}${reason}`, retryAfterSec)
       }
       const next = this.#collect(await readJsonCapped(response, MAX_RESPONSE_BYTES), ids)
       if (next === undefined) return [...ids]

@@ -49,7 +49,11 @@ function overageUnresolved(): ForbiddenError {
 
 /** Options of {@link EntraGroupsProvider}. */
 export interface EntraGroupsOptions {
-  /** Called for users whose groups overflowed the token (see `EntraIdProviderOptions`). */
+  /**
+   * Called for users whose groups overflowed the token, on every such request: this source reads
+   * the token, so the pipeline caches none of its answers; only the resolver's own cache (as
+   * `GraphGroupResolver`'s) spares its backend (see `EntraIdProviderOptions`).
+   */
   overageResolver?: GroupOverageResolver | undefined
 }
 

@@ -8,7 +8,8 @@ export type TenantPredicate = (tid: string) => boolean | Promise<boolean>
 
 /**
  * Resolves a user's groups when the token could not carry them all (group overage): a function,
- * or any groups source such as {@link GraphGroupResolver}.
+ * or any groups source such as {@link GraphGroupResolver}. It is asked on every request of such a
+ * user: nothing caches its answers but itself (see `EntraIdProviderOptions.groupOverageResolver`).
  */
 export type GroupOverageResolver =
   | ((user: User, context: SourceContext) => readonly string[] | Promise<readonly string[]>)
@@ -98,6 +99,13 @@ export interface EntraIdProviderOptions extends Omit<TokenCheckOptions, 'audienc
    * Resolves groups when a token has too many to carry (`_claim_names.groups` / `hasgroups`): a
    * function or a groups source, such as `new GraphGroupResolver({ getGraphToken })`. Without one,
    * such users' groups are refused (403, saying why); never an empty list.
+   *
+   * **Called on every request** whose token overflows, the same token included: the groups come
+   * from the token, so the verifier caches none of them. `GraphGroupResolver` keeps its own cache
+   * (per user, five minutes by default); a plain function, or a source without a cache of its own
+   * (a SQL query, your own Graph call), reaches its backend on every such request: prefer
+   * `GraphGroupResolver`, or cache the answers yourself (and expose `forget`/`clear` on a groups
+   * source, which `forgetUser` and `clearSourceCache` then reach).
    */
   groupOverageResolver?: GroupOverageResolver
   /** Azure AD B2C: the tenant's name and the user flows accepted; `tenantId` must be its GUID. */

@@ -150,8 +150,10 @@ describe("the public cloud's alias hosts", () => {
 describe('an alias host on a provider that builds no issuer from it', () => {
   it('is kept for v1 tokens only with a jwksUri: v1 issuers name sts.windows.net whatever the host', async () => {
     const entra = await createEntraIssuer({ host: 'login.windows.net' })
+    // Entra's keys name login.microsoftonline.com whatever host they are fetched from.
+    entra.setKeyIssuer('https://login.microsoftonline.com/{tenantid}/v2.0')
     try {
-      const keys = `https://login.windows.net/${entra.tid}/discovery/v2.0/keys`
+      const keys = 'https://login.windows.net/common/discovery/v2.0/keys'
       const options = {
         ...entra.providerOptions,
         authorityHost: 'login.windows.net',
