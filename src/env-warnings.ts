@@ -32,9 +32,10 @@ const UNREAD_VARIABLES: Readonly<Record<string, string>> = {
 }
 
 /**
- * Warns about every variable set that will not be read: unknown `AUTH_*`/`AUTHZ_*` names (likely
- * typos), the seed's names that are deliberately not read, and the variables of providers
- * `AUTH_PROVIDER` does not name. `core` lists the variables fromEnv itself reads.
+ * Warns about every variable set that will not be read: unknown `AUTH_*`/`AUTHZ_*`/`JWKS_CACHE_*`
+ * names (likely typos, their prefix in any case), `OIDC_GUARD_*` names, the seed's names that are
+ * deliberately not read, and the variables of providers `AUTH_PROVIDER` does not name. `core`
+ * lists the variables fromEnv itself reads.
  */
 export function warnAboutVariables(
   env: EnvReader,
@@ -54,14 +55,14 @@ export function warnAboutVariables(
  * names (`USER_POOL_ID`) may be the app's own.
  */
 function warnAboutUnselected(env: EnvReader, registry: EnvRegistry, logger: Logger): void {
-  const named = new Set((env.raw('AUTH_PROVIDER') ?? '').split(',').map(normalName))
+  const named = new Set((env.peek('AUTH_PROVIDER') ?? '').split(',').map(normalName))
   const selected = registry.providers.filter((factory) => named.has(factory.name))
   const inForce = new Set(selected.flatMap((factory) => factory.variables))
   for (const factory of registry.providers) {
     if (named.has(factory.name)) continue
     for (const name of factory.variables) {
       // Blank counts as unset (docs/configuration.md): `NAME=` in a .env template sets nothing.
-      if (!name.startsWith('AUTH_') || inForce.has(name) || env.raw(name) === undefined) continue
+      if (!name.startsWith('AUTH_') || inForce.has(name) || env.peek(name) === undefined) continue
       logger.warn(
         { variable: name },
         '%s is set, but AUTH_PROVIDER does not include %s: it is ignored',
@@ -77,13 +78,22 @@ function normalName(name: string): string {
   return name.trim().toLowerCase()
 }
 
+// The prefixes of oidc-guard's own variables. Written in any case, a name is a slip too
+// (`auth_credentials_required`), but only one close to a variable read is said: lower-case names
+// may be another program's.
+const OUR_PREFIX = /^(?:AUTHZ?|JWKS_CACHE)_/i
+const OUR_PREFIX_AS_WRITTEN = /^(?:AUTHZ?|JWKS_CACHE)_/
+// A prefix of the package's name, which it does not read: `OIDC_GUARD_CREDENTIALS_REQUIRED`.
+const PACKAGE_PREFIX = /^OIDC_GUARD_/i
+
 /**
- * Warns about every unknown `AUTH_*` and `AUTHZ_*` variable, by its name alone (a misspelt secret's
- * value is what the secret pattern misses). One close to a variable that is read (`AUTH_REVOCATON`)
- * is a misspelling whose setting is not in force, often the safe one (revocation, credentials
- * required): it names the variable meant and is said on stderr too, once per process and name, so
- * no log level or `logger: false` hides it. It is not refused: other software's `AUTH_*` names
- * (NextAuth's `AUTH_SECRET`) share the prefix, and a warning never breaks their start-up.
+ * Warns about every unknown `AUTH_*`, `AUTHZ_*` and `JWKS_CACHE_*` variable, by its name alone (a
+ * misspelt secret's value is what the secret pattern misses), and about every `OIDC_GUARD_*` one.
+ * One close to a variable that is read (`AUTH_REVOCATON`) is a misspelling whose setting is not in
+ * force, often the safe one (revocation, credentials required): it names the variable meant and is
+ * said on stderr too, once per process and name, so no log level or `logger: false` hides it. It
+ * is not refused: other software's `AUTH_*` names (NextAuth's `AUTH_SECRET`) share the prefix, and
+ * a warning never breaks their start-up.
  */
 function warnAboutUnknown(
   env: EnvReader,
@@ -99,32 +109,86 @@ function warnAboutUnknown(
       ...(registry.options ?? []).flatMap((factory) => factory.variables),
     ]),
   ]
-  const ours = [...env.namesStartingWith('AUTH_'), ...env.namesStartingWith('AUTHZ_')]
-  for (const name of ours) {
-    if (known.includes(name) || UNREAD_VARIABLES[name] !== undefined) continue
+  // The seed's names a provider does not read (JWKS_CACHE_STRATEGY) are warned about, with why,
+  // under that provider (warnAboutUnread), and are no typos under another.
+  const seeds = new Set(registry.providers.flatMap((factory) => Object.keys(factory.unread ?? {})))
+  for (const name of env.namesMatching(OUR_PREFIX)) {
+    if (known.includes(name) || UNREAD_VARIABLES[name] !== undefined || seeds.has(name)) continue
     const meant = meantVariable(name, known)
-    if (meant === undefined) {
+    if (meant !== undefined) {
+      warnMisspelt(logger, name, meant)
+    } else if (OUR_PREFIX_AS_WRITTEN.test(name)) {
       logger.warn(
         { variable: name },
         'unknown environment variable %s ignored (a typo?); every variable is listed in docs/configuration.md of the oidc-guard package',
         name,
       )
+    }
+  }
+  warnAboutPackagePrefix(env, logger, known)
+  for (const [name, reason] of Object.entries(UNREAD_VARIABLES)) {
+    if (env.peek(name) !== undefined) logger.warn({ variable: name }, '%s %s', name, reason)
+  }
+}
+
+/**
+ * Warns about every `OIDC_GUARD_*` variable: named after the package, none is read. One whose rest
+ * names a variable (`OIDC_GUARD_CREDENTIALS_REQUIRED`) is said as a misspelling of it.
+ */
+function warnAboutPackagePrefix(env: EnvReader, logger: Logger, known: readonly string[]): void {
+  for (const name of env.namesMatching(PACKAGE_PREFIX)) {
+    const meant = meantUnprefixed(name, known)
+    if (meant !== undefined) {
+      warnMisspelt(logger, name, meant, 'oidc-guard reads AUTH_* variables')
       continue
     }
     logger.warn(
-      { variable: name, meant },
-      'unknown environment variable %s ignored (a typo?): did you mean %s? The setting it was meant for is not in force',
+      { variable: name },
+      'environment variable %s ignored: oidc-guard reads AUTH_* variables, every one listed in docs/configuration.md of the oidc-guard package',
       name,
-      meant,
-    )
-    warnOnce(
-      `OIDC_GUARD_MISSPELT_${name}`,
-      `environment variable ${name} is not read by oidc-guard (did you mean ${meant}?): the setting it was meant for is not in force`,
     )
   }
-  for (const [name, reason] of Object.entries(UNREAD_VARIABLES)) {
-    if (env.raw(name) !== undefined) logger.warn({ variable: name }, '%s %s', name, reason)
+}
+
+/**
+ * A variable not read, close to `meant`: logged, and said once on stderr, whatever the logger.
+ * `reason` says why it is not read when it is no plain typo.
+ */
+function warnMisspelt(logger: Logger, name: string, meant: string, reason?: string): void {
+  logger.warn(
+    { variable: name, meant },
+    'unknown environment variable %s ignored (%s): did you mean %s? The setting it was meant for is not in force',
+    name,
+    reason ?? 'a typo?',
+    meant,
+  )
+  warnOnce(
+    `OIDC_GUARD_MISSPELT_${name}`,
+    `environment variable ${name} is not read by oidc-guard (${reason === undefined ? '' : `${reason}; `}did you mean ${meant}?): the setting it was meant for is not in force`,
+  )
+}
+
+// The prefixes an `OIDC_GUARD_*` name's setting most likely has: `OIDC_GUARD_DISABLED` is
+// AUTH_MIDDLEWARE_DISABLED, `OIDC_GUARD_JWKS_CACHE_INTERVAL` is JWKS_CACHE_INTERVAL.
+const PREFIXES_MEANT: readonly string[] = [
+  '',
+  'AUTH_',
+  'AUTHZ_',
+  'AUTH_MIDDLEWARE_',
+  'AUTH_PROVIDER_',
+]
+
+/** The variable an `OIDC_GUARD_*` name was meant as: its rest under our prefixes, exact or close. */
+function meantUnprefixed(name: string, known: readonly string[]): string | undefined {
+  const rest = name.replace(PACKAGE_PREFIX, '').toUpperCase()
+  const candidates = PREFIXES_MEANT.map((prefix) => prefix + rest)
+  const exact = candidates.find((candidate) => known.includes(candidate))
+  if (exact !== undefined) return exact
+  for (const candidate of candidates) {
+    const meant = meantVariable(candidate, known)
+    if (meant !== undefined) return meant
   }
+  return undefined
 }
 
 /**
@@ -132,12 +196,12 @@ function warnAboutUnknown(
  * under `cognito`), each warned about with its reason when set, once though several providers list it.
  */
 function warnAboutUnread(env: EnvReader, registry: EnvRegistry, logger: Logger): void {
-  const named = new Set((env.raw('AUTH_PROVIDER') ?? '').split(',').map(normalName))
+  const named = new Set((env.peek('AUTH_PROVIDER') ?? '').split(',').map(normalName))
   const warned = new Set<string>()
   for (const factory of registry.providers) {
     if (!named.has(factory.name)) continue
     for (const [name, reason] of Object.entries(factory.unread ?? {})) {
-      if (warned.has(name) || env.raw(name) === undefined) continue
+      if (warned.has(name) || env.peek(name) === undefined) continue
       warned.add(name)
       logger.warn({ variable: name }, '%s %s', name, reason)
     }
@@ -146,16 +210,28 @@ function warnAboutUnread(env: EnvReader, registry: EnvRegistry, logger: Logger):
 
 // Units variables end with, which a misspelling most often leaves out (AUTH_SOURCE_TIMEOUT).
 const UNIT_SUFFIXES: readonly string[] = ['_MS', '_SEC', '_IN_SECONDS']
+// Units added to a variable that has none in its name (JWKS_CACHE_INTERVAL_MINUTES).
+const ADDED_UNITS: readonly string[] = [
+  '_MINUTES',
+  '_IN_MINUTES',
+  '_MIN',
+  '_MS',
+  '_SEC',
+  '_SECONDS',
+  '_IN_SECONDS',
+]
 
 /**
  * The variable `name` most likely misspells, if one is close enough: the rule checkOptionNames
- * applies to option names (two edits), a variable's slips being its case and a unit left off.
+ * applies to option names (two edits, compared in upper case), a variable's slips being its case,
+ * a unit left off, and a unit added.
  */
 function meantVariable(name: string, known: readonly string[]): string | undefined {
-  return closestName(name, known, (key, candidate) => {
+  return closestName(name.toUpperCase(), known, (key, candidate) => {
     return (
-      candidate.toUpperCase() === key.toUpperCase() ||
-      UNIT_SUFFIXES.some((suffix) => candidate === key + suffix)
+      candidate === key ||
+      UNIT_SUFFIXES.some((suffix) => candidate === key + suffix) ||
+      ADDED_UNITS.some((suffix) => key === candidate + suffix)
     )
   })
 }

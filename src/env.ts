@@ -1,7 +1,7 @@
 // Environment variables: each read once, parsed and checked, every problem reported together.
 
 import { LOG_LEVELS, type LogLevel } from './logger.js'
-import { isPlainObject, Problems } from './options.js'
+import { isPlainObject, Problems, showUrl } from './options.js'
 
 /** The environment to read: `process.env` by default, a plain object in tests. */
 export type Env = Readonly<Record<string, string | undefined>>
@@ -25,22 +25,23 @@ export function showValue(name: string, raw: string): string {
 const NO_ENV: Env = Object.freeze({})
 
 /**
- * Checks an `env` option: a plain object whose values are strings (or undefined), as
- * `process.env` is. Each variable of another type is a problem naming it and its type (a secret's
- * value never shown): `{ AUTH_MIDDLEWARE_DISABLED: true }` would otherwise be read as unset.
+ * Checks an `env` option (`option` names it in the problems): a plain object whose values are
+ * strings (or undefined), as `process.env` is. Each variable of another type is a problem naming it
+ * and its type (a secret's value never shown): `{ AUTH_MIDDLEWARE_DISABLED: true }` would otherwise
+ * be read as unset.
  */
-export function checkEnv(problems: Problems, env: unknown): void {
+export function checkEnv(problems: Problems, env: unknown, option = 'env'): void {
   if (env === undefined) return
   if (!isEnvironment(env)) {
     problems.add(
-      `env must be an object of environment variables (process.env, or { NAME: 'value' }), got ${kindOfValue(env)}`,
+      `${option} must be an object of environment variables (process.env, or { NAME: 'value' }), got ${kindOfValue(env)}`,
     )
     return
   }
   for (const [name, value] of Object.entries(env)) {
     if (value !== undefined && typeof value !== 'string') {
       problems.add(
-        `env.${name} must be a string, as environment variables are${textHint(name, value)}, got ${kindOfValue(value)}`,
+        `${option}.${name} must be a string, as environment variables are${textHint(name, value)}, got ${kindOfValue(value)}`,
       )
     }
   }
@@ -88,13 +89,44 @@ function textHint(name: string, value: unknown): string {
     : ''
 }
 
+// One pair of matching quotes around the whole value, which `docker run --env-file`, `kubectl create
+// configmap --from-env-file` and some .env loaders keep as characters of the value:
+// AUTH_PROVIDER_AUDIENCE="orders-api" there is `"orders-api"`, and every token's audience would
+// then be refused. (NODE_ENV alone is read without them, by isProduction: production's checks
+// must never be lost to a pair of quotes.)
+const QUOTED = /^(["'])[\s\S]*\1$/
+
+/** `value` without the pair of quotes around it; `undefined` when nothing is left. */
+function unquoted(value: string): string | undefined {
+  const inner = value.slice(1, -1).trim()
+  return inner === '' ? undefined : inner
+}
+
+// The variables whose quotes were reported, for each set of problems: readers of one environment
+// may share one (fromEnv's do), and a variable read twice is still one problem.
+const quotesReported = new WeakMap<Problems, Set<string>>()
+
+function reportQuoted(problems: Problems, name: string, value: string): void {
+  const reported = quotesReported.get(problems) ?? new Set<string>()
+  quotesReported.set(problems, reported)
+  if (reported.has(name)) return
+  reported.add(name)
+  // Any variable may hold a URL (an issuer, a key set's): its user information and query are
+  // hidden as a URL's always are, a secret's whole value as always.
+  const shown = isSecretVariable(name) ? showValue(name, value) : showUrl(value)
+  problems.add(
+    `${name} is wrapped in quotes, which your env loader kept: remove them, got ${shown}`,
+  )
+}
+
 const TRUE = new Set(['true', '1', 'yes', 'on'])
 const FALSE = new Set(['false', '0', 'no', 'off'])
 
 /**
  * Reads typed values out of an environment, recording every problem in `problems` (naming the
  * variable, the value seen, secrets masked, and what was expected) and every name it was asked
- * for, so unknown variables can be told apart. Empty values count as unset.
+ * for, so unknown variables can be told apart. Empty values count as unset; a value wrapped in
+ * quotes an env loader kept (`"orders-api"`) is a problem.
  *
  * @example
  * const env = new EnvReader(process.env, problems)
@@ -110,17 +142,45 @@ export class EnvReader {
   }
 
   /**
-   * The raw value, or `undefined` when unset or blank, and when it is no string: `checkEnv` reports
-   * those, and every reader of an environment must not throw a TypeError before it does.
+   * A reader of an `env` option as an API takes it (`option` being its name): checked by
+   * {@link checkEnv}, each problem recorded, and read as {@link envOf} reads it (`process.env` when
+   * not given, an empty environment when refused). For providers, which reach only this class.
    */
-  raw(name: string): string | undefined {
-    const value: unknown = this.#env[name]
-    return typeof value !== 'string' || value.trim() === '' ? undefined : value.trim()
+  static forOption(problems: Problems, env: unknown, option = 'env'): EnvReader {
+    checkEnv(problems, env, option)
+    return new EnvReader(envOf(env), problems)
   }
 
-  /** Names of the environment's variables that start with `prefix`. */
-  namesStartingWith(prefix: string): string[] {
-    return Object.keys(this.#env).filter((name) => name.startsWith(prefix))
+  /**
+   * The raw value, or `undefined` when unset or blank, and when it is no string: `checkEnv` reports
+   * those, and every reader of an environment must not throw a TypeError before it does. A value
+   * wrapped in one pair of quotes is a problem (once per variable), and read without them, so
+   * that it draws no second, misleading one.
+   */
+  raw(name: string): string | undefined {
+    const value = this.#trimmed(name)
+    if (value === undefined || !QUOTED.test(value)) return value
+    reportQuoted(this.problems, name, value)
+    return unquoted(value)
+  }
+
+  /**
+   * The value as {@link raw} reads it, recording no problem: for the warnings about variables set
+   * that may not be read at all, which must never stop a start-up.
+   */
+  peek(name: string): string | undefined {
+    const value = this.#trimmed(name)
+    return value === undefined || !QUOTED.test(value) ? value : unquoted(value)
+  }
+
+  /** Names of the environment's variables that `pattern` matches. */
+  namesMatching(pattern: RegExp): string[] {
+    return Object.keys(this.#env).filter((name) => pattern.test(name))
+  }
+
+  #trimmed(name: string): string | undefined {
+    const value: unknown = this.#env[name]
+    return typeof value !== 'string' || value.trim() === '' ? undefined : value.trim()
   }
 
   /** A string; with `required`, its absence is a problem explained by the text given. */

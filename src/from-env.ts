@@ -95,8 +95,9 @@ export const CORE_VARIABLES: readonly string[] = Object.freeze([
 /**
  * Builds `jwtAuth` options from environment variables using the factories of `registry`. Every
  * problem (name, value seen with secrets masked, what was expected) is collected and thrown as one
- * `ConfigError`; unknown `AUTH_*` and `AUTHZ_*` variables are warned about once, as likely typos
- * (one close to a known name also on stderr, naming it). `settings` takes `logger` only.
+ * `ConfigError`; unknown `AUTH_*`, `AUTHZ_*`, `JWKS_CACHE_*` and `OIDC_GUARD_*` variables are
+ * warned about once, as likely typos (one close to a known name also on stderr, naming it).
+ * `settings` takes `logger` only.
  * With `AUTH_MIDDLEWARE_DISABLED=true` everything is still built and checked (`AUTH_PROVIDER` is
  * then optional) and returned with `disabled: true`, so `disabled: false` spread after it works.
  *
@@ -136,9 +137,33 @@ export function buildFromEnv(
   // given with a level it cannot take.
   if (settings.logger !== undefined) options.logger = settings.logger
   options.logLevel = logLevel
-  options.env = source
+  options.env = passedOn(source)
   problems.throwIfAny()
   return options
+}
+
+// The variables jwtAuth and createVerifier read from their `env` option (the disabled switch, the
+// log level, whether it is production): all fromEnv hands on. Everything else is read already.
+const PASSED_ON_VARIABLES: readonly string[] = Object.freeze([
+  'AUTH_MIDDLEWARE_DISABLED',
+  'AUTH_MIDDLEWARE_ALLOW_DISABLED_IN_PRODUCTION',
+  'AUTH_MIDDLEWARE_LOG_LEVEL',
+  'NODE_ENV',
+])
+
+/**
+ * A frozen copy of the variables of `source` that jwtAuth and createVerifier read. Not the whole
+ * environment: the options are an object apps log (`logger.info({ config })`), and
+ * process.env holds the database password and every other secret of the process. An enumerable
+ * property, so that `{ ...fromEnv(), … }` keeps it.
+ */
+function passedOn(source: Env): Env {
+  const copy: Record<string, string> = {}
+  for (const name of PASSED_ON_VARIABLES) {
+    const value = source[name]
+    if (value !== undefined) copy[name] = value
+  }
+  return Object.freeze(copy)
 }
 
 /**

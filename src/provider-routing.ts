@@ -2,8 +2,9 @@
 // the groups of issuers naming the same users.
 
 import type { JwtProvider } from './contracts.js'
+import { envOf, EnvReader } from './env.js'
 import { DEFAULT_MAX_TOKEN_LENGTH } from './jwt.js'
-import type { Problems } from './options.js'
+import { Problems } from './options.js'
 import type { UserSources } from './user.js'
 import { hasMethod, type VerifierOptions } from './verifier-options.js'
 
@@ -18,9 +19,7 @@ export function resolveProviders(
   }
   const list = providers ?? (provider === undefined ? [] : [provider])
   if (!Array.isArray(list) || list.length === 0) {
-    problems.add(
-      'a provider is required: jwtAuth({ provider: new JwksProvider({...}) }) or providers: [...]',
-    )
+    problems.add(noProvider(options))
     return []
   }
   list.forEach((candidate: unknown, index) => {
@@ -37,6 +36,29 @@ export function resolveProviders(
       )
   })
   return list
+}
+
+/**
+ * Why no provider is a problem. jwtAuth verifies through createVerifier, so one message serves
+ * both, naming both. `providers: []` with AUTH_MIDDLEWARE_DISABLED=true and no AUTH_PROVIDER is
+ * fromEnv()'s under the disabled switch, which makes AUTH_PROVIDER optional for jwtAuth alone:
+ * said in those terms, as the variables are all the user wrote.
+ */
+function noProvider(options: VerifierOptions): string {
+  if (!Array.isArray(options.providers) || !disabledWithoutProvider(options)) {
+    return 'a provider is required: give createVerifier or jwtAuth provider: new JwksProvider({...}), or providers: [...]'
+  }
+  // jwtAuth reaches here only with disabled: false; without it, only createVerifier does.
+  return (options as { disabled?: unknown }).disabled === false
+    ? 'no provider: AUTH_PROVIDER is unset, which AUTH_MIDDLEWARE_DISABLED=true allows only while authentication is off; with disabled: false, jwtAuth verifies tokens and needs one, as createVerifier does: set AUTH_PROVIDER'
+    : 'no provider: AUTH_PROVIDER is unset, which AUTH_MIDDLEWARE_DISABLED=true allows for jwtAuth alone (it then verifies nothing); createVerifier ignores disabled and verifies every token, so it needs one: set AUTH_PROVIDER'
+}
+
+/** Whether the `env` given says AUTH_MIDDLEWARE_DISABLED=true and sets no AUTH_PROVIDER. */
+function disabledWithoutProvider(options: VerifierOptions): boolean {
+  // Its problems (a value that is not true or false…) are reported where the switch is resolved.
+  const env = new EnvReader(envOf(options.env), new Problems())
+  return env.boolean('AUTH_MIDDLEWARE_DISABLED') === true && env.peek('AUTH_PROVIDER') === undefined
 }
 
 /** Whether `providers[index]` is listed earlier too: said once by resolveProviders, then skipped. */

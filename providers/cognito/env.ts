@@ -171,12 +171,44 @@ function sameIds(a: readonly string[], b: readonly string[]): boolean {
 
 /**
  * The options of {@link cognitoIdentityPoolFromEnv}: the provider's, but the identity pool and its
- * region, which come from the environment, and the environment itself.
+ * region, which come from the environment, and the environment itself (`env`, formerly
+ * `environment`).
  */
 const FROM_ENV_OPTION_NAMES: readonly string[] = Object.freeze([
   ...IDENTITY_POOL_OPTION_NAMES.filter((name) => name !== 'identityPoolId' && name !== 'region'),
+  'env',
   'environment',
 ])
+
+/** The options of {@link cognitoIdentityPoolFromEnv}. */
+export type CognitoIdentityPoolFromEnvOptions = Omit<
+  CognitoIdentityPoolProviderOptions,
+  'identityPoolId' | 'region'
+> & {
+  /** The environment read. Default `process.env`. */
+  env?: Env
+  /**
+   * The former name of `env`, still read; giving both is a `ConfigError`.
+   *
+   * @deprecated Use `env`, the name every other API (`fromEnv(env)`, `jwtAuth({ env })`) gives it.
+   */
+  environment?: Env
+}
+
+/**
+ * The reader of the environment given as `env` (or `environment`), checked as fromEnv checks its
+ * own: one that is not an object of strings is a problem, and leaves nothing to read.
+ */
+function readerOf(problems: Problems, env: unknown, environment: unknown): EnvReader {
+  if (env !== undefined && environment !== undefined) {
+    problems.add(
+      'cognitoIdentityPoolFromEnv: give env, not both env and environment (its former name)',
+    )
+  }
+  return env === undefined && environment !== undefined
+    ? EnvReader.forOption(problems, environment, 'environment')
+    : EnvReader.forOption(problems, env)
+}
 
 /** The options the provider is built with: the known ones, since the unknown are reported already. */
 function knownOptions<T extends object>(options: T): T {
@@ -188,24 +220,27 @@ function knownOptions<T extends object>(options: T): T {
 /**
  * Builds a {@link CognitoIdentityPoolProvider} from `IDENTITY_POOL_ID` (required),
  * `IDENTITY_POOL_REGION` (optional, must match) and the user pool of `userPoolProvider`, else of
- * `USER_POOL_ID` (its global issuer when `AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM` is `global`).
+ * `USER_POOL_ID` (its global issuer when `AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM` is `global`),
+ * read from `env` (default `process.env`; `environment`, its former name, is still read).
  *
  * @example
  * const identityPool = cognitoIdentityPoolFromEnv({ userPoolProvider: provider })
  *
- * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every problem.
+ * @throws {ConfigError} `ERR_AUTH_CONFIG` listing every problem; an `env` that is not an object of
+ *   strings (as process.env is), alone with any misspelt option name, as nothing can be read.
  */
 export function cognitoIdentityPoolFromEnv(
-  options: Omit<CognitoIdentityPoolProviderOptions, 'identityPoolId' | 'region'> & {
-    environment?: Env
-  } = {},
+  options: CognitoIdentityPoolFromEnvOptions = {},
 ): CognitoIdentityPoolProvider {
   const problems = new Problems()
   // Checked first: a misspelt userPoolProvider would otherwise show only as a USER_POOL_ID required,
   // and the constructor, which checks names too, does not run while a variable is missing.
   checkOptionNames(problems, 'cognitoIdentityPoolFromEnv', options, FROM_ENV_OPTION_NAMES)
-  const { environment = process.env, ...rest } = knownOptions(options)
-  const env = new EnvReader(environment, problems)
+  const { env: envOption, environment, ...rest } = knownOptions(options)
+  const before = problems.size
+  const env = readerOf(problems, envOption, environment)
+  // An environment refused leaves every variable unread: "IDENTITY_POOL_ID is required" would follow.
+  if (problems.size > before) problems.throwIfAny()
   const identityPoolId = env.string('IDENTITY_POOL_ID', { required: 'for AWS credentials' })
   const region = env.string('IDENTITY_POOL_REGION')
   const named = [rest.userPoolProvider, rest.userPoolId, rest.loginKey].some((v) => v !== undefined)

@@ -21,3 +21,4 @@ export {
 } from './identity-pool-provider.js'
 export type { AwsClientLike, AwsClientOptions, AwsCredentialIdentityLike } from './aws-options.js'
 export { ANY_CLIENT, cognitoEnv, cognitoIdentityPoolFromEnv } from './env.js'
+export type { CognitoIdentityPoolFromEnvOptions } from './env.js'
