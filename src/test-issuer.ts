@@ -19,16 +19,17 @@ import {
   type Route,
 } from './test-routes.js'
 import {
-  checkBehaviour,
+  checkClaims,
   checkDiscoveryOverrides,
   checkIssuerOptions,
   checkMembers,
   checkMintConflicts,
+  encodeClaims,
   MINT_RULES,
   refuseInProduction,
   ROTATE_RULES,
-  toJson,
 } from './test-kit-options.js'
+import { checkBehaviour, checkJwksValue, type RouteBehaviour } from './test-responses.js'
 import {
   keyMap,
   newKeyPairAsync,
@@ -73,27 +74,6 @@ export interface TestIssuerOptions {
    * issued; in production that is refused unless meant (a smoke test of a production build).
    */
   allowInProduction?: boolean
-}
-
-/** How a route misbehaves; see {@link TestIssuer.respondWith}. */
-export interface RouteBehaviour {
-  /** HTTP status, 200 to 599. Default 200. */
-  status?: number
-  /**
-   * Body: a string is sent as is, any other value as its JSON, encoded when `respondWith` is
-   * called (a value JSON cannot encode, such as a BigInt, is a TypeError there). Default: the
-   * normal document.
-   */
-  body?: string | unknown
-  /**
-   * Response headers; they replace the defaults of the same name (case-insensitive). A name or
-   * value HTTP cannot carry (`'bad header'`, a line break) is a TypeError at `respondWith`.
-   */
-  headers?: Record<string, string>
-  /** Wait this long before answering, 0 to 2147483647 ms (the longest a Node timer holds). */
-  delayMs?: number
-  /** Never answer: the request stays open until the client aborts or the issuer closes. */
-  hang?: boolean
 }
 
 /** Options of {@link TestIssuer.mint}, mostly to forge the broken and hostile tokens a verifier must refuse. */
@@ -165,6 +145,8 @@ export interface TestIssuer {
   /**
    * Sign a token with default claims iss, aud, sub `'user-1'`, iat (from `Date.now()`, so fake timers
    * apply), exp and a random jti; `claims` override them and an undefined member removes one.
+   * Claims other than an object, or holding a value JSON cannot encode (a BigInt, a function),
+   * are a TypeError.
    *
    * @example
    * const token = idp.mint({ scope: 'read' }, { alg: 'ES256', expiresInSec: -60 })
@@ -173,8 +155,8 @@ export interface TestIssuer {
   /** Generate new signing keys (new kids) for every algorithm; `keepOld` keeps the old public keys served. */
   rotateKeys(options?: { keepOld?: boolean }): void
   /**
-   * Serve this exact JSON value as the JWKS (one JSON cannot encode, such as a BigInt, is a
-   * TypeError); undefined or {@link TestIssuer.rotateKeys} go back to the real keys.
+   * Serve this exact JSON value as the JWKS (one JSON cannot encode, such as a BigInt, a function
+   * or a Symbol, is a TypeError); undefined or {@link TestIssuer.rotateKeys} go back to the real keys.
    */
   setJwks(value: unknown): void
   /**
@@ -278,6 +260,7 @@ class LocalIssuer implements TestIssuer {
   }
 
   mint(claims: Record<string, unknown> = {}, options: MintOptions = {}): string {
+    checkClaims('mint', claims)
     checkMembers('mint', options, MINT_RULES)
     checkMintConflicts(claims, options)
     const { rawPayload } = options
@@ -293,7 +276,7 @@ class LocalIssuer implements TestIssuer {
         : (options.key ?? own.privateKey)
     const kid = options.kid === undefined ? own.kid : options.kid
     const header = merge({ alg, typ: 'JWT', ...(kid === null ? {} : { kid }) }, options.header)
-    const body = rawPayload ?? JSON.stringify(payload)
+    const body = rawPayload ?? encodeClaims('mint', payload)
     const token = signCompact(header, body, material, signingAlgFor(header.alg, material))
     return tamper(token, options.tamper, signed)
   }
@@ -307,7 +290,7 @@ class LocalIssuer implements TestIssuer {
   }
 
   setJwks(value: unknown): void {
-    toJson('setJwks: value', 'a JSON value', value)
+    checkJwksValue(value)
     this.jwksOverride = value === undefined ? undefined : { value }
   }
 

@@ -1,7 +1,7 @@
 // The test issuer's signing keys: one key pair per algorithm, with its kid and public JWK.
 
 import { generateKeyPair, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
-import { isJwsAlgorithm, type JwsAlgorithm } from './jwt.js'
+import type { JwsAlgorithm } from './jwt.js'
 import { EC_CURVES } from './test-signer.js'
 
 type KeyPair = { publicKey: KeyObject; privateKey: KeyObject }
@@ -12,14 +12,6 @@ export interface SigningKey {
   readonly kid: string
   readonly privateKey: KeyObject
   readonly jwk: Record<string, unknown>
-}
-
-/** The algorithms asked for, each once; a TypeError for an unknown one or none. */
-export function checkAlgorithms(algorithms: readonly JwsAlgorithm[]): readonly JwsAlgorithm[] {
-  const unknown = algorithms.filter((alg) => !isJwsAlgorithm(alg))
-  if (unknown.length > 0) throw new TypeError(`createTestIssuer: unsupported alg ${unknown.join()}`)
-  if (algorithms.length === 0) throw new TypeError('createTestIssuer: algorithms is empty')
-  return [...new Set(algorithms)]
 }
 
 /** A new key pair for `alg`: RSA 2048 for RS and PS, the ES curve, or Ed25519. */

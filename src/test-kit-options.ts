@@ -2,16 +2,10 @@
 // mistyped option with a TypeError naming it, so a test never checks something it did not ask for.
 
 import { KeyObject } from 'node:crypto'
-import { validateHeaderName, validateHeaderValue } from 'node:http'
 import { ConfigError } from './errors.js'
 import { isProduction } from './options.js'
-import type {
-  MintOptions,
-  RouteBehaviour,
-  TestAlgorithm,
-  TestIssuerOptions,
-} from './test-issuer.js'
-import { checkAlgorithms } from './test-keys.js'
+import { ASYMMETRIC_ALGORITHMS, isJwsAlgorithm } from './jwt.js'
+import type { MintOptions, TestAlgorithm, TestIssuerOptions } from './test-issuer.js'
 
 /** `value` as a message shows it: strings quoted, objects as JSON. */
 export function show(value: unknown): string {
@@ -29,13 +23,15 @@ export function optionError(name: string, expected: string, value: unknown): Typ
   return new TypeError(`createTestIssuer: ${name} must be ${expected}, got ${show(value)}`)
 }
 
-/** What each member of a method's options must be: a test, and the words a message says. */
-export type MemberRules = Readonly<Record<string, readonly [(value: unknown) => boolean, string]>>
+/** What a member of a method's options must be: a test, and the words a message says. */
+type MemberRule = readonly [(value: unknown) => boolean, string]
+/** The rule of each member of a method's options. */
+export type MemberRules = Readonly<Record<string, MemberRule>>
 
 /** A member rule's test for members checked elsewhere, or that may be anything. */
 export const anything = (): boolean => true
 export const isBoolean = (value: unknown): boolean => typeof value === 'boolean'
-const isRecord = (value: unknown): boolean =>
+export const isRecord = (value: unknown): boolean =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
 
 /**
@@ -62,19 +58,9 @@ export function checkMembers(method: string, options: unknown, rules: MemberRule
   }
 }
 
-// status and delayMs have their own range checks (a RangeError); tamper names its modes itself.
-export const BEHAVIOUR_RULES: MemberRules = {
-  status: [anything, 'an integer from 200 to 599'],
-  body: [anything, 'a string or a JSON value'],
-  headers: [
-    (value) =>
-      isRecord(value) && Object.values(value as object).every((v) => typeof v === 'string'),
-    'an object of header names to string values',
-  ],
-  delayMs: [anything, 'a number of milliseconds'],
-  hang: [isBoolean, 'true or false'],
-}
-export const MINT_RULES: MemberRules = {
+// One rule per member of MintOptions, no more, no less: the compiler keeps MINT_OPTION_NAMES true.
+// tamper names its modes itself, when it damages the token.
+export const MINT_RULES: { readonly [Name in keyof MintOptions]-?: MemberRule } = {
   alg: [(value) => typeof value === 'string', "an algorithm name such as 'RS256'"],
   kid: [(value) => typeof value === 'string' || value === null, 'a string, or null to omit it'],
   header: [isRecord, 'an object of header members'],
@@ -88,53 +74,8 @@ export const MINT_RULES: MemberRules = {
   tamper: [anything, 'a tamper mode'],
 }
 export const ROTATE_RULES: MemberRules = { keepOld: [isBoolean, 'true or false'] }
-
-/** The longest delay a Node timer holds (2^31 - 1 ms); a longer one fires after 1 ms. */
-const MAX_TIMER_MS = 2 ** 31 - 1
-
-/**
- * `behaviour` checked and made ready to serve: its headers valid, its body encoded once. Accepted
- * and sent later, a bad header name or a BigInt body failed every fetch of the route, which the
- * provider under test took for an outage (so a test expecting a 503 passed for the wrong reason).
- */
-export function checkBehaviour(behaviour: RouteBehaviour | undefined): RouteBehaviour | undefined {
-  checkMembers('respondWith', behaviour, BEHAVIOUR_RULES)
-  if (behaviour === undefined) return undefined
-  const { status, delayMs, headers, body } = behaviour
-  if (status !== undefined && !(Number.isInteger(status) && status >= 200 && status <= 599)) {
-    throw new RangeError(`respondWith: status must be an integer from 200 to 599, got ${status}`)
-  }
-  // Node fires a longer timer after 1 ms: the "slow" answer would come at once.
-  if (
-    delayMs !== undefined &&
-    !(typeof delayMs === 'number' && delayMs >= 0 && delayMs <= MAX_TIMER_MS)
-  ) {
-    throw new RangeError(
-      `respondWith: delayMs must be a number of milliseconds from 0 to ${MAX_TIMER_MS} (the longest a timer holds), got ${show(delayMs)}; hang: true never answers`,
-    )
-  }
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    try {
-      validateHeaderName(name)
-      validateHeaderValue(name, value)
-    } catch (error) {
-      throw new TypeError(
-        `respondWith: headers must be sendable HTTP headers, got ${show(name)}: ${show(value)} (${(error as Error).message})`,
-      )
-    }
-  }
-  return body === undefined ? { ...behaviour } : { ...behaviour, body: encodeBody(body) }
-}
-
-/** A body as it is sent: a string as is, any other value as its JSON (a TypeError if it has none). */
-function encodeBody(body: unknown): string {
-  if (typeof body === 'string') return body
-  const text = toJson('respondWith: body', 'a string or a JSON value', body)
-  if (text === undefined) {
-    throw new TypeError(`respondWith: body must be a string or a JSON value, got ${String(body)}`)
-  }
-  return text
-}
+/** The names of {@link MintOptions}. */
+export const MINT_OPTION_NAMES: readonly string[] = Object.keys(MINT_RULES)
 
 /**
  * `value`'s JSON, or a TypeError naming `what` when JSON cannot encode it (a BigInt, a cycle):
@@ -147,6 +88,83 @@ export function toJson(what: string, expected: string, value: unknown): string |
     throw new TypeError(
       `${what} must be ${expected}, got one JSON cannot encode (${(error as Error).message})`,
     )
+  }
+}
+
+/** Claims a vendor kit's token method puts on its own: any, but none named as one of its options. */
+export type ClaimOverrides<OptionName extends string> = Record<string, unknown> & {
+  readonly [Name in OptionName]?: undefined
+}
+
+/** An object of members, as a literal, JSON.parse or a spread make one (no class instance). */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  const proto: unknown = isRecord(value) ? Object.getPrototypeOf(value) : undefined
+  return proto === Object.prototype || proto === null
+}
+
+/**
+ * Refuses claims (`what`: `claims` of mint, `overrides` of a token method) other than a plain
+ * object or undefined. Spread as they were, 'abc' minted {"0":"a",…}, null the default token, and
+ * null beside rawPayload threw "Cannot convert undefined or null to object".
+ */
+export function checkClaims(
+  method: string,
+  claims: unknown,
+  what = 'claims',
+): asserts claims is Record<string, unknown> | undefined {
+  if (claims === undefined || isPlainObject(claims)) return
+  throw new TypeError(
+    `${method}: ${what} must be an object of claims, or undefined (the defaults), got ${show(claims)}`,
+  )
+}
+
+/**
+ * The claims' JSON, or a TypeError naming `method` and the claim JSON cannot encode: a BigInt
+ * threw JSON.stringify's "Do not know how to serialize a BigInt", naming neither, and a function
+ * or a Symbol vanished from the token without a word.
+ */
+export function encodeClaims(method: string, claims: Record<string, unknown>): string {
+  let claim = ''
+  let got: string | undefined
+  try {
+    return JSON.stringify(claims, function (this: unknown, name: string, value: unknown) {
+      if (this === claims) claim = name
+      const type = typeof value
+      if (type !== 'bigint' && type !== 'function' && type !== 'symbol') return value
+      got = `a ${type}`
+      throw new TypeError(got)
+    })
+  } catch (error) {
+    got ??= `one JSON cannot encode (${(error as Error).message})`
+    throw new TypeError(`${method}: claim ${show(claim)} must be a JSON value, got ${got}`)
+  }
+}
+
+/**
+ * Refuses `overrides`, the claims a vendor kit's token method (`access()`, `v2()`) puts on its
+ * own, that name one of its options (`optionNames`) or mint's `preset`. Taken as claims,
+ * `{ issuerForm: 'global' }`, `{ expiresInSec: -60 }` or `{ tamper: 'signature' }` minted a
+ * normal token, so a test of global, expired or forged tokens passed without one. No vendor's
+ * token has such a claim; `mint(claims, { preset })` still signs one.
+ */
+export function refuseOptionsAsClaims(
+  method: string,
+  overrides: unknown,
+  optionNames: readonly string[],
+): void {
+  checkClaims(method, overrides, 'overrides')
+  for (const [name, value] of Object.entries(overrides ?? {})) {
+    if (value === undefined) continue
+    if (optionNames.includes(name)) {
+      throw new TypeError(
+        `${method}: ${name} is a mint option, not a claim: pass it in the options, the third argument of ${method}, not in the overrides`,
+      )
+    }
+    if (name === 'preset') {
+      throw new TypeError(
+        `${method}: preset is an option of mint, not a claim: ${method} mints its own token shape; for another, mint(claims, { preset })`,
+      )
+    }
   }
 }
 
@@ -193,14 +211,13 @@ export function refuseRawPayload(what: string, options: unknown): void {
  */
 export function checkDiscoveryOverrides(overrides: unknown): Record<string, unknown> | undefined {
   if (overrides === undefined) return undefined
-  const proto: unknown = isRecord(overrides) ? Object.getPrototypeOf(overrides) : undefined
-  if (proto !== Object.prototype && proto !== null) {
+  if (!isPlainObject(overrides)) {
     throw new TypeError(
       `setDiscovery: overrides must be an object of discovery members, or undefined to drop all overrides, got ${show(overrides)}`,
     )
   }
   toJson('setDiscovery: overrides', 'JSON values', overrides)
-  return { ...(overrides as Record<string, unknown>) }
+  return { ...overrides }
 }
 
 /** The generic issuer's options checked (a TypeError naming the first bad one); its algorithms. */
@@ -230,6 +247,21 @@ export function checkIssuerOptions(options: TestIssuerOptions): readonly TestAlg
     throw optionError('algorithms', "an array such as ['RS256', 'ES256']", algorithms)
   }
   return checkAlgorithms(algorithms)
+}
+
+/**
+ * The algorithms asked for, each once; a TypeError quoting the unknown ones (null and '' said
+ * nothing after "unsupported alg"), or for none.
+ */
+function checkAlgorithms(algorithms: readonly unknown[]): readonly TestAlgorithm[] {
+  const unknown = algorithms.filter((alg) => !isJwsAlgorithm(alg))
+  if (unknown.length > 0) {
+    throw new TypeError(
+      `createTestIssuer: algorithms must be among ${ASYMMETRIC_ALGORITHMS.join(', ')} (no HMAC or none: a JWKS cannot publish them), got ${unknown.map(show).join(', ')}`,
+    )
+  }
+  if (algorithms.length === 0) throw new TypeError('createTestIssuer: algorithms is empty')
+  return [...new Set(algorithms as readonly TestAlgorithm[])]
 }
 
 /**

@@ -4,10 +4,14 @@ import { randomUUID } from 'node:crypto'
 import { createOidcIssuer, serveAs, type MintOptions, type TestIssuer } from './test-issuer.js'
 import {
   anything,
+  checkClaims,
   checkMembers,
+  MINT_OPTION_NAMES,
   optionError,
+  refuseOptionsAsClaims,
   refuseRawPayload,
   show,
+  type ClaimOverrides,
   type MemberRules,
 } from './test-kit-options.js'
 
@@ -180,6 +184,15 @@ export interface CognitoMintOptions extends CognitoTokenOptions {
   preset?: 'access' | 'id' | 'm2m'
 }
 
+/**
+ * Claims a token method of the pool puts on its token's: any but an option's name (`issuerForm`,
+ * `expiresInSec`, `preset` …), which is a TypeError saying to pass it as the options.
+ */
+export type CognitoClaimOverrides = ClaimOverrides<keyof CognitoMintOptions>
+
+// What the overrides of a token method may not name: the options its third argument takes.
+const TOKEN_OPTION_NAMES = [...MINT_OPTION_NAMES, 'issuerForm' satisfies keyof CognitoTokenOptions]
+
 /** A test issuer posing as a Cognito user pool (RS256, a `kid`, no `typ`, Cognito's claims). */
 export interface CognitoTestIssuer {
   readonly pool: CognitoPool
@@ -192,20 +205,24 @@ export interface CognitoTestIssuer {
    * forms.
    */
   readonly fetch: typeof fetch
-  /** A user's access token; `overrides` change claims (undefined removes one). */
+  /**
+   * A user's access token; `overrides` change claims (undefined removes one). An override named
+   * as an option (`{ issuerForm: 'global' }`, `expiresInSec`, `tamper` …) is a TypeError: options
+   * go in the third argument, `access(JANE, {}, { issuerForm: 'global' })`.
+   */
   access(
     user?: CognitoTestUser,
-    overrides?: Record<string, unknown>,
+    overrides?: CognitoClaimOverrides,
     options?: CognitoTokenOptions,
   ): string
-  /** A user's ID token. */
+  /** A user's ID token; `overrides` as for {@link CognitoTestIssuer.access}. */
   id(
     user?: CognitoTestUser,
-    overrides?: Record<string, unknown>,
+    overrides?: CognitoClaimOverrides,
     options?: CognitoTokenOptions,
   ): string
-  /** A client-credentials token of `clientId` (or another client). */
-  m2m(scope?: string, overrides?: Record<string, unknown>, options?: CognitoTokenOptions): string
+  /** A client-credentials token of `clientId` (or another client); `overrides` as for `access`. */
+  m2m(scope?: string, overrides?: CognitoClaimOverrides, options?: CognitoTokenOptions): string
   /**
    * Mints claims as this pool. With `preset`, they go on top of a complete Cognito token of Jane
    * (`access`, `id`) or of the app client (`m2m`); without, no defaults beyond the `iss` (and
@@ -333,6 +350,7 @@ export async function createCognitoIssuer(
     m2m: (options: CognitoTokenOptions) => m2mTokenClaims(context(options)),
   }
   const mint = (claims: Record<string, unknown> = {}, mintOptions: CognitoMintOptions = {}) => {
+    checkClaims('mint', claims)
     const { preset, ...rest } = mintOptions
     // Unguarded, 'ID' failed as "not a function" and 'toString' or 'constructor' minted garbage.
     if (preset !== undefined && !Object.hasOwn(presets, preset)) {
@@ -351,14 +369,17 @@ export async function createCognitoIssuer(
     // Each builds the claims, which a raw payload would replace unseen.
     access: (user = JANE, overrides = {}, options = {}) => {
       refuseRawPayload('access()', options)
+      refuseOptionsAsClaims('access()', overrides, TOKEN_OPTION_NAMES)
       return raw({ ...accessTokenClaims(context(options), user), ...overrides }, options)
     },
     id: (user = JANE, overrides = {}, options = {}) => {
       refuseRawPayload('id()', options)
+      refuseOptionsAsClaims('id()', overrides, TOKEN_OPTION_NAMES)
       return raw({ ...idTokenClaims(context(options), user), ...overrides }, options)
     },
     m2m: (scope, overrides = {}, options = {}) => {
       refuseRawPayload('m2m()', options)
+      refuseOptionsAsClaims('m2m()', overrides, TOKEN_OPTION_NAMES)
       return raw({ ...m2mTokenClaims(context(options), scope), ...overrides }, options)
     },
     mint,

@@ -4,10 +4,16 @@
 import { createOidcIssuer, serveAs, type MintOptions, type TestIssuer } from './test-issuer.js'
 import {
   anything,
+  checkClaims,
   checkMembers,
+  isRecord,
+  MINT_OPTION_NAMES,
   optionError,
+  refuseOptionsAsClaims,
   refuseRawPayload,
   show,
+  toJson,
+  type ClaimOverrides,
   type MemberRules,
 } from './test-kit-options.js'
 import {
@@ -47,6 +53,12 @@ export interface EntraMintOptions extends MintOptions {
   preset?: 'v2' | 'v1' | 'app' | 'b2c'
 }
 
+/**
+ * Claims a token method of the stand-in puts on its token's: any but an option's name
+ * (`expiresInSec`, `tamper`, `preset` …), which is a TypeError saying to pass it as the options.
+ */
+export type EntraClaimOverrides = ClaimOverrides<keyof EntraMintOptions>
+
 /** Options of {@link createEntraIssuer}. */
 export interface EntraIssuerInit {
   /** The tenant id, a lower-case GUID. Default {@link TENANT}. */
@@ -79,16 +91,23 @@ export interface EntraTestIssuer {
   readonly fetch: typeof fetch
   /** Every URL fetched, in order. */
   readonly requested: readonly string[]
-  /** Entra ID's presets (`v2`, `v1`, `app`) are a TypeError on a B2C stand-in: use `b2c`. */
-  v2(user?: EntraTestUser, overrides?: Record<string, unknown>, options?: MintOptions): string
-  v1(user?: EntraTestUser, overrides?: Record<string, unknown>, options?: MintOptions): string
+  /**
+   * Jane's (or `user`'s) v2.0 access token; `overrides` change claims (undefined removes one). An
+   * override named as an option (`{ expiresInSec: -60 }`, `tamper` …) is a TypeError: options go
+   * in the third argument, `v2(JANE, {}, { expiresInSec: -60 })`. Entra ID's presets (`v2`, `v1`,
+   * `app`) are a TypeError on a B2C stand-in: use `b2c`.
+   */
+  v2(user?: EntraTestUser, overrides?: EntraClaimOverrides, options?: MintOptions): string
+  /** A v1.0 access token; `overrides` as for {@link EntraTestIssuer.v2}. */
+  v1(user?: EntraTestUser, overrides?: EntraClaimOverrides, options?: MintOptions): string
+  /** An app-only token; `overrides` as for {@link EntraTestIssuer.v2}. */
   app(
     options?: Parameters<typeof appOnlyTokenClaims>[1],
-    overrides?: Record<string, unknown>,
+    overrides?: EntraClaimOverrides,
     mint?: MintOptions,
   ): string
   /** A B2C stand-in's user-flow token ({@link B2C_POLICY}; `{ tfp }` in `overrides` names another). */
-  b2c(user?: EntraTestUser, overrides?: Record<string, unknown>, options?: MintOptions): string
+  b2c(user?: EntraTestUser, overrides?: EntraClaimOverrides, options?: MintOptions): string
   /**
    * Signs claims with Entra's header: `typ`, `alg`, `kid`, and in v1.0 tokens (`ver: '1.0'`, not
    * B2C's) the legacy `x5t`, the header's `kid` again (none when `kid: null` omits it). With
@@ -116,8 +135,13 @@ export interface EntraTestIssuer {
   context(tid?: string, audience?: string): EntraTokenContext
   /** The `issuer` the keys endpoints publish: `undefined` derives it, `null` omits it. */
   setKeyIssuer(issuer: string | null | undefined): void
-  /** Serves an app's own key set at `…/keys?appid={appId}` (unless `idp.setJwks` replaces it). */
-  setAppKeys(appId: string, jwks: { keys: Record<string, unknown>[] }): void
+  /**
+   * Serves an app's own key set at `…/keys?appid={appId}` (unless `idp.setJwks` replaces it), as
+   * it is when given; undefined serves the tenant's keys there again. Anything but a key set
+   * (`{ keys: [...] }` of objects JSON can encode) is a TypeError, null included: a malformed set
+   * is `idp.setJwks`'s to serve.
+   */
+  setAppKeys(appId: string, jwks: { keys: Record<string, unknown>[] } | undefined): void
   close(): Promise<void>
 }
 
@@ -192,6 +216,7 @@ export async function createEntraIssuer(options: EntraIssuerInit = {}): Promise<
     b2c: (life?: number) => b2cAccessTokenClaims(b2cContext(life), JANE, B2C_POLICY),
   }
   const mint = (claims: Record<string, unknown> = {}, mintOptions: EntraMintOptions = {}) => {
+    checkClaims('mint', claims)
     const { preset, ...rest } = mintOptions
     if (preset !== undefined && !Object.hasOwn(presets, preset)) {
       const shapes = b2cTenantName === undefined ? "'v2', 'v1' or 'app'" : "'b2c' (a B2C stand-in)"
@@ -271,18 +296,21 @@ export async function createEntraIssuer(options: EntraIssuerInit = {}): Promise<
     v2: (user = JANE, overrides = {}, mintOptions = {}) => {
       checkShape('v2()', false)
       refuseRawPayload('v2()', mintOptions)
+      refuseOptionsAsClaims('v2()', overrides, MINT_OPTION_NAMES)
       const claims = v2AccessTokenClaims(context(tid, CLIENT_ID, mintOptions.expiresInSec), user)
       return mint({ ...claims, ...overrides }, mintOptions)
     },
     v1: (user = JANE, overrides = {}, mintOptions = {}) => {
       checkShape('v1()', false)
       refuseRawPayload('v1()', mintOptions)
+      refuseOptionsAsClaims('v1()', overrides, MINT_OPTION_NAMES)
       const claims = v1AccessTokenClaims(context(tid, APP_ID_URI, mintOptions.expiresInSec), user)
       return mint({ ...claims, ...overrides }, mintOptions)
     },
     app: (appOptions, overrides = {}, mintOptions = {}) => {
       checkShape('app()', false)
       refuseRawPayload('app()', mintOptions)
+      refuseOptionsAsClaims('app()', overrides, MINT_OPTION_NAMES)
       const claims = appOnlyTokenClaims(
         context(tid, CLIENT_ID, mintOptions.expiresInSec),
         appOptions,
@@ -292,6 +320,7 @@ export async function createEntraIssuer(options: EntraIssuerInit = {}): Promise<
     b2c: (user = JANE, overrides = {}, mintOptions = {}) => {
       checkShape('b2c()', true)
       refuseRawPayload('b2c()', mintOptions)
+      refuseOptionsAsClaims('b2c()', overrides, MINT_OPTION_NAMES)
       const claims = b2cAccessTokenClaims(b2cContext(mintOptions.expiresInSec), user, B2C_POLICY)
       return mint({ ...claims, ...overrides }, mintOptions)
     },
@@ -299,7 +328,9 @@ export async function createEntraIssuer(options: EntraIssuerInit = {}): Promise<
       site.keyIssuer = issuer
     },
     setAppKeys: (appId, jwks) => {
-      site.appKeys.set(appId, jwks)
+      const keys = checkAppKeys(appId, jwks)
+      if (keys === undefined) site.appKeys.delete(appId)
+      else site.appKeys.set(appId, keys)
     },
     close: () => idp.close(),
   }
@@ -317,6 +348,30 @@ function headerKid(options: MintOptions, current: unknown): unknown {
     return header['kid']
   }
   return options.kid === undefined ? current : options.kid
+}
+
+/**
+ * `setAppKeys`'s arguments checked: an app id, and a key set (its JSON read back, so what is served
+ * is what was checked) or undefined. Kept as given, a BigInt in a key failed every later fetch of
+ * the app's keys as an outage would, and null served the tenant's keys.
+ */
+function checkAppKeys(
+  appId: unknown,
+  jwks: unknown,
+): { keys: Record<string, unknown>[] } | undefined {
+  if (typeof appId !== 'string' || appId === '') {
+    throw new TypeError(`setAppKeys: appId must be a non-empty string, got ${show(appId)}`)
+  }
+  if (jwks === undefined) return undefined
+  const keys: unknown = isRecord(jwks) ? (jwks as { keys?: unknown }).keys : undefined
+  if (!Array.isArray(keys) || !keys.every(isRecord)) {
+    throw new TypeError(
+      `setAppKeys: jwks must be a key set, { keys: [...] } of JWK objects, or undefined (the tenant's keys again), got ${show(jwks)}`,
+    )
+  }
+  const text = toJson('setAppKeys: jwks', 'a key set JSON can encode', jwks)
+  if (text === undefined) throw new TypeError('setAppKeys: jwks has no JSON (its toJSON said so)')
+  return JSON.parse(text) as { keys: Record<string, unknown>[] }
 }
 
 /** The tenant id given as `tid` or `tenantId` (default {@link TENANT}), checked under that name. */

@@ -6,13 +6,8 @@ import { createOidcIssuer, type TestIssuer, type TestIssuerOptions } from './tes
 import { optionError, show } from './test-kit-options.js'
 
 export { signJwt, type SigningMaterial } from './test-signer.js'
-export type {
-  MintOptions,
-  RouteBehaviour,
-  TestAlgorithm,
-  TestIssuer,
-  TestIssuerOptions,
-} from './test-issuer.js'
+export type { MintOptions, TestAlgorithm, TestIssuer, TestIssuerOptions } from './test-issuer.js'
+export type { RouteBehaviour } from './test-responses.js'
 
 /** Options of a fake Cognito user pool (`createTestIssuer({ kind: 'cognito' })`). */
 export interface CognitoIssuerOptions {
