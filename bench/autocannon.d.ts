@@ -23,6 +23,8 @@ declare module 'autocannon' {
     duration?: number
     amount?: number
     timeout?: number
+    /** Sampling interval in ms (default 1000); a load's duration is checked only when it samples. */
+    sampleInt?: number
     headers?: Record<string, string>
     requests?: RequestSpec[]
   }

@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { buildScripts } from './build.js'
 import type { IssuerReady } from './issuer.js'
-import { load } from './load.js'
+import { load, loadProblems } from './load.js'
 import { list } from './options.js'
 import { ROOT, startProcess } from './processes.js'
 import { rewriteSection, shortCommit, writeResultsFile } from './repository.js'
@@ -182,15 +182,8 @@ async function count(
     server.control('-z')
     const measured = await run(MEASURED_REQUESTS)
     server.control('-d')
-    for (const result of [...runs, measured]) {
-      const failures = Object.entries(result.unexpected)
-      if (failures.length > 0 || result.errors > 0 || result.timeouts > 0) {
-        throw new Error(
-          `${target} ${mode}: unexpected answers ${JSON.stringify(result.unexpected)}, ` +
-            `${result.errors} errors, ${result.timeouts} timeouts`,
-        )
-      }
-    }
+    const problems = loadProblems([...runs, measured])
+    if (problems.length > 0) throw new Error(`${target} ${mode}: ${problems.join(', ')}`)
     const instructions = dumpedInstructions(outFile)
     return {
       target,

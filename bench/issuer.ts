@@ -27,6 +27,9 @@ const ATTACKER = {
   ES256: generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey,
 }
 
+// An issuer no server trusts (the servers are given the local issuer's URL).
+const ANOTHER_ISSUER = 'https://another-issuer.example/'
+
 function isAlgorithm(value: string | null): value is Algorithm {
   return value !== null && (ALGORITHMS as readonly string[]).includes(value)
 }
@@ -45,6 +48,14 @@ function mintOne(
       return issuer.mint(claims, { alg, expiresInSec: 24 * 3600 })
     case 'expired':
       return issuer.mint(claims, { alg, expiresInSec: -600 })
+    case 'not-yet-valid': {
+      // Signed by the issuer and unexpired, but not valid for another hour (nbf, RFC 7519 §4.1.5).
+      const nbf = Math.floor(Date.now() / 1000) + 3600
+      return issuer.mint({ ...claims, nbf }, { alg, expiresInSec: 24 * 3600 })
+    }
+    case 'wrong-issuer':
+      // Signed with the issuer's key, but naming another issuer: only an iss check refuses it.
+      return issuer.mint({ ...claims, iss: ANOTHER_ISSUER }, { alg, expiresInSec: 24 * 3600 })
     case 'wrong-audience':
       return issuer.mint({ ...claims, aud: 'api://another-api' }, { alg })
     case 'forged':

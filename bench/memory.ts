@@ -100,7 +100,11 @@ async function measureTarget(
         for (const [what, count] of Object.entries(run.unexpected)) {
           unexpected[what] = (unexpected[what] ?? 0) + count
         }
-        if (run.errors + run.timeouts > 0) unexpected['errors'] = run.errors + run.timeouts
+        const failed = run.errors + run.timeouts
+        if (failed > 0) unexpected['errors'] = (unexpected['errors'] ?? 0) + failed
+        if (run.unanswered > 0) {
+          unexpected['unanswered'] = (unexpected['unanswered'] ?? 0) + run.unanswered
+        }
       }
     } finally {
       clearInterval(sampler)

@@ -32,31 +32,35 @@ export interface BenchOptions {
 }
 
 export const USAGE = `npm run bench -- [options]
-  --quick               short smoke run (1 round, 1 s per run, one core): under 2 minutes
+  --quick               short smoke run (1 round, 1 s per run, one core)
   --modes a,b           ${MODES.join(', ')} (default: all)
   --targets a,b         ${TARGETS.join(', ')} (default: all)
   --cores 1|2|1,2       server on one pinned core, on both, or both configurations (default 1,2;
                         two cores run the cold mode only, unless --modes is given)
   --algs a,b            ${ALGORITHMS.join(', ')} (default RS256)
-  --duration N          measured seconds per target and round, taken in slices of about 0.5 s
-                        in turn with the other targets' (default 3)
+  --duration N          measured seconds per target and round, taken in slices of 0.5 s in
+                        turn with the other targets' (default 3)
   --warmup N            warm-up seconds per run (default 1.5)
   --rounds N            rounds, each with every target's server started anew, medians
                         reported (default 3)
   --connections N       concurrent connections (default 64)
-  --micro               only the micro benchmark (verifications/s without HTTP)
+  --micro               only the micro benchmark (verifications/s without HTTP); takes only
+                        --quick and --out
   --no-micro            skip the micro benchmark
   --memory              only the memory test: 1,000,000 distinct garbage tokens, then 200,000
-                        distinct valid ES256 tokens, RSS sampled (oidc-guard unless --targets)
-  --profile MODE        profile oidc-guard (or --targets) in MODE with node --cpu-prof; prints
-                        the costliest functions in µs per request (profiles in bench/profiles/)
+                        distinct valid ES256 tokens, RSS sampled (oidc-guard unless --targets);
+                        takes only --targets, --connections, --quick and --out
+  --profile MODE        profile oidc-guard (or --targets) in one MODE, on one core, with node
+                        --cpu-prof; prints the costliest functions in µs per request (profiles
+                        in bench/profiles/); not with --modes, --cores, --micro or --memory
   --profiler perf       profile with Linux perf instead: the measured window of each target in
                         each round (--rounds), V8's C++, garbage collection and the kernel
                         included; prints µs per request by category and by symbol
   --out FILE            results file, relative to the repository root or absolute (default
                         bench/results/latest.json; quick.json with --quick, micro.json with
                         --micro, memory.json with --memory, partial.json with --targets,
-                        --modes, --cores or --algs: a subset never replaces the published run)`
+                        --modes, --cores or --algs: a subset never replaces the published run)
+Options a run would ignore, and options given twice, are refused.`
 
 export function list<T extends string>(name: string, value: string, allowed: readonly T[]): T[] {
   const items = value.split(',').filter((item) => item !== '')
@@ -66,7 +70,85 @@ export function list<T extends string>(name: string, value: string, allowed: rea
       `--${name}: unknown ${unknown.join(', ') || '(empty)'}; use ${allowed.join(', ')}`,
     )
   }
+  // A mode or core count given twice would be measured twice a round, and a round's comparisons
+  // would keep only one of the two.
+  const repeated = items.filter((item, index) => items.indexOf(item) !== index)
+  if (repeated.length > 0) {
+    throw new Error(`--${name}: ${[...new Set(repeated)].join(', ')} given twice; give each once`)
+  }
   return items as T[]
+}
+
+/** One item of a list option: `--profile cold,repeated` would profile cold only. */
+function one<T extends string>(name: string, value: string, allowed: readonly T[]): T {
+  const items = list(name, value, allowed)
+  if (items.length > 1) throw new Error(`--${name} takes one of ${allowed.join(', ')}, not a list`)
+  return items[0]!
+}
+
+/**
+ * What each run that measures one thing only leaves unused: given beside it, such an option would
+ * be silently ignored (and --micro beside --memory once measured nothing and wrote an empty
+ * results file over the published memory.json).
+ */
+const IGNORED_BY: Readonly<Record<'--micro' | '--memory' | '--profile', readonly string[]>> = {
+  '--micro': [
+    '--memory',
+    '--profile',
+    '--profiler',
+    '--no-micro',
+    '--modes',
+    '--targets',
+    '--cores',
+    '--algs',
+    '--duration',
+    '--warmup',
+    '--rounds',
+    '--connections',
+  ],
+  '--memory': [
+    '--profile',
+    '--profiler',
+    '--no-micro',
+    '--modes',
+    '--cores',
+    '--algs',
+    '--duration',
+    '--warmup',
+    '--rounds',
+  ],
+  // A profile measures its mode on one core with the first algorithm, and skips the micro benchmark.
+  '--profile': ['--modes', '--cores', '--no-micro'],
+}
+
+/** Refuses options that the run asked for would ignore, and options given twice. */
+function refuseIgnored(given: readonly string[], options: BenchOptions): void {
+  const twice = given.filter((flag, index) => given.indexOf(flag) !== index)
+  if (twice.length > 0) {
+    throw new Error(`${[...new Set(twice)].join(', ')} given more than once; give each once`)
+  }
+  for (const [only, ignored] of Object.entries(IGNORED_BY)) {
+    if (!given.includes(only)) continue
+    const unused = ignored.filter((flag) => given.includes(flag))
+    if (unused.length > 0) {
+      throw new Error(
+        `${only} measures only its own part and would ignore ${unused.join(', ')}: ` +
+          `leave ${unused.length === 1 ? 'it' : 'them'} out, or run them separately`,
+      )
+    }
+  }
+  if (options.profile !== undefined && options.algorithms.length > 1) {
+    throw new Error('--profile measures one algorithm: give --algs one of them')
+  }
+  if (
+    options.profile !== undefined &&
+    options.profiler === 'cpu-prof' &&
+    given.includes('--rounds')
+  ) {
+    throw new Error(
+      '--profile with node --cpu-prof measures one round: --rounds needs --profiler perf',
+    )
+  }
 }
 
 function positive(name: string, value: string | undefined): number {
@@ -100,8 +182,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   let targetsGiven = false
   let modesGiven = false
   let subset = false
+  const given: string[] = []
   for (let index = 0; index < argv.length; index += 1) {
     const flag = argv[index]!
+    given.push(flag)
     const value = (): string => {
       const next = argv[++index]
       if (next === undefined) throw new Error(`${flag} needs a value`)
@@ -148,10 +232,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         options.memory = true
         break
       case '--profile':
-        options.profile = list('profile', value(), MODES)[0]!
+        options.profile = one('profile', value(), MODES)
         break
       case '--profiler':
-        options.profiler = list('profiler', value(), ['cpu-prof', 'perf'] as const)[0]!
+        options.profiler = one('profiler', value(), ['cpu-prof', 'perf'] as const)
         break
       case '--out':
         options.out = value()
@@ -166,14 +250,15 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         throw new Error(`unknown option ${flag}\n${USAGE}`)
     }
   }
+  refuseIgnored(given, options)
   if (modesGiven || !options.cores.includes(1)) options.modesOnTwoCores = [...options.modes]
   else options.modesOnTwoCores = options.modes.filter((mode) => mode === 'cold')
   // The memory test and profiles are about oidc-guard unless told otherwise.
   if (!targetsGiven && (options.memory || options.profile !== undefined)) {
     options.targets = ['oidc-guard']
   }
-  if (options.profiler === 'perf' && options.profile === undefined) {
-    throw new Error('--profiler perf profiles a mode: give --profile MODE too')
+  if (given.includes('--profiler') && options.profile === undefined) {
+    throw new Error(`--profiler ${options.profiler} profiles a mode: give --profile MODE too`)
   }
   if (!outGiven && !quick && options.memory) options.out = 'bench/results/memory.json'
   else if (!outGiven && !quick && options.microOnly) options.out = 'bench/results/micro.json'

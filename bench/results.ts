@@ -96,6 +96,11 @@ export interface Results {
   memory?: MemoryRecord[]
 }
 
+/** Whether a results file holds anything measured: HTTP runs, the micro benchmark or memory. */
+export function hasMeasurements(results: Pick<Results, 'runs' | 'micro' | 'memory'>): boolean {
+  return results.runs.length > 0 || results.micro.length > 0 || (results.memory?.length ?? 0) > 0
+}
+
 /** The median of a non-empty list. */
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b)

@@ -6,7 +6,7 @@ import { cpus, loadavg, release, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { buildScripts } from './build.js'
 import type { IssuerReady } from './issuer.js'
-import { combineLoads, load, type LoadOptions, type LoadResult } from './load.js'
+import { combineLoads, load, loadProblems, type LoadOptions, type LoadResult } from './load.js'
 import { runMemory } from './memory.js'
 import { parseOptions, type BenchOptions } from './options.js'
 import { cpuMicros, pinSelf, ROOT, rssMiB, startProcess, type Started } from './processes.js'
@@ -24,6 +24,7 @@ import { summariseProfiles } from './profile.js'
 import { markdownTables } from './report.js'
 import { shortCommit, writeResultsFile } from './repository.js'
 import {
+  hasMeasurements,
   summarise,
   type Machine,
   type MicroRecord,
@@ -39,18 +40,21 @@ import {
   type TargetName,
   type TokenKind,
 } from './shared.js'
-import { fetchPools, tokenStream, type NextToken, type TokenPools } from './tokens.js'
+import { contenderStreams, fetchPools, type NextToken, type TokenPools } from './tokens.js'
 
 const DISTINCT_TOKENS = 10_000
 // Above twice oidc-guard's default token cache (10,000, LRU): cycling it misses every time.
 const MIN_COLD_TOKENS = 25_000
-// Enough for the fastest cold target (~9,000 req/s on two cores) not to wrap within a run.
+// The fastest cold target measured (~9,000 req/s on two cores, the fastest machine): see coldPoolSize.
 const COLD_TOKENS_PER_SECOND = 9_000
 const SIGNED_BAD_TOKENS = 300
 // The second warm-up, on new connections (see startContender).
 const REWARM_SECONDS = 0.5
 // A round's measured window of each target is cut into slices of about this length, taken in turn.
 const SLICE_SECONDS = 0.5
+// How far a slice may run past its length: autocannon ends a load at its next sample (SAMPLE_MS),
+// and opening 64 connections and the event loop's lag add some (0.01–0.13 s measured).
+const SLICE_OVERRUN_SECONDS = 0.1
 const PEER_PACKAGES = [
   'express',
   'express-oauth2-jwt-bearer',
@@ -151,15 +155,6 @@ interface Contender {
   problems: string[]
 }
 
-/** The unexpected statuses, failed requests and timeouts of some loads, for a failure message. */
-function problemsOf(loads: readonly LoadResult[]): string[] {
-  return loads.flatMap((run) => [
-    ...Object.entries(run.unexpected).map(([what, count]) => `${count}× ${what}`),
-    ...(run.errors > 0 ? [`${run.errors} request errors`] : []),
-    ...(run.timeouts > 0 ? [`${run.timeouts} timeouts`] : []),
-  ])
-}
-
 /** Starts `target`'s server on `cores`, its key set behind its own JWKS URI, and warms it up. */
 async function startContender(
   options: BenchOptions,
@@ -190,17 +185,17 @@ async function startContender(
   // paths of Node's http and stream code that its optimized code has not seen, and dozens of
   // functions are deoptimized and recompiled (--trace-deopt), in every target alike.
   try {
-    const warmTokens = tokenStream(mode === 'cold' ? 'warm-up' : mode, pools)
-    const warm = await load({ ...common, next: warmTokens, ...warmUpLength(mode, options) })
-    const rewarm = await load({ ...common, next: warmTokens, duration: REWARM_SECONDS })
+    const streams = contenderStreams(mode, pools)
+    const warm = await load({ ...common, next: streams.warmUp, ...warmUpLength(mode, options) })
+    const rewarm = await load({ ...common, next: streams.warmUp, duration: REWARM_SECONDS })
     return {
       target,
       server,
       common,
-      next: tokenStream(mode, pools),
+      next: streams.window,
       slices: [],
       cpuMicros: 0,
-      problems: problemsOf([warm, rewarm]),
+      problems: loadProblems([warm, rewarm]),
     }
   } catch (error) {
     await server.stop()
@@ -217,6 +212,24 @@ async function measureSlice(contender: Contender, seconds: number): Promise<Load
   return slice
 }
 
+/** How many slices a measured window of `duration` seconds is cut into, each about SLICE_SECONDS. */
+function sliceCount(duration: number): number {
+  return Math.max(1, Math.round(duration / SLICE_SECONDS))
+}
+
+/**
+ * The cold mode's pool: enough tokens that its fastest target does not wrap within a measured
+ * window. Every request of the window draws a token, and so does each request still in flight when
+ * a slice ends (at most one per connection and slice); each slice may run a little past its length
+ * (SLICE_OVERRUN_SECONDS). At least MIN_COLD_TOKENS, so that the pool defeats a cache.
+ */
+function coldPoolSize(options: Pick<BenchOptions, 'duration' | 'connections'>): number {
+  const slices = sliceCount(options.duration)
+  const seconds = options.duration + slices * SLICE_OVERRUN_SECONDS
+  const tokens = Math.ceil(seconds * COLD_TOKENS_PER_SECOND) + slices * options.connections
+  return Math.max(MIN_COLD_TOKENS, tokens)
+}
+
 /** A contender's record of the round: its slices taken as one window (see combineLoads). */
 function recordOf(
   contender: Contender,
@@ -225,7 +238,7 @@ function recordOf(
   coldPool: number,
 ): RunRecord {
   const window = combineLoads(contender.slices)
-  const problems = [...contender.problems, ...problemsOf([window])]
+  const problems = [...contender.problems, ...loadProblems([window])]
   return {
     ...plan,
     ok: problems.length === 0,
@@ -239,7 +252,8 @@ function recordOf(
     jwksFetches: fetches,
     statuses: window.statuses,
     unexpected: window.unexpected,
-    ...(plan.mode === 'cold' ? { poolWrapped: window.requests > coldPool } : {}),
+    // Tokens drawn, not requests answered: those in flight at each slice's end used theirs too.
+    ...(plan.mode === 'cold' ? { poolWrapped: window.sent > coldPool } : {}),
   }
 }
 
@@ -299,7 +313,7 @@ async function measureRound(
         records.set(target, failedRun(baseOf(target), errorText(error)))
       }
     }
-    const slices = Math.max(1, Math.round(options.duration / SLICE_SECONDS))
+    const slices = sliceCount(options.duration)
     const sliceSeconds = options.duration / slices
     for (let slice = 0; slice < slices; slice += 1) {
       // Each slice starts with the next contender, so that none is always first after the warm-ups.
@@ -345,7 +359,7 @@ function rotated(targets: readonly TargetName[], round: number): TargetName[] {
 /** Every configuration, round and mode of the plan, each a round of all targets (measureRound). */
 async function runHttp(options: BenchOptions, setup: Setup): Promise<RunRecord[]> {
   const runs: RunRecord[] = []
-  const coldTokens = Math.max(MIN_COLD_TOKENS, Math.ceil(options.duration * COLD_TOKENS_PER_SECOND))
+  const coldTokens = coldPoolSize(options)
   for (const alg of options.algorithms) {
     log(`minting ${alg} tokens: ${DISTINCT_TOKENS} distinct, ${coldTokens} cold, bad ones…`)
     const pools = await fetchPools(setup.issuer.control, alg, {
@@ -382,8 +396,7 @@ async function runProfile(options: BenchOptions, setup: Setup, mode: Mode): Prom
   const alg = options.algorithms[0]!
   const pools = await fetchPools(setup.issuer.control, alg, {
     distinct: DISTINCT_TOKENS,
-    cold:
-      mode === 'cold' ? Math.max(MIN_COLD_TOKENS, options.duration * COLD_TOKENS_PER_SECOND) : 1,
+    cold: mode === 'cold' ? coldPoolSize(options) : 1,
     signedBad: SIGNED_BAD_TOKENS,
   })
   if (options.profiler === 'perf') return runPerfProfile(options, setup, pools, mode)
@@ -497,6 +510,11 @@ async function main(): Promise<void> {
   }
   results.summary = summarise(results.runs)
   results.machine.loadAfter = loadavg()[0] ?? 0
+  // A results file replaces the one before it (memory.json, micro.json, latest.json are
+  // published): one in which nothing was measured would only erase them.
+  if (!hasMeasurements(results)) {
+    throw new Error(`nothing was measured: ${options.out} is left as it was`)
+  }
   await writeResultsFile(options.out, results)
   console.log(markdownTables(results))
   log(`done in ${Math.round((Date.now() - started) / 1000)} s; results in ${options.out}`)

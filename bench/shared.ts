@@ -58,6 +58,8 @@ export const AUDIENCE = 'api://oidc-guard-bench'
 /** Bad tokens minted by the issuer (they need its keys or an attacker's), cycled in garbage mode. */
 export const SIGNED_BAD_KINDS = [
   'expired',
+  'not-yet-valid',
+  'wrong-issuer',
   'wrong-audience',
   'forged',
   'unknown-kid',

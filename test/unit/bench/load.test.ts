@@ -12,6 +12,8 @@ function slice(requests: number, seconds: number, p50Ms: number, p99Ms: number):
     p99Ms,
     errors: 0,
     timeouts: 0,
+    sent: requests + 64,
+    unanswered: 0,
     unexpected: {},
     statuses: { '200': requests },
   }
