@@ -10,7 +10,14 @@ import {
   type Env,
 } from '../../src/spi.js'
 import { waitingForLocks } from './connection.js'
-import { SQL_FACETS, type SqlColumnNames, type SqlFacet, type SqlTableNames } from './schema.js'
+import {
+  resolveSchema,
+  SQL_FACETS,
+  usesDefaultColumns,
+  type SqlColumnNames,
+  type SqlFacet,
+  type SqlTableNames,
+} from './schema.js'
 import { SqlAuthzStore } from './store.js'
 import { changeProblem, unusableText } from './text.js'
 import { readDatabaseUrl, type DatabaseUrlSetting } from './env.js'
@@ -361,7 +368,12 @@ ${COMMON}`,
       const [word, user, value] = positionals as [string, string, string]
       const facet = facetOf(word)
       // Checked here, so that a wrong argument is a usage error (2), not a database failure (1).
-      const problem = changeProblem(user, value, { widths: name === 'grant' })
+      // The widths only for the default tables: an app's own table is its database's to check.
+      const { tables, columns } = names(values)
+      const widths =
+        name === 'grant' &&
+        usesDefaultColumns(resolveSchema(new Problems(), tables, columns), facet)
+      const problem = changeProblem(user, value, { widths })
       if (problem !== undefined) throw new UsageError(problem)
       const [who, what] = [shown(user), shown(value)]
       await withStore(values, io, async (store) => {

@@ -7,6 +7,7 @@ import type { Kysely } from 'kysely'
 import {
   checkNumber,
   checkOptionNames,
+  ConfigError,
   checkTimeout,
   silentLogger,
   type Logger,
@@ -183,6 +184,14 @@ const byUrl = new Map<string, SharedPool>()
 const byClient = new WeakMap<object, Map<string, SharedPool>>()
 // Set by the command line around its commands: see waitingForLocks.
 const lockWaits = new AsyncLocalStorage<true>()
+const SQLITE_MEMORY = ':memory:'
+
+/** Whether two resolved pool options are the same, option by option. */
+function samePool(a: ResolvedPoolOptions, b: ResolvedPoolOptions): boolean {
+  return POOL_OPTIONS.every(
+    (name) => a[name as keyof ResolvedPoolOptions] === b[name as keyof ResolvedPoolOptions],
+  )
+}
 
 /**
  * Runs `work` with its SQLite work waiting for a locked file until its time-out, run again after
@@ -240,8 +249,19 @@ export class SqlConnection {
   ): SqlConnection {
     const where =
       target.dialect === 'sqlite' ? target.path : `${target.url}\n${target.sslMode ?? ''}`
-    const key = `${target.dialect}\n${where}\n${JSON.stringify(pool)}`
+    // Each pool of `sqlite::memory:` would be an empty database of its own: one pool serves them
+    // all, and other pool options for it are refused rather than silently given another database.
+    const memory = target.dialect === 'sqlite' && target.path === SQLITE_MEMORY
+    const key = `${target.dialect}\n${where}${memory ? '' : `\n${JSON.stringify(pool)}`}`
     let shared = byUrl.get(key)
+    if (memory && shared !== undefined && !samePool(shared.spec.pool, pool)) {
+      throw new ConfigError([
+        `pool must be the same for every store and source on ${target.display}: its in-memory ` +
+          `database lives in one pool, open with ${JSON.stringify(shared.spec.pool)}, and other ` +
+          `pool options (${JSON.stringify(pool)}) would get an empty database of their own; give ` +
+          `them all the same pool options, or share one SqlAuthzStore as \`store\``,
+      ])
+    }
     if (shared === undefined) {
       shared = new SharedPool(
         { dialect: target.dialect, display: target.display, pool },

@@ -3,6 +3,7 @@
 import {
   ConfigError,
   type EnvReader,
+  type Logger,
   type SourcesEnvFactory,
   type UserSources,
 } from '../../src/spi.js'
@@ -101,9 +102,13 @@ export const sqlSourcesEnv: SourcesEnvFactory = {
     const target = parseDatabaseUrl(url)
     if (typeof target === 'string') problem(`${urlName} ${target}`)
     const chosen = (facets ?? DEFAULT_FACETS).map((facet) => facet.toLowerCase())
-    const unknown = chosen.filter((facet) => !SQL_FACETS.includes(facet as SqlFacet))
+    // Each as written, quoted: `got "groups"` printed bare would read as groups itself refused.
+    const unknown = (facets ?? []).filter(
+      (facet) => !SQL_FACETS.includes(facet.toLowerCase() as SqlFacet),
+    )
     if (unknown.length > 0) {
-      problem(`AUTHZ_SQL_FACETS must list groups, roles or permissions, got ${unknown.join(', ')}`)
+      const shown = unknown.map((facet) => JSON.stringify(facet)).join(', ')
+      problem(`AUTHZ_SQL_FACETS must list groups, roles or permissions, got ${shown}`)
     }
     if (!ok || typeof target === 'string') return {}
 
@@ -122,8 +127,38 @@ export const sqlSourcesEnv: SourcesEnvFactory = {
       { database: target.display, facets: Object.keys(sources) },
       'authorization facets from SQL',
     )
+    warnIfSharedByIssuers(env, context.logger, urlName, idClaim ?? 'sub')
     return sources as UserSources
   },
+}
+
+/**
+ * Warns, at start-up, when the SQL sources serve the users of several providers: they look a user
+ * up by the id claim's value alone, which does not say which issuer it came from, so a user of one
+ * issuer gets the rights granted to another issuer's user of the same value (a Cognito username a
+ * user chose, an OIDC `sub`). Not refused: a claim unique across the issuers (the `oid` of a single
+ * Entra ID tenant) makes it right.
+ */
+function warnIfSharedByIssuers(
+  env: EnvReader,
+  logger: Logger,
+  urlName: string,
+  idClaim: string,
+): void {
+  const named = (env.raw('AUTH_PROVIDER') ?? '').split(',').map((name) => name.trim().toLowerCase())
+  const providers = [...new Set(named.filter((name) => name !== ''))]
+  if (providers.length < 2) return
+  logger.warn(
+    { providers, idClaim },
+    '%s: one SQL source serves the users of every provider of AUTH_PROVIDER=%s alike, looked up by ' +
+      'their "%s" claim alone: a user of one issuer gets the rights granted to a user of another ' +
+      'issuer with the same "%s". Use a claim unique across the issuers (AUTHZ_SQL_ID_CLAIM), or ' +
+      'build one source per issuer in code (docs/authorization-sql.md, "Several issuers")',
+    urlName,
+    providers.join(','),
+    idClaim,
+    idClaim,
+  )
 }
 
 /** A database URL and the variable it was read from. */

@@ -91,6 +91,11 @@ abstract class SqlSource {
     const { idClaim = 'sub', store } = given
     if (typeof idClaim !== 'string' || idClaim.trim() === '') {
       problems.add(`idClaim must be a claim name such as sub, email or cognito:username`)
+    } else if (idClaim.trim() !== idClaim) {
+      // No token has a claim named " sub": every lookup would fail (503) until it is found.
+      problems.add(
+        `idClaim must be a claim name without spaces around it, got ${JSON.stringify(idClaim)}: write ${JSON.stringify(idClaim.trim())}`,
+      )
     }
     if (store !== undefined) {
       if (!(store instanceof SqlAuthzStore)) problems.add('store must be a SqlAuthzStore')

@@ -9,7 +9,7 @@ import {
   type KyselyClient,
 } from './connection.js'
 import { driverPackages } from './drivers.js'
-import type { SqlStoreOptions } from './store.js'
+import type { SqlStoreOptions } from './store-options.js'
 import { parseDatabaseUrl, type SqlDialectName } from './url.js'
 
 const DIALECTS: readonly SqlDialectName[] = ['postgres', 'mysql', 'sqlite']

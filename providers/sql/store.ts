@@ -1,6 +1,5 @@
 // SqlAuthzStore: the one seam over SQL: look up, grant and revoke a user's groups, roles, permissions.
 
-import type * as KyselyModule from 'kysely'
 import {
   checkLogger,
   checkNumber,
@@ -9,91 +8,37 @@ import {
   neverThrows,
   Problems,
   silentLogger,
-  type Logger,
-  type OptionFlags,
 } from '../../src/spi.js'
-import type { OpenedDatabase, SqlClient, SqlConnection, SqlPoolOptions } from './connection.js'
-import { createSqliteFile, loadKysely, missingSqliteFile, offlineDialect } from './drivers.js'
-import { ksuid } from './ksuid.js'
+import type { OpenedDatabase, SqlConnection } from './connection.js'
+import { createSqliteFile, missingSqliteFile } from './drivers.js'
+import { matchesExactly } from './exact-text.js'
+import { storeGrant } from './grant-sql.js'
+import { lookupQuery, lookupValues } from './lookup-sql.js'
 import {
-  changedKeyError,
-  exactText,
-  fromHexText,
-  looseIndexError,
   resolveSchema,
-  schemaStatements,
   SQL_FACETS,
-  textValue,
-  unholdableKeyError,
+  usesDefaultColumns,
   type SqlColumnNames,
   type SqlFacet,
   type SqlSchema,
   type SqlTableNames,
 } from './schema.js'
+import { offlineStatements, schemaStatements } from './schema-statements.js'
 import { connectionFor, dialectProblem, sqliteFileOf } from './store-target.js'
-import { byCodePoint, changeProblem, unusableText } from './text.js'
-import { cannotHold, indexExists, insertExactly, lostCreateRace, runDdl } from './transactions.js'
+import {
+  DEFAULT_DDL_TIMEOUT_MS,
+  DEFAULT_MAX_VALUES,
+  INIT_OPTION_NAMES,
+  MAX_MAX_VALUES,
+  STORE_OPTION_NAMES,
+  type SqlInitOptions,
+  type SqlStoreOptions,
+} from './store-options.js'
+import { changeProblem, unusableText } from './text.js'
+import { cannotHold, indexExists, lostCreateRace, runDdl } from './transactions.js'
 import type { SqlDialectName } from './url.js'
 
-/** Where the authorization tables are, and how to reach them. */
-export interface SqlStoreOptions {
-  /**
-   * `postgres://…`, `mysql://…` (or `mariadb://…`) or `sqlite:./authz.db` / `sqlite::memory:`.
-   * Give `url` or `client`. Sources given the same URL and pool options share one pool.
-   */
-  url?: string
-  /**
-   * A handle the app already has instead of a URL: a Kysely instance, a `pg` Pool, a `mysql2`
-   * pool or a `better-sqlite3` Database. The app keeps owning it; `close()` never ends it.
-   */
-  client?: SqlClient
-  /** The dialect of `client`, when it cannot be told from the client itself. */
-  dialect?: SqlDialectName
-  /** Pool bounds: size, waits and time-outs. */
-  pool?: SqlPoolOptions
-  /** Table names. Default `authz_groups`, `authz_roles`, `authz_permissions`. */
-  tables?: SqlTableNames
-  /** Column names. Default `username`, `id`, `group`, `role`, `permission`. */
-  columns?: SqlColumnNames
-  /**
-   * Most values one lookup may return; more fails the lookup (never a silent cut). Default 1000,
-   * at most 1,000,000.
-   */
-  maxValues?: number
-  /** Where failures of idle connections are logged: a pino logger, or `false` (the default) for nowhere. */
-  logger?: Logger | false
-}
-
-/** Options of {@link SqlAuthzStore.init}. */
-export interface SqlInitOptions {
-  /**
-   * Longest time the CREATE statements may run, in ms: much longer than a lookup's, since indexing
-   * a large existing table may take minutes. Default 600,000 (10 minutes).
-   */
-  timeoutMs?: number
-}
-
-/** The store's options, checked so that a misspelt one is not silently ignored. */
-export const STORE_OPTION_FLAGS = {
-  url: true,
-  client: true,
-  dialect: true,
-  pool: true,
-  tables: true,
-  columns: true,
-  maxValues: true,
-  logger: true,
-} as const satisfies OptionFlags<SqlStoreOptions>
-const STORE_OPTION_NAMES = Object.keys(STORE_OPTION_FLAGS)
-const INIT_OPTION_NAMES = Object.keys({
-  timeoutMs: true,
-} as const satisfies OptionFlags<SqlInitOptions>)
-const DEFAULT_DDL_TIMEOUT_MS = 600_000
-
-const DEFAULT_MAX_VALUES = 1_000
-// Far above any real user's grants, and low enough that `maxValues + 1` stays an exact integer
-// literal every dialect's LIMIT takes.
-const MAX_MAX_VALUES = 1_000_000
+export { STORE_OPTION_FLAGS, type SqlInitOptions, type SqlStoreOptions } from './store-options.js'
 
 /**
  * Reads and writes the authorization tables through Kysely: parameterized queries, one round-trip
@@ -158,34 +103,21 @@ export class SqlAuthzStore {
   /**
    * The values of `facet` granted to `key`, in code point order, without duplicates: one
    * parameterized query. Values differing in any byte (`Admin`, `admin`, `admin `) are distinct,
-   * and every dialect answers the same list for the same rows, whatever the columns' collation.
-   * A key the user column's character set cannot hold (`Łukasz` in a MySQL latin1 column) is in no
-   * row: `[]`. Rejects (never resolves to `[]`) when the key is unusable, the database cannot be
-   * reached or answers late, or more than `maxValues` values come back.
+   * each is answered as its text whatever the column's type (`7` of an integer column), and every
+   * dialect answers the same list for the same rows, whatever the columns' collation. A key the
+   * user column's character set or type cannot hold (`Łukasz` in a MySQL latin1 column, `alice` in
+   * a PostgreSQL uuid column) is in no row: `[]`. Rejects (never resolves to `[]`) when the key is
+   * unusable, the database cannot be reached or answers late, or more than `maxValues` values come
+   * back; with a `TypeError` when `facet` is not `groups`, `roles` or `permissions`.
    */
   lookup(facet: SqlFacet, key: string, signal?: AbortSignal): Promise<string[]> {
-    const problem = unusableText(key)
-    if (problem !== undefined) {
-      return Promise.reject(new Error(`the ${facet} lookup key ${problem}`))
-    }
+    const problem = facetProblem(facet) ?? keyProblem(facet, key)
+    if (problem !== undefined) return Promise.reject(problem)
     return this.#run(async ({ db, kysely: { sql } }) => {
-      const column = sql.id(this.schema.values[facet])
-      const from = sql`from ${sql.id(this.schema.tables[facet])} where ${this.#matches(sql, this.schema.user, key)}`
-      const exact = exactText(sql, this.dialect, column)
-      const limit = sql`limit ${sql.lit(this.maxValues + 1)}`
-      // A plain DISTINCT would fold the values a case-insensitive collation or citext counts as
-      // equal. PostgreSQL has no min() for some text-like types (uuid), hence DISTINCT ON there.
-      // MySQL answers the hexadecimal of the bytes, which no connection charset changes.
-      const value = sql.id('value')
-      const query =
-        this.dialect === 'postgres'
-          ? sql`select distinct on (${exact}) ${column} as ${value}, ${unpaddedChar(sql, column)} ${from} ${limit}`
-          : this.dialect === 'mysql'
-            ? sql`select distinct hex(${exact}) as ${value} ${from} ${limit}`
-            : sql`select min(${column}) as ${value} ${from} group by ${exact} ${limit}`
+      const query = lookupQuery(sql, this, facet, key)
       try {
-        const { rows } = await query.$castTo<LookupRow>().execute(db)
-        return this.#values(facet, rows)
+        const { rows } = await query.execute(db)
+        return lookupValues(this, facet, rows)
       } catch (error) {
         if (cannotHold(this.dialect, error)) return []
         throw error
@@ -197,42 +129,19 @@ export class SqlAuthzStore {
    * Grants `value` of `facet` to `key`; resolves `false` when it was already granted. The row is
    * inserted and found again exactly, as lookups find it, in one transaction: a column that
    * stores something else (an integer column stores `007` as 7, user `7`'s key) rolls it back and
-   * rejects, rather than report a grant that went to another user.
+   * rejects, rather than report a grant that went to another user. On the default tables, a user
+   * over 500 or a value over 100 characters is refused beforehand; on an app's own table, a value
+   * too long for its column is refused naming the column, and an id column the database generates
+   * (`serial`, `auto_increment`) is refused suggesting `columns: { id: null }`.
    */
   grant(facet: SqlFacet, key: string, value: string): Promise<boolean> {
-    const problem = changeProblem(key, value, { widths: true })
+    const badFacet = facetProblem(facet)
+    if (badFacet !== undefined) return Promise.reject(badFacet)
+    // The default tables' widths, checked beforehand; an app's own table is its database's to check.
+    const widths = usesDefaultColumns(this.schema, facet)
+    const problem = changeProblem(key, value, { widths })
     if (problem !== undefined) return Promise.reject(new Error(problem))
-    return this.#run(async ({ db, kysely: { sql } }) => {
-      const { tables, id, user, values } = this.schema
-      const table = sql.id(tables[facet])
-      const where = sql`${this.#matches(sql, user, key)} and ${this.#matches(sql, values[facet], value)}`
-      const granted = async () =>
-        (await sql`select 1 as ${sql.id('found')} from ${table} where ${where} limit 1`.execute(db))
-          .rows.length > 0
-      try {
-        if (await granted()) return false
-      } catch (error) {
-        if (cannotHold(this.dialect, error)) throw unholdableKeyError(this.schema, facet)
-        throw error
-      }
-      const columns = id === null ? [user, values[facet]] : [id, user, values[facet]]
-      const row = (id === null ? [key, value] : [ksuid(), key, value]).map((text) =>
-        textValue(sql, this.dialect, text),
-      )
-      const insert = () =>
-        sql`insert into ${table} (${sql.join(columns.map((column) => sql.id(column)))}) values (${sql.join(row)})`.execute(
-          db,
-        )
-      const outcome = await insertExactly(db, sql, insert, granted)
-      if (outcome === 'stored') return true
-      if (outcome === 'changed') {
-        throw await changedKeyError(db, sql, this.dialect, this.schema, facet)
-      }
-      // Granted at the same moment by someone else; or else the unique index counts another row
-      // as this one (`orders:read` for `Orders:Read`, 7 for `007`): `false` would lose the grant.
-      if (await granted()) return false
-      throw await looseIndexError(db, sql, this.dialect, this.schema, facet)
-    })
+    return this.#run((opened) => storeGrant(opened, this, facet, key, value))
   }
 
   /**
@@ -240,14 +149,18 @@ export class SqlAuthzStore {
    * for a key the columns' character set cannot hold).
    */
   revoke(facet: SqlFacet, key: string, value: string): Promise<number> {
+    const badFacet = facetProblem(facet)
+    if (badFacet !== undefined) return Promise.reject(badFacet)
     // No width check: a value too long to be stored matches no row, and revoking it removes none.
     const problem = changeProblem(key, value, { widths: false })
     if (problem !== undefined) return Promise.reject(new Error(problem))
     return this.#run(async ({ db, kysely: { sql } }) => {
       const { tables, user, values } = this.schema
+      const matches = (column: string, text: string) =>
+        matchesExactly(sql, this.dialect, column, text)
       try {
         const result =
-          await sql`delete from ${sql.id(tables[facet])} where ${this.#matches(sql, user, key)} and ${this.#matches(sql, values[facet], value)}`.execute(
+          await sql`delete from ${sql.id(tables[facet])} where ${matches(user, key)} and ${matches(values[facet], value)}`.execute(
             db,
           )
         return Number(result.numAffectedRows ?? 0n)
@@ -332,13 +245,7 @@ export class SqlAuthzStore {
     if (badDialect !== undefined) problems.add(badDialect)
     const schema = resolveSchema(problems, names.tables, names.columns)
     problems.throwIfAny()
-    const kysely = await loadKysely()
-    const db = new kysely.Kysely<unknown>({ dialect: offlineDialect(kysely, dialect) })
-    return SQL_FACETS.flatMap((facet) =>
-      schemaStatements(db, kysely, dialect, schema, facet).map(
-        (statement) => statement.compile().sql,
-      ),
-    )
+    return offlineStatements(dialect, schema)
   }
 
   #run<T>(
@@ -355,56 +262,20 @@ export class SqlAuthzStore {
     }
     return this.#connection.run(work, signal, ddlTimeoutMs)
   }
-
-  /**
-   * `column = value`, exactly, on every dialect: a column the app made may be `citext`, NOCASE, a
-   * case-insensitive MySQL collation, latin1 or (SQLite) of numeric affinity, and `Alice`,
-   * `alice ` or `007` must never get `alice`'s or `7`'s rights. The plain comparison first still
-   * lets the index serve the lookup. On SQLite only text and integers match: an integer reads as
-   * one decimal text (7 is `7`'s, as in an integer column of PostgreSQL or MySQL), but a float
-   * (an id too large for an integer) reads as a rounded `1.0987654321098765e+20`, which many ids
-   * round to and a user could choose as a username claim, so it is no key's.
-   */
-  #matches(sql: (typeof KyselyModule)['sql'], column: string, value: string) {
-    const exact = (operand: unknown) => exactText(sql, this.dialect, operand)
-    const operand = textValue(sql, this.dialect, value)
-    const id = sql.id(column)
-    const text = this.dialect === 'sqlite' ? sql` and typeof(${id}) in ('text', 'integer')` : sql``
-    return sql`${id} = ${operand}${text} and ${exact(id)} = ${exact(operand)}`
-  }
-
-  #values(facet: SqlFacet, rows: readonly LookupRow[]): string[] {
-    if (rows.length > this.maxValues) {
-      throw new Error(`more than ${this.maxValues} ${facet} for one user (maxValues)`)
-    }
-    const values: string[] = []
-    for (const row of rows) {
-      if (row.value === null) continue
-      const value = this.dialect === 'mysql' ? fromHexText(row.value) : (row.unpadded ?? row.value)
-      if (typeof value !== 'string') {
-        throw new Error(
-          `${this.schema.tables[facet]}.${this.schema.values[facet]} holds a value that is not text`,
-        )
-      }
-      values.push(value)
-    }
-    // Sorted here rather than by the database, whose order depends on the column's collation.
-    return values.sort(byCodePoint)
-  }
 }
 
-/** A row of a lookup: the value, and on PostgreSQL that of a `character(n)` column unpadded. */
-interface LookupRow {
-  readonly value: unknown
-  readonly unpadded?: unknown
+const FACET_NAMES = SQL_FACETS.join(', ').replace(/, (?=[^,]*$)/, ' or ')
+
+/** The error for a facet that is none of the three (`group`, `__proto__`), if it is none. */
+function facetProblem(facet: unknown): TypeError | undefined {
+  if (SQL_FACETS.includes(facet as SqlFacet)) return undefined
+  const shown =
+    typeof facet === 'string' && facet.length <= 64 ? JSON.stringify(facet) : typeof facet
+  return new TypeError(`facet must be ${FACET_NAMES}, got ${shown}`)
 }
 
-/**
- * PostgreSQL's `"unpadded"`: a `character(n)` value without the spaces that pad it to n characters,
- * its text as the match and `grant` compare it and as MySQL and SQLite answer it; null for every
- * other type. Those are read as the driver parses them, so a value that is not text (a `jsonb`
- * array, a `text[]`) is refused rather than answered as its text form (quotes and brackets too).
- */
-function unpaddedChar(sql: (typeof KyselyModule)['sql'], column: unknown) {
-  return sql`case when pg_typeof(${column}) = 'character'::regtype then ${column}::text end as ${sql.id('unpadded')}`
+/** The error for a lookup key that cannot be matched exactly, if it cannot. */
+function keyProblem(facet: SqlFacet, key: string): Error | undefined {
+  const problem = unusableText(key)
+  return problem === undefined ? undefined : new Error(`the ${facet} lookup key ${problem}`)
 }

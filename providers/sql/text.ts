@@ -1,6 +1,6 @@
 // The text a SQL store can hold and match exactly, and the one order every dialect answers in.
 
-import { USER_WIDTH, VALUE_WIDTH } from './schema.js'
+import { codePoints, USER_WIDTH, VALUE_WIDTH } from './schema.js'
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
@@ -14,8 +14,10 @@ export function unusableText(value: unknown): string | undefined {
 }
 
 /**
- * Why `key` and `value` cannot be granted (`widths`: stored in the default tables' columns) or
- * revoked (matched exactly), if they cannot; the CLI checks its arguments with it too.
+ * Why `key` and `value` cannot be granted or revoked (matched exactly), if they cannot; the CLI
+ * checks its arguments with it too. `widths`: also whether they fit the columns of the tables
+ * `sql init` creates, `varchar(500)` and `varchar(100)`. Only for a facet on the default table and
+ * columns: an app's own table may be wider (or `text`), and its database then says what fits.
  */
 export function changeProblem(
   key: string,
@@ -32,9 +34,8 @@ export function changeProblem(
 function describeText(name: string, value: string, width: number | undefined): string | undefined {
   const problem = unusableText(value)
   if (problem !== undefined) return `${name} ${problem}`
-  // varchar(n) counts characters (code points) in PostgreSQL and MySQL, not UTF-16 code units.
-  if (width !== undefined && [...value].length > width) {
-    return `${name} is longer than ${width} characters`
+  if (width !== undefined && codePoints(value) > width) {
+    return `${name} is longer than ${width} characters: the default tables' width (varchar(${width}))`
   }
   return undefined
 }

@@ -161,13 +161,63 @@ export async function insertExactly(
 }
 
 /**
- * MySQL's "illegal mix of collations" (ER_CANT_AGGREGATE_2COLLATIONS, _NCOLLATIONS): our utf8mb4
- * key compared with a column whose character set cannot hold one of its characters (`Łukasz`
- * and latin1). No row can hold that key, so none matches it.
+ * Whether `error` says that the key or value a statement compares cannot be in any row of its
+ * column, so that the lookup answers `[]` and the revoke removes nothing. MySQL: "illegal mix of
+ * collations" (ER_CANT_AGGREGATE_2COLLATIONS, _NCOLLATIONS), our utf8mb4 key against a column whose
+ * character set lacks one of its characters (`Łukasz` and latin1). PostgreSQL: the key converted
+ * to the column's type failed, a text that is no `uuid`, `integer` or date (`alice` for an Entra
+ * `oid` column), or a character the database's encoding lacks. The lookup, revoke and grant
+ * statements send only the key and the value, read the values back `::text`, and never cast a
+ * column (which would keep its index from serving the lookup), so in them these errors can only
+ * come from converting the key or the value given.
  */
 export function cannotHold(dialect: SqlDialectName, error: unknown): boolean {
-  const { errno } = errorCodes(error)
+  const { code, errno } = errorCodes(error)
+  if (dialect === 'postgres') return PG_NOT_OF_THE_TYPE.has(code)
   return dialect === 'mysql' && (errno === 1267 || errno === 1271)
+}
+
+// invalid_text_representation, numeric_value_out_of_range, invalid_datetime_format,
+// datetime_field_overflow, untranslatable_character.
+const PG_NOT_OF_THE_TYPE: ReadonlySet<unknown> = new Set([
+  '22P02',
+  '22003',
+  '22007',
+  '22008',
+  '22P05',
+])
+
+/** Whether the database refused a value as longer than its column (PostgreSQL 22001, MySQL 1406). */
+export function tooLongForColumn(dialect: SqlDialectName, error: unknown): boolean {
+  const { code, errno } = errorCodes(error)
+  return dialect === 'postgres' ? code === '22001' : dialect === 'mysql' && errno === 1406
+}
+
+/**
+ * Whether an INSERT failed on its id column because the column does not take the text id `grant`
+ * wrote (`id`): a PostgreSQL `serial`/`uuid` (22P02, naming the id) or `generated always` identity
+ * (428C9) column, a MySQL `auto_increment` integer (1265 data truncated, 1366 incorrect value, for
+ * that column), a SQLite `INTEGER PRIMARY KEY` (datatype mismatch, which only a rowid column raises).
+ */
+export function idRefused(
+  dialect: SqlDialectName,
+  error: unknown,
+  id: { readonly column: string; readonly value: string },
+): boolean {
+  const { code, errno } = errorCodes(error)
+  const message = error instanceof Error ? error.message : ''
+  if (dialect === 'postgres') {
+    return (
+      (code === '22P02' && message.includes(`"${id.value}"`)) ||
+      (code === '428C9' && message.includes(`"${id.column}"`))
+    )
+  }
+  if (dialect === 'mysql') {
+    // "Data truncated for column 'id' at row 1", "… for column `db`.`t`.`id` at row 1".
+    const column = new RegExp(`for column (?:\`[^\`]*\`\\.)*['\`]${id.column}['\`] at row`, 'i')
+    return (errno === 1265 || errno === 1366) && column.test(message)
+  }
+  return code === 'SQLITE_MISMATCH'
 }
 
 function isUniqueViolation(error: unknown): boolean {

@@ -249,11 +249,15 @@ describe.each(postgres.map((db) => [db.name, db] as const))(
       ['jsonb', `'{"group":"admin"}'`],
       ['text[]', `'{admin,ops}'`],
       ['character(20)[]', `'{admin}'`],
-      ['integer', '7'],
     ])('%s %s: refused, not answered as its text form', async (type, literal) => {
       await expect(lookupIn(type, literal)).rejects.toThrow(
         /\.value holds a value that is not text$/,
       )
+    })
+
+    it('integer 7: answered as its text, 7, as MySQL and SQLite answer it', async () => {
+      // Review 13: a number column's value is its text (`7` of an integer), not refused.
+      expect(await lookupIn('integer', '7')).toEqual(['7'])
     })
 
     it('a jsonb string: answered as the string, not with its quotes', async () => {

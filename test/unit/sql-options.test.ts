@@ -287,7 +287,7 @@ describe('sqlSourcesEnv', () => {
     for (const name of [
       'AUTHZ_DATABASE_URL must start with',
       'AUTHZ_DATABASE_URL and AUTHZ_SQLALCHEMY_DATABASE_URI',
-      'AUTHZ_SQL_FACETS must list groups, roles or permissions, got profile',
+      'AUTHZ_SQL_FACETS must list groups, roles or permissions, got "profile"',
       'AUTHZ_POOL_SIZE must be a whole number',
       'AUTHZ_POOL_TIMEOUT_IN_SECONDS must be a number above 0',
       'AUTHZ_QUERY_TIMEOUT_IN_SECONDS must be at most 86400 seconds',

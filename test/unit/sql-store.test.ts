@@ -11,7 +11,7 @@ import {
 import { Gate, GateRefusedError } from '../../providers/sql/gate.js'
 import { UnavailableError } from '../../src/errors.js'
 import { User } from '../../src/user.js'
-import { execute, uniqueTables } from '../helpers/sql.js'
+import { execute, sqliteDatabase, uniqueTables } from '../helpers/sql.js'
 
 const tables = uniqueTables()
 let store: SqlAuthzStore
@@ -62,8 +62,26 @@ describe('SqlAuthzStore on SQLite', () => {
   })
 
   it('refuses to grant values the default tables cannot hold exactly', async () => {
-    await expect(store.grant('groups', 'x'.repeat(501), 'admin')).rejects.toThrow(/longer than 500/)
-    await expect(store.grant('groups', 'dave', 'y'.repeat(101))).rejects.toThrow(/longer than 100/)
+    // The widths are the default tables' (varchar(500), varchar(100)): a store on them, in a file of
+    // its own, where SQLite itself would take any length.
+    const file = sqliteDatabase()
+    const defaults = new SqlAuthzStore({ url: file.url })
+    try {
+      await defaults.init()
+      await expect(defaults.grant('groups', 'x'.repeat(501), 'admin')).rejects.toThrow(
+        /longer than 500/,
+      )
+      await expect(defaults.grant('groups', 'dave', 'y'.repeat(101))).rejects.toThrow(
+        /longer than 100/,
+      )
+      expect(await defaults.lookup('groups', 'dave')).toEqual([])
+    } finally {
+      await defaults.close()
+      file.cleanup()
+    }
+    // An app's own table is its database's to check: SQLite holds a value of any length.
+    expect(await store.grant('groups', 'dave', 'y'.repeat(101))).toBe(true)
+    expect(await store.revoke('groups', 'dave', 'y'.repeat(101))).toBe(1)
     await expect(store.grant('groups', 'dave', 'a\u0000b')).rejects.toThrow(/NUL/)
   })
 
@@ -77,11 +95,14 @@ describe('SqlAuthzStore on SQLite', () => {
     // The suite's store and this helper share the one in-memory database (same URL and pool).
     await execute('sqlite::memory:', [
       `create table "${odd}" ("username" text, "group")`,
-      `insert into "${odd}" values ('alice', 'admin'), ('alice', null), ('bob', 7)`,
+      `insert into "${odd}" values ('alice', 'admin'), ('alice', null), ('bob', x'61'), ('carol', 7)`,
     ])
     const other = new SqlAuthzStore({ url: 'sqlite::memory:', tables: { groups: odd } })
     expect(await other.lookup('groups', 'alice')).toEqual(['admin'])
+    // A blob's bytes are no text, though cast() would make 'a' of them.
     await expect(other.lookup('groups', 'bob')).rejects.toThrow(/holds a value that is not text/)
+    // A number is answered as its text, as every dialect answers a number column's values.
+    expect(await other.lookup('groups', 'carol')).toEqual(['7'])
     await other.close()
   })
 
@@ -160,20 +181,32 @@ describe('the sources', () => {
   })
 
   it('share one connection per URL and close it with the last source', async () => {
-    // Other pool bounds than the suite's store: a connection (and in-memory database) of their own.
-    const options = { url: 'sqlite::memory:', tables, pool: { size: 2 } }
+    // A SQLite file of their own (the suite's in-memory database stays open with its store), and
+    // the default pool options, which the `execute` helper uses too: a temporary table, which lives
+    // in one connection only, tells whether the helper ran on the sources' connection.
+    const file = sqliteDatabase()
+    const options = { url: file.url, tables }
     const a = new SqlGroupsProvider(options)
     const b = new SqlPermissionsProvider(options)
-    await a.store.init()
-    await a.store.grant('permissions', 'erin', 'p')
-    // One in-memory database behind both: b sees what a wrote.
-    expect(await b.fetchPermissions(tokenUser({ sub: 'erin' }))).toEqual(['p'])
-    await a.close()
-    expect(await b.fetchPermissions(tokenUser({ sub: 'erin' }))).toEqual(['p'])
-    await b.close()
-    const c = new SqlPermissionsProvider(options)
-    await expect(c.fetchPermissions(tokenUser({ sub: 'erin' }))).rejects.toThrow(/no such table/)
-    await c.close()
+    try {
+      await a.store.init()
+      await a.store.grant('permissions', 'erin', 'p')
+      expect(await b.fetchPermissions(tokenUser({ sub: 'erin' }))).toEqual(['p'])
+      await execute(file.url, ['create temp table "shared_marker" ("x")'])
+      await a.close()
+      // Still the one connection: a's close did not end it while b holds it.
+      expect(await b.fetchPermissions(tokenUser({ sub: 'erin' }))).toEqual(['p'])
+      await expect(execute(file.url, ['select * from temp."shared_marker"'])).resolves.toEqual([[]])
+      await b.close()
+      // The last source closed it: the helper now opens a new connection, without the marker.
+      await expect(execute(file.url, ['select * from temp."shared_marker"'])).rejects.toThrow(
+        /no such table/,
+      )
+    } finally {
+      await a.close()
+      await b.close()
+      file.cleanup()
+    }
   })
 })
 
