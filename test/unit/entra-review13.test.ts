@@ -5,13 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { pino } from 'pino'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import {
-  ConfigError,
-  createVerifier,
-  InvalidTokenError,
-  UnavailableError,
-  User,
-} from '../../src/index.js'
+import { createVerifier, InvalidTokenError, UnavailableError, User } from '../../src/index.js'
 import { buildFromEnv, type Env } from '../../src/spi.js'
 import {
   EntraIdProvider,
@@ -23,21 +17,12 @@ import { MAX_THROTTLED_TENANTS } from '../../providers/entra-id/graph.js'
 import { createEntraIssuer, type EntraTestIssuer } from '../../src/testing-entra.js'
 import { startFakeGraph, type FakeGraph } from '../fake-graph/server.js'
 import { CLIENT_ID, JANE, TENANT } from '../fake-idp/entra.js'
+import { problemsOf } from '../helpers/problems.js'
 
 const root = new URL('../../', import.meta.url)
 const read = (path: string) => readFileSync(new URL(path, root), 'utf8')
 /** Markdown and JSDoc as one line of words, whatever the wrapping. */
 const flat = (text: string) => text.replace(/\s*\n\s*(\*\s*)?/g, ' ')
-
-function problemsOf(build: () => unknown): readonly string[] {
-  try {
-    build()
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError)
-    return (error as ConfigError).problems
-  }
-  return expect.unreachable('the configuration was accepted')
-}
 
 async function refusal(promise: Promise<unknown>): Promise<InvalidTokenError> {
   const error = await promise.then(

@@ -5,10 +5,11 @@
 import { inspect } from 'node:util'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { ConfigError, createVerifier, fromEnv, jwtAuth } from '../../src/index.js'
+import { createVerifier, fromEnv, jwtAuth } from '../../src/index.js'
 import { EnvReader } from '../../src/env.js'
 import { Problems } from '../../src/options.js'
 import { CognitoProvider, cognitoIdentityPoolFromEnv } from '../../providers/cognito/index.js'
+import { problemsOf } from '../helpers/problems.js'
 
 const JWKS_ENV = {
   AUTH_PROVIDER: 'jwks',
@@ -18,16 +19,6 @@ const JWKS_ENV = {
 }
 const POOL = 'eu-west-1_AbCdE1234'
 const IDENTITY_POOL = 'eu-west-1:0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d'
-
-function problemsOf(build: () => unknown): readonly string[] {
-  try {
-    build()
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError)
-    return (error as ConfigError).problems
-  }
-  return expect.unreachable('expected a ConfigError')
-}
 
 function memoryLogger() {
   const lines: Record<string, unknown>[] = []
