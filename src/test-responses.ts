@@ -61,7 +61,7 @@ const FRAMES_THE_BODY = 'frames the body, which the server does itself'
  * connection-specific ones (RFC 9110 §7.6.1) are the server's to send, and mean nothing in memory.
  */
 const SERVER_HEADERS: ReadonlyMap<string, string> = new Map([
-  ['content-length', FRAMES_THE_BODY],
+  ['content-length', `${FRAMES_THE_BODY} (only the body's own byte length may be given)`],
   ['transfer-encoding', FRAMES_THE_BODY],
   ['trailer', FRAMES_THE_BODY],
   ['content-encoding', 'makes an HTTP client decode a body the issuer sends as is'],
@@ -91,8 +91,21 @@ export function checkBehaviour(behaviour: RouteBehaviour | undefined): RouteBeha
       `respondWith: delayMs must be a number of milliseconds from 0 to ${MAX_TIMER_MS} (the longest a timer holds), got ${show(delayMs)}; hang: true never answers`,
     )
   }
-  for (const [name, value] of Object.entries(headers ?? {})) checkHeader(name, value)
-  return body === undefined ? { ...behaviour } : { ...behaviour, body: encodeBody(body) }
+  const encoded = body === undefined ? undefined : encodeBody(body)
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    // The one framing header a test may set: the body's true length, as the server would send it
+    // (a client that refuses a large set before reading it reads that header), never another.
+    if (name.toLowerCase() === 'content-length' && declaresLength(value, encoded)) continue
+    checkHeader(name, value)
+  }
+  return encoded === undefined ? { ...behaviour } : { ...behaviour, body: encoded }
+}
+
+/** Whether `value` is the byte length of `body` (a body given in the same call). */
+function declaresLength(value: unknown, body: string | undefined): boolean {
+  return (
+    body !== undefined && typeof value === 'string' && value === String(Buffer.byteLength(body))
+  )
 }
 
 /** Refuses a header HTTP cannot carry, or one the server sends itself. */

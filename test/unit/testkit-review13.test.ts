@@ -54,6 +54,31 @@ describe('respondWith: headers the server sends itself', () => {
     )
   })
 
+  it('takes a content-length that is the body’s own byte length, served alike over HTTP and in memory', async () => {
+    const served = await createTestIssuer()
+    try {
+      const body = '{"keys":[],"note":"é"}' // é is two bytes: the length is in bytes, not characters
+      const length = String(Buffer.byteLength(body))
+      expect(() =>
+        served.respondWith('jwks', { body, headers: { 'content-length': String(body.length) } }),
+      ).toThrow(/content-length/)
+      expect(() => served.respondWith('jwks', { headers: { 'content-length': length } })).toThrow(
+        /content-length/,
+      )
+      served.respondWith('jwks', { body, headers: { 'Content-Length': length } })
+      const answers = await Promise.all(
+        [fetch, served.fetch].map(async (get) => {
+          const res = await get(served.jwksUri)
+          return [res.status, res.headers.get('content-length'), await res.text()]
+        }),
+      )
+      expect(answers[0]).toEqual([200, length, body])
+      expect(answers[1]).toEqual(answers[0])
+    } finally {
+      await served.close()
+    }
+  })
+
   it('still takes the headers a test may want', () => {
     const headers = { 'cache-control': 'max-age=0', 'content-type': 'text/html', 'x-trace': '1' }
     expect(() => idp.respondWith('discovery', { headers })).not.toThrow()
