@@ -8,6 +8,8 @@ import { EntraIdProvider } from '../../providers/entra-id/index.js'
 import { isTenantId } from '../../providers/entra-id/authority.js'
 import { retryAfterOf } from '../../providers/entra-id/graph-answers.js'
 import { ClaimGroupsProvider } from '../../providers/claims/index.js'
+import { sqlSourcesEnv } from '../../providers/sql/env.js'
+import { silentLogger, type EnvContext } from '../../src/spi.js'
 import { createEntraIssuer } from '../../src/testing-entra.js'
 import { JANE, TENANT } from '../fake-idp/entra.js'
 import { problemsOf } from '../helpers/problems.js'
@@ -98,5 +100,43 @@ describe('environment', () => {
       ),
     )
     expect(problems).toContain('two sets of variables configure the groups source; keep one')
+  })
+})
+
+describe('SQL sources from the environment', () => {
+  const context: EnvContext = {
+    jwksCache: undefined as never,
+    logger: silentLogger,
+    production: false,
+  }
+  async function build(env: Record<string, string>) {
+    const problems = new Problems()
+    const sources = sqlSourcesEnv.create(new EnvReader(env, problems), context)
+    const built = Object.keys(sources)
+    await Promise.all(
+      Object.values(sources).map((source) => (source as { close(): Promise<void> }).close()),
+    )
+    return { built, problems: problems.size }
+  }
+
+  it('facets are read whatever their case (sql env: toLowerCase dropped)', async () => {
+    const got = await build({
+      AUTHZ_DATABASE_URL: 'sqlite::memory:',
+      AUTHZ_SQL_FACETS: 'Groups,ROLES',
+    })
+    expect(got).toEqual({ built: ['groups', 'roles'], problems: 0 })
+  })
+
+  it('the URL and its alias set to the same URL is no conflict, to different ones is (sql env: && primary !== alias removed)', async () => {
+    const url = 'sqlite::memory:'
+    expect(await build({ AUTHZ_DATABASE_URL: url, AUTHZ_SQLALCHEMY_DATABASE_URI: url })).toEqual({
+      built: ['permissions'],
+      problems: 0,
+    })
+    const other = await build({
+      AUTHZ_DATABASE_URL: url,
+      AUTHZ_SQLALCHEMY_DATABASE_URI: 'postgres://127.0.0.1/test',
+    })
+    expect(other.problems).toBe(1)
   })
 })
