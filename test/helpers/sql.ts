@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { SqlTableNames } from '../../providers/sql/index.js'
 import { SqlAuthzStore } from '../../providers/sql/index.js'
+import { sqlCommands } from '../../providers/sql/cli.js'
+import { runCli } from '../../bin/dispatch.js'
 import { resolvePoolOptions, SqlConnection } from '../../providers/sql/connection.js'
 import { parseDatabaseUrl } from '../../providers/sql/url.js'
 import { Problems } from '../../src/options.js'
@@ -212,4 +214,16 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         proxy.close(() => resolve())
       }),
   }
+}
+
+/** Runs `oidc-guard <args>` with the SQL commands and an empty environment, capturing its output. */
+export async function sqlCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = []
+  const err: string[] = []
+  const code = await runCli(
+    args,
+    { out: (line) => void out.push(line), err: (line) => void err.push(line), env: {} },
+    sqlCommands,
+  )
+  return { code, out: out.join('\n'), err: err.join('\n') }
 }

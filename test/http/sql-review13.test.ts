@@ -11,9 +11,7 @@ import express, { type Express } from 'express'
 import { pino } from 'pino'
 import request from 'supertest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCli } from '../../bin/dispatch.js'
 import { JwksProvider } from '../../providers/jwks/index.js'
-import { sqlCommands } from '../../providers/sql/cli.js'
 import { SqlAuthzStore, SqlGroupsProvider, sqlSourcesEnv } from '../../providers/sql/index.js'
 import { EnvReader } from '../../src/env.js'
 import type { EnvContext } from '../../src/from-env.js'
@@ -28,6 +26,7 @@ import {
 import { Problems } from '../../src/options.js'
 import { createTestIssuer, type TestIssuer } from '../../src/testing.js'
 import {
+  sqlCli as cli,
   dropTables,
   execute,
   sqliteDatabase,
@@ -55,17 +54,6 @@ afterAll(async () => {
 /** `create table` as each dialect quotes it: "group" is a reserved word. */
 function quoted(db: TestDatabase, statement: string): string {
   return db.name === 'mariadb' ? statement.replace(/"/g, '`') : statement
-}
-
-async function cli(args: string[]) {
-  const out: string[] = []
-  const err: string[] = []
-  const code = await runCli(
-    args,
-    { out: (line) => void out.push(line), err: (line) => void err.push(line), env: {} },
-    sqlCommands,
-  )
-  return { code, out: out.join('\n'), err: err.join('\n') }
 }
 
 const LONG_PERMISSION = `https://graph.example.com/${'scopes:orders.readwrite.all/'.repeat(3)}x`

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { pino } from 'pino'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { createVerifier, InvalidTokenError, UnavailableError, User } from '../../src/index.js'
+import { createVerifier, UnavailableError, User } from '../../src/index.js'
 import { buildFromEnv, type Env } from '../../src/spi.js'
 import {
   EntraIdProvider,
@@ -17,21 +17,12 @@ import { MAX_THROTTLED_TENANTS } from '../../providers/entra-id/graph.js'
 import { createEntraIssuer, type EntraTestIssuer } from '../../src/testing-entra.js'
 import { startFakeGraph, type FakeGraph } from '../fake-graph/server.js'
 import { CLIENT_ID, JANE, TENANT } from '../fake-idp/entra.js'
-import { problemsOf } from '../helpers/problems.js'
+import { problemsOf, refusal } from '../helpers/problems.js'
 
 const root = new URL('../../', import.meta.url)
 const read = (path: string) => readFileSync(new URL(path, root), 'utf8')
 /** Markdown and JSDoc as one line of words, whatever the wrapping. */
 const flat = (text: string) => text.replace(/\s*\n\s*(\*\s*)?/g, ' ')
-
-async function refusal(promise: Promise<unknown>): Promise<InvalidTokenError> {
-  const error = await promise.then(
-    () => expect.unreachable('the token was accepted'),
-    (caught: unknown) => caught,
-  )
-  expect(error).toBeInstanceOf(InvalidTokenError)
-  return error as InvalidTokenError
-}
 
 describe('#1 a v1-only provider keeping an alias host, with its own jwksUri', () => {
   const OTHER_TENANT = '3c2b1a09-8f7e-4d6c-b5a4-93827160f5e4'

@@ -2,7 +2,7 @@
 // here fails with its mutation applied (named in the test) and passes on the code as it is.
 
 import { describe, expect, it } from 'vitest'
-import { createVerifier, InvalidTokenError } from '../../src/index.js'
+import { createVerifier } from '../../src/index.js'
 import { buildFromEnv, EnvReader, Problems } from '../../src/spi.js'
 import { EntraIdProvider } from '../../providers/entra-id/index.js'
 import { isTenantId } from '../../providers/entra-id/authority.js'
@@ -12,16 +12,7 @@ import { sqlSourcesEnv } from '../../providers/sql/env.js'
 import { silentLogger, type EnvContext } from '../../src/spi.js'
 import { createEntraIssuer } from '../../src/testing-entra.js'
 import { JANE, TENANT } from '../fake-idp/entra.js'
-import { problemsOf } from '../helpers/problems.js'
-
-async function refusal(promise: Promise<unknown>): Promise<InvalidTokenError> {
-  const error = await promise.then(
-    () => expect.unreachable('the token was accepted'),
-    (caught: unknown) => caught,
-  )
-  expect(error).toBeInstanceOf(InvalidTokenError)
-  return error as InvalidTokenError
-}
+import { problemsOf, refusal } from '../helpers/problems.js'
 
 describe('Entra ID token rules', () => {
   it('an empty id claim is refused (token-rules: || id === "" removed)', async () => {

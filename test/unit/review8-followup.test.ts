@@ -2,26 +2,13 @@
 
 import { existsSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
-import { runCli } from '../../bin/dispatch.js'
 import { GraphGroupResolver } from '../../providers/entra-id/index.js'
-import { sqlCommands } from '../../providers/sql/cli.js'
 import { resolveSchema } from '../../providers/sql/schema.js'
 import { ConfigError } from '../../src/errors.js'
 import { jwtAuth } from '../../src/index.js'
 import { JwksCache } from '../../src/jwks-cache.js'
 import { Problems } from '../../src/options.js'
-import { sqliteDatabase, uniqueTables } from '../helpers/sql.js'
-
-async function cli(args: string[]) {
-  const out: string[] = []
-  const err: string[] = []
-  const code = await runCli(
-    args,
-    { out: (line) => void out.push(line), err: (line) => void err.push(line), env: {} },
-    sqlCommands,
-  )
-  return { code, out: out.join('\n'), err: err.join('\n') }
-}
+import { sqlCli as cli, sqliteDatabase, uniqueTables } from '../helpers/sql.js'
 
 describe('a fetch failure’s cause is scrubbed before it is cut', () => {
   it('a proxy URL quoted late in a long cause loses its password, not the scrubbing', async () => {
