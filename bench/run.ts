@@ -48,8 +48,10 @@ const MIN_COLD_TOKENS = 25_000
 // The fastest cold target measured (~9,000 req/s on two cores, the fastest machine): see coldPoolSize.
 const COLD_TOKENS_PER_SECOND = 9_000
 const SIGNED_BAD_TOKENS = 300
-// The second warm-up, on new connections (see startContender).
+// The second warm-up, on new connections (see warmUp).
 const REWARM_SECONDS = 0.5
+// Warm-ups are taken in turn in pieces of at most this many requests, or SLICE_SECONDS (see warmUp).
+const WARM_UP_PIECE_REQUESTS = 1_000
 // A round's measured window of each target is cut into slices of about this length, taken in turn.
 const SLICE_SECONDS = 0.5
 // How far a slice may run past its length: autocannon ends a load at its next sample (SAMPLE_MS),
@@ -148,14 +150,18 @@ interface Contender {
   target: TargetName
   server: Started<{ port: number }>
   common: Omit<LoadOptions, 'next' | 'duration' | 'amount'>
+  /** The warm-up's tokens, continued from piece to piece (see warmUp). */
+  warmUp: () => NextToken
   /** The mode's tokens, continued from slice to slice. */
   next: () => NextToken
+  /** Set once the contender failed: it is measured no more. */
+  failed?: boolean
   slices: LoadResult[]
   cpuMicros: number
   problems: string[]
 }
 
-/** Starts `target`'s server on `cores`, its key set behind its own JWKS URI, and warms it up. */
+/** Starts `target`'s server on `cores`, its key set behind its own JWKS URI; {@link warmUp} next. */
 async function startContender(
   options: BenchOptions,
   setup: Setup,
@@ -175,31 +181,74 @@ async function startContender(
     env: { ...env },
     nodeOptions: observe.nodeOptions ?? [],
   })
-  const common = {
-    url: `http://127.0.0.1:${server.ready.port}/`,
-    expected: (kind: TokenKind) => expectedStatuses(target, kind),
-    connections: options.connections,
+  const streams = contenderStreams(mode, pools)
+  return {
+    target,
+    server,
+    common: {
+      url: `http://127.0.0.1:${server.ready.port}/`,
+      expected: (kind: TokenKind) => expectedStatuses(target, kind),
+      connections: options.connections,
+    },
+    warmUp: streams.warmUp,
+    next: streams.window,
+    slices: [],
+    cpuMicros: 0,
+    problems: [],
   }
-  // Warm-up: JIT, the key set, a full token cache; cold mode warms up on other tokens. Then a
-  // little more on new connections: the first connections' close and the next ones' open take
-  // paths of Node's http and stream code that its optimized code has not seen, and dozens of
-  // functions are deoptimized and recompiled (--trace-deopt), in every target alike.
-  try {
-    const streams = contenderStreams(mode, pools)
-    const warm = await load({ ...common, next: streams.warmUp, ...warmUpLength(mode, options) })
-    const rewarm = await load({ ...common, next: streams.warmUp, duration: REWARM_SECONDS })
-    return {
-      target,
-      server,
-      common,
-      next: streams.window,
-      slices: [],
-      cpuMicros: 0,
-      problems: loadProblems([warm, rewarm]),
+}
+
+/**
+ * Warms the contenders up, taking turns in pieces of at most WARM_UP_PIECE_REQUESTS requests (or
+ * SLICE_SECONDS): JIT, the key set, a full token cache; the cold mode warms up on other tokens.
+ * Then a little more on new connections: the first connections' close and the next ones' open
+ * take paths of Node's http and stream code that its optimized code has not seen, and dozens of
+ * functions are deoptimized and recompiled (--trace-deopt), in every target alike.
+ *
+ * In turns, so that no server idles long before it is measured. Warmed up one after the other,
+ * the first servers idled through the others' warm-ups, 20 s and more, and V8's memory reducer,
+ * which acts on a heap left alone for about 8 s, shrank their heaps: seven copies of one server
+ * measured up to 1.5 times slower the earlier they had been started (as fast as the others with
+ * `--no-memory-reducer`). With three rounds, rotating the order by one a round, oidc-guard, third
+ * in the list, was among the first three in every round.
+ */
+async function warmUp(
+  contenders: readonly Contender[],
+  mode: Mode,
+  options: BenchOptions,
+  fail: (contender: Contender, error: unknown) => void,
+): Promise<void> {
+  const length = warmUpLength(mode, options)
+  const byRequests = 'amount' in length
+  const pieceSize = byRequests ? WARM_UP_PIECE_REQUESTS : SLICE_SECONDS
+  const left = new Map(
+    contenders.map((contender) => [contender, byRequests ? length.amount : length.duration]),
+  )
+  const warming = async (
+    contender: Contender,
+    piece: { amount: number } | { duration: number },
+  ) => {
+    try {
+      const result = await load({ ...contender.common, next: contender.warmUp, ...piece })
+      contender.problems.push(...loadProblems([result]))
+      return true
+    } catch (error) {
+      fail(contender, error)
+      left.delete(contender)
+      return false
     }
-  } catch (error) {
-    await server.stop()
-    throw error
+  }
+  while (left.size > 0) {
+    for (const [contender, rest] of left) {
+      const size = Math.min(rest, pieceSize)
+      if (!(await warming(contender, byRequests ? { amount: size } : { duration: size }))) continue
+      if (rest - size > 0) left.set(contender, rest - size)
+      else left.delete(contender)
+    }
+  }
+  for (const contender of contenders) {
+    if (contender.failed) continue
+    await warming(contender, { duration: REWARM_SECONDS })
   }
 }
 
@@ -270,6 +319,9 @@ async function measure(
   let contender: Contender | undefined
   try {
     contender = await startContender(options, setup, pools, plan, observe)
+    await warmUp([contender], plan.mode, options, (_, error) => {
+      throw error
+    })
     const watching = await observe.measuredWindow?.(contender.server.pid)
     const window = await measureSlice(contender, options.duration)
     await watching?.({
@@ -288,9 +340,9 @@ async function measure(
 }
 
 /**
- * One round of one configuration and mode: every target's server started and warmed up in turn,
- * then all measured in slices taken in turn, so that each target's window is spread over the same
- * seconds as the others'. Measured one after another instead, targets saw different machines: on
+ * One round of one configuration and mode: every target's server started, all warmed up in pieces
+ * taken in turn (see warmUp), then all measured in slices taken in turn, so that each target's
+ * window is spread over the same seconds as the others'. Measured one after another instead, targets saw different machines: on
  * a shared virtual machine the no-auth app alone measured 4,256 to 7,678 req/s across the rounds
  * of one run, and ratios between targets moved as much.
  */
@@ -313,6 +365,14 @@ async function measureRound(
         records.set(target, failedRun(baseOf(target), errorText(error)))
       }
     }
+    await warmUp(contenders, plan.mode, options, (contender, error) => {
+      contender.failed = true
+      const stderr = contender.server.stderr()
+      records.set(
+        contender.target,
+        failedRun(baseOf(contender.target), `${errorText(error)} ${stderr}`.trim()),
+      )
+    })
     const slices = sliceCount(options.duration)
     const sliceSeconds = options.duration / slices
     for (let slice = 0; slice < slices; slice += 1) {

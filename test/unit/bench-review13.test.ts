@@ -343,7 +343,7 @@ describe('review 13 #4: a garbage token called distinct on every request never r
     const streams = contenderStreams('garbage', fakePools())
     const fresh = new Set<string>(FRESH_BAD_KINDS)
     const seen = new Map<string, number>()
-    // As startContender: 40,000 requests of warm-up, a re-warm, then the measured window.
+    // As warmUp: 40,000 requests of warm-up (in pieces), a re-warm, then the measured window.
     for (let index = 0; index < 42_000; index += 1) {
       const { token, kind } = streams.warmUp()
       if (fresh.has(kind)) seen.set(token, (seen.get(token) ?? 0) + 1)
