@@ -203,6 +203,8 @@ describe.each(EXPRESS_MAJORS)('apiKeyAuth on %s', (_name, createApp) => {
     it.each([
       ['the scheme alone', 'ApiKey'],
       ['a tab separator', 'ApiKey\tabc'],
+      ['no separator before a key character that ends the scheme', 'ApiKey/abc'],
+      ['no separator before the good key', `ApiKey/${billing.key}`],
       ['two keys', 'ApiKey abc def'],
       ['a comma', 'ApiKey abc,def'],
       ['a no-break space before the key', `ApiKey \u00a0${billing.key}`],

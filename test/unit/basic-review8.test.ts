@@ -188,6 +188,29 @@ describe('scrypt costs are bounded in work (N × r × p) and memory (128 × N ×
     expect(scrypt).not.toHaveBeenCalled()
     expect(pbkdf2).toHaveBeenCalledTimes(2)
   })
+
+  it("a legacy SHA-256 user's login never sets the decoy: the next salted login still does", async () => {
+    // With the legacy digest taken as a cost, the decoy would stay at the 600,000-iteration
+    // default after it, and unknown names would answer 600 times slower than bob's wrong password.
+    const legacy = crypto.createHash('sha256').update('old-secret').digest('hex')
+    const bobHash = await hashPassword('secret', { iterations: 1_000 })
+    const stored: Record<string, string> = { ann: legacy, bob: bobHash }
+    const auth = basicAuth({
+      credentialsRepository: {
+        getCredentials: (username) =>
+          stored[username] === undefined ? undefined : { username, passwordHash: stored[username] },
+      },
+      allowLegacySha256: true,
+      verifiedCache: false,
+      logger: false,
+    })
+    await expect(auth.authenticate('ann', 'old-secret')).resolves.toMatchObject({ id: 'ann' })
+    await expect(auth.authenticate('bob', 'secret')).resolves.toMatchObject({ id: 'bob' })
+    pbkdf2.mockClear()
+    await expect(auth.authenticate('nobody', 'guess')).rejects.toMatchObject({ status: 401 })
+    expect(pbkdf2).toHaveBeenCalledTimes(1)
+    expect(pbkdf2.mock.calls[0]![2]).toBe(1_000)
+  })
 })
 
 describe('concurrent checks of the same credentials share one hash', () => {

@@ -29,3 +29,20 @@ describe('a delimited claim keeps every character of a name but the blanks aroun
     expect(source.fetchGroups(userWith({ groups: ' ops ,\tadmin\t, ,' }))).toEqual(['ops', 'admin'])
   })
 })
+
+describe("a claim named like an Object.prototype member is read from the token's own claims only", () => {
+  it.each(['toString', 'constructor', '__proto__', 'hasOwnProperty'])(
+    'a token without %s has no groups from it: an empty list, never the inherited member',
+    (name) => {
+      for (const claim of [name, [name], `nested.${name}`]) {
+        const source = new ClaimGroupsProvider({ claim })
+        expect(source.fetchGroups(userWith({ nested: {} }))).toEqual([])
+      }
+    },
+  )
+
+  it('a token that carries the claim is read as any other', () => {
+    const source = new ClaimGroupsProvider({ claim: 'toString' })
+    expect(source.fetchGroups(userWith({ toString: ['admins'] }))).toEqual(['admins'])
+  })
+})

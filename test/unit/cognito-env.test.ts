@@ -99,6 +99,19 @@ describe('cognitoEnv', () => {
     expect(both.reported).toEqual([
       'AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID and USER_POOL_CLIENT_ID (its older name) are both set, to different client ids; keep one',
     ])
+    // One list holding the other is still two different sets of app clients, either way round.
+    for (const [older, newer] of [
+      ['a,b', 'a'],
+      ['a', 'a,b'],
+    ]) {
+      expect(
+        create({
+          USER_POOL_ID: POOL,
+          USER_POOL_CLIENT_ID: older,
+          AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID: newer,
+        }).reported,
+      ).toEqual([expect.stringMatching(/are both set, to different client ids; keep one$/)])
+    }
   })
 
   it('* accepts every app client of the pool, deliberately, with a warning', () => {

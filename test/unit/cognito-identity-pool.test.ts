@@ -349,24 +349,33 @@ describe('CognitoIdentityPoolProvider.getAwsCredentials', () => {
     expect(aws.count('GetIdCommand')).toBe(2)
   })
 
-  it.each<[string, unknown]>([
-    ['no credentials', { IdentityId: 'x' }],
-    [
-      'no session token',
-      { Credentials: { AccessKeyId: 'a', SecretKey: 's', Expiration: new Date() } },
-    ],
-    [
-      'an expiration that is not a date',
-      { Credentials: { AccessKeyId: 'a', SecretKey: 's', SessionToken: 't', Expiration: 5 } },
-    ],
-    ['null', null],
-  ])('a malformed answer (%s) is a 503, never credentials', async (_case, answer) => {
+  // Each answer names an identity, so that GetId succeeds and the credentials are what is judged.
+  const later = () => new Date(Date.now() + 3_600_000)
+  const good = () => ({ AccessKeyId: 'a', SecretKey: 's', SessionToken: 't', Expiration: later() })
+  it.each<[string, () => unknown]>([
+    ['no credentials', () => ({})],
+    ['no session token', () => ({ ...good(), SessionToken: undefined })],
+    ['an empty access key id', () => ({ ...good(), AccessKeyId: '' })],
+    ['an empty secret key', () => ({ ...good(), SecretKey: '' })],
+    ['an expiration that is not a date', () => ({ ...good(), Expiration: 5 })],
+    ['an invalid date', () => ({ ...good(), Expiration: new Date(Number.NaN) })],
+    ['null', () => null],
+  ])('a malformed answer (%s) is a 503, never credentials', async (_case, credentials) => {
     const aws = fakeClient()
-    aws.answerWith(answer)
+    aws.answerWith({ IdentityId: 'eu-west-1:x', Credentials: credentials() })
     const failure = await identityPool(aws.client)
       .getAwsCredentials(await verify(cognito.id()))
       .catch((e: unknown) => e)
     expect(failure).toBeInstanceOf(UnavailableError)
+    expect(aws.count('GetCredentialsForIdentityCommand')).toBe(1)
+  })
+
+  it('the same answer with every field well formed is credentials (the cases above fail on one field)', async () => {
+    const aws = fakeClient()
+    aws.answerWith({ IdentityId: 'eu-west-1:x', Credentials: good() })
+    await expect(
+      identityPool(aws.client).getAwsCredentials(await verify(cognito.id())),
+    ).resolves.toMatchObject({ accessKeyId: 'a', identityId: 'eu-west-1:x' })
   })
 
   it('a hanging AWS is abandoned after timeoutMs: 503', async () => {
@@ -383,6 +392,20 @@ describe('CognitoIdentityPoolProvider.getAwsCredentials', () => {
     ['an access token', () => verify(cognito.access())],
     ['an ID token of another user pool', () => verify(other.id())],
     ['a user without a token', async () => new User({ provider: 'basic' }, { id: 'alice' }, {})],
+    [
+      // Without its scheme, the issuer reads as the login key itself: only the https check refuses it.
+      "a user whose issuer is the pool's without https://",
+      async () => {
+        const verified = await verify(cognito.id())
+        const iss = String(verified.claims.iss).replace(/^https:\/\//, '')
+        const origin = {
+          provider: 'cognito',
+          claims: { ...verified.claims, iss },
+          token: verified.token,
+        }
+        return new User(origin, { id: verified.id }, {})
+      },
+    ],
   ])('refuses %s with 401 ERR_AUTH_TOKEN_TYPE_INVALID, without calling AWS', async (_case, who) => {
     const aws = fakeClient()
     const failure = await identityPool(aws.client)

@@ -102,6 +102,13 @@ describe('CognitoProvider options', () => {
     expect(new CognitoProvider({ userPoolId: POOL, clientId: null }).clientIds).toBeNull()
   })
 
+  it('takes a pool id of 55 characters, the longest AWS makes', () => {
+    const userPoolId = `eu-west-1_${'A'.repeat(45)}`
+    expect(new CognitoProvider({ userPoolId, clientId: null }).issuer).toBe(
+      `https://cognito-idp.eu-west-1.amazonaws.com/${userPoolId}`,
+    )
+  })
+
   // COG-08: a pool id that is not <region>_<id>, or a region contradicting it, stops the start-up.
   it.each<[string, Record<string, unknown>, RegExp]>([
     ['no pool id', { userPoolId: undefined }, /^userPoolId \(USER_POOL_ID\) is required/],
@@ -140,6 +147,8 @@ describe('CognitoProvider options', () => {
       { issuerForm: null },
       /^issuerForm \(AUTH_PROVIDER_AWS_COGNITO_ISSUER_FORM\) must be .* got null/,
     ],
+    // AWS's limit is 55 characters: eu-west-1_ and 46 more is one too many.
+    ['a pool id of 56 characters', { userPoolId: `eu-west-1_${'A'.repeat(46)}` }, /must look like/],
     // Its partition's domain is amazonaws.eu, not amazonaws.com: not supported until verified.
     [
       'a European Sovereign Cloud pool',

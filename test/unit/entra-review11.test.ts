@@ -108,6 +108,24 @@ describe('the seed template JWKS_URL_TEMPLATE', () => {
   })
 })
 
+describe('AUTHORITY_HOST and the seed template both set', () => {
+  it('the explicit AUTHORITY_HOST wins: the template is read only in its absence', () => {
+    const options = fromEnv({
+      [TEMPLATE]: template('login.microsoftonline.us'),
+      [AUTHORITY_HOST]: 'login.chinacloudapi.cn',
+    })()
+    expect((options.providers?.[0] as EntraIdProvider).issuers).toEqual([
+      `https://login.chinacloudapi.cn/${TENANT}/v2.0`,
+    ])
+  })
+
+  it("a template the explicit host overrides is not checked: it cannot refuse the user's setup", () => {
+    expect(() =>
+      fromEnv({ [TEMPLATE]: 'https://x/{}', [AUTHORITY_HOST]: 'login.microsoftonline.us' })(),
+    ).not.toThrow()
+  })
+})
+
 describe("the public cloud's alias hosts", () => {
   it.each([
     'login.windows.net',

@@ -330,6 +330,23 @@ describe('an allowedTenants predicate', () => {
     expect(asked).toEqual([TENANT, OTHER_TENANT, TENANT])
   })
 
+  it('a refusal holds 60 seconds, as documented: not 59 s less, not longer', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'performance'] })
+    vi.advanceTimersByTime(1)
+    let asked = 0
+    const verify = predicateVerifier(() => {
+      asked += 1
+      return false
+    })
+    expect(await outcome(verify(entra.v2()))).toBe('401 ERR_AUTH_ISSUER_MISMATCH')
+    vi.advanceTimersByTime(59_000)
+    expect(await outcome(verify(entra.v2()))).toBe('401 ERR_AUTH_ISSUER_MISMATCH')
+    expect(asked).toBe(1)
+    vi.advanceTimersByTime(1_001)
+    expect(await outcome(verify(entra.v2()))).toBe('401 ERR_AUTH_ISSUER_MISMATCH')
+    expect(asked).toBe(2)
+  })
+
   it('is asked again after it failed: an outage is not a refusal', async () => {
     let calls = 0
     const verify = predicateVerifier(() => {

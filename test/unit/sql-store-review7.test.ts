@@ -32,6 +32,22 @@ describe('maxValues', () => {
   })
 })
 
+describe('the default maxValues', () => {
+  it('is 1,000: a user with 1,000 values is answered, one more is a failure, never a cut list', async () => {
+    const store = new SqlAuthzStore({ url: 'sqlite::memory:', tables: uniqueTables() })
+    expect(store.maxValues).toBe(1_000)
+    try {
+      await store.init()
+      for (let i = 0; i < 1_000; i++) await store.grant('roles', 'alice', `role-${i}`)
+      expect(await store.lookup('roles', 'alice')).toHaveLength(1_000)
+      await store.grant('roles', 'alice', 'one-more')
+      await expect(store.lookup('roles', 'alice')).rejects.toThrow(/more than 1000 roles/)
+    } finally {
+      await store.close()
+    }
+  })
+})
+
 describe('lookup order', () => {
   it('is by code point, as UTF-8 bytes order, not by UTF-16 code unit', async () => {
     const store = new SqlAuthzStore({ url: 'sqlite::memory:', tables: uniqueTables() })
