@@ -87,6 +87,16 @@ export function urlProblem(value: unknown, production: boolean): string | undefi
   return `must use https (plain http is allowed only on loopback or outside production), got ${showUrl(value)}`
 }
 
+/** Whether `value` is a plain-http URL of this machine (a local development issuer's form). */
+export function isLoopbackHttp(value: string): boolean {
+  try {
+    const url = new URL(value)
+    return url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)
+  } catch {
+    return false
+  }
+}
+
 function hasSpaceOrControl(value: string): boolean {
   for (let index = 0; index < value.length; index += 1) {
     const code = value.charCodeAt(index)

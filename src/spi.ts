@@ -75,6 +75,7 @@ export {
   checkString,
   checkTimeout,
   checkUrl,
+  isLoopbackHttp,
   isPlainObject,
   isProduction,
   MAX_CACHE_ENTRIES,

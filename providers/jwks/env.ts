@@ -2,6 +2,7 @@
 
 import {
   ConfigError,
+  isLoopbackHttp,
   MAX_CLOCK_TOLERANCE_SEC,
   type EnvContext,
   type EnvReader,
@@ -70,6 +71,19 @@ function withVariableNames<T>(build: () => T): T {
   }
 }
 
+/**
+ * Warns of a plain-http issuer on this machine in production: it is allowed (a sidecar may issue
+ * tokens there), but it is also what `oidc-guard mint` prints for development, whose tokens anyone
+ * on the machine can sign; pasted into a production environment, it would be accepted silently.
+ */
+function warnOfLocalIssuer(issuer: string, context: EnvContext): void {
+  if (!context.production || !isLoopbackHttp(issuer)) return
+  context.logger.warn(
+    { issuer },
+    'AUTH_PROVIDER_ISSUER is a plain-http issuer on this machine in production, as the local development issuer of oidc-guard mint is: check that it is meant',
+  )
+}
+
 // The seed's clock tolerance: read for cognito (its settings' name), here it would be ignored.
 const SEED_LEEWAY: Readonly<Record<string, string>> = Object.freeze({
   JWT_LEEWAY:
@@ -87,6 +101,7 @@ export const jwksEnv: ProviderEnvFactory = {
     const jwksUri = env.string('AUTH_PROVIDER_JWKS_URI', required)
     const checks = readTokenChecks(env, context, 'jwks')
     if (issuer === undefined || jwksUri === undefined || checks === undefined) return undefined
+    warnOfLocalIssuer(issuer, context)
     return withVariableNames(() => new JwksProvider({ ...checks, issuer, jwksUri }))
   },
 }
@@ -102,6 +117,7 @@ export const oidcEnv: ProviderEnvFactory = {
     })
     const checks = readTokenChecks(env, context, 'oidc')
     if (issuer === undefined || checks === undefined) return undefined
+    warnOfLocalIssuer(issuer, context)
     return withVariableNames(() => new OidcProvider({ ...checks, issuer, logger: context.logger }))
   },
 }

@@ -169,6 +169,33 @@ describe('fromEnv: a whole setup from environment variables', () => {
         /^AUTH_PROVIDER_AZURE_ENTRA_ID_LEEWAY must be a number of seconds from 0 to 300/,
       ),
     )
+    // Just over the bound: refused by the environment reader, under the variable's own name.
+    expect(
+      problemsOf(() =>
+        fromEnv({ ...entra, AUTH_PROVIDER_AZURE_ENTRA_ID_LEEWAY: '301' }, { logger: false }),
+      ),
+    ).toEqual([
+      'AUTH_PROVIDER_AZURE_ENTRA_ID_LEEWAY must be a number of seconds from 0 to 300, got "301"',
+    ])
+    expect(() =>
+      fromEnv({ ...entra, AUTH_PROVIDER_AZURE_ENTRA_ID_LEEWAY: '300' }, { logger: false }),
+    ).not.toThrow()
+  })
+
+  it('AUTH_PROVIDER_CLOCK_TOLERANCE_SEC reaches the provider: it decides how late a token may be', async () => {
+    const expired = idp.mint({ sub: 'alice', exp: Math.floor(Date.now() / 1000) - 30 })
+    const verifyWith = (tolerance?: string) =>
+      createVerifier(
+        fromEnv(
+          tolerance === undefined
+            ? jwksVars()
+            : { ...jwksVars(), AUTH_PROVIDER_CLOCK_TOLERANCE_SEC: tolerance },
+          { logger: false },
+        ),
+      )(expired)
+    await expect(verifyWith('60')).resolves.toMatchObject({ id: 'alice' })
+    await expect(verifyWith('0')).rejects.toMatchObject({ status: 401 })
+    await expect(verifyWith()).rejects.toMatchObject({ status: 401 }) // the default: 5 s
   })
 
   it('the realm and timers are checked with the rest, each problem naming its variable', () => {
@@ -208,6 +235,23 @@ describe('fromEnv: a whole setup from environment variables', () => {
       'AUTH_PROVIDER_JWKS_URI is set, but AUTH_PROVIDER does not include jwks: it is ignored',
       'AUTH_PROVIDER_AWS_COGNITO_CLIENT_ID is set, but AUTH_PROVIDER does not include cognito: it is ignored',
     ])
+  })
+
+  it("warns in production of a plain-http issuer on this machine: oidc-guard mint's, pasted by mistake?", () => {
+    const warned = (env: Record<string, string>) => {
+      const { logger, messages } = memoryLogger()
+      fromEnv(env, { logger })
+      return messages().filter((message) => message.includes('plain-http issuer'))
+    }
+    const production = { ...jwksVars(), NODE_ENV: 'production' }
+    expect(warned(production)).toEqual([
+      'AUTH_PROVIDER_ISSUER is a plain-http issuer on this machine in production, as the local development issuer of oidc-guard mint is: check that it is meant',
+    ])
+    expect(warned({ ...production, AUTH_PROVIDER: 'oidc' })).toHaveLength(1)
+    expect(warned(jwksVars())).toEqual([]) // development: what mint is for
+    expect(warned({ ...production, AUTH_PROVIDER_ISSUER: 'https://login.example.com/' })).toEqual(
+      [],
+    )
   })
 
   it('AUTH_PROVIDER is required unless authentication is disabled', () => {
