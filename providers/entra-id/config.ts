@@ -345,11 +345,31 @@ function checkOptions(problems: Problems, options: EntraIdProviderOptions): void
     problems.add(`idClaim (${ENV}_ID_CLAIM) must be oid or sub, got ${show(idClaim)}`)
   }
   checkOverageResolver(problems, 'groupOverageResolver', resolver)
-  checkTimeout(problems, 'tenantCheckTimeoutMs', options.tenantCheckTimeoutMs)
-  checkTimeout(problems, 'discoveryTimeoutMs', options.discoveryTimeoutMs)
   // Checked here, not when discovery first fails: a logger that throws there would turn the
   // outage's 503 into a 401.
   checkLogger(problems, 'logger', options.logger)
+}
+
+/**
+ * The two time-outs. Each bounds a step that some configurations never take; given there, it
+ * would do nothing, and whoever set it would learn so in an incident: refused.
+ */
+function checkTimeouts(
+  problems: Problems,
+  options: EntraIdProviderOptions,
+  tenants: TenantRule,
+): void {
+  const { tenantCheckTimeoutMs, discoveryTimeoutMs } = options
+  if (tenantCheckTimeoutMs !== undefined && tenants.kind !== 'predicate') {
+    problems.add(
+      'tenantCheckTimeoutMs bounds an allowedTenants predicate, and this configuration has none: remove it',
+    )
+  } else checkTimeout(problems, 'tenantCheckTimeoutMs', tenantCheckTimeoutMs)
+  if (discoveryTimeoutMs !== undefined && options.jwksUri !== undefined) {
+    problems.add(
+      "discoveryTimeoutMs bounds discovery, which jwksUri skips: remove it (the key cache's timeoutMs bounds the key fetch)",
+    )
+  } else checkTimeout(problems, 'discoveryTimeoutMs', discoveryTimeoutMs)
 }
 
 function resolveClientApps(problems: Problems, value: unknown): ReadonlySet<string> | undefined {
@@ -389,10 +409,12 @@ export function resolveEntraConfig(
     )
   }
   const audience = resolveAudiences(problems, options.audience)
+  const tenants = resolveTenants(problems, tenant, options.allowedTenants)
+  checkTimeouts(problems, options, tenants)
   return Object.freeze({
     authority,
     tenant,
-    tenants: resolveTenants(problems, tenant, options.allowedTenants),
+    tenants,
     versions,
     audience,
     allowGuestUsers: options.allowGuestUsers ?? false,

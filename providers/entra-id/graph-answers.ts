@@ -22,9 +22,31 @@ export class GraphFailure extends Error {
   }
 }
 
+/** The longest wait taken from Graph's `Retry-After`, in seconds: a longer one is cut to it. */
+const MAX_RETRY_AFTER_SEC = 300
+/**
+ * How long Graph is left alone after a 429 without a usable `Retry-After`, in seconds. Graph asks
+ * clients to back off then too; calling it again at once, on every overage request, would keep the
+ * app throttled.
+ */
+export const UNSTATED_THROTTLE_SEC = 5
+// RFC 9110 §5.6.7's IMF-fixdate, the only date form a sender may generate (`Sun, 06 Nov 1994
+// 08:49:37 GMT`): Date.parse alone would read "2030" or "5 apples" as dates too.
+const HTTP_DATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/
+
+/**
+ * The wait Graph's answer asks for, in whole seconds from 1 to {@link MAX_RETRY_AFTER_SEC}: its
+ * `Retry-After` (RFC 9110 §10.2.3: seconds, or a date), or for a 429 without a usable one
+ * {@link UNSTATED_THROTTLE_SEC}. `undefined` when the answer asks for none (a date already past
+ * included).
+ */
 export function retryAfterOf(response: Response): number | undefined {
-  const seconds = Number(response.headers.get('retry-after'))
-  return Number.isInteger(seconds) && seconds > 0 ? Math.min(seconds, 300) : undefined
+  const value = response.headers.get('retry-after')?.trim() ?? ''
+  let seconds = Number.NaN
+  if (/^\d+$/.test(value)) seconds = Number(value)
+  else if (HTTP_DATE.test(value)) seconds = Math.ceil((Date.parse(value) - Date.now()) / 1000)
+  if (seconds > 0) return Math.min(seconds, MAX_RETRY_AFTER_SEC)
+  return response.status === 429 && !(seconds <= 0) ? UNSTATED_THROTTLE_SEC : undefined
 }
 
 /**

@@ -55,7 +55,10 @@ export interface EntraIdProviderOptions extends Omit<TokenCheckOptions, 'audienc
    * authorization (roles assigned per tenant, a customer database) decides who gets in.
    */
   allowedTenants?: readonly string[] | TenantPredicate | '*'
-  /** Longest wait for an `allowedTenants` predicate, in milliseconds (503 past it). Default 5000. */
+  /**
+   * Longest wait for an `allowedTenants` predicate, in milliseconds (503 past it). Default 5000.
+   * Refused without a predicate, where it would do nothing.
+   */
   tenantCheckTimeoutMs?: number
   /**
    * The authority: `login.microsoftonline.com` (default), `login.microsoftonline.us` (US
@@ -110,7 +113,10 @@ export interface EntraIdProviderOptions extends Omit<TokenCheckOptions, 'audienc
   groupOverageResolver?: GroupOverageResolver
   /** Azure AD B2C: the tenant's name and the user flows accepted; `tenantId` must be its GUID. */
   b2c?: B2cOptions
-  /** Time-out of discovery requests, in milliseconds. Default: the key cache's `timeoutMs` (5000). */
+  /**
+   * Time-out of discovery requests, in milliseconds. Default: the key cache's `timeoutMs` (5000).
+   * Refused with `jwksUri`, which skips discovery.
+   */
   discoveryTimeoutMs?: number
   /**
    * Where discovery failures, and the start of an `allowedTenants` predicate's failures, are

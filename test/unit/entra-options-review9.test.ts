@@ -45,9 +45,10 @@ describe('EntraIdProvider refuses option names it does not know', () => {
   })
 
   it('every option it documents, its own and the key-set providers’, is taken', () => {
+    // The two time-outs each bound a step this configuration skips (no predicate, a jwksUri):
+    // taken in the test below, where they bound something.
     const provider = new EntraIdProvider({
       ...BASE,
-      tenantCheckTimeoutMs: 1000,
       authorityHost: 'login.microsoftonline.com',
       acceptV1: true,
       acceptV2: true,
@@ -58,7 +59,6 @@ describe('EntraIdProvider refuses option names it does not know', () => {
       requireScopeOrRole: true,
       idClaim: 'oid',
       groupOverageResolver: () => [],
-      discoveryTimeoutMs: 1000,
       logger: false,
       algorithms: ['RS256'],
       clockToleranceSec: 5,
@@ -70,6 +70,15 @@ describe('EntraIdProvider refuses option names it does not know', () => {
       name: 'entra',
     })
     expect(provider.name).toBe('entra')
+    const multiTenant = new EntraIdProvider({
+      tenantId: 'organizations',
+      audience: CLIENT_ID,
+      allowedTenants: async () => true,
+      tenantCheckTimeoutMs: 1000,
+      discoveryTimeoutMs: 1000,
+      logger: false,
+    })
+    expect(multiTenant.name).toBe('entra-id')
   })
 
   it('b2c: { tenantName, policies } only', () => {

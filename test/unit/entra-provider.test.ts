@@ -122,7 +122,6 @@ describe('EntraIdProvider options', () => {
     })
     expect(problems).toEqual([
       expect.stringContaining('idClaim (AUTH_PROVIDER_AZURE_ENTRA_ID_ID_CLAIM) must be oid or sub'),
-      expect.stringContaining('tenantCheckTimeoutMs'),
       expect.stringContaining(
         'tenantId (AUTH_PROVIDER_AZURE_ENTRA_ID_TENANT_ID) must be the directory (tenant) ID',
       ),
@@ -131,8 +130,53 @@ describe('EntraIdProvider options', () => {
       expect.stringContaining(
         'audience (AUTH_PROVIDER_AZURE_ENTRA_ID_AUDIENCE_ID) must be a non-empty',
       ),
+      expect.stringContaining('tenantCheckTimeoutMs bounds an allowedTenants predicate'),
       expect.stringContaining('appSigningKeys must be true, false or an application (client) ID'),
     ])
+  })
+
+  it.each<[string, Partial<EntraIdProviderOptions>, string]>([
+    [
+      'tenantCheckTimeoutMs for a single tenant',
+      { tenantCheckTimeoutMs: 2_000 },
+      'tenantCheckTimeoutMs bounds an allowedTenants predicate, and this configuration has none: remove it',
+    ],
+    [
+      'tenantCheckTimeoutMs with a list of tenants',
+      { tenantId: 'organizations', allowedTenants: [TENANT], tenantCheckTimeoutMs: 2_000 },
+      'tenantCheckTimeoutMs bounds an allowedTenants predicate, and this configuration has none: remove it',
+    ],
+    [
+      "tenantCheckTimeoutMs with '*'",
+      { tenantId: 'organizations', allowedTenants: '*', tenantCheckTimeoutMs: 2_000 },
+      'tenantCheckTimeoutMs bounds an allowedTenants predicate, and this configuration has none: remove it',
+    ],
+    [
+      'discoveryTimeoutMs with jwksUri',
+      { jwksUri: 'http://127.0.0.1:1/keys', discoveryTimeoutMs: 2_000 },
+      "discoveryTimeoutMs bounds discovery, which jwksUri skips: remove it (the key cache's timeoutMs bounds the key fetch)",
+    ],
+  ])('an option that would do nothing is refused: %s', (_case, options, problem) => {
+    expect(configProblems({ tenantId: TENANT, audience: CLIENT_ID, ...options })).toEqual([problem])
+  })
+
+  it('the time-outs are taken where they bound something', () => {
+    const predicate = async () => true
+    expect(() =>
+      entraProvider({
+        tenantId: 'organizations',
+        allowedTenants: predicate,
+        tenantCheckTimeoutMs: 2_000,
+        discoveryTimeoutMs: 2_000,
+      }),
+    ).not.toThrow()
+    expect(() =>
+      entraProvider({
+        tenantId: 'organizations',
+        allowedTenants: predicate,
+        tenantCheckTimeoutMs: 0,
+      }),
+    ).toThrow(/tenantCheckTimeoutMs must be/)
   })
 
   it.each<[string, Partial<EntraIdProviderOptions>, string]>([
@@ -210,6 +254,15 @@ describe('EntraIdProvider options', () => {
     expect(entraProvider({ tenantId: 'consumers' }).issuers).toEqual([v2Issuer(CONSUMER_TENANT)])
   })
 
+  it('takes allowedTenants GUIDs in any case: an upper-case one still accepts its lower-case tid', async () => {
+    const provider = entraProvider({
+      tenantId: 'organizations',
+      allowedTenants: [TENANT.toUpperCase()],
+    })
+    await expect(provider.verifyToken(v2Of(TENANT))).resolves.toBeDefined()
+    await refusal(provider.verifyToken(v2Of(OTHER_TENANT, BOB)), 'tenant is not allowed')
+  })
+
   it('takes client ids in any case (tokens carry them in lower case); App ID URIs as given', async () => {
     const upper = CLIENT_ID.toUpperCase()
     const provider = entraProvider({
@@ -278,6 +331,33 @@ describe('EntraIdProvider: a single tenant', () => {
     const verifier = createVerifier({ provider: entraProvider(), logger: false })
     await refusal(verifier(token), 'token issuer is not trusted', 'ERR_AUTH_ISSUER_UNKNOWN')
   })
+
+  it.each([
+    ['without its trailing slash', `https://sts.windows.net/${TENANT}`],
+    ['with a v2.0 path', `https://sts.windows.net/${TENANT}/v2.0`],
+    ['on another host', `https://sts.windows.example/${TENANT}/`],
+    ['with a port', `https://sts.windows.net:443/${TENANT}/`],
+    ['with another character in place of its trailing slash', `https://sts.windows.net/${TENANT}x`],
+    ['naming the tenant by its domain', 'https://sts.windows.net/contoso.onmicrosoft.com/'],
+  ])(
+    'a near miss of the v1 issuer (%s) is no Entra issuer, even to a provider taking every tenant',
+    async (_case, iss) => {
+      const open = entraProvider({
+        tenantId: 'organizations',
+        allowedTenants: '*',
+        acceptV1: true,
+        audience: [CLIENT_ID, APP_ID_URI],
+      })
+      const verifier = createVerifier({ provider: open, logger: false })
+      await expect(verifier(entra.v1(JANE))).resolves.toBeDefined()
+      expect(open.claimsIssuer(iss)).toBe(false)
+      await refusal(
+        verifier(entra.v1(JANE, { iss })),
+        'token issuer is not trusted',
+        'ERR_AUTH_ISSUER_UNKNOWN',
+      )
+    },
+  )
 
   it.each([
     ['tid of another tenant', { tid: OTHER_TENANT }],

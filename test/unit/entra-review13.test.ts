@@ -14,6 +14,7 @@ import {
   type GraphGroupResolverOptions,
 } from '../../providers/entra-id/index.js'
 import { MAX_THROTTLED_TENANTS } from '../../providers/entra-id/graph.js'
+import { UNSTATED_THROTTLE_SEC } from '../../providers/entra-id/graph-answers.js'
 import { createEntraIssuer, type EntraTestIssuer } from '../../src/testing-entra.js'
 import { startFakeGraph, type FakeGraph } from '../fake-graph/server.js'
 import { CLIENT_ID, JANE, TENANT } from '../fake-idp/entra.js'
@@ -211,15 +212,57 @@ describe('#3 GraphGroupResolver waits out Graph’s throttling', () => {
     offsetMs += 30_001
   })
 
-  it('a failure without Retry-After, or not a throttling, holds nothing back', async () => {
+  it('a failure that is not a throttling holds nothing back, whatever Retry-After says', async () => {
     const graphResolver = resolver()
-    graph.fail({ status: 429 })
+    graph.fail({ status: 503 })
     await outage(graphResolver.fetchGroups(userOf()))
     graph.fail({ status: 500, retryAfter: '120' })
     await outage(graphResolver.fetchGroups(userOf()))
+    graph.fail({ status: 429, retryAfter: '0' })
+    await outage(graphResolver.fetchGroups(userOf()))
     graph.fail(undefined)
     expect(await graphResolver.fetchGroups(userOf())).toEqual(GROUPS)
-    expect(graph.requests).toHaveLength(3)
+    expect(graph.requests).toHaveLength(4)
+  })
+
+  it.each([
+    ['no Retry-After', undefined],
+    ['a Retry-After that is neither seconds nor a date', 'soon'],
+    ['a negative Retry-After', '-5'],
+  ])(
+    `a 429 with %s holds the tenant back ${UNSTATED_THROTTLE_SEC} s, as Graph asks`,
+    async (_case, retryAfter) => {
+      expect(UNSTATED_THROTTLE_SEC).toBe(5)
+      const graphResolver = resolver()
+      graph.fail({ status: 429, ...(retryAfter === undefined ? {} : { retryAfter }) })
+      expect((await outage(graphResolver.fetchGroups(userOf()))).retryAfterSec).toBe(5)
+      expect((await outage(graphResolver.fetchGroups(userOf()))).retryAfterSec).toBe(5)
+      expect(graph.requests).toHaveLength(1)
+      graph.fail(undefined)
+      offsetMs += 5_001
+      expect(await graphResolver.fetchGroups(userOf())).toEqual(GROUPS)
+      expect(graph.requests).toHaveLength(2)
+    },
+  )
+
+  it('a Retry-After given as an HTTP date is a wait until then', async () => {
+    const graphResolver = resolver()
+    const inAMinute = new Date(Math.ceil(Date.now() / 1000) * 1000 + 60_000).toUTCString()
+    graph.fail({ status: 429, retryAfter: inAMinute })
+    const wait = (await outage(graphResolver.fetchGroups(userOf()))).retryAfterSec!
+    expect(wait).toBeGreaterThanOrEqual(59)
+    expect(wait).toBeLessThanOrEqual(61)
+    await outage(graphResolver.fetchGroups(userOf()))
+    expect(graph.requests).toHaveLength(1)
+    graph.fail(undefined)
+    offsetMs += wait * 1000 + 1
+    expect(await graphResolver.fetchGroups(userOf())).toEqual(GROUPS)
+    // A date already past asks for no wait.
+    graph.fail({ status: 429, retryAfter: new Date(Date.now() - 60_000).toUTCString() })
+    await outage(graphResolver.fetchGroups(userOf(TENANT_B)))
+    graph.fail(undefined)
+    expect(await graphResolver.fetchGroups(userOf(TENANT_B))).toEqual(GROUPS)
+    expect(graph.requests).toHaveLength(4)
   })
 
   it(`remembers at most ${MAX_THROTTLED_TENANTS} tenants, the oldest forgotten first`, async () => {
