@@ -154,8 +154,6 @@ interface Contender {
   warmUp: () => NextToken
   /** The mode's tokens, continued from slice to slice. */
   next: () => NextToken
-  /** Set once the contender failed: it is measured no more. */
-  failed?: boolean
   slices: LoadResult[]
   cpuMicros: number
   problems: string[]
@@ -224,6 +222,7 @@ async function warmUp(
   const left = new Map(
     contenders.map((contender) => [contender, byRequests ? length.amount : length.duration]),
   )
+  const failed = new Set<Contender>()
   const warming = async (
     contender: Contender,
     piece: { amount: number } | { duration: number },
@@ -233,6 +232,7 @@ async function warmUp(
       contender.problems.push(...loadProblems([result]))
       return true
     } catch (error) {
+      failed.add(contender)
       fail(contender, error)
       left.delete(contender)
       return false
@@ -247,7 +247,7 @@ async function warmUp(
     }
   }
   for (const contender of contenders) {
-    if (contender.failed) continue
+    if (failed.has(contender)) continue
     await warming(contender, { duration: REWARM_SECONDS })
   }
 }
@@ -366,7 +366,6 @@ async function measureRound(
       }
     }
     await warmUp(contenders, plan.mode, options, (contender, error) => {
-      contender.failed = true
       const stderr = contender.server.stderr()
       records.set(
         contender.target,

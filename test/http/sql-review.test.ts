@@ -4,12 +4,11 @@
 import { randomBytes } from 'node:crypto'
 import { pino } from 'pino'
 import { afterAll, describe, expect, it, vi } from 'vitest'
-import { runCli } from '../../bin/dispatch.js'
-import { sqlCommands } from '../../providers/sql/cli.js'
 import { SqlAuthzStore } from '../../providers/sql/index.js'
 import {
   dropTables,
   execute,
+  sqlCli,
   testDatabases,
   uniqueTables,
   type TestDatabase,
@@ -134,14 +133,8 @@ describe.each(mariadb)('the mysql2 queue on $name', (db: TestDatabase) => {
 
 describe('a password in the URL’s query', () => {
   async function cli(args: string[]) {
-    const out: string[] = []
-    const err: string[] = []
-    const code = await runCli(
-      args,
-      { out: (line) => void out.push(line), err: (line) => void err.push(line), env: {} },
-      sqlCommands,
-    )
-    return { code, text: [...out, ...err].join('\n') }
+    const { code, out, err } = await sqlCli(args)
+    return { code, text: [out, err].filter((part) => part !== '').join('\n') }
   }
 
   it.each(databases)('never reaches the CLI’s output ($name)', async (db: TestDatabase) => {
